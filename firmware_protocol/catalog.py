@@ -1,0 +1,379 @@
+"""The message catalog: every message's type id, direction, reply and fields, declared with construct.
+
+This module is the single source of truth of the protocol. The construct ``Struct`` of each payload is
+built from its :class:`Field` list; docs/protocol.md, the JSON form and the catalog fingerprint are all
+derived from the same declarations.
+
+Type id ranges (so new families never collide): ``0x01-0x3F`` host→device core commands,
+``0x40-0x4F`` calibration, ``0x50-0x5F`` firmware update, ``0x60-0x6F`` logs, ``0x80-0xFF``
+device→host (the high bit set).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import construct as cs
+
+from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, WireEnum
+from firmware_protocol.framing import PROTOCOL_VERSION
+
+
+class Direction(enum.Enum):
+    """Who sends a message."""
+
+    HOST_TO_DEVICE = "host→device"
+    DEVICE_TO_HOST = "device→host"
+
+
+class FieldKind(enum.Enum):
+    """How a field's wire value maps to Python and JSON."""
+
+    INT = "int"
+    BOOL = "bool"
+    TEXT = "text"
+    ENUM = "enum"
+    ENUM_LIST = "enum list"
+    INT_LIST = "int list"
+    MESSAGE_TYPE = "message type"
+    """A type id of this catalog; JSON shows the message name."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One payload field: its wire type (a construct subcon), unit and meaning."""
+
+    name: str
+    wire: cs.Construct
+    wire_type: str
+    """The wire type as written in the spec (``u8``, ``u16``, ``u32``, ``str8``, ``u8[]``, …)."""
+    unit: str = ""
+    doc: str = ""
+    kind: FieldKind = FieldKind.INT
+    enum: type[WireEnum] | None = None
+    default: Any = None
+    """Value used when a host→device command omits the field (``None``: required)."""
+    default_factory: Callable[[], Any] | None = None
+
+    def default_value(self) -> Any:
+        """The value an omitted field takes; ``None`` if it is required."""
+        return self.default_factory() if self.default_factory is not None else self.default
+
+    def signature(self) -> str:
+        """The part of the definition the fingerprint covers."""
+        enum_part = ""
+        if self.enum is not None:
+            enum_part = "{" + ",".join(f"{m.json_name}={m.value}" for m in self.enum) + "}"
+        return f"{self.name}:{self.wire_type}:{self.unit}:{self.kind.value}{enum_part}"
+
+
+def _u8(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field:
+    return Field(name, cs.Int8ul, "u8", unit, doc, default=default)
+
+
+def _u16(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field:
+    return Field(name, cs.Int16ul, "u16", unit, doc, default=default)
+
+
+def _u32(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field:
+    return Field(name, cs.Int32ul, "u32", unit, doc, default=default)
+
+
+def _flag(name: str, doc: str) -> Field:
+    return Field(name, cs.Flag, "u8 (0/1)", "", doc, kind=FieldKind.BOOL)
+
+
+def _text(name: str, doc: str) -> Field:
+    return Field(name, cs.PascalString(cs.Int8ul, "utf8"), "str8", "", doc, kind=FieldKind.TEXT)
+
+
+def _enum(name: str, enum_cls: type[WireEnum], doc: str) -> Field:
+    return Field(name, cs.Int8ul, "u8", "", doc, kind=FieldKind.ENUM, enum=enum_cls)
+
+
+def _enum_list(name: str, enum_cls: type[WireEnum], doc: str) -> Field:
+    return Field(
+        name,
+        cs.PrefixedArray(cs.Int8ul, cs.Int8ul),
+        "u8 count + u8[]",
+        "",
+        doc,
+        kind=FieldKind.ENUM_LIST,
+        enum=enum_cls,
+    )
+
+
+def _message_type(name: str, doc: str) -> Field:
+    return Field(name, cs.Int8ul, "u8", "", doc, kind=FieldKind.MESSAGE_TYPE)
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """One message of the catalog."""
+
+    type_id: int
+    name: str
+    direction: Direction
+    doc: str
+    fields: tuple[Field, ...] = ()
+    reply: str | None = None
+    """For commands: the message the device answers with on success (``ack``, ``identity``, ``status``)."""
+    echoes: bool = False
+    """For commands: the ``ack`` repeats this command's fields with the values the device applied."""
+    frozen_prefix: bool = False
+    """Layout frozen across protocol versions: later versions only append, receivers ignore the tail."""
+    struct: cs.Struct = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "struct", cs.Struct(*(f.name / f.wire for f in self.fields)))
+
+    def signature(self) -> str:
+        """The part of the definition the fingerprint covers."""
+        fields = ";".join(f.signature() for f in self.fields)
+        return f"{self.type_id:#04x}|{self.name}|{self.direction.name}|{self.reply}|{self.echoes}|{fields}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Field blocks shared between a command and the ack that echoes it.
+
+_PARAMETER_FIELDS = (
+    _u16("depth_um", "µm", "needle depth"),
+    _u32("dose_nl", "nL", "drop volume per shot"),
+    _u16("rate_mhz", "milli-shots/s", "firing rate"),
+    _enum("mode", Mode, "firing mode"),
+)
+_SYRINGE_FIELDS = (
+    _u32("capacity_nl", "nL", "syringe capacity (one of identity.syringe_sizes_nl)"),
+    _u32("fill_nl", "nL", "volume in the syringe, at most its capacity"),
+)
+
+
+def _hello_fields() -> tuple[Field, ...]:
+    return (
+        _u8("protocol_version", "", "the host's protocol version", default=PROTOCOL_VERSION),
+        Field(
+            "fingerprint",
+            cs.Int32ul,
+            "u32",
+            "",
+            "the host's catalog fingerprint (0: not checked by the device)",
+            default_factory=lambda: CATALOG.fingerprint,
+        ),
+    )
+
+
+_MESSAGES: tuple[MessageSpec, ...] = (
+    MessageSpec(
+        0x01,
+        "hello",
+        Direction.HOST_TO_DEVICE,
+        "Opens a session: the device answers with its identity and capabilities. A device whose fingerprint "
+        "differs answers identity all the same (so the host can name both versions) and then NAKs every other "
+        "command with incompatible_version until a matching hello.",
+        _hello_fields(),
+        reply="identity",
+        frozen_prefix=True,
+    ),
+    MessageSpec(0x02, "heartbeat", Direction.HOST_TO_DEVICE, "Keeps the communication watchdog fed.", reply="ack"),
+    MessageSpec(0x03, "get_status", Direction.HOST_TO_DEVICE, "Asks for a status message now.", reply="status"),
+    MessageSpec(
+        0x10,
+        "set_parameters",
+        Direction.HOST_TO_DEVICE,
+        "Sets depth, dose, rate and mode. Allowed in idle, ready and armed; the depth motor starts moving "
+        "to the new depth and fire is refused (busy) until it arrives.",
+        _PARAMETER_FIELDS,
+        reply="ack",
+        echoes=True,
+    ),
+    MessageSpec(
+        0x11,
+        "load_syringe",
+        Direction.HOST_TO_DEVICE,
+        "Declares a newly loaded syringe. Clears the primed flag. Allowed in idle and ready.",
+        _SYRINGE_FIELDS,
+        reply="ack",
+        echoes=True,
+    ),
+    MessageSpec(
+        0x12,
+        "prime",
+        Direction.HOST_TO_DEVICE,
+        "Pushes volume_nl through the line to expel air; uses reservoir volume. Allowed in idle and ready "
+        "with a syringe loaded; the device reports priming, then ready.",
+        (_u32("volume_nl", "nL", "volume to push through the line"),),
+        reply="ack",
+        echoes=True,
+    ),
+    MessageSpec(
+        0x13,
+        "arm",
+        Direction.HOST_TO_DEVICE,
+        "Arms the gun (ready → armed); starts the communication watchdog.",
+        reply="ack",
+    ),
+    MessageSpec(0x14, "disarm", Direction.HOST_TO_DEVICE, "Disarms (armed → ready).", reply="ack"),
+    MessageSpec(
+        0x15,
+        "fire",
+        Direction.HOST_TO_DEVICE,
+        "Starts firing (armed → firing): count shots at the set rate; 0 fires until stop. In single mode "
+        "one shot. The ack comes when firing starts; shots arrive as shot events.",
+        (_u32("count", "shots", "shots to fire; 0 = until stop"),),
+        reply="ack",
+        echoes=True,
+    ),
+    MessageSpec(
+        0x16,
+        "stop",
+        Direction.HOST_TO_DEVICE,
+        "Stops firing (firing → armed) at the end of the shot in progress. Accepted in every state.",
+        reply="ack",
+    ),
+    MessageSpec(
+        0x17,
+        "emergency_stop",
+        Direction.HOST_TO_DEVICE,
+        "Stops everything within one shot period and latches emergency_stop until clear_alarm. Accepted in "
+        "every state, whatever the session's fingerprint.",
+        reply="ack",
+    ),
+    MessageSpec(
+        0x18,
+        "clear_alarm",
+        Direction.HOST_TO_DEVICE,
+        "Clears latched alarms whose cause is gone and an emergency stop; the device returns to idle or ready.",
+        reply="ack",
+    ),
+    MessageSpec(
+        0x80,
+        "identity",
+        Direction.DEVICE_TO_HOST,
+        "Answers hello: who the device is and its hard limits. The first two fields are frozen forever so "
+        "that any host can read a device's version and fingerprint.",
+        (
+            _u8("protocol_version", "", "the device's protocol version"),
+            _u32("fingerprint", "", "the device's catalog fingerprint"),
+            _text("model", "model name"),
+            _text("serial_number", "serial number (also the USB serial number)"),
+            _text("hardware_revision", "hardware revision"),
+            _text("firmware_version", "firmware version (semantic version)"),
+            _u16("depth_min_um", "µm", "shallowest needle depth"),
+            _u16("depth_max_um", "µm", "deepest needle depth"),
+            _u16("depth_step_um", "µm", "depth resolution"),
+            _u32("dose_min_nl", "nL", "smallest drop volume"),
+            _u32("dose_max_nl", "nL", "largest drop volume"),
+            _u32("dose_step_nl", "nL", "drop volume resolution"),
+            _u16("rate_min_mhz", "milli-shots/s", "slowest firing rate"),
+            _u16("rate_max_mhz", "milli-shots/s", "fastest firing rate"),
+            _u16("rate_step_mhz", "milli-shots/s", "firing rate resolution"),
+            _enum_list("modes", Mode, "firing modes supported"),
+            Field(
+                "syringe_sizes_nl",
+                cs.PrefixedArray(cs.Int8ul, cs.Int32ul),
+                "u8 count + u32[]",
+                "nL",
+                "syringe capacities accepted",
+                kind=FieldKind.INT_LIST,
+            ),
+            _u16("watchdog_ms", "ms", "communication watchdog period while armed or firing"),
+            _u16("status_period_ms", "ms", "period of unsolicited status messages"),
+        ),
+        frozen_prefix=True,
+    ),
+    MessageSpec(
+        0x81,
+        "ack",
+        Direction.DEVICE_TO_HOST,
+        "A command was accepted. Carries the command's seq (REPLY flag set) and, for commands that set "
+        "values, the command's own fields with the values the device applied (after rounding to resolution).",
+        (_message_type("command", "the type of the command acknowledged"),),
+    ),
+    MessageSpec(
+        0x82,
+        "nak",
+        Direction.DEVICE_TO_HOST,
+        "A command was refused and changed nothing. Carries the command's seq (REPLY flag set).",
+        (
+            _message_type("command", "the type of the command refused (0 if unreadable)"),
+            _enum("code", NakCode, "why"),
+            _text("detail", "a one-line reason for a technician, e.g. 'depth_um=5000 above max 4000'"),
+        ),
+    ),
+    MessageSpec(
+        0x83,
+        "status",
+        Direction.DEVICE_TO_HOST,
+        "The device's state, sent every status_period_ms and in answer to get_status (REPLY flag set).",
+        (
+            _enum("state", DeviceState, "device state"),
+            *_PARAMETER_FIELDS,
+            _u16("needle_depth_um", "µm", "where the depth stop is now (differs from depth_um while moving)"),
+            _u32("syringe_capacity_nl", "nL", "capacity of the loaded syringe, 0 if none"),
+            _u32("reservoir_nl", "nL", "volume left in the syringe"),
+            _flag("primed", "the line has been primed since the syringe was loaded"),
+            _u32("shots_session", "shots", "shots since power-on"),
+            _u32("shots_lifetime", "shots", "shots over the device's life (non-volatile)"),
+            _u32("shots_remaining", "shots", "shots left in the current fire command (0 if none or unbounded)"),
+            _u32("device_time_ms", "ms", "milliseconds since power-on"),
+            _enum_list("active_alarms", AlarmCode, "alarms latched now"),
+        ),
+    ),
+    MessageSpec(
+        0x84,
+        "shot",
+        Direction.DEVICE_TO_HOST,
+        "One shot was delivered. shot_index is the lifetime shot counter after this shot, so a gap means a lost event.",
+        (
+            _u32("shot_index", "", "lifetime shot number of this shot"),
+            _u16("fire_seq", "", "seq of the fire command this shot belongs to"),
+            _u16("depth_um", "µm", "depth actually reached"),
+            _u32("dose_nl", "nL", "volume actually delivered"),
+            _u32("device_time_ms", "ms", "device time of the shot"),
+        ),
+    ),
+    MessageSpec(
+        0x85,
+        "alarm",
+        Direction.DEVICE_TO_HOST,
+        "An alarm was raised (raised=1) or cleared (raised=0).",
+        (
+            _enum("code", AlarmCode, "which alarm"),
+            _enum("priority", AlarmPriority, "IEC 60601-1-8 priority"),
+            _flag("raised", "1 raised, 0 cleared"),
+            _u32("device_time_ms", "ms", "device time of the change"),
+        ),
+    ),
+)
+
+
+class Catalog:
+    """An immutable set of message definitions, indexed by type id and name, with its fingerprint."""
+
+    def __init__(self, messages: Iterable[MessageSpec]) -> None:
+        self.messages: tuple[MessageSpec, ...] = tuple(sorted(messages, key=lambda m: m.type_id))
+        self.by_id: Mapping[int, MessageSpec] = {m.type_id: m for m in self.messages}
+        self.by_name: Mapping[str, MessageSpec] = {m.name: m for m in self.messages}
+        if len(self.by_id) != len(self.messages) or len(self.by_name) != len(self.messages):
+            raise ValueError("duplicate message type id or name in the catalog")
+        for spec in self.messages:
+            high_bit = bool(spec.type_id & 0x80)
+            if high_bit != (spec.direction is Direction.DEVICE_TO_HOST):
+                raise ValueError(f"{spec.name}: type id {spec.type_id:#04x} contradicts its direction")
+        self.fingerprint: int = int.from_bytes(
+            hashlib.sha256("\n".join(m.signature() for m in self.messages).encode()).digest()[:4], "little"
+        )
+
+    def __iter__(self) -> Any:
+        return iter(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+#: The catalog this package speaks.
+CATALOG = Catalog(_MESSAGES)

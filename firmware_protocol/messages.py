@@ -1,0 +1,255 @@
+"""Messages: typed Python values ⇄ payload bytes (via the catalog's construct structs) ⇄ JSON.
+
+A :class:`Message` is the same flat object as the JSON form: a type name, a sequence number, flags,
+and each field by name in wire units. Enum fields hold :class:`~firmware_protocol.enums.WireEnum`
+members in Python and lowercase names in JSON; message-type fields hold message names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import construct as cs
+
+from firmware_protocol.catalog import CATALOG, Catalog, Field, FieldKind, MessageSpec
+from firmware_protocol.enums import WireEnum
+from firmware_protocol.errors import BadPayload, InvalidField, UnknownMessageType
+from firmware_protocol.framing import Frame, encode_frame
+
+_INT_BOUNDS = {"u8": 0xFF, "u16": 0xFFFF, "u32": 0xFFFF_FFFF}
+_HEADER_KEYS = ("type", "seq", "flags")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One protocol message in wire units: ``Message("fire", seq=8, fields={"count": 10})``."""
+
+    name: str
+    seq: int = 0
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    flags: int = 0
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A field's value, or ``default`` if the message has no such field."""
+        return self.fields.get(key, default)
+
+
+def spec_for(name: str, catalog: Catalog = CATALOG) -> MessageSpec:
+    """The catalog entry named ``name``; :class:`UnknownMessageType` lists the known names if none."""
+    try:
+        return catalog.by_name[name]
+    except KeyError:
+        known = ", ".join(catalog.by_name)
+        raise UnknownMessageType(f"unknown message type {name!r}; known types: {known}") from None
+
+
+def _payload_fields(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog) -> tuple[Field, ...]:
+    """The fields a message carries: its own, plus the echoed command's fields for an echoing ``ack``."""
+    if spec.name != "ack":
+        return spec.fields
+    command = values.get("command")
+    command_spec = catalog.by_name.get(command) if isinstance(command, str) else None
+    if command_spec is not None and command_spec.echoes:
+        return spec.fields + command_spec.fields
+    return spec.fields
+
+
+def _coerce(message: str, f: Field, value: Any, catalog: Catalog) -> Any:
+    """Check and normalise one field value (from Python or JSON) to its Python form."""
+    where = f"{message}.{f.name}"
+    kind = f.kind
+    if kind is FieldKind.INT:
+        return _coerce_int(where, f.wire_type, value)
+    if kind is FieldKind.BOOL:
+        if isinstance(value, bool) or value in (0, 1):
+            return bool(value)
+        raise InvalidField(f"{where}={value!r} must be true or false")
+    if kind is FieldKind.TEXT:
+        if not isinstance(value, str):
+            raise InvalidField(f"{where}={value!r} must be a string")
+        if len(value.encode()) > 255:
+            raise InvalidField(f"{where} is {len(value.encode())} bytes long; the limit is 255 bytes")
+        return value
+    if kind is FieldKind.MESSAGE_TYPE:
+        if isinstance(value, str):
+            return spec_for(value, catalog).name
+        if isinstance(value, int) and not isinstance(value, bool) and value in catalog.by_id:
+            return catalog.by_id[value].name
+        raise InvalidField(f"{where}={value!r} is not a message type of this catalog")
+    if kind is FieldKind.INT_LIST:
+        if not isinstance(value, (list, tuple)) or len(value) > 255:
+            raise InvalidField(f"{where}={value!r} must be a list of at most 255 integers")
+        return [_coerce_int(where, "u32", item) for item in value]
+    assert f.enum is not None
+    if kind is FieldKind.ENUM:
+        return _coerce_enum(where, f.enum, value)
+    if not isinstance(value, (list, tuple)) or len(value) > 255:
+        raise InvalidField(f"{where}={value!r} must be a list of at most 255 {f.enum.__name__} names")
+    return [_coerce_enum(where, f.enum, item) for item in value]
+
+
+def _coerce_int(where: str, wire_type: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidField(f"{where}={value!r} must be an integer (wire units, no fractions)")
+    limit = _INT_BOUNDS[wire_type]
+    if not 0 <= value <= limit:
+        raise InvalidField(f"{where}={value} does not fit its wire type {wire_type} (0..{limit})")
+    return value
+
+
+def _coerce_enum(where: str, enum_cls: type[WireEnum], value: Any) -> WireEnum:
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        if isinstance(value, str):
+            return enum_cls.from_json_name(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return enum_cls(value)
+    except (KeyError, ValueError):
+        pass
+    names = ", ".join(m.json_name for m in enum_cls)
+    raise InvalidField(f"{where}={value!r} is not a {enum_cls.__name__}; expected one of: {names}")
+
+
+def make(name: str, seq: int = 0, flags: int = 0, catalog: Catalog = CATALOG, **values: Any) -> Message:
+    """Build a checked :class:`Message`; omitted fields take their defaults, required ones raise.
+
+    Raises :class:`UnknownMessageType` or :class:`InvalidField` (a ``ValueError``) naming the field,
+    the value and the limit.
+    """
+    spec = spec_for(name, catalog)
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= 0xFFFF:
+        raise InvalidField(f"{name}.seq={seq!r} must be an integer 0..65535")
+    if isinstance(flags, bool) or not isinstance(flags, int) or not 0 <= flags <= 0xFF:
+        raise InvalidField(f"{name}.flags={flags!r} must be an integer 0..255")
+    fields = _payload_fields(spec, values, catalog)
+    unknown = set(values) - {f.name for f in fields}
+    if unknown:
+        expected = ", ".join(f.name for f in fields) or "no fields"
+        raise InvalidField(f"{name} has no field {', '.join(sorted(unknown))}; it takes: {expected}")
+    checked: dict[str, Any] = {}
+    for f in fields:
+        value = values.get(f.name)
+        if value is None:
+            value = f.default_value()
+            if value is None:
+                raise InvalidField(f"{name}.{f.name} is required ({f.wire_type} {f.unit})".rstrip())
+        checked[f.name] = _coerce(name, f, value, catalog)
+    return Message(name, seq, checked, flags)
+
+
+def _wire_value(f: Field, value: Any, catalog: Catalog) -> Any:
+    if f.kind is FieldKind.MESSAGE_TYPE:
+        return catalog.by_name[value].type_id
+    if f.kind is FieldKind.ENUM:
+        return int(value)
+    if f.kind is FieldKind.ENUM_LIST:
+        return [int(v) for v in value]
+    return value
+
+
+def encode_payload(message: Message, catalog: Catalog = CATALOG) -> bytes:
+    """The payload bytes of ``message`` (assumed checked: build it with :func:`make`)."""
+    spec = spec_for(message.name, catalog)
+    fields = _payload_fields(spec, message.fields, catalog)
+    own = spec.struct.build({f.name: _wire_value(f, message.fields[f.name], catalog) for f in spec.fields})
+    if len(fields) == len(spec.fields):
+        return bytes(own)
+    echoed = catalog.by_name[message.fields["command"]]
+    return bytes(own) + bytes(
+        echoed.struct.build({f.name: _wire_value(f, message.fields[f.name], catalog) for f in echoed.fields})
+    )
+
+
+def encode_message(message: Message, catalog: Catalog = CATALOG) -> Frame:
+    """The frame carrying ``message``."""
+    return Frame(spec_for(message.name, catalog).type_id, message.seq, encode_payload(message, catalog), message.flags)
+
+
+def to_wire(message: Message, catalog: Catalog = CATALOG) -> bytes:
+    """Wire bytes of ``message``, delimiters included."""
+    return encode_frame(encode_message(message, catalog))
+
+
+def _python_value(f: Field, raw: Any, catalog: Catalog, message: str) -> Any:
+    kind = f.kind
+    try:
+        if kind is FieldKind.ENUM:
+            assert f.enum is not None
+            return f.enum(raw)
+        if kind is FieldKind.ENUM_LIST:
+            assert f.enum is not None
+            return [f.enum(v) for v in raw]
+    except ValueError:
+        raise BadPayload(f"{message}.{f.name}: {raw!r} is not a valid {f.name} value") from None
+    if kind is FieldKind.MESSAGE_TYPE:
+        spec = catalog.by_id.get(raw)
+        return spec.name if spec is not None else raw
+    if kind is FieldKind.INT_LIST:
+        return list(raw)
+    return raw
+
+
+def _parse_fields(spec: MessageSpec, payload: bytes, offset: int, catalog: Catalog) -> tuple[dict[str, Any], int]:
+    try:
+        parsed = spec.struct.parse(payload[offset:])
+        used = spec.struct.sizeof() if _fixed_size(spec) else len(spec.struct.build(parsed))
+    except (cs.ConstructError, UnicodeDecodeError) as exc:
+        raise BadPayload(f"{spec.name}: payload does not parse ({type(exc).__name__})") from None
+    return {f.name: _python_value(f, parsed[f.name], catalog, spec.name) for f in spec.fields}, offset + used
+
+
+def _fixed_size(spec: MessageSpec) -> bool:
+    try:
+        spec.struct.sizeof()
+    except cs.SizeofError:
+        return False
+    return True
+
+
+def decode_message(frame: Frame, catalog: Catalog = CATALOG) -> Message:
+    """The message a frame carries; raises :class:`UnknownMessageType` or :class:`BadPayload`."""
+    spec = catalog.by_id.get(frame.msg_type)
+    if spec is None:
+        raise UnknownMessageType(f"unknown message type id 0x{frame.msg_type:02X}")
+    payload = frame.payload
+    values, used = _parse_fields(spec, payload, 0, catalog)
+    if spec.name == "ack":
+        command = catalog.by_name.get(values["command"]) if isinstance(values["command"], str) else None
+        if command is not None and command.echoes:
+            echoed, used = _parse_fields(command, payload, used, catalog)
+            values.update(echoed)
+    if used != len(payload) and not spec.frozen_prefix:
+        raise BadPayload(f"{spec.name}: {len(payload) - used} unexpected bytes after the last field")
+    return Message(spec.name, frame.seq, values, frame.flags)
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    """The flat JSON object of ``message``: type, seq, flags if any, then each field in wire units."""
+    obj: dict[str, Any] = {"type": message.name, "seq": message.seq}
+    if message.flags:
+        obj["flags"] = message.flags
+    for key, value in message.fields.items():
+        if isinstance(value, WireEnum):
+            obj[key] = value.json_name
+        elif isinstance(value, list):
+            obj[key] = [v.json_name if isinstance(v, WireEnum) else v for v in value]
+        else:
+            obj[key] = value
+    return obj
+
+
+def from_json(obj: Mapping[str, Any], catalog: Catalog = CATALOG) -> Message:
+    """Build a checked :class:`Message` from its JSON object (``"type"`` required, ``"seq"`` defaults 0)."""
+    if not isinstance(obj, Mapping):
+        raise InvalidField(f"a message must be a JSON object, not {type(obj).__name__}")
+    name = obj.get("type")
+    if not isinstance(name, str):
+        raise InvalidField(f'a message needs a "type" string naming its message type, got {name!r}')
+    values = {k: v for k, v in obj.items() if k not in _HEADER_KEYS}
+    return make(name, obj.get("seq", 0), obj.get("flags", 0), catalog, **values)

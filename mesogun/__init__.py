@@ -1,0 +1,1 @@
+"""mesogun: host software for an electronic mesotherapy injector."""
