@@ -1,0 +1,86 @@
+"""The simulated gun's configuration: hard limits (ARCHITECTURE §3), timing, physics and calibration.
+
+Plain frozen dataclasses; every number is in the unit its name says. Defaults are the reference device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, Mode
+
+SIM_FIRMWARE_VERSION = "0.1.0"
+"""Firmware version the simulated device reports in ``identity``."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The device's hard limits, reported in ``identity`` and enforced on every command."""
+
+    depth_min_um: int = 1000
+    depth_max_um: int = 4000
+    depth_step_um: int = 100
+    dose_min_nl: int = 1000
+    dose_max_nl: int = 200_000
+    dose_step_nl: int = 1000
+    rate_min_mhz: int = 500
+    rate_max_mhz: int = 10_000
+    rate_step_mhz: int = 100
+    modes: tuple[Mode, ...] = (Mode.SINGLE, Mode.BURST, Mode.CONTINUOUS, Mode.NAPPAGE)
+    syringe_sizes_nl: tuple[int, ...] = (2_000_000, 3_000_000, 5_000_000, 10_000_000)
+
+
+@dataclass(frozen=True)
+class Physics:
+    """How fast things move: depth motor, plunger and priming flow."""
+
+    motor_speed_um_s: float = 5000.0
+    """Depth motor speed (5 mm/s): firing is refused while the needle stop moves."""
+    plunger_min_ms: float = 20.0
+    """Plunger stroke time of the smallest dose."""
+    plunger_max_ms: float = 60.0
+    """Plunger stroke time of the largest dose; must fit in the shortest shot period."""
+    prime_rate_nl_s: float = 50_000.0
+    """Priming flow (50 µL/s): priming 100 µL takes 2 s."""
+    low_reservoir_doses: int = 10
+    """Raise ``reservoir_low`` when fewer than this many doses are left."""
+
+    def plunger_s(self, dose_nl: int, dose_max_nl: int) -> float:
+        """Stroke time of one dose, linear in the dose between the min and max stroke times."""
+        fraction = min(max(dose_nl / dose_max_nl, 0.0), 1.0)
+        return (self.plunger_min_ms + (self.plunger_max_ms - self.plunger_min_ms) * fraction) / 1000.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The hidden per-device error a calibration must find (factory values, kept in NVM)."""
+
+    volume_gain: float = 1.03
+    """Delivered volume = set dose × gain (+3 %)."""
+    depth_offset_um: int = 80
+    """Reached depth = set depth + offset (+0.08 mm)."""
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Everything that makes one simulated gun: identity, limits, timing, physics, calibration."""
+
+    serial_number: str = "SIM0001"
+    model: str = "MG-1 (simulated)"
+    hardware_revision: str = "SIM-A"
+    firmware_version: str = SIM_FIRMWARE_VERSION
+    protocol_version: int = PROTOCOL_VERSION
+    fingerprint: int = FINGERPRINT
+    """Catalog fingerprint the device reports and expects (override to test a mismatch)."""
+    limits: Limits = field(default_factory=Limits)
+    watchdog_ms: int = 1000
+    status_period_ms: int = 100
+    """Period of unsolicited status messages; 0 turns them off."""
+    physics: Physics = field(default_factory=Physics)
+    calibration: Calibration = field(default_factory=Calibration)
+    replay_window: int = 128
+    """How many recent sequence numbers the exactly-once reply cache remembers."""
+    boot_depth_um: int = 2000
+    boot_dose_nl: int = 10_000
+    boot_rate_mhz: int = 2000
+    boot_mode: Mode = Mode.SINGLE

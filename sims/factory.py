@@ -1,0 +1,26 @@
+"""Build a started :class:`~sims.device.SimulatedGun` from checked :class:`~sims.options.SimOptions`."""
+
+from __future__ import annotations
+
+from sims.device import SimulatedGun
+from sims.nvm import Nvm, NvmData
+from sims.options import SimOptions
+
+
+async def start_device(options: SimOptions) -> SimulatedGun:
+    """Open the NVM (creating it with the factory values if new), power the device on, schedule faults."""
+    cfg = options.device
+    nvm = Nvm(
+        options.nvm_path,
+        NvmData(
+            serial_number=cfg.serial_number,
+            hardware_revision=cfg.hardware_revision,
+            volume_gain=cfg.calibration.volume_gain,
+            depth_offset_um=cfg.calibration.depth_offset_um,
+        ),
+    )
+    device = SimulatedGun(cfg, nvm=nvm)
+    await device.start()
+    for fault in options.faults:
+        device.schedule_fault(fault)
+    return device

@@ -1,0 +1,231 @@
+"""The simulator's options: one table shared by ``mesogun sim`` (``--latency-ms``) and ``sim://?latency_ms=``.
+
+:func:`parse_options` turns ``{name: [values]}`` into a checked :class:`SimOptions`; every bad value
+raises :class:`~sims.errors.SimConfigError` naming the option, the value, the allowed range and the unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from sims.config import Calibration, DeviceConfig, Physics
+from sims.errors import SimConfigError
+from sims.faults import FaultSpec, parse_fault
+from sims.impairments import Impairments
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: its name (underscores), kind, range, unit and help text."""
+
+    name: str
+    kind: str
+    """``int``, ``float``, ``bool``, ``str``, ``path``, ``fault`` (repeatable) or ``hex`` (int, 0x… allowed)."""
+    help: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    default: object = None
+
+    @property
+    def cli_name(self) -> str:
+        """The command-line spelling (``--latency-ms``)."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def allowed(self) -> str:
+        """The allowed range in words."""
+        if self.low is not None and self.high is not None:
+            return f"{_fmt(self.low)} to {_fmt(self.high)}"
+        return {"bool": "true/false/1/0", "str": "1-32 printable characters", "path": "a file path"}.get(
+            self.kind, "any"
+        )
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("serial", "str", "serial number the device reports (kept in NVM once written)", default="SIM0001"),
+    OptionSpec(
+        "nvm",
+        "path",
+        "JSON file of the non-volatile memory (lifetime shots, identity, calibration); "
+        "created if missing; default: in memory only",
+    ),
+    OptionSpec("baud", "int", "line speed: each byte takes 10/baud s; 0 = no line time", "bit/s", 0, 4_000_000, 0),
+    OptionSpec("latency_ms", "float", "added one-way latency", "ms", 0, 10_000, 0.0),
+    OptionSpec("drop", "float", "probability that a byte is lost", "probability per byte", 0, 1, 0.0),
+    OptionSpec("corrupt", "float", "probability that a byte is changed", "probability per byte", 0, 1, 0.0),
+    OptionSpec("split_writes", "bool", "deliver writes in random 1-16-byte pieces", default=False),
+    OptionSpec("seed", "int", "seed of the impairment RNG (same seed, same damage); default: random", "", 0, 2**63 - 1),
+    OptionSpec("disconnect_at_s", "float", "the link drops (cable pulled) this long after start", "s", 0, 86_400),
+    OptionSpec(
+        "fault",
+        "fault",
+        "inject a fault: NAME:after_shots=N or NAME:at_s=T, NAME one of occlusion, empty, stall, brownout (repeatable)",
+    ),
+    OptionSpec("watchdog_ms", "int", "communication watchdog while armed or firing", "ms", 100, 60_000, 1000),
+    OptionSpec("status_period_ms", "int", "period of unsolicited status; 0 = off", "ms", 0, 60_000, 100),
+    OptionSpec(
+        "fingerprint",
+        "hex",
+        "catalog fingerprint the device reports and expects (override to test a mismatch), e.g. 0x12345678",
+        "",
+        0,
+        0xFFFF_FFFF,
+    ),
+    OptionSpec("motor_speed_mm_s", "float", "depth motor speed", "mm/s", 0.1, 100, 5.0),
+    OptionSpec("plunger_ms", "float", "plunger stroke time of the largest dose", "ms", 1, 99, 60.0),
+    OptionSpec(
+        "volume_gain",
+        "float",
+        "hidden calibration error: delivered = set dose x gain (new NVM only)",
+        "",
+        0.5,
+        1.5,
+        1.03,
+    ),
+    OptionSpec(
+        "depth_offset_um",
+        "int",
+        "hidden calibration error: reached = set depth + offset (new NVM only)",
+        "µm",
+        -500,
+        500,
+        80,
+    ),
+)
+"""Every simulator option, in ``--help`` order."""
+
+BY_NAME = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """A checked set of simulator options."""
+
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    impairments: Impairments = field(default_factory=Impairments)
+    seed: int | None = None
+    nvm_path: Path | None = None
+    faults: tuple[FaultSpec, ...] = ()
+    disconnect_at_s: float | None = None
+
+
+def parse_query(query: str) -> SimOptions:
+    """Options from the query string of a ``sim://`` URL (``serial=SIM0001&latency_ms=5&fault=…``)."""
+    values: dict[str, list[str]] = {}
+    for key, value in parse_qsl(query.lstrip("?"), keep_blank_values=True):
+        values.setdefault(key.replace("-", "_"), []).append(value)
+    return parse_options(values)
+
+
+def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
+    """Check every option in ``values`` (name → one or more raw strings) and build :class:`SimOptions`."""
+    checked: dict[str, object] = {}
+    faults: list[FaultSpec] = []
+    for raw_name, raws in values.items():
+        name = raw_name.replace("-", "_")
+        spec = BY_NAME.get(name)
+        if spec is None:
+            known = ", ".join(o.name for o in OPTIONS)
+            raise SimConfigError(raw_name, ",".join(raws), f"one of {known}", reason="is not a simulator option")
+        if spec.kind == "fault":
+            faults.extend(parse_fault(raw) for raw in raws)
+            continue
+        if len(raws) != 1:
+            raise SimConfigError(name, ",".join(raws), "one value", reason="is given more than once")
+        checked[name] = _convert(spec, raws[0])
+
+    def get(name: str) -> object:
+        value = checked.get(name)
+        return BY_NAME[name].default if value is None else value
+
+    base = DeviceConfig()
+    fingerprint = checked.get("fingerprint")
+    device = replace(
+        base,
+        serial_number=str(get("serial")),
+        fingerprint=int(fingerprint) if isinstance(fingerprint, int) else base.fingerprint,
+        watchdog_ms=_int(get("watchdog_ms")),
+        status_period_ms=_int(get("status_period_ms")),
+        physics=replace(
+            Physics(),
+            motor_speed_um_s=_float(get("motor_speed_mm_s")) * 1000,
+            plunger_max_ms=_float(get("plunger_ms")),
+            plunger_min_ms=min(Physics().plunger_min_ms, _float(get("plunger_ms"))),
+        ),
+        calibration=Calibration(volume_gain=_float(get("volume_gain")), depth_offset_um=_int(get("depth_offset_um"))),
+    )
+    impairments = Impairments(
+        baud=_int(get("baud")),
+        latency_ms=_float(get("latency_ms")),
+        drop=_float(get("drop")),
+        corrupt=_float(get("corrupt")),
+        split_writes=bool(get("split_writes")),
+    )
+    seed = checked.get("seed")
+    nvm = checked.get("nvm")
+    disconnect = checked.get("disconnect_at_s")
+    return SimOptions(
+        device=device,
+        impairments=impairments,
+        seed=int(seed) if isinstance(seed, int) else None,
+        nvm_path=Path(str(nvm)) if nvm else None,
+        faults=tuple(faults),
+        disconnect_at_s=float(disconnect) if isinstance(disconnect, int | float) else None,
+    )
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int | float)
+    return int(value)
+
+
+def _float(value: object) -> float:
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+def _convert(spec: OptionSpec, raw: str) -> object:
+    """One raw string to its checked value."""
+    text = raw.strip()
+    if spec.kind == "bool":
+        lowered = text.lower()
+        if lowered in ("", "1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SimConfigError(spec.name, raw, spec.allowed, reason="is not a boolean")
+    if spec.kind == "str":
+        if not 1 <= len(text) <= 32 or not text.isprintable():
+            raise SimConfigError(spec.name, raw, spec.allowed, reason="is not a valid text")
+        return text
+    if spec.kind == "path":
+        if not text:
+            raise SimConfigError(spec.name, raw, spec.allowed, reason="is empty")
+        return text
+    number: float
+    try:
+        if spec.kind == "hex":
+            number = int(text, 0)
+        elif spec.kind == "int":
+            number = int(text)
+        else:
+            number = float(text)
+    except ValueError:
+        kind = "a number" if spec.kind == "float" else "an integer"
+        raise SimConfigError(spec.name, raw, f"{kind}, {spec.allowed}", spec.unit, reason="is not a number") from None
+    if (
+        not math.isfinite(number)
+        or (spec.low is not None and number < spec.low)
+        or (spec.high is not None and number > spec.high)
+    ):
+        raise SimConfigError(spec.name, raw, spec.allowed, spec.unit, reason="is out of range")
+    return number
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"

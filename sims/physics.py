@@ -1,0 +1,51 @@
+"""Physical parts of the gun that take time: the depth motor (needle stop) and the syringe reservoir.
+
+Positions are computed from the event loop's clock at the moment they are asked for, so no task ticks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class DepthMotor:
+    """The needle-stop motor: moves at a constant speed from where it is to its target."""
+
+    speed_um_s: float
+    start_um: float
+    target_um: float
+    start_time: float = 0.0
+
+    def position(self, now: float) -> float:
+        """Where the stop is at loop time ``now`` (µm)."""
+        travelled = self.speed_um_s * max(now - self.start_time, 0.0)
+        distance = self.target_um - self.start_um
+        if travelled >= abs(distance):
+            return self.target_um
+        return self.start_um + (travelled if distance > 0 else -travelled)
+
+    def arrival(self) -> float:
+        """Loop time at which the stop reaches its target."""
+        return self.start_time + abs(self.target_um - self.start_um) / self.speed_um_s
+
+    def moving(self, now: float) -> bool:
+        """Whether the stop is still on its way (firing is refused meanwhile)."""
+        return now < self.arrival() and self.position(now) != self.target_um
+
+    def move_to(self, target_um: float, now: float) -> None:
+        """Start moving to ``target_um`` from wherever the stop is now."""
+        self.start_um = self.position(now)
+        self.target_um = target_um
+        self.start_time = now
+
+    def halt(self, now: float) -> None:
+        """Stop where it is (emergency stop, stall, power loss)."""
+        here = self.position(now)
+        self.start_um = self.target_um = here
+        self.start_time = now
+
+
+def delivered_nl(dose_nl: int, volume_gain: float) -> int:
+    """Volume really pushed out for a set dose, given the hidden calibration gain."""
+    return round(dose_nl * volume_gain)

@@ -1,0 +1,216 @@
+"""Serving the simulated gun over a pseudo-terminal, a TCP socket or an existing serial device.
+
+One device outlives connections, as a powered gun outlives host processes: a new connection talks to
+the same device in whatever state the last one left it. Line impairments (baud, latency, drop,
+corruption, split writes) apply on every transport, through :class:`~sims.impairments.ImpairedPipe`.
+
+TCP: one connection at a time, and **a new connection replaces the current one** (which is closed).
+Why: a host that crashed or lost its network may leave a half-open socket the server cannot tell from
+a live one for minutes; refusing newcomers would lock the recovering host out of its own gun, while a
+real USB-serial gun simply talks to whoever opens the port next. A replaced host sees its socket close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import tty
+from collections.abc import Callable
+
+import serial
+
+from sims.device import SimulatedGun
+from sims.errors import ServeError
+from sims.factory import start_device
+from sims.impairments import ImpairedPipe, make_rng
+from sims.options import SimOptions
+
+
+class _Link:
+    """The two impaired directions between one transport and the device."""
+
+    def __init__(self, device: SimulatedGun, options: SimOptions, write_out: Callable[[bytes], None], n: int) -> None:
+        loop = asyncio.get_running_loop()
+        imp, seed = options.impairments, options.seed
+        self.device = device
+        self.to_device = ImpairedPipe(device.receive, imp, make_rng(seed, f"h2d{n}"), loop)
+        self.to_host = ImpairedPipe(write_out, imp, make_rng(seed, f"d2h{n}"), loop)
+        device.attach(self.to_host.send)
+
+    def close(self) -> None:
+        self.to_device.close()
+        self.to_host.close()
+
+
+class FdServer:
+    """Serves the device on a file descriptor: a pty master or an open serial port (non-blocking)."""
+
+    def __init__(self, device: SimulatedGun, options: SimOptions, fd: int) -> None:
+        self.device, self.options, self.fd = device, options, fd
+        self._loop = asyncio.get_running_loop()
+        os.set_blocking(fd, False)
+        self._link = _Link(device, options, self._write, 1)
+        self._loop.add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # EIO: nobody holds the other end; a serial device vanished
+            return
+        if data:
+            self._link.to_device.send(data)
+
+    def _write(self, data: bytes) -> None:
+        # Like a UART with nobody listening: bytes that do not fit the kernel buffer are lost.
+        with contextlib.suppress(OSError):
+            os.write(self.fd, data)
+
+    def cut(self) -> None:
+        """The line goes dead (``disconnect_at_s``): bytes are lost both ways from now on."""
+        self._link.close()
+
+    def close(self) -> None:
+        """Stop serving (the fd is closed by its owner)."""
+        self._loop.remove_reader(self.fd)
+        self._link.close()
+        self.device.detach()
+
+
+def open_pty() -> tuple[int, int, str]:
+    """A raw pseudo-terminal: (master fd, slave fd, slave path). Keep the slave open so the master never sees EIO."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    return master, slave, os.ttyname(slave)
+
+
+class TcpServer:
+    """Serves the device on TCP, one connection at a time; a new connection replaces the current one."""
+
+    def __init__(self, device: SimulatedGun, options: SimOptions) -> None:
+        self.device, self.options = device, options
+        self._server: asyncio.Server | None = None
+        self._current: tuple[asyncio.StreamWriter, _Link] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._connections = 0
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen; returns the bound (host, port)."""
+        try:
+            self._server = await asyncio.start_server(self._handle, host, port)
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        bound = self._server.sockets[0].getsockname()
+        return str(bound[0]), int(bound[1])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        self.cut()
+        self._connections += 1
+        link = _Link(self.device, self.options, writer.write, self._connections)
+        self._current = (writer, link)
+        try:
+            while data := await reader.read(4096):
+                link.to_device.send(data)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            link.close()
+            if self._current is not None and self._current[1] is link:
+                self._current = None
+                self.device.detach()
+            writer.close()
+            if task is not None:
+                self._handlers.discard(task)
+
+    def cut(self) -> None:
+        """Close the current connection, if any (replaced, or ``disconnect_at_s``)."""
+        if self._current is not None:
+            writer, link = self._current
+            self._current = None
+            link.close()
+            self.device.detach()
+            writer.close()
+
+    async def close(self) -> None:
+        """Stop listening and close the current connection."""
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
+def parse_tcp(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (port 0: any free port) → (host, port); :class:`ServeError` if malformed."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ServeError(f"--tcp {address!r} is not HOST:PORT with PORT 0..65535 (0 picks a free port)")
+    return host.strip("[]"), int(port_text)
+
+
+async def serve(
+    options: SimOptions,
+    *,
+    pty: bool = False,
+    tcp: str | None = None,
+    serial_port: str | None = None,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Serve one device on the chosen transport until SIGINT/SIGTERM; ``announce`` gets the one line."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    device = await start_device(options)
+    cleanups: list[Callable[[], None]] = []
+    cut: Callable[[], None] | None = None
+    tcp_server: TcpServer | None = None
+    try:
+        if tcp is not None:
+            host, port = parse_tcp(tcp)
+            tcp_server = TcpServer(device, options)
+            bound_host, bound_port = await tcp_server.start(host, port)
+            cut = tcp_server.cut
+            announce(f"URL socket://{bound_host}:{bound_port}")
+        elif serial_port is not None:
+            try:
+                port_obj = serial.Serial(serial_port, baudrate=options.impairments.baud or 115200, timeout=0)
+            except (serial.SerialException, OSError) as exc:
+                raise ServeError(f"cannot open serial port {serial_port}: {exc}") from exc
+            fd_server = FdServer(device, options, port_obj.fileno())
+            cleanups += [port_obj.close, fd_server.close]
+            cut = fd_server.cut
+            announce(f"SERIAL {serial_port}")
+        else:
+            master, slave, path = open_pty()
+            fd_server = FdServer(device, options, master)
+            cleanups += [lambda: os.close(slave), lambda: os.close(master), fd_server.close]
+            cut = fd_server.cut
+            announce(f"PTY {path}")
+        if options.disconnect_at_s is not None and cut is not None:
+            cleanups.append(loop.call_later(options.disconnect_at_s, cut).cancel)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+            cleanups.append(_signal_remover(loop, sig))
+        await stop.wait()
+    finally:
+        for cleanup in reversed(cleanups):
+            with contextlib.suppress(OSError):
+                cleanup()
+        if tcp_server is not None:
+            await tcp_server.close()
+        await device.close()
+
+
+def _signal_remover(loop: asyncio.AbstractEventLoop, sig: signal.Signals) -> Callable[[], None]:
+    def remove() -> None:
+        loop.remove_signal_handler(sig)
+
+    return remove
