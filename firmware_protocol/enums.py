@@ -59,8 +59,11 @@ class AlarmPriority(WireEnum):
     """Alarm priority, after IEC 60601-1-8."""
 
     LOW = 0
+    """Operator awareness is required (e.g. the syringe is running low)."""
     MEDIUM = 1
+    """Prompt operator response is required (e.g. the device rebooted after a supply dip)."""
     HIGH = 2
+    """Immediate operator response is required (e.g. occlusion, empty syringe, lost communication)."""
 
 
 class AlarmCode(WireEnum):

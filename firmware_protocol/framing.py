@@ -122,6 +122,42 @@ def parse_body(body: bytes) -> Frame:
     return Frame(msg_type, seq, bytes(body[HEADER_SIZE:end]), flags, version)
 
 
+def _cobs_prefix(stuffed: bytes) -> bytes:
+    """What a COBS run whose last block is cut short decodes to, as far as it goes."""
+    out = bytearray()
+    i, n = 0, len(stuffed)
+    while i < n:
+        code = stuffed[i]
+        out += stuffed[i + 1 : i + code]
+        i += code
+        if code < 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+def unstuff(stuffed: bytes) -> bytes:
+    """Undo COBS on the bytes between two delimiters.
+
+    A run whose last COBS block is cut short is a frame that lost its tail when the part that did arrive
+    holds a header declaring more bytes than arrived: :class:`TruncatedFrame`; any other invalid run is
+    :class:`CobsError` (noise, or a frame whose head was lost).
+    """
+    try:
+        body: bytes = cobs.decode(stuffed)
+    except cobs.DecodeError as exc:
+        prefix = _cobs_prefix(stuffed)
+        if len(prefix) >= HEADER_SIZE:
+            length = _HEADER.unpack_from(prefix)[4]
+            if length <= MAX_PAYLOAD and len(prefix) < HEADER_SIZE + length + CRC_SIZE:
+                raise TruncatedFrame(
+                    f"frame cut short: its header declares a {length}-byte payload "
+                    f"({HEADER_SIZE + length + CRC_SIZE} bytes with header and CRC) but the data ends "
+                    f"after {len(prefix)} bytes"
+                ) from None
+        raise CobsError(f"not a COBS-encoded frame ({exc})") from None
+    return body
+
+
 def decode_frame(data: bytes) -> Frame:
     """Decode exactly one frame from wire bytes (delimiters optional); raises :class:`FrameError` if bad."""
     stuffed = data.strip(DELIMITER)
@@ -129,8 +165,4 @@ def decode_frame(data: bytes) -> Frame:
         raise CobsError("more than one frame (a 0x00 delimiter inside the data)")
     if not stuffed:
         raise TruncatedFrame("no frame: the data is empty")
-    try:
-        body = cobs.decode(stuffed)
-    except cobs.DecodeError as exc:
-        raise CobsError(f"not a COBS-encoded frame ({exc})") from None
-    return parse_body(body)
+    return parse_body(unstuff(stuffed))

@@ -64,7 +64,7 @@ def _coerce(message: str, f: Field, value: Any, catalog: Catalog) -> Any:
     where = f"{message}.{f.name}"
     kind = f.kind
     if kind is FieldKind.INT:
-        return _coerce_int(where, f.wire_type, value)
+        return _coerce_int(where, f.wire_type, value, f.unit)
     if kind is FieldKind.BOOL:
         if isinstance(value, bool) or value in (0, 1):
             return bool(value)
@@ -78,13 +78,15 @@ def _coerce(message: str, f: Field, value: Any, catalog: Catalog) -> Any:
     if kind is FieldKind.MESSAGE_TYPE:
         if isinstance(value, str):
             return spec_for(value, catalog).name
-        if isinstance(value, int) and not isinstance(value, bool) and value in catalog.by_id:
-            return catalog.by_id[value].name
-        raise InvalidField(f"{where}={value!r} is not a message type of this catalog")
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFF:
+            # An id this catalog does not know stays a number: a nak answers unknown types too.
+            known = catalog.by_id.get(value)
+            return known.name if known is not None else value
+        raise InvalidField(f"{where}={value!r} is not a message type name or a type id 0..255")
     if kind is FieldKind.INT_LIST:
         if not isinstance(value, (list, tuple)) or len(value) > 255:
             raise InvalidField(f"{where}={value!r} must be a list of at most 255 integers")
-        return [_coerce_int(where, "u32", item) for item in value]
+        return [_coerce_int(where, "u32", item, f.unit) for item in value]
     assert f.enum is not None
     if kind is FieldKind.ENUM:
         return _coerce_enum(where, f.enum, value)
@@ -93,12 +95,13 @@ def _coerce(message: str, f: Field, value: Any, catalog: Catalog) -> Any:
     return [_coerce_enum(where, f.enum, item) for item in value]
 
 
-def _coerce_int(where: str, wire_type: str, value: Any) -> int:
+def _coerce_int(where: str, wire_type: str, value: Any, unit: str = "") -> int:
+    unit_text = f" {unit}" if unit else ""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidField(f"{where}={value!r} must be an integer (wire units, no fractions)")
+        raise InvalidField(f"{where}={value!r} must be an integer in{unit_text or ' wire units'} (no fractions)")
     limit = _INT_BOUNDS[wire_type]
     if not 0 <= value <= limit:
-        raise InvalidField(f"{where}={value} does not fit its wire type {wire_type} (0..{limit})")
+        raise InvalidField(f"{where}={value}{unit_text} does not fit its wire type {wire_type} (0..{limit}{unit_text})")
     return value
 
 
@@ -145,7 +148,7 @@ def make(name: str, seq: int = 0, flags: int = 0, catalog: Catalog = CATALOG, **
 
 def _wire_value(f: Field, value: Any, catalog: Catalog) -> Any:
     if f.kind is FieldKind.MESSAGE_TYPE:
-        return catalog.by_name[value].type_id
+        return catalog.by_name[value].type_id if isinstance(value, str) else value
     if f.kind is FieldKind.ENUM:
         return int(value)
     if f.kind is FieldKind.ENUM_LIST:

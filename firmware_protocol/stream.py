@@ -6,7 +6,10 @@ completed by them. Hunting rules:
 * bytes before the first delimiter, and any run between delimiters that is not a valid frame, are
   dropped and counted (by the reason of the :class:`~firmware_protocol.errors.FrameError`);
 * a run longer than :data:`~firmware_protocol.framing.MAX_ENCODED` without a delimiter is dropped as
-  ``oversize`` as soon as it gets that long, so memory stays bounded on a line of noise;
+  ``oversize`` as soon as it gets that long (the rest of it, up to the next delimiter, with it), so memory
+  stays bounded on a line of noise;
+* a run cut short (its COBS ends mid-block, or it holds fewer bytes than its header declares) counts as
+  ``truncated`` when at least its header arrived; a run too mangled to show a header counts as garbage;
 * because every frame starts with a delimiter, a valid frame that follows garbage is always decoded.
 """
 
@@ -14,10 +17,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from cobs import cobs
-
 from firmware_protocol.errors import FrameError
-from firmware_protocol.framing import DELIMITER, MAX_ENCODED, Frame, parse_body
+from firmware_protocol.framing import DELIMITER, MAX_ENCODED, Frame, parse_body, unstuff
 
 
 @dataclass
@@ -50,59 +51,74 @@ class DecoderStats:
 
 
 class StreamDecoder:
-    """Turns a byte stream into :class:`Frame` objects, counting what it drops in :attr:`stats`."""
+    """Turns a byte stream into :class:`Frame` objects, counting what it drops in :attr:`stats`.
+
+    The frames returned and every counter are the same however the stream is cut into chunks.
+    """
 
     def __init__(self) -> None:
         self.stats = DecoderStats()
         self._pending = bytearray()
         self._synced = False  # True once a delimiter was seen: _pending is then a frame candidate
+        self._overflowed = False  # the current run grew past MAX_ENCODED: drop it up to the next delimiter
 
     def feed(self, data: bytes) -> list[Frame]:
         """Take the next chunk of the stream; return the frames it completed, in order."""
-        stats = self.stats
-        stats.bytes_in += len(data)
+        self.stats.bytes_in += len(data)
         frames: list[Frame] = []
-        pending = self._pending
         start = 0
         while True:
             end = data.find(DELIMITER, start)
             if end < 0:
                 break
-            if pending:
-                pending += data[start:end]
-                run = bytes(pending)
-                pending.clear()
+            if self._pending or self._overflowed:
+                self._take(data[start:end])
+                run = bytes(self._pending)
+                self._pending.clear()
             else:
                 run = data[start:end]
             start = end + 1
-            if not self._synced:
-                stats.garbage_bytes += len(run)
-                self._synced = True
-                continue
-            if run:
-                frame = self._decode_run(run)
-                if frame is not None:
-                    frames.append(frame)
+            frame = self._end_run(run)
+            if frame is not None:
+                frames.append(frame)
         if start < len(data):
-            pending += data[start:]
-            if len(pending) > MAX_ENCODED:
-                if self._synced:
-                    stats.oversize += 1
-                else:
-                    stats.garbage_bytes += len(pending)
-                pending.clear()
-                self._synced = False
+            self._take(data[start:])
         return frames
 
-    def _decode_run(self, run: bytes) -> Frame | None:
+    def _take(self, chunk: bytes) -> None:
+        """Append bytes of the current run, dropping the run once it is longer than any frame can be."""
+        if self._overflowed:
+            if not self._synced:
+                self.stats.garbage_bytes += len(chunk)
+            return
+        pending = self._pending
+        pending += chunk
+        if len(pending) > MAX_ENCODED:
+            if self._synced:
+                self.stats.oversize += 1
+            else:
+                self.stats.garbage_bytes += len(pending)
+            pending.clear()
+            self._overflowed = True
+
+    def _end_run(self, run: bytes) -> Frame | None:
+        """A delimiter arrived: classify the run before it; return its frame if it is a valid one."""
         stats = self.stats
-        try:
-            body = cobs.decode(run)
-        except cobs.DecodeError:
+        if self._overflowed:
+            self._overflowed = False
+            self._synced = True
+            return None
+        if not self._synced:
             stats.garbage_bytes += len(run)
+            self._synced = True
+            return None
+        if not run:
+            return None
+        if len(run) > MAX_ENCODED:
+            stats.oversize += 1
             return None
         try:
-            frame = parse_body(body)
+            frame = parse_body(unstuff(run))
         except FrameError as exc:
             if exc.counter == "garbage_bytes":
                 stats.garbage_bytes += len(run)
@@ -114,5 +130,5 @@ class StreamDecoder:
 
     @property
     def buffered(self) -> int:
-        """Bytes held waiting for a delimiter."""
+        """Bytes held waiting for a delimiter (never more than the longest possible frame)."""
         return len(self._pending)

@@ -1,0 +1,179 @@
+"""Messages: every catalog message round-trips through bytes and JSON; the issue's JSON is accepted as
+written; bad input is refused with an error naming the field, the value and the limit."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware_protocol import (
+    CATALOG,
+    BadPayload,
+    Frame,
+    InvalidField,
+    Message,
+    Mode,
+    NakCode,
+    ProtocolError,
+    UnknownMessageType,
+    decode_frame,
+    decode_message,
+    encode_message,
+    from_json,
+    make,
+    to_json,
+    to_wire,
+)
+
+PER_MESSAGE = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+ISSUE_EXAMPLES = [
+    {"type": "set_parameters", "seq": 7, "depth_um": 2500, "dose_nl": 50000, "rate_mhz": 3000, "mode": "burst"},
+    {"type": "fire", "seq": 8, "count": 10},
+]
+
+
+@pytest.mark.parametrize("name", [m.name for m in CATALOG])
+@PER_MESSAGE
+@given(data=st.data())
+def test_every_message_round_trips_through_wire_bytes(name: str, data: st.DataObject, messages_of_spec: Any) -> None:
+    message = data.draw(messages_of_spec(CATALOG.by_name[name]))
+    assert decode_message(decode_frame(to_wire(message))) == message
+
+
+@pytest.mark.parametrize("name", [m.name for m in CATALOG])
+@PER_MESSAGE
+@given(data=st.data())
+def test_every_message_round_trips_through_json_text(name: str, data: st.DataObject, messages_of_spec: Any) -> None:
+    message = data.draw(messages_of_spec(CATALOG.by_name[name]))
+    text = json.dumps(to_json(message))
+    assert from_json(json.loads(text)) == message
+    assert to_wire(from_json(json.loads(text))) == to_wire(message)
+
+
+@pytest.mark.parametrize("example", ISSUE_EXAMPLES, ids=lambda e: e["type"])
+def test_issue_json_examples_encode_and_decode_back_to_the_same_fields(example: dict[str, Any]) -> None:
+    decoded = to_json(decode_message(decode_frame(to_wire(from_json(example)))))
+    assert decoded == example
+
+
+def test_every_appendix_command_is_accepted_as_written(appendix_commands: list[dict[str, Any]]) -> None:
+    for command in appendix_commands:
+        decoded = to_json(decode_message(decode_frame(to_wire(from_json(command)))))
+        assert decoded | command == decoded, f"{command} came back as {decoded}"
+        assert CATALOG.by_name[command["type"]].direction.name == "HOST_TO_DEVICE"
+
+
+def test_hello_defaults_carry_this_catalogs_version_and_fingerprint() -> None:
+    hello = from_json({"type": "hello", "seq": 1})
+    assert hello["protocol_version"] == 1
+    assert hello["fingerprint"] == CATALOG.fingerprint
+
+
+def test_ack_of_an_echoing_command_carries_its_applied_values_in_the_commands_layout() -> None:
+    ack = make(
+        "ack", seq=7, flags=2, command="set_parameters", depth_um=2500, dose_nl=50000, rate_mhz=3000, mode="burst"
+    )
+    command = encode_message(make("set_parameters", seq=7, depth_um=2500, dose_nl=50000, rate_mhz=3000, mode="burst"))
+    payload = encode_message(ack).payload
+    assert payload == bytes([0x10]) + command.payload
+    assert decode_message(decode_frame(to_wire(ack)))["mode"] is Mode.BURST
+
+
+def test_ack_of_a_command_without_values_is_the_command_byte_only() -> None:
+    assert encode_message(make("ack", seq=7, flags=2, command="arm")).payload == bytes([0x13])
+
+
+def test_ack_of_an_echoing_command_without_its_values_is_refused_naming_the_missing_field() -> None:
+    with pytest.raises(InvalidField, match=r"ack\.count is required"):
+        make("ack", seq=8, command="fire")
+
+
+def test_nak_can_answer_a_type_this_catalog_does_not_know() -> None:
+    """A device naks unknown types; the nak must encode and decode with the raw type id."""
+    nak = make("nak", seq=5, flags=2, command=0x45, code="unknown_type", detail="calibration not supported")
+    decoded = decode_message(decode_frame(to_wire(nak)))
+    assert decoded["command"] == 0x45
+    assert decoded["code"] is NakCode.UNKNOWN_TYPE
+    assert to_json(decoded)["command"] == 0x45
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        ({"type": "fire", "seq": 1}, ["fire.count", "required", "u32"]),
+        ({"type": "fire", "seq": 1, "count": -1}, ["fire.count=-1", "u32", "4294967295"]),
+        ({"type": "fire", "seq": 1, "count": 2.5}, ["fire.count=2.5", "integer", "shots"]),
+        (
+            {"type": "set_parameters", "depth_um": 70000, "dose_nl": 1, "rate_mhz": 1, "mode": "single"},
+            ["set_parameters.depth_um=70000", "µm", "65535"],
+        ),
+        (
+            {"type": "set_parameters", "depth_um": 2500, "dose_nl": 1, "rate_mhz": 1, "mode": "turbo"},
+            ["set_parameters.mode='turbo'", "single, burst, continuous, nappage"],
+        ),
+        ({"type": "fire", "count": 1, "speed": 3}, ["fire has no field speed", "count"]),
+        ({"type": "fire", "seq": 70000, "count": 1}, ["fire.seq=70000", "65535"]),
+        ({"type": "nak", "command": "fire", "code": "busy", "detail": "é" * 200}, ["nak.detail", "400 bytes", "255"]),
+        ({"type": "fyre"}, ["'fyre'", "fire"]),
+        ({"seq": 1}, ['"type"']),
+        (["fire"], ["JSON object"]),
+    ],
+)
+def test_bad_input_is_refused_with_an_error_naming_field_value_and_limit(obj: Any, expected: list[str]) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        from_json(obj)
+    for text in expected:
+        assert text in str(caught.value)
+
+
+def test_invalid_fields_are_value_errors_for_callers_that_catch_those() -> None:
+    with pytest.raises(ValueError, match="count"):
+        make("fire", count=-1)
+
+
+def _frame(type_id: int, payload: bytes) -> Frame:
+    return Frame(type_id, 1, payload)
+
+
+def test_decoding_an_unknown_type_id_names_it() -> None:
+    with pytest.raises(UnknownMessageType, match="0x45"):
+        decode_message(_frame(0x45, b""))
+
+
+def test_decoding_a_short_payload_is_bad_payload_naming_the_message() -> None:
+    with pytest.raises(BadPayload, match="set_parameters"):
+        decode_message(_frame(0x10, b"\x01\x02"))
+
+
+def test_decoding_extra_bytes_after_the_last_field_is_bad_payload() -> None:
+    with pytest.raises(BadPayload, match="2 unexpected bytes"):
+        decode_message(_frame(0x15, struct.pack("<I", 10) + b"\x00\x00"))
+
+
+def test_decoding_an_undefined_enum_value_is_bad_payload_naming_the_field() -> None:
+    payload = struct.pack("<HIHB", 2500, 50000, 3000, 9)
+    with pytest.raises(BadPayload, match="mode"):
+        decode_message(_frame(0x10, payload))
+
+
+def test_identity_from_a_newer_device_with_appended_fields_still_decodes() -> None:
+    """identity has a frozen prefix: a later version appends fields, an older host ignores them."""
+    from firmware_protocol.spec import REFERENCE_IDENTITY
+
+    identity = make("identity", seq=1, flags=2, **REFERENCE_IDENTITY)
+    frame = encode_message(identity)
+    newer = Frame(frame.msg_type, frame.seq, frame.payload + b"\x07\x08\x09", frame.flags)
+    assert decode_message(newer) == identity
+
+
+def test_message_is_a_flat_value_with_field_access() -> None:
+    message = make("fire", seq=8, count=10)
+    assert message == Message("fire", 8, {"count": 10})
+    assert message["count"] == 10 and message.get("missing", "x") == "x"
+    assert zlib.crc32(b"") == 0  # sanity: zlib is the CRC the framing names
