@@ -40,7 +40,6 @@ from firmware_protocol import (
     make,
     to_wire,
 )
-from firmware_protocol.framing import encode_frame
 from sims.config import DeviceConfig
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.nvm import Nvm, NvmData
@@ -388,7 +387,10 @@ class SimulatedGun:
         self.counters.frames_in += 1
         self._last_rx = self._now()
         cached = self._replay.get(frame.seq)
-        if cached is not None and cached[0] == frame.msg_type and cached[1] == frame.payload:
+        is_hello = frame.msg_type == CATALOG.by_name["hello"].type_id
+        if is_hello:  # a hello starts a new session: never a duplicate, and old seqs cannot meet stale replies
+            self._replay.clear()
+        elif cached is not None and cached[0] == frame.msg_type and cached[1] == frame.payload:
             self.counters.duplicates += 1
             self._write(cached[2])
             return
@@ -408,10 +410,11 @@ class SimulatedGun:
     def _execute(self, frame: Frame) -> bytes:
         spec = CATALOG.by_id.get(frame.msg_type)
         if spec is None:
-            return self._raw_nak(frame, f"unknown message type id 0x{frame.msg_type:02X}")
+            detail = f"unknown message type id 0x{frame.msg_type:02X}"
+            return self._nak(frame.seq, frame.msg_type, NakCode.UNKNOWN_TYPE, detail)
         if spec.direction is not Direction.HOST_TO_DEVICE:
             return self._nak(frame.seq, spec.name, NakCode.UNKNOWN_TYPE, f"{spec.name} is a device→host message")
-        if frame.version != PROTOCOL_VERSION:
+        if frame.version != PROTOCOL_VERSION and spec.name != "hello":  # hello's layout is frozen: always answered
             detail = f"frame protocol version {frame.version}, device speaks {PROTOCOL_VERSION}"
             return self._nak(frame.seq, spec.name, NakCode.INCOMPATIBLE_VERSION, detail)
         try:
@@ -427,17 +430,14 @@ class SimulatedGun:
         except _Refused as refused:
             self.counters.refused[spec.name] += 1
             return self._nak(frame.seq, spec.name, refused.nak_code, refused.detail)
+        if frame.version != PROTOCOL_VERSION:  # a hello from another protocol version: answered, then refused
+            self._incompatible = True
         self.counters.executed[spec.name] += 1
         return to_wire(make(reply_name, seq=frame.seq, flags=Flag.REPLY, **fields))
 
-    def _nak(self, seq: int, command: str, code: NakCode, detail: str) -> bytes:
+    def _nak(self, seq: int, command: str | int, code: NakCode, detail: str) -> bytes:
+        """A nak; ``command`` is a message name, or a raw type id the catalog does not know."""
         return to_wire(make("nak", seq=seq, flags=Flag.REPLY, command=command, code=code, detail=detail[:255]))
-
-    def _raw_nak(self, frame: Frame, detail: str) -> bytes:
-        """A nak naming a type id the catalog does not know (``make`` only accepts known types)."""
-        nak = CATALOG.by_name["nak"]
-        payload = nak.struct.build({"command": frame.msg_type, "code": int(NakCode.UNKNOWN_TYPE), "detail": detail})
-        return encode_frame(Frame(nak.type_id, frame.seq, bytes(payload), Flag.REPLY))
 
     # ------------------------------------------------------------------ state checks
 

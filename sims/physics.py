@@ -30,8 +30,12 @@ class DepthMotor:
         return self.start_time + abs(self.target_um - self.start_um) / self.speed_um_s
 
     def moving(self, now: float) -> bool:
-        """Whether the stop is still on its way (firing is refused meanwhile)."""
-        return now < self.arrival() and self.position(now) != self.target_um
+        """Whether the stop is still on its way (firing is refused meanwhile).
+
+        Within half a micrometre counts as arrived: status reports whole µm, and a host that saw the reported
+        depth equal its target must not then be refused as busy.
+        """
+        return round(self.position(now)) != round(self.target_um)
 
     def move_to(self, target_um: float, now: float) -> None:
         """Start moving to ``target_um`` from wherever the stop is now."""

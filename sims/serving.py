@@ -173,6 +173,10 @@ async def serve(
     cut: Callable[[], None] | None = None
     tcp_server: TcpServer | None = None
     try:
+        # Handlers first: a supervisor may signal as soon as it reads the announcement line.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+            cleanups.append(_signal_remover(loop, sig))
         if tcp is not None:
             host, port = parse_tcp(tcp)
             tcp_server = TcpServer(device, options)
@@ -196,9 +200,6 @@ async def serve(
             announce(f"PTY {path}")
         if options.disconnect_at_s is not None and cut is not None:
             cleanups.append(loop.call_later(options.disconnect_at_s, cut).cancel)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-            cleanups.append(_signal_remover(loop, sig))
         await stop.wait()
     finally:
         for cleanup in reversed(cleanups):

@@ -61,3 +61,34 @@ def test_a_reused_seq_with_a_different_command_is_executed(sim_run):
         assert sim.device.syringe_capacity_nl == 2_000_000
 
     sim_run(test)
+
+
+def test_hello_starts_a_new_session_and_clears_the_reply_cache(sim_run):
+    """A new host reusing an old seq after hello must get its command executed, not a stale cached reply."""
+
+    async def test(sim, host):
+        await host.request("load_syringe", seq=77, **FILL)
+        await host.request("hello", seq=78)
+        reply = await host.request("load_syringe", seq=77, **FILL)
+        assert reply.name == "ack"
+        assert sim.device.counters.executed["load_syringe"] == 2
+        assert sim.device.counters.duplicates == 0
+
+    sim_run(test)
+
+
+def test_hello_of_another_protocol_version_gets_identity_then_every_command_is_refused(sim_run):
+    """hello's layout is frozen: a host speaking protocol 2 still learns who the device is, then is refused."""
+    from firmware_protocol import Frame, encode_frame, encode_message, make
+
+    async def test(sim, host):
+        hello = encode_message(make("hello", seq=5))
+        start = len(host.messages)
+        await host.connection.write(encode_frame(Frame(hello.msg_type, 5, hello.payload, version=2)))
+        reply = await host.wait_for(lambda m: m.seq == 5 and bool(m.flags & Flag.REPLY), start=start)
+        assert reply.name == "identity" and reply["protocol_version"] == 1
+        refused = await host.request("load_syringe", **FILL)
+        assert host.code(refused) == "incompatible_version"
+        assert sim.device.counters.executed["load_syringe"] == 0
+
+    sim_run(test)
