@@ -1,1 +1,74 @@
-"""mesogun: host software for an electronic mesotherapy injector."""
+"""mesogun: host software for an electronic mesotherapy injector.
+
+``async with mesogun.connect("sim://") as gun`` opens a gun (see :mod:`mesogun.gun`);
+:mod:`mesogun.sync` is the blocking twin for scripts, notebooks and the CLI.
+"""
+
+from mesogun.controller import HostState
+from mesogun.errors import (
+    ConnectionLost,
+    DeviceAlarm,
+    DeviceRefused,
+    IncompatibleDevice,
+    LinkError,
+    LinkTimeout,
+    MesogunError,
+    ParameterError,
+    PortNotFound,
+    ProtocolViolation,
+    StateError,
+)
+from mesogun.gun import EventStream, Gun, connect
+from mesogun.models import (
+    AlarmEvent,
+    Event,
+    GunInfo,
+    Limits,
+    MissedEvents,
+    Settings,
+    ShotEvent,
+    ShotRecord,
+    Status,
+    StatusEvent,
+    Syringe,
+)
+from mesogun.recorder import NullRecorder, Recorder
+from mesogun.transports import Transport, register_scheme, transport_for_url
+from mesogun.transports.discovery import PortInfo, find_by_serial, list_guns
+
+__all__ = [
+    "AlarmEvent",
+    "ConnectionLost",
+    "DeviceAlarm",
+    "DeviceRefused",
+    "Event",
+    "EventStream",
+    "Gun",
+    "GunInfo",
+    "HostState",
+    "IncompatibleDevice",
+    "Limits",
+    "LinkError",
+    "LinkTimeout",
+    "MesogunError",
+    "MissedEvents",
+    "NullRecorder",
+    "ParameterError",
+    "PortInfo",
+    "PortNotFound",
+    "ProtocolViolation",
+    "Recorder",
+    "Settings",
+    "ShotEvent",
+    "ShotRecord",
+    "StateError",
+    "Status",
+    "StatusEvent",
+    "Syringe",
+    "Transport",
+    "connect",
+    "find_by_serial",
+    "list_guns",
+    "register_scheme",
+    "transport_for_url",
+]

@@ -8,7 +8,10 @@ timeout, 5 device alarm.
 
 from __future__ import annotations
 
-from firmware_protocol import NakCode
+from collections.abc import Sequence
+from typing import Any
+
+from firmware_protocol import AlarmCode, NakCode
 
 
 class MesogunError(Exception):
@@ -38,6 +41,7 @@ class StateError(MesogunError):
     """The host's state machine does not allow this command now (e.g. ``fire()`` while not armed).
 
     Nothing was sent. The message names the current state and what the command needs.
+    Example: "fire needs the gun armed; it is ready (call arm() first)".
     """
 
     code = "MG200"
@@ -48,6 +52,8 @@ class DeviceRefused(MesogunError):
     """The device answered a command with a ``nak``; the command changed nothing on the device.
 
     ``nak_code`` is the device's :class:`~firmware_protocol.NakCode`; ``detail`` its one-line reason.
+    Examples: ``arm()`` on a gun whose line is not primed (``not_primed``); ``prime()`` asking for more
+    than the syringe holds (``insufficient_volume``); ``fire()`` while the depth motor moves (``busy``).
     """
 
     code = "MG300"
@@ -62,7 +68,11 @@ class DeviceRefused(MesogunError):
 
 
 class IncompatibleDevice(DeviceRefused):
-    """The device speaks another protocol version or catalog: the message names both sides' versions."""
+    """The device speaks another protocol version or catalog: the message names both sides' versions.
+
+    Example: "device SIM0001 speaks protocol 1 with catalog fingerprint 0x12345678; this host speaks
+    protocol 1 with catalog fingerprint 0x9ABCDEF0" (update the host or the firmware).
+    """
 
     code = "MG301"
 
@@ -84,22 +94,75 @@ class LinkError(MesogunError):
 
 
 class LinkTimeout(LinkError):
-    """A command got no reply within its timeout after every retry (each reusing the same seq)."""
+    """A command got no reply within its timeout after every retry (each reusing the same seq).
+
+    Example: "fire got no reply after 4 attempts of 0.25 s each (seq 1234)" on a line that lost every
+    frame. Because retries reuse the seq, the device executed the command at most once.
+    """
 
     code = "MG401"
 
+    def __init__(self, message: str, *, command: str = "", attempts: int = 0, timeout: float = 0.0) -> None:
+        super().__init__(message)
+        self.command = command
+        self.attempts = attempts
+        self.timeout = timeout
+
 
 class ConnectionLost(LinkError):
-    """The transport closed or the device fell silent past the link's silence timeout."""
+    """The transport closed or the device fell silent past the link's silence timeout.
+
+    Examples: the USB cable was pulled (pyserial's "device reports readiness to read but returned no
+    data"); the TCP peer closed; no status for a second although the device sends one every 100 ms.
+    Every command waiting for a reply, every ``fire()`` and every ``events()`` iterator get this error.
+    """
 
     code = "MG402"
+
+
+class PortNotFound(LinkError):
+    """The port or URL could not be opened, or no port has the gun's serial number.
+
+    Examples: ``connect("/dev/ttyACM9")`` with nothing plugged in; ``socket://127.0.0.1:1`` refused;
+    a reconnect after an unplug while the gun is still away.
+    """
+
+    code = "MG403"
+
+
+class ProtocolViolation(LinkError):
+    """The device answered with something the protocol does not allow (e.g. ``ack`` to ``hello``).
+
+    Example: a device whose firmware answers ``get_status`` with an ``ack``; the host stops trusting it.
+    """
+
+    code = "MG404"
 
 
 class DeviceAlarm(MesogunError):
     """The device raised an alarm that stopped what was asked (occlusion, empty syringe, …).
 
-    ``alarm`` is the :class:`~firmware_protocol.AlarmCode`.
+    Examples: ``fire(count=10)`` when the line occludes after 5 shots (``alarm`` is
+    ``AlarmCode.OCCLUSION`` and ``shots`` holds the 5 delivered); ``prime()`` when the syringe runs empty;
+    the device's communication watchdog tripped because the host stopped sending.
+    ``alarm`` is the :class:`~firmware_protocol.AlarmCode` (``None`` if the device only reported its
+    alarm state); ``shots`` the shot records delivered before the alarm stopped the command.
     """
 
     code = "MG500"
     exit_code = 5
+
+    def __init__(self, message: str, *, alarm: AlarmCode | None = None, shots: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.alarm = alarm
+        self.shots: list[Any] = list(shots)
+
+
+class RecordError(MesogunError):
+    """The treatment record cannot be opened or written (disk full, permissions, no such session).
+
+    A host that cannot record must not fire: the record is part of the treatment.
+    """
+
+    code = "MG600"
+    exit_code = 6

@@ -1,0 +1,143 @@
+"""The host's state machine (``transitions`` AsyncMachine, enum states, queued): what is allowed when.
+
+Every command is a trigger whose source states are the states that allow it; :meth:`Controller.check`
+raises :class:`~mesogun.errors.StateError` (naming the current state and what is needed) before anything
+is sent. The device remains the authority: :meth:`Controller.reconcile` moves the machine to whatever
+state the device reports. All triggers are awaited from one task (the Gun's control task), one at a time,
+and callbacks are never used, so the asyncio pitfalls of transitions (#459, #639, #640) cannot arise.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from transitions.extensions.asyncio import AsyncMachine
+
+from firmware_protocol import DeviceState
+from mesogun.errors import ConnectionLost, StateError
+
+
+class HostState(enum.Enum):
+    """The host's view of the gun."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    IDLE = "idle"
+    READY = "ready"
+    PRIMING = "priming"
+    ARMED = "armed"
+    FIRING = "firing"
+    ALARM = "alarm"
+    EMERGENCY_STOP = "emergency_stop"
+
+
+S = HostState
+CONNECTED = [S.IDLE, S.READY, S.PRIMING, S.ARMED, S.FIRING, S.ALARM, S.EMERGENCY_STOP]
+"""States in which a session with the device is open."""
+
+#: Device state → host state.
+FROM_DEVICE: dict[DeviceState, HostState] = {
+    DeviceState.IDLE: S.IDLE,
+    DeviceState.READY: S.READY,
+    DeviceState.PRIMING: S.PRIMING,
+    DeviceState.ARMED: S.ARMED,
+    DeviceState.FIRING: S.FIRING,
+    DeviceState.ALARM: S.ALARM,
+    DeviceState.EMERGENCY_STOP: S.EMERGENCY_STOP,
+}
+
+#: (trigger = command name, states that allow it, expected state after the device accepted it; None: unchanged).
+COMMANDS: list[tuple[str, list[HostState], HostState | None]] = [
+    ("configure", [S.IDLE, S.READY, S.ARMED], None),
+    ("load_syringe", [S.IDLE, S.READY], S.IDLE),
+    ("prime", [S.IDLE, S.READY], S.PRIMING),
+    ("arm", [S.READY], S.ARMED),
+    ("disarm", [S.ARMED], S.READY),
+    ("fire", [S.ARMED], S.FIRING),
+    ("stop", CONNECTED, None),
+    ("emergency_stop", [S.CONNECTING, *CONNECTED], S.EMERGENCY_STOP),
+    ("clear_alarm", [S.ALARM, S.EMERGENCY_STOP], None),
+    ("heartbeat", [S.CONNECTING, *CONNECTED], None),
+    ("get_status", [S.CONNECTING, *CONNECTED], None),
+]
+
+_HINTS: dict[HostState, str] = {
+    S.IDLE: "load a syringe and prime it first",
+    S.READY: "call arm() first",
+    S.PRIMING: "wait for priming to finish",
+    S.ARMED: "call disarm() or fire()",
+    S.FIRING: "wait for the burst to end or call stop()",
+    S.ALARM: "call clear_alarm() once the cause is removed",
+    S.EMERGENCY_STOP: "call clear_alarm() to release the emergency stop",
+}
+
+
+class _Model:
+    """The object whose ``state`` attribute the machine drives."""
+
+    state: HostState
+
+
+class Controller:
+    """Owns the host state and the rules of which command is allowed in which state."""
+
+    def __init__(self) -> None:
+        self._model = _Model()
+        transitions: list[dict[str, Any]] = [
+            {"trigger": "connecting", "source": [S.DISCONNECTED], "dest": S.CONNECTING},
+            {"trigger": "lost", "source": [S.CONNECTING, *CONNECTED], "dest": S.DISCONNECTED},
+        ]
+        for name, sources, dest in COMMANDS:
+            transitions.append({"trigger": name, "source": sources, "dest": dest})
+        self.machine = AsyncMachine(
+            model=self._model,
+            states=HostState,
+            transitions=transitions,
+            initial=S.DISCONNECTED,
+            queued=True,
+            auto_transitions=True,
+        )
+
+    @property
+    def state(self) -> HostState:
+        """The current host state."""
+        return self._model.state
+
+    def allowed_states(self, command: str) -> list[HostState]:
+        """The states in which ``command`` may be sent."""
+        event = self.machine.events[command]
+        return [HostState[name] for name in event.transitions]
+
+    def is_allowed(self, command: str) -> bool:
+        """Whether ``command`` may be sent now."""
+        return command in self.machine.get_triggers(self._model.state)
+
+    def check(self, command: str) -> None:
+        """Raise if ``command`` is not allowed now: :class:`ConnectionLost` when disconnected, else
+        :class:`StateError` naming the current state, the states that allow it and a hint."""
+        if self.is_allowed(command):
+            return
+        state = self._model.state
+        if state in (S.DISCONNECTED, S.CONNECTING):
+            raise ConnectionLost(f"{command} needs a connected gun; it is {state.value} (reconnect first)")
+        needed = " or ".join(s.value for s in self.allowed_states(command) if s is not S.CONNECTING)
+        hint = _HINTS.get(state, "")
+        raise StateError(f"{command} needs the gun {needed}; it is {state.value}" + (f" ({hint})" if hint else ""))
+
+    async def accepted(self, command: str) -> None:
+        """The device accepted ``command``: take the transition it implies."""
+        await self._model.trigger(command)  # type: ignore[attr-defined]
+
+    async def reconcile(self, device_state: DeviceState) -> bool:
+        """Move to the state the device reports; return True if the host's view changed."""
+        target = FROM_DEVICE[device_state]
+        if target is self._model.state:
+            return False
+        await self._model.trigger(f"to_{target.name}")  # type: ignore[attr-defined]
+        return True
+
+    async def go(self, state: HostState) -> None:
+        """Move to ``state`` unconditionally (connection lifecycle: connecting, disconnected)."""
+        if state is not self._model.state:
+            await self._model.trigger(f"to_{state.name}")  # type: ignore[attr-defined]

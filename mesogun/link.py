@@ -1,0 +1,295 @@
+"""The link: commands out with sequence numbers, acks back, bounded retries, events fanned out, loss detected.
+
+* Sequence numbers are 16-bit and wrap. A retry re-sends the *same* seq with ``Flag.RETRY``, so the
+  device's replay cache answers a duplicate without executing it again (a retried fire fires once).
+* One reader task decodes the byte stream with :class:`firmware_protocol.StreamDecoder`; a frame with
+  ``Flag.REPLY`` completes the command waiting on its seq, anything else is an unsolicited event
+  published to every subscriber (bounded queues, see :mod:`mesogun.fanout`).
+* Connection loss (end of stream, a transport error, or silence past ``silence_timeout`` although the
+  device pushes status every 100 ms) fails every waiting command and ends every subscription with
+  :class:`~mesogun.errors.ConnectionLost`: no caller ever hangs.
+* All timing uses the event loop's clock, so it runs in virtual time under ``looptime``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from firmware_protocol import Flag, Message, ProtocolError, StreamDecoder, decode_message, make, spec_for, to_wire
+from mesogun.errors import ConnectionLost, DeviceRefused, LinkError, LinkTimeout, ProtocolViolation
+from mesogun.fanout import FanOut, Subscription
+from mesogun.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+#: Default time to wait for a reply before re-sending, in seconds.
+ACK_TIMEOUT = 0.25
+#: Default number of re-sends after the first attempt.
+RETRIES = 3
+#: Default silence after which the device is considered gone, in seconds.
+SILENCE_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message from the device, with its arrival order (``rx_index``) and loop time."""
+
+    message: Message
+    rx_index: int
+    time: float
+
+
+class Link:
+    """Request/reply with retries and event fan-out over one :class:`Transport`."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        ack_timeout: float = ACK_TIMEOUT,
+        retries: int = RETRIES,
+        silence_timeout: float = SILENCE_TIMEOUT,
+        first_seq: int = 0,
+        on_event: Callable[[Received], None] | None = None,
+        on_lost: Callable[[ConnectionLost], None] | None = None,
+    ) -> None:
+        if ack_timeout <= 0:
+            raise ValueError(f"ack_timeout={ack_timeout} must be more than 0 s")
+        if retries < 0:
+            raise ValueError(f"retries={retries} must be 0 or more")
+        self.transport = transport
+        self.ack_timeout = ack_timeout
+        self.retries = retries
+        self.silence_timeout = silence_timeout
+        self.decoder = StreamDecoder()
+        self._next_seq = first_seq & 0xFFFF
+        self._pending: dict[int, asyncio.Future[Received]] = {}
+        self._events: FanOut[Received] = FanOut()
+        self._on_event = on_event
+        self._on_lost = on_lost
+        self._rx_index = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._lost: ConnectionLost | None = None
+        self._closing = False
+        self.last_rx = 0.0
+        """Loop time of the last valid frame received."""
+        self.last_tx = 0.0
+        """Loop time of the last frame sent."""
+        self.bad_messages = 0
+        """Valid frames whose message did not decode (unknown type, bad payload)."""
+        self.retransmissions = 0
+        """Commands re-sent because no reply came in time."""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the reader and silence-monitor tasks (the transport must be open)."""
+        self._loop = asyncio.get_running_loop()
+        self.last_rx = self.last_tx = self._loop.time()
+        self._reader = self._loop.create_task(self._read_loop(), name="mesogun-link-reader")
+        self._monitor = self._loop.create_task(self._watch_silence(), name="mesogun-link-silence")
+
+    async def close(self) -> None:
+        """Stop the tasks and close the transport; waiting commands and subscribers get ConnectionLost."""
+        self._closing = True
+        self._fail(ConnectionLost("link closed by the host"))
+        for task in (self._reader, self._monitor):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reader = self._monitor = None
+        await self.transport.close()
+
+    @property
+    def lost(self) -> ConnectionLost | None:
+        """Why the connection was lost, or ``None`` while it is up."""
+        return self._lost
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next command will use (carry it over to a new link after a reconnect)."""
+        return self._next_seq
+
+    def subscribe(self, maxsize: int = 256) -> Subscription[Received]:
+        """A bounded queue of every unsolicited event from now on (drops its own oldest when full)."""
+        return self._events.subscribe(maxsize)
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _allocate_seq(self) -> int:
+        for _ in range(0x10000):
+            seq = self._next_seq
+            self._next_seq = (seq + 1) & 0xFFFF
+            if seq not in self._pending:
+                return seq
+        raise LinkError("all 65536 sequence numbers are waiting for replies")
+
+    async def _send(self, message: Message) -> None:
+        assert self._loop is not None
+        try:
+            await self.transport.write(to_wire(message))
+        except ConnectionLost as exc:
+            self._fail(exc)
+            raise
+        except (OSError, ConnectionError) as exc:
+            lost = ConnectionLost(f"{self.transport.url}: write failed ({exc})")
+            self._fail(lost)
+            raise lost from exc
+        self.last_tx = self._loop.time()
+
+    def prepare(self, name: str, **fields: Any) -> Message:
+        """A checked command message with a fresh seq (send it with :meth:`exchange`)."""
+        return make(name, seq=self._allocate_seq(), **fields)
+
+    async def exchange(self, message: Message, *, timeout: float | None = None, retries: int | None = None) -> Received:
+        """Send ``message`` and return whatever reply carries its seq (``nak`` included); retries reuse the seq.
+
+        Raises :class:`LinkTimeout` naming the command, attempts and timeout when every attempt went
+        unanswered, and :class:`ConnectionLost` if the connection goes.
+        """
+        if self._lost is not None:
+            raise ConnectionLost(str(self._lost))
+        if self._loop is None:
+            raise ConnectionLost("link not started")
+        timeout = self.ack_timeout if timeout is None else timeout
+        attempts = 1 + (self.retries if retries is None else retries)
+        name, seq = message.name, message.seq
+        future: asyncio.Future[Received] = self._loop.create_future()
+        self._pending[seq] = future
+        try:
+            for attempt in range(1, attempts + 1):
+                if attempt > 1:
+                    self.retransmissions += 1
+                    log.debug("retry %d of %s seq %d", attempt - 1, name, seq)
+                    message = replace(message, flags=int(message.flags | Flag.RETRY))
+                await self._send(message)
+                done, _ = await asyncio.wait({future}, timeout=timeout)
+                if done:
+                    break
+            else:
+                raise LinkTimeout(
+                    f"{name} got no reply after {attempts} attempts of {timeout:g} s each (seq {seq})",
+                    command=name,
+                    attempts=attempts,
+                    timeout=timeout,
+                )
+        finally:
+            self._pending.pop(seq, None)
+        return future.result()
+
+    async def request(
+        self, name: str, *, timeout: float | None = None, retries: int | None = None, **fields: Any
+    ) -> Received:
+        """Send command ``name`` and return its successful reply.
+
+        Raises :class:`DeviceRefused` on a ``nak``, :class:`LinkTimeout`, :class:`ConnectionLost`, or
+        :class:`ProtocolViolation` if the device answers with the wrong message.
+        """
+        message = self.prepare(name, **fields)
+        received = await self.exchange(message, timeout=timeout, retries=retries)
+        self.check_reply(message, received.message)
+        return received
+
+    @staticmethod
+    def check_reply(command: Message, reply: Message) -> None:
+        """Raise :class:`DeviceRefused` for a ``nak``, :class:`ProtocolViolation` for a reply of the wrong kind."""
+        name = command.name
+        if reply.name == "nak":
+            raise DeviceRefused(name, reply["code"], reply.get("detail", ""))
+        expected = spec_for(name).reply
+        if reply.name != expected:
+            raise ProtocolViolation(f"device answered {name} (seq {command.seq}) with {reply.name}, not {expected}")
+        if reply.name == "ack" and reply.get("command") != name:
+            raise ProtocolViolation(
+                f"device acknowledged {reply.get('command')} for {name} (seq {command.seq}); the seqs are confused"
+            )
+
+    # -- receiving -------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        assert self._loop is not None
+        try:
+            while True:
+                data = await self.transport.read()
+                if not data:
+                    self._fail(ConnectionLost(f"{self.transport.url}: the device closed the connection"))
+                    return
+                for frame in self.decoder.feed(data):
+                    try:
+                        message = decode_message(frame)
+                    except ProtocolError as exc:
+                        self.bad_messages += 1
+                        log.warning("dropped an undecodable message: %s", exc)
+                        continue
+                    self._dispatch(message)
+        except ConnectionLost as exc:
+            self._fail(exc)
+        except (OSError, ConnectionError) as exc:
+            self._fail(ConnectionLost(f"{self.transport.url}: read failed ({exc})"))
+
+    def _dispatch(self, message: Message) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        self.last_rx = now
+        self._rx_index += 1
+        received = Received(message, self._rx_index, now)
+        if message.flags & Flag.REPLY:
+            future = self._pending.get(message.seq)
+            if future is not None and not future.done():
+                future.set_result(received)
+            else:
+                log.debug("late or duplicate reply %s seq %d ignored", message.name, message.seq)
+            return
+        if self._on_event is not None:
+            self._on_event(received)
+        self._events.publish(received)
+
+    async def _watch_silence(self) -> None:
+        """Declare the connection lost when nothing arrived for ``silence_timeout`` while the loop ran.
+
+        If this task itself woke up late (the host's loop was blocked), the silence is the host's, not
+        the device's: the check restarts rather than blaming the device.
+        """
+        assert self._loop is not None
+        step = max(self.silence_timeout / 4, 0.01)
+        last_wake = self._loop.time()
+        while True:
+            await asyncio.sleep(step)
+            now = self._loop.time()
+            if now - last_wake > 2 * step:  # the loop was stalled: give the reader a chance first
+                last_wake = now
+                self.last_rx = max(self.last_rx, now - step)
+                continue
+            last_wake = now
+            silent = now - self.last_rx
+            if silent > self.silence_timeout:
+                self._fail(ConnectionLost(f"{self.transport.url}: no data from the device for {silent:.2f} s"))
+                return
+
+    def fail(self, exc: ConnectionLost) -> None:
+        """Declare the connection lost (e.g. heartbeats unanswered): fail waiters, end subscriptions."""
+        self._fail(exc)
+
+    def _fail(self, exc: ConnectionLost) -> None:
+        if self._lost is not None:
+            return
+        self._lost = exc
+        if not self._closing:
+            log.warning("connection lost: %s", exc)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: the waiter re-raises it from result()
+        self._events.close(exc)
+        if self._on_lost is not None:
+            self._on_lost(exc)
+        if self._monitor is not None and self._monitor is not asyncio.current_task():
+            self._monitor.cancel()

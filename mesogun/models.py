@@ -1,0 +1,215 @@
+"""Plain dataclasses at the API boundary, in user units: device info, status, settings, shots and events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_protocol import AlarmCode, AlarmPriority, DeviceState, Message, Mode
+from mesogun.units import DEPTH, DOSE, RATE, WireRange, from_wire, volume
+
+_ML = volume("volume_ml")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The device's hard limits in wire units, exactly as it reported them in ``identity``."""
+
+    depth_um: WireRange
+    dose_nl: WireRange
+    rate_mhz: WireRange
+    modes: tuple[Mode, ...]
+    syringe_sizes_nl: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GunInfo:
+    """Who the device is and what it can do (from its ``identity`` reply)."""
+
+    model: str
+    serial_number: str
+    hardware_revision: str
+    firmware_version: str
+    protocol_version: int
+    fingerprint: int
+    limits: Limits
+    watchdog_ms: int
+    status_period_ms: int
+
+    @property
+    def depth_range_mm(self) -> tuple[float, float]:
+        """Shallowest and deepest needle depth, mm."""
+        return from_wire(DEPTH, self.limits.depth_um.min), from_wire(DEPTH, self.limits.depth_um.max)
+
+    @property
+    def dose_range_ml(self) -> tuple[float, float]:
+        """Smallest and largest drop volume, mL."""
+        return from_wire(DOSE, self.limits.dose_nl.min), from_wire(DOSE, self.limits.dose_nl.max)
+
+    @property
+    def rate_range_hz(self) -> tuple[float, float]:
+        """Slowest and fastest firing rate, shots/s."""
+        return from_wire(RATE, self.limits.rate_mhz.min), from_wire(RATE, self.limits.rate_mhz.max)
+
+    @property
+    def syringe_sizes_ml(self) -> tuple[float, ...]:
+        """Syringe capacities the device accepts, mL."""
+        return tuple(from_wire(_ML, s) for s in self.limits.syringe_sizes_nl)
+
+    @classmethod
+    def from_identity(cls, m: Message) -> GunInfo:
+        """Build from an ``identity`` message."""
+        return cls(
+            model=m["model"],
+            serial_number=m["serial_number"],
+            hardware_revision=m["hardware_revision"],
+            firmware_version=m["firmware_version"],
+            protocol_version=m["protocol_version"],
+            fingerprint=m["fingerprint"],
+            limits=Limits(
+                depth_um=WireRange(m["depth_min_um"], m["depth_max_um"], max(1, m["depth_step_um"])),
+                dose_nl=WireRange(m["dose_min_nl"], m["dose_max_nl"], max(1, m["dose_step_nl"])),
+                rate_mhz=WireRange(m["rate_min_mhz"], m["rate_max_mhz"], max(1, m["rate_step_mhz"])),
+                modes=tuple(m["modes"]),
+                syringe_sizes_nl=tuple(m["syringe_sizes_nl"]),
+            ),
+            watchdog_ms=m["watchdog_ms"],
+            status_period_ms=m["status_period_ms"],
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Firing parameters in user units (what ``configure`` applied, as the device echoed them)."""
+
+    depth_mm: float
+    dose_ml: float
+    rate_hz: float
+    mode: Mode
+
+    @classmethod
+    def from_message(cls, m: Message) -> Settings:
+        """From any message carrying depth_um, dose_nl, rate_mhz and mode (an ack or a status)."""
+        return cls(
+            from_wire(DEPTH, m["depth_um"]), from_wire(DOSE, m["dose_nl"]), from_wire(RATE, m["rate_mhz"]), m["mode"]
+        )
+
+
+@dataclass(frozen=True)
+class Syringe:
+    """A loaded syringe as the device accepted it."""
+
+    capacity_ml: float
+    fill_ml: float
+
+
+@dataclass(frozen=True)
+class Status:
+    """The device's state as it last reported it, in user units."""
+
+    state: DeviceState
+    settings: Settings
+    needle_depth_mm: float
+    syringe_capacity_ml: float
+    reservoir_ml: float
+    primed: bool
+    shots_session: int
+    shots_lifetime: int
+    shots_remaining: int
+    device_time: float
+    """Seconds since the device powered on."""
+    active_alarms: tuple[AlarmCode, ...]
+    reservoir_nl: int
+    """The reservoir in wire units (for exact comparisons)."""
+    depth_um: int
+    """The set depth in wire units."""
+    dose_nl: int
+    """The set dose in wire units."""
+    rate_mhz: int
+    """The set rate in wire units."""
+    needle_depth_um: int
+    """Where the needle stop is now, in wire units."""
+
+    @classmethod
+    def from_message(cls, m: Message) -> Status:
+        """From a ``status`` message."""
+        return cls(
+            state=m["state"],
+            settings=Settings.from_message(m),
+            needle_depth_mm=from_wire(DEPTH, m["needle_depth_um"]),
+            syringe_capacity_ml=from_wire(_ML, m["syringe_capacity_nl"]),
+            reservoir_ml=from_wire(_ML, m["reservoir_nl"]),
+            primed=bool(m["primed"]),
+            shots_session=m["shots_session"],
+            shots_lifetime=m["shots_lifetime"],
+            shots_remaining=m["shots_remaining"],
+            device_time=m["device_time_ms"] / 1000,
+            active_alarms=tuple(m["active_alarms"]),
+            reservoir_nl=m["reservoir_nl"],
+            depth_um=m["depth_um"],
+            dose_nl=m["dose_nl"],
+            rate_mhz=m["rate_mhz"],
+            needle_depth_um=m["needle_depth_um"],
+        )
+
+
+@dataclass(frozen=True)
+class ShotRecord:
+    """One delivered shot: its lifetime index, what the device measured, and when (device seconds)."""
+
+    index: int
+    depth_mm: float
+    dose_ml: float
+    device_time: float
+    fire_seq: int
+    """Sequence number of the ``fire`` command this shot belongs to."""
+
+    @classmethod
+    def from_message(cls, m: Message) -> ShotRecord:
+        """From a ``shot`` event."""
+        return cls(
+            m["shot_index"],
+            from_wire(DEPTH, m["depth_um"]),
+            from_wire(DOSE, m["dose_nl"]),
+            m["device_time_ms"] / 1000,
+            m["fire_seq"],
+        )
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """The device pushed its status (every status_period_ms)."""
+
+    status: Status
+
+
+@dataclass(frozen=True)
+class ShotEvent:
+    """The device delivered a shot."""
+
+    shot: ShotRecord
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """An alarm was raised (``raised=True``) or cleared."""
+
+    code: AlarmCode
+    priority: AlarmPriority
+    raised: bool
+    device_time: float
+
+    @classmethod
+    def from_message(cls, m: Message) -> AlarmEvent:
+        """From an ``alarm`` event."""
+        return cls(m["code"], m["priority"], bool(m["raised"]), m["device_time_ms"] / 1000)
+
+
+@dataclass(frozen=True)
+class MissedEvents:
+    """This subscriber fell behind and ``count`` older events were dropped for it (others were not affected)."""
+
+    count: int
+
+
+Event = StatusEvent | ShotEvent | AlarmEvent | MissedEvents
+"""Everything :meth:`mesogun.gun.Gun.events` yields."""

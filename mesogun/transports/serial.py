@@ -1,0 +1,154 @@
+"""pyserial transport: device paths (``/dev/ttyACM0``, a pty) and pyserial URLs (``socket://``, ``rfc2217://``).
+
+I/O strategy, and why: ports are opened with ``serial.serial_for_url(url, timeout=0)`` (non-blocking reads).
+When the port has a file descriptor (POSIX serial ports and ptys, and pyserial's ``socket://`` handler)
+the event loop watches it with ``loop.add_reader``: no thread, no polling, and it works the same for a pty
+path and a TCP socket. Handlers without one (``loop://``, and ``rfc2217://`` which runs its own thread
+inside pyserial) are polled every :data:`POLL_INTERVAL` s on the event loop. No extra dependency is
+needed. pyserial's ``SerialException`` on read, including "device reports readiness to read but
+returned no data" (an unplugged USB port, pyserial #341), is a disconnect: it becomes
+:class:`~mesogun.errors.ConnectionLost`, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+import serial
+
+from mesogun.errors import ConnectionLost, PortNotFound
+from mesogun.transports.base import Transport
+
+#: Poll period for pyserial handlers without a file descriptor, in seconds.
+POLL_INTERVAL = 0.005
+#: Bytes asked for per read.
+READ_CHUNK = 65536
+#: Default baud rate (a USB CDC gun ignores it).
+BAUDRATE = 115200
+
+
+class SerialTransport(Transport):
+    """A pyserial port or URL, read through the event loop."""
+
+    def __init__(self, url: str, *, baudrate: int = BAUDRATE) -> None:
+        self.url = url
+        self._baudrate = baudrate
+        self._port: Any = None
+        self._chunks: asyncio.Queue[bytes | BaseException] | None = None
+        self._fd: int | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._eof = False
+
+    async def open(self) -> None:
+        """Open the port; :class:`PortNotFound` names the URL and pyserial's reason if it cannot be opened."""
+        if self._port is not None:
+            return
+        kwargs: dict[str, Any] = {"baudrate": self._baudrate, "timeout": 0, "write_timeout": 2.0}
+        if "://" not in self.url and os.name == "posix":
+            kwargs["exclusive"] = True  # keep a second process off a real port
+        try:
+            port = serial.serial_for_url(self.url, **kwargs)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise PortNotFound(f"cannot open {self.url}: {exc}") from exc
+        self._port = port
+        self._chunks = asyncio.Queue()
+        self._eof = False
+        fd = self._fileno(port)
+        loop = asyncio.get_running_loop()
+        if fd is not None:
+            self._fd = fd
+            loop.add_reader(fd, self._on_readable)
+        else:
+            self._poller = loop.create_task(self._poll(), name=f"mesogun-poll {self.url}")
+
+    @staticmethod
+    def _fileno(port: Any) -> int | None:
+        try:
+            fd = port.fileno()
+        except (AttributeError, OSError, NotImplementedError, ValueError, serial.SerialException):
+            return None
+        return fd if isinstance(fd, int) else None
+
+    def _read_now(self) -> bytes | BaseException:
+        """What the port has right now: bytes, ``b""`` if nothing, or the disconnect as an exception."""
+        try:
+            data: bytes = self._port.read(READ_CHUNK)
+        except (serial.SerialException, OSError) as exc:
+            return ConnectionLost(f"{self.url}: port closed or unplugged ({exc})")
+        return data
+
+    def _on_readable(self) -> None:
+        assert self._chunks is not None
+        result = self._read_now()
+        if isinstance(result, BaseException) or result:
+            if isinstance(result, BaseException):
+                self._stop_watching()
+            self._chunks.put_nowait(result)
+
+    async def _poll(self) -> None:
+        assert self._chunks is not None
+        while True:
+            result = self._read_now()
+            if isinstance(result, BaseException):
+                self._chunks.put_nowait(result)
+                return
+            if result:
+                self._chunks.put_nowait(result)
+            else:
+                await asyncio.sleep(POLL_INTERVAL)
+
+    def _stop_watching(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._fd)
+            self._fd = None
+
+    async def read(self) -> bytes:
+        """Next bytes from the port; ``b""`` once closed; :class:`ConnectionLost` if the port failed."""
+        if self._chunks is None or self._eof:
+            return b""
+        item = await self._chunks.get()
+        if isinstance(item, BaseException):
+            self._eof = True
+            raise item
+        return item
+
+    async def write(self, data: bytes) -> None:
+        """Write all of ``data``; a failing port raises :class:`ConnectionLost`."""
+        if self._port is None:
+            raise ConnectionLost(f"{self.url}: port is not open")
+        try:
+            self._port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise ConnectionLost(f"{self.url}: write failed ({exc})") from exc
+
+    async def close(self) -> None:
+        """Stop watching the port and close it (idempotent); a pending :meth:`read` returns ``b""``."""
+        self._stop_watching()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.close()
+        if self._chunks is not None:
+            self._chunks.put_nowait(b"")
+            self._chunks = None
+
+    async def reopen(self, serial_number: str) -> None:
+        """Open the same URL again; if it is a device path that vanished, find the gun by serial number."""
+        await self.close()
+        if "://" not in self.url and not os.path.exists(self.url):
+            from mesogun.transports.discovery import find_by_serial
+
+            port = find_by_serial(serial_number)
+            if port is None:
+                raise PortNotFound(f"no serial port with serial number {serial_number!r} (was {self.url})")
+            self.url = port.device
+        await self.open()

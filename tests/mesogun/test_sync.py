@@ -1,0 +1,73 @@
+"""The blocking facade: same methods, each call blocks; events as a blocking iterator; no thread left behind."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import mesogun
+import mesogun.sync
+from mesogun import HostState
+
+
+def test_sync_flow_blocks_per_call_and_leaves_no_thread() -> None:
+    before = threading.active_count()
+    with mesogun.sync.connect("sim://?serial=SIM0100") as gun:
+        assert gun.info.serial_number == "SIM0100"
+        gun.load_syringe(capacity_ml=3)
+        gun.prime(volume_ml=0.01)
+        assert gun.state is HostState.READY
+        applied = gun.configure(depth_mm=2.0, dose_ml=0.005, rate_hz=10, mode="burst")
+        assert applied.rate_hz == 10.0
+        gun.arm()
+        events = gun.events(timeout=5)
+        shots = gun.fire(count=10)
+        assert [s.index for s in shots] == list(range(1, 11))
+        seen = []
+        for event in events:
+            if isinstance(event, mesogun.ShotEvent):
+                seen.append(event.shot.index)
+            if len(seen) == 10:
+                break
+        assert seen == [s.index for s in shots]
+        gun.stop()
+        gun.disarm()
+        assert gun.state is HostState.READY
+        with pytest.raises(mesogun.StateError, match="fire needs the gun armed; it is ready"):
+            gun.fire(count=1)
+        with pytest.raises(mesogun.ParameterError, match="depth_mm=9 is outside"):
+            gun.configure(depth_mm=9)
+    assert threading.active_count() == before
+
+
+def test_sync_fire_until_stop_from_another_thread() -> None:
+    with mesogun.sync.connect("sim://") as gun:
+        gun.load_syringe(capacity_ml=3)
+        gun.prime(volume_ml=0.01)
+        gun.configure(rate_hz=10, mode="continuous", dose_ml=0.005)
+        gun.arm()
+        timer = threading.Timer(0.5, gun.stop)
+        timer.start()
+        shots = gun.fire(count=0)
+        timer.join()
+        assert len(shots) >= 1
+        assert gun.state is HostState.ARMED
+
+
+def test_sync_connect_failure_raises_and_leaves_no_thread() -> None:
+    before = threading.active_count()
+    with pytest.raises(mesogun.IncompatibleDevice), mesogun.sync.connect("sim://?fingerprint=0x12345678"):
+        pass
+    assert threading.active_count() == before
+
+
+def test_sync_events_end_when_the_gun_closes() -> None:
+    with mesogun.sync.connect("sim://") as gun:
+        events = gun.events(timeout=5)
+        first = next(events)
+        assert isinstance(first, mesogun.StatusEvent)
+    rest = list(events)  # the gun closed: the iterator ends (it neither hangs nor raises)
+    assert all(isinstance(e, mesogun.StatusEvent | mesogun.ShotEvent | mesogun.AlarmEvent) for e in rest)
+    with pytest.raises(mesogun.ConnectionLost, match="closed"):
+        gun.arm()
