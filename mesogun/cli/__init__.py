@@ -1,12 +1,15 @@
 """The ``mesogun`` command line: one entry point, global options before the command.
 
 Exit codes: 0 success, 2 bad usage or a value out of range, 3 refused by the device (nak), 4 link
-failure or timeout, 5 device alarm. Errors are one line on stderr, never a traceback.
+failure or timeout, 5 device alarm, 6 treatment record unavailable. Errors are one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -14,27 +17,61 @@ from mesogun.errors import MesogunError
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success, 2 bad usage or a value out of range, 3 refused by the device (nak), "
-    "4 link failure or timeout, 5 device alarm."
+    "4 link failure or timeout, 5 device alarm, 6 treatment record unavailable."
 )
+DEVICE_ENV = "MESOGUN_DEVICE"
+DB_ENV = "MESOGUN_DB"
+
+
+@dataclass
+class CliContext:
+    """The global options every command sees."""
+
+    device: str | None
+    db: Path | None
 
 
 @click.group(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--device",
+    metavar="URL",
+    envvar=DEVICE_ENV,
+    help=f"The gun: a serial port (/dev/ttyACM0), socket://HOST:PORT, rfc2217://…, or sim:// (a fresh simulated "
+    f"gun in this process). Default: ${DEVICE_ENV}.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=DB_ENV,
+    help=f"Treatment record (SQLite). Default: ${DB_ENV}, else the user's data directory.",
+)
 @click.version_option(package_name="mesogun")
-def cli() -> None:
-    """Drive a mesotherapy gun, or serve the simulated one."""
+@click.pass_context
+def cli(ctx: click.Context, device: str | None, db: Path | None) -> None:
+    """Drive a mesotherapy gun, keep its treatment record, or serve the simulated one."""
+    ctx.obj = CliContext(device=device, db=db)
 
 
 def _register_commands() -> None:
+    from mesogun.cli.demo import demo_command
+    from mesogun.cli.device_commands import DEVICE_COMMANDS
+    from mesogun.cli.record_commands import record_group
     from sims.cli import sim_command
 
+    if "sim" in cli.commands:
+        return
     cli.add_command(sim_command, "sim")
+    cli.add_command(record_group, "record")
+    cli.add_command(demo_command, "demo")
+    for command in DEVICE_COMMANDS:
+        cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every :class:`MesogunError` into one line on stderr and its exit code."""
     _register_commands()
     try:
-        cli.main(args=argv, prog_name="mesogun", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="mesogun", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -44,8 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     except MesogunError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    return 0
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def entry_point() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

@@ -1,0 +1,215 @@
+"""Commands that talk to a gun: devices, info, status, set, load, prime, fire, stop, estop, clear.
+
+Each command opens the device given by ``--device``, records everything in the treatment record
+(``--db``), does one thing and closes; the gun is never left armed when the command exits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import click
+
+from firmware_protocol import Mode
+from mesogun.cli.firing import arm_fire_disarm
+from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
+from mesogun.cli.session import device_url, run_on_gun
+from mesogun.gun import Gun
+from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
+from mesogun.transports.discovery import list_guns
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON object.")
+MODE_NAMES = [m.json_name for m in Mode]
+
+
+def info_fields(info: GunInfo) -> dict[str, Any]:
+    """What ``info`` prints, in user units."""
+    return {
+        "model": info.model,
+        "serial_number": info.serial_number,
+        "hardware_revision": info.hardware_revision,
+        "firmware_version": info.firmware_version,
+        "protocol_version": info.protocol_version,
+        "fingerprint": f"0x{info.fingerprint:08X}",
+        "depth_range_mm": list(info.depth_range_mm),
+        "dose_range_ml": list(info.dose_range_ml),
+        "rate_range_hz": list(info.rate_range_hz),
+        "modes": [m.json_name for m in info.limits.modes],
+        "syringe_sizes_ml": list(info.syringe_sizes_ml),
+        "watchdog_ms": info.watchdog_ms,
+        "status_period_ms": info.status_period_ms,
+    }
+
+
+def status_fields(status: Status) -> dict[str, Any]:
+    """What ``status`` prints, in user units (shots_lifetime included)."""
+    fields: dict[str, Any] = plain(status)
+    settings = fields.pop("settings")
+    return {"state": fields.pop("state"), **settings, **fields}
+
+
+def shot_fields(shot: ShotRecord) -> dict[str, Any]:
+    """One shot as printed."""
+    return dataclasses.asdict(shot)
+
+
+def _print_shot_line(shot: ShotRecord, done: int, total: int, err: bool) -> None:
+    of = f"/{total}" if total else ""
+    click.echo(
+        f"[{done}{of}] shot {shot.index}: depth {shot.depth_mm:.2f} mm, dose {shot.dose_ml:.3f} mL, "
+        f"t={shot.device_time:.3f} s",
+        err=err,
+    )
+
+
+def _print_alarm(alarm: AlarmEvent, err: bool) -> None:
+    click.echo(f"ALARM {alarm.code.json_name} ({alarm.priority.json_name} priority)", err=err)
+
+
+@click.command("devices")
+@click.option("--vid-pid", metavar="VVVV:PPPP", help="Only ports with this USB vendor:product id (hex).")
+@JSON_OPTION
+def devices_command(vid_pid: str | None, as_json: bool) -> None:
+    """List serial ports that may be guns, with VID:PID, serial number and description."""
+    ports = list_guns(vid_pid)
+    if as_json:
+        emit_json([dataclasses.asdict(p) for p in ports])
+    elif not ports:
+        click.echo("no serial ports found" + (f" with VID:PID {vid_pid}" if vid_pid else ""))
+    else:
+        emit_table([dataclasses.asdict(p) for p in ports], ["device", "vid_pid", "serial_number", "description"])
+
+
+@click.command("info")
+@JSON_OPTION
+@click.pass_context
+def info_command(ctx: click.Context, as_json: bool) -> None:
+    """Show the gun's identity and hard limits as it reports them."""
+
+    async def body(gun: Gun) -> GunInfo:
+        return gun.info
+
+    fields = info_fields(run_on_gun(device_url(ctx), ctx.obj.db, body))
+    emit_json(fields) if as_json else emit_fields(fields)
+
+
+@click.command("status")
+@JSON_OPTION
+@click.pass_context
+def status_command(ctx: click.Context, as_json: bool) -> None:
+    """Show the gun's state, parameters, reservoir and shot counters (session and lifetime)."""
+
+    async def body(gun: Gun) -> Status:
+        return await gun.refresh_status()
+
+    fields = status_fields(run_on_gun(device_url(ctx), ctx.obj.db, body))
+    emit_json(fields) if as_json else emit_fields(fields)
+
+
+@click.command("set")
+@click.option("--depth", type=float, metavar="MM", help="Needle depth, mm (e.g. 1.5).")
+@click.option("--dose", type=float, metavar="ML", help="Drop volume per shot, mL (e.g. 0.02).")
+@click.option("--rate", type=float, metavar="HZ", help="Firing rate, shots per second (e.g. 3).")
+@click.option("--mode", type=click.Choice(MODE_NAMES), help="Firing mode.")
+@JSON_OPTION
+@click.pass_context
+def set_command(
+    ctx: click.Context, depth: float | None, dose: float | None, rate: float | None, mode: str | None, as_json: bool
+) -> None:
+    """Set depth, dose, rate and mode (omitted ones keep their value) and print what the device applied."""
+    if depth is None and dose is None and rate is None and mode is None:
+        raise click.UsageError("nothing to set: give at least one of --depth, --dose, --rate, --mode")
+
+    async def body(gun: Gun) -> Any:
+        return await gun.configure(depth_mm=depth, dose_ml=dose, rate_hz=rate, mode=mode)
+
+    applied = plain(run_on_gun(device_url(ctx), ctx.obj.db, body))
+    emit_json(applied) if as_json else emit_fields(applied)
+
+
+@click.command("load")
+@click.option("--capacity", type=float, required=True, metavar="ML", help="Syringe capacity, mL (e.g. 5).")
+@click.option("--fill", type=float, metavar="ML", help="Volume in the syringe, mL (default: full).")
+@JSON_OPTION
+@click.pass_context
+def load_command(ctx: click.Context, capacity: float, fill: float | None, as_json: bool) -> None:
+    """Declare a newly loaded syringe (the line must be primed again)."""
+
+    async def body(gun: Gun) -> Any:
+        return await gun.load_syringe(capacity_ml=capacity, fill_ml=fill)
+
+    loaded = plain(run_on_gun(device_url(ctx), ctx.obj.db, body))
+    emit_json(loaded) if as_json else emit_fields(loaded)
+
+
+@click.command("prime")
+@click.option("--volume", type=float, required=True, metavar="ML", help="Volume to push through the line, mL.")
+@JSON_OPTION
+@click.pass_context
+def prime_command(ctx: click.Context, volume: float, as_json: bool) -> None:
+    """Prime the line (expel air); uses reservoir volume. Returns once the gun is ready."""
+
+    async def body(gun: Gun) -> dict[str, Any]:
+        primed = await gun.prime(volume_ml=volume)
+        return {"primed_ml": primed, "reservoir_ml": gun.status.reservoir_ml}
+
+    result = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    emit_json(result) if as_json else emit_fields(result)
+
+
+@click.command("fire")
+@click.option("--count", type=click.IntRange(min=0), required=True, help="Shots to fire; 0 = until Ctrl-C.")
+@JSON_OPTION
+@click.pass_context
+def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
+    """Arm, fire COUNT shots at the set rate, and disarm, printing each shot as it lands.
+
+    With --count 0 the gun fires until Ctrl-C, then stops and disarms. The gun is never left armed when
+    this command exits, whatever happens.
+    """
+    progress: list[int] = [0]
+
+    def on_shot(shot: ShotRecord) -> None:
+        progress[0] += 1
+        _print_shot_line(shot, progress[0], count, err=as_json)
+
+    async def body(gun: Gun) -> list[ShotRecord]:
+        return await arm_fire_disarm(gun, count, on_shot, lambda alarm: _print_alarm(alarm, err=as_json))
+
+    shots = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    volume = sum(s.dose_ml for s in shots)
+    if as_json:
+        emit_json({"fired": len(shots), "volume_ml": round(volume, 6), "shots": [shot_fields(s) for s in shots]})
+    else:
+        click.echo(f"fired {len(shots)} shots, {volume:.3f} mL")
+
+
+def _simple_command(name: str, method: str, doc: str) -> click.Command:
+    @click.command(name, help=doc)
+    @JSON_OPTION
+    @click.pass_context
+    def command(ctx: click.Context, as_json: bool) -> None:
+        async def body(gun: Gun) -> Status:
+            await getattr(gun, method)()
+            return gun.status
+
+        status = run_on_gun(device_url(ctx), ctx.obj.db, body)
+        result = {"done": name, "state": status.state.json_name}
+        emit_json(result) if as_json else click.echo(f"{name}: done, gun {status.state.json_name}")
+
+    return command
+
+
+DEVICE_COMMANDS: list[click.Command] = [
+    devices_command,
+    info_command,
+    status_command,
+    set_command,
+    load_command,
+    prime_command,
+    fire_command,
+    _simple_command("stop", "stop", "Stop firing at the end of the shot in progress."),
+    _simple_command("estop", "emergency_stop", "Emergency stop: stops everything, latched until 'clear'."),
+    _simple_command("clear", "clear_alarm", "Clear latched alarms and an emergency stop (their cause must be gone)."),
+]

@@ -1,0 +1,68 @@
+"""Arm, fire and disarm in one go, with live progress: the CLI never leaves a gun armed behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+
+from mesogun.gun import Gun
+from mesogun.models import AlarmEvent, ShotEvent, ShotRecord
+
+ShotCallback = Callable[[ShotRecord], None]
+AlarmCallback = Callable[[AlarmEvent], None]
+
+
+async def arm_fire_disarm(
+    gun: Gun, count: int, on_shot: ShotCallback, on_alarm: AlarmCallback | None = None
+) -> list[ShotRecord]:
+    """Arm, fire ``count`` shots (0: until SIGINT, then stop), disarm; report each shot as it arrives.
+
+    If anything fails the gun is still stopped and disarmed (by :meth:`Gun.close`) before the error
+    reaches the caller.
+    """
+    events = gun.events()
+    reported: set[int] = set()
+
+    def report(shot: ShotRecord) -> None:
+        if shot.index not in reported:
+            reported.add(shot.index)
+            on_shot(shot)
+
+    async def watch() -> None:
+        async for event in events:
+            if isinstance(event, ShotEvent):
+                report(event.shot)
+            elif isinstance(event, AlarmEvent) and event.raised and on_alarm is not None:
+                on_alarm(event)
+
+    watcher = asyncio.create_task(watch())
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    handler_installed = False
+    if count == 0 and sys.platform != "win32":
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+        handler_installed = True
+    try:
+        await gun.arm()
+        firing = asyncio.create_task(gun.fire(count))
+        if count == 0:
+            stopper = asyncio.create_task(interrupted.wait())
+            await asyncio.wait({firing, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not firing.done():
+                await gun.stop()
+            stopper.cancel()
+        shots = await firing
+        for shot in shots:  # the burst's own list is authoritative: report any the watcher has not seen yet
+            report(shot)
+        await gun.disarm()
+        return shots
+    finally:
+        if handler_installed:
+            loop.remove_signal_handler(signal.SIGINT)
+        events.close()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher

@@ -1,0 +1,69 @@
+"""``mesogun record list|show|export``: read the treatment record."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from mesogun.cli.output import emit_fields, emit_json, emit_table
+from mesogun.record import TreatmentRecord
+
+
+def open_record(ctx: click.Context) -> TreatmentRecord:
+    """The record chosen by ``--db`` (or the default location)."""
+    return TreatmentRecord(ctx.obj.db)
+
+
+@click.group("record")
+def record_group() -> None:
+    """Read the treatment record: sessions, shots, alarms and every command."""
+
+
+@record_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per session, one per line.")
+@click.pass_context
+def record_list(ctx: click.Context, as_json: bool) -> None:
+    """List sessions with their device, start time and shot counts.
+
+    shots_unreceived counts shots the device fired but whose event never reached the host (a crash or a
+    lost link); they are on record, with their details unknown.
+    """
+    with open_record(ctx) as record:
+        sessions = record.sessions()
+    if as_json:
+        for summary in sessions:
+            emit_json(summary)
+        return
+    if not sessions:
+        click.echo(f"no sessions in {ctx.obj.db or 'the default record'}")
+        return
+    emit_table([dataclasses.asdict(s) for s in sessions], [f.name for f in dataclasses.fields(sessions[0])])
+
+
+@record_group.command("show")
+@click.argument("session", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The session summary and its shots as JSON.")
+@click.pass_context
+def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
+    """Show one session: summary and every shot."""
+    with open_record(ctx) as record:
+        summary = record.session(session)
+        shots = record.shots(session)
+    if as_json:
+        emit_json({"session": summary, "shots": shots})
+        return
+    emit_fields(dataclasses.asdict(summary))
+    click.echo()
+    emit_table([dataclasses.asdict(s) for s in shots], [f.name for f in dataclasses.fields(shots[0])] if shots else [])
+
+
+@record_group.command("export")
+@click.argument("session", type=int)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--output", "-o", type=click.File("w"), default="-", help="File to write (default: stdout).")
+@click.pass_context
+def record_export(ctx: click.Context, session: int, fmt: str, output: click.utils.LazyFile) -> None:
+    """Export one session: JSON (summary, shots, every command and event) or CSV (one row per shot)."""
+    with open_record(ctx) as record:
+        output.write(record.export(session, fmt))

@@ -1,0 +1,360 @@
+"""The treatment record: every command, reply, shot and alarm, appended to SQLite as it happens.
+
+Durability: the database runs in WAL mode with ``synchronous=FULL`` and every shot is committed before
+:meth:`TreatmentRecord.log_message` returns, so a shot the host has reported is on disk even if the host
+is killed right after. Shots are unique per (device serial, lifetime shot index): a shot is never counted
+twice. :meth:`TreatmentRecord.reconcile` compares the device's lifetime counter with the record and enters
+the shots the device counted but the host never received as ``received = 0`` (details unknown).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from firmware_protocol import Message, to_json
+from mesogun.errors import RecordError
+from mesogun.models import GunInfo, Status
+from mesogun.recorder import Direction
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    serial TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL,
+    baseline_lifetime INTEGER NOT NULL  -- the device's lifetime counter when this record first saw it
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    device_serial TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    firmware_version TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    started TEXT NOT NULL,
+    ended TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    ts TEXT NOT NULL,
+    direction TEXT NOT NULL,          -- 'host' (command) or 'device' (reply or event)
+    type TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL                -- the message's JSON form
+);
+CREATE TABLE IF NOT EXISTS shots (
+    device_serial TEXT NOT NULL,
+    shot_index INTEGER NOT NULL,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    received INTEGER NOT NULL,        -- 1: the shot event reached the host; 0: counted by the device only
+    ts TEXT NOT NULL,
+    fire_seq INTEGER,
+    depth_um INTEGER,
+    dose_nl INTEGER,
+    device_time_ms INTEGER,
+    PRIMARY KEY (device_serial, shot_index)
+);
+CREATE INDEX IF NOT EXISTS shots_by_session ON shots(session_id);
+CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id);
+"""
+
+
+def default_path() -> Path:
+    """Where the record lives unless told otherwise: the user's data directory."""
+    return Path(platformdirs.user_data_dir("mesogun")) / "treatment-record.sqlite"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One treatment session as ``record list`` shows it."""
+
+    session: int
+    device_serial: str
+    started: str
+    ended: str | None
+    shots_recorded: int
+    """Shots whose event reached the host."""
+    shots_unreceived: int
+    """Shots the device counted but whose event never reached the host."""
+    volume_nl: int
+    """Volume delivered by the recorded shots (unreceived shots' volumes are unknown)."""
+    alarms: int
+
+
+@dataclass(frozen=True)
+class ShotRow:
+    """One shot of the record; the detail fields are ``None`` for an unreceived shot."""
+
+    shot_index: int
+    received: bool
+    ts: str
+    fire_seq: int | None
+    depth_um: int | None
+    dose_nl: int | None
+    device_time_ms: int | None
+
+
+class TreatmentRecord:
+    """An append-only SQLite treatment record. Open one per process; it is not shared across threads."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise RecordError(f"cannot open the treatment record {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database (everything is already committed)."""
+        self._db.close()
+
+    def __enter__(self) -> TreatmentRecord:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise RecordError(f"treatment record {self.path}: {exc}") from exc
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def start_session(self, device_serial: str, *, model: str = "", firmware_version: str = "", url: str = "") -> int:
+        """Open a new session for a device and return its id."""
+        with self._transaction() as db:
+            cur = db.execute(
+                "INSERT INTO sessions (device_serial, model, firmware_version, url, started) VALUES (?, ?, ?, ?, ?)",
+                (device_serial, model, firmware_version, url, _now()),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    def end_session(self, session_id: int) -> None:
+        """Mark a session ended (a crashed host leaves it open; that is visible in ``record list``)."""
+        with self._transaction() as db:
+            db.execute("UPDATE sessions SET ended = ? WHERE id = ?", (_now(), session_id))
+
+    def log_message(self, session_id: int, direction: str, message: Message) -> None:
+        """Append one command (direction ``host``) or reply/event (``device``); shots also go in ``shots``.
+
+        Committed (fsynced) before returning.
+        """
+        body = to_json(message)
+        ts = _now()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO events (session_id, ts, direction, type, seq, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, ts, direction, message.name, message.seq, json.dumps(body)),
+            )
+            if message.name == "shot" and direction == "device":
+                serial = self._serial_of(db, session_id)
+                # A received shot replaces an "unreceived" placeholder for the same index, never a duplicate.
+                db.execute(
+                    "INSERT INTO shots (device_serial, shot_index, session_id, received, ts, fire_seq, depth_um,"
+                    " dose_nl, device_time_ms) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (device_serial, shot_index) DO UPDATE SET received = 1, ts = excluded.ts,"
+                    " fire_seq = excluded.fire_seq, depth_um = excluded.depth_um, dose_nl = excluded.dose_nl,"
+                    " device_time_ms = excluded.device_time_ms WHERE received = 0",
+                    (
+                        serial,
+                        message["shot_index"],
+                        session_id,
+                        ts,
+                        message["fire_seq"],
+                        message["depth_um"],
+                        message["dose_nl"],
+                        message["device_time_ms"],
+                    ),
+                )
+
+    @staticmethod
+    def _serial_of(db: sqlite3.Connection, session_id: int) -> str:
+        row = db.execute("SELECT device_serial FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise RecordError(f"no session {session_id} in the treatment record")
+        return str(row[0])
+
+    def reconcile(self, session_id: int, device_lifetime: int) -> int:
+        """Bring the record in line with the device's lifetime shot counter; return the shots added.
+
+        The first time a device is seen its counter is the baseline (earlier shots predate this record).
+        Afterwards every index above the baseline up to ``device_lifetime`` that the record lacks is
+        entered as unreceived, in the most recent session of that device that could have fired it.
+        """
+        with self._transaction() as db:
+            serial = self._serial_of(db, session_id)
+            row = db.execute("SELECT baseline_lifetime FROM devices WHERE serial = ?", (serial,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO devices (serial, first_seen, baseline_lifetime) VALUES (?, ?, ?)",
+                    (serial, _now(), device_lifetime),
+                )
+                return 0
+            baseline = int(row[0])
+            known = {
+                int(r[0])
+                for r in db.execute(
+                    "SELECT shot_index FROM shots WHERE device_serial = ? AND shot_index > ?", (serial, baseline)
+                )
+            }
+            missing = [i for i in range(baseline + 1, device_lifetime + 1) if i not in known]
+            if not missing:
+                return 0
+            owner = self._owner_session(db, serial, session_id, missing[0])
+            ts = _now()
+            db.executemany(
+                "INSERT INTO shots (device_serial, shot_index, session_id, received, ts) VALUES (?, ?, ?, 0, ?)",
+                [(serial, i, owner, ts) for i in missing],
+            )
+            return len(missing)
+
+    @staticmethod
+    def _owner_session(db: sqlite3.Connection, serial: str, session_id: int, first_missing: int) -> int:
+        """The session a run of unreceived shots belongs to: the one that recorded the shot before it."""
+        row = db.execute(
+            "SELECT session_id FROM shots WHERE device_serial = ? AND shot_index < ? ORDER BY shot_index DESC LIMIT 1",
+            (serial, first_missing),
+        ).fetchone()
+        return int(row[0]) if row is not None else session_id
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def sessions(self) -> list[SessionSummary]:
+        """Every session, oldest first, with its shot counts."""
+        rows = self._db.execute(
+            "SELECT s.id, s.device_serial, s.started, s.ended,"
+            " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 1),"
+            " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 0),"
+            " (SELECT COALESCE(SUM(dose_nl), 0) FROM shots WHERE session_id = s.id AND received = 1),"
+            " (SELECT COUNT(*) FROM events WHERE session_id = s.id AND type = 'alarm'"
+            "  AND json_extract(body, '$.raised') = 1)"
+            " FROM sessions s ORDER BY s.id"
+        ).fetchall()
+        return [SessionSummary(*row) for row in rows]
+
+    def session(self, session_id: int) -> SessionSummary:
+        """One session's summary; :class:`RecordError` if there is none."""
+        for summary in self.sessions():
+            if summary.session == session_id:
+                return summary
+        raise RecordError(f"no session {session_id} in the treatment record {self.path}")
+
+    def shots(self, session_id: int) -> list[ShotRow]:
+        """The session's shots in index order, received or not."""
+        self.session(session_id)
+        rows = self._db.execute(
+            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms FROM shots"
+            " WHERE session_id = ? ORDER BY shot_index",
+            (session_id,),
+        ).fetchall()
+        return [ShotRow(r[0], bool(r[1]), *r[2:]) for r in rows]
+
+    def events(self, session_id: int) -> list[dict[str, Any]]:
+        """The session's commands, replies and events in the order they were recorded."""
+        self.session(session_id)
+        rows = self._db.execute(
+            "SELECT ts, direction, body FROM events WHERE session_id = ? ORDER BY id", (session_id,)
+        ).fetchall()
+        return [{"ts": ts, "direction": direction, **json.loads(body)} for ts, direction, body in rows]
+
+    def export(self, session_id: int, fmt: str) -> str:
+        """The session as JSON (summary, shots, events) or CSV (one row per shot)."""
+        summary = self.session(session_id)
+        shots = self.shots(session_id)
+        if fmt == "json":
+            return json.dumps(
+                {"session": asdict(summary), "shots": [asdict(s) for s in shots], "events": self.events(session_id)},
+                indent=2,
+            )
+        if fmt == "csv":
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=[f for f in ShotRow.__dataclass_fields__])
+            writer.writeheader()
+            for shot in shots:
+                writer.writerow(_csv_row(asdict(shot)))
+            return out.getvalue()
+        raise RecordError(f"export format {fmt!r} is not one of: json, csv")
+
+
+def _csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: ("" if v is None else int(v) if isinstance(v, bool) else v) for k, v in row.items()}
+
+
+class SessionRecorder:
+    """Connects a :class:`~mesogun.gun.Gun` to a :class:`TreatmentRecord` (the Gun's ``recorder``).
+
+    A session opens at every (re)connect and is reconciled with the device's lifetime counter then; a gap
+    in shot indices during a session (a shot event lost on the link) is entered as unreceived as soon as
+    the next shot or the next ``get_status`` reply shows it (a shot event arriving after its placeholder
+    replaces it). Writes are synchronous and committed before the Gun goes on, so a shot is on
+    disk before the API reports it.
+    """
+
+    def __init__(self, record: TreatmentRecord) -> None:
+        self.record = record
+        self.session_id: int | None = None
+        self.unreceived = 0
+        """Shots entered as unreceived by this recorder (reconciliation and gaps)."""
+        self._last_index: int | None = None
+        self._before_session: list[tuple[Direction, Message]] = []  # hello, identity, first status
+
+    async def on_connected(self, info: GunInfo, status: Status, url: str) -> None:
+        """Open a session for this device and reconcile the record with its lifetime counter."""
+        self.session_id = self.record.start_session(
+            info.serial_number, model=info.model, firmware_version=info.firmware_version, url=url
+        )
+        self.unreceived += self.record.reconcile(self.session_id, status.shots_lifetime)
+        self._last_index = status.shots_lifetime
+        for direction, message in self._before_session:
+            self.record.log_message(self.session_id, direction, message)
+        self._before_session.clear()
+
+    async def on_message(self, direction: Direction, message: Message) -> None:
+        """Append a command, reply, shot or alarm; fill a gap in shot indices first."""
+        if self.session_id is None:  # the connect handshake: logged once the session (and its device) is known
+            self._before_session.append((direction, message))
+            return
+        self.record.log_message(self.session_id, direction, message)
+        if direction != "device":
+            return
+        if message.name == "shot":
+            index = message["shot_index"]
+            if self._last_index is not None and index > self._last_index + 1:
+                self.unreceived += self.record.reconcile(self.session_id, index - 1)
+            self._last_index = max(index, self._last_index or 0)
+        elif message.name == "status":  # a get_status reply: the device's counter is the authority
+            self.unreceived += self.record.reconcile(self.session_id, message["shots_lifetime"])
+            self._last_index = max(message["shots_lifetime"], self._last_index or 0)
+
+    async def on_disconnected(self, reason: str) -> None:
+        """Close the session; the next connect opens a new one."""
+        if self.session_id is not None:
+            self.record.end_session(self.session_id)
+        self.session_id = None

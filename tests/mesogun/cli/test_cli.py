@@ -1,0 +1,153 @@
+"""The ``mesogun`` command line as a technician meets it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sims.spawn import SpawnedSimulator, spawn_simulator
+
+pytestmark = pytest.mark.realio
+
+
+def mesogun(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``mesogun ARGS`` in a child process, as a user would."""
+    full = [*(["--db", str(db)] if db else []), *args]
+    return subprocess.run(
+        [sys.executable, "-m", "mesogun.cli", *full], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    """Exit ``code``, one line on stderr containing ``words``, no traceback."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 or (code == 2 and lines[-1].startswith("Error:")), result.stderr
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+
+
+@pytest.fixture
+def tcp_gun(tmp_path: Path) -> Iterator[SpawnedSimulator]:
+    """A simulated gun that outlives CLI invocations (each CLI call is a new host process)."""
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--serial", "CLI0001", "--nvm", str(tmp_path / "nvm.json")) as sim:
+        yield sim
+
+
+def test_help_lists_commands_and_exit_codes() -> None:
+    """--help on the group and on every command works and documents the exit codes."""
+    top = mesogun("--help")
+    assert top.returncode == 0
+    for command in ("devices", "info", "status", "set", "load", "prime", "fire", "stop", "estop", "clear", "record"):
+        assert command in top.stdout
+        assert mesogun(command, "--help").returncode == 0
+    text = " ".join(top.stdout.split())
+    assert "3 refused by the device (nak)" in text and "4 link failure or timeout" in text and "5 device alarm" in text
+
+
+def test_a_treatment_through_the_cli_is_on_record(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """set/load/prime/fire/status against one gun; the record then lists the session with its shots."""
+    db = tmp_path / "record.sqlite"
+    url = tcp_gun.address
+    applied = mesogun(
+        "--device", url, "set", "--depth", "2.5", "--dose", "0.02", "--rate", "10", "--mode", "burst", "--json", db=db
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout) == {"depth_mm": 2.5, "dose_ml": 0.02, "rate_hz": 10.0, "mode": "burst"}
+    assert mesogun("--device", url, "load", "--capacity", "3", db=db).returncode == 0
+    assert mesogun("--device", url, "prime", "--volume", "0.05", db=db).returncode == 0
+    fired = mesogun("--device", url, "fire", "--count", "5", db=db)
+    assert fired.returncode == 0, fired.stderr
+    assert fired.stdout.count("shot ") == 5 and "[5/5]" in fired.stdout
+    status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    assert status["state"] == "ready"  # fire disarmed the gun on its way out
+    assert status["shots_lifetime"] == 5
+    sessions = [json.loads(line) for line in mesogun("record", "list", "--json", db=db).stdout.splitlines()]
+    assert {"session", "device_serial", "started", "shots_recorded", "shots_unreceived"} <= set(sessions[0])
+    assert sum(s["shots_recorded"] for s in sessions) == 5
+    assert all(s["device_serial"] == "CLI0001" for s in sessions)
+    fire_session = next(s["session"] for s in sessions if s["shots_recorded"])
+    exported = mesogun("record", "export", str(fire_session), "--format", "csv", db=db)
+    assert exported.stdout.splitlines()[0].startswith("shot_index,received")
+    assert len(exported.stdout.splitlines()) == 6
+
+
+def test_out_of_range_value_exits_2_naming_field_limit_and_unit(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """A depth over the device's limit is refused before sending: exit 2, and nothing changed on the gun."""
+    db = tmp_path / "record.sqlite"
+    result = mesogun("--device", tcp_gun.address, "set", "--depth", "4.05", db=db)
+    assert_one_line_error(result, 2, "depth_mm=4.05", "1.0–4.0 mm")
+    status = json.loads(mesogun("--device", tcp_gun.address, "status", "--json", db=db).stdout)
+    assert status["depth_mm"] != 4.05
+
+
+def test_state_refusal_exits_3(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """Firing a gun with no syringe is refused: exit 3 with the reason and what to do."""
+    result = mesogun("--device", tcp_gun.address, "fire", "--count", "1", db=tmp_path / "r.sqlite")
+    assert_one_line_error(result, 3, "idle")
+
+
+def test_link_failure_exits_4() -> None:
+    """Nobody listening on the port: exit 4, one line, no traceback."""
+    result = mesogun("--device", "socket://127.0.0.1:9", "status")
+    assert_one_line_error(result, 4)
+
+
+def test_occlusion_during_fire_exits_5_and_leaves_the_gun_disarmed(tmp_path: Path) -> None:
+    """Fault: occlusion after 2 shots. The CLI prints the shots it got, exits 5, and the gun is not armed."""
+    db = tmp_path / "r.sqlite"
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--fault", "occlusion:after_shots=2") as sim:
+        for args in (
+            ("load", "--capacity", "2"),
+            ("prime", "--volume", "0.01"),
+            ("set", "--rate", "10", "--mode", "burst"),
+        ):
+            assert mesogun("--device", sim.address, *args, db=db).returncode == 0
+        result = mesogun("--device", sim.address, "fire", "--count", "10", db=db)
+        assert_one_line_error(result, 5, "occlusion")
+        status = json.loads(mesogun("--device", sim.address, "status", "--json", db=db).stdout)
+        assert status["state"] == "alarm" and status["shots_lifetime"] == 2
+        assert mesogun("--device", sim.address, "clear", db=db).returncode == 0
+
+
+def test_missing_device_is_a_usage_error(tmp_path: Path) -> None:
+    """No --device and no MESOGUN_DEVICE: exit 2 telling how to name one."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mesogun.cli", "--db", str(tmp_path / "r.sqlite"), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2 and "--device" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_record_of_an_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
+    """record show 42 on an empty record names the session and the file."""
+    result = mesogun("record", "show", "42", db=tmp_path / "r.sqlite")
+    assert result.returncode != 0 and "no session 42" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_devices_json_is_a_list() -> None:
+    """devices --json prints a JSON list (empty on a machine with no serial ports)."""
+    result = mesogun("devices", "--json")
+    assert result.returncode == 0 and isinstance(json.loads(result.stdout), list)
+    assert_one_line_error(mesogun("devices", "--vid-pid", "zz:1"), 2, "vid_pid")
+
+
+def test_demo_runs_a_treatment_and_summarises_it(tmp_path: Path) -> None:
+    """The README's first command: 20 shots with progress and a closing summary."""
+    result = mesogun("demo", "--json", db=tmp_path / "demo.sqlite")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["shots"] == 20 and summary["alarms"] == []
+    assert summary["volume_delivered_ml"] == pytest.approx(0.4)
+    assert 0 < summary["reservoir_left_ml"] < 5
+    assert "[ 20/20]" in result.stderr

@@ -1,0 +1,119 @@
+"""The treatment record: durable shots, no duplicates, reconciliation with the device's counter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from firmware_protocol import make
+from mesogun.errors import RecordError
+from mesogun.record import TreatmentRecord
+
+
+def _shot(index: int, dose_nl: int = 50_000) -> object:
+    return make("shot", seq=index, shot_index=index, fire_seq=8, depth_um=2500, dose_nl=dose_nl, device_time_ms=index)
+
+
+def test_shot_is_on_disk_before_log_returns(tmp_path: Path) -> None:
+    """A shot logged by one connection is visible to another at once: committed, not buffered."""
+    db = tmp_path / "r.sqlite"
+    record = TreatmentRecord(db)
+    session = record.start_session("SN1")
+    record.reconcile(session, 0)
+    record.log_message(session, "device", _shot(1))
+    other = sqlite3.connect(db)
+    assert other.execute("SELECT shot_index, received FROM shots").fetchall() == [(1, 1)]
+    other.close()
+    record.close()
+
+
+def test_same_shot_twice_is_counted_once(tmp_path: Path) -> None:
+    """A shot event seen twice (e.g. replayed after a reconnect) stays one shot."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        record.log_message(session, "device", _shot(1))
+        record.log_message(session, "device", _shot(1))
+        assert record.session(session).shots_recorded == 1
+
+
+def test_first_sight_of_a_device_sets_the_baseline(tmp_path: Path) -> None:
+    """Shots a device fired before this record existed are not 'unreceived'."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        assert record.reconcile(session, 1234) == 0
+        assert record.session(session).shots_unreceived == 0
+
+
+def test_shots_lost_in_a_crash_are_recorded_as_unreceived(tmp_path: Path) -> None:
+    """Host crashed after shot 2 while the device fired 5: shots 3-5 are counted, details unknown, once."""
+    db = tmp_path / "r.sqlite"
+    with TreatmentRecord(db) as record:
+        first = record.start_session("SN1")
+        record.reconcile(first, 0)
+        record.log_message(first, "device", _shot(1))
+        record.log_message(first, "device", _shot(2))
+    with TreatmentRecord(db) as record:  # a new host process
+        second = record.start_session("SN1")
+        assert record.reconcile(second, 5) == 3
+        assert record.reconcile(second, 5) == 0  # reconciling again adds nothing
+        crashed = record.session(first)
+        assert (crashed.shots_recorded, crashed.shots_unreceived) == (2, 3)
+        rows = record.shots(first)
+        assert [(r.shot_index, r.received) for r in rows] == [(1, True), (2, True), (3, False), (4, False), (5, False)]
+        assert rows[2].dose_nl is None
+
+
+def test_late_shot_event_replaces_its_unreceived_placeholder(tmp_path: Path) -> None:
+    """A gap filled in later counts the shot as received, not twice."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        record.log_message(session, "device", _shot(1))
+        record.reconcile(session, 2)
+        record.log_message(session, "device", _shot(2))
+        summary = record.session(session)
+        assert (summary.shots_recorded, summary.shots_unreceived) == (2, 0)
+
+
+def test_sessions_list_and_exports(tmp_path: Path) -> None:
+    """record list/show/export see commands, shots and alarms of each session."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN9", model="MG-1", firmware_version="1.0.0", url="sim://")
+        record.reconcile(session, 0)
+        record.log_message(session, "host", make("fire", seq=8, count=2))
+        record.log_message(session, "device", make("ack", seq=8, command="fire", count=2))
+        record.log_message(session, "device", _shot(1, 40_000))
+        record.log_message(session, "device", _shot(2, 60_000))
+        record.log_message(
+            session, "device", make("alarm", code="occlusion", priority="high", raised=True, device_time_ms=5)
+        )
+        record.end_session(session)
+        (summary,) = record.sessions()
+        assert (summary.device_serial, summary.shots_recorded, summary.volume_nl, summary.alarms) == (
+            "SN9",
+            2,
+            100_000,
+            1,
+        )
+        exported = json.loads(record.export(session, "json"))
+        assert [e["type"] for e in exported["events"]] == ["fire", "ack", "shot", "shot", "alarm"]
+        rows = list(csv.DictReader(io.StringIO(record.export(session, "csv"))))
+        assert [r["shot_index"] for r in rows] == ["1", "2"]
+        with pytest.raises(RecordError, match="format 'xml'"):
+            record.export(session, "xml")
+        with pytest.raises(RecordError, match="no session 99"):
+            record.session(99)
+
+
+def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
+    """A record path that cannot be created names the path instead of a traceback from sqlite."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RecordError, match="cannot open the treatment record"):
+        TreatmentRecord(blocker / "sub" / "r.sqlite")
