@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -151,3 +152,39 @@ def test_demo_runs_a_treatment_and_summarises_it(tmp_path: Path) -> None:
     assert summary["volume_delivered_ml"] == pytest.approx(0.4)
     assert 0 < summary["reservoir_left_ml"] < 5
     assert "[ 20/20]" in result.stderr
+
+
+def test_fire_count_0_fires_until_ctrl_c_then_disarms(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """fire --count 0 keeps firing until SIGINT, then stops, disarms, prints the shots and exits 0."""
+
+    db = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    for args in (
+        ("load", "--capacity", "3"),
+        ("prime", "--volume", "0.01"),
+        ("set", "--rate", "10", "--mode", "continuous"),
+    ):
+        assert mesogun("--device", url, *args, db=db).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mesogun.cli", "--db", str(db), "--device", url, "fire", "--count", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = [proc.stdout.readline() for _ in range(3)]  # three shots landed: the gun is firing
+        assert all("shot" in line for line in seen), seen
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    fired = int(out.strip().splitlines()[-1].split()[1])  # "fired N shots, V mL"
+    assert fired >= 3
+    status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    assert status["state"] == "ready"
+    assert status["shots_lifetime"] == fired
