@@ -10,7 +10,7 @@ import select
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -49,11 +49,16 @@ class SpawnedSimulator:
         return proc.returncode
 
 
-def start_simulator(*args: str, timeout: float = 30.0) -> SpawnedSimulator:
-    """Start ``python -m sims.cli ARGS`` and return once it announced where it serves; the caller stops it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sims.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+SIMS_CLI = (sys.executable, "-m", "sims.cli")
+"""The simulator's own command line (the same click command the host CLI serves as ``mesogun sim``)."""
+
+
+def start_simulator(*args: str, launcher: Sequence[str] = SIMS_CLI, timeout: float = 30.0) -> SpawnedSimulator:
+    """Start ``LAUNCHER ARGS`` and return once it announced where it serves; the caller stops it.
+
+    ``launcher`` may be e.g. ``(sys.executable, "-m", "mesogun.cli", "sim")`` to go through the host's CLI.
+    """
+    proc = subprocess.Popen([*launcher, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     line = proc.stdout.readline().strip() if ready else ""
@@ -69,9 +74,11 @@ def start_simulator(*args: str, timeout: float = 30.0) -> SpawnedSimulator:
 
 
 @contextmanager
-def spawn_simulator(*args: str, timeout: float = 30.0) -> Iterator[SpawnedSimulator]:
+def spawn_simulator(
+    *args: str, launcher: Sequence[str] = SIMS_CLI, timeout: float = 30.0
+) -> Iterator[SpawnedSimulator]:
     """``with spawn_simulator("--tcp", "127.0.0.1:0") as sim: ...sim.address...``; stopped on exit."""
-    spawned = start_simulator(*args, timeout=timeout)
+    spawned = start_simulator(*args, launcher=launcher, timeout=timeout)
     try:
         yield spawned
     finally:

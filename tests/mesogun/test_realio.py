@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import select
 import subprocess
 import sys
 import time
@@ -17,41 +15,20 @@ import pytest
 import mesogun
 from firmware_protocol import AlarmCode
 from mesogun import HostState
+from sims.spawn import spawn_simulator
 
 pytestmark = pytest.mark.realio
 
 
+MESOGUN_SIM = (sys.executable, "-m", "mesogun.cli", "sim")
+"""``mesogun sim`` through the host's own CLI, as a user runs it."""
+
+
 @contextmanager
-def sim_process(*args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``mesogun sim ARGS`` and yield the URL from its first stdout line; always terminate it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mesogun.cli", "sim", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=os.getcwd(),
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 20)
-        line = proc.stdout.readline().decode().strip() if ready else ""
-        if not line:
-            proc.terminate()
-            err = proc.communicate(timeout=10)[1].decode()
-            pytest.fail(f"mesogun sim {' '.join(args)} printed no first line; stderr: {err[-2000:]}")
-        kind, _, where = line.partition(" ")
-        assert kind in ("PTY", "URL"), line
-        yield where, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+def sim_process(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start ``mesogun sim ARGS`` and yield where it serves and its process; always stopped at the end."""
+    with spawn_simulator(*args, launcher=MESOGUN_SIM) as sim:
+        yield sim.address, sim.process
 
 
 async def flow(url: str) -> None:
@@ -103,7 +80,7 @@ def test_simulator_killed_mid_burst_is_reported_promptly(real: Any) -> None:
     """Fault: the device vanishes mid-burst (process killed: the pty goes away like an unplugged USB port).
     fire() raises ConnectionLost instead of hanging."""
 
-    async def scenario(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async def scenario(url: str, proc: subprocess.Popen[str]) -> None:
         async with mesogun.connect(url) as gun:
             await gun.load_syringe(capacity_ml=3)
             await gun.prime(volume_ml=0.01)

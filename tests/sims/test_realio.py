@@ -18,6 +18,7 @@ import pytest
 import serial
 
 from firmware_protocol import Flag, Message, StreamDecoder, decode_message, make, to_wire
+from sims.spawn import SpawnedSimulator, start_simulator
 
 pytestmark = pytest.mark.realio
 
@@ -49,65 +50,38 @@ class Client:
         raise TimeoutError(f"no reply to {name}")
 
 
-def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([*SIM_CMD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 30)
-    line = proc.stdout.readline().strip() if ready else ""
-    if not line:
-        _stop(proc)
-        raise AssertionError(f"simulator printed nothing; stderr: {proc.stderr.read() if proc.stderr else ''}")
-    return proc, line
-
-
-def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
-    return proc.returncode
-
-
 @pytest.fixture
 def sim_proc() -> Iterator[Any]:
-    """Start ``mesogun sim`` with the given args; always terminated at the end."""
-    procs: list[subprocess.Popen[str]] = []
+    """Start ``mesogun sim`` with the given args (see :mod:`sims.spawn`); always stopped at the end."""
+    started: list[SpawnedSimulator] = []
 
-    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-        proc, line = _start(*args)
-        procs.append(proc)
-        return proc, line
+    def start(*args: str) -> SpawnedSimulator:
+        spawned = start_simulator(*args)
+        started.append(spawned)
+        return spawned
 
     yield start
-    for proc in procs:
-        _stop(proc)
+    for spawned in started:
+        spawned.stop()
 
 
 def test_pty_serves_a_plain_pyserial_client_and_exits_0_on_sigterm(sim_proc):
-    proc, line = sim_proc("--pty", "--serial", "SIMPTY")
-    match = re.fullmatch(r"PTY (/dev/\S+)", line)
-    assert match, line
-    with serial.Serial(match.group(1), timeout=0.2) as port:
+    sim = sim_proc("--pty", "--serial", "SIMPTY")
+    assert sim.kind == "PTY" and re.fullmatch(r"/dev/\S+", sim.address), sim
+    with serial.Serial(sim.address, timeout=0.2) as port:
         client = Client(port)
         identity = client.request("hello")
         assert identity.name == "identity" and identity["serial_number"] == "SIMPTY"
         assert client.request("load_syringe", **FILL).name == "ack"
         nak = client.request("set_parameters", depth_um=5000, dose_nl=10_000, rate_mhz=2000, mode="burst")
         assert nak.name == "nak" and nak["detail"] == "depth_um=5000 above max 4000"
-    assert _stop(proc) == 0
+    assert sim.stop() == 0
 
 
 def test_tcp_reconnect_sees_the_same_device_and_sigint_exits_0(sim_proc):
-    proc, line = sim_proc("--tcp", "127.0.0.1:0")
-    match = re.fullmatch(r"URL (socket://127\.0\.0\.1:\d+)", line)
-    assert match, line
-    url = match.group(1)
+    sim = sim_proc("--tcp", "127.0.0.1:0")
+    assert sim.kind == "URL" and re.fullmatch(r"socket://127\.0\.0\.1:\d+", sim.address), sim
+    url = sim.address
     port = serial.serial_for_url(url, timeout=0.2)
     try:
         client = Client(port)
@@ -121,12 +95,11 @@ def test_tcp_reconnect_sees_the_same_device_and_sigint_exits_0(sim_proc):
         assert status["syringe_capacity_nl"] == 2_000_000 and status["state"].json_name == "idle"
     finally:
         port.close()
-    assert _stop(proc, signal.SIGINT) == 0
+    assert sim.stop(signal.SIGINT) == 0
 
 
 def test_tcp_new_connection_replaces_the_current_one(sim_proc):
-    _, line = sim_proc("--tcp", "127.0.0.1:0", "--status-period-ms", "0")
-    url = line.split()[1]
+    url = sim_proc("--tcp", "127.0.0.1:0", "--status-period-ms", "0").address
     first = serial.serial_for_url(url, timeout=0.2)
     second = None
     try:
@@ -146,8 +119,7 @@ def test_tcp_new_connection_replaces_the_current_one(sim_proc):
 
 def test_tcp_watchdog_trips_after_the_host_vanishes_while_armed(sim_proc):
     """Fault: the host disappears while armed. Must hold: the next connection finds communication_lost."""
-    _, line = sim_proc("--tcp", "127.0.0.1:0", "--watchdog-ms", "300")
-    url = line.split()[1]
+    url = sim_proc("--tcp", "127.0.0.1:0", "--watchdog-ms", "300").address
     with serial.serial_for_url(url, timeout=0.2) as port:
         client = Client(port)
         client.request("load_syringe", **FILL)
@@ -177,8 +149,8 @@ def test_serial_port_mode_on_a_socat_pty_pair(sim_proc):
                 if found:
                     paths.append(found.group(1))
         assert len(paths) == 2, "socat did not report two ptys"
-        _, line = sim_proc("--serial-port", paths[0], "--serial", "SIMSER")
-        assert line == f"SERIAL {paths[0]}"
+        sim = sim_proc("--serial-port", paths[0], "--serial", "SIMSER")
+        assert (sim.kind, sim.address) == ("SERIAL", paths[0])
         with serial.Serial(paths[1], timeout=0.2) as port:
             assert Client(port).request("hello")["serial_number"] == "SIMSER"
     finally:
