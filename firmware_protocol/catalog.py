@@ -20,6 +20,7 @@ from typing import Any
 import construct as cs
 
 from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, WireEnum
+from firmware_protocol.fastpath import FastLayout
 from firmware_protocol.framing import PROTOCOL_VERSION
 
 
@@ -111,6 +112,9 @@ def _message_type(name: str, doc: str) -> Field:
     return Field(name, cs.Int8ul, "u8", "", doc, kind=FieldKind.MESSAGE_TYPE)
 
 
+_TYPED_KINDS = frozenset({FieldKind.ENUM, FieldKind.ENUM_LIST, FieldKind.MESSAGE_TYPE, FieldKind.INT_LIST})
+
+
 @dataclass(frozen=True)
 class MessageSpec:
     """One message of the catalog."""
@@ -127,9 +131,15 @@ class MessageSpec:
     frozen_prefix: bool = False
     """Layout frozen across protocol versions: later versions only append, receivers ignore the tail."""
     struct: cs.Struct = field(init=False, repr=False, compare=False)
+    fast: FastLayout | None = field(init=False, repr=False, compare=False)
+    """The ``struct`` fast path derived from :attr:`struct`'s fields, when the layout allows one."""
+    typed_fields: tuple[Field, ...] = field(init=False, repr=False, compare=False)
+    """Fields whose wire value becomes another Python type (enums, message names, lists)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "struct", cs.Struct(*(f.name / f.wire for f in self.fields)))
+        object.__setattr__(self, "fast", FastLayout.derive(self.fields))
+        object.__setattr__(self, "typed_fields", tuple(f for f in self.fields if f.kind in _TYPED_KINDS))
 
     def signature(self) -> str:
         """The part of the definition the fingerprint covers."""

@@ -34,6 +34,8 @@ CRC_CHECK = 0xCBF43926
 """CRC of the ASCII bytes ``123456789``; every implementation must reproduce it."""
 
 _HEADER = struct.Struct("<BBHBH")
+_CRC_RESIDUE = 0x2144DF1C
+"""CRC-32/ISO-HDLC of any data followed by its own CRC (little-endian): one pass checks a whole body."""
 _CRC = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size
 CRC_SIZE = _CRC.size
@@ -115,11 +117,11 @@ def parse_body(body: bytes) -> Frame:
         raise TruncatedFrame(f"header declares a {length}-byte payload but only {len(body) - MIN_FRAME} bytes arrived")
     if len(body) > end + CRC_SIZE:
         raise BadLength(f"header declares a {length}-byte payload but {len(body) - MIN_FRAME} bytes arrived")
-    (received,) = _CRC.unpack_from(body, end)
-    computed = zlib.crc32(memoryview(body)[:end])
-    if received != computed:
+    if zlib.crc32(body) != _CRC_RESIDUE:  # the CRC over content + its own LE bytes is constant when intact
+        (received,) = _CRC.unpack_from(body, end)
+        computed = zlib.crc32(body[:end])
         raise CrcMismatch(f"CRC mismatch: frame says 0x{received:08X}, content gives 0x{computed:08X}")
-    return Frame(msg_type, seq, bytes(body[HEADER_SIZE:end]), flags, version)
+    return Frame(msg_type, seq, body[HEADER_SIZE:end], flags, version)
 
 
 def _cobs_prefix(stuffed: bytes) -> bytes:

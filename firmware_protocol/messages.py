@@ -7,6 +7,7 @@ members in Python and lowercase names in JSON; message-type fields hold message 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,17 +157,20 @@ def _wire_value(f: Field, value: Any, catalog: Catalog) -> Any:
     return value
 
 
+def _build_fields(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog) -> bytes:
+    wire = {f.name: _wire_value(f, values[f.name], catalog) for f in spec.fields}
+    if spec.fast is not None:
+        return spec.fast.build(wire)
+    return bytes(spec.struct.build(wire))
+
+
 def encode_payload(message: Message, catalog: Catalog = CATALOG) -> bytes:
     """The payload bytes of ``message`` (assumed checked: build it with :func:`make`)."""
     spec = spec_for(message.name, catalog)
-    fields = _payload_fields(spec, message.fields, catalog)
-    own = spec.struct.build({f.name: _wire_value(f, message.fields[f.name], catalog) for f in spec.fields})
-    if len(fields) == len(spec.fields):
-        return bytes(own)
-    echoed = catalog.by_name[message.fields["command"]]
-    return bytes(own) + bytes(
-        echoed.struct.build({f.name: _wire_value(f, message.fields[f.name], catalog) for f in echoed.fields})
-    )
+    own = _build_fields(spec, message.fields, catalog)
+    if len(_payload_fields(spec, message.fields, catalog)) == len(spec.fields):
+        return own
+    return own + _build_fields(catalog.by_name[message.fields["command"]], message.fields, catalog)
 
 
 def encode_message(message: Message, catalog: Catalog = CATALOG) -> Frame:
@@ -183,11 +187,9 @@ def _python_value(f: Field, raw: Any, catalog: Catalog, message: str) -> Any:
     kind = f.kind
     try:
         if kind is FieldKind.ENUM:
-            assert f.enum is not None
-            return f.enum(raw)
+            return f.enum(raw)  # type: ignore[misc]
         if kind is FieldKind.ENUM_LIST:
-            assert f.enum is not None
-            return [f.enum(v) for v in raw]
+            return [f.enum(v) for v in raw]  # type: ignore[misc]
     except ValueError:
         raise BadPayload(f"{message}.{f.name}: {raw!r} is not a valid {f.name} value") from None
     if kind is FieldKind.MESSAGE_TYPE:
@@ -199,20 +201,29 @@ def _python_value(f: Field, raw: Any, catalog: Catalog, message: str) -> Any:
 
 
 def _parse_fields(spec: MessageSpec, payload: bytes, offset: int, catalog: Catalog) -> tuple[dict[str, Any], int]:
-    try:
-        parsed = spec.struct.parse(payload[offset:])
-        used = spec.struct.sizeof() if _fixed_size(spec) else len(spec.struct.build(parsed))
-    except (cs.ConstructError, UnicodeDecodeError) as exc:
-        raise BadPayload(f"{spec.name}: payload does not parse ({type(exc).__name__})") from None
-    return {f.name: _python_value(f, parsed[f.name], catalog, spec.name) for f in spec.fields}, offset + used
-
-
-def _fixed_size(spec: MessageSpec) -> bool:
-    try:
-        spec.struct.sizeof()
-    except cs.SizeofError:
-        return False
-    return True
+    if spec.fast is not None:
+        try:
+            values, end = spec.fast.parse(payload, offset)
+        except ValueError as exc:
+            raise BadPayload(f"{spec.name}: payload does not parse ({exc})") from None
+    else:
+        stream = io.BytesIO(payload[offset:])
+        try:
+            parsed = spec.struct.parse_stream(stream)
+        except (cs.ConstructError, UnicodeDecodeError) as exc:
+            raise BadPayload(f"{spec.name}: payload does not parse ({type(exc).__name__})") from None
+        values = {f.name: parsed[f.name] for f in spec.fields}
+        end = offset + stream.tell()
+    for f in spec.typed_fields:
+        name = f.name
+        if f.kind is FieldKind.ENUM:  # the common case, inlined: decoding is a measured hot path
+            try:
+                values[name] = f.enum(values[name])  # type: ignore[misc]
+            except ValueError:
+                raise BadPayload(f"{spec.name}.{name}: {values[name]!r} is not a valid {name} value") from None
+        else:
+            values[name] = _python_value(f, values[name], catalog, spec.name)
+    return values, end
 
 
 def decode_message(frame: Frame, catalog: Catalog = CATALOG) -> Message:

@@ -78,6 +78,8 @@ class StreamDecoder:
             else:
                 run = data[start:end]
             start = end + 1
+            if not run and self._synced and not self._overflowed:  # the empty run between two delimiters
+                continue
             frame = self._end_run(run)
             if frame is not None:
                 frames.append(frame)
