@@ -18,8 +18,13 @@ T = TypeVar("T")
 
 
 def new_virtual_loop(*, start: float = 0.0) -> asyncio.AbstractEventLoop:
-    """A new event loop on virtual time starting at ``start`` seconds (not set as current)."""
-    loop: asyncio.AbstractEventLoop = looptime.new_event_loop(start=start)
+    """A new event loop on virtual time starting at ``start`` seconds (not set as current).
+
+    One no-op cycle before the clock jumps (looptime's default is 42): nothing here hands work to threads,
+    and every ready callback still runs before time moves. Measured: the 30-minute session benchmark goes
+    from about 120x to 200x real time (``python -m benchmarks --quick --only virtual``).
+    """
+    loop: asyncio.AbstractEventLoop = looptime.new_event_loop(start=start, noop_cycles=1)
     return loop
 
 
