@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,13 +16,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import IO
 
 from benchmarks.errors import Unavailable
+from sims.spawn import SOCAT_HINT, NullModemUnavailable, null_modem
 
-SOCAT_HINT = "socat is not installed: install it with `sudo apt-get install socat` (Debian/Ubuntu) and re-run"
+__all__ = ["SOCAT_HINT", "Child", "child", "python_child", "socat_pair", "stop", "wait_for"]
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -133,12 +132,12 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, proc: Chi
 @contextlib.contextmanager
 def socat_pair() -> Iterator[tuple[str, str]]:
     """A connected pair of ptys made by socat, as two device paths; raises :class:`Unavailable` without socat."""
-    socat = shutil.which("socat")
-    if socat is None:
-        raise Unavailable(SOCAT_HINT)
-    with tempfile.TemporaryDirectory(prefix="mesogun-bench-") as tmp:
-        a, b = Path(tmp) / "a", Path(tmp) / "b"
-        args = [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"]
-        with child(args) as proc:
-            wait_for(lambda: a.exists() and b.exists(), 10.0, "socat pty pair", proc)
-            yield os.path.realpath(a), os.path.realpath(b)
+    try:
+        pair = null_modem()
+        ends = pair.__enter__()
+    except NullModemUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+    try:
+        yield ends
+    finally:
+        pair.__exit__(None, None, None)

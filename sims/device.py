@@ -40,6 +40,7 @@ from firmware_protocol import (
     make,
     to_wire,
 )
+from firmware_protocol.spec import REFERENCE_ALARM_PRIORITIES
 from sims.config import DeviceConfig
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.nvm import Nvm, NvmData
@@ -48,16 +49,8 @@ from sims.statemachine import DeviceStateMachine, Event
 
 S = DeviceState
 
-ALARM_PRIORITY: dict[AlarmCode, AlarmPriority] = {
-    AlarmCode.OCCLUSION: AlarmPriority.HIGH,
-    AlarmCode.RESERVOIR_EMPTY: AlarmPriority.HIGH,
-    AlarmCode.MOTOR_STALL: AlarmPriority.HIGH,
-    AlarmCode.COMMUNICATION_LOST: AlarmPriority.HIGH,
-    AlarmCode.BROWNOUT_RESET: AlarmPriority.MEDIUM,
-    AlarmCode.EMERGENCY_STOP: AlarmPriority.HIGH,
-    AlarmCode.RESERVOIR_LOW: AlarmPriority.LOW,
-}
-"""The priority each alarm is raised with (IEC 60601-1-8)."""
+ALARM_PRIORITY = REFERENCE_ALARM_PRIORITIES
+"""The priority each alarm is raised with (IEC 60601-1-8), as docs/protocol.md gives it."""
 
 LATCHING_ALARMS = frozenset(
     {AlarmCode.OCCLUSION, AlarmCode.RESERVOIR_EMPTY, AlarmCode.MOTOR_STALL, AlarmCode.COMMUNICATION_LOST}

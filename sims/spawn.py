@@ -1,18 +1,25 @@
 """Run the simulated gun in a child process (``python -m sims.cli``): for real-I/O tests, HIL and benchmarks.
 
+Also :func:`null_modem`, a socat pty pair standing in for a null-modem cable (``mesogun sim --serial-port``).
+
 :func:`spawn_simulator` starts it, waits for its one announcement line (``PTY <path>``,
 ``URL socket://…`` or ``SERIAL <path>``) and always stops it (SIGTERM, then SIGKILL) when the block ends.
 """
 
 from __future__ import annotations
 
+import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sims.errors import SimError
 
@@ -83,3 +90,46 @@ def spawn_simulator(
         yield spawned
     finally:
         spawned.stop()
+
+
+SOCAT_HINT = "socat is not installed: install it with `apt-get install socat` (Debian/Ubuntu) and re-run"
+
+
+class NullModemUnavailable(SimError):
+    """socat, which makes the pty pair standing in for a null-modem cable, is not installed."""
+
+    code = "SIM901"
+
+
+@contextmanager
+def null_modem(timeout: float = 10.0) -> Iterator[tuple[str, str]]:
+    """Two connected ptys made by socat (a null-modem cable): serve the simulator on one, open the other.
+
+    The pty paths are learnt from symlinks socat creates, not from its log, so nothing races a pipe buffer.
+    """
+    socat = shutil.which("socat")
+    if socat is None:
+        raise NullModemUnavailable(SOCAT_HINT)
+    with tempfile.TemporaryDirectory(prefix="mesogun-null-modem-") as tmp:
+        a, b = Path(tmp) / "a", Path(tmp) / "b"
+        proc = subprocess.Popen(
+            [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not (a.exists() and b.exists()):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise NullModemUnavailable(f"socat did not create its pty pair within {timeout:g} s")
+                time.sleep(0.02)
+            yield os.path.realpath(a), os.path.realpath(b)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import pytest
 import serial
 
 from firmware_protocol import Flag, Message, StreamDecoder, decode_message, make, to_wire
-from sims.spawn import SpawnedSimulator, start_simulator
+from sims.spawn import SpawnedSimulator, null_modem, start_simulator
 
 pytestmark = pytest.mark.realio
 
@@ -133,31 +132,14 @@ def test_tcp_watchdog_trips_after_the_host_vanishes_while_armed(sim_proc):
         assert [a.json_name for a in status["active_alarms"]] == ["communication_lost"]
 
 
-@pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed (apt-get install socat)")
 def test_serial_port_mode_on_a_socat_pty_pair(sim_proc):
-    socat = subprocess.Popen(
-        ["socat", "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"], stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert socat.stderr is not None
-        paths: list[str] = []
-        deadline = time.monotonic() + 10
-        while len(paths) < 2 and time.monotonic() < deadline:
-            ready, _, _ = select.select([socat.stderr], [], [], 1)
-            if ready:
-                found = re.search(r"PTY is (\S+)", socat.stderr.readline())
-                if found:
-                    paths.append(found.group(1))
-        assert len(paths) == 2, "socat did not report two ptys"
-        sim = sim_proc("--serial-port", paths[0], "--serial", "SIMSER")
-        assert (sim.kind, sim.address) == ("SERIAL", paths[0])
-        with serial.Serial(paths[1], timeout=0.2) as port:
+    with null_modem() as (device_end, host_end):
+        sim = sim_proc("--serial-port", device_end, "--serial", "SIMSER")
+        assert (sim.kind, sim.address) == ("SERIAL", device_end)
+        with serial.Serial(host_end, timeout=0.2) as port:
             assert Client(port).request("hello")["serial_number"] == "SIMSER"
-    finally:
-        socat.terminate()
-        socat.wait(timeout=10)
-        if socat.stderr is not None:
-            socat.stderr.close()
+        assert sim.stop() == 0
 
 
 @pytest.mark.parametrize(
