@@ -56,8 +56,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the plugin's marker."""
+    """Register the plugin's marker; keep looptime's own pytest plugin from breaking runs without pytest-asyncio."""
     config.addinivalue_line("markers", "sim_options(**options): extra options for this test's simulated gun")
+    # looptime (our virtual clock) also registers a pytest plugin that assumes pytest-asyncio is installed and
+    # errors on every fixture when it is not (looptime 0.9). We use looptime's loop directly, not that plugin.
+    manager = config.pluginmanager
+    if manager.getplugin("asyncio") is None:
+        plugin = manager.get_plugin("looptime_plugin")
+        if plugin is not None:
+            manager.unregister(plugin)
 
 
 def is_simulator(url: str) -> bool:
@@ -74,6 +81,11 @@ def _test_url(request: pytest.FixtureRequest) -> str:
     extra = urlencode({k: str(v) for k, v in marker.kwargs.items()})
     query = f"{parts.query}&{extra}" if parts.query else extra
     return f"sim://?{query}"
+
+
+def _skip_unless_simulator(url: str) -> None:
+    if not is_simulator(url):
+        pytest.skip(f"needs the in-process simulator (--gun-url sim://); this run targets {url}")
 
 
 @pytest.fixture
@@ -106,8 +118,7 @@ def gun_loop(gun_url: str) -> Iterator[asyncio.AbstractEventLoop]:
 @pytest.fixture
 def sim(gun_url: str, gun_loop: asyncio.AbstractEventLoop) -> Iterator[InProcessSim]:
     """The in-process simulated gun behind ``gun``; skips the test when the URL is not a simulator."""
-    if not is_simulator(gun_url):
-        pytest.skip(f"needs the in-process simulator (--gun-url sim://); this run targets {gun_url}")
+    _skip_unless_simulator(gun_url)
     from sims.inprocess import start_inprocess
 
     simulator = gun_loop.run_until_complete(start_inprocess(urlsplit(gun_url).query))
@@ -128,6 +139,8 @@ def gun_record(tmp_path: Path) -> Iterator[TreatmentRecord]:
 def gun_connect(request: pytest.FixtureRequest, gun_url: str, gun_record: TreatmentRecord) -> GunConnect:
     """A factory: ``async with gun_connect() as gun:`` opens a new connection to the device under test."""
 
+    if "sim" in request.fixturenames:  # skip before connecting to hardware the test cannot use
+        _skip_unless_simulator(gun_url)
     simulator = request.getfixturevalue("sim") if is_simulator(gun_url) else None
 
     def transport() -> Transport:

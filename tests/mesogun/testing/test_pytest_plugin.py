@@ -1,0 +1,58 @@
+"""The HIL pytest plugin as a user meets it: --gun-url, the fixtures, and skips on hardware."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SCENARIOS = """
+import pytest
+
+async def test_async_gun_fires(gun, gun_record):
+    await gun.load_syringe(capacity_ml=2)
+    await gun.prime(volume_ml=0.01)
+    await gun.configure(depth_mm=1.5, dose_ml=0.01, rate_hz=10, mode="burst")
+    await gun.arm()
+    assert len(await gun.fire(count=3)) == 3
+    assert sum(s.shots_recorded for s in gun_record.sessions()) == 3
+
+def test_blocking_twin(gun_sync):
+    gun_sync.load_syringe(capacity_ml=2)
+    gun_sync.prime(volume_ml=0.01)
+    gun_sync.configure(rate_hz=10, mode="burst")
+    gun_sync.arm()
+    assert len(gun_sync.fire(count=2)) == 2
+    gun_sync.disarm()
+
+async def test_fault_injection(gun, sim):
+    sim.device.inject("occlusion", after_shots=1)
+    assert sim.device.shots_lifetime == 0
+
+@pytest.mark.sim_options(serial="OPT0001")
+async def test_sim_options_marker(gun):
+    assert gun.info.serial_number == "OPT0001"
+"""
+
+
+def test_scenarios_run_on_the_simulator_by_default(pytester: pytest.Pytester) -> None:
+    """Default --gun-url sim://: async and blocking fixtures, fault injection and per-test options all run."""
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_sim_only_tests_are_skipped_on_hardware(pytester: pytest.Pytester) -> None:
+    """--gun-url pointing at a port: a test asking for the sim fixture is skipped, naming the URL."""
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gun-url", "/dev/does-not-exist", "-k", "fault", "-rs"
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*needs the in-process simulator*/dev/does-not-exist*"])
+
+
+def test_gun_url_is_documented_in_help(pytester: pytest.Pytester) -> None:
+    """pytest --help lists --gun-url with its default."""
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*--gun-url=URL*"])
