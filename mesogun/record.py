@@ -31,7 +31,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
     serial TEXT PRIMARY KEY,
     first_seen TEXT NOT NULL,
-    baseline_lifetime INTEGER NOT NULL  -- the device's lifetime counter when this record first saw it
+    baseline_lifetime INTEGER NOT NULL, -- the device's lifetime counter when this record first saw it
+    reconciled_to INTEGER NOT NULL      -- every index up to this one is on record (received or not)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
@@ -205,26 +206,31 @@ class TreatmentRecord:
         """Bring the record in line with the device's lifetime shot counter; return the shots added.
 
         The first time a device is seen its counter is the baseline (earlier shots predate this record).
-        Afterwards every index above the baseline up to ``device_lifetime`` that the record lacks is
-        entered as unreceived, in the most recent session of that device that could have fired it.
+        Afterwards every index above the last reconciled one up to ``device_lifetime`` that the record lacks
+        is entered as unreceived, in the most recent session of that device that could have fired it. Only
+        the new range is read, so reconciling on every status stays cheap however long the record grows.
         """
         with self._transaction() as db:
             serial = self._serial_of(db, session_id)
-            row = db.execute("SELECT baseline_lifetime FROM devices WHERE serial = ?", (serial,)).fetchone()
+            row = db.execute("SELECT reconciled_to FROM devices WHERE serial = ?", (serial,)).fetchone()
             if row is None:
                 db.execute(
-                    "INSERT INTO devices (serial, first_seen, baseline_lifetime) VALUES (?, ?, ?)",
-                    (serial, _now(), device_lifetime),
+                    "INSERT INTO devices (serial, first_seen, baseline_lifetime, reconciled_to) VALUES (?, ?, ?, ?)",
+                    (serial, _now(), device_lifetime, device_lifetime),
                 )
                 return 0
-            baseline = int(row[0])
+            complete_to = int(row[0])
+            if device_lifetime <= complete_to:  # nothing new (a counter that went back is left as recorded)
+                return 0
             known = {
                 int(r[0])
                 for r in db.execute(
-                    "SELECT shot_index FROM shots WHERE device_serial = ? AND shot_index > ?", (serial, baseline)
+                    "SELECT shot_index FROM shots WHERE device_serial = ? AND shot_index > ? AND shot_index <= ?",
+                    (serial, complete_to, device_lifetime),
                 )
             }
-            missing = [i for i in range(baseline + 1, device_lifetime + 1) if i not in known]
+            missing = [i for i in range(complete_to + 1, device_lifetime + 1) if i not in known]
+            db.execute("UPDATE devices SET reconciled_to = ? WHERE serial = ?", (device_lifetime, serial))
             if not missing:
                 return 0
             owner = self._owner_session(db, serial, session_id, missing[0])
@@ -337,7 +343,7 @@ class SessionRecorder:
         self._before_session.clear()
 
     async def on_message(self, direction: Direction, message: Message) -> None:
-        """Append a command, reply, shot or alarm; fill a gap in shot indices first."""
+        """Append a command, reply, shot or alarm; then enter any gap in shot indices it reveals as unreceived."""
         if self.session_id is None:  # the connect handshake: logged once the session (and its device) is known
             self._before_session.append((direction, message))
             return

@@ -117,3 +117,15 @@ def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(RecordError, match="cannot open the treatment record"):
         TreatmentRecord(blocker / "sub" / "r.sqlite")
+
+
+def test_a_device_counter_that_goes_back_changes_nothing(tmp_path: Path) -> None:
+    """A device reporting fewer lifetime shots than already on record (e.g. NVM restored) removes nothing."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        record.log_message(session, "device", _shot(1))
+        assert record.reconcile(session, 3) == 2
+        assert record.reconcile(session, 1) == 0
+        summary = record.session(session)
+        assert (summary.shots_recorded, summary.shots_unreceived) == (1, 2)
