@@ -71,6 +71,12 @@ _HINTS: dict[HostState, str] = {
     S.ALARM: "call clear_alarm() once the cause is removed",
     S.EMERGENCY_STOP: "call clear_alarm() to release the emergency stop",
 }
+"""What to do next, by current state, when a command on the way to firing is refused."""
+
+_COMMAND_HINTS: dict[str, str] = {
+    "clear_alarm": "no alarm or emergency stop is latched: there is nothing to clear",
+}
+"""Hints for commands that are not a step towards firing, where the state's hint would mislead."""
 
 
 class _Model:
@@ -122,7 +128,7 @@ class Controller:
         if state in (S.DISCONNECTED, S.CONNECTING):
             raise ConnectionLost(f"{command} needs a connected gun; it is {state.value} (reconnect first)")
         needed = " or ".join(s.value for s in self.allowed_states(command) if s is not S.CONNECTING)
-        hint = _HINTS.get(state, "")
+        hint = _COMMAND_HINTS.get(command) or _HINTS.get(state, "")
         raise StateError(f"{command} needs the gun {needed}; it is {state.value}" + (f" ({hint})" if hint else ""))
 
     async def accepted(self, command: str) -> None:
