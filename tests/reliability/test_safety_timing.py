@@ -1,0 +1,25 @@
+"""Fault → firing stopped, on the device's clock: within one shot period (host silence: watchdog + one)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from benchmarks.reliability.safety import FAULTS, trial
+from sims.clock import run_virtual
+
+
+@pytest.mark.parametrize("rate_mhz", [500, 2000, 10_000])
+@pytest.mark.parametrize("fault", FAULTS)
+def test_firing_stops_within_the_allowed_device_time_after_the_fault(fault: str, rate_mhz: int) -> None:
+    """Injected at a random moment of continuous firing, the fault stops the gun in time and raises its alarm."""
+    rng = random.Random(f"{fault}-{rate_mhz}")
+    for _ in range(2):
+        result = run_virtual(lambda: trial(fault, rate_mhz, rng))
+        assert result.alarm_ms is not None, f"{fault}: no alarm raised"
+        assert result.stop_latency_ms <= result.limit_ms, result
+        assert result.state_after != "firing"
+        if fault != "host_silence":
+            assert result.shots_after_fault == 0, result
+        assert result.ok
