@@ -2,7 +2,8 @@
 
 Usage: ``python -m benchmarks.host_load PORT SECONDS``. Connects with the public API, sets 10 shots/s in
 continuous mode, loads, primes, arms and fires until stopped; while firing it follows the event stream
-like a UI showing live counters. It measures ``time.process_time()`` (all threads of this process) over
+like a UI showing live counters, and keeps the treatment record (SQLite, a shot committed per event) as
+the CLI does. It measures ``time.process_time()`` (all threads of this process) over
 ``SECONDS`` of wall time once firing has settled, stops, and prints one JSON object on stdout.
 """
 
@@ -12,8 +13,14 @@ import asyncio
 import contextlib
 import json
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
+
+import mesogun
+from mesogun.record import SessionRecorder, TreatmentRecord
 
 RATE_HZ = 10.0
 DOSE_ML = 0.01
@@ -23,8 +30,6 @@ SETTLE_S = 1.0
 
 async def measure(url: str, seconds: float) -> dict[str, Any]:
     """Fire for ``seconds`` (after :data:`SETTLE_S`) and return CPU and wall seconds, shots and status seen."""
-    import mesogun
-
     counts = {"shot": 0, "status": 0}
 
     async def follow(stream: mesogun.EventStream) -> None:
@@ -34,7 +39,22 @@ async def measure(url: str, seconds: float) -> dict[str, Any]:
             elif isinstance(event, mesogun.StatusEvent):
                 counts["status"] += 1
 
-    async with mesogun.connect(url) as gun:
+    with (
+        tempfile.TemporaryDirectory(prefix="mesogun-host-load-") as tmp,
+        TreatmentRecord(Path(tmp) / "r.sqlite") as record,
+    ):
+        return await _fire(url, seconds, SessionRecorder(record), counts, follow)
+
+
+async def _fire(
+    url: str,
+    seconds: float,
+    recorder: SessionRecorder,
+    counts: dict[str, int],
+    follow: Callable[[mesogun.EventStream], Coroutine[Any, Any, None]],
+) -> dict[str, Any]:
+    """Connect with the record attached, fire continuously, measure CPU over ``seconds`` of wall time."""
+    async with mesogun.connect(url, recorder=recorder) as gun:
         await gun.configure(depth_mm=2.0, dose_ml=DOSE_ML, rate_hz=RATE_HZ, mode="continuous")
         await gun.load_syringe(capacity_ml=10)
         await gun.prime(volume_ml=0.1)

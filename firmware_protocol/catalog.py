@@ -112,7 +112,7 @@ def _message_type(name: str, doc: str) -> Field:
     return Field(name, cs.Int8ul, "u8", "", doc, kind=FieldKind.MESSAGE_TYPE)
 
 
-_TYPED_KINDS = frozenset({FieldKind.ENUM, FieldKind.ENUM_LIST, FieldKind.MESSAGE_TYPE, FieldKind.INT_LIST})
+_TYPED_KINDS = frozenset({FieldKind.ENUM_LIST, FieldKind.MESSAGE_TYPE, FieldKind.INT_LIST})
 
 
 @dataclass(frozen=True)
@@ -134,12 +134,18 @@ class MessageSpec:
     fast: FastLayout | None = field(init=False, repr=False, compare=False)
     """The ``struct`` fast path derived from :attr:`struct`'s fields, when the layout allows one."""
     typed_fields: tuple[Field, ...] = field(init=False, repr=False, compare=False)
-    """Fields whose wire value becomes another Python type (enums, message names, lists)."""
+    """Fields other than single enums whose wire value becomes another Python type (message names, lists)."""
+    enum_fields: tuple[tuple[str, Mapping[int, WireEnum]], ...] = field(init=False, repr=False, compare=False)
+    """Single-enum fields with their value → member tables (a dict lookup: decoding is a measured hot path)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "struct", cs.Struct(*(f.name / f.wire for f in self.fields)))
         object.__setattr__(self, "fast", FastLayout.derive(self.fields))
         object.__setattr__(self, "typed_fields", tuple(f for f in self.fields if f.kind in _TYPED_KINDS))
+        enums = tuple(
+            (f.name, {m.value: m for m in f.enum}) for f in self.fields if f.enum and f.kind is FieldKind.ENUM
+        )
+        object.__setattr__(self, "enum_fields", enums)
 
     def signature(self) -> str:
         """The part of the definition the fingerprint covers."""

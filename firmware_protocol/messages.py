@@ -184,10 +184,9 @@ def to_wire(message: Message, catalog: Catalog = CATALOG) -> bytes:
 
 
 def _python_value(f: Field, raw: Any, catalog: Catalog, message: str) -> Any:
+    """The Python value of a list or message-type field (single enums are looked up in the spec's tables)."""
     kind = f.kind
     try:
-        if kind is FieldKind.ENUM:
-            return f.enum(raw)  # type: ignore[misc]
         if kind is FieldKind.ENUM_LIST:
             return [f.enum(v) for v in raw]  # type: ignore[misc]
     except ValueError:
@@ -214,15 +213,13 @@ def _parse_fields(spec: MessageSpec, payload: bytes, offset: int, catalog: Catal
             raise BadPayload(f"{spec.name}: payload does not parse ({type(exc).__name__})") from None
         values = {f.name: parsed[f.name] for f in spec.fields}
         end = offset + stream.tell()
+    for name, members in spec.enum_fields:
+        try:
+            values[name] = members[values[name]]
+        except KeyError:
+            raise BadPayload(f"{spec.name}.{name}: {values[name]!r} is not a valid {name} value") from None
     for f in spec.typed_fields:
-        name = f.name
-        if f.kind is FieldKind.ENUM:  # the common case, inlined: decoding is a measured hot path
-            try:
-                values[name] = f.enum(values[name])  # type: ignore[misc]
-            except ValueError:
-                raise BadPayload(f"{spec.name}.{name}: {values[name]!r} is not a valid {name} value") from None
-        else:
-            values[name] = _python_value(f, values[name], catalog, spec.name)
+        values[f.name] = _python_value(f, values[f.name], catalog, spec.name)
     return values, end
 
 
