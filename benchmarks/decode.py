@@ -118,8 +118,8 @@ def _our_frame(i: int) -> bytes:
     return to_wire(msg)
 
 
-def our_stream(frames: int) -> Stream:
-    """The mixed stream of ours with ``frames`` frames."""
+def _mixed_stream(frames: int, frame: Callable[[int], bytes]) -> Stream:
+    """``frames`` frames made by ``frame(i)``, with the same garbage runs at the same places for every peer."""
     rng = random.Random(_SEED)
     parts: list[bytes] = []
     garbage = 0
@@ -128,8 +128,13 @@ def our_stream(frames: int) -> Stream:
             junk = _garbage(rng)
             garbage += len(junk)
             parts.append(junk)
-        parts.append(_our_frame(i))
+        parts.append(frame(i))
     return Stream(b"".join(parts), frames, garbage)
+
+
+def our_stream(frames: int) -> Stream:
+    """The mixed stream of ours with ``frames`` frames."""
+    return _mixed_stream(frames, _our_frame)
 
 
 def _mavlink() -> Any:
@@ -144,14 +149,8 @@ def mavlink_stream(frames: int) -> Stream:
     """The MAVLink v2 stream with the same mix, garbage and chunking as :func:`our_stream`."""
     common = _mavlink()
     mav = common.MAVLink(None, srcSystem=1, srcComponent=1)
-    rng = random.Random(_SEED)
-    parts: list[bytes] = []
-    garbage = 0
-    for i in range(frames):
-        if i % GARBAGE_EVERY == GARBAGE_EVERY - 1:
-            junk = _garbage(rng)
-            garbage += len(junk)
-            parts.append(junk)
+
+    def frame(i: int) -> bytes:
         t = 1_000_000 + 100 * i
         kind = _kind(i)
         if kind == "status":
@@ -165,8 +164,10 @@ def mavlink_stream(frames: int) -> Stream:
             msg = mav.command_ack_encode(400, 1, 100, 12, 255, 190)
         else:
             msg = mav.heartbeat_encode(2, 3, 81, 4, 4, 3)
-        parts.append(msg.pack(mav))
-    return Stream(b"".join(parts), frames, garbage)
+        packed: bytes = msg.pack(mav)
+        return packed
+
+    return _mixed_stream(frames, frame)
 
 
 def _run_ours_frames(chunks: list[bytes]) -> int:
