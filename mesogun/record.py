@@ -31,8 +31,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
     serial TEXT PRIMARY KEY,
     first_seen TEXT NOT NULL,
-    baseline_lifetime INTEGER NOT NULL, -- the device's lifetime counter when this record first saw it
-    reconciled_to INTEGER NOT NULL      -- every index up to this one is on record (received or not)
+    baseline_lifetime INTEGER NOT NULL, -- the device's lifetime counter when this epoch began
+    reconciled_to INTEGER NOT NULL,     -- every index up to this one is on record (received or not)
+    epoch INTEGER NOT NULL DEFAULT 0    -- bumped when the device's counter went back (NVM reset, a fresh simulator)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS shots (
     device_serial TEXT NOT NULL,
+    epoch INTEGER NOT NULL,           -- the device's counter epoch: (serial, epoch, index) names one shot
     shot_index INTEGER NOT NULL,
     session_id INTEGER NOT NULL REFERENCES sessions(id),
     received INTEGER NOT NULL,        -- 1: the shot event reached the host; 0: counted by the device only
@@ -62,7 +64,7 @@ CREATE TABLE IF NOT EXISTS shots (
     depth_um INTEGER,
     dose_nl INTEGER,
     device_time_ms INTEGER,
-    PRIMARY KEY (device_serial, shot_index)
+    PRIMARY KEY (device_serial, epoch, shot_index)
 );
 CREATE INDEX IF NOT EXISTS shots_by_session ON shots(session_id);
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id);
@@ -106,6 +108,8 @@ class ShotRow:
     depth_um: int | None
     dose_nl: int | None
     device_time_ms: int | None
+    epoch: int = 0
+    """The device's counter epoch (it starts again after the device's counter went back)."""
 
 
 class TreatmentRecord:
@@ -175,16 +179,18 @@ class TreatmentRecord:
                 (session_id, ts, direction, message.name, message.seq, json.dumps(body)),
             )
             if message.name == "shot" and direction == "device":
-                serial = self._serial_of(db, session_id)
-                # A received shot replaces an "unreceived" placeholder for the same index, never a duplicate.
+                serial, epoch = self._device_of(db, session_id)
+                # A received shot replaces an "unreceived" placeholder for the same index; the same shot event
+                # seen twice (a replay after a reconnect) stays one shot.
                 db.execute(
-                    "INSERT INTO shots (device_serial, shot_index, session_id, received, ts, fire_seq, depth_um,"
-                    " dose_nl, device_time_ms) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (device_serial, shot_index) DO UPDATE SET received = 1, ts = excluded.ts,"
+                    "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um,"
+                    " dose_nl, device_time_ms) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1, ts = excluded.ts,"
                     " fire_seq = excluded.fire_seq, depth_um = excluded.depth_um, dose_nl = excluded.dose_nl,"
                     " device_time_ms = excluded.device_time_ms WHERE received = 0",
                     (
                         serial,
+                        epoch,
                         message["shot_index"],
                         session_id,
                         ts,
@@ -202,51 +208,70 @@ class TreatmentRecord:
             raise RecordError(f"no session {session_id} in the treatment record")
         return str(row[0])
 
+    @classmethod
+    def _device_of(cls, db: sqlite3.Connection, session_id: int) -> tuple[str, int]:
+        """The session's device serial and that device's current counter epoch."""
+        serial = cls._serial_of(db, session_id)
+        row = db.execute("SELECT epoch FROM devices WHERE serial = ?", (serial,)).fetchone()
+        return serial, int(row[0]) if row is not None else 0
+
     def reconcile(self, session_id: int, device_lifetime: int) -> int:
         """Bring the record in line with the device's lifetime shot counter; return the shots added.
 
-        The first time a device is seen its counter is the baseline (earlier shots predate this record).
+        The first time a device is seen its counter is the baseline (earlier shots predate this record). A
+        counter lower than already reconciled starts a new epoch, so repeated indices never collide.
         Afterwards every index above the last reconciled one up to ``device_lifetime`` that the record lacks
         is entered as unreceived, in the most recent session of that device that could have fired it. Only
         the new range is read, so reconciling on every status stays cheap however long the record grows.
         """
         with self._transaction() as db:
             serial = self._serial_of(db, session_id)
-            row = db.execute("SELECT reconciled_to FROM devices WHERE serial = ?", (serial,)).fetchone()
+            row = db.execute("SELECT reconciled_to, epoch FROM devices WHERE serial = ?", (serial,)).fetchone()
             if row is None:
                 db.execute(
                     "INSERT INTO devices (serial, first_seen, baseline_lifetime, reconciled_to) VALUES (?, ?, ?, ?)",
                     (serial, _now(), device_lifetime, device_lifetime),
                 )
                 return 0
-            complete_to = int(row[0])
-            if device_lifetime <= complete_to:  # nothing new (a counter that went back is left as recorded)
+            complete_to, epoch = int(row[0]), int(row[1])
+            if device_lifetime < complete_to:
+                # The counter went back (NVM reset, another board with this serial, a fresh simulator): its
+                # indices will repeat, so its shots go in a new epoch rather than collide with recorded ones.
+                db.execute(
+                    "UPDATE devices SET epoch = ?, baseline_lifetime = ?, reconciled_to = ? WHERE serial = ?",
+                    (epoch + 1, device_lifetime, device_lifetime, serial),
+                )
+                return 0
+            if device_lifetime == complete_to:
                 return 0
             known = {
                 int(r[0])
                 for r in db.execute(
-                    "SELECT shot_index FROM shots WHERE device_serial = ? AND shot_index > ? AND shot_index <= ?",
-                    (serial, complete_to, device_lifetime),
+                    "SELECT shot_index FROM shots WHERE device_serial = ? AND epoch = ? AND shot_index > ?"
+                    " AND shot_index <= ?",
+                    (serial, epoch, complete_to, device_lifetime),
                 )
             }
             missing = [i for i in range(complete_to + 1, device_lifetime + 1) if i not in known]
             db.execute("UPDATE devices SET reconciled_to = ? WHERE serial = ?", (device_lifetime, serial))
             if not missing:
                 return 0
-            owner = self._owner_session(db, serial, session_id, missing[0])
+            owner = self._owner_session(db, serial, epoch, session_id, missing[0])
             ts = _now()
             db.executemany(
-                "INSERT INTO shots (device_serial, shot_index, session_id, received, ts) VALUES (?, ?, ?, 0, ?)",
-                [(serial, i, owner, ts) for i in missing],
+                "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts)"
+                " VALUES (?, ?, ?, ?, 0, ?)",
+                [(serial, epoch, i, owner, ts) for i in missing],
             )
             return len(missing)
 
     @staticmethod
-    def _owner_session(db: sqlite3.Connection, serial: str, session_id: int, first_missing: int) -> int:
+    def _owner_session(db: sqlite3.Connection, serial: str, epoch: int, session_id: int, first_missing: int) -> int:
         """The session a run of unreceived shots belongs to: the one that recorded the shot before it."""
         row = db.execute(
-            "SELECT session_id FROM shots WHERE device_serial = ? AND shot_index < ? ORDER BY shot_index DESC LIMIT 1",
-            (serial, first_missing),
+            "SELECT session_id FROM shots WHERE device_serial = ? AND epoch = ? AND shot_index < ?"
+            " ORDER BY shot_index DESC LIMIT 1",
+            (serial, epoch, first_missing),
         ).fetchone()
         return int(row[0]) if row is not None else session_id
 
@@ -273,11 +298,11 @@ class TreatmentRecord:
         raise RecordError(f"no session {session_id} in the treatment record {self.path}")
 
     def shots(self, session_id: int) -> list[ShotRow]:
-        """The session's shots in index order, received or not."""
+        """The session's shots in (epoch, index) order, received or not."""
         self.session(session_id)
         rows = self._db.execute(
-            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms FROM shots"
-            " WHERE session_id = ? ORDER BY shot_index",
+            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch FROM shots"
+            " WHERE session_id = ? ORDER BY epoch, shot_index",
             (session_id,),
         ).fetchall()
         return [ShotRow(r[0], bool(r[1]), *r[2:]) for r in rows]

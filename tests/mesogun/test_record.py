@@ -119,7 +119,7 @@ def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
         TreatmentRecord(blocker / "sub" / "r.sqlite")
 
 
-def test_a_device_counter_that_goes_back_changes_nothing(tmp_path: Path) -> None:
+def test_a_device_counter_that_goes_back_changes_nothing_recorded(tmp_path: Path) -> None:
     """A device reporting fewer lifetime shots than already on record (e.g. NVM restored) removes nothing."""
     with TreatmentRecord(tmp_path / "r.sqlite") as record:
         session = record.start_session("SN1")
@@ -129,3 +129,21 @@ def test_a_device_counter_that_goes_back_changes_nothing(tmp_path: Path) -> None
         assert record.reconcile(session, 1) == 0
         summary = record.session(session)
         assert (summary.shots_recorded, summary.shots_unreceived) == (1, 2)
+
+
+def test_a_counter_that_starts_again_records_its_shots_in_a_new_epoch(tmp_path: Path) -> None:
+    """Two fresh simulators with the same serial (both counting from 0): the second one's shots 1-2 are on
+    record beside the first one's, not dropped as duplicates."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SIM0001")
+        record.reconcile(first, 0)
+        for index in (1, 2, 3):
+            record.log_message(first, "device", _shot(index))
+        record.reconcile(first, 3)
+        second = record.start_session("SIM0001")
+        assert record.reconcile(second, 0) == 0
+        for index in (1, 2):
+            record.log_message(second, "device", _shot(index))
+        assert record.reconcile(second, 2) == 0
+        assert [(s.epoch, s.shot_index) for s in record.shots(second)] == [(1, 1), (1, 2)]
+        assert record.session(first).shots_recorded == 3 and record.session(second).shots_recorded == 2
