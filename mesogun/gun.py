@@ -18,9 +18,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, AlarmPriority, DeviceState, Mode
+from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, AlarmPriority, DeviceState, Message, Mode
 from mesogun.controller import Controller, HostState
-from mesogun.errors import ConnectionLost, DeviceAlarm, IncompatibleDevice, LinkTimeout, ParameterError, PortNotFound
+from mesogun.errors import (
+    ConnectionLost,
+    DeviceAlarm,
+    IncompatibleDevice,
+    LinkTimeout,
+    ParameterError,
+    PortNotFound,
+    RecordError,
+)
 from mesogun.fanout import FanOut, Subscription
 from mesogun.link import ACK_TIMEOUT, RETRIES, Link, Received
 from mesogun.models import (
@@ -293,11 +301,15 @@ class Gun:
         await self.controller.go(HostState.DISCONNECTED)
 
     async def _make_safe(self) -> None:
-        """Stop firing and disarm (used when the session ends)."""
-        if self.state is HostState.FIRING:
-            await self.stop()
-            await self._wait_status(lambda s: s.state is not DeviceState.FIRING, "firing to end", timeout=5.0)
-        if self.state is HostState.ARMED:
+        """Stop firing and disarm (used when the session ends), going by the device's state, not the host's.
+
+        ``stop`` is sent whatever the host believes: a ``fire`` whose ack was lost may have started firing.
+        """
+        await self.stop()
+        status = self.status
+        if status.state is DeviceState.FIRING:
+            status = await self._wait_status(lambda s: s.state is not DeviceState.FIRING, "firing to end", timeout=5.0)
+        if status.state is DeviceState.ARMED:
             await self.disarm()
 
     # ------------------------------------------------------------------ the control task
@@ -418,8 +430,14 @@ class Gun:
             self._apply_status(received)
             await self._reconcile(received.rx_index)
             self._events.publish(StatusEvent(Status.from_message(message)))
-        elif message.name == "shot":
+            return
+        try:
             await self.recorder.on_message("device", message)
+        except Exception as exc:  # the shot or alarm still reaches the caller; then firing is stopped
+            record_failure: Exception | None = exc
+        else:
+            record_failure = None
+        if message.name == "shot":
             shot = ShotRecord.from_message(message)
             burst = self._burst
             if burst is not None and shot.fire_seq == burst.seq:
@@ -430,7 +448,6 @@ class Gun:
                         await self._refresh()
             self._events.publish(ShotEvent(shot))
         elif message.name == "alarm":
-            await self.recorder.on_message("device", message)
             alarm = AlarmEvent.from_message(message)
             if alarm.raised and alarm.priority is not AlarmPriority.LOW and self._burst is not None:
                 self._burst.alarm = alarm
@@ -438,8 +455,25 @@ class Gun:
             if alarm.raised and alarm.priority is not AlarmPriority.LOW:
                 with contextlib.suppress(Exception):
                     await self._refresh()  # the device moved to alarm: follow it now
-        else:
-            await self.recorder.on_message("device", message)
+        if record_failure is not None:
+            await self._on_record_failure(record_failure, message)
+
+    async def _on_record_failure(self, error: Exception, message: Message) -> None:
+        """The treatment record could not take a shot or alarm: stop firing and fail the burst with RecordError.
+
+        A gun must not go on treating when its record cannot keep up. The shot was still reported to the
+        caller; the record's next reconciliation enters it as counted-but-unreceived.
+        """
+        log.error("treatment record failed on %s: %s; stopping the gun", message.name, error)
+        burst, self._burst = self._burst, None
+        with contextlib.suppress(Exception):
+            await self._command("stop")
+            await self._refresh()
+        if burst is not None and not burst.future.done():
+            delivered = len(burst.shots)
+            burst.future.set_exception(
+                RecordError(f"the treatment record failed ({error}); firing stopped after {delivered} shots")
+            )
 
     def _check_burst(self) -> None:
         burst, status = self._burst, self._status
@@ -662,8 +696,25 @@ class Gun:
         await self._submit(run)
 
     async def emergency_stop(self) -> None:
-        """Stop everything now and latch emergency stop until :meth:`clear_alarm` (any connected state)."""
-        await self._submit(lambda: self._command("emergency_stop"))
+        """Stop everything now and latch emergency stop until :meth:`clear_alarm` (any connected state).
+
+        Sent at once from the caller's task, not queued behind other work or the treatment record: the
+        record takes the command and its reply after the device has them.
+        """
+        self.controller.check("emergency_stop")
+        link = self.link
+        message = link.prepare("emergency_stop")
+        received = await link.exchange(message)
+        await self.recorder.on_message("host", message)
+        await self.recorder.on_message("device", received.message)
+        link.check_reply(message, received.message)
+
+        async def follow() -> None:
+            await self.controller.accepted("emergency_stop")
+            self._state_rx = max(self._state_rx, received.rx_index)
+            await self._refresh()
+
+        await self._submit(follow)
 
     async def clear_alarm(self) -> None:
         """Clear latched alarms whose cause is gone, and an emergency stop; the device returns to idle or ready."""

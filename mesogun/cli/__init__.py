@@ -7,6 +7,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +68,29 @@ def _register_commands() -> None:
         cli.add_command(command)
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Log records as one line each: the exception's message, never its traceback (no traceback reaches a user)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            line += f" ({record.exc_info[1]})"
+        return line
+
+
+def _log_to_stderr_in_one_line() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLineFormatter())
+    logger = logging.getLogger("mesogun")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every :class:`MesogunError` into one line on stderr and its exit code."""
     _register_commands()
+    _log_to_stderr_in_one_line()
     try:
         result = cli.main(args=argv, prog_name="mesogun", standalone_mode=False)
     except click.exceptions.Abort:

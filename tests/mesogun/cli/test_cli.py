@@ -188,3 +188,13 @@ def test_fire_count_0_fires_until_ctrl_c_then_disarms(tcp_gun: SpawnedSimulator,
     status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
     assert status["state"] == "ready"
     assert status["shots_lifetime"] == fired
+
+
+def test_estop_reports_the_latched_state_and_clear_releases_it(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """estop --json prints the state the device reports after the stop (emergency_stop), not the one before."""
+    db = tmp_path / "r.sqlite"
+    stopped = mesogun("--device", tcp_gun.address, "estop", "--json", db=db)
+    assert stopped.returncode == 0, stopped.stderr
+    assert json.loads(stopped.stdout) == {"done": "estop", "state": "emergency_stop"}
+    cleared = json.loads(mesogun("--device", tcp_gun.address, "clear", "--json", db=db).stdout)
+    assert cleared["state"] in ("idle", "ready")
