@@ -91,6 +91,9 @@ class _Burst:
     shots: list[ShotRecord] = field(default_factory=list)
     alarm: AlarmEvent | None = None
     asked_status: bool = False
+    ended_by: Status | None = None
+    """The status that showed the burst over; it resolves once the events received before it are handled."""
+    drain_to: int = -1
 
 
 @dataclass
@@ -149,6 +152,9 @@ class Gun:
         self._control: asyncio.Task[None] | None = None
         self._events: FanOut[Event] = FanOut()
         self._burst: _Burst | None = None
+        self._ending: list[_Burst] = []
+        """Bursts the device reported over, waiting for the events received before that report."""
+        self._events_enqueued_rx = self._events_done_rx = -1
         self._waits: list[_StatusWait] = []
         self.heartbeats_sent = 0
         """Heartbeats the control task sent (for diagnostics and tests)."""
@@ -207,12 +213,13 @@ class Gun:
             retries=self.retries,
             silence_timeout=self._silence_timeout or 2.0,
             first_seq=self._next_seq,
-            on_event=lambda r: self._inbox.put_nowait(_FromDevice(generation, r)),
+            on_event=lambda r: self._enqueue_event(generation, r),
             on_lost=lambda e: self._on_link_lost(generation, e),
         )
         self._link = link
         self._events = FanOut()
         self._status_rx = self._state_rx = -1
+        self._events_enqueued_rx = self._events_done_rx = -1
         await link.start()
         identity = (await self._exchange("hello", protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT)).message
         info = GunInfo.from_identity(identity)
@@ -325,6 +332,8 @@ class Gun:
                 elif isinstance(item, _FromDevice):
                     if item.generation == self._generation:
                         await self._on_device_message(item.received)
+                        self._events_done_rx = item.received.rx_index
+                        self._finish_ended_bursts()
                 else:
                     await self._on_lost(item)
             except Exception:  # one bad item must not stop the control path
@@ -439,8 +448,8 @@ class Gun:
             record_failure = None
         if message.name == "shot":
             shot = ShotRecord.from_message(message)
-            burst = self._burst
-            if burst is not None and shot.fire_seq == burst.seq:
+            burst = next((b for b in (self._burst, *self._ending) if b is not None and b.seq == shot.fire_seq), None)
+            if burst is not None:
                 burst.shots.append(shot)
                 if burst.count and len(burst.shots) >= burst.count and not burst.asked_status:
                     burst.asked_status = True  # the last shot: ask now rather than wait for the next status
@@ -449,8 +458,10 @@ class Gun:
             self._events.publish(ShotEvent(shot))
         elif message.name == "alarm":
             alarm = AlarmEvent.from_message(message)
-            if alarm.raised and alarm.priority is not AlarmPriority.LOW and self._burst is not None:
-                self._burst.alarm = alarm
+            if alarm.raised and alarm.priority is not AlarmPriority.LOW:
+                for burst in (self._burst, *self._ending):
+                    if burst is not None:
+                        burst.alarm = alarm
             self._events.publish(alarm)
             if alarm.raised and alarm.priority is not AlarmPriority.LOW:
                 with contextlib.suppress(Exception):
@@ -465,15 +476,21 @@ class Gun:
         caller; the record's next reconciliation enters it as counted-but-unreceived.
         """
         log.error("treatment record failed on %s: %s; stopping the gun", message.name, error)
-        burst, self._burst = self._burst, None
+        bursts, self._burst, self._ending = [self._burst, *self._ending], None, []
         with contextlib.suppress(Exception):
             await self._command("stop")
             await self._refresh()
-        if burst is not None and not burst.future.done():
-            delivered = len(burst.shots)
-            burst.future.set_exception(
-                RecordError(f"the treatment record failed ({error}); firing stopped after {delivered} shots")
-            )
+        for burst in bursts:
+            if burst is not None and not burst.future.done():
+                delivered = len(burst.shots)
+                burst.future.set_exception(
+                    RecordError(f"the treatment record failed ({error}); firing stopped after {delivered} shots")
+                )
+
+    def _enqueue_event(self, generation: int, received: Received) -> None:
+        """Called by the link's reader for every unsolicited message: hand it to the control task."""
+        self._events_enqueued_rx = received.rx_index
+        self._inbox.put_nowait(_FromDevice(generation, received))
 
     def _check_burst(self) -> None:
         burst, status = self._burst, self._status
@@ -482,6 +499,22 @@ class Gun:
         self._burst = None
         if burst.future.done():
             return
+        # The status that ends the burst may be a command's reply, which overtakes the shot events queued
+        # before it: resolve only once every event received so far has been handled.
+        burst.ended_by, burst.drain_to = status, self._events_enqueued_rx
+        self._ending.append(burst)
+        self._finish_ended_bursts()
+
+    def _finish_ended_bursts(self) -> None:
+        for burst in [b for b in self._ending if self._events_done_rx >= b.drain_to]:
+            self._ending.remove(burst)
+            if not burst.future.done():
+                self._resolve_burst(burst)
+
+    @staticmethod
+    def _resolve_burst(burst: _Burst) -> None:
+        status = burst.ended_by
+        assert status is not None
         if status.state in (DeviceState.ALARM, DeviceState.EMERGENCY_STOP) or burst.alarm is not None:
             code = burst.alarm.code if burst.alarm is not None else (status.active_alarms or (None,))[0]
             name = code.json_name if code is not None else status.state.json_name
@@ -521,9 +554,10 @@ class Gun:
         self._inbox.put_nowait(_Lost(generation, error))
 
     def _fail_waiters(self, error: ConnectionLost) -> None:
-        burst, self._burst = self._burst, None
-        if burst is not None and not burst.future.done():
-            burst.future.set_exception(error)
+        bursts, self._burst, self._ending = [self._burst, *self._ending], None, []
+        for burst in bursts:
+            if burst is not None and not burst.future.done():
+                burst.future.set_exception(error)
         waits, self._waits = self._waits, []
         for wait in waits:
             if not wait.future.done():

@@ -138,3 +138,21 @@ def test_emergency_stop_does_not_wait_for_a_stalled_control_path(virtual: Any) -
             assert gun.state is mesogun.HostState.EMERGENCY_STOP
 
     virtual(scenario)
+
+
+@pytest.mark.parametrize("stop_after_s", [0.53, 1.0, 1.27])
+def test_fire_until_stop_returns_every_shot_the_device_fired(virtual: Any, stop_after_s: float) -> None:
+    """Latency 40 ms: the stop's status reply overtakes shot events still queued on the host. Must hold: fire()
+    returns every shot the device counted, so the delivered volume shown to the practitioner is right."""
+
+    async def scenario() -> None:
+        async with sim_gun("latency_ms=40") as (gun, sim):
+            await ready_to_fire(gun)
+            firing = asyncio.create_task(gun.fire(count=0))
+            await asyncio.sleep(stop_after_s)
+            await gun.stop()
+            shots = await firing
+            assert len(shots) == sim.device.shots_session > 0
+            assert [s.index for s in shots] == list(range(1, len(shots) + 1))
+
+    virtual(scenario)
