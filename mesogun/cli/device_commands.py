@@ -6,6 +6,7 @@ Each command opens the device given by ``--device``, records everything in the t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -174,10 +175,13 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
         progress[0] += 1
         _print_shot_line(shot, progress[0], count, err=as_json)
 
-    async def body(gun: Gun) -> list[ShotRecord]:
-        return await arm_fire_disarm(gun, count, on_shot, lambda alarm: _print_alarm(alarm, err=as_json))
+    stop_request = asyncio.Event()  # Ctrl-C sets it: firing stops, the gun is disarmed, the shots are printed
 
-    shots = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    async def body(gun: Gun) -> list[ShotRecord]:
+        on_alarm = lambda alarm: _print_alarm(alarm, err=as_json)  # noqa: E731
+        return await arm_fire_disarm(gun, count, on_shot, on_alarm, stop_request if count == 0 else None)
+
+    shots = run_on_gun(device_url(ctx), ctx.obj.db, body, stop_request=stop_request if count == 0 else None)
     volume = sum(s.dose_ml for s in shots)
     if as_json:
         emit_json({"fired": len(shots), "volume_ml": round(volume, 6), "shots": [shot_fields(s) for s in shots]})

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import sys
 from collections.abc import Callable
 
 from mesogun.gun import Gun
@@ -16,9 +14,13 @@ AlarmCallback = Callable[[AlarmEvent], None]
 
 
 async def arm_fire_disarm(
-    gun: Gun, count: int, on_shot: ShotCallback, on_alarm: AlarmCallback | None = None
+    gun: Gun,
+    count: int,
+    on_shot: ShotCallback,
+    on_alarm: AlarmCallback | None = None,
+    stop_request: asyncio.Event | None = None,
 ) -> list[ShotRecord]:
-    """Arm, fire ``count`` shots (0: until SIGINT, then stop), disarm; report each shot as it arrives.
+    """Arm, fire ``count`` shots (0: until ``stop_request`` is set, then stop), disarm; report each shot.
 
     If anything fails the gun is still stopped and disarmed (by :meth:`Gun.close`) before the error
     reaches the caller.
@@ -39,17 +41,14 @@ async def arm_fire_disarm(
                 on_alarm(event)
 
     watcher = asyncio.create_task(watch())
-    loop = asyncio.get_running_loop()
-    interrupted = asyncio.Event()
-    handler_installed = False
-    if count == 0 and sys.platform != "win32":
-        loop.add_signal_handler(signal.SIGINT, interrupted.set)
-        handler_installed = True
+    firing: asyncio.Task[list[ShotRecord]] | None = None
     try:
         await gun.arm()
         firing = asyncio.create_task(gun.fire(count))
         if count == 0:
-            stopper = asyncio.create_task(interrupted.wait())
+            if stop_request is None:
+                raise ValueError("count=0 needs a stop_request event to know when to stop")
+            stopper = asyncio.create_task(stop_request.wait())
             await asyncio.wait({firing, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if not firing.done():
                 await gun.stop()
@@ -60,8 +59,8 @@ async def arm_fire_disarm(
         await gun.disarm()
         return shots
     finally:
-        if handler_installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        if firing is not None and not firing.done():
+            firing.cancel()  # interrupted: closing the gun (stop, disarm) follows; nobody waits for these shots
         events.close()
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

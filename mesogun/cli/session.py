@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -26,12 +27,46 @@ def device_url(ctx: click.Context) -> str:
     return url
 
 
-def run_on_gun(url: str, db: Path | None, body: Callable[[Gun], Awaitable[T]]) -> T:
-    """Connect to ``url`` with the record at ``db`` attached, run ``body``, and close (gun left disarmed)."""
+def run_on_gun(
+    url: str, db: Path | None, body: Callable[[Gun], Awaitable[T]], *, stop_request: asyncio.Event | None = None
+) -> T:
+    """Connect to ``url`` with the record at ``db`` attached, run ``body``, and close (gun left disarmed).
+
+    Ctrl-C (SIGINT) or SIGTERM: the first one sets ``stop_request`` if given (the body stops gracefully),
+    else cancels the body; every later one is ignored with a note, so closing, which stops and disarms the
+    gun, is never cut short. An interrupted body ends in ``KeyboardInterrupt`` once the gun is safe.
+    """
 
     async def main() -> T:
+        loop = asyncio.get_running_loop()
         with TreatmentRecord(db) as record:
             async with connect(url, recorder=SessionRecorder(record)) as gun:
-                return await body(gun)
+                task = asyncio.ensure_future(body(gun))
+                interrupted = False
+
+                def on_signal() -> None:
+                    nonlocal interrupted
+                    if interrupted:
+                        click.echo("still making the gun safe (stopping, disarming): please wait", err=True)
+                    elif stop_request is not None and not stop_request.is_set():
+                        stop_request.set()
+                    else:
+                        interrupted = True
+                        task.cancel()
+                    if stop_request is not None and stop_request.is_set():
+                        interrupted = True
+
+                for sig in _STOP_SIGNALS:
+                    loop.add_signal_handler(sig, on_signal)
+                try:
+                    return await task
+                except asyncio.CancelledError:
+                    if interrupted:
+                        raise KeyboardInterrupt from None
+                    raise
+            # leaving the with blocks closed the gun (stop, disarm) with the handlers still ignoring signals
 
     return asyncio.run(main())
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,12 @@ def mesogun(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[s
     return subprocess.run(
         [sys.executable, "-m", "mesogun.cli", *full], capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def make_ready(url: str, db: Path, *, mode: str) -> None:
+    """Load a 3 mL syringe, prime, and set 10 shots/s in ``mode`` through the CLI."""
+    for args in (("load", "--capacity", "3"), ("prime", "--volume", "0.01"), ("set", "--rate", "10", "--mode", mode)):
+        assert mesogun("--device", url, *args, db=db).returncode == 0
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
@@ -159,12 +166,7 @@ def test_fire_count_0_fires_until_ctrl_c_then_disarms(tcp_gun: SpawnedSimulator,
 
     db = tmp_path / "r.sqlite"
     url = tcp_gun.address
-    for args in (
-        ("load", "--capacity", "3"),
-        ("prime", "--volume", "0.01"),
-        ("set", "--rate", "10", "--mode", "continuous"),
-    ):
-        assert mesogun("--device", url, *args, db=db).returncode == 0
+    make_ready(url, db, mode="continuous")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mesogun.cli", "--db", str(db), "--device", url, "fire", "--count", "0"],
         stdout=subprocess.PIPE,
@@ -198,3 +200,35 @@ def test_estop_reports_the_latched_state_and_clear_releases_it(tcp_gun: SpawnedS
     assert json.loads(stopped.stdout) == {"done": "estop", "state": "emergency_stop"}
     cleared = json.loads(mesogun("--device", tcp_gun.address, "clear", "--json", db=db).stdout)
     assert cleared["state"] in ("idle", "ready")
+
+
+def test_repeated_ctrl_c_during_fire_still_leaves_the_gun_disarmed(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """Impatient Ctrl-Cs during fire --count 50: the later ones must not cut short stopping and disarming."""
+    db = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    for args in (
+        ("load", "--capacity", "3"),
+        ("prime", "--volume", "0.01"),
+        ("set", "--rate", "10", "--mode", "burst"),
+    ):
+        assert mesogun("--device", url, *args, db=db).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mesogun.cli", "--db", str(db), "--device", url, "fire", "--count", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "shot" in proc.stdout.readline()  # firing
+        for _ in range(6):  # the later ones land while the first is stopping and disarming the gun
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.004)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    assert status["state"] == "ready"
