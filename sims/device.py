@@ -60,6 +60,9 @@ LATCHING_ALARMS = frozenset(
 ``brownout_reset`` and ``reservoir_low`` are notices: listed in ``active_alarms`` but the device keeps working.
 """
 
+_NOT_CACHED = frozenset(CATALOG.by_name[name].type_id for name in ("hello", "heartbeat", "get_status"))
+"""Commands whose replies are not kept in the replay cache: they change nothing, so a repeat is answered anew."""
+
 _ALWAYS_ALLOWED = frozenset({"hello", "heartbeat", "get_status", "stop", "emergency_stop", "clear_alarm"})
 
 
@@ -392,10 +395,11 @@ class SimulatedGun:
             reply = self._execute(frame)
         finally:
             deferred, self._deferred = self._deferred, None
-        self._replay[frame.seq] = (frame.msg_type, frame.payload, reply)
-        self._replay.move_to_end(frame.seq)
-        while len(self._replay) > self.config.replay_window:
-            self._replay.popitem(last=False)
+        if frame.msg_type not in _NOT_CACHED:  # reads are answered afresh: a retried get_status is never stale
+            self._replay[frame.seq] = (frame.msg_type, frame.payload, reply)
+            self._replay.move_to_end(frame.seq)
+            while len(self._replay) > self.config.replay_window:
+                self._replay.popitem(last=False)
         self._write(reply)
         for data in deferred:
             self._write(data)

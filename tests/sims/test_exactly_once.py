@@ -92,3 +92,16 @@ def test_hello_of_another_protocol_version_gets_identity_then_every_command_is_r
         assert sim.device.counters.executed["load_syringe"] == 0
 
     sim_run(test)
+
+
+def test_a_retried_get_status_is_answered_afresh_not_from_the_cache(sim_run):
+    """Reads change nothing, so a repeat of get_status reports the state of now, never a stale copy."""
+
+    async def test(sim, host):
+        first = await host.request("get_status", seq=31)
+        await host.request("load_syringe", **FILL)
+        again = await host.request("get_status", seq=31, flags=Flag.RETRY)
+        assert first["syringe_capacity_nl"] == 0 and again["syringe_capacity_nl"] == FILL["capacity_nl"]
+        assert sim.device.counters.duplicates == 0
+
+    sim_run(test)
