@@ -115,8 +115,12 @@ class ShotRow:
 class TreatmentRecord:
     """An append-only SQLite treatment record. Open one per process; it is not shared across threads."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+        """Open the record at ``path`` (default: :func:`default_path`); ``create=False`` for readers, so a
+        mistyped path is an error instead of a new empty record."""
         self.path = Path(path) if path is not None else default_path()
+        if not create and not self.path.exists():
+            raise RecordError(f"no treatment record at {self.path} (check --db)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

@@ -12,7 +12,7 @@ from mesogun.record import TreatmentRecord
 
 def open_record(ctx: click.Context) -> TreatmentRecord:
     """The record chosen by ``--db`` (or the default location)."""
-    return TreatmentRecord(ctx.obj.db)
+    return TreatmentRecord(ctx.obj.db, create=False)
 
 
 @click.group("record")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mesogun.record import TreatmentRecord
 from sims.spawn import SpawnedSimulator, spawn_simulator
 
 pytestmark = pytest.mark.realio
@@ -139,8 +140,17 @@ def test_missing_device_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_record_of_an_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
     """record show 42 on an empty record names the session and the file."""
-    result = mesogun("record", "show", "42", db=tmp_path / "r.sqlite")
+    db = tmp_path / "r.sqlite"
+    TreatmentRecord(db).close()
+    result = mesogun("record", "show", "42", db=db)
     assert result.returncode != 0 and "no session 42" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_reading_a_record_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    """A mistyped --db is an error (exit 6) naming the path, not a new empty record."""
+    db = tmp_path / "typo.sqlite"
+    assert_one_line_error(mesogun("record", "list", db=db), 6, str(db))
+    assert not db.exists()
 
 
 def test_devices_json_is_a_list() -> None:
