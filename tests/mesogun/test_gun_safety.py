@@ -4,8 +4,6 @@ and an emergency stop does not wait behind other work."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +14,9 @@ from firmware_protocol import DeviceState, Message
 from mesogun.errors import LinkTimeout, RecordError
 from mesogun.link import Link
 from mesogun.record import SessionRecorder, TreatmentRecord
+from mesogun.testing import sim_gun
 from mesogun.transports.sim import SimTransport
-from sims.inprocess import InProcessSim, start_inprocess
-
-
-@asynccontextmanager
-async def sim_gun(query: str = "", **kwargs: Any) -> AsyncIterator[tuple[mesogun.Gun, InProcessSim]]:
-    """A simulator the test keeps and a Gun connected to it."""
-    sim = await start_inprocess(query)
-    try:
-        async with mesogun.connect(SimTransport.attach(sim), **kwargs) as gun:
-            yield gun, sim
-    finally:
-        await sim.close()
+from sims.inprocess import start_inprocess
 
 
 async def ready_to_fire(gun: mesogun.Gun) -> None:

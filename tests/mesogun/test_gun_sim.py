@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -13,19 +11,7 @@ import pytest
 import mesogun
 from firmware_protocol import FINGERPRINT, AlarmCode, DeviceState, Message, Mode, NakCode
 from mesogun import HostState
-from mesogun.transports.sim import SimTransport
-from sims.inprocess import InProcessSim, start_inprocess
-
-
-@asynccontextmanager
-async def sim_gun(query: str = "", **kwargs: Any) -> AsyncIterator[tuple[mesogun.Gun, InProcessSim]]:
-    """A simulator the test keeps (for faults and replugging) and a Gun connected to it."""
-    sim = await start_inprocess(query)
-    try:
-        async with mesogun.connect(SimTransport.attach(sim), **kwargs) as gun:
-            yield gun, sim
-    finally:
-        await sim.close()
+from mesogun.testing import sim_gun
 
 
 async def ready_to_fire(gun: mesogun.Gun, *, rate_hz: float = 5.0, mode: str = "burst") -> None:
