@@ -48,13 +48,12 @@ def run_on_gun(
                     nonlocal interrupted
                     if interrupted:
                         click.echo("still making the gun safe (stopping, disarming): please wait", err=True)
-                    elif stop_request is not None and not stop_request.is_set():
+                        return
+                    interrupted = True
+                    if stop_request is not None:
                         stop_request.set()
                     else:
-                        interrupted = True
                         task.cancel()
-                    if stop_request is not None and stop_request.is_set():
-                        interrupted = True
 
                 for sig in _STOP_SIGNALS:
                     loop.add_signal_handler(sig, on_signal)
