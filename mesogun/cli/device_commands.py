@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from typing import Any
 
 import click
@@ -178,7 +179,7 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
     stop_request = asyncio.Event()  # Ctrl-C sets it: firing stops, the gun is disarmed, the shots are printed
 
     async def body(gun: Gun) -> list[ShotRecord]:
-        on_alarm = lambda alarm: _print_alarm(alarm, err=as_json)  # noqa: E731
+        on_alarm = functools.partial(_print_alarm, err=as_json)
         return await arm_fire_disarm(gun, count, on_shot, on_alarm, stop_request if count == 0 else None)
 
     shots = run_on_gun(device_url(ctx), ctx.obj.db, body, stop_request=stop_request if count == 0 else None)
