@@ -15,7 +15,7 @@ READY_TIMEOUT = 30.0
 
 def require_host_and_simulator() -> None:
     """Raise :class:`Unavailable` unless the host API and the simulator CLI are importable."""
-    for module in ("mesogun.gun", "sims.cli", "sims.serving", "sims.inprocess"):
+    for module in ("mesogun.session.gun", "sims.cli", "sims.serving", "sims.inprocess"):
         try:
             found = importlib.util.find_spec(module) is not None
         except ImportError:

@@ -1,10 +1,10 @@
 """mesogun: host software for an electronic mesotherapy injector.
 
-``async with mesogun.connect("sim://") as gun`` opens a gun (see :mod:`mesogun.gun`);
+``async with mesogun.connect("sim://") as gun`` opens a gun (see :mod:`mesogun.session.gun`);
 :mod:`mesogun.sync` is the blocking twin for scripts, notebooks and the CLI.
 """
 
-from mesogun.controller import HostState
+from mesogun.session.controller import HostState
 from mesogun.errors import (
     ConnectionLost,
     DeviceAlarm,
@@ -18,7 +18,7 @@ from mesogun.errors import (
     ProtocolViolation,
     StateError,
 )
-from mesogun.gun import EventStream, Gun, connect
+from mesogun.session.gun import EventStream, Gun, connect
 from mesogun.models import (
     AlarmEvent,
     Event,
@@ -32,7 +32,7 @@ from mesogun.models import (
     StatusEvent,
     Syringe,
 )
-from mesogun.recorder import NullRecorder, Recorder
+from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.transports import Transport, register_scheme, transport_for_url
 from mesogun.transports.discovery import PortInfo, find_by_serial, list_guns
 

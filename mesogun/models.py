@@ -212,4 +212,4 @@ class MissedEvents:
 
 
 Event = StatusEvent | ShotEvent | AlarmEvent | MissedEvents
-"""Everything :meth:`mesogun.gun.Gun.events` yields."""
+"""Everything :meth:`mesogun.session.gun.Gun.events` yields."""

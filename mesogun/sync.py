@@ -16,12 +16,12 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 from firmware_protocol import Mode
-from mesogun.controller import HostState
+from mesogun.session.controller import HostState
 from mesogun.errors import ConnectionLost
-from mesogun.gun import EventStream, Gun
-from mesogun.gun import connect as async_connect
+from mesogun.session.gun import EventStream, Gun
+from mesogun.session.gun import connect as async_connect
 from mesogun.models import Event, GunInfo, Settings, ShotRecord, Status, Syringe
-from mesogun.recorder import Recorder
+from mesogun.record.recorder import Recorder
 from mesogun.transports import Transport
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ class _LoopThread:
 
 
 class SyncGun:
-    """A connected gun with blocking methods; see :class:`mesogun.gun.Gun` for what each one does."""
+    """A connected gun with blocking methods; see :class:`mesogun.session.gun.Gun` for what each one does."""
 
     def __init__(self, runner: _LoopThread, gun: Gun) -> None:
         self._runner = runner

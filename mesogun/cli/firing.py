@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from mesogun.gun import Gun
+from mesogun.session.gun import Gun
 from mesogun.models import AlarmEvent, ShotEvent, ShotRecord
 
 ShotCallback = Callable[[ShotRecord], None]

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import click
 
-from mesogun.gun import Gun, connect
+from mesogun.session.gun import Gun, connect
 from mesogun.record import SessionRecorder, TreatmentRecord
 
 T = TypeVar("T")

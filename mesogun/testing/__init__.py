@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from mesogun.gun import Gun, connect
+from mesogun.session.gun import Gun, connect
 from mesogun.transports.sim import SimTransport
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Option ``--gun-url URL`` (default ``sim://``, or ``$MESOGUN_GUN_URL``). Fixtures:
 
-* ``gun``: a connected async :class:`~mesogun.gun.Gun`, with a treatment record attached (``gun_record``);
+* ``gun``: a connected async :class:`~mesogun.session.gun.Gun`, with a treatment record attached (``gun_record``);
   ``async def`` tests that use it run on the plugin's event loop, so no asyncio plugin is needed;
 * ``gun_sync``: the blocking twin (:func:`mesogun.sync.connect`), for plain ``def`` tests;
 * ``sim``: the in-process simulator handle (fault injection, unplug); a test that uses it is skipped when
@@ -28,8 +28,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from mesogun.controller import HostState
-from mesogun.gun import Gun, connect
+from mesogun.session.controller import HostState
+from mesogun.session.gun import Gun, connect
 from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.transports import transport_for_url
 from mesogun.transports.base import Transport

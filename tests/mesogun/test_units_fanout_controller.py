@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from firmware_protocol import DeviceState
-from mesogun.controller import COMMANDS, CONNECTED, Controller, HostState
+from mesogun.session.controller import COMMANDS, CONNECTED, Controller, HostState
 from mesogun.errors import ConnectionLost, ParameterError, StateError
-from mesogun.fanout import FanOut
+from mesogun.session.fanout import FanOut
 from mesogun.units import DEPTH, DOSE, RATE, WireRange, to_wire, to_wire_int
 
 DEPTH_RANGE = WireRange(1000, 4000, 100)

@@ -4,7 +4,7 @@
   device's replay cache answers a duplicate without executing it again (a retried fire fires once).
 * One reader task decodes the byte stream with :class:`firmware_protocol.StreamDecoder`; a frame with
   ``Flag.REPLY`` completes the command waiting on its seq, anything else is an unsolicited event
-  published to every subscriber (bounded queues, see :mod:`mesogun.fanout`).
+  published to every subscriber (bounded queues, see :mod:`mesogun.session.fanout`).
 * Connection loss (end of stream, a transport error, or silence past ``silence_timeout`` although the
   device pushes status every 100 ms) fails every waiting command and ends every subscription with
   :class:`~mesogun.errors.ConnectionLost`: no caller ever hangs.
@@ -22,7 +22,7 @@ from typing import Any
 
 from firmware_protocol import Flag, Message, ProtocolError, StreamDecoder, decode_message, make, spec_for, to_wire
 from mesogun.errors import ConnectionLost, DeviceRefused, LinkError, LinkTimeout, ProtocolViolation
-from mesogun.fanout import FanOut, Subscription
+from mesogun.session.fanout import FanOut, Subscription
 from mesogun.transports.base import Transport
 
 log = logging.getLogger(__name__)

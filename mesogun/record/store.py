@@ -25,7 +25,7 @@ import platformdirs
 from firmware_protocol import Message, to_json
 from mesogun.errors import RecordError
 from mesogun.models import GunInfo, Status
-from mesogun.recorder import Direction
+from mesogun.record.recorder import Direction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -343,7 +343,7 @@ def _csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class SessionRecorder:
-    """Connects a :class:`~mesogun.gun.Gun` to a :class:`TreatmentRecord` (the Gun's ``recorder``).
+    """Connects a :class:`~mesogun.session.gun.Gun` to a :class:`TreatmentRecord` (the Gun's ``recorder``).
 
     A session opens at every (re)connect and is reconciled with the device's lifetime counter then; a gap
     in shot indices during a session (a shot event lost on the link) is entered as unreceived as soon as
