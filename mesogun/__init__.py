@@ -4,7 +4,6 @@
 :mod:`mesogun.sync` is the blocking twin for scripts, notebooks and the CLI.
 """
 
-from mesogun.session.controller import HostState
 from mesogun.errors import (
     ConnectionLost,
     DeviceAlarm,
@@ -18,7 +17,6 @@ from mesogun.errors import (
     ProtocolViolation,
     StateError,
 )
-from mesogun.session.gun import EventStream, Gun, connect
 from mesogun.models import (
     AlarmEvent,
     Event,
@@ -33,6 +31,8 @@ from mesogun.models import (
     Syringe,
 )
 from mesogun.record.recorder import NullRecorder, Recorder
+from mesogun.session.controller import HostState
+from mesogun.session.gun import EventStream, Gun, connect
 from mesogun.transports import Transport, register_scheme, transport_for_url
 from mesogun.transports.discovery import PortInfo, find_by_serial, list_guns
 

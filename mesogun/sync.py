@@ -16,12 +16,12 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 from firmware_protocol import Mode
-from mesogun.session.controller import HostState
 from mesogun.errors import ConnectionLost
-from mesogun.session.gun import EventStream, Gun
-from mesogun.session.gun import connect as async_connect
 from mesogun.models import Event, GunInfo, Settings, ShotRecord, Status, Syringe
 from mesogun.record.recorder import Recorder
+from mesogun.session.controller import HostState
+from mesogun.session.gun import EventStream, Gun
+from mesogun.session.gun import connect as async_connect
 from mesogun.transports import Transport
 
 T = TypeVar("T")

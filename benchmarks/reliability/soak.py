@@ -32,12 +32,12 @@ from typing import Any
 import mesogun
 from benchmarks.reliability.common import current_rss_mib, emit, machine, max_rss_mib
 from firmware_protocol import DeviceState, Message
-from mesogun.session.controller import HostState
 from mesogun.errors import ConnectionLost, MesogunError
 from mesogun.link import Link
 from mesogun.models import GunInfo, Status
 from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.record.recorder import Direction
+from mesogun.session.controller import HostState
 from mesogun.transports.sim import SimTransport
 from sims.clock import run_virtual
 from sims.inprocess import InProcessSim, start_inprocess

@@ -11,9 +11,9 @@ import click
 from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.output import emit_fields, emit_json
 from mesogun.cli.session import run_on_gun
-from mesogun.session.gun import Gun
 from mesogun.models import AlarmEvent, ShotRecord
 from mesogun.presets import PRESETS
+from mesogun.session.gun import Gun
 
 
 @click.command("demo")

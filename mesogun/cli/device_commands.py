@@ -17,8 +17,8 @@ from firmware_protocol import Mode
 from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
 from mesogun.cli.session import device_url, run_on_gun
-from mesogun.session.gun import Gun
 from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
+from mesogun.session.gun import Gun
 from mesogun.transports.discovery import list_guns
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON object.")

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from mesogun.session.gun import Gun
 from mesogun.models import AlarmEvent, ShotEvent, ShotRecord
+from mesogun.session.gun import Gun
 
 ShotCallback = Callable[[ShotRecord], None]
 AlarmCallback = Callable[[AlarmEvent], None]

@@ -10,8 +10,8 @@ from typing import TypeVar
 
 import click
 
-from mesogun.session.gun import Gun, connect
 from mesogun.record import SessionRecorder, TreatmentRecord
+from mesogun.session.gun import Gun, connect
 
 T = TypeVar("T")
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, AlarmPriority, DeviceState, Message, Mode
-from mesogun.session.controller import Controller, HostState
 from mesogun.errors import (
     ConnectionLost,
     DeviceAlarm,
@@ -29,7 +28,6 @@ from mesogun.errors import (
     PortNotFound,
     RecordError,
 )
-from mesogun.session.fanout import FanOut, Subscription
 from mesogun.link import ACK_TIMEOUT, RETRIES, Link, Received
 from mesogun.models import (
     AlarmEvent,
@@ -44,6 +42,8 @@ from mesogun.models import (
     Syringe,
 )
 from mesogun.record.recorder import NullRecorder, Recorder
+from mesogun.session.controller import Controller, HostState
+from mesogun.session.fanout import FanOut, Subscription
 from mesogun.transports import Transport, transport_for_url
 from mesogun.units import DEPTH, DOSE, RATE, Quantity, check_count, from_wire, to_wire, to_wire_int, volume
 

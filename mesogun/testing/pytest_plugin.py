@@ -28,9 +28,9 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun, connect
-from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.transports import transport_for_url
 from mesogun.transports.base import Transport
 from mesogun.transports.sim import SimTransport

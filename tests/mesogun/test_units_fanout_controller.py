@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from firmware_protocol import DeviceState
-from mesogun.session.controller import COMMANDS, CONNECTED, Controller, HostState
 from mesogun.errors import ConnectionLost, ParameterError, StateError
+from mesogun.session.controller import COMMANDS, CONNECTED, Controller, HostState
 from mesogun.session.fanout import FanOut
 from mesogun.units import DEPTH, DOSE, RATE, WireRange, to_wire, to_wire_int
 
