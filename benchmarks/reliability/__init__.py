@@ -1,5 +1,6 @@
 """Reliability campaign (issue 6): fuzzing, soak, crash durability, safety timing and bad input.
 
 Each module is a runnable script (``python -m benchmarks.reliability.soak --help``) that prints a JSON
-summary; ``tests/reliability`` runs short versions of the same code in the normal suite.
+summary. The oracles they run live in :mod:`mesogun.testing.reliability`, which ``tests/reliability``
+runs in short versions in the normal suite (benchmarks import the oracles, never the other way round).
 """

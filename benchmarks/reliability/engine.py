@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchmarks.reliability.common import machine
+from mesogun.testing.reliability.common import machine
 
 Target = Callable[[bytes], None]
 HANG_S = 10

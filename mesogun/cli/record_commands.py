@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TextIO
 
 import click
 
@@ -63,7 +64,7 @@ def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 @click.option("--output", "-o", type=click.File("w"), default="-", help="File to write (default: stdout).")
 @click.pass_context
-def record_export(ctx: click.Context, session: int, fmt: str, output: click.utils.LazyFile) -> None:
+def record_export(ctx: click.Context, session: int, fmt: str, output: TextIO) -> None:
     """Export one session: JSON (summary, shots, every command and event) or CSV (one row per shot)."""
     with open_record(ctx) as record:
         output.write(record.export(session, fmt))

@@ -8,6 +8,7 @@ Every scenario checks the treatment record against the device's own counters: no
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,9 @@ from mesogun.record import TreatmentRecord
 from mesogun.testing.pytest_plugin import GunConnect
 from sims.inprocess import InProcessSim
 
-FACE = {"depth_mm": 1.5, "dose_ml": 0.02, "rate_hz": 4.0, "mode": "burst"}
+FACE_RATE_HZ = 4.0
+FACE: dict[str, Any] = {"depth_mm": 1.5, "dose_ml": 0.02, "rate_hz": FACE_RATE_HZ, "mode": "burst"}
+"""The face preset every scenario configures."""
 
 
 async def make_ready(gun: Gun, *, capacity_ml: float = 5, fill_ml: float | None = None) -> None:
@@ -117,7 +120,7 @@ async def test_brownout_mid_session_keeps_the_lifetime_counter_and_the_record(
     sim.device.inject("brownout", after_shots=4)
     with pytest.raises(DeviceAlarm):
         await gun.fire(count=20)
-    alarms = []
+    alarms: list[AlarmEvent] = []
     while not alarms:
         event = await asyncio.wait_for(events.__anext__(), 5)
         if isinstance(event, AlarmEvent) and event.raised:
@@ -189,7 +192,7 @@ async def test_emergency_stop_while_firing_stops_within_one_shot_period(gun: Gun
     events.close()
     await watcher
     assert stop_alarm is not None and stop_alarm.priority is AlarmPriority.HIGH
-    period = 1 / FACE["rate_hz"]
+    period = 1 / FACE_RATE_HZ
     assert max(shot_times) <= stop_alarm.device_time + period
     status = await gun.refresh_status()
     assert status.state is DeviceState.EMERGENCY_STOP and gun.state is HostState.EMERGENCY_STOP

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from benchmarks.reliability import bad_input
-from sims.clock import run_virtual
+from mesogun.testing.reliability import bad_input
+
+Runner = Callable[[Callable[[], Any]], Any]
 
 
-def test_every_bad_wire_frame_is_dropped_or_refused_and_changes_nothing() -> None:
-    cases = run_virtual(bad_input.wire_cases)
+def test_every_bad_wire_frame_is_dropped_or_refused_and_changes_nothing(virtual: Runner) -> None:
+    cases = virtual(bad_input.wire_cases)
     assert cases
     for case in cases:
         assert case.ok, case
@@ -17,8 +21,8 @@ def test_every_bad_wire_frame_is_dropped_or_refused_and_changes_nothing() -> Non
     assert any("crc_errors" in c.error for c in cases)
 
 
-def test_every_bad_api_call_raises_a_mesogun_error_and_changes_nothing() -> None:
-    cases = run_virtual(bad_input.api_cases)
+def test_every_bad_api_call_raises_a_mesogun_error_and_changes_nothing(virtual: Runner) -> None:
+    cases = virtual(bad_input.api_cases)
     for case in cases:
         assert case.ok, case
         assert case.error.split(":")[0] in ("ParameterError", "StateError", "PortNotFound", "DeviceRefused")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from firmware_protocol import Flag, Message, StreamDecoder, decode_message, make, to_wire
-from sims.clock import run_virtual
 from sims.inprocess import InProcessSim, SimConnection, start_inprocess
 
 FILL_2ML = {"capacity_nl": 2_000_000, "fill_nl": 2_000_000}
+
+Runner = Callable[[Callable[[], Any]], Any]
+"""The shared ``virtual`` fixture's type (tests/conftest.py): run a coroutine factory in virtual time."""
 
 
 class Host:
@@ -117,28 +119,20 @@ class Host:
 SimTest = Callable[[InProcessSim, Host], Awaitable[None]]
 
 
-def run_sim(test: SimTest, query: str = "") -> None:
-    """Run ``test(sim, host)`` against a fresh in-process simulator on a virtual-time loop."""
-
-    async def main() -> None:
-        sim = await start_inprocess(query)
-        host = Host(sim.connect())
-        try:
-            await test(sim, host)
-        finally:
-            await host.close()
-            await sim.close()
-
-    run_virtual(main)
-
-
 @pytest.fixture
-def sim_run() -> Callable[..., None]:
+def sim_run(virtual: Runner) -> Callable[..., None]:
     """``sim_run(test, query="")``: run ``async test(sim, host)`` on a fresh simulator in virtual time."""
-    return run_sim
 
+    def run(test: SimTest, query: str = "") -> None:
+        async def main() -> None:
+            sim = await start_inprocess(query)
+            host = Host(sim.connect())
+            try:
+                await test(sim, host)
+            finally:
+                await host.close()
+                await sim.close()
 
-@pytest.fixture
-def virtual() -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]:
-    """Run a coroutine factory on a fresh virtual-time loop."""
-    return run_virtual
+        virtual(main)
+
+    return run

@@ -87,13 +87,20 @@ def test_a_treatment_through_the_cli_is_on_record(tcp_gun: SpawnedSimulator, tmp
     assert len(exported.stdout.splitlines()) == 6
 
 
+PARAMETERS = ("depth_mm", "dose_ml", "rate_hz", "mode")
+"""The treatment parameters ``status --json`` reports and ``set`` changes."""
+
+
 def test_out_of_range_value_exits_2_naming_field_limit_and_unit(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
-    """A depth over the device's limit is refused before sending: exit 2, and nothing changed on the gun."""
+    """A depth over the device's limit is refused before sending: exit 2, and the gun keeps the settings it had."""
     db = tmp_path / "record.sqlite"
-    result = mesogun("--device", tcp_gun.address, "set", "--depth", "4.05", db=db)
+    url = tcp_gun.address
+    applied = mesogun("--device", url, "set", "--depth", "2.5", "--dose", "0.02", "--rate", "10", "--json", db=db)
+    assert applied.returncode == 0, applied.stderr
+    result = mesogun("--device", url, "set", "--depth", "4.05", "--dose", "0.05", db=db)
     assert_one_line_error(result, 2, "depth_mm=4.05", "1.0–4.0 mm")
-    status = json.loads(mesogun("--device", tcp_gun.address, "status", "--json", db=db).stdout)
-    assert status["depth_mm"] != 4.05
+    status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    assert {k: status[k] for k in PARAMETERS} == json.loads(applied.stdout)
 
 
 def test_state_refusal_exits_3(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
@@ -102,10 +109,19 @@ def test_state_refusal_exits_3(tcp_gun: SpawnedSimulator, tmp_path: Path) -> Non
     assert_one_line_error(result, 3, "idle")
 
 
-def test_link_failure_exits_4() -> None:
+def test_link_failure_exits_4(tmp_path: Path) -> None:
     """Nobody listening on the port: exit 4, one line, no traceback."""
-    result = mesogun("--device", "socket://127.0.0.1:9", "status")
+    result = mesogun("--device", "socket://127.0.0.1:9", "status", db=tmp_path / "r.sqlite")
     assert_one_line_error(result, 4)
+
+
+def test_without_db_the_record_is_the_one_in_the_user_data_directory(private_user_dirs: Path) -> None:
+    """No --db and no MESOGUN_DB: the session is recorded in the user's data directory (here a private one)."""
+    result = mesogun("--device", "sim://", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    default = private_user_dirs / ".local" / "share" / "mesogun" / "treatment-record.sqlite"
+    with TreatmentRecord(default, create=False) as record:
+        assert len(record.sessions()) == 1
 
 
 def test_occlusion_during_fire_exits_5_and_leaves_the_gun_disarmed(tmp_path: Path) -> None:
@@ -139,11 +155,10 @@ def test_missing_device_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_record_of_an_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
-    """record show 42 on an empty record names the session and the file."""
+    """record show 42 on an empty record: a record error (exit 6) naming the session and the file."""
     db = tmp_path / "r.sqlite"
     TreatmentRecord(db).close()
-    result = mesogun("record", "show", "42", db=db)
-    assert result.returncode != 0 and "no session 42" in result.stderr and "Traceback" not in result.stderr
+    assert_one_line_error(mesogun("record", "show", "42", db=db), 6, "no session 42", str(db))
 
 
 def test_reading_a_record_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:

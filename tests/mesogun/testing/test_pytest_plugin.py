@@ -9,6 +9,9 @@ pytest_plugins = ["pytester"]
 SCENARIOS = """
 import pytest
 
+from firmware_protocol import AlarmCode, DeviceState
+from mesogun import DeviceAlarm
+
 async def test_async_gun_fires(gun, gun_record):
     await gun.load_syringe(capacity_ml=2)
     await gun.prime(volume_ml=0.01)
@@ -27,7 +30,14 @@ def test_blocking_twin(gun_sync):
 
 async def test_fault_injection(gun, sim):
     sim.device.inject("occlusion", after_shots=1)
-    assert sim.device.shots_lifetime == 0
+    await gun.load_syringe(capacity_ml=2)
+    await gun.prime(volume_ml=0.01)
+    await gun.configure(rate_hz=10, mode="burst")
+    await gun.arm()
+    with pytest.raises(DeviceAlarm) as caught:
+        await gun.fire(count=3)
+    assert caught.value.alarm is AlarmCode.OCCLUSION and len(caught.value.shots) == 1
+    assert sim.device.shots_lifetime == 1 and sim.device.state is DeviceState.ALARM
 
 @pytest.mark.sim_options(serial="OPT0001")
 async def test_sim_options_marker(gun):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.reliability.soak import SoakConfig, run_soak
+from mesogun.testing.reliability.soak import SoakConfig, run_soak
 
 
 def test_small_soak_with_bit_errors_drops_and_unplugs_loses_and_duplicates_no_shot() -> None:

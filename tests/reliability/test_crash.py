@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.reliability.crash import run_crash
+from mesogun.testing.reliability.crash import run_crash
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.reliability import fuzz_decoder, fuzz_device
+from mesogun.testing.reliability import fuzz_decoder, fuzz_device
 
 CRASHERS = Path(__file__).parent / "crashers"
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from benchmarks.reliability.safety import FAULTS, trial
-from sims.clock import run_virtual
+from mesogun.testing.reliability.safety import FAULTS, trial
+
+Runner = Callable[[Callable[[], Any]], Any]
 
 
 @pytest.mark.parametrize("rate_mhz", [500, 2000, 10_000])
 @pytest.mark.parametrize("fault", FAULTS)
-def test_firing_stops_within_the_allowed_device_time_after_the_fault(fault: str, rate_mhz: int) -> None:
+def test_firing_stops_within_the_allowed_device_time_after_the_fault(
+    fault: str, rate_mhz: int, virtual: Runner
+) -> None:
     """Injected at a random moment of continuous firing, the fault stops the gun in time and raises its alarm."""
     rng = random.Random(f"{fault}-{rate_mhz}")
     for _ in range(2):
-        result = run_virtual(lambda: trial(fault, rate_mhz, rng))
+        result = virtual(lambda: trial(fault, rate_mhz, rng))
         assert result.alarm_ms is not None, f"{fault}: no alarm raised"
         assert result.stop_latency_ms <= result.limit_ms, result
         assert result.state_after != "firing"

@@ -1,0 +1,52 @@
+"""The host's state machine: safe commands everywhere, following the device, and hints that fit the state.
+
+Which command is allowed in which state is checked against the device rules by the contract test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from firmware_protocol import DeviceState
+from mesogun.errors import StateError
+from mesogun.session.controller import CONNECTED, Controller, HostState
+
+
+def test_stop_and_emergency_stop_are_allowed_in_every_connected_state() -> None:
+    controller = Controller()
+    for name in ("stop", "emergency_stop"):
+        assert set(CONNECTED) <= set(controller.allowed_states(name))
+
+
+def test_reconcile_follows_the_device_and_accepted_commands_take_their_transition(virtual: Any) -> None:
+    async def scenario() -> None:
+        controller = Controller()
+        await controller.go(HostState.CONNECTING)
+        assert await controller.reconcile(DeviceState.READY)
+        assert not await controller.reconcile(DeviceState.READY)
+        await controller.accepted("arm")
+        assert controller.state is HostState.ARMED
+        await controller.accepted("fire")
+        assert controller.state is HostState.FIRING
+        await controller.reconcile(DeviceState.ALARM)
+        assert controller.state is HostState.ALARM
+        with pytest.raises(StateError, match=r"fire needs the gun armed; it is alarm \(call clear_alarm\(\)"):
+            controller.check("fire")
+
+    virtual(scenario)
+
+
+def test_clear_alarm_with_nothing_latched_says_so_instead_of_a_next_step(virtual: Any) -> None:
+    """clear_alarm on a ready gun: the hint says nothing is latched (not 'call arm() first')."""
+
+    async def scenario() -> None:
+        controller = Controller()
+        await controller.go(HostState.CONNECTING)
+        await controller.reconcile(DeviceState.READY)
+        with pytest.raises(StateError, match="nothing to clear") as caught:
+            controller.check("clear_alarm")
+        assert "arm()" not in str(caught.value)
+
+    virtual(scenario)
