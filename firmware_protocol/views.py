@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode
 from firmware_protocol.messages import Message, spec_for
@@ -256,6 +256,16 @@ def view(message: Message) -> MessageView:
     return cls(seq=message.seq, flags=message.flags, **message.fields)
 
 
+V = TypeVar("V", bound=MessageView)
+
+
+def view_as(message: Message, cls: type[V]) -> V:
+    """The view of ``message`` as ``cls`` (``view_as(m, Shot).shot_index``); ``TypeError`` for another message."""
+    if VIEWS.get(message.name) is not cls:
+        raise TypeError(f"{message.name} message is not a {cls.__name__}")
+    return view(message)  # type: ignore[return-value]
+
+
 def _ack(message: Message) -> Ack:
     values: dict[str, Any] = dict(message.fields)
     command = values.pop("command")
@@ -291,4 +301,5 @@ __all__ = [
     "Status",
     "Stop",
     "view",
+    "view_as",
 ]

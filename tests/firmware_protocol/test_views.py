@@ -95,6 +95,11 @@ def test_ack_view_carries_the_echoed_command_typed() -> None:
 
 
 def test_views_are_frozen() -> None:
-    v = views.view(make("shot", shot_index=1, fire_seq=2, depth_um=3, dose_nl=4, device_time_ms=5))
+    v = views.view_as(make("shot", shot_index=1, fire_seq=2, depth_um=3, dose_nl=4, device_time_ms=5), views.Shot)
     with pytest.raises(dataclasses.FrozenInstanceError):
         v.shot_index = 2  # type: ignore[misc]
+
+
+def test_view_as_refuses_another_message() -> None:
+    with pytest.raises(TypeError, match="ack message is not a Shot"):
+        views.view_as(make("ack", command="arm"), views.Shot)
