@@ -40,7 +40,7 @@ from firmware_protocol import (
     make,
     to_wire,
 )
-from firmware_protocol.spec import REFERENCE_ALARM_PRIORITIES
+from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.config import DeviceConfig
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.nvm import Nvm, NvmData
@@ -49,16 +49,8 @@ from sims.statemachine import DeviceStateMachine, Event
 
 S = DeviceState
 
-ALARM_PRIORITY = REFERENCE_ALARM_PRIORITIES
-"""The priority each alarm is raised with (IEC 60601-1-8), as docs/protocol.md gives it."""
-
-LATCHING_ALARMS = frozenset(
-    {AlarmCode.OCCLUSION, AlarmCode.RESERVOIR_EMPTY, AlarmCode.MOTOR_STALL, AlarmCode.COMMUNICATION_LOST}
-)
-"""Alarms that stop the device and put it in the ``alarm`` state until ``clear_alarm``.
-
-``brownout_reset`` and ``reservoir_low`` are notices: listed in ``active_alarms`` but the device keeps working.
-"""
+ALARM_PRIORITY = ALARM_PRIORITIES
+"""The priority each alarm is raised with (IEC 60601-1-8), from the device rules."""
 
 _NOT_CACHED = frozenset(CATALOG.by_name[name].type_id for name in ("hello", "heartbeat", "get_status"))
 """Commands whose replies are not kept in the replay cache: they change nothing, so a repeat is answered anew."""
