@@ -1,9 +1,11 @@
-"""The mesogun wire protocol: framing, CRC, message catalog, stream decoder and JSON form.
+"""The mesogun wire protocol: framing, CRC, catalog, stream decoder, JSON form, device rules, typed views.
 
-Pure: no I/O, no clocks. The host (:mod:`mesogun`) and the simulated gun (:mod:`sims`) both import it;
-firmware implements the same contract from docs/protocol.md.
+The contract only, pure: no I/O, no clocks. Tooling (the CLI, the docs renderer) lives in
+:mod:`firmware_protocol.tools`, which this package never imports. The host (:mod:`mesogun`) and the
+simulated gun (:mod:`sims`) both import the contract; firmware implements it from docs/protocol.md.
 """
 
+from firmware_protocol import rules, views
 from firmware_protocol.catalog import CATALOG, Catalog, Direction, Field, FieldKind, MessageSpec
 from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, WireEnum
 from firmware_protocol.errors import (
@@ -86,7 +88,9 @@ __all__ = [
     "encode_message",
     "from_json",
     "make",
+    "rules",
     "spec_for",
     "to_json",
     "to_wire",
+    "views",
 ]

@@ -1,11 +1,11 @@
-"""Entry point of ``python -m firmware_protocol`` (see :mod:`firmware_protocol.cli`)."""
+"""Entry point of ``python -m firmware_protocol`` (see :mod:`firmware_protocol.tools.cli`)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from firmware_protocol.cli import main
+from firmware_protocol.tools.cli import main
 
 
 def _run() -> int:

@@ -1,6 +1,7 @@
 """The simulated gun's configuration: hard limits (ARCHITECTURE §3), timing, physics and calibration.
 
-Plain frozen dataclasses; every number is in the unit its name says. Defaults are the reference device.
+Plain frozen dataclasses; every number is in the unit its name says. Defaults are the reference device;
+its hard limits and periods come from :mod:`firmware_protocol.rules` (:class:`Limits` is re-exported).
 """
 
 from __future__ import annotations
@@ -8,26 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, Mode
+from firmware_protocol.rules import REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS, Limits
+
+__all__ = ["SIM_FIRMWARE_VERSION", "Calibration", "DeviceConfig", "Limits", "Physics"]
 
 SIM_FIRMWARE_VERSION = "0.1.0"
 """Firmware version the simulated device reports in ``identity``."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The device's hard limits, reported in ``identity`` and enforced on every command."""
-
-    depth_min_um: int = 1000
-    depth_max_um: int = 4000
-    depth_step_um: int = 100
-    dose_min_nl: int = 1000
-    dose_max_nl: int = 200_000
-    dose_step_nl: int = 1000
-    rate_min_mhz: int = 500
-    rate_max_mhz: int = 10_000
-    rate_step_mhz: int = 100
-    modes: tuple[Mode, ...] = (Mode.SINGLE, Mode.BURST, Mode.CONTINUOUS, Mode.NAPPAGE)
-    syringe_sizes_nl: tuple[int, ...] = (2_000_000, 3_000_000, 5_000_000, 10_000_000)
 
 
 @dataclass(frozen=True)
@@ -73,8 +60,8 @@ class DeviceConfig:
     fingerprint: int = FINGERPRINT
     """Catalog fingerprint the device reports and expects (override to test a mismatch)."""
     limits: Limits = field(default_factory=Limits)
-    watchdog_ms: int = 1000
-    status_period_ms: int = 100
+    watchdog_ms: int = REFERENCE_WATCHDOG_MS
+    status_period_ms: int = REFERENCE_STATUS_PERIOD_MS
     """Period of unsolicited status messages; 0 turns them off."""
     physics: Physics = field(default_factory=Physics)
     calibration: Calibration = field(default_factory=Calibration)

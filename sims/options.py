@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from firmware_protocol.rules import REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS
 from sims.config import Calibration, DeviceConfig, Physics
 from sims.errors import SimConfigError
 from sims.faults import FaultSpec, parse_fault
@@ -66,8 +67,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "fault",
         "inject a fault: NAME:after_shots=N or NAME:at_s=T, NAME one of occlusion, empty, stall, brownout (repeatable)",
     ),
-    OptionSpec("watchdog_ms", "int", "communication watchdog while armed or firing", "ms", 100, 60_000, 1000),
-    OptionSpec("status_period_ms", "int", "period of unsolicited status; 0 = off", "ms", 0, 60_000, 100),
+    OptionSpec(
+        "watchdog_ms", "int", "communication watchdog while armed or firing", "ms", 100, 60_000, REFERENCE_WATCHDOG_MS
+    ),
+    OptionSpec(
+        "status_period_ms", "int", "period of unsolicited status; 0 = off", "ms", 0, 60_000, REFERENCE_STATUS_PERIOD_MS
+    ),
     OptionSpec(
         "fingerprint",
         "hex",

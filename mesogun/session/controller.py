@@ -1,6 +1,7 @@
 """The host's state machine (``transitions`` AsyncMachine, enum states, queued): what is allowed when.
 
-Every command is a trigger whose source states are the states that allow it; :meth:`Controller.check`
+Every command is a trigger whose source states are the states that allow it, derived from the device rules
+(:data:`firmware_protocol.rules.STATE_TABLE`: the states where the device carries it out); :meth:`Controller.check`
 raises :class:`~mesogun.errors.StateError` (naming the current state and what is needed) before anything
 is sent. The device remains the authority: :meth:`Controller.reconcile` moves the machine to whatever
 state the device reports. All triggers are awaited from one task (the Gun's control task), one at a time,
@@ -14,7 +15,7 @@ from typing import Any
 
 from transitions.extensions.asyncio import AsyncMachine
 
-from firmware_protocol import DeviceState
+from firmware_protocol import DeviceState, rules
 from mesogun.errors import ConnectionLost, StateError
 
 
@@ -47,20 +48,44 @@ FROM_DEVICE: dict[DeviceState, HostState] = {
     DeviceState.EMERGENCY_STOP: S.EMERGENCY_STOP,
 }
 
-#: (trigger = command name, states that allow it, expected state after the device accepted it; None: unchanged).
-COMMANDS: list[tuple[str, list[HostState], HostState | None]] = [
-    ("configure", [S.IDLE, S.READY, S.ARMED], None),
-    ("load_syringe", [S.IDLE, S.READY], S.IDLE),
-    ("prime", [S.IDLE, S.READY], S.PRIMING),
-    ("arm", [S.READY], S.ARMED),
-    ("disarm", [S.ARMED], S.READY),
-    ("fire", [S.ARMED], S.FIRING),
-    ("stop", CONNECTED, None),
-    ("emergency_stop", [S.CONNECTING, *CONNECTED], S.EMERGENCY_STOP),
-    ("clear_alarm", [S.ALARM, S.EMERGENCY_STOP], None),
-    ("heartbeat", [S.CONNECTING, *CONNECTED], None),
-    ("get_status", [S.CONNECTING, *CONNECTED], None),
-]
+TO_DEVICE: dict[HostState, DeviceState] = {host: device for device, host in FROM_DEVICE.items()}
+"""Host state → device state (for the connected states)."""
+
+WIRE_COMMANDS: dict[str, str] = {
+    "configure": "set_parameters",
+    "load_syringe": "load_syringe",
+    "prime": "prime",
+    "arm": "arm",
+    "disarm": "disarm",
+    "fire": "fire",
+    "stop": "stop",
+    "emergency_stop": "emergency_stop",
+    "clear_alarm": "clear_alarm",
+    "heartbeat": "heartbeat",
+    "get_status": "get_status",
+}
+"""Controller trigger (the Gun's command) → the wire command it sends."""
+
+WHILE_CONNECTING = frozenset({"emergency_stop", "heartbeat", "get_status"})
+"""Commands a host may send while the session is still opening (before the device's state is known)."""
+
+
+def _command(name: str) -> tuple[str, list[HostState], HostState | None]:
+    """One controller trigger derived from :data:`firmware_protocol.rules.STATE_TABLE`."""
+    wire = WIRE_COMMANDS[name]
+    sources = [
+        host
+        for host in HostState
+        if (host is S.CONNECTING and name in WHILE_CONNECTING)
+        or (host in TO_DEVICE and rules.outcome(wire, TO_DEVICE[host]).host_sends)
+    ]
+    expected = rules.expected_state(wire)
+    return name, sources, FROM_DEVICE[expected] if expected is not None else None
+
+
+#: (trigger = command name, states that allow it, expected state after the device accepted it; None: unchanged
+#: or decided by the device's next status). Derived from the device rules, never written by hand.
+COMMANDS: list[tuple[str, list[HostState], HostState | None]] = [_command(name) for name in WIRE_COMMANDS]
 
 _HINTS: dict[HostState, str] = {
     S.IDLE: "load a syringe and prime it first",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from firmware_protocol import CATALOG, Frame, encode_frame, from_json, make, to_wire
-from firmware_protocol.cli import main
+from firmware_protocol.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRE_HEX = "0004011508010204020a010105ea247a2400"

@@ -13,7 +13,7 @@ import construct as cs
 import pytest
 
 from firmware_protocol import CATALOG, FINGERPRINT, Catalog, Direction, Field, FieldKind, MessageSpec, WireEnum
-from firmware_protocol.spec import fingerprint_of, signature_lines
+from firmware_protocol.tools.spec import fingerprint_of, signature_lines
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 

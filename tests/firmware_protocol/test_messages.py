@@ -164,7 +164,7 @@ def test_decoding_an_undefined_enum_value_is_bad_payload_naming_the_field() -> N
 
 def test_identity_from_a_newer_device_with_appended_fields_still_decodes() -> None:
     """identity has a frozen prefix: a later version appends fields, an older host ignores them."""
-    from firmware_protocol.spec import REFERENCE_IDENTITY
+    from firmware_protocol.rules import REFERENCE_IDENTITY
 
     identity = make("identity", seq=1, flags=2, **REFERENCE_IDENTITY)
     frame = encode_message(identity)

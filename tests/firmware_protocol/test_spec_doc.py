@@ -16,9 +16,10 @@ from firmware_protocol import (
     Mode,
     NakCode,
     make,
-    spec,
+    rules,
     to_wire,
 )
+from firmware_protocol.tools import spec
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 REGENERATE = "python -m firmware_protocol spec --write docs/protocol.md"
@@ -111,10 +112,10 @@ def test_a_hand_edit_of_a_generated_table_is_detected(doc: str) -> None:
 
 def test_state_table_covers_every_command_in_every_state() -> None:
     commands = {m.name for m in CATALOG if m.direction is Direction.HOST_TO_DEVICE}
-    assert set(spec.STATE_TABLE) == commands
-    for name, rules in spec.STATE_TABLE.items():
-        assert set(rules) == set(DeviceState), name
-        for state, outcome in rules.items():
+    assert set(rules.STATE_TABLE) == commands
+    for name, row in rules.STATE_TABLE.items():
+        assert set(row) == set(DeviceState), name
+        for state, outcome in row.items():
             assert outcome.accepted or outcome.naks, f"{name} in {state.json_name}: refused without a code"
 
 
@@ -132,20 +133,20 @@ def test_state_table_covers_every_command_in_every_state() -> None:
     ],
 )
 def test_state_table_agrees_with_the_catalog_docs(command: str, allowed: set[str]) -> None:
-    rules = spec.STATE_TABLE[command]
-    assert {s.json_name for s, o in rules.items() if o.accepted} == allowed
+    row = rules.STATE_TABLE[command]
+    assert {s.json_name for s, o in row.items() if o.accepted} == allowed
 
 
 def test_state_table_sends_latched_alarms_to_clear_alarm_first() -> None:
     for name in ("set_parameters", "load_syringe", "prime", "arm", "disarm", "fire"):
         for state in (DeviceState.ALARM, DeviceState.EMERGENCY_STOP):
-            assert spec.STATE_TABLE[name][state].naks == (NakCode.ALARM_ACTIVE,)
-    assert spec.STATE_TABLE["emergency_stop"][DeviceState.IDLE].to == (DeviceState.EMERGENCY_STOP,)
+            assert rules.STATE_TABLE[name][state].naks == (NakCode.ALARM_ACTIVE,)
+    assert rules.STATE_TABLE["emergency_stop"][DeviceState.IDLE].to == (DeviceState.EMERGENCY_STOP,)
 
 
 def test_reference_identity_is_the_device_model_of_the_architecture_in_wire_units() -> None:
     """ARCHITECTURE §3: depth 1.0–4.0 mm step 0.1, dose 0.001–0.200 mL step 0.001, rate 0.5–10 /s step 0.1."""
-    ref = spec.REFERENCE_IDENTITY
+    ref = rules.REFERENCE_IDENTITY
     um, nl, mhz = 1000, 1_000_000, 1000  # per mm, per mL, per shot/s
     assert (ref["depth_min_um"], ref["depth_max_um"], ref["depth_step_um"]) == (1.0 * um, 4.0 * um, round(0.1 * um))
     assert (ref["dose_min_nl"], ref["dose_max_nl"], ref["dose_step_nl"]) == (
@@ -160,10 +161,10 @@ def test_reference_identity_is_the_device_model_of_the_architecture_in_wire_unit
 
 
 def test_reference_identity_is_a_valid_identity_message() -> None:
-    message = make("identity", seq=1, flags=2, **spec.REFERENCE_IDENTITY)
+    message = make("identity", seq=1, flags=2, **rules.REFERENCE_IDENTITY)
     assert set(message.fields) == {f.name for f in CATALOG.by_name["identity"].fields}
 
 
 def test_reference_alarm_priorities_cover_every_alarm_and_communication_lost_is_high() -> None:
-    assert set(spec.REFERENCE_ALARM_PRIORITIES) == set(AlarmCode)
-    assert spec.REFERENCE_ALARM_PRIORITIES[AlarmCode.COMMUNICATION_LOST] is AlarmPriority.HIGH
+    assert set(rules.ALARM_PRIORITIES) == set(AlarmCode)
+    assert rules.ALARM_PRIORITIES[AlarmCode.COMMUNICATION_LOST] is AlarmPriority.HIGH

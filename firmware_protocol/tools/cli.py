@@ -16,12 +16,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from firmware_protocol import spec
 from firmware_protocol.catalog import CATALOG, Catalog, Field, MessageSpec
 from firmware_protocol.errors import FrameError, MessageError, ProtocolError
 from firmware_protocol.framing import CRC_CHECK, CRC_NAME, MAX_PAYLOAD, PROTOCOL_VERSION, decode_frame
 from firmware_protocol.messages import decode_message, from_json, to_json, to_wire
 from firmware_protocol.stream import StreamDecoder
+from firmware_protocol.tools import spec
 
 EXIT_OK = 0
 EXIT_BAD_FRAME = 1

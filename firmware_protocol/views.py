@@ -1,0 +1,305 @@
+"""Typed views of catalog messages: one frozen dataclass per message, built by :func:`view`.
+
+A decoded :class:`~firmware_protocol.messages.Message` holds its fields in a ``Mapping[str, Any]``;
+code downstream of the decoder reads ``view(m).shot_index`` (an ``int`` to mypy) instead of
+``m["shot_index"]``. A view is built from the message's already decoded fields (no construct work),
+so it costs one dataclass construction. The field names and order of each view equal the catalog's
+(``tests/firmware_protocol/test_views.py`` checks it), so the two cannot drift.
+
+Every view also carries the frame header's ``seq`` and ``flags`` (keyword-only). An ``ack`` of a command
+that echoes its fields carries the echoed values as the typed view of that command in :attr:`Ack.echo`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, TypeVar
+
+from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode
+from firmware_protocol.messages import Message, spec_for
+
+MessageTypeRef: TypeAlias = str | int
+"""A message-type field: the message's name, or the raw type id when the catalog does not know it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The frame header fields every view carries."""
+
+    seq: int = field(default=0, kw_only=True)
+    flags: int = field(default=0, kw_only=True)
+
+
+# ------------------------------------------------------------------ host → device
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(_Header):
+    """``hello``: opens a session."""
+
+    protocol_version: int
+    fingerprint: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(_Header):
+    """``heartbeat``: feeds the communication watchdog."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetStatus(_Header):
+    """``get_status``: asks for a status now."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetParameters(_Header):
+    """``set_parameters`` (and the values an ``ack`` of it echoes)."""
+
+    depth_um: int
+    dose_nl: int
+    rate_mhz: int
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSyringe(_Header):
+    """``load_syringe`` (and the values an ``ack`` of it echoes)."""
+
+    capacity_nl: int
+    fill_nl: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prime(_Header):
+    """``prime`` (and the value an ``ack`` of it echoes)."""
+
+    volume_nl: int
+
+
+@dataclass(frozen=True, slots=True)
+class Arm(_Header):
+    """``arm``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disarm(_Header):
+    """``disarm``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fire(_Header):
+    """``fire`` (and the count an ``ack`` of it echoes)."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stop(_Header):
+    """``stop``."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyStop(_Header):
+    """``emergency_stop``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClearAlarm(_Header):
+    """``clear_alarm``."""
+
+
+# ------------------------------------------------------------------ device → host
+
+
+@dataclass(frozen=True, slots=True)
+class Identity(_Header):
+    """``identity``: who the device is and its hard limits."""
+
+    protocol_version: int
+    fingerprint: int
+    model: str
+    serial_number: str
+    hardware_revision: str
+    firmware_version: str
+    depth_min_um: int
+    depth_max_um: int
+    depth_step_um: int
+    dose_min_nl: int
+    dose_max_nl: int
+    dose_step_nl: int
+    rate_min_mhz: int
+    rate_max_mhz: int
+    rate_step_mhz: int
+    modes: Sequence[Mode]
+    syringe_sizes_nl: Sequence[int]
+    watchdog_ms: int
+    status_period_ms: int
+
+
+EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire
+"""The views an ``ack`` may echo (the commands whose catalog entry has ``echoes=True``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(_Header):
+    """``ack``: a command was accepted; :attr:`echo` holds the applied values of an echoing command."""
+
+    command: MessageTypeRef
+    echo: EchoView | None = None
+    """Not a wire field of its own: the echoed command's fields, as that command's view (seq/flags 0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Nak(_Header):
+    """``nak``: a command was refused and changed nothing."""
+
+    command: MessageTypeRef
+    code: NakCode
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Status(_Header):
+    """``status``: the device's state."""
+
+    state: DeviceState
+    depth_um: int
+    dose_nl: int
+    rate_mhz: int
+    mode: Mode
+    needle_depth_um: int
+    syringe_capacity_nl: int
+    reservoir_nl: int
+    primed: bool
+    shots_session: int
+    shots_lifetime: int
+    shots_remaining: int
+    device_time_ms: int
+    active_alarms: Sequence[AlarmCode]
+
+
+@dataclass(frozen=True, slots=True)
+class Shot(_Header):
+    """``shot``: one shot was delivered."""
+
+    shot_index: int
+    fire_seq: int
+    depth_um: int
+    dose_nl: int
+    device_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm(_Header):
+    """``alarm``: an alarm was raised or cleared."""
+
+    code: AlarmCode
+    priority: AlarmPriority
+    raised: bool
+    device_time_ms: int
+
+
+MessageView: TypeAlias = (
+    Hello
+    | Heartbeat
+    | GetStatus
+    | SetParameters
+    | LoadSyringe
+    | Prime
+    | Arm
+    | Disarm
+    | Fire
+    | Stop
+    | EmergencyStop
+    | ClearAlarm
+    | Identity
+    | Ack
+    | Nak
+    | Status
+    | Shot
+    | Alarm
+)
+"""Any message view."""
+
+VIEWS: Mapping[str, type[MessageView]] = {
+    "hello": Hello,
+    "heartbeat": Heartbeat,
+    "get_status": GetStatus,
+    "set_parameters": SetParameters,
+    "load_syringe": LoadSyringe,
+    "prime": Prime,
+    "arm": Arm,
+    "disarm": Disarm,
+    "fire": Fire,
+    "stop": Stop,
+    "emergency_stop": EmergencyStop,
+    "clear_alarm": ClearAlarm,
+    "identity": Identity,
+    "ack": Ack,
+    "nak": Nak,
+    "status": Status,
+    "shot": Shot,
+    "alarm": Alarm,
+}
+"""Message name → its view class (one per catalog message)."""
+
+HEADER_FIELDS = ("seq", "flags")
+"""View attributes that come from the frame header, not from the catalog's fields."""
+
+
+def view(message: Message) -> MessageView:
+    """The typed view of ``message``; raises ``KeyError`` for a message this module has no view for."""
+    cls = VIEWS[message.name]
+    if cls is Ack:
+        return _ack(message)
+    return cls(seq=message.seq, flags=message.flags, **message.fields)
+
+
+V = TypeVar("V", bound=MessageView)
+
+
+def view_as(message: Message, cls: type[V]) -> V:
+    """The view of ``message`` as ``cls`` (``view_as(m, Shot).shot_index``); ``TypeError`` for another message."""
+    if VIEWS.get(message.name) is not cls:
+        raise TypeError(f"{message.name} message is not a {cls.__name__}")
+    return view(message)  # type: ignore[return-value]
+
+
+def _ack(message: Message) -> Ack:
+    values: dict[str, Any] = dict(message.fields)
+    command = values.pop("command")
+    echo: EchoView | None = None
+    if values and isinstance(command, str):
+        echo_cls = VIEWS[spec_for(command).name]
+        echo = echo_cls(**values)  # type: ignore[assignment]
+    return Ack(command, echo, seq=message.seq, flags=message.flags)
+
+
+__all__ = [
+    "HEADER_FIELDS",
+    "VIEWS",
+    "Ack",
+    "Alarm",
+    "Arm",
+    "ClearAlarm",
+    "Disarm",
+    "EchoView",
+    "EmergencyStop",
+    "Fire",
+    "GetStatus",
+    "Heartbeat",
+    "Hello",
+    "Identity",
+    "LoadSyringe",
+    "MessageTypeRef",
+    "MessageView",
+    "Nak",
+    "Prime",
+    "SetParameters",
+    "Shot",
+    "Status",
+    "Stop",
+    "view",
+    "view_as",
+]

@@ -1,0 +1,204 @@
+"""What the parts of the simulated gun share: its clock and timers, its RAM, its event output.
+
+:class:`DeviceCore` is handed to each part (dispatcher, commands, firing, alarms, watchdog); it holds no
+behaviour of its own beyond reading the clock and sending events. RAM (:class:`Ram`) is what a brown-out
+loses; NVM (:class:`~sims.nvm.Nvm`) and the ground-truth logs survive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from firmware_protocol import AlarmCode, AlarmPriority, DeviceState, Mode, make, to_wire
+from sims.config import DeviceConfig
+from sims.nvm import Nvm
+from sims.physics import DepthMotor
+from sims.statemachine import DeviceStateMachine
+
+
+@dataclass
+class DeviceCounters:
+    """What the device did, for tests proving exactly-once and for diagnostics."""
+
+    frames_in: int = 0
+    """Valid frames received (each one fed the watchdog)."""
+    duplicates: int = 0
+    """Frames answered from the reply cache without executing."""
+    executed: Counter[str] = field(default_factory=Counter)
+    """Commands executed and acknowledged, by message name."""
+    refused: Counter[str] = field(default_factory=Counter)
+    """Commands refused with a nak by their state rule or a check, by message name."""
+    boots: int = 0
+    """Power-ons, brown-outs included."""
+
+    @property
+    def commands_executed(self) -> int:
+        """Total commands executed (acknowledged, duplicates not counted)."""
+        return sum(self.executed.values())
+
+
+@dataclass
+class ShotRecord:
+    """Ground truth of one shot, as a scale and a depth gauge would measure it (not sent on the wire)."""
+
+    shot_index: int
+    fire_seq: int
+    set_depth_um: int
+    set_dose_nl: int
+    depth_um: int
+    """Depth really reached: set depth + hidden offset."""
+    dose_nl: int
+    """Volume really delivered: set dose × hidden gain."""
+    device_time_ms: int
+
+
+@dataclass(frozen=True)
+class StopMark:
+    """When the device executed a stop or an emergency stop: host monotonic clock and device time."""
+
+    monotonic: float
+    """``time.monotonic()`` of the host process when the command was executed (for latency benchmarks)."""
+    device_time_ms: int
+    """Device time (ms since power-on) when the command was executed."""
+
+
+@dataclass
+class Ram:
+    """The device's volatile state: set at power-on from the configuration, lost by a brown-out."""
+
+    boot_time: float
+    """Loop time of the last power-on."""
+    depth_um: int
+    dose_nl: int
+    rate_mhz: int
+    mode: Mode
+    motor: DepthMotor
+    syringe_capacity_nl: int = 0
+    reservoir_nl: int = 0
+    primed: bool = False
+    shots_session: int = 0
+    alarms: dict[AlarmCode, AlarmPriority] = field(default_factory=dict)
+    """Latched alarms with their priority, in the order they were raised."""
+    event_seq: int = 0
+    incompatible: bool = False
+    """The last hello's version or fingerprint differs: everything but hello and emergency_stop is refused."""
+
+    @classmethod
+    def at_boot(cls, config: DeviceConfig, now: float) -> Ram:
+        """The RAM right after a power-on at loop time ``now``."""
+        depth = config.boot_depth_um
+        motor = DepthMotor(config.physics.motor_speed_um_s, depth, depth, now)
+        return cls(now, depth, config.boot_dose_nl, config.boot_rate_mhz, config.boot_mode, motor)
+
+
+class Timers:
+    """Named one-shot timers on the loop; re-arming a name replaces its previous timer."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._handles: dict[str, asyncio.TimerHandle] = {}
+
+    def at(self, name: str, when: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at loop time ``when`` (replacing the timer of that name)."""
+        self.cancel(name)
+        self._handles[name] = self._loop.call_at(when, self._run, name, callback)
+
+    def _run(self, name: str, callback: Callable[[], None]) -> None:
+        self._handles.pop(name, None)
+        callback()
+
+    def cancel(self, name: str) -> None:
+        """Cancel the timer of that name, if any."""
+        handle = self._handles.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def cancel_all(self) -> None:
+        """Cancel every timer (power-off, brown-out)."""
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+
+    def active(self, name: str) -> bool:
+        """Whether a timer of that name is pending."""
+        return name in self._handles
+
+
+class DeviceCore:
+    """The shared context of the device's parts: configuration, NVM, clock, timers, state machine, RAM, output."""
+
+    def __init__(self, config: DeviceConfig, nvm: Nvm, machine: DeviceStateMachine) -> None:
+        self.config = config
+        self.nvm = nvm
+        self.machine = machine
+        self.counters = DeviceCounters()
+        self.shot_log: list[ShotRecord] = []
+        self.ram = Ram.at_boot(config, 0.0)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._timers: Timers | None = None
+        self.send: Callable[[bytes], None] | None = None
+        self.deferred: list[bytes] | None = None
+        """While a command executes: events wait here so that they follow its reply."""
+        self.closed = False
+        self.last_stop: StopMark | None = None
+        """The last ``stop`` executed (survives brown-outs: ground truth for tests and benchmarks)."""
+        self.last_emergency_stop: StopMark | None = None
+        """The last ``emergency_stop`` that halted the device (not a repeat while already stopped)."""
+
+    def mark_stop(self) -> None:
+        """A ``stop`` is executed now."""
+        self.last_stop = StopMark(time.monotonic(), self.device_time_ms())
+
+    def mark_emergency_stop(self) -> None:
+        """An ``emergency_stop`` halts the device now."""
+        self.last_emergency_stop = StopMark(time.monotonic(), self.device_time_ms())
+
+    @property
+    def state(self) -> DeviceState:
+        """The device state (owned by the state machine)."""
+        return self.machine.state
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind the core to the running loop (power-on)."""
+        self.loop = loop
+        self._timers = Timers(loop)
+
+    @property
+    def timers(self) -> Timers:
+        """The device's named timers; only after :meth:`start`."""
+        if self._timers is None:
+            raise RuntimeError("SimulatedGun.start() must be awaited first")
+        return self._timers
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` ran."""
+        return self._timers is not None
+
+    def now(self) -> float:
+        """Loop time (0 before start)."""
+        return self.loop.time() if self.loop is not None else 0.0
+
+    def device_time_ms(self) -> int:
+        """Milliseconds since the last power-on (u32)."""
+        return round((self.now() - self.ram.boot_time) * 1000) & 0xFFFF_FFFF
+
+    def write(self, data: bytes) -> None:
+        """Bytes to the host, if one is attached."""
+        if self.send is not None:
+            self.send(data)
+
+    def emit(self, name: str, **fields: Any) -> None:
+        """Send an unsolicited event (REPLY clear, seq = the device's event counter)."""
+        ram = self.ram
+        data = to_wire(make(name, seq=ram.event_seq, **fields))
+        ram.event_seq = (ram.event_seq + 1) & 0xFFFF
+        if self.deferred is not None:
+            self.deferred.append(data)
+        else:
+            self.write(data)

@@ -1,0 +1,144 @@
+"""Firing: plunger strokes at the set rate, shot events, the end of a burst, and halting all motion.
+
+A stroke starts (faults and an empty reservoir are checked then), takes the plunger time of the dose, and
+ends in a shot: the lifetime counter is persisted before the ``shot`` event is sent.
+"""
+
+from __future__ import annotations
+
+from firmware_protocol import AlarmCode, DeviceState, Mode
+from sims.alarms import Alarms
+from sims.core import DeviceCore, ShotRecord
+from sims.physics import delivered_nl
+from sims.statemachine import Event
+
+_STROKE = "stroke"
+_PRIME = "prime"
+_MILLI = 1000
+"""Milli-shots per shot: a rate of ``rate_mhz`` fires every ``_MILLI / rate_mhz`` seconds."""
+
+
+class Firing:
+    """One burst at a time: :meth:`begin`, strokes on the loop's timers, :meth:`stop` or :meth:`halt`."""
+
+    def __init__(self, core: DeviceCore, alarms: Alarms) -> None:
+        self._core = core
+        self._alarms = alarms
+        self.reset()
+
+    def reset(self) -> None:
+        """No burst in progress (power-on)."""
+        self.fire_seq = 0
+        self.shots_remaining = 0
+        self.unbounded = False
+        self.in_stroke = False
+        self._stop_after_stroke = False
+        self._next_stroke_at = 0.0
+
+    @property
+    def stroke_scheduled(self) -> bool:
+        """Whether a stroke timer is pending."""
+        return self._core.started and self._core.timers.active(_STROKE)
+
+    def begin(self, count: int, fire_seq: int) -> int:
+        """Start a burst of ``count`` shots (0: until stop; single mode: one); returns the count applied."""
+        core = self._core
+        count = 1 if core.ram.mode is Mode.SINGLE else count
+        now = core.now()
+        self.fire_seq = fire_seq
+        self.shots_remaining = count
+        self.unbounded = count == 0
+        self._stop_after_stroke = False
+        core.machine.send(Event.FIRE)
+        self._next_stroke_at = now
+        core.timers.at(_STROKE, now, self._stroke_start)
+        return count
+
+    def stop(self) -> None:
+        """``stop``: end the burst now, or at the end of the stroke in progress."""
+        if self._core.state is not DeviceState.FIRING:
+            return
+        if self.in_stroke:
+            self._stop_after_stroke = True
+        else:
+            self._end()
+            self._core.machine.send(Event.BURST_END)
+
+    def start_priming(self, volume_nl: int) -> None:
+        """Enter priming; the reservoir pays the volume and the line is primed when it is done."""
+        core = self._core
+        core.machine.send(Event.PRIME)
+        duration = volume_nl / core.config.physics.prime_rate_nl_s
+        core.timers.at(_PRIME, core.now() + duration, lambda: self._prime_done(volume_nl))
+
+    def _prime_done(self, volume_nl: int) -> None:
+        core = self._core
+        if core.state is not DeviceState.PRIMING:
+            return
+        ram = core.ram
+        ram.reservoir_nl = max(ram.reservoir_nl - delivered_nl(volume_nl, core.nvm.data.volume_gain), 0)
+        ram.primed = True
+        core.machine.send(Event.PRIMED)
+
+    def halt(self) -> None:
+        """Stop firing, priming and the depth motor at once (alarm, emergency stop)."""
+        self._end()
+        self._core.timers.cancel(_PRIME)
+        self._core.ram.motor.halt(self._core.now())
+
+    def _end(self) -> None:
+        self._core.timers.cancel(_STROKE)
+        self.in_stroke = False
+        self._stop_after_stroke = False
+        self.shots_remaining = 0
+        self.unbounded = False
+
+    def _stroke_start(self) -> None:
+        core = self._core
+        if core.state is not DeviceState.FIRING:
+            return
+        fault = self._alarms.due_shot_fault()
+        if fault is not None:
+            self._alarms.apply(fault)
+            return
+        ram = core.ram
+        if ram.reservoir_nl < delivered_nl(ram.dose_nl, core.nvm.data.volume_gain):
+            ram.reservoir_nl = 0
+            self._alarms.raise_alarm(AlarmCode.RESERVOIR_EMPTY)
+            return
+        self.in_stroke = True
+        stroke_s = core.config.physics.plunger_s(ram.dose_nl, core.config.limits.dose_max_nl)
+        core.timers.at(_STROKE, core.now() + stroke_s, self._stroke_end)
+
+    def _stroke_end(self) -> None:
+        core, ram = self._core, self._core.ram
+        self.in_stroke = False
+        gain, offset = core.nvm.data.volume_gain, core.nvm.data.depth_offset_um
+        volume = delivered_nl(ram.dose_nl, gain)
+        ram.reservoir_nl -= volume
+        ram.shots_session += 1
+        lifetime = core.nvm.data.shots_lifetime + 1
+        core.nvm.update(shots_lifetime=lifetime)  # persisted before the shot is reported
+        self._alarms.shot_delivered()
+        depth = round(ram.motor.position(core.now()))
+        time_ms = core.device_time_ms()
+        core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
+        core.emit(
+            "shot",
+            shot_index=lifetime & 0xFFFF_FFFF,
+            fire_seq=self.fire_seq,
+            depth_um=depth,
+            dose_nl=ram.dose_nl,
+            device_time_ms=time_ms,
+        )
+        doses_left = ram.reservoir_nl // max(volume, 1)
+        if doses_left < core.config.physics.low_reservoir_doses and AlarmCode.RESERVOIR_LOW not in ram.alarms:
+            self._alarms.raise_alarm(AlarmCode.RESERVOIR_LOW)
+        if not self.unbounded:
+            self.shots_remaining -= 1
+        if self._stop_after_stroke or (not self.unbounded and self.shots_remaining <= 0):
+            self._end()
+            core.machine.send(Event.BURST_END)
+            return
+        self._next_stroke_at += _MILLI / ram.rate_mhz
+        core.timers.at(_STROKE, max(self._next_stroke_at, core.now()), self._stroke_start)

@@ -1,0 +1,69 @@
+"""A read-only snapshot of the simulated gun's state, for tests and benchmarks (instead of private attributes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from firmware_protocol import AlarmCode, DeviceState, Mode
+from sims.core import StopMark
+
+
+@dataclass(frozen=True)
+class FiringSnapshot:
+    """The burst in progress."""
+
+    fire_seq: int
+    """Seq of the last fire command executed."""
+    shots_remaining: int
+    """Shots left in a bounded burst (0 if none)."""
+    unbounded: bool
+    """The burst fires until stop."""
+    in_stroke: bool
+    """A plunger stroke is under way."""
+    stroke_scheduled: bool
+    """A stroke timer is pending (only while firing, if the device is consistent)."""
+
+
+@dataclass(frozen=True)
+class DeviceSnapshot:
+    """What the device holds at one instant: state, parameters, motor, syringe, counters, alarms, stops."""
+
+    state: DeviceState
+    depth_um: int
+    dose_nl: int
+    rate_mhz: int
+    mode: Mode
+    needle_depth_um: int
+    """Where the depth stop is now (as the device believes: without the hidden offset)."""
+    motor_target_um: int
+    motor_moving: bool
+    syringe_capacity_nl: int
+    reservoir_nl: int
+    primed: bool
+    shots_session: int
+    shots_lifetime: int
+    active_alarms: tuple[AlarmCode, ...]
+    """Alarms latched now, in the order they were raised."""
+    incompatible_session: bool
+    """The last hello's version or fingerprint differed: only hello and emergency_stop are carried out."""
+    firing: FiringSnapshot
+    monotonic: float
+    """``time.monotonic()`` when the snapshot was taken."""
+    loop_time: float
+    """The device's (event loop's) clock when the snapshot was taken."""
+    boot_loop_time: float
+    """The device's clock at the last power-on."""
+    device_time_ms: int
+    """Milliseconds since the last power-on."""
+    last_stop: StopMark | None
+    """The last ``stop`` executed, if any."""
+    last_emergency_stop: StopMark | None
+    """The last ``emergency_stop`` that halted the device, if any."""
+    executed: Mapping[str, int]
+    """Commands executed and acknowledged, by name (duplicates answered from the cache not counted)."""
+    refused: Mapping[str, int]
+    """Commands refused by their state rule or a check, by name."""
+    frames_in: int
+    duplicates: int
+    boots: int
