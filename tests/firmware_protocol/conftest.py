@@ -122,7 +122,7 @@ def appendix_commands() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def sample_wires() -> list[bytes]:
     """Wire bytes of a few real messages of different shapes (empty, fixed, echoing ack, text, lists)."""
-    from firmware_protocol.spec import REFERENCE_IDENTITY
+    from firmware_protocol.rules import REFERENCE_IDENTITY
 
     samples = [
         make("fire", seq=8, count=10),
