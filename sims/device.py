@@ -28,12 +28,11 @@ from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.alarms import Alarms
 from sims.commands import Commands
 from sims.config import DeviceConfig
-from sims.core import DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark, Timers
+from sims.core import DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark
 from sims.dispatch import Dispatcher
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.firing import Firing
 from sims.nvm import Nvm, NvmData
-from sims.physics import DepthMotor
 from sims.snapshot import DeviceSnapshot, FiringSnapshot
 from sims.statemachine import DeviceStateMachine, Event
 from sims.watchdog import Watchdog
@@ -277,37 +276,6 @@ class SimulatedGun:
     def brownout(self) -> None:
         """Supply dip now: the device reboots (RAM lost, NVM kept) and raises ``brownout_reset``."""
         self._alarms.apply(FaultName.BROWNOUT)
-
-    # ------------------------------------------------------------------ deprecated private reads
-    # benchmarks/reliability (fuzz_device.py, safety.py) still read these former private attributes; they
-    # stay read-only until those oracles read snapshot() instead, then go.
-
-    @property
-    def _motor(self) -> DepthMotor:
-        return self._ram.motor
-
-    @property
-    def _shots_remaining(self) -> int:
-        return self._firing.shots_remaining
-
-    @property
-    def _unbounded(self) -> bool:
-        return self._firing.unbounded
-
-    @property
-    def _fire_seq(self) -> int:
-        return self._firing.fire_seq
-
-    @property
-    def _incompatible(self) -> bool:
-        return self._ram.incompatible
-
-    @property
-    def _boot_time(self) -> float:
-        return self._ram.boot_time
-
-    def _timers_(self) -> Timers:
-        return self._core.timers
 
     # ------------------------------------------------------------------ wiring of the parts
 

@@ -119,15 +119,16 @@ def random_frame(src: ByteSource, seq: int) -> Frame:
 
 def snapshot(gun: SimulatedGun) -> dict[str, Any]:
     """Everything a command could change (device time and the moving needle excluded)."""
+    snap = gun.snapshot()
     return {
-        "state": gun.state,
-        "params": (gun.depth_um, gun.dose_nl, gun.rate_mhz, gun.mode),
-        "motor_target": gun._motor.target_um,
-        "syringe": (gun.syringe_capacity_nl, gun.reservoir_nl, gun.primed),
-        "shots": (gun.shots_session, gun.shots_lifetime),
-        "alarms": gun.active_alarms,
-        "firing": (gun._shots_remaining, gun._unbounded, gun._fire_seq),
-        "incompatible": gun._incompatible,
+        "state": snap.state,
+        "params": (snap.depth_um, snap.dose_nl, snap.rate_mhz, snap.mode),
+        "motor_target": snap.motor_target_um,
+        "syringe": (snap.syringe_capacity_nl, snap.reservoir_nl, snap.primed),
+        "shots": (snap.shots_session, snap.shots_lifetime),
+        "alarms": snap.active_alarms,
+        "firing": (snap.firing.shots_remaining, snap.firing.unbounded, snap.firing.fire_seq),
+        "incompatible": snap.incompatible_session,
     }
 
 
@@ -196,7 +197,7 @@ class Harness:
             raise AssertionError("the shot log and the lifetime counter disagree")
         if gun.reservoir_nl < 0:
             raise AssertionError(f"reservoir went negative: {gun.reservoir_nl} nL")
-        if gun.state is not S.FIRING and gun._timers_().active("stroke"):
+        if gun.state is not S.FIRING and gun.snapshot().firing.stroke_scheduled:
             raise AssertionError(f"a plunger stroke is scheduled while {gun.state.json_name}")
 
     def to_firing(self) -> None:

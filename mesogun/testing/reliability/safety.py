@@ -138,7 +138,7 @@ async def trial(fault: str, rate_mhz: int, rng: random.Random) -> Trial:
         ok = alarm_t is not None and latency <= limit_s + 1e-9 and state is not DeviceState.FIRING
         if fault == "host_silence":  # shots may go on until the watchdog trips; none after it
             ok = ok and not [t for t in host.shots if alarm_t is not None and t > alarm_t + 1e-9]
-        boot = gun._boot_time if fault != "brownout" else 0.0
+        boot = gun.snapshot().boot_loop_time if fault != "brownout" else 0.0
 
         def ms(t: float | None) -> float | None:
             return None if t is None else round((t - boot) * 1000, 3)
