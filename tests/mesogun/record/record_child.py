@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from types import SimpleNamespace
 from typing import Any
@@ -43,4 +44,7 @@ async def main(path: str, shots: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    if uid := os.environ.get("MESOGUN_TEST_DROP_TO_UID"):
+        os.setgid(int(uid))
+        os.setuid(int(uid))
     print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))
