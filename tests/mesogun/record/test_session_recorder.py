@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 from firmware_protocol import Message, make
 from mesogun.record import SessionRecorder, TreatmentRecord
@@ -91,7 +91,7 @@ def test_heartbeats_and_their_acks_are_not_recorded(real: Any, tmp_path: Path) -
 class ThreadNotingRecord(TreatmentRecord):
     """Notes the thread every write runs in."""
 
-    threads: set[int] = set()
+    threads: ClassVar[set[int]] = set()
 
     def log_message(self, session_id: int, direction: str, message: Message) -> None:
         ThreadNotingRecord.threads.add(threading.get_ident())
