@@ -32,7 +32,7 @@ from typing import Any
 import mesogun
 from benchmarks.reliability.common import current_rss_mib, emit, machine, max_rss_mib
 from firmware_protocol import DeviceState, Message
-from mesogun.errors import ConnectionLost, MesogunError
+from mesogun.errors import ConnectionLost, MesogunError, RecordError
 from mesogun.link import Link
 from mesogun.models import GunInfo, Status
 from mesogun.record import SessionRecorder, TreatmentRecord
@@ -93,6 +93,10 @@ class CountingRecorder:
 
     async def on_disconnected(self, reason: str) -> None:
         await self.inner.on_disconnected(reason)
+
+    def on_failure(self, handler: Callable[[RecordError], None]) -> None:
+        """The inner record's failures reach the Gun (Recorder seam)."""
+        self.inner.on_failure(handler)
 
     @property
     def total_commands(self) -> int:

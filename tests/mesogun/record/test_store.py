@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from firmware_protocol import make
+from firmware_protocol import Message, make
 from mesogun.errors import RecordError
 from mesogun.record import MAX_PLAUSIBLE_UNRECEIVED, TreatmentRecord
 
 
-def _shot(index: int, dose_nl: int = 50_000) -> object:
+def _shot(index: int, dose_nl: int = 50_000) -> Message:
     return make("shot", seq=index, shot_index=index, fire_seq=8, depth_um=2500, dose_nl=dose_nl, device_time_ms=index)
 
 
