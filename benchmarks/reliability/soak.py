@@ -326,7 +326,7 @@ class Soak:
         db = sqlite3.connect(record.path)
         try:
             rows = db.execute(
-                "SELECT shot_index, received, fire_seq, depth_um, dose_nl, device_time_ms FROM shots"
+                "SELECT shot_index, received, fire_seq, depth_um, dose_nl, device_time_ms FROM all_shots"
             ).fetchall()
         finally:
             db.close()

@@ -82,6 +82,16 @@ CREATE TABLE IF NOT EXISTS unreceived (  -- shots first..last the device counted
     PRIMARY KEY (device_serial, epoch, first)
 );
 CREATE INDEX IF NOT EXISTS unreceived_by_session ON unreceived(session_id);
+CREATE VIEW IF NOT EXISTS all_shots AS  -- every shot, received or not, one row each (ranges expanded)
+WITH RECURSIVE expanded(device_serial, epoch, shot_index, last, session_id, ts) AS (
+    SELECT device_serial, epoch, first, last, session_id, ts FROM unreceived
+    UNION ALL
+    SELECT device_serial, epoch, shot_index + 1, last, session_id, ts FROM expanded WHERE shot_index < last
+)
+SELECT device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um, dose_nl, device_time_ms
+FROM shots
+UNION ALL
+SELECT device_serial, epoch, shot_index, session_id, 0, ts, NULL, NULL, NULL, NULL FROM expanded;
 CREATE TABLE IF NOT EXISTS anomalies (  -- what the record refused to believe (e.g. a counter jump)
     id INTEGER PRIMARY KEY,
     session_id INTEGER NOT NULL REFERENCES sessions(id),

@@ -238,3 +238,14 @@ def test_a_record_written_before_ranges_existed_opens_and_reads_the_same(tmp_pat
         assert (record.session(1).shots_recorded, record.session(1).shots_unreceived) == (3, 1 + 3)
         later = [(s.shot_index, s.received) for s in record.shots(1)][2:]
         assert later == [(3, True), (4, True), (5, False), (6, False), (7, False)]
+
+
+def test_the_all_shots_view_lists_every_shot_once(tmp_path: Path) -> None:
+    """Audits read ``all_shots``: received shots and every index of every unreceived range, one row each."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        record.log_message(session, "device", _shot(2))
+        record.reconcile(session, 5)
+        rows = record._db.execute("SELECT shot_index, received FROM all_shots ORDER BY shot_index").fetchall()
+        assert rows == [(1, 0), (2, 1), (3, 0), (4, 0), (5, 0)]
