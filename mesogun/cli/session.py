@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import click
 
+from mesogun.errors import RecordError
 from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.session.gun import Gun, connect
 
@@ -35,14 +36,25 @@ def run_on_gun(
     Ctrl-C (SIGINT) or SIGTERM: the first one sets ``stop_request`` if given (the body stops gracefully),
     else cancels the body; every later one is ignored with a note, so closing, which stops and disarms the
     gun, is never cut short. An interrupted body ends in ``KeyboardInterrupt`` once the gun is safe.
+
+    A treatment record that fails (disk full, read-only, locked, corrupt) cancels the body too; once the gun
+    is closed (stopped, disarmed) the record's ``RecordError`` ends the command (exit 6).
     """
 
     async def main() -> T:
         loop = asyncio.get_running_loop()
         with TreatmentRecord(db) as record:
-            async with connect(url, recorder=SessionRecorder(record)) as gun:
+            recorder = SessionRecorder(record)
+            record_failure: list[RecordError] = []
+            async with connect(url, recorder=recorder) as gun:
                 task = asyncio.ensure_future(body(gun))
                 interrupted = False
+
+                def on_record_failure(error: RecordError) -> None:
+                    record_failure.append(error)
+                    task.cancel()
+
+                recorder.on_failure(on_record_failure)
 
                 def on_signal() -> None:
                     nonlocal interrupted
@@ -60,6 +72,8 @@ def run_on_gun(
                 try:
                     return await task
                 except asyncio.CancelledError:
+                    if record_failure:
+                        raise record_failure[0] from None  # leaving the block makes the gun safe first
                     if interrupted:
                         raise KeyboardInterrupt from None
                     raise

@@ -1,15 +1,29 @@
-"""The treatment record: the ``Recorder`` seam the Gun talks to, and the SQLite store behind it."""
+"""The treatment record: the ``Recorder`` seam the Gun talks to, the SQLite store, and the writer thread."""
 
-from mesogun.record.recorder import Direction, NullRecorder, Recorder
-from mesogun.record.store import SessionRecorder, SessionSummary, ShotRow, TreatmentRecord, default_path
+from mesogun.record.recorder import Direction, FailureHandler, NullRecorder, Recorder
+from mesogun.record.session_recorder import SessionRecorder
+from mesogun.record.store import (
+    MAX_PLAUSIBLE_UNRECEIVED,
+    SessionSummary,
+    ShotRow,
+    TreatmentRecord,
+    default_path,
+    is_keepalive,
+)
+from mesogun.record.writer import RECORD_WRITE_TIMEOUT, RecordWriter
 
 __all__ = [
+    "MAX_PLAUSIBLE_UNRECEIVED",
+    "RECORD_WRITE_TIMEOUT",
     "Direction",
+    "FailureHandler",
     "NullRecorder",
+    "RecordWriter",
     "Recorder",
     "SessionRecorder",
     "SessionSummary",
     "ShotRow",
     "TreatmentRecord",
     "default_path",
+    "is_keepalive",
 ]

@@ -4,7 +4,13 @@ Durability: the database runs in WAL mode with ``synchronous=FULL`` and every sh
 :meth:`TreatmentRecord.log_message` returns, so a shot the host has reported is on disk even if the host
 is killed right after. Shots are unique per (device serial, lifetime shot index): a shot is never counted
 twice. :meth:`TreatmentRecord.reconcile` compares the device's lifetime counter with the record and enters
-the shots the device counted but the host never received as ``received = 0`` (details unknown).
+the shots the device counted but the host never received as *ranges* in ``unreceived`` (first, last; details
+unknown), one row per gap however long. A counter that jumps by more than :data:`MAX_PLAUSIBLE_UNRECEIVED`
+is not believed: it is entered in ``anomalies`` and the record continues from the new counter, charging no
+shot to anyone. Records written before ranges existed hold unreceived shots as ``shots`` rows with
+``received = 0``; they are read (and replaced by a late shot event) exactly as before.
+
+Keep-alives (``heartbeat`` and its ``ack``) are never recorded: they say nothing about the treatment.
 """
 
 from __future__ import annotations
@@ -24,8 +30,6 @@ import platformdirs
 
 from firmware_protocol import Message, to_json
 from mesogun.errors import RecordError
-from mesogun.models import GunInfo, Status
-from mesogun.record.recorder import Direction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -68,7 +72,50 @@ CREATE TABLE IF NOT EXISTS shots (
 );
 CREATE INDEX IF NOT EXISTS shots_by_session ON shots(session_id);
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id);
+CREATE TABLE IF NOT EXISTS unreceived (  -- shots first..last the device counted, whose events never arrived
+    device_serial TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    ts TEXT NOT NULL,
+    PRIMARY KEY (device_serial, epoch, first)
+);
+CREATE INDEX IF NOT EXISTS unreceived_by_session ON unreceived(session_id);
+CREATE VIEW IF NOT EXISTS all_shots AS  -- every shot, received or not, one row each (ranges expanded)
+WITH RECURSIVE expanded(device_serial, epoch, shot_index, last, session_id, ts) AS (
+    SELECT device_serial, epoch, first, last, session_id, ts FROM unreceived
+    UNION ALL
+    SELECT device_serial, epoch, shot_index + 1, last, session_id, ts FROM expanded WHERE shot_index < last
+)
+SELECT device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um, dose_nl, device_time_ms
+FROM shots
+UNION ALL
+SELECT device_serial, epoch, shot_index, session_id, 0, ts, NULL, NULL, NULL, NULL FROM expanded;
+CREATE TABLE IF NOT EXISTS anomalies (  -- what the record refused to believe (e.g. a counter jump)
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
 """
+
+MAX_PLAUSIBLE_UNRECEIVED = 20_000
+"""The most shots a device can plausibly fire unseen between two reconciliations: twice a full 10 mL
+syringe at the smallest dose (0.001 mL). A larger jump of the counter is flagged, not expanded."""
+
+BUSY_TIMEOUT_S = 1.0
+"""How long SQLite waits for another process's write lock before failing the write with "database is
+locked" (below the recorder's write timeout, so a locked record is reported by its cause)."""
+
+COUNTER_JUMP = "counter_jump"
+"""The ``anomalies.kind`` of a device counter that moved by more than :data:`MAX_PLAUSIBLE_UNRECEIVED`."""
+
+
+def is_keepalive(message: Message) -> bool:
+    """Whether ``message`` is a heartbeat or the device's ack of one (never recorded)."""
+    return message.name == "heartbeat" or (message.name == "ack" and message.get("command") == "heartbeat")
 
 
 def default_path() -> Path:
@@ -95,6 +142,8 @@ class SessionSummary:
     volume_nl: int
     """Volume delivered by the recorded shots (unreceived shots' volumes are unknown)."""
     alarms: int
+    anomalies: int = 0
+    """Entries the record refused to believe (e.g. a device counter that jumped): :meth:`TreatmentRecord.anomalies`."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +172,7 @@ class TreatmentRecord:
             raise RecordError(f"no treatment record at {self.path} (check --db)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -141,7 +190,14 @@ class TreatmentRecord:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic, fsynced commit around several writes (each write method alone is one already).
+
+        Nested inside another transaction it joins it, so a writer can batch calls into one commit.
+        """
+        if self._db.in_transaction:
+            yield self._db
+            return
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -151,13 +207,13 @@ class TreatmentRecord:
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise RecordError(f"treatment record {self.path}: {exc}") from exc
+            raise RecordError(f"treatment record {self.path}: {one_line(exc)}") from exc
 
     # -- writing ------------------------------------------------------------------------------------
 
     def start_session(self, device_serial: str, *, model: str = "", firmware_version: str = "", url: str = "") -> int:
         """Open a new session for a device and return its id."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO sessions (device_serial, model, firmware_version, url, started) VALUES (?, ?, ?, ?, ?)",
                 (device_serial, model, firmware_version, url, _now()),
@@ -167,17 +223,19 @@ class TreatmentRecord:
 
     def end_session(self, session_id: int) -> None:
         """Mark a session ended (a crashed host leaves it open; that is visible in ``record list``)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("UPDATE sessions SET ended = ? WHERE id = ?", (_now(), session_id))
 
     def log_message(self, session_id: int, direction: str, message: Message) -> None:
         """Append one command (direction ``host``) or reply/event (``device``); shots also go in ``shots``.
 
-        Committed (fsynced) before returning.
+        Committed (fsynced) before returning. Keep-alives (heartbeat and its ack) are not recorded.
         """
+        if is_keepalive(message):
+            return
         body = to_json(message)
         ts = _now()
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "INSERT INTO events (session_id, ts, direction, type, seq, body) VALUES (?, ?, ?, ?, ?, ?)",
                 (session_id, ts, direction, message.name, message.seq, json.dumps(body)),
@@ -204,6 +262,25 @@ class TreatmentRecord:
                         message["device_time_ms"],
                     ),
                 )
+                self._take_from_ranges(db, serial, epoch, int(message["shot_index"]))
+
+    @staticmethod
+    def _take_from_ranges(db: sqlite3.Connection, serial: str, epoch: int, index: int) -> None:
+        """A shot event arrived for an index on record as unreceived: split its range around it."""
+        row = db.execute(
+            "SELECT first, last, session_id, ts FROM unreceived WHERE device_serial = ? AND epoch = ?"
+            " AND first <= ? AND last >= ?",
+            (serial, epoch, index, index),
+        ).fetchone()
+        if row is None:
+            return
+        first, last, owner, ts = int(row[0]), int(row[1]), int(row[2]), str(row[3])
+        db.execute("DELETE FROM unreceived WHERE device_serial = ? AND epoch = ? AND first = ?", (serial, epoch, first))
+        pieces = [(first, index - 1), (index + 1, last)]
+        db.executemany(
+            "INSERT INTO unreceived (device_serial, epoch, first, last, session_id, ts) VALUES (?, ?, ?, ?, ?, ?)",
+            [(serial, epoch, lo, hi, owner, ts) for lo, hi in pieces if lo <= hi],
+        )
 
     @staticmethod
     def _serial_of(db: sqlite3.Connection, session_id: int) -> str:
@@ -228,7 +305,7 @@ class TreatmentRecord:
         is entered as unreceived, in the most recent session of that device that could have fired it. Only
         the new range is read, so reconciling on every status stays cheap however long the record grows.
         """
-        with self._transaction() as db:
+        with self.transaction() as db:
             serial = self._serial_of(db, session_id)
             row = db.execute("SELECT reconciled_to, epoch FROM devices WHERE serial = ?", (serial,)).fetchone()
             if row is None:
@@ -248,34 +325,50 @@ class TreatmentRecord:
                 return 0
             if device_lifetime == complete_to:
                 return 0
-            known = {
+            if device_lifetime - complete_to > MAX_PLAUSIBLE_UNRECEIVED:
+                self._flag_counter_jump(db, session_id, serial, complete_to, device_lifetime)
+                return 0
+            known = [
                 int(r[0])
                 for r in db.execute(
                     "SELECT shot_index FROM shots WHERE device_serial = ? AND epoch = ? AND shot_index > ?"
-                    " AND shot_index <= ?",
+                    " AND shot_index <= ? ORDER BY shot_index",
                     (serial, epoch, complete_to, device_lifetime),
                 )
-            }
-            missing = [i for i in range(complete_to + 1, device_lifetime + 1) if i not in known]
+            ]
             db.execute("UPDATE devices SET reconciled_to = ? WHERE serial = ?", (device_lifetime, serial))
-            if not missing:
+            gaps = _gaps(complete_to + 1, device_lifetime, known)
+            if not gaps:
                 return 0
-            owner = self._owner_session(db, serial, epoch, session_id, missing[0])
+            owner = self._owner_session(db, serial, epoch, session_id, gaps[0][0])
             ts = _now()
             db.executemany(
-                "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts)"
-                " VALUES (?, ?, ?, ?, 0, ?)",
-                [(serial, epoch, i, owner, ts) for i in missing],
+                "INSERT INTO unreceived (device_serial, epoch, first, last, session_id, ts) VALUES (?, ?, ?, ?, ?, ?)",
+                [(serial, epoch, first, last, owner, ts) for first, last in gaps],
             )
-            return len(missing)
+            return sum(last - first + 1 for first, last in gaps)
+
+    @staticmethod
+    def _flag_counter_jump(db: sqlite3.Connection, session_id: int, serial: str, before: int, after: int) -> None:
+        """Enter an implausible counter jump as an anomaly and continue from the new counter (nothing charged)."""
+        detail = (
+            f"device {serial} counter went from {before} to {after} (+{after - before}), more than "
+            f"{MAX_PLAUSIBLE_UNRECEIVED} shots unseen is implausible: not entered as unreceived shots"
+        )
+        db.execute(
+            "INSERT INTO anomalies (session_id, ts, kind, detail) VALUES (?, ?, ?, ?)",
+            (session_id, _now(), COUNTER_JUMP, detail),
+        )
+        db.execute("UPDATE devices SET reconciled_to = ? WHERE serial = ?", (after, serial))
 
     @staticmethod
     def _owner_session(db: sqlite3.Connection, serial: str, epoch: int, session_id: int, first_missing: int) -> int:
         """The session a run of unreceived shots belongs to: the one that recorded the shot before it."""
         row = db.execute(
-            "SELECT session_id FROM shots WHERE device_serial = ? AND epoch = ? AND shot_index < ?"
-            " ORDER BY shot_index DESC LIMIT 1",
-            (serial, epoch, first_missing),
+            "SELECT session_id, shot_index FROM shots WHERE device_serial = ? AND epoch = ? AND shot_index < ?"
+            " UNION ALL SELECT session_id, last FROM unreceived WHERE device_serial = ? AND epoch = ? AND last < ?"
+            " ORDER BY 2 DESC LIMIT 1",
+            (serial, epoch, first_missing, serial, epoch, first_missing),
         ).fetchone()
         return int(row[0]) if row is not None else session_id
 
@@ -286,10 +379,12 @@ class TreatmentRecord:
         rows = self._db.execute(
             "SELECT s.id, s.device_serial, s.started, s.ended,"
             " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 1),"
-            " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 0),"
+            " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 0)"
+            "  + (SELECT COALESCE(SUM(last - first + 1), 0) FROM unreceived WHERE session_id = s.id),"
             " (SELECT COALESCE(SUM(dose_nl), 0) FROM shots WHERE session_id = s.id AND received = 1),"
             " (SELECT COUNT(*) FROM events WHERE session_id = s.id AND type = 'alarm'"
-            "  AND json_extract(body, '$.raised') = 1)"
+            "  AND json_extract(body, '$.raised') = 1),"
+            " (SELECT COUNT(*) FROM anomalies WHERE session_id = s.id)"
             " FROM sessions s ORDER BY s.id"
         ).fetchall()
         return [SessionSummary(*row) for row in rows]
@@ -302,14 +397,29 @@ class TreatmentRecord:
         raise RecordError(f"no session {session_id} in the treatment record {self.path}")
 
     def shots(self, session_id: int) -> list[ShotRow]:
-        """The session's shots in (epoch, index) order, received or not."""
+        """The session's shots in (epoch, index) order, received or not (unreceived ranges one row per shot;
+        each range is at most :data:`MAX_PLAUSIBLE_UNRECEIVED` long)."""
         self.session(session_id)
         rows = self._db.execute(
             "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch FROM shots"
-            " WHERE session_id = ? ORDER BY epoch, shot_index",
+            " WHERE session_id = ?",
             (session_id,),
         ).fetchall()
-        return [ShotRow(r[0], bool(r[1]), *r[2:]) for r in rows]
+        shots = [ShotRow(r[0], bool(r[1]), *r[2:]) for r in rows]
+        for first, last, ts, epoch in self._db.execute(
+            "SELECT first, last, ts, epoch FROM unreceived WHERE session_id = ?", (session_id,)
+        ):
+            shots.extend(ShotRow(i, False, ts, None, None, None, None, epoch) for i in range(first, last + 1))
+        shots.sort(key=lambda shot: (shot.epoch, shot.shot_index))
+        return shots
+
+    def anomalies(self, session_id: int) -> list[dict[str, Any]]:
+        """What the record refused to believe in this session (``kind``, ``detail``, ``ts``), oldest first."""
+        self.session(session_id)
+        rows = self._db.execute(
+            "SELECT ts, kind, detail FROM anomalies WHERE session_id = ? ORDER BY id", (session_id,)
+        ).fetchall()
+        return [{"ts": ts, "kind": kind, "detail": detail} for ts, kind, detail in rows]
 
     def events(self, session_id: int) -> list[dict[str, Any]]:
         """The session's commands, replies and events in the order they were recorded."""
@@ -325,7 +435,12 @@ class TreatmentRecord:
         shots = self.shots(session_id)
         if fmt == "json":
             return json.dumps(
-                {"session": asdict(summary), "shots": [asdict(s) for s in shots], "events": self.events(session_id)},
+                {
+                    "session": asdict(summary),
+                    "shots": [asdict(s) for s in shots],
+                    "events": self.events(session_id),
+                    "anomalies": self.anomalies(session_id),
+                },
                 indent=2,
             )
         if fmt == "csv":
@@ -338,58 +453,23 @@ class TreatmentRecord:
         raise RecordError(f"export format {fmt!r} is not one of: json, csv")
 
 
+def _gaps(first: int, last: int, known: list[int]) -> list[tuple[int, int]]:
+    """The ranges of ``first..last`` not in ``known`` (sorted): the unreceived shots as (first, last) pairs."""
+    gaps: list[tuple[int, int]] = []
+    start = first
+    for index in known:
+        if index > start:
+            gaps.append((start, index - 1))
+        start = max(start, index + 1)
+    if start <= last:
+        gaps.append((start, last))
+    return gaps
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (SQLite and OS messages go into one-line CLI errors)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: ("" if v is None else int(v) if isinstance(v, bool) else v) for k, v in row.items()}
-
-
-class SessionRecorder:
-    """Connects a :class:`~mesogun.session.gun.Gun` to a :class:`TreatmentRecord` (the Gun's ``recorder``).
-
-    A session opens at every (re)connect and is reconciled with the device's lifetime counter then; a gap
-    in shot indices during a session (a shot event lost on the link) is entered as unreceived as soon as
-    the next shot or the next ``get_status`` reply shows it (a shot event arriving after its placeholder
-    replaces it). Writes are synchronous and committed before the Gun goes on, so a shot is on
-    disk before the API reports it.
-    """
-
-    def __init__(self, record: TreatmentRecord) -> None:
-        self.record = record
-        self.session_id: int | None = None
-        self.unreceived = 0
-        """Shots entered as unreceived by this recorder (reconciliation and gaps)."""
-        self._last_index: int | None = None
-        self._before_session: list[tuple[Direction, Message]] = []  # hello, identity, first status
-
-    async def on_connected(self, info: GunInfo, status: Status, url: str) -> None:
-        """Open a session for this device and reconcile the record with its lifetime counter."""
-        self.session_id = self.record.start_session(
-            info.serial_number, model=info.model, firmware_version=info.firmware_version, url=url
-        )
-        self.unreceived += self.record.reconcile(self.session_id, status.shots_lifetime)
-        self._last_index = status.shots_lifetime
-        for direction, message in self._before_session:
-            self.record.log_message(self.session_id, direction, message)
-        self._before_session.clear()
-
-    async def on_message(self, direction: Direction, message: Message) -> None:
-        """Append a command, reply, shot or alarm; then enter any gap in shot indices it reveals as unreceived."""
-        if self.session_id is None:  # the connect handshake: logged once the session (and its device) is known
-            self._before_session.append((direction, message))
-            return
-        self.record.log_message(self.session_id, direction, message)
-        if direction != "device":
-            return
-        if message.name == "shot":
-            index = message["shot_index"]
-            if self._last_index is not None and index > self._last_index + 1:
-                self.unreceived += self.record.reconcile(self.session_id, index - 1)
-            self._last_index = max(index, self._last_index or 0)
-        elif message.name == "status":  # a get_status reply: the device's counter is the authority
-            self.unreceived += self.record.reconcile(self.session_id, message["shots_lifetime"])
-            self._last_index = max(message["shots_lifetime"], self._last_index or 0)
-
-    async def on_disconnected(self, reason: str) -> None:
-        """Close the session; the next connect opens a new one."""
-        if self.session_id is not None:
-            self.record.end_session(self.session_id)
-        self.session_id = None

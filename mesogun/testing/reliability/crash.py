@@ -89,7 +89,9 @@ def _record_shots(db: Path) -> list[tuple[int, int]]:
     with sqlite3.connect(db) as con:
         if con.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             raise AuditFailed("the treatment record failed SQLite's integrity check")
-        return [(int(i), int(r)) for i, r in con.execute("SELECT shot_index, received FROM shots ORDER BY shot_index")]
+        return [
+            (int(i), int(r)) for i, r in con.execute("SELECT shot_index, received FROM all_shots ORDER BY shot_index")
+        ]
 
 
 def _baseline(db: Path) -> int:

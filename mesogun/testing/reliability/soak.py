@@ -28,7 +28,7 @@ from typing import Any
 
 import mesogun
 from firmware_protocol import DeviceState, Message
-from mesogun.errors import ConnectionLost, MesogunError
+from mesogun.errors import ConnectionLost, MesogunError, RecordError
 from mesogun.link import Link
 from mesogun.models import GunInfo, Status
 from mesogun.record import SessionRecorder, TreatmentRecord
@@ -90,6 +90,10 @@ class CountingRecorder:
 
     async def on_disconnected(self, reason: str) -> None:
         await self.inner.on_disconnected(reason)
+
+    def on_failure(self, handler: Callable[[RecordError], None]) -> None:
+        """The inner record's failures reach the Gun (Recorder seam)."""
+        self.inner.on_failure(handler)
 
     @property
     def total_commands(self) -> int:
@@ -319,7 +323,7 @@ class Soak:
         db = sqlite3.connect(record.path)
         try:
             rows = db.execute(
-                "SELECT shot_index, received, fire_seq, depth_um, dose_nl, device_time_ms FROM shots"
+                "SELECT shot_index, received, fire_seq, depth_um, dose_nl, device_time_ms FROM all_shots"
             ).fetchall()
         finally:
             db.close()

@@ -12,7 +12,7 @@ import pytest
 
 from firmware_protocol import Message, make
 from mesogun.errors import RecordError
-from mesogun.record import TreatmentRecord
+from mesogun.record import MAX_PLAUSIBLE_UNRECEIVED, TreatmentRecord
 
 
 def _shot(index: int, dose_nl: int = 50_000) -> Message:
@@ -147,3 +147,105 @@ def test_a_counter_that_starts_again_records_its_shots_in_a_new_epoch(tmp_path: 
         assert record.reconcile(second, 2) == 0
         assert [(s.epoch, s.shot_index) for s in record.shots(second)] == [(1, 1), (1, 2)]
         assert record.session(first).shots_recorded == 3 and record.session(second).shots_recorded == 2
+
+
+def test_unreceived_shots_are_one_range_row_and_a_late_shot_splits_it(tmp_path: Path) -> None:
+    """1,000 shots lost take one row; the late event of shot 500 leaves two ranges and 999 unreceived."""
+    db = tmp_path / "r.sqlite"
+    with TreatmentRecord(db) as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        assert record.reconcile(session, 1000) == 1000
+        ranges = "SELECT first, last FROM unreceived ORDER BY first"
+        assert record._db.execute(ranges).fetchall() == [(1, 1000)]
+        record.log_message(session, "device", _shot(500))
+        assert record._db.execute(ranges).fetchall() == [(1, 499), (501, 1000)]
+        summary = record.session(session)
+        assert (summary.shots_recorded, summary.shots_unreceived) == (1, 999)
+        rows = list(csv.DictReader(io.StringIO(record.export(session, "csv"))))
+        assert len(rows) == 1000 and rows[499] == {**rows[499], "shot_index": "500", "received": "1"}
+
+
+def test_an_implausible_counter_jump_is_flagged_not_expanded(tmp_path: Path) -> None:
+    """2,000,000 added to the device's counter: no placeholder rows, nothing charged to the patient, an
+    anomaly says what happened; the record goes on from the new counter."""
+    db = tmp_path / "r.sqlite"
+    with TreatmentRecord(db) as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 10)
+        record.log_message(session, "device", _shot(11))
+        assert record.reconcile(session, 11) == 0
+        assert record.reconcile(session, 2_000_011) == 0
+        summary = record.session(session)
+        assert (summary.shots_recorded, summary.shots_unreceived, summary.anomalies) == (1, 0, 1)
+        (anomaly,) = record.anomalies(session)
+        assert anomaly["kind"] == "counter_jump" and "+2000000" in anomaly["detail"]
+        assert record._db.execute("SELECT COUNT(*) FROM unreceived").fetchone() == (0,)
+        assert len(record.shots(session)) == 1
+        assert json.loads(record.export(session, "json"))["anomalies"][0]["kind"] == "counter_jump"
+        assert record.reconcile(session, 2_000_013) == 2  # later gaps are counted as usual
+    assert db.stat().st_size < 200_000
+
+
+def test_a_jump_up_to_the_plausible_limit_is_counted(tmp_path: Path) -> None:
+    """The limit is inclusive: exactly MAX_PLAUSIBLE_UNRECEIVED unseen shots are entered as unreceived."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        assert record.reconcile(session, MAX_PLAUSIBLE_UNRECEIVED) == MAX_PLAUSIBLE_UNRECEIVED
+        assert record.session(session).anomalies == 0
+
+
+_SCHEMA_BEFORE_RANGES = """
+CREATE TABLE devices (serial TEXT PRIMARY KEY, first_seen TEXT NOT NULL, baseline_lifetime INTEGER NOT NULL,
+    reconciled_to INTEGER NOT NULL, epoch INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sessions (id INTEGER PRIMARY KEY, device_serial TEXT NOT NULL, model TEXT NOT NULL DEFAULT '',
+    firmware_version TEXT NOT NULL DEFAULT '', url TEXT NOT NULL DEFAULT '', started TEXT NOT NULL, ended TEXT);
+CREATE TABLE events (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id), ts TEXT NOT NULL,
+    direction TEXT NOT NULL, type TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE shots (device_serial TEXT NOT NULL, epoch INTEGER NOT NULL, shot_index INTEGER NOT NULL,
+    session_id INTEGER NOT NULL REFERENCES sessions(id), received INTEGER NOT NULL, ts TEXT NOT NULL,
+    fire_seq INTEGER, depth_um INTEGER, dose_nl INTEGER, device_time_ms INTEGER,
+    PRIMARY KEY (device_serial, epoch, shot_index));
+CREATE INDEX shots_by_session ON shots(session_id);
+CREATE INDEX events_by_session ON events(session_id);
+INSERT INTO devices VALUES ('SN1', '2026-01-01T00:00:00.000+00:00', 0, 4, 0);
+INSERT INTO sessions VALUES (1, 'SN1', 'MG-1', '1.0.0', 'sim://', '2026-01-01T00:00:00.000+00:00',
+    '2026-01-01T00:01:00.000+00:00');
+INSERT INTO events VALUES (1, 1, '2026-01-01T00:00:01.000+00:00', 'device', 'shot', 1, '{"type": "shot"}');
+INSERT INTO shots VALUES ('SN1', 0, 1, 1, 1, '2026-01-01T00:00:01.000+00:00', 8, 2500, 50000, 1);
+INSERT INTO shots VALUES ('SN1', 0, 2, 1, 0, '2026-01-01T00:00:02.000+00:00', NULL, NULL, NULL, NULL);
+INSERT INTO shots VALUES ('SN1', 0, 3, 1, 0, '2026-01-01T00:00:02.000+00:00', NULL, NULL, NULL, NULL);
+INSERT INTO shots VALUES ('SN1', 0, 4, 1, 1, '2026-01-01T00:00:04.000+00:00', 8, 2500, 50000, 4);
+"""
+
+
+def test_a_record_written_before_ranges_existed_opens_and_reads_the_same(tmp_path: Path) -> None:
+    """A file of the previous schema (unreceived shots as received=0 rows): summaries, shots and exports are
+    as before, a late shot event still replaces its placeholder, and new gaps go in as ranges beside them."""
+    db = tmp_path / "old.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(_SCHEMA_BEFORE_RANGES)
+    old.close()
+    with TreatmentRecord(db, create=False) as record:
+        summary = record.session(1)
+        assert (summary.shots_recorded, summary.shots_unreceived, summary.volume_nl) == (2, 2, 100_000)
+        assert [(s.shot_index, s.received) for s in record.shots(1)] == [(1, True), (2, False), (3, False), (4, True)]
+        assert [r["received"] for r in csv.DictReader(io.StringIO(record.export(1, "csv")))] == ["1", "0", "0", "1"]
+        session = record.start_session("SN1")
+        record.log_message(session, "device", _shot(3))  # the lost event of shot 3 turns up
+        assert record.reconcile(session, 7) == 3  # shots 5-7: one range, in the session that fired shot 4
+        assert (record.session(1).shots_recorded, record.session(1).shots_unreceived) == (3, 1 + 3)
+        later = [(s.shot_index, s.received) for s in record.shots(1)][2:]
+        assert later == [(3, True), (4, True), (5, False), (6, False), (7, False)]
+
+
+def test_the_all_shots_view_lists_every_shot_once(tmp_path: Path) -> None:
+    """Audits read ``all_shots``: received shots and every index of every unreceived range, one row each."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        record.log_message(session, "device", _shot(2))
+        record.reconcile(session, 5)
+        rows = record._db.execute("SELECT shot_index, received FROM all_shots ORDER BY shot_index").fetchall()
+        assert rows == [(1, 0), (2, 1), (3, 0), (4, 0), (5, 0)]

@@ -1,0 +1,120 @@
+"""The Recorder the CLI and the test fixtures attach to a Gun: sessions and messages into a TreatmentRecord.
+
+Every write goes through one :class:`~mesogun.record.writer.RecordWriter` thread, so SQLite never runs on
+the event loop. Durability per message:
+
+* shots and alarms: :meth:`SessionRecorder.on_message` returns only once committed (fsynced), so a shot the
+  API or CLI reports is on disk;
+* commands and replies (``get_status`` replies included): queued and committed with the next batch,
+  normally within milliseconds and at the latest together with the next shot or alarm, or when the session
+  ends; a host killed in that window can lose them (never a shot);
+* heartbeats and their acks: not recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from firmware_protocol import Message
+from mesogun.models import GunInfo, Status
+from mesogun.record.recorder import Direction, FailureHandler
+from mesogun.record.store import TreatmentRecord, is_keepalive
+from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
+
+_DURABLE = frozenset({"shot", "alarm"})
+"""Device messages whose ``on_message`` returns only once committed."""
+
+
+class SessionRecorder:
+    """Connects a :class:`~mesogun.session.gun.Gun` to a treatment record (the Gun's ``recorder``).
+
+    A session opens at every (re)connect and is reconciled with the device's lifetime counter then; a gap
+    in shot indices during a session (a shot event lost on the link) is entered as unreceived as soon as
+    the next shot or the next ``get_status`` reply shows it (a shot event arriving later replaces it).
+
+    ``record`` is a :class:`TreatmentRecord` (its path, and its class, which the writer thread opens its own
+    connection with) or a path. The caller's record object itself is not written through.
+    """
+
+    def __init__(self, record: TreatmentRecord | str | Path, *, write_timeout: float = RECORD_WRITE_TIMEOUT) -> None:
+        path = record.path if isinstance(record, TreatmentRecord) else Path(record)
+        opener = type(record) if isinstance(record, TreatmentRecord) else TreatmentRecord
+        self.path = path
+        self.writer = RecordWriter(functools.partial(opener, path), path, write_timeout=write_timeout)
+        self.session_id: int | None = None
+        self.unreceived = 0
+        """Shots entered as unreceived by this recorder (reconciliation and gaps)."""
+        self._last_index: int | None = None
+        self._before_session: list[tuple[Direction, Message]] = []  # hello, identity, first status
+
+    def on_failure(self, handler: FailureHandler) -> None:
+        """Call ``handler`` on the loop as soon as any write fails (at once if one already has)."""
+        self.writer.on_failure(handler)
+
+    async def on_connected(self, info: GunInfo, status: Status, url: str) -> None:
+        """Open a session for this device, reconcile with its lifetime counter, log the handshake."""
+        self.writer.raise_if_failed()
+        handshake, self._before_session = self._before_session, []
+
+        def start(record: TreatmentRecord) -> tuple[int, int]:
+            session = record.start_session(
+                info.serial_number, model=info.model, firmware_version=info.firmware_version, url=url
+            )
+            added = record.reconcile(session, status.shots_lifetime)
+            for direction, message in handshake:
+                record.log_message(session, direction, message)
+            return session, added
+
+        self.session_id, added = await self.writer.wait(self.writer.submit(start), "the session start")
+        self.unreceived += added
+        self._last_index = status.shots_lifetime
+
+    async def on_message(self, direction: Direction, message: Message) -> None:
+        """Shots and alarms: return once committed. Commands and replies: return once queued."""
+        self.writer.raise_if_failed()
+        if is_keepalive(message):
+            return
+        if self.session_id is None:  # the connect handshake: logged once the session (and its device) is known
+            self._before_session.append((direction, message))
+            return
+        job = self._job(self.session_id, direction, message)
+        if direction == "device" and message.name in _DURABLE:
+            added = await self.writer.wait(self.writer.submit(job), f"{message.name} (seq {message.seq})")
+            self._count(added)
+        else:
+            self.writer.post(job, self._count)
+
+    async def on_disconnected(self, reason: str) -> None:
+        """Close the session (committing everything queued) and end the writer thread until the next connect."""
+        session, self.session_id = self.session_id, None
+        try:
+            self.writer.raise_if_failed()
+            if session is not None:
+                await self.writer.wait(
+                    self.writer.submit(lambda record: record.end_session(session)), "the session end"
+                )
+        finally:
+            await self.writer.close()
+
+    def _job(self, session: int, direction: Direction, message: Message) -> Job:
+        """The write for one message: log it, and reconcile the counter it reveals (a gap, a status)."""
+        reconcile_to: int | None = None
+        if direction == "device" and message.name == "shot":
+            index = int(message["shot_index"])
+            if self._last_index is not None and index > self._last_index + 1:
+                reconcile_to = index - 1
+            self._last_index = max(index, self._last_index or 0)
+        elif direction == "device" and message.name == "status":  # a get_status reply: the device's counter rules
+            reconcile_to = int(message["shots_lifetime"])
+            self._last_index = max(reconcile_to, self._last_index or 0)
+
+        def write(record: TreatmentRecord) -> int:
+            record.log_message(session, direction, message)
+            return record.reconcile(session, reconcile_to) if reconcile_to is not None else 0
+
+        return write
+
+    def _count(self, added: Any) -> None:
+        self.unreceived += int(added)

@@ -1,0 +1,132 @@
+"""The SessionRecorder seam: what is durable when, what is not recorded, and that SQLite stays off the loop."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+from firmware_protocol import Message, make
+from mesogun.record import SessionRecorder, TreatmentRecord
+
+INFO: Any = SimpleNamespace(serial_number="SN1", model="MG-1", firmware_version="1.0.0")
+
+
+def status(lifetime: int) -> Any:
+    """The only part of a Status the recorder reads."""
+    return SimpleNamespace(shots_lifetime=lifetime)
+
+
+def shot(index: int) -> Message:
+    return make("shot", seq=index, shot_index=index, fire_seq=8, depth_um=2500, dose_nl=50_000, device_time_ms=index)
+
+
+def committed(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """What another connection (another process, after a crash) would read now."""
+    other = sqlite3.connect(db)
+    try:
+        return other.execute(sql).fetchall()
+    finally:
+        other.close()
+
+
+def test_a_shot_and_an_alarm_are_committed_when_on_message_returns(real: Any, tmp_path: Path) -> None:
+    """Another connection sees the shot and the alarm the moment the Gun could report them."""
+    db = tmp_path / "r.sqlite"
+
+    async def scenario() -> None:
+        recorder = SessionRecorder(db)
+        await recorder.on_connected(INFO, status(0), "sim://")
+        await recorder.on_message("host", make("fire", seq=8, count=2))
+        await recorder.on_message("device", shot(1))
+        assert committed(db, "SELECT shot_index, received FROM shots") == [(1, 1)]
+        assert committed(db, "SELECT type FROM events ORDER BY id")[-2:] == [("fire",), ("shot",)]
+        alarm = make("alarm", code="occlusion", priority="high", raised=True, device_time_ms=5)
+        await recorder.on_message("device", alarm)
+        assert committed(db, "SELECT type FROM events ORDER BY id")[-1] == ("alarm",)
+        await recorder.on_disconnected("closed by the host")
+
+    real(scenario)
+
+
+def test_commands_and_replies_are_committed_by_the_session_end(real: Any, tmp_path: Path) -> None:
+    """Queued writes are not lost: closing the session commits them (and ends the writer thread)."""
+    db = tmp_path / "r.sqlite"
+
+    async def scenario() -> None:
+        recorder = SessionRecorder(db)
+        await recorder.on_connected(INFO, status(0), "sim://")
+        for seq in range(1, 21):
+            await recorder.on_message("host", make("get_status", seq=seq))
+        await recorder.on_disconnected("closed by the host")
+        assert committed(db, "SELECT COUNT(*) FROM events WHERE type = 'get_status'") == [(20,)]
+        assert committed(db, "SELECT ended IS NOT NULL FROM sessions") == [(1,)]
+
+    real(scenario)
+
+
+def test_heartbeats_and_their_acks_are_not_recorded(real: Any, tmp_path: Path) -> None:
+    """An idle armed minute must not fill the record with keep-alives (even if a caller passes them)."""
+    db = tmp_path / "r.sqlite"
+
+    async def scenario() -> None:
+        recorder = SessionRecorder(db)
+        await recorder.on_message("host", make("heartbeat", seq=1))  # during the handshake too
+        await recorder.on_connected(INFO, status(0), "sim://")
+        for seq in range(2, 50):
+            await recorder.on_message("host", make("heartbeat", seq=seq))
+            await recorder.on_message("device", make("ack", seq=seq, command="heartbeat"))
+        await recorder.on_message("host", make("disarm", seq=50))
+        await recorder.on_disconnected("closed by the host")
+        assert committed(db, "SELECT type FROM events") == [("disarm",)]
+
+    real(scenario)
+    with TreatmentRecord(db) as record:  # the store refuses them too
+        record.log_message(1, "host", make("heartbeat", seq=99))
+        assert [e["type"] for e in record.events(1)] == ["disarm"]
+
+
+class ThreadNotingRecord(TreatmentRecord):
+    """Notes the thread every write runs in."""
+
+    threads: ClassVar[set[int]] = set()
+
+    def log_message(self, session_id: int, direction: str, message: Message) -> None:
+        ThreadNotingRecord.threads.add(threading.get_ident())
+        super().log_message(session_id, direction, message)
+
+
+def test_sqlite_runs_in_the_writer_thread_not_on_the_event_loop(real: Any, tmp_path: Path) -> None:
+    """The event loop (link reader, control task, heartbeats) never waits inside SQLite."""
+    loop_threads: set[int] = set()
+
+    async def scenario() -> None:
+        loop_threads.add(threading.get_ident())
+        recorder = SessionRecorder(ThreadNotingRecord(tmp_path / "r.sqlite"))
+        await recorder.on_connected(INFO, status(0), "sim://")
+        await recorder.on_message("host", make("fire", seq=8, count=1))
+        await recorder.on_message("device", shot(1))
+        await recorder.on_disconnected("closed by the host")
+
+    real(scenario)
+    assert ThreadNotingRecord.threads and not ThreadNotingRecord.threads & loop_threads
+
+
+def test_a_gap_in_shot_indices_is_entered_as_one_unreceived_range(real: Any, tmp_path: Path) -> None:
+    """Shot 2..4 lost on the link: one range row, counted as 3 unreceived shots in the session."""
+    db = tmp_path / "r.sqlite"
+
+    async def scenario() -> None:
+        recorder = SessionRecorder(db)
+        await recorder.on_connected(INFO, status(0), "sim://")
+        await recorder.on_message("device", shot(1))
+        await recorder.on_message("device", shot(5))
+        assert recorder.unreceived == 3
+        await recorder.on_disconnected("closed by the host")
+
+    real(scenario)
+    assert committed(db, "SELECT first, last FROM unreceived") == [(2, 4)]
+    with TreatmentRecord(db) as record:
+        assert record.session(1).shots_unreceived == 3
