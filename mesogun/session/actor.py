@@ -24,7 +24,7 @@ from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState
 from mesogun.errors import ConnectionLost, IncompatibleDevice, LinkTimeout, MesogunError, PortNotFound, RecordError
 from mesogun.link import Link, Received
 from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent
-from mesogun.record.recorder import Recorder
+from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.controller import Controller, HostState
 from mesogun.session.fanout import FanOut
 from mesogun.session.recording import RecordPipe
@@ -107,9 +107,13 @@ class ControlActor:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_heartbeat = 0.0
+        self._allowed: set[tuple[str, HostState]] = set()
+        """(command, state) pairs the state machine allowed once (a pure function: asked once)."""
+        self._unchanged: set[tuple[str, HostState]] = set()
+        """(command, state) pairs whose accepted transition left the state as it was: not triggered again."""
         self._awaiting_record: dict[int, Received] = {}
         """Shots and alarms handed to the record, by event number, not yet reported to the caller."""
-        self.record = RecordPipe(timeouts.record, self._record_failed)
+        self.record = RecordPipe(timeouts.record, self._record_failed, enabled=not isinstance(recorder, NullRecorder))
         self.heartbeats_sent = 0
         """Heartbeats sent (for diagnostics and tests)."""
         register = getattr(recorder, "on_failure", None)
@@ -356,14 +360,31 @@ class ControlActor:
 
     async def command(self, name: str, **fields: Any) -> Received:
         """Check the state machine allows ``name``, send it, take the implied transition."""
-        self.controller.check(name)
+        self.check(name)
         received = await self.exchange(name, **fields)
         if received.message.name == "status":
             self._apply_status(received)
-        await self.controller.accepted(name)
+        await self.accepted(name)
         if name != "heartbeat" and name != "get_status":
             self._state_rx = max(self._state_rx, received.rx_index)
         return received
+
+    def check(self, name: str) -> None:
+        """Raise unless the state machine allows ``name`` now (remembering the pairs it allowed)."""
+        key = (name, self.controller.state)
+        if key not in self._allowed:
+            self.controller.check(name)
+            self._allowed.add(key)
+
+    async def accepted(self, name: str) -> None:
+        """Take the transition the device's acceptance of ``name`` implies (skipped when known to be a no-op:
+        the state machine's trigger costs more than the rest of a command's host-side path)."""
+        before = self.controller.state
+        if (name, before) in self._unchanged:
+            return
+        await self.controller.accepted(name)
+        if self.controller.state is before:
+            self._unchanged.add((name, before))
 
     async def refresh(self) -> Status:
         """Ask for a status now and reconcile with it (after commands whose outcome the device decides)."""
@@ -418,7 +439,7 @@ class ControlActor:
         if message.name not in ("shot", "alarm"):
             self.tracker.taken(number, pending=False)
             return
-        if not recorded and self.record.failed is None:  # reported once the record committed it
+        if not recorded and self.record.enabled and self.record.failed is None:  # reported once committed
             self.tracker.taken(number, pending=True)
             self._awaiting_record[number] = received
             generation = self._generation

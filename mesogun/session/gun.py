@@ -280,9 +280,9 @@ class Gun:
 
     async def _configure(self, fields: dict[str, Any]) -> Received:
         actor = self._actor
-        actor.controller.check("configure")
+        actor.check("configure")
         received = await actor.exchange("set_parameters", **fields)
-        await actor.controller.accepted("configure")
+        await actor.accepted("configure")
         return received
 
     async def load_syringe(self, *, capacity_ml: float, fill_ml: float | None = None) -> Syringe:
@@ -392,7 +392,7 @@ class Gun:
         actor = self._actor
 
         async def run() -> Status:
-            actor.controller.check("get_status")
+            actor.check("get_status")
             return await actor.refresh()
 
         return await actor.call("get_status", run)

@@ -30,8 +30,10 @@ class _Call:
 class RecordPipe:
     """Runs record calls one at a time, in the order given, each bounded by ``timeout`` seconds."""
 
-    def __init__(self, timeout: float, on_failed: Callable[[RecordError], None]) -> None:
+    def __init__(self, timeout: float, on_failed: Callable[[RecordError], None], *, enabled: bool = True) -> None:
         self._timeout = timeout
+        self.enabled = enabled
+        """False for a recorder that records nothing: calls are dropped at once (no task hop per command)."""
         self._on_failed = on_failed
         self._calls: deque[_Call] = deque()
         self._wakeup = asyncio.Event()
@@ -47,7 +49,7 @@ class RecordPipe:
 
     def put(self, what: str, call: Callable[[], Awaitable[None]], done: Callable[[], None] | None = None) -> None:
         """Queue ``call`` (never waits); ``done`` runs once it returned. Dropped if the record has failed."""
-        if self.failed is not None:
+        if self.failed is not None or not self.enabled:
             return
         self._calls.append(_Call(what, call, done))
         self._idle.clear()
