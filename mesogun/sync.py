@@ -22,6 +22,7 @@ from mesogun.record.recorder import Recorder
 from mesogun.session.controller import HostState
 from mesogun.session.gun import EventStream, Gun
 from mesogun.session.gun import connect as async_connect
+from mesogun.session.timeouts import Timeouts
 from mesogun.transports import Transport
 
 T = TypeVar("T")
@@ -184,10 +185,14 @@ def connect(
     ack_timeout: float | None = None,
     retries: int | None = None,
     silence_timeout: float | None = None,
+    timeouts: Timeouts | None = None,
 ) -> Iterator[SyncGun]:
-    """Open a gun by URL and yield a :class:`SyncGun`; on exit the gun is left safe and the thread joined."""
+    """Open a gun by URL and yield a :class:`SyncGun`; on exit the gun is left safe and the thread joined.
+
+    Options as for :func:`mesogun.connect` (``timeouts`` holds every timeout of the session).
+    """
     runner = _LoopThread()
-    kwargs: dict[str, Any] = {"recorder": recorder, "silence_timeout": silence_timeout}
+    kwargs: dict[str, Any] = {"recorder": recorder, "silence_timeout": silence_timeout, "timeouts": timeouts}
     if ack_timeout is not None:
         kwargs["ack_timeout"] = ack_timeout
     if retries is not None:

@@ -2,9 +2,13 @@
 
 * Sequence numbers are 16-bit and wrap. A retry re-sends the *same* seq with ``Flag.RETRY``, so the
   device's replay cache answers a duplicate without executing it again (a retried fire fires once).
-* One reader task decodes the byte stream with :class:`firmware_protocol.StreamDecoder`; a frame with
-  ``Flag.REPLY`` completes the command waiting on its seq, anything else is an unsolicited event
-  published to every subscriber (bounded queues, see :mod:`mesogun.session.fanout`).
+* The byte stream is decoded with :class:`firmware_protocol.StreamDecoder` as it arrives: straight from
+  the transport's readiness callback when the transport can push (no reader-task hop between the bytes
+  and the waiting command), else by one reader task. A frame with ``Flag.REPLY`` completes the command
+  waiting on its seq, anything else is an unsolicited event handed to ``on_event`` and published to every
+  subscriber (bounded queues, see :mod:`mesogun.session.fanout`).
+* The link never opens or closes its transport: whoever opened it closes it (the session), so a session
+  can drop a link and start a new one on the same transport (reconnect).
 * Connection loss (end of stream, a transport error, or silence past ``silence_timeout`` although the
   device pushes status every 100 ms) fails every waiting command and ends every subscription with
   :class:`~mesogun.errors.ConnectionLost`: no caller ever hangs.
@@ -42,6 +46,8 @@ class Received:
     message: Message
     rx_index: int
     time: float
+    events_before: int = 0
+    """Unsolicited events this link received before this message (an event's own number is this + 1)."""
 
 
 class Link:
@@ -73,6 +79,7 @@ class Link:
         self._on_event = on_event
         self._on_lost = on_lost
         self._rx_index = 0
+        self._event_count = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: asyncio.Task[None] | None = None
         self._monitor: asyncio.Task[None] | None = None
@@ -90,23 +97,30 @@ class Link:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the reader and silence-monitor tasks (the transport must be open)."""
+        """Start receiving (pushed by the transport, else a reader task) and the silence monitor.
+
+        The transport must be open; the link does not own it.
+        """
         self._loop = asyncio.get_running_loop()
         self.last_rx = self.last_tx = self._loop.time()
-        self._reader = self._loop.create_task(self._read_loop(), name="mesogun-link-reader")
+        if not self.transport.set_receiver(self._on_data):
+            self._reader = self._loop.create_task(self._read_loop(), name="mesogun-link-reader")
         self._monitor = self._loop.create_task(self._watch_silence(), name="mesogun-link-silence")
 
     async def close(self) -> None:
-        """Stop the tasks and close the transport; waiting commands and subscribers get ConnectionLost."""
+        """Stop receiving and the tasks; waiting commands and subscribers get ConnectionLost.
+
+        The transport stays open: whoever opened it closes it.
+        """
         self._closing = True
         self._fail(ConnectionLost("link closed by the host"))
+        self.transport.set_receiver(None)
         for task in (self._reader, self._monitor):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._reader = self._monitor = None
-        await self.transport.close()
 
     @property
     def lost(self) -> ConnectionLost | None:
@@ -162,28 +176,31 @@ class Link:
         timeout = self.ack_timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
         name, seq = message.name, message.seq
-        future: asyncio.Future[Received] = self._loop.create_future()
-        self._pending[seq] = future
         try:
             for attempt in range(1, attempts + 1):
                 if attempt > 1:
                     self.retransmissions += 1
                     log.debug("retry %d of %s seq %d", attempt - 1, name, seq)
                     message = replace(message, flags=int(message.flags | Flag.RETRY))
+                # A fresh future per attempt, awaited directly: the reply wakes this task with no extra
+                # callback hop, and a timed-out attempt's cancelled future is simply replaced.
+                future: asyncio.Future[Received] = self._loop.create_future()
+                self._pending[seq] = future
                 await self._send(message)
-                done, _ = await asyncio.wait({future}, timeout=timeout)
-                if done:
-                    break
-            else:
-                raise LinkTimeout(
-                    f"{name} got no reply after {attempts} attempts of {timeout:g} s each (seq {seq})",
-                    command=name,
-                    attempts=attempts,
-                    timeout=timeout,
-                )
+                try:
+                    async with asyncio.timeout(timeout):
+                        return await future
+                except TimeoutError:
+                    if self._lost is not None:
+                        raise ConnectionLost(str(self._lost)) from None
+            raise LinkTimeout(
+                f"{name} got no reply after {attempts} attempts of {timeout:g} s each (seq {seq})",
+                command=name,
+                attempts=attempts,
+                timeout=timeout,
+            )
         finally:
             self._pending.pop(seq, None)
-        return future.result()
 
     async def request(
         self, name: str, *, timeout: float | None = None, retries: int | None = None, **fields: Any
@@ -217,30 +234,41 @@ class Link:
     async def _read_loop(self) -> None:
         assert self._loop is not None
         try:
-            while True:
-                data = await self.transport.read()
-                if not data:
-                    self._fail(ConnectionLost(f"{self.transport.url}: the device closed the connection"))
-                    return
-                for frame in self.decoder.feed(data):
-                    try:
-                        message = decode_message(frame)
-                    except ProtocolError as exc:
-                        self.bad_messages += 1
-                        log.warning("dropped an undecodable message: %s", exc)
-                        continue
-                    self._dispatch(message)
+            while self._lost is None:
+                self._on_data(await self.transport.read())
         except ConnectionLost as exc:
             self._fail(exc)
         except (OSError, ConnectionError) as exc:
             self._fail(ConnectionLost(f"{self.transport.url}: read failed ({exc})"))
+
+    def _on_data(self, data: bytes | ConnectionLost) -> None:
+        """Bytes from the transport (pushed or read): decode and dispatch; ``b""`` or an error is a loss.
+
+        Nothing counts after the link was lost: a reconnect starts over on a new link.
+        """
+        if self._lost is not None:
+            return
+        if isinstance(data, ConnectionLost):
+            self._fail(data)
+            return
+        if not data:
+            self._fail(ConnectionLost(f"{self.transport.url}: the device closed the connection"))
+            return
+        for frame in self.decoder.feed(data):
+            try:
+                message = decode_message(frame)
+            except ProtocolError as exc:
+                self.bad_messages += 1
+                log.warning("dropped an undecodable message: %s", exc)
+                continue
+            self._dispatch(message)
 
     def _dispatch(self, message: Message) -> None:
         assert self._loop is not None
         now = self._loop.time()
         self.last_rx = now
         self._rx_index += 1
-        received = Received(message, self._rx_index, now)
+        received = Received(message, self._rx_index, now, self._event_count)
         if message.flags & Flag.REPLY:
             future = self._pending.get(message.seq)
             if future is not None and not future.done():
@@ -248,6 +276,7 @@ class Link:
             else:
                 log.debug("late or duplicate reply %s seq %d ignored", message.name, message.seq)
             return
+        self._event_count += 1
         if self._on_event is not None:
             self._on_event(received)
         self._events.publish(received)

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+
+from mesogun.errors import ConnectionLost
+
+Receiver = Callable[[bytes | ConnectionLost], None]
+"""Called with each chunk of bytes as it arrives, ``b""`` at end of stream, or the loss that ended it."""
 
 
 class Transport(abc.ABC):
@@ -32,6 +38,14 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Close the pipe and release the port; idempotent."""
+
+    def set_receiver(self, receiver: Receiver | None) -> bool:
+        """Push incoming bytes to ``receiver`` from the event loop's readiness callback instead of :meth:`read`.
+
+        Returns False if this transport cannot push (then read it with :meth:`read`); ``None`` detaches.
+        Pushing saves the link a task hop per reply, which is most of a command's host-side latency.
+        """
+        return False
 
     async def reopen(self, serial_number: str) -> None:
         """Close and open again, looking the device up by ``serial_number`` if its old address is gone."""

@@ -20,7 +20,7 @@ from typing import Any
 import serial
 
 from mesogun.errors import ConnectionLost, PortNotFound
-from mesogun.transports.base import Transport
+from mesogun.transports.base import Receiver, Transport
 
 #: Poll period for pyserial handlers without a file descriptor, in seconds.
 POLL_INTERVAL = 0.005
@@ -37,10 +37,11 @@ class SerialTransport(Transport):
         self.url = url
         self._baudrate = baudrate
         self._port: Any = None
-        self._chunks: asyncio.Queue[bytes | BaseException] | None = None
+        self._chunks: asyncio.Queue[bytes | ConnectionLost] | None = None
         self._fd: int | None = None
         self._poller: asyncio.Task[None] | None = None
         self._eof = False
+        self._receiver: Receiver | None = None
 
     async def open(self) -> None:
         """Open the port; :class:`PortNotFound` names the URL and pyserial's reason if it cannot be opened."""
@@ -72,7 +73,7 @@ class SerialTransport(Transport):
             return None
         return fd if isinstance(fd, int) else None
 
-    def _read_now(self) -> bytes | BaseException:
+    def _read_now(self) -> bytes | ConnectionLost:
         """What the port has right now: bytes, ``b""`` if nothing, or the disconnect as an exception."""
         try:
             data: bytes = self._port.read(READ_CHUNK)
@@ -86,7 +87,22 @@ class SerialTransport(Transport):
         if isinstance(result, BaseException) or result:
             if isinstance(result, BaseException):
                 self._stop_watching()
-            self._chunks.put_nowait(result)
+            if self._receiver is not None:
+                self._receiver(result)
+            else:
+                self._chunks.put_nowait(result)
+
+    def set_receiver(self, receiver: Receiver | None) -> bool:
+        """Push bytes straight from the readiness callback (ports with a file descriptor only)."""
+        if receiver is None:
+            self._receiver = None
+            return True
+        if self._fd is None or self._chunks is None:
+            return False
+        self._receiver = receiver
+        while not self._chunks.empty():  # bytes that arrived before the receiver was set come first
+            receiver(self._chunks.get_nowait())
+        return True
 
     async def _poll(self) -> None:
         assert self._chunks is not None
@@ -128,6 +144,7 @@ class SerialTransport(Transport):
     async def close(self) -> None:
         """Stop watching the port and close it (idempotent); a pending :meth:`read` returns ``b""``."""
         self._stop_watching()
+        self._receiver = None
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -87,9 +87,10 @@ class SimTransport(Transport):
             await sim.close()
 
     async def reopen(self, serial_number: str) -> None:
-        """Replug: a new connection to the same simulator (which kept running)."""
+        """Replug: a new connection to the same simulator, which kept running (attached, or started by this
+        transport and not closed); a transport whose own simulator was closed starts a fresh one."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
-        self._conn = self.sim.connect()
+        await self.open()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from firmware_protocol import Flag, Frame, Message, NakCode, StreamDecoder, decode_message, make, to_wire
+from firmware_protocol.framing import encode_frame
 from mesogun.errors import ConnectionLost, DeviceRefused, LinkTimeout, ProtocolViolation
 from mesogun.link import Link
 from mesogun.transports.base import Transport
@@ -236,11 +237,34 @@ def test_silence_past_the_timeout_is_connection_lost(virtual: Any) -> None:
 
 
 def test_undecodable_frames_are_counted_not_fatal(virtual: Any) -> None:
+    """Fault: noise, a frame cut short, and a valid frame whose message type nobody knows. Must hold: the link
+    counts each in its own counter and the command after them still gets its reply."""
+
     async def scenario() -> None:
         link, device = await started(echo)
-        device._out.put_nowait(b"\x00garbage\x00" + to_wire(Message("ack", 0, {"command": "arm"}, 0))[:-3] + b"\x00")
+        unknown_type = encode_frame(Frame(msg_type=0xEE, seq=7, payload=b"\x01", flags=int(Flag.REPLY)))
+        cut_short = to_wire(Message("ack", 0, {"command": "arm"}, 0))[:-3] + b"\x00"
+        device._out.put_nowait(b"\x00garbage\x00" + cut_short + unknown_type)
         assert (await link.request("arm")).message.name == "ack"
-        assert link.decoder.stats.garbage_bytes + link.decoder.stats.dropped > 0
+        assert link.bad_messages == 1  # the unknown message type
+        assert link.decoder.stats.dropped + link.decoder.stats.garbage_bytes > 0  # the noise and the cut frame
+        assert link.decoder.stats.frames == 2  # the unknown-type frame and the arm ack
         await link.close()
+
+    virtual(scenario)
+
+
+def test_closing_the_link_leaves_the_transport_to_whoever_opened_it(virtual: Any) -> None:
+    """Whoever opens a transport closes it: a link dropped for a reconnect must not close the port under it."""
+
+    async def scenario() -> None:
+        link, device = await started(echo)
+        await link.close()
+        assert not device.closed
+        again = Link(device)
+        await again.start()
+        assert (await again.request("arm")).message.name == "ack"
+        await again.close()
+        await device.close()
 
     virtual(scenario)

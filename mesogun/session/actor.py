@@ -1,0 +1,503 @@
+"""The control actor: the one task that owns the link, the heartbeat schedule and the order of everything.
+
+Callers submit work (a command) and wait for its future; the link's callbacks (an event, a loss) and the
+record's (a write done, a failure) only enqueue. The actor takes items one at a time, urgent ones first,
+so exactly one execution context mutates session state: controller, status, bursts, waiters. It sends
+a heartbeat whenever nothing went out for a fraction of the device's watchdog period; if the actor
+stalls, heartbeats stop and the device's own watchdog stops the gun. The treatment record runs in its
+own lane (:class:`~mesogun.session.recording.RecordPipe`) and never holds the actor up: a record that
+fails or stalls past its timeout makes the actor stop and disarm the gun and refuse further work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState
+from mesogun.errors import ConnectionLost, IncompatibleDevice, LinkTimeout, MesogunError, PortNotFound, RecordError
+from mesogun.link import Link, Received
+from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent
+from mesogun.record.recorder import NullRecorder, Recorder
+from mesogun.session.controller import Controller, HostState
+from mesogun.session.fanout import FanOut
+from mesogun.session.recording import RecordPipe
+from mesogun.session.timeouts import Timeouts
+from mesogun.session.tracker import Burst, NeedleStop, StatusWait, Tracker
+from mesogun.transports import Transport
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SAFE_COMMANDS = frozenset({"stop", "emergency_stop", "disarm", "get_status", "heartbeat"})
+"""Commands still sent after the treatment record failed: they only make the gun safer or ask its state."""
+SEND_FIRST = frozenset({"stop", "emergency_stop", "disarm", "heartbeat"})
+"""Commands sent before anything about them is handed to the record."""
+UNRECORDED = frozenset({"heartbeat"})
+"""Commands the record never sees (nor their replies): keep-alives, not treatment."""
+HEARTBEAT_SLACK = 0.001
+"""A heartbeat due within this many seconds is sent now (sub-millisecond sleeps could spin a virtual clock)."""
+
+
+@dataclass
+class _Work:
+    """A caller's command, run by the actor; ``future`` carries its result back."""
+
+    name: str
+    run: Callable[[], Awaitable[Any]]
+    future: asyncio.Future[Any]
+
+
+@dataclass
+class _FromDevice:
+    """A device event tagged with the link generation that received it."""
+
+    generation: int
+    received: Received
+
+
+@dataclass
+class _Recorded:
+    """A shot or alarm the record has committed: now it may reach the caller."""
+
+    generation: int
+    received: Received
+
+
+@dataclass
+class _Lost:
+    generation: int
+    error: ConnectionLost
+
+
+@dataclass
+class _RecordFailed:
+    error: RecordError
+
+
+_Item = _Work | _FromDevice | _Recorded | _Lost | _RecordFailed | None
+
+
+class ControlActor:
+    """Owns one session's link and state; everything that changes them runs in :meth:`_run`."""
+
+    def __init__(self, transport: Transport, recorder: Recorder, timeouts: Timeouts) -> None:
+        self.transport = transport
+        self.recorder = recorder
+        self.timeouts = timeouts
+        self.controller = Controller()
+        self.tracker = Tracker()
+        self.needle = NeedleStop()
+        self.events: FanOut[Event] = FanOut()
+        self.link: Link | None = None
+        self.info: GunInfo | None = None
+        self.status: Status | None = None
+        self.status_rx = -1
+        self._state_rx = -1
+        self._generation = 0
+        self._next_seq = secrets.randbelow(0x10000)  # a fresh session never collides with a stale replay cache
+        self._urgent: deque[_Item] = deque()
+        self._queue: deque[_Item] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_heartbeat = 0.0
+        self._allowed: set[tuple[str, HostState]] = set()
+        """(command, state) pairs the state machine allowed once (a pure function: asked once)."""
+        self._unchanged: set[tuple[str, HostState]] = set()
+        """(command, state) pairs whose accepted transition left the state as it was: not triggered again."""
+        self._awaiting_record: dict[int, Received] = {}
+        """Shots and alarms handed to the record, by event number, not yet reported to the caller."""
+        self.record = RecordPipe(timeouts.record, self._record_failed, enabled=not isinstance(recorder, NullRecorder))
+        self.heartbeats_sent = 0
+        """Heartbeats sent (for diagnostics and tests)."""
+        register = getattr(recorder, "on_failure", None)
+        if callable(register):
+            register(self.record.fail)
+
+    # ------------------------------------------------------------------ submitting (any task)
+
+    @property
+    def running(self) -> bool:
+        """The actor task is up."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def record_error(self) -> RecordError | None:
+        """Why the treatment record failed, or ``None``."""
+        return self.record.failed
+
+    def start(self) -> None:
+        """Start the actor and record tasks on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="mesogun-control")
+        self.record.start()
+
+    async def call(self, name: str, run: Callable[[], Awaitable[T]], *, urgent: bool = False) -> T:
+        """Have the actor run ``run`` (command ``name``) and return its result; ``urgent`` overtakes queued work.
+
+        After a record failure only :data:`SAFE_COMMANDS` run; others raise :class:`RecordError`.
+        """
+        if not self.running:
+            raise ConnectionLost("not connected (use mesogun.connect())")
+        failed = self.record.failed
+        if failed is not None and name not in SAFE_COMMANDS:
+            raise RecordError(f"{name} refused: {failed} (the gun was stopped and disarmed)")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(_Work(name, run, future), urgent=urgent)
+        return await future
+
+    def _put(self, item: _Item, *, urgent: bool = False) -> None:
+        (self._urgent if urgent else self._queue).append(item)
+        self._wakeup.set()
+
+    # ------------------------------------------------------------------ the actor loop
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._next_item()
+            if item is None:
+                return
+            try:
+                if isinstance(item, _Work):
+                    await self._run_work(item)
+                elif isinstance(item, _FromDevice | _Recorded):
+                    if item.generation == self._generation:
+                        await self._on_event(item.received, recorded=isinstance(item, _Recorded))
+                elif isinstance(item, _Lost):
+                    await self._on_lost(item)
+                else:
+                    await self._on_record_failed(item.error)
+            except Exception:  # one bad item must not stop the control path
+                log.exception("control actor: error while handling %r", item)
+
+    async def _next_item(self) -> _Item:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._urgent:
+                return self._urgent.popleft()
+            if self._queue:
+                return self._queue.popleft()
+            delay = self._heartbeat_due(loop.time())
+            if delay is not None and delay <= HEARTBEAT_SLACK:
+                await self._heartbeat()
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wakeup.wait()
+
+    def _heartbeat_due(self, now: float) -> float | None:
+        """Seconds until the next heartbeat, or ``None`` without a live session.
+
+        Counted from the last frame sent *or the last heartbeat tried*, whichever is later: a heartbeat that
+        fails without sending anything still waits a full period before the next try, so the actor can
+        never spin on heartbeats.
+        """
+        link, info = self.link, self.info
+        if link is None or link.lost is not None or info is None or self.controller.state is HostState.DISCONNECTED:
+            return None
+        period = info.watchdog_ms / 1000 * self.timeouts.heartbeat_fraction
+        return max(link.last_tx, self._last_heartbeat) + period - now
+
+    async def _heartbeat(self) -> None:
+        self._last_heartbeat = asyncio.get_running_loop().time()
+        self.heartbeats_sent += 1
+        try:
+            await self.command("heartbeat")
+        except LinkTimeout as exc:
+            if self.link is not None:
+                self.link.fail(ConnectionLost(f"the device does not answer heartbeats ({exc})"))
+        except ConnectionLost:
+            pass  # the loss is reported by the link
+        except Exception as exc:  # a refused heartbeat (e.g. incompatible session) is logged, not fatal
+            log.warning("heartbeat failed: %s", exc)
+
+    async def _run_work(self, work: _Work) -> None:
+        if work.future.done():  # the caller gave up before its turn: do not act for nobody
+            return
+        failed = self.record.failed
+        if failed is not None and work.name not in SAFE_COMMANDS:  # the record failed while this was queued
+            work.future.set_exception(RecordError(f"{work.name} refused: {failed} (the gun was stopped)"))
+            return
+        try:
+            result = await work.run()
+        except Exception as exc:
+            if not work.future.done():
+                work.future.set_exception(exc)
+        else:
+            if not work.future.done():
+                work.future.set_result(result)
+
+    # ------------------------------------------------------------------ session lifecycle (in the actor)
+
+    def new_link(self) -> Link:
+        """A fresh link on the (open) transport; events and losses of older links are ignored from now on."""
+        self._generation += 1
+        generation = self._generation
+        link = Link(
+            self.transport,
+            ack_timeout=self.timeouts.ack,
+            retries=self.timeouts.retries,
+            silence_timeout=self.timeouts.silence or self.timeouts.silence_before_identity,
+            first_seq=self._next_seq,
+            on_event=lambda r: self._put(_FromDevice(generation, r)),
+            on_lost=lambda e: self._put(_Lost(generation, e)),  # after the events received before it
+        )
+        self.link = link
+        self.events = FanOut()
+        self.status_rx = self._state_rx = -1
+        self.tracker.reset()
+        self._awaiting_record.clear()
+        return link
+
+    async def start_session(self, expected_serial: str | None) -> None:
+        """Hello, identity check, first status, on the open transport (connect and reconnect)."""
+        link = self.new_link()
+        await link.start()
+        identity = (await self.exchange("hello", protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT)).message
+        info = GunInfo.from_identity(identity)
+        if info.protocol_version != PROTOCOL_VERSION or info.fingerprint != FINGERPRINT:
+            raise IncompatibleDevice(
+                f"device {info.serial_number} speaks protocol {info.protocol_version} with catalog fingerprint "
+                f"0x{info.fingerprint:08X}; this host speaks protocol {PROTOCOL_VERSION} with catalog fingerprint "
+                f"0x{FINGERPRINT:08X} (update the host or the firmware)"
+            )
+        if expected_serial is not None and info.serial_number != expected_serial:
+            raise PortNotFound(
+                f"{self.transport.url} is now gun {info.serial_number!r}, not {expected_serial!r}: not reconnecting"
+            )
+        self.info = info
+        t = self.timeouts
+        if t.silence is None:  # ten missed statuses, or four missed heartbeat acks if statuses are off
+            heartbeat_s = info.watchdog_ms / 1000 * t.heartbeat_fraction
+            link.silence_timeout = max(t.silence_min, t.silence_periods * info.status_period_ms / 1000, 4 * heartbeat_s)
+        received = await self.exchange("get_status")
+        self._apply_status(received)
+        await self.controller.reconcile(self._status().state)
+        self._state_rx = received.rx_index
+        status, url = self._status(), self.transport.url
+        self.record.put("the session start", lambda: self.recorder.on_connected(info, status, url))
+
+    async def drop_link(self) -> None:
+        """Stop the current link (the transport stays open: the session owns it)."""
+        link, self.link = self.link, None
+        if link is not None:
+            self._next_seq = link.next_seq
+            await link.close()
+
+    async def make_safe(self) -> None:
+        """Stop firing and disarm, going by the device's state, not the host's (close, record failure).
+
+        ``stop`` is sent whatever the host believes: a ``fire`` whose ack was lost may have started firing.
+        """
+        await self.command("stop")
+        status = await self.refresh()
+        assert self.info is not None
+        step = max(self.timeouts.status_poll_min, self.info.status_period_ms / 1000)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeouts.firing_end
+        while status.state is DeviceState.FIRING and loop.time() < deadline:  # the shot in progress ends
+            await asyncio.sleep(step)
+            status = await self.refresh()
+        if status.state is DeviceState.ARMED:
+            await self.command("disarm")
+
+    async def shutdown(self, reason: ConnectionLost) -> None:
+        """End the session: fail waiters, end event streams, stop the actor, drop the link, flush the record."""
+        self.events.close(None)  # event streams end cleanly
+        self._generation += 1  # the link's closing is not a loss to report
+        self.tracker.fail_all(reason)
+        if self._task is not None:
+            self._put(None)
+            try:
+                async with asyncio.timeout(self.timeouts.close_grace):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        if self.link is not None:
+            await self.drop_link()
+            self.record.put("the session end", lambda: self.recorder.on_disconnected("closed by the host"))
+        await self.record.drain()
+        await self.record.close()
+
+    # ------------------------------------------------------------------ commands (actor only)
+
+    def _link(self) -> Link:
+        if self.link is None:
+            raise ConnectionLost("not connected")
+        return self.link
+
+    def _status(self) -> Status:
+        if self.status is None:
+            raise ConnectionLost("not connected")
+        return self.status
+
+    async def exchange(self, name: str, **fields: Any) -> Received:
+        """Send with retries, raise on nak: the one path every command takes. The record gets the command and
+        its reply through its own lane; safety commands are on the wire before the record hears of them."""
+        link = self._link()
+        message = link.prepare(name, **fields)
+        recorded = name not in UNRECORDED
+        if recorded and name not in SEND_FIRST:
+            self.record.put(name, lambda: self.recorder.on_message("host", message))
+        try:
+            received = await link.exchange(message)
+        finally:
+            if recorded and name in SEND_FIRST:
+                self.record.put(name, lambda: self.recorder.on_message("host", message))
+        if recorded:
+            self.record.put(f"the reply to {name}", lambda: self.recorder.on_message("device", received.message))
+        link.check_reply(message, received.message)
+        return received
+
+    async def command(self, name: str, **fields: Any) -> Received:
+        """Check the state machine allows ``name``, send it, take the implied transition."""
+        self.check(name)
+        received = await self.exchange(name, **fields)
+        if received.message.name == "status":
+            self._apply_status(received)
+        await self.accepted(name)
+        if name != "heartbeat" and name != "get_status":
+            self._state_rx = max(self._state_rx, received.rx_index)
+        return received
+
+    def check(self, name: str) -> None:
+        """Raise unless the state machine allows ``name`` now (remembering the pairs it allowed)."""
+        key = (name, self.controller.state)
+        if key not in self._allowed:
+            self.controller.check(name)
+            self._allowed.add(key)
+
+    async def accepted(self, name: str) -> None:
+        """Take the transition the device's acceptance of ``name`` implies (skipped when known to be a no-op:
+        the state machine's trigger costs more than the rest of a command's host-side path)."""
+        before = self.controller.state
+        if (name, before) in self._unchanged:
+            return
+        await self.controller.accepted(name)
+        if self.controller.state is before:
+            self._unchanged.add((name, before))
+
+    async def refresh(self) -> Status:
+        """Ask for a status now and reconcile with it (after commands whose outcome the device decides)."""
+        received = await self.exchange("get_status")
+        self._apply_status(received)
+        await self._reconcile(received)
+        return self._status()
+
+    def start_burst(self, fire_ack: Received) -> Burst:
+        """Track the burst a ``fire`` ack started."""
+        future: asyncio.Future[list[ShotRecord]] = asyncio.get_running_loop().create_future()
+        burst = Burst(fire_ack.message.seq, fire_ack.message["count"], fire_ack.rx_index, future)
+        self.tracker.start_burst(burst)
+        return burst
+
+    def wait_status(self, done: Callable[[Status], bool], what: str, after_rx: int) -> asyncio.Future[Status]:
+        """A future for the first status received after ``after_rx`` (and after now) that satisfies ``done``."""
+        future: asyncio.Future[Status] = asyncio.get_running_loop().create_future()
+        self.tracker.add_wait(StatusWait(max(after_rx, self.status_rx), done, future, what))
+        return future
+
+    def depth_set(self, ack: Received) -> bool:
+        """A ``set_parameters`` ack: return True if the needle stop is already at the depth it confirms."""
+        depth = ack.message["depth_um"]
+        self.needle.set(depth, ack.rx_index)
+        return self.needle.at(depth)
+
+    # ------------------------------------------------------------------ device messages (actor only)
+
+    def _apply_status(self, received: Received) -> None:
+        if received.rx_index > self.status_rx:
+            self.status_rx = received.rx_index
+            self.status = Status.from_message(received.message)
+            self.needle.status(self.status, received.rx_index)
+
+    async def _reconcile(self, received: Received) -> None:
+        """Follow the device's state unless a command reply newer than this status already moved us."""
+        if self.status is not None and received.rx_index > self._state_rx:
+            await self.controller.reconcile(self.status.state)
+        if self.status is not None and received.rx_index == self.status_rx:
+            self.tracker.status(self.status, self.status_rx, received.events_before)
+
+    async def _on_event(self, received: Received, *, recorded: bool) -> None:
+        message = received.message
+        number = received.events_before + 1
+        if message.name == "status":
+            self.tracker.taken(number, pending=False)
+            self._apply_status(received)
+            await self._reconcile(received)
+            self.events.publish(StatusEvent(Status.from_message(message)))
+            return
+        if message.name not in ("shot", "alarm"):
+            self.tracker.taken(number, pending=False)
+            return
+        if not recorded and self.record.enabled and self.record.failed is None:  # reported once committed
+            self.tracker.taken(number, pending=True)
+            self._awaiting_record[number] = received
+            generation = self._generation
+            self.record.put(
+                f"{message.name} {message.get('shot_index', message.get('code', ''))}",
+                lambda: self.recorder.on_message("device", message),
+                lambda: self._put(_Recorded(generation, received)),
+            )
+            return
+        if recorded and self._awaiting_record.pop(number, None) is None:
+            return  # already reported (the record failed and its backlog was flushed)
+        self.tracker.taken(number, pending=False)
+        await self._report(received)
+        self.tracker.handled(number)
+
+    async def _report(self, received: Received) -> None:
+        """A shot or alarm the record has (or a failed record could not): to its burst and the event stream."""
+        message = received.message
+        if message.name == "shot":
+            shot = ShotRecord.from_message(message)
+            burst = self.tracker.shot(shot)
+            self.events.publish(ShotEvent(shot))
+            if burst is not None and burst.last_shot_in and not burst.asked_status:
+                burst.asked_status = True  # the last shot: ask now rather than wait for the next status
+                with contextlib.suppress(MesogunError):
+                    await self.refresh()
+        else:
+            alarm = AlarmEvent.from_message(message)
+            stops = self.tracker.alarm(alarm)
+            self.events.publish(alarm)
+            if stops:
+                with contextlib.suppress(MesogunError):
+                    await self.refresh()  # the device moved to alarm: follow it now
+
+    def _record_failed(self, error: RecordError) -> None:
+        """The record pipe (or the record's own handler) reports a failure: only enqueue, urgently."""
+        self._put(_RecordFailed(error), urgent=True)
+
+    async def _on_record_failed(self, error: RecordError) -> None:
+        """Stop and disarm at once without touching the record, fail pending work, report what is left."""
+        self.tracker.fail_all(
+            error,
+            burst_error=lambda b: RecordError(f"{error}; firing stopped after {len(b.shots)} shots"),
+        )
+        link = self.link
+        if link is not None and link.lost is None:
+            try:
+                await self.make_safe()
+            except MesogunError as exc:
+                log.error("could not stop the gun after the record failed: %s (its watchdog will)", exc)
+        for number in sorted(self._awaiting_record):  # the caller still sees the shots and alarms the record lost
+            await self._on_event(self._awaiting_record[number], recorded=True)
+
+    async def _on_lost(self, lost: _Lost) -> None:
+        if lost.generation != self._generation:
+            return
+        await self.controller.go(HostState.DISCONNECTED)  # before anyone waiting hears of the loss
+        self.tracker.fail_all(lost.error)
+        self.events.close(lost.error)
+        reason = str(lost.error)
+        self.record.put("the session end", lambda: self.recorder.on_disconnected(reason))
