@@ -479,17 +479,22 @@ class ControlActor:
         self._put(_RecordFailed(error), urgent=True)
 
     async def _on_record_failed(self, error: RecordError) -> None:
-        """Stop and disarm at once without touching the record, fail pending work, report what is left."""
-        self.tracker.fail_all(
-            error,
-            burst_error=lambda b: RecordError(f"{error}; firing stopped after {len(b.shots)} shots"),
-        )
+        """Stop and disarm at once without touching the record, then fail pending work, report what is left.
+
+        The caller's burst ends with the error only once the gun is safe (never while it still fires).
+        """
+
+        def burst_error(burst: Burst) -> RecordError:
+            return RecordError(f"{error}; firing stopped after {len(burst.shots)} shots")
+
+        self.tracker.doom(burst_error)
         link = self.link
         if link is not None and link.lost is None:
             try:
                 await self.make_safe()
             except MesogunError as exc:
                 log.error("could not stop the gun after the record failed: %s (its watchdog will)", exc)
+        self.tracker.fail_all(error, burst_error=burst_error)
         for number in sorted(self._awaiting_record):  # the caller still sees the shots and alarms the record lost
             await self._on_event(self._awaiting_record[number], recorded=True)
 

@@ -32,6 +32,9 @@ class Burst:
     """The status that showed the burst over."""
     drain_to: int = 0
     """The number of the last event received before ``ended_by``; the burst resolves once it is handled."""
+    doomed: Callable[[Burst], MesogunError] | None = None
+    """Set when the session failed (the record): the burst still collects its shots while the gun is made safe,
+    then ends with this error instead of a result."""
 
     @property
     def last_shot_in(self) -> bool:
@@ -136,6 +139,12 @@ class Tracker:
 
     # -- failure ---------------------------------------------------------------------------------
 
+    def doom(self, burst_error: Callable[[Burst], MesogunError]) -> None:
+        """Bursts in progress will end with ``burst_error`` (called when they end), not a result: the caller
+        hears of the failure only once the gun is safe, with every shot that arrived meanwhile."""
+        for burst in self._bursts():
+            burst.doomed = burst_error
+
     def fail_all(self, error: MesogunError, *, burst_error: Callable[[Burst], MesogunError] | None = None) -> None:
         """Fail every burst and waiter with ``error`` (connection lost, record failed, gun closed);
         ``burst_error`` words a burst's error (e.g. with the shots delivered)."""
@@ -155,6 +164,9 @@ class Tracker:
 
 
 def _resolve(burst: Burst) -> None:
+    if burst.doomed is not None:
+        burst.future.set_exception(burst.doomed(burst))
+        return
     status = burst.ended_by
     assert status is not None
     if status.state in (DeviceState.ALARM, DeviceState.EMERGENCY_STOP) or burst.alarm is not None:
