@@ -1,0 +1,75 @@
+"""Child process for the emergency-stop benchmark: ``mesogun sim --serial-port`` that reports each e-stop.
+
+Usage: ``python -m benchmarks.estop_sim PORT``. Serves one simulated gun on ``PORT`` exactly as
+``mesogun sim --serial-port PORT`` does (:func:`sims.serving.serve`, status at its default 10 Hz), prints
+``SERIAL PORT`` once serving, then one line ``ESTOP <t>`` per emergency stop the device executed, where
+``t`` is ``time.monotonic()`` (CLOCK_MONOTONIC, the same clock in every process on this machine) taken
+once the device had halted. The line is printed after the device's ack went out, so printing costs the
+measured path nothing.
+
+SHIM, until ``SimulatedGun.snapshot()`` (issue 10, interface 3) is on this branch: the time is taken by
+wrapping the device's ``emergency_stop`` handler on the instance. When the snapshot lands, read its
+host-monotonic time of the last emergency stop instead (:data:`SNAPSHOT_FIELD`); :func:`_estop_time`
+already prefers it when the field exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from typing import Any
+
+SNAPSHOT_FIELD = "last_emergency_stop_monotonic"
+"""The ``snapshot()`` field expected to hold the host-monotonic time of the last emergency stop executed."""
+
+
+def _estop_time(device: Any) -> float | None:
+    """The snapshot's time of the last emergency stop, if this simulator has a snapshot with that field."""
+    snapshot = getattr(device, "snapshot", None)
+    if snapshot is None:
+        return None
+    value = getattr(snapshot(), SNAPSHOT_FIELD, None)
+    return float(value) if value is not None else None
+
+
+def _report(device: Any, shim_time: float) -> None:
+    when = _estop_time(device)
+    print(f"ESTOP {shim_time if when is None else when:.9f}", flush=True)
+
+
+def hook(device: Any) -> Any:
+    """SHIM: time every executed emergency stop, and report it once the ack is out (next loop turn)."""
+    handler = device._cmd_emergency_stop
+    loop = asyncio.get_running_loop()
+
+    def timed(msg: Any) -> Any:
+        reply = handler(msg)
+        loop.call_soon(_report, device, time.monotonic())
+        return reply
+
+    device._cmd_emergency_stop = timed
+    return device
+
+
+def main(port: str) -> None:
+    """Serve on ``port`` as ``mesogun sim --serial-port`` does, with the device's e-stops reported."""
+    from sims import serving
+    from sims.factory import start_device
+    from sims.options import parse_options
+
+    async def start_hooked(options: Any) -> Any:
+        return hook(await start_device(options))
+
+    serving.start_device = start_hooked  # type: ignore[attr-defined]  # SHIM: see the module docstring
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    asyncio.run(serving.serve(parse_options({}), serial_port=port, announce=announce))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main(sys.argv[1])
