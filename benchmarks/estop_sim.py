@@ -7,10 +7,9 @@ Usage: ``python -m benchmarks.estop_sim PORT``. Serves one simulated gun on ``PO
 once the device had halted. The line is printed after the device's ack went out, so printing costs the
 measured path nothing.
 
-SHIM, until ``SimulatedGun.snapshot()`` (issue 10, interface 3) is on this branch: the time is taken by
-wrapping the device's ``emergency_stop`` handler on the instance. When the snapshot lands, read its
-host-monotonic time of the last emergency stop instead (:data:`SNAPSHOT_FIELD`); :func:`_estop_time`
-already prefers it when the field exists.
+When the device's ``snapshot()`` (issue 10, interface 3) has the host-monotonic time of the last
+emergency stop (:data:`SNAPSHOT_FIELD`), that time is reported (read every :data:`POLL_S`).
+SHIM, until then: the time is taken by wrapping the device's emergency-stop handler on the instance.
 """
 
 from __future__ import annotations
@@ -23,6 +22,9 @@ from typing import Any
 
 SNAPSHOT_FIELD = "last_emergency_stop_monotonic"
 """The ``snapshot()`` field expected to hold the host-monotonic time of the last emergency stop executed."""
+POLL_S = 0.01
+"""How often the snapshot is read for a new emergency stop (the time reported is the device's own, so
+this only delays the report line, never the measured figure)."""
 
 
 def _estop_time(device: Any) -> float | None:
@@ -39,12 +41,30 @@ def _report(device: Any, shim_time: float) -> None:
     print(f"ESTOP {shim_time if when is None else when:.9f}", flush=True)
 
 
+def _has_snapshot_time(device: Any) -> bool:
+    snapshot = getattr(device, "snapshot", None)
+    return snapshot is not None and hasattr(snapshot(), SNAPSHOT_FIELD)
+
+
+def _poll_snapshot(device: Any, last: float | None) -> None:
+    """Print the snapshot's emergency-stop time whenever it changes; read again in :data:`POLL_S`."""
+    when = _estop_time(device)
+    if when is not None and when != last:
+        print(f"ESTOP {when:.9f}", flush=True)
+    asyncio.get_running_loop().call_later(POLL_S, _poll_snapshot, device, when)
+
+
 def hook(device: Any) -> Any:
-    """SHIM: time every executed emergency stop, and report it once the ack is out (next loop turn)."""
-    handler = device._cmd_emergency_stop
+    """Report every emergency stop the device executes: from its snapshot if it has the time, else the shim."""
+    if _has_snapshot_time(device):
+        _poll_snapshot(device, _estop_time(device))
+        return device
+    handler = getattr(device, "_cmd_emergency_stop", None)
+    if handler is None:
+        raise RuntimeError(f"the simulator has neither snapshot().{SNAPSHOT_FIELD} nor _cmd_emergency_stop to time")
     loop = asyncio.get_running_loop()
 
-    def timed(msg: Any) -> Any:
+    def timed(msg: Any) -> Any:  # SHIM: the device halted when its handler returned
         reply = handler(msg)
         loop.call_soon(_report, device, time.monotonic())
         return reply

@@ -98,3 +98,24 @@ def test_estop_simulator_reports_each_executed_stop_after_the_handler_ran(
     assert calls == ["halted", "halted"]
     lines = capsys.readouterr().out.split()
     assert lines[0::2] == ["ESTOP", "ESTOP"] and float(lines[1]) <= float(lines[3])
+
+
+def test_estop_simulator_reads_the_snapshot_time_when_the_device_has_one(capsys: pytest.CaptureFixture[str]) -> None:
+    class Snapshot:
+        def __init__(self, when: float | None) -> None:
+            self.last_emergency_stop_monotonic = when
+
+    class Device:
+        when: float | None = None
+
+        def snapshot(self) -> Snapshot:
+            return Snapshot(self.when)
+
+    async def stop_once() -> None:
+        device = estop_sim.hook(Device())
+        await asyncio.sleep(estop_sim.POLL_S * 2)
+        device.when = 7.25  # the device executed an emergency stop
+        await asyncio.sleep(estop_sim.POLL_S * 3)
+
+    asyncio.run(stop_once())
+    assert capsys.readouterr().out == "ESTOP 7.250000000\n"
