@@ -1,4 +1,4 @@
-"""How long each benchmark runs: full (the figures we publish), quick (< 2 min in all), smoke (tests only)."""
+"""How long each benchmark runs: full (the figures we publish), quick (about 2 min in all), smoke (tests only)."""
 
 from __future__ import annotations
 
