@@ -20,8 +20,9 @@ import sys
 import time
 from typing import Any
 
-SNAPSHOT_FIELD = "last_emergency_stop_monotonic"
-"""The ``snapshot()`` field expected to hold the host-monotonic time of the last emergency stop executed."""
+SNAPSHOT_FIELD = "last_emergency_stop"
+"""The ``snapshot()`` field holding the last emergency stop executed (``None`` before the first), whose
+``monotonic`` attribute is the host-monotonic time at which the device executed it."""
 POLL_S = 0.01
 """How often the snapshot is read for a new emergency stop (the time reported is the device's own, so
 this only delays the report line, never the measured figure)."""
@@ -32,8 +33,8 @@ def _estop_time(device: Any) -> float | None:
     snapshot = getattr(device, "snapshot", None)
     if snapshot is None:
         return None
-    value = getattr(snapshot(), SNAPSHOT_FIELD, None)
-    return float(value) if value is not None else None
+    mark = getattr(snapshot(), SNAPSHOT_FIELD, None)
+    return float(mark.monotonic) if mark is not None else None
 
 
 def _report(device: Any, shim_time: float) -> None:

@@ -65,8 +65,11 @@ def test_quick_and_full_runs_take_enough_samples_for_the_goals_they_report() -> 
 def test_estop_simulator_prefers_the_snapshot_time_and_falls_back_to_its_shim(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    class Mark:
+        monotonic = 12.5
+
     class Snapshot:
-        last_emergency_stop_monotonic = 12.5
+        last_emergency_stop = Mark()
 
     class WithSnapshot:
         def snapshot(self) -> Snapshot:
@@ -101,9 +104,13 @@ def test_estop_simulator_reports_each_executed_stop_after_the_handler_ran(
 
 
 def test_estop_simulator_reads_the_snapshot_time_when_the_device_has_one(capsys: pytest.CaptureFixture[str]) -> None:
+    class Mark:
+        def __init__(self, when: float) -> None:
+            self.monotonic = when
+
     class Snapshot:
         def __init__(self, when: float | None) -> None:
-            self.last_emergency_stop_monotonic = when
+            self.last_emergency_stop = None if when is None else Mark(when)
 
     class Device:
         when: float | None = None
