@@ -66,8 +66,10 @@ def hook(device: Any) -> Any:
     loop = asyncio.get_running_loop()
 
     def timed(msg: Any) -> Any:  # SHIM: the device halted when its handler returned
+        already = device.state.name == "EMERGENCY_STOP"  # a repeat halts nothing: not reported
         reply = handler(msg)
-        loop.call_soon(_report, device, time.monotonic())
+        if not already:
+            loop.call_soon(_report, device, time.monotonic())
         return reply
 
     device._cmd_emergency_stop = timed

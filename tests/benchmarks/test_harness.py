@@ -85,7 +85,12 @@ def test_estop_simulator_reports_each_executed_stop_after_the_handler_ran(
 ) -> None:
     calls: list[str] = []
 
+    class State:
+        name = "FIRING"
+
     class Device:
+        state = State()
+
         def _cmd_emergency_stop(self, msg: object) -> str:
             calls.append("halted")
             return "ack"
