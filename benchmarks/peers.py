@@ -2,8 +2,10 @@
 
 * pymodbus: ``read_holding_registers`` of 4 registers (RTU framing, CRC-16) against a pymodbus server;
   both the async and the sync client are measured; the faster one is the peer.
-* raw echo: a write of our ``set_parameters`` frame's bytes and a blocking read of the same bytes back
-  through an echo process (no protocol at all): the floor that any protocol over this pty pair pays.
+* raw echo: ``os.write`` of our ``set_parameters`` frame's bytes and blocking ``os.read`` of the same
+  bytes back, through an echo process doing the same with raw fds (no protocol, no library at all):
+  the floor that any protocol over this pty pair pays.
+* pyserial echo: the same through pyserial on both ends (the floor as measured before; slower).
 
 Each peer is a :class:`Pinger`: opened once (server started, client connected, readiness checked), then
 sampled one round trip at a time, so the runner can interleave the peers and noise hits them alike.
@@ -14,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import termios
 import time
 from typing import Any, Protocol
 
 import serial
 
-from benchmarks.echo_server import BAUD
+from benchmarks.echo_server import BAUD, open_raw, write_all
 from benchmarks.errors import Unavailable
 from benchmarks.processes import python_child, socat_pair
 from firmware_protocol import Mode, make, to_wire
@@ -44,10 +48,10 @@ def echo_request() -> bytes:
     return to_wire(msg)
 
 
-class EchoPinger:
-    """Raw pyserial write + read back through an echo process: the floor."""
+class PyserialEchoPinger:
+    """pyserial write + read back through a pyserial echo process (the floor as measured before)."""
 
-    name = "echo"
+    name = "echo_pyserial"
 
     def __init__(self, ser: serial.Serial) -> None:
         self._ser = ser
@@ -64,24 +68,84 @@ class EchoPinger:
             raise RuntimeError(f"echo peer answered {reply!r}, expected the {len(request)} bytes sent")
         return elapsed
 
+    def reset(self) -> None:
+        """Drop whatever arrived late (before the echo process opened its end)."""
+        self._ser.reset_input_buffer()
+
+
+class RawEchoPinger:
+    """``os.write`` + blocking ``os.read`` on a raw tty fd, through a raw-fd echo process: the floor."""
+
+    name = "echo_raw"
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._request = echo_request()
+
+    async def once(self) -> float:
+        """Write the frame-sized request, block until all of it came back (or the read timed out)."""
+        fd, request = self._fd, self._request
+        want = len(request)
+        start = time.perf_counter()
+        write_all(fd, request)
+        reply = os.read(fd, want)
+        while 0 < len(reply) < want:
+            more = os.read(fd, want - len(reply))
+            if not more:
+                break
+            reply += more
+        elapsed = time.perf_counter() - start
+        if reply != request:
+            raise RuntimeError(f"echo peer answered {reply!r}, expected the {want} bytes sent")
+        return elapsed
+
+    def reset(self) -> None:
+        """Drop whatever arrived late (before the echo process opened its end)."""
+        termios.tcflush(self._fd, termios.TCIFLUSH)
+
+
+ECHO_TIMEOUT = 2.0
+"""Seconds an echo may take before the round trip counts as lost (only ever hit while starting)."""
+ECHO_TIMEOUT_DS = round(ECHO_TIMEOUT * 10)
+"""The same in tenths of a second, the unit of a tty's read timeout."""
+
+
+async def _until_echoes(pinger: RawEchoPinger | PyserialEchoPinger, server: Any) -> None:
+    """Bytes sent before the echo process opened its end are lost: retry until it answers."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        try:
+            await pinger.once()
+            return
+        except RuntimeError:
+            server.check_alive("echo server")
+            if time.monotonic() > deadline:
+                raise
+            pinger.reset()
+
 
 @contextlib.asynccontextmanager
-async def echo_pinger(stack: contextlib.ExitStack) -> Any:
-    """Start the echo process on a fresh pty pair and yield a connected :class:`EchoPinger`."""
+async def raw_echo_pinger(stack: contextlib.ExitStack) -> Any:
+    """Start the raw-fd echo process on a fresh pty pair and yield a connected :class:`RawEchoPinger`."""
     device_end, host_end = stack.enter_context(socat_pair())
-    stack.enter_context(python_child("benchmarks.echo_server", device_end))
-    with serial.Serial(host_end, BAUD, timeout=0.2) as ser:
-        pinger = EchoPinger(ser)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:  # bytes sent before the echo process opened its end are lost: retry until it answers
-            try:
-                await pinger.once()
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                ser.reset_input_buffer()
-        ser.timeout = 2.0
+    server = stack.enter_context(python_child("benchmarks.echo_server", device_end, "raw"))
+    fd = open_raw(host_end, ECHO_TIMEOUT_DS)
+    try:
+        pinger = RawEchoPinger(fd)
+        await _until_echoes(pinger, server)
+        yield pinger
+    finally:
+        os.close(fd)
+
+
+@contextlib.asynccontextmanager
+async def pyserial_echo_pinger(stack: contextlib.ExitStack) -> Any:
+    """Start the pyserial echo process on a fresh pty pair and yield a connected :class:`PyserialEchoPinger`."""
+    device_end, host_end = stack.enter_context(socat_pair())
+    server = stack.enter_context(python_child("benchmarks.echo_server", device_end, "pyserial"))
+    with serial.Serial(host_end, BAUD, timeout=ECHO_TIMEOUT) as ser:
+        pinger = PyserialEchoPinger(ser)
+        await _until_echoes(pinger, server)
         yield pinger
 
 

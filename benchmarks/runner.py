@@ -25,9 +25,9 @@ class Benchmark:
 
 def registry() -> list[Benchmark]:
     """Every benchmark, in the order they run (cheap and self-contained first)."""
-    from benchmarks import decode, host_cost, roundtrip, virtual_time
+    from benchmarks import decode, estop, host_cost, roundtrip, virtual_time
 
-    return [decode.BENCHMARK, roundtrip.BENCHMARK, virtual_time.BENCHMARK, host_cost.BENCHMARK]
+    return [decode.BENCHMARK, roundtrip.BENCHMARK, estop.BENCHMARK, virtual_time.BENCHMARK, host_cost.BENCHMARK]
 
 
 def _progress(message: str) -> None:

@@ -23,6 +23,9 @@ BURSTS_PER_30_MIN = 20
 RATE_HZ = 2.0
 DOSE_ML = 0.004
 """Drop volume: 2,000 shots (+3 % simulated calibration error) and the prime fit a 10 mL syringe."""
+GOAL = 300.0
+"""Simulated seconds per wall second, for the median of the repeats (the slowest repeat is in ``extra``)."""
+PEER = "wall clock (real time)"
 
 
 async def session(minutes: float) -> tuple[float, int]:
@@ -50,7 +53,7 @@ async def session(minutes: float) -> tuple[float, int]:
 
 
 def run(settings: Settings) -> list[Result]:
-    """Time the session on a virtual-time loop; median speedup over repeats."""
+    """Time the session on a virtual-time loop ``settings.session_repeats`` times; the median speedup."""
     require_host_and_simulator()
     from sims.clock import run_virtual
 
@@ -66,17 +69,19 @@ def run(settings: Settings) -> list[Result]:
         Result(
             "virtual_time_speedup",
             round(speed, 1),
-            "wall clock (real time)",
+            PEER,
             1.0,
             "sim s/wall s",
             Better.HIGHER,
-            200.0,
+            GOAL,
             note=f"{settings.session_minutes:g}-minute session in-process (sim://) under sims.clock.run_virtual",
             extra={
                 "simulated_s": round(simulated, 1),
                 "wall_s": round(simulated / speed, 2),
                 "shots": shots,
                 "repeats": settings.session_repeats,
+                "slowest_repeat": round(min(speedups), 1),
+                "fastest_repeat": round(max(speedups), 1),
             },
         )
     ]
@@ -85,5 +90,5 @@ def run(settings: Settings) -> list[Result]:
 BENCHMARK = Benchmark(
     "virtual_time",
     run,
-    (("virtual_time_speedup", "wall clock (real time)", "sim s/wall s", Better.HIGHER, 200.0),),
+    (("virtual_time_speedup", PEER, "sim s/wall s", Better.HIGHER, GOAL),),
 )
