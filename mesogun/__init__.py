@@ -33,6 +33,7 @@ from mesogun.models import (
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.controller import HostState
 from mesogun.session.gun import EventStream, Gun, connect
+from mesogun.session.timeouts import Timeouts
 from mesogun.transports import Transport, register_scheme, transport_for_url
 from mesogun.transports.discovery import PortInfo, find_by_serial, list_guns
 
@@ -65,6 +66,7 @@ __all__ = [
     "Status",
     "StatusEvent",
     "Syringe",
+    "Timeouts",
     "Transport",
     "connect",
     "find_by_serial",

@@ -26,7 +26,7 @@ FailureHandler = Callable[[RecordError], None]
 
 
 class Recorder(Protocol):
-    """What the Gun tells the treatment record (all coroutine methods awaited by the Gun's control path)."""
+    """What the Gun tells the treatment record (coroutines awaited in the session's record lane, in order)."""
 
     async def on_connected(self, info: GunInfo, status: Status, url: str) -> None:
         """A session opened (also after a reconnect): who the device is and its counters now."""
