@@ -164,11 +164,15 @@ async def serve(
     tcp: str | None = None,
     serial_port: str | None = None,
     announce: Callable[[str], None] = print,
+    on_device: Callable[[SimulatedGun], None] | None = None,
 ) -> None:
-    """Serve one device on the chosen transport until SIGINT/SIGTERM; ``announce`` gets the one line."""
+    """Serve one device on the chosen transport until SIGINT/SIGTERM; ``announce`` gets the one line;
+    ``on_device`` sees the started device first (a benchmark that watches its snapshot)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     device = await start_device(options)
+    if on_device is not None:
+        on_device(device)
     cleanups: list[Callable[[], None]] = []
     cut: Callable[[], None] | None = None
     tcp_server: TcpServer | None = None

@@ -13,6 +13,8 @@ from benchmarks.record import Better, Result, ratio_for
 from benchmarks.report import table
 from benchmarks.settings import Mode, Settings
 from benchmarks.stats import median, percentile
+from firmware_protocol import make, to_wire
+from sims.device import SimulatedGun
 
 
 def test_throughput_ratio_is_ours_over_peer_and_time_ratio_is_peer_over_ours() -> None:
@@ -62,72 +64,24 @@ def test_quick_and_full_runs_take_enough_samples_for_the_goals_they_report() -> 
         assert settings.session_repeats >= 3  # the virtual-time speedup is a median, not one sample
 
 
-def test_estop_simulator_prefers_the_snapshot_time_and_falls_back_to_its_shim(
+def test_estop_simulator_reports_each_emergency_stop_the_device_executed_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    class Mark:
-        monotonic = 12.5
+    """The child prints the device's own halt time for each e-stop it executed, once; a repeat halts nothing."""
 
-    class Snapshot:
-        last_emergency_stop = Mark()
+    async def scenario() -> list[str]:
+        device = SimulatedGun()
+        await device.start()
+        device.attach(lambda _bytes: None)
+        try:
+            estop_sim.report_stops(device)
+            for seq in (1, 2):  # the second one finds the device already stopped
+                device.receive(to_wire(make("emergency_stop", seq=seq)))
+                await asyncio.sleep(3 * estop_sim.POLL_S)
+        finally:
+            await device.close()
+        return capsys.readouterr().out.split()
 
-    class WithSnapshot:
-        def snapshot(self) -> Snapshot:
-            return Snapshot()
-
-    estop_sim._report(WithSnapshot(), 99.0)
-    estop_sim._report(object(), 99.0)
-    assert capsys.readouterr().out.split("\n")[:2] == ["ESTOP 12.500000000", "ESTOP 99.000000000"]
-
-
-def test_estop_simulator_reports_each_executed_stop_after_the_handler_ran(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    calls: list[str] = []
-
-    class State:
-        name = "FIRING"
-
-    class Device:
-        state = State()
-
-        def _cmd_emergency_stop(self, msg: object) -> str:
-            calls.append("halted")
-            return "ack"
-
-    async def stop_twice() -> list[str]:
-        device = estop_sim.hook(Device())
-        replies = [device._cmd_emergency_stop(None), device._cmd_emergency_stop(None)]
-        assert capsys.readouterr().out == ""  # reported on the next loop turn, after the ack went out
-        await asyncio.sleep(0)
-        return replies
-
-    assert asyncio.run(stop_twice()) == ["ack", "ack"]
-    assert calls == ["halted", "halted"]
-    lines = capsys.readouterr().out.split()
-    assert lines[0::2] == ["ESTOP", "ESTOP"] and float(lines[1]) <= float(lines[3])
-
-
-def test_estop_simulator_reads_the_snapshot_time_when_the_device_has_one(capsys: pytest.CaptureFixture[str]) -> None:
-    class Mark:
-        def __init__(self, when: float) -> None:
-            self.monotonic = when
-
-    class Snapshot:
-        def __init__(self, when: float | None) -> None:
-            self.last_emergency_stop = None if when is None else Mark(when)
-
-    class Device:
-        when: float | None = None
-
-        def snapshot(self) -> Snapshot:
-            return Snapshot(self.when)
-
-    async def stop_once() -> None:
-        device = estop_sim.hook(Device())
-        await asyncio.sleep(estop_sim.POLL_S * 2)
-        device.when = 7.25  # the device executed an emergency stop
-        await asyncio.sleep(estop_sim.POLL_S * 3)
-
-    asyncio.run(stop_once())
-    assert capsys.readouterr().out == "ESTOP 7.250000000\n"
+    lines = asyncio.run(scenario())
+    assert lines[0::2] == ["ESTOP"]
+    assert float(lines[1]) > 0
