@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_protocol import AlarmCode, AlarmPriority, DeviceState, Message, Mode
+from firmware_protocol import AlarmCode, AlarmPriority, DeviceState, Message, Mode, views
+from firmware_protocol.views import view, view_as
 from mesogun.units import DEPTH, DOSE, RATE, WireRange, from_wire, volume
 
 _ML = volume("volume_ml")
@@ -58,22 +59,27 @@ class GunInfo:
     @classmethod
     def from_identity(cls, m: Message) -> GunInfo:
         """Build from an ``identity`` message."""
+        return cls.from_view(view_as(m, views.Identity))
+
+    @classmethod
+    def from_view(cls, v: views.Identity) -> GunInfo:
+        """Build from an ``identity`` view."""
         return cls(
-            model=m["model"],
-            serial_number=m["serial_number"],
-            hardware_revision=m["hardware_revision"],
-            firmware_version=m["firmware_version"],
-            protocol_version=m["protocol_version"],
-            fingerprint=m["fingerprint"],
+            model=v.model,
+            serial_number=v.serial_number,
+            hardware_revision=v.hardware_revision,
+            firmware_version=v.firmware_version,
+            protocol_version=v.protocol_version,
+            fingerprint=v.fingerprint,
             limits=Limits(
-                depth_um=WireRange(m["depth_min_um"], m["depth_max_um"], max(1, m["depth_step_um"])),
-                dose_nl=WireRange(m["dose_min_nl"], m["dose_max_nl"], max(1, m["dose_step_nl"])),
-                rate_mhz=WireRange(m["rate_min_mhz"], m["rate_max_mhz"], max(1, m["rate_step_mhz"])),
-                modes=tuple(m["modes"]),
-                syringe_sizes_nl=tuple(m["syringe_sizes_nl"]),
+                depth_um=WireRange(v.depth_min_um, v.depth_max_um, max(1, v.depth_step_um)),
+                dose_nl=WireRange(v.dose_min_nl, v.dose_max_nl, max(1, v.dose_step_nl)),
+                rate_mhz=WireRange(v.rate_min_mhz, v.rate_max_mhz, max(1, v.rate_step_mhz)),
+                modes=tuple(v.modes),
+                syringe_sizes_nl=tuple(v.syringe_sizes_nl),
             ),
-            watchdog_ms=m["watchdog_ms"],
-            status_period_ms=m["status_period_ms"],
+            watchdog_ms=v.watchdog_ms,
+            status_period_ms=v.status_period_ms,
         )
 
 
@@ -88,10 +94,18 @@ class Settings:
 
     @classmethod
     def from_message(cls, m: Message) -> Settings:
-        """From any message carrying depth_um, dose_nl, rate_mhz and mode (an ack or a status)."""
-        return cls(
-            from_wire(DEPTH, m["depth_um"]), from_wire(DOSE, m["dose_nl"]), from_wire(RATE, m["rate_mhz"]), m["mode"]
-        )
+        """From an ``ack`` of ``set_parameters`` (the values it echoes) or a ``status``."""
+        v = view(m)
+        if isinstance(v, views.Ack):
+            v = v.echo  # type: ignore[assignment]
+        if not isinstance(v, views.SetParameters | views.Status):
+            raise TypeError(f"{m.name} message carries no firing parameters")
+        return cls.from_view(v)
+
+    @classmethod
+    def from_view(cls, v: views.SetParameters | views.Status) -> Settings:
+        """From the view of a ``set_parameters`` (or the ack echoing it) or a ``status``."""
+        return cls(from_wire(DEPTH, v.depth_um), from_wire(DOSE, v.dose_nl), from_wire(RATE, v.rate_mhz), v.mode)
 
 
 @dataclass(frozen=True)
@@ -132,23 +146,28 @@ class Status:
     @classmethod
     def from_message(cls, m: Message) -> Status:
         """From a ``status`` message."""
+        return cls.from_view(view_as(m, views.Status))
+
+    @classmethod
+    def from_view(cls, v: views.Status) -> Status:
+        """From a ``status`` view."""
         return cls(
-            state=m["state"],
-            settings=Settings.from_message(m),
-            needle_depth_mm=from_wire(DEPTH, m["needle_depth_um"]),
-            syringe_capacity_ml=from_wire(_ML, m["syringe_capacity_nl"]),
-            reservoir_ml=from_wire(_ML, m["reservoir_nl"]),
-            primed=bool(m["primed"]),
-            shots_session=m["shots_session"],
-            shots_lifetime=m["shots_lifetime"],
-            shots_remaining=m["shots_remaining"],
-            device_time=m["device_time_ms"] / 1000,
-            active_alarms=tuple(m["active_alarms"]),
-            reservoir_nl=m["reservoir_nl"],
-            depth_um=m["depth_um"],
-            dose_nl=m["dose_nl"],
-            rate_mhz=m["rate_mhz"],
-            needle_depth_um=m["needle_depth_um"],
+            state=v.state,
+            settings=Settings.from_view(v),
+            needle_depth_mm=from_wire(DEPTH, v.needle_depth_um),
+            syringe_capacity_ml=from_wire(_ML, v.syringe_capacity_nl),
+            reservoir_ml=from_wire(_ML, v.reservoir_nl),
+            primed=bool(v.primed),
+            shots_session=v.shots_session,
+            shots_lifetime=v.shots_lifetime,
+            shots_remaining=v.shots_remaining,
+            device_time=v.device_time_ms / 1000,
+            active_alarms=tuple(v.active_alarms),
+            reservoir_nl=v.reservoir_nl,
+            depth_um=v.depth_um,
+            dose_nl=v.dose_nl,
+            rate_mhz=v.rate_mhz,
+            needle_depth_um=v.needle_depth_um,
         )
 
 
@@ -166,12 +185,13 @@ class ShotRecord:
     @classmethod
     def from_message(cls, m: Message) -> ShotRecord:
         """From a ``shot`` event."""
+        return cls.from_view(view_as(m, views.Shot))
+
+    @classmethod
+    def from_view(cls, v: views.Shot) -> ShotRecord:
+        """From a ``shot`` view."""
         return cls(
-            m["shot_index"],
-            from_wire(DEPTH, m["depth_um"]),
-            from_wire(DOSE, m["dose_nl"]),
-            m["device_time_ms"] / 1000,
-            m["fire_seq"],
+            v.shot_index, from_wire(DEPTH, v.depth_um), from_wire(DOSE, v.dose_nl), v.device_time_ms / 1000, v.fire_seq
         )
 
 
@@ -201,7 +221,12 @@ class AlarmEvent:
     @classmethod
     def from_message(cls, m: Message) -> AlarmEvent:
         """From an ``alarm`` event."""
-        return cls(m["code"], m["priority"], bool(m["raised"]), m["device_time_ms"] / 1000)
+        return cls.from_view(view_as(m, views.Alarm))
+
+    @classmethod
+    def from_view(cls, v: views.Alarm) -> AlarmEvent:
+        """From an ``alarm`` view."""
+        return cls(v.code, v.priority, bool(v.raised), v.device_time_ms / 1000)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from firmware_protocol import Message
+from firmware_protocol import Message, views
+from firmware_protocol.views import view_as
 from mesogun.models import GunInfo, Status
 from mesogun.record.recorder import Direction, FailureHandler
 from mesogun.record.store import TreatmentRecord, is_keepalive
@@ -102,12 +103,12 @@ class SessionRecorder:
         """The write for one message: log it, and reconcile the counter it reveals (a gap, a status)."""
         reconcile_to: int | None = None
         if direction == "device" and message.name == "shot":
-            index = int(message["shot_index"])
+            index = view_as(message, views.Shot).shot_index
             if self._last_index is not None and index > self._last_index + 1:
                 reconcile_to = index - 1
             self._last_index = max(index, self._last_index or 0)
         elif direction == "device" and message.name == "status":  # a get_status reply: the device's counter rules
-            reconcile_to = int(message["shots_lifetime"])
+            reconcile_to = view_as(message, views.Status).shots_lifetime
             self._last_index = max(reconcile_to, self._last_index or 0)
 
         def write(record: TreatmentRecord) -> int:

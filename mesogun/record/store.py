@@ -28,7 +28,8 @@ from typing import Any
 
 import platformdirs
 
-from firmware_protocol import Message, to_json
+from firmware_protocol import Message, to_json, views
+from firmware_protocol.views import view_as
 from mesogun.errors import RecordError
 
 _SCHEMA = """
@@ -115,7 +116,7 @@ COUNTER_JUMP = "counter_jump"
 
 def is_keepalive(message: Message) -> bool:
     """Whether ``message`` is a heartbeat or the device's ack of one (never recorded)."""
-    return message.name == "heartbeat" or (message.name == "ack" and message.get("command") == "heartbeat")
+    return message.name == "heartbeat" or (message.name == "ack" and view_as(message, views.Ack).command == "heartbeat")
 
 
 def default_path() -> Path:
@@ -241,6 +242,7 @@ class TreatmentRecord:
                 (session_id, ts, direction, message.name, message.seq, json.dumps(body)),
             )
             if message.name == "shot" and direction == "device":
+                shot = view_as(message, views.Shot)
                 serial, epoch = self._device_of(db, session_id)
                 # A received shot replaces an "unreceived" placeholder for the same index; the same shot event
                 # seen twice (a replay after a reconnect) stays one shot.
@@ -253,16 +255,16 @@ class TreatmentRecord:
                     (
                         serial,
                         epoch,
-                        message["shot_index"],
+                        shot.shot_index,
                         session_id,
                         ts,
-                        message["fire_seq"],
-                        message["depth_um"],
-                        message["dose_nl"],
-                        message["device_time_ms"],
+                        shot.fire_seq,
+                        shot.depth_um,
+                        shot.dose_nl,
+                        shot.device_time_ms,
                     ),
                 )
-                self._take_from_ranges(db, serial, epoch, int(message["shot_index"]))
+                self._take_from_ranges(db, serial, epoch, shot.shot_index)
 
     @staticmethod
     def _take_from_ranges(db: sqlite3.Connection, serial: str, epoch: int, index: int) -> None:

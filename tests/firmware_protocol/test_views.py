@@ -14,6 +14,7 @@ from firmware_protocol import (
     DeviceState,
     FieldKind,
     Flag,
+    Message,
     Mode,
     decode_message,
     encode_message,
@@ -103,3 +104,21 @@ def test_views_are_frozen() -> None:
 def test_view_as_refuses_another_message() -> None:
     with pytest.raises(TypeError, match="ack message is not a Shot"):
         views.view_as(make("ack", command="arm"), views.Shot)
+
+
+def test_fast_constructor_equals_the_dataclass_init() -> None:
+    shot = decode_message(
+        encode_message(make("shot", seq=4, flags=1, shot_index=1, fire_seq=2, depth_um=3, dose_nl=4, device_time_ms=5))
+    )
+    fast = views.view_as(shot, views.Shot)
+    assert type(fast) is views.Shot
+    assert fast == views.Shot(seq=4, flags=1, **shot.fields)
+    assert views.view(make("heartbeat", seq=9)) == views.Heartbeat(seq=9)
+
+
+def test_a_message_without_the_views_fields_is_refused_by_the_dataclass() -> None:
+    wrong = Message("shot", seq=1, fields={"shot_index": 1, "fire_seq": 2, "depth_um": 3, "dose_nl": 4, "oops": 5})
+    with pytest.raises(TypeError, match="oops"):
+        views.view_as(wrong, views.Shot)
+    with pytest.raises(TypeError):
+        views.view(Message("shot", seq=1, fields={"shot_index": 1}))
