@@ -1,5 +1,5 @@
-"""Real I/O: ``mesogun sim`` as a subprocess over a pty, TCP and a socat serial pair, talked to by a plain
-pyserial client that uses only ``firmware_protocol`` to build and read frames."""
+"""``mesogun sim`` (``sims.cli``) over real I/O: a subprocess over a pty, TCP and a socat serial pair, talked to
+by a plain pyserial client that uses only ``firmware_protocol`` to build and read frames."""
 
 from __future__ import annotations
 
