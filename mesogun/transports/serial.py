@@ -74,7 +74,22 @@ class SerialTransport(Transport):
         return fd if isinstance(fd, int) else None
 
     def _read_now(self) -> bytes | ConnectionLost:
-        """What the port has right now: bytes, ``b""`` if nothing, or the disconnect as an exception."""
+        """What the port has right now: bytes, ``b""`` if nothing, or the disconnect as an exception.
+
+        With a file descriptor (device paths, ptys, ``socket://``) this is one ``os.read`` on the readiness
+        callback (pyserial's read adds a select and a loop per call, on the command path); end of stream
+        after readiness is a disconnect, as pyserial says of an unplugged USB port (pyserial #341).
+        """
+        if self._fd is not None:
+            try:
+                chunk = os.read(self._fd, READ_CHUNK)
+            except BlockingIOError:
+                return b""
+            except OSError as exc:
+                return ConnectionLost(f"{self.url}: port closed or unplugged ({exc})")
+            if not chunk:
+                return ConnectionLost(f"{self.url}: port closed or unplugged (readable but no data)")
+            return chunk
         try:
             data: bytes = self._port.read(READ_CHUNK)
         except (serial.SerialException, OSError) as exc:
@@ -137,7 +152,12 @@ class SerialTransport(Transport):
         if self._port is None:
             raise ConnectionLost(f"{self.url}: port is not open")
         try:
-            self._port.write(data)
+            written = 0
+            if self._fd is not None:  # one os.write on the command path; pyserial only for what did not fit
+                with contextlib.suppress(BlockingIOError):
+                    written = os.write(self._fd, data)
+            if written < len(data):
+                self._port.write(data[written:])
         except (serial.SerialException, OSError) as exc:
             raise ConnectionLost(f"{self.url}: write failed ({exc})") from exc
 
