@@ -176,6 +176,7 @@ class TreatmentRecord:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._durable = True
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise RecordError(f"cannot open the treatment record {self.path}: {exc}") from exc
@@ -191,8 +192,10 @@ class TreatmentRecord:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic, fsynced commit around several writes (each write method alone is one already).
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One atomic commit around several writes (each write method alone is one already), fsynced unless
+        ``durable=False``: then it survives a crash of the process but not a power cut until the next
+        durable commit fsyncs the log (SQLite WAL with ``synchronous=NORMAL``).
 
         Nested inside another transaction it joins it, so a writer can batch calls into one commit.
         """
@@ -200,6 +203,7 @@ class TreatmentRecord:
             yield self._db
             return
         try:
+            self._set_synchronous(durable)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -209,6 +213,12 @@ class TreatmentRecord:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise RecordError(f"treatment record {self.path}: {one_line(exc)}") from exc
+
+    def _set_synchronous(self, durable: bool) -> None:
+        """FULL (fsync at commit) for durable commits, NORMAL otherwise; the pragma is set only on a change."""
+        if durable != self._durable:
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
 
     # -- writing ------------------------------------------------------------------------------------
 

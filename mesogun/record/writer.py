@@ -2,7 +2,9 @@
 
 Writes are jobs (a function of the thread's :class:`~mesogun.record.store.TreatmentRecord`) queued on the
 loop and run in FIFO order, in batches: everything queued while the previous batch was committing goes into
-the next transaction, one fsync for all of it (WAL, ``synchronous=FULL``). Results come back as loop futures
+the next transaction, one fsync for all of it (WAL, ``synchronous=FULL``) if any job in it is durable (a shot,
+an alarm, a session's start or end); a batch of commands and replies only is committed without an fsync
+(``synchronous=NORMAL``: safe from a host crash, fsynced with the next durable batch). Results come back as loop futures
 (``run_in_executor`` resolves them with ``call_soon_threadsafe``; virtual-time loops such as ``looptime``
 know to keep their clock in step with real time while it runs).
 
@@ -37,6 +39,10 @@ RECORD_WRITE_TIMEOUT = 2.0
 (a stalled disk must not hold the treatment). Above :data:`~mesogun.record.store.BUSY_TIMEOUT_S`, so a
 record locked by another process fails with SQLite's own cause ("database is locked")."""
 
+COALESCE_S = 0.05
+"""How long a command or reply may wait for company before its batch is written: commands then cost the event
+loop one list append, not a thread hand-off each. A shot or an alarm is written at once (with what waits)."""
+
 MAX_BATCH = 512
 """The most jobs committed in one transaction (bounds how long one commit holds the write lock)."""
 
@@ -56,8 +62,9 @@ class RecordWriter:
         self._open = open_record
         self._executor: ThreadPoolExecutor | None = None
         self._record: TreatmentRecord | None = None  # the writer thread's own; touched only there
-        self._pending: list[tuple[Job, asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Job, asyncio.Future[Any], bool]] = []
         self._inflight: asyncio.Future[list[Any]] | None = None
+        self._coalescing: asyncio.TimerHandle | None = None
         self._error: RecordError | None = None
         self._handlers: list[FailureHandler] = []
         self.batches = 0
@@ -81,23 +88,31 @@ class RecordWriter:
         if self._error is not None:
             handler(self._error)
 
-    def submit(self, job: Job) -> asyncio.Future[Any]:
-        """Queue ``job``; the future gets its result once committed (or the writer's RecordError)."""
+    def submit(self, job: Job, *, durable: bool = True) -> asyncio.Future[Any]:
+        """Queue ``job``; the future gets its result once committed (or the writer's RecordError).
+
+        ``durable`` (shots, alarms, session start and end): its batch is fsynced before the future resolves.
+        Otherwise (commands, replies) the batch survives a crash of the host process and is fsynced with
+        the next durable batch (SQLite WAL, ``synchronous=NORMAL``): a power cut may lose it, never a shot.
+        """
         self.raise_if_failed()
         loop = asyncio.get_running_loop()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesogun-record")
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((job, future))
-        self._kick(loop)
+        self._pending.append((job, future, durable))
+        if durable:
+            self._kick(loop)
+        elif self._coalescing is None and self._inflight is None:
+            self._coalescing = loop.call_later(COALESCE_S, self._kick, loop)
         return future
 
-    def post(self, job: Job, then: Callable[[Any], None] | None = None) -> None:
+    def post(self, job: Job, then: Callable[[Any], None] | None = None, *, durable: bool = False) -> None:
         """Queue ``job`` without waiting for it; ``then(result)`` runs on the loop once it is committed.
 
         A failure of this job reaches the failure handlers (and every later call), not the caller.
         """
-        future = self.submit(job)
+        future = self.submit(job, durable=durable)
         future.add_done_callback(lambda f: _deliver(f, then))
 
     async def wait(self, future: asyncio.Future[T], what: str) -> T:
@@ -134,7 +149,7 @@ class RecordWriter:
         self._error = error
         log.error("%s", error)
         pending, self._pending = self._pending, []
-        for _, future in pending:
+        for _, future, _ in pending:
             if not future.done():
                 future.set_exception(error)
         for handler in list(self._handlers):
@@ -148,35 +163,45 @@ class RecordWriter:
             executor.shutdown(wait=False)
 
     def _kick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._coalescing is not None:
+            self._coalescing.cancel()
+            self._coalescing = None
         if self._inflight is not None or not self._pending or self._executor is None:
             return
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        jobs = [job for job, _ in batch]
-        self._inflight = loop.run_in_executor(self._executor, self._run_batch, jobs)
+        jobs = [job for job, _, _ in batch]
+        durable = any(durable for _, _, durable in batch)
+        self._inflight = loop.run_in_executor(self._executor, self._run_batch, jobs, durable)
         self._inflight.add_done_callback(lambda done: self._batch_done(loop, batch, done))
 
     def _batch_done(
-        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Job, asyncio.Future[Any]]], done: asyncio.Future[Any]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[tuple[Job, asyncio.Future[Any], bool]],
+        done: asyncio.Future[Any],
     ) -> None:
         self._inflight = None
         if self._error is not None:  # failed meanwhile (a timeout): the batch's futures already know
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(self._error)
             return
         exc = done.exception() if not done.cancelled() else asyncio.CancelledError()
         if exc is not None:
             error = self._as_record_error(exc)
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(error)
             self.fail(error)
             return
         self.batches += 1
-        for (_, future), result in zip(batch, done.result(), strict=True):
+        for (_, future, _), result in zip(batch, done.result(), strict=True):
             if not future.done():
                 future.set_result(result)
-        self._kick(loop)
+        if any(durable for _, _, durable in self._pending):
+            self._kick(loop)
+        elif self._pending and self._coalescing is None:
+            self._coalescing = loop.call_later(COALESCE_S, self._kick, loop)
 
     def _as_record_error(self, exc: BaseException) -> RecordError:
         """The failure as one line naming the record and the cause."""
@@ -186,11 +211,11 @@ class RecordWriter:
 
     # -- the writer thread --------------------------------------------------------------------------
 
-    def _run_batch(self, jobs: list[Job]) -> list[Any]:
+    def _run_batch(self, jobs: list[Job], durable: bool) -> list[Any]:
         if self._record is None:
             self._record = self._open()
         record = self._record
-        with record.transaction():
+        with record.transaction(durable=durable):
             return [job(record) for job in jobs]
 
     def _close_in_thread(self) -> None:
