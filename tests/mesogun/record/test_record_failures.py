@@ -14,7 +14,6 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -33,8 +32,6 @@ CHILD = Path(__file__).with_name("record_child.py")
 DROP_TO_UID = "MESOGUN_TEST_DROP_TO_UID"
 """Tells the child to become this user once started (root may write any file, so a root child cannot test a
 read-only record; dropping after exec keeps the interpreter, which that user may not be allowed to run)."""
-HOLD_LOCK_S = 2 * RECORD_WRITE_TIMEOUT
-"""How long the second process holds its write lock: longer than the record waits for one."""
 
 
 def shot(index: int) -> Message:
@@ -131,38 +128,12 @@ def test_a_handler_registered_after_the_failure_hears_of_it_at_once(real: Any, t
     real(scenario)
 
 
-@pytest.fixture
-def locked_by_another_process(tmp_path: Path) -> Iterator[Path]:
-    """A record whose write lock a second process holds (BEGIN EXCLUSIVE) for longer than the write timeout."""
-    db = tmp_path / "r.sqlite"
-    TreatmentRecord(db).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            f"db = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
-            "db.execute('BEGIN EXCLUSIVE')\n"
-            "print('locked', flush=True)\n"
-            f"time.sleep({HOLD_LOCK_S})\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        yield db
-    finally:
-        holder.kill()
-        holder.wait()
-
-
 def test_a_record_locked_by_another_process_fails_without_blocking_the_loop(
     real: Any, locked_by_another_process: Path
 ) -> None:
     """The lock outlasts SQLite's busy timeout: the write fails with "database is locked" (no hang), and
     meanwhile the event loop keeps running (heartbeats and the link reader would go on)."""
-    assert BUSY_TIMEOUT_S < RECORD_WRITE_TIMEOUT < HOLD_LOCK_S
+    assert BUSY_TIMEOUT_S < RECORD_WRITE_TIMEOUT
     failures: list[RecordError] = []
 
     async def scenario() -> int:

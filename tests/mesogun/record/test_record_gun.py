@@ -8,6 +8,7 @@ handler); until it is merged they are expected to fail.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,46 @@ def test_a_failing_record_is_never_asked_to_log_heartbeats(virtual: Any, tmp_pat
 
     virtual(scenario)
     assert "heartbeat" not in seen and "ack:heartbeat" not in seen
+
+
+def test_a_record_a_second_process_locks_mid_burst_stops_and_disarms_the_device(
+    real: Any, tmp_path: Path, second_process_lock: Callable[[Path], None]
+) -> None:
+    """Another process takes the record's write lock (BEGIN EXCLUSIVE) during a burst and keeps it past the
+    write timeout: the next shot cannot be committed ("database is locked"), so the device receives stop,
+    fires at most the stroke in progress after it, is disarmed, and the caller's fire() raises RecordError.
+    Real time: the lock is a real SQLite lock in a real process, and SQLite's busy wait is wall-clock."""
+    db = tmp_path / "r.sqlite"
+    record = TreatmentRecord(db)
+    raised: list[RecordError] = []
+
+    async def scenario() -> DeviceLog:
+        sim = await start_inprocess("")
+        log = DeviceLog(sim)
+        log.tap()
+        try:
+            async with mesogun.connect(SimTransport.attach(sim), recorder=SessionRecorder(record)) as gun:
+                await ready_to_fire(gun)
+                burst = asyncio.ensure_future(gun.fire(count=50))
+                while sim.device.shots_lifetime < 2 and not burst.done():
+                    await asyncio.sleep(0.01)
+                await asyncio.to_thread(second_process_lock, db)  # the loop (and the burst) runs on meanwhile
+                try:
+                    await burst
+                except RecordError as exc:
+                    raised.append(exc)
+                assert sim.device.state is not DeviceState.FIRING
+        except RecordError:
+            pass  # closing reports the locked record again; the gun is what matters
+        finally:
+            await sim.close()
+        return log
+
+    try:
+        log = real(scenario)
+    finally:
+        record.close()
+    assert raised, "fire() returned although its shots could not be recorded"
+    assert "database is locked" in str(raised[0]) and str(db) in str(raised[0])
+    assert log.shots_at_first("stop") >= 2, "the lock was taken before the burst was under way"
+    assert_stopped_and_disarmed(log)
