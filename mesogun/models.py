@@ -153,7 +153,9 @@ class Status:
         """From a ``status`` view."""
         return cls(
             state=v.state,
-            settings=Settings.from_view(v),
+            settings=Settings(
+                from_wire(DEPTH, v.depth_um), from_wire(DOSE, v.dose_nl), from_wire(RATE, v.rate_mhz), v.mode
+            ),
             needle_depth_mm=from_wire(DEPTH, v.needle_depth_um),
             syringe_capacity_ml=from_wire(_ML, v.syringe_capacity_nl),
             reservoir_ml=from_wire(_ML, v.reservoir_nl),
