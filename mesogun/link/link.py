@@ -184,15 +184,19 @@ class Link:
                     message = replace(message, flags=int(message.flags | Flag.RETRY))
                 # A fresh future per attempt, awaited directly: the reply wakes this task with no extra
                 # callback hop, and a timed-out attempt's cancelled future is simply replaced.
+                # The attempt's deadline is one timer that fails the future (cheaper on the command path than
+                # an asyncio.timeout() scope per attempt).
                 future: asyncio.Future[Received] = self._loop.create_future()
                 self._pending[seq] = future
                 await self._send(message)
+                deadline = self._loop.call_later(timeout, _expire, future)
                 try:
-                    async with asyncio.timeout(timeout):
-                        return await future
-                except TimeoutError:
+                    return await future
+                except _AttemptExpired:
                     if self._lost is not None:
                         raise ConnectionLost(str(self._lost)) from None
+                finally:
+                    deadline.cancel()
             raise LinkTimeout(
                 f"{name} got no reply after {attempts} attempts of {timeout:g} s each (seq {seq})",
                 command=name,
@@ -322,3 +326,13 @@ class Link:
             self._on_lost(exc)
         if self._monitor is not None and self._monitor is not asyncio.current_task():
             self._monitor.cancel()
+
+
+class _AttemptExpired(Exception):
+    """One attempt of :meth:`Link.exchange` got no reply in time (internal: becomes a retry or LinkTimeout)."""
+
+
+def _expire(future: asyncio.Future[Received]) -> None:
+    """The deadline timer of one attempt: fail its future unless the reply came first."""
+    if not future.done():
+        future.set_exception(_AttemptExpired())

@@ -104,7 +104,8 @@ class ControlActor:
         self._next_seq = secrets.randbelow(0x10000)  # a fresh session never collides with a stale replay cache
         self._urgent: deque[_Item] = deque()
         self._queue: deque[_Item] = deque()
-        self._wakeup = asyncio.Event()
+        self._wakeup: asyncio.Future[None] | None = None
+        """Set while the actor sleeps: resolving it wakes the actor (new work, or the heartbeat timer)."""
         self._task: asyncio.Task[None] | None = None
         self._last_heartbeat = 0.0
         self._allowed: set[tuple[str, HostState]] = set()
@@ -153,7 +154,7 @@ class ControlActor:
 
     def _put(self, item: _Item, *, urgent: bool = False) -> None:
         (self._urgent if urgent else self._queue).append(item)
-        self._wakeup.set()
+        _wake(self._wakeup)
 
     # ------------------------------------------------------------------ the actor loop
 
@@ -186,10 +187,16 @@ class ControlActor:
             if delay is not None and delay <= HEARTBEAT_SLACK:
                 await self._heartbeat()
                 continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wakeup.wait()
+            # Sleep until new work or the next heartbeat: one future and at most one timer (an Event
+            # plus an asyncio.timeout() scope per wait cost more than the rest of a command's host path).
+            waiter = self._wakeup = loop.create_future()
+            timer = loop.call_later(delay, _wake, waiter) if delay is not None else None
+            try:
+                await waiter
+            finally:
+                self._wakeup = None
+                if timer is not None:
+                    timer.cancel()
 
     def _heartbeat_due(self, now: float) -> float | None:
         """Seconds until the next heartbeat, or ``None`` without a live session.
@@ -506,3 +513,9 @@ class ControlActor:
         self.events.close(lost.error)
         reason = str(lost.error)
         self.record.put("the session end", lambda: self.recorder.on_disconnected(reason))
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    """Wake the sleeping actor (if it sleeps and was not woken already)."""
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
