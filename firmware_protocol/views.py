@@ -315,6 +315,15 @@ def view_as(message: Message, cls: type[V]) -> V:
     return view(message)  # type: ignore[return-value]
 
 
+def echoed(message: Message, cls: type[V]) -> V:
+    """The command an ``ack`` echoes, as ``cls`` (``echoed(ack, Fire).count``); ``TypeError`` if it echoes
+    something else (or nothing)."""
+    echo = view_as(message, Ack).echo
+    if not isinstance(echo, cls):
+        raise TypeError(f"{message.name} echoes {type(echo).__name__}, not {cls.__name__}")
+    return echo
+
+
 def _ack(message: Message) -> Ack:
     values: dict[str, Any] = dict(message.fields)
     command = values.pop("command")
@@ -349,6 +358,7 @@ __all__ = [
     "Shot",
     "Status",
     "Stop",
+    "echoed",
     "view",
     "view_as",
 ]

@@ -24,7 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from firmware_protocol import Flag, Message, ProtocolError, StreamDecoder, decode_message, make, spec_for, to_wire
+from firmware_protocol import (
+    Flag,
+    Message,
+    ProtocolError,
+    StreamDecoder,
+    decode_message,
+    make,
+    spec_for,
+    to_wire,
+    views,
+)
+from firmware_protocol.views import view_as
 from mesogun.errors import ConnectionLost, DeviceRefused, LinkError, LinkTimeout, ProtocolViolation
 from mesogun.session.fanout import FanOut, Subscription
 from mesogun.transports.base import Transport
@@ -224,7 +235,8 @@ class Link:
         """Raise :class:`DeviceRefused` for a ``nak``, :class:`ProtocolViolation` for a reply of the wrong kind."""
         name = command.name
         if reply.name == "nak":
-            raise DeviceRefused(name, reply["code"], reply.get("detail", ""))
+            nak = view_as(reply, views.Nak)
+            raise DeviceRefused(name, nak.code, nak.detail)
         expected = spec_for(name).reply
         if reply.name != expected:
             raise ProtocolViolation(f"device answered {name} (seq {command.seq}) with {reply.name}, not {expected}")

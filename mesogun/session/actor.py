@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState
+from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState, views
+from firmware_protocol.views import echoed
 from mesogun.errors import ConnectionLost, IncompatibleDevice, LinkTimeout, MesogunError, PortNotFound, RecordError
 from mesogun.link import Link, Received
 from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent
@@ -403,7 +404,7 @@ class ControlActor:
     def start_burst(self, fire_ack: Received) -> Burst:
         """Track the burst a ``fire`` ack started."""
         future: asyncio.Future[list[ShotRecord]] = asyncio.get_running_loop().create_future()
-        burst = Burst(fire_ack.message.seq, fire_ack.message["count"], fire_ack.rx_index, future)
+        burst = Burst(fire_ack.message.seq, echoed(fire_ack.message, views.Fire).count, fire_ack.rx_index, future)
         self.tracker.start_burst(burst)
         return burst
 
@@ -415,7 +416,7 @@ class ControlActor:
 
     def depth_set(self, ack: Received) -> bool:
         """A ``set_parameters`` ack: return True if the needle stop is already at the depth it confirms."""
-        depth = ack.message["depth_um"]
+        depth = echoed(ack.message, views.SetParameters).depth_um
         self.needle.set(depth, ack.rx_index)
         return self.needle.at(depth)
 

@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from firmware_protocol import DeviceState, Mode
+from firmware_protocol import DeviceState, Mode, views
+from firmware_protocol.views import echoed
 from mesogun.errors import ConnectionLost, LinkTimeout, ParameterError, PortNotFound
 from mesogun.link import ACK_TIMEOUT, RETRIES, Link, Received
 from mesogun.models import Event, GunInfo, MissedEvents, Settings, ShotRecord, Status, Syringe
@@ -267,7 +268,7 @@ class Gun:
 
         async def run() -> tuple[Received, asyncio.Future[Status] | None]:
             received = await self._configure(fields)
-            target = received.message["depth_um"]
+            target = echoed(received.message, views.SetParameters).depth_um
             if not wait or actor.depth_set(received):
                 return received, None
             what = "the needle stop at its depth"
@@ -312,7 +313,8 @@ class Gun:
 
         message = (await actor.call("load_syringe", run)).message
         q = volume("volume_ml")
-        return Syringe(from_wire(q, message["capacity_nl"]), from_wire(q, message["fill_nl"]))
+        loaded = echoed(message, views.LoadSyringe)
+        return Syringe(from_wire(q, loaded.capacity_nl), from_wire(q, loaded.fill_nl))
 
     async def prime(self, *, volume_ml: float) -> float:
         """Push ``volume_ml`` through the line to expel air; return the volume applied once the device is ready."""
@@ -336,7 +338,7 @@ class Gun:
 
         received, primed = await actor.call("prime", run)
         await self._wait(primed, what, self.timeouts.settle)
-        return from_wire(q, received.message["volume_nl"])
+        return from_wire(q, echoed(received.message, views.Prime).volume_nl)
 
     async def arm(self) -> None:
         """Arm the gun (ready → armed); the device's communication watchdog starts."""

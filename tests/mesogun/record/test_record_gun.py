@@ -1,8 +1,7 @@
 """End to end: a simulated gun firing with a record that fails. What must hold is what the DEVICE saw: a stop,
-no shot after it, and the gun disarmed — whatever kind of write failed, and without waiting for the disk.
-
-These need the core rework's Gun (stop and disarm sent without touching the failed record, on the failure
-handler); until it is merged they are expected to fail.
+at most the stroke in progress after it, and the gun disarmed — whatever kind of write failed (an awaited
+shot, a queued command reported through the record's failure handler, a lock held by a second process),
+without waiting for the disk.
 """
 
 from __future__ import annotations
