@@ -26,7 +26,7 @@ import serial
 from benchmarks.echo_server import BAUD, open_raw, write_all
 from benchmarks.errors import Unavailable
 from benchmarks.processes import python_child, socat_pair
-from firmware_protocol import Mode, make, to_wire
+from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, Flag, Message, Mode, StreamDecoder, make, to_wire
 
 MODBUS_DEVICE = 1
 READY_TIMEOUT = 15.0
@@ -102,6 +102,53 @@ class RawEchoPinger:
     def reset(self) -> None:
         """Drop whatever arrived late (before the echo process opened its end)."""
         termios.tcflush(self._fd, termios.TCIFLUSH)
+
+
+class RawSimPinger:
+    """A minimal host against our simulator: ``os.write`` of a ``set_parameters`` frame, blocking ``os.read``
+    until its ack is decoded. No host library: what any host, in any language, pays for our simulator."""
+
+    name = "sim_raw"
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._decoder = StreamDecoder()
+        self._seq = 0
+
+    def _round_trip(self, message: Message) -> float:
+        fd, want = self._fd, message.seq
+        request = to_wire(message)
+        start = time.perf_counter()
+        write_all(fd, request)
+        while True:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError(f"the simulator did not answer {message.name} (seq {want})")
+            if any(f.seq == want and f.flags & Flag.REPLY for f in self._decoder.feed(chunk)):
+                return time.perf_counter() - start
+
+    def hello(self) -> None:
+        """Open the session (the simulator answers nothing else before a hello of its own catalog)."""
+        self._round_trip(make("hello", seq=0, protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT))
+
+    async def once(self) -> float:
+        """One ``set_parameters`` (the rate alternating, as ours does) and its ack."""
+        self._seq = (self._seq + 1) & 0xFFFF
+        rate = 5_000 + 1_000 * (self._seq % 2)
+        msg = make("set_parameters", seq=self._seq, depth_um=2500, dose_nl=20_000, rate_mhz=rate, mode=Mode.CONTINUOUS)
+        return self._round_trip(msg)
+
+
+@contextlib.asynccontextmanager
+async def raw_sim_pinger(stack: contextlib.ExitStack, url: str) -> Any:
+    """A :class:`RawSimPinger` on the host end ``url`` of a served simulator's pty pair."""
+    fd = open_raw(url, ECHO_TIMEOUT_DS)
+    try:
+        pinger = RawSimPinger(fd)
+        pinger.hello()
+        yield pinger
+    finally:
+        os.close(fd)
 
 
 ECHO_TIMEOUT = 2.0

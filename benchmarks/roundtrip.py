@@ -18,6 +18,9 @@ What each sample includes:
 * **raw echo (the floor)**: ``os.write`` of our ``set_parameters`` frame's bytes and blocking ``os.read``
   of them back through an echo process doing raw fd I/O: no protocol, no library.
 * **pyserial echo**: the same through pyserial on both ends (the floor as measured before).
+* **simulator floor** (an info line): a minimal host (``os.write`` of a ``set_parameters`` frame, blocking
+  ``os.read`` until its ack decodes, no library) against a third simulator: what any host pays for our
+  Python simulator and the pty, so ``ours / simulator floor`` is the host library's own share.
 * **pymodbus async / sync**: ``read_holding_registers(0, count=4)`` (RTU framing, CRC-16) against a
   pymodbus server; the async client is the headline peer (our API is async), the sync one informs.
 
@@ -54,6 +57,7 @@ MODBUS_ASYNC = "pymodbus RTU read_holding_registers ×4 (async client)"
 MODBUS_SYNC = "pymodbus RTU read_holding_registers ×4 (sync client)"
 ECHO_RAW = "raw os.read/os.write echo (floor)"
 ECHO_PYSERIAL = "pyserial echo, both ends"
+SIM_FLOOR = "minimal raw host against our simulator (no host library)"
 NOTE = "default gun.configure(rate_hz=…) (waits for the needle stop) with the treatment record, sim in another process"
 BARE_NOTE = "gun.configure(rate_hz=…, wait=False) without a record (what was timed before)"
 
@@ -94,6 +98,7 @@ async def _measure(stack: contextlib.ExitStack, count: int) -> dict[str, list[fl
     record = stack.enter_context(TreatmentRecord(Path(tmp) / "record.sqlite"))
     recorded_url = stack.enter_context(served_simulator())
     bare_url = stack.enter_context(served_simulator())
+    raw_url = stack.enter_context(served_simulator())
     async with contextlib.AsyncExitStack() as clients:
         recorded = await _connected_gun(clients, recorded_url, SessionRecorder(record))
         bare = await _connected_gun(clients, bare_url, None)
@@ -104,6 +109,7 @@ async def _measure(stack: contextlib.ExitStack, count: int) -> dict[str, list[fl
             await clients.enter_async_context(peers.modbus_async_pinger(stack)),
             await clients.enter_async_context(peers.modbus_sync_pinger(stack)),
             await clients.enter_async_context(peers.raw_echo_pinger(stack)),
+            await clients.enter_async_context(peers.raw_sim_pinger(stack, raw_url)),
             await clients.enter_async_context(peers.pyserial_echo_pinger(stack)),
         ]
         for pinger in pingers:
@@ -134,7 +140,7 @@ def run(settings: Settings) -> list[Result]:
         samples = asyncio.run(_measure(stack, settings.roundtrips))
     ours, echo = samples["ours"], samples["echo_raw"]
     extra: dict[str, float] = {"samples": settings.roundtrips, "echo_bytes": len(peers.echo_request())}
-    for name in ("ours_nowait", "ours_bare", "pymodbus_sync", "echo_pyserial"):
+    for name in ("ours_nowait", "ours_bare", "pymodbus_sync", "echo_pyserial", "sim_raw"):
         extra[f"{name}_p50_ms"] = _ms(samples[name], 50)
         extra[f"{name}_p99_ms"] = _ms(samples[name], 99)
     modbus = samples["pymodbus_async"]
@@ -149,6 +155,8 @@ def run(settings: Settings) -> list[Result]:
         _line(
             "configure_bare_p50_vs_echo", samples["ours_bare"], ECHO_RAW, echo, 50, None, note=BARE_NOTE, extra=extra
         ),
+        _line("configure_p50_vs_sim_floor", ours, SIM_FLOOR, samples["sim_raw"], 50, None, **common),
+        _line("sim_floor_p50_vs_echo", samples["sim_raw"], ECHO_RAW, echo, 50, None, note=SIM_FLOOR, extra=extra),
     ]
 
 
@@ -163,5 +171,7 @@ BENCHMARK = Benchmark(
         ("configure_p50_vs_pymodbus_sync", MODBUS_SYNC, "ms", Better.LOWER, None),
         ("configure_p50_vs_pyserial_echo", ECHO_PYSERIAL, "ms", Better.LOWER, None),
         ("configure_bare_p50_vs_echo", ECHO_RAW, "ms", Better.LOWER, None),
+        ("configure_p50_vs_sim_floor", SIM_FLOOR, "ms", Better.LOWER, None),
+        ("sim_floor_p50_vs_echo", ECHO_RAW, "ms", Better.LOWER, None),
     ),
 )

@@ -30,6 +30,8 @@ EXPECTED_LINES = {
     "configure_p50_vs_pymodbus_sync",
     "configure_p50_vs_pyserial_echo",
     "configure_bare_p50_vs_echo",
+    "configure_p50_vs_sim_floor",
+    "sim_floor_p50_vs_echo",
     "estop_p50_vs_echo",
     "estop_p99_vs_echo",
     "virtual_time_speedup",
