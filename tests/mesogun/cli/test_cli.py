@@ -257,3 +257,29 @@ def test_repeated_ctrl_c_during_fire_still_leaves_the_gun_disarmed(tcp_gun: Spaw
     assert proc.returncode == 130 and "Traceback" not in err, err
     status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
     assert status["state"] == "ready"
+
+
+ABSURD_VALUES = [
+    (("set", "--depth", "1e308"), "depth_mm=1e+308", "1.0–4.0 mm"),
+    (("set", "--dose", "1e306"), "dose_ml=1e+306", "0.001–0.200 mL"),
+    (("set", "--dose", "-1e308"), "dose_ml=-1e+308", "0.001–0.200 mL"),
+    (("set", "--rate", "1e308"), "rate_hz=1e+308", "0.5–10.0 Hz"),
+    (("load", "--capacity", "1e308"), "capacity_ml=1e+308", "2, 3, 5, 10 mL"),
+    (("prime", "--volume", "1e308"), "volume_ml=1e+308", "3 mL"),
+]
+
+
+def test_absurd_finite_values_exit_2_like_any_other_out_of_range_value(
+    tcp_gun: SpawnedSimulator, tmp_path: Path
+) -> None:
+    """1e308 mm is out of range (exit 2, one line naming field, value and limits), not an OverflowError traceback;
+    nothing reaches the device: its settings and syringe are what they were."""
+    db = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    assert mesogun("--device", url, "load", "--capacity", "3", db=db).returncode == 0
+    before = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    for args, field, limits in ABSURD_VALUES:
+        assert_one_line_error(mesogun("--device", url, *args, db=db), 2, field, limits)
+    after = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    kept = (*PARAMETERS, "state", "syringe_capacity_ml", "reservoir_ml", "primed")
+    assert {k: after[k] for k in kept} == {k: before[k] for k in kept}
