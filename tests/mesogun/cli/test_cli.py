@@ -53,7 +53,8 @@ def test_help_lists_commands_and_exit_codes() -> None:
     """--help on the group and on every command works and documents the exit codes."""
     top = mesogun("--help")
     assert top.returncode == 0
-    for command in ("devices", "info", "status", "set", "load", "prime", "fire", "stop", "estop", "clear", "record"):
+    commands = ("devices", "info", "status", "set", "load", "prime", "fire", "stop", "disarm", "estop", "clear")
+    for command in (*commands, "record"):
         assert command in top.stdout
         assert mesogun(command, "--help").returncode == 0
     text = " ".join(top.stdout.split())
@@ -222,7 +223,7 @@ def test_estop_reports_the_latched_state_and_clear_releases_it(tcp_gun: SpawnedS
     db = tmp_path / "r.sqlite"
     stopped = mesogun("--device", tcp_gun.address, "estop", "--json", db=db)
     assert stopped.returncode == 0, stopped.stderr
-    assert json.loads(stopped.stdout) == {"done": "estop", "state": "emergency_stop"}
+    assert json.loads(stopped.stdout) == {"done": "estop", "state": "emergency_stop", "already": False}
     cleared = json.loads(mesogun("--device", tcp_gun.address, "clear", "--json", db=db).stdout)
     assert cleared["state"] in ("idle", "ready")
 
@@ -283,3 +284,38 @@ def test_absurd_finite_values_exit_2_like_any_other_out_of_range_value(
     after = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
     kept = (*PARAMETERS, "state", "syringe_capacity_ml", "reservoir_ml", "primed")
     assert {k: after[k] for k in kept} == {k: before[k] for k in kept}
+
+
+def test_safe_commands_on_a_safe_gun_succeed_saying_so(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """disarm on a gun that is not armed, stop when not firing, clear with nothing latched: exit 0 and
+    "already ..."; the gun stays ready (nothing it refused)."""
+    db = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    make_ready(url, db, mode="burst")
+    for command, said in (
+        ("disarm", "disarm: already disarmed, gun ready"),
+        ("stop", "stop: already stopped (the gun was not firing), gun ready"),
+        ("clear", "clear: nothing was latched (already clear), gun ready"),
+    ):
+        result = mesogun("--device", url, command, db=db)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == said and not result.stderr
+    assert json.loads(mesogun("--device", url, "disarm", "--json", db=db).stdout) == {
+        "done": "disarm",
+        "state": "ready",
+        "already": True,
+    }
+    assert json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)["state"] == "ready"
+
+
+def test_clear_acknowledges_a_brownout_reset_notice(tmp_path: Path) -> None:
+    """A brown-out leaves the gun idle with the brownout_reset notice: clear is sent (exit 0) and the notice goes."""
+    db = tmp_path / "r.sqlite"
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--fault", "brownout:at_s=0.01") as sim:
+        time.sleep(0.2)
+        before = json.loads(mesogun("--device", sim.address, "status", "--json", db=db).stdout)
+        assert "brownout_reset" in before["active_alarms"]
+        result = mesogun("--device", sim.address, "clear", db=db)
+        assert result.returncode == 0 and result.stdout.strip() == "clear: done, gun idle", result
+        after = json.loads(mesogun("--device", sim.address, "status", "--json", db=db).stdout)
+        assert after["active_alarms"] == []
