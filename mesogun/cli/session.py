@@ -33,9 +33,10 @@ def run_on_gun(
 ) -> T:
     """Connect to ``url`` with the record at ``db`` attached, run ``body``, and close (gun left disarmed).
 
-    Ctrl-C (SIGINT) or SIGTERM: the first one sets ``stop_request`` if given (the body stops gracefully),
-    else cancels the body; every later one is ignored with a note, so closing, which stops and disarms the
-    gun, is never cut short. An interrupted body ends in ``KeyboardInterrupt`` once the gun is safe.
+    Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed): the first one sets ``stop_request`` if given
+    (the body stops gracefully), else cancels the body; every later one is ignored with a note, so closing,
+    which stops and disarms the gun, is never cut short. An interrupted body ends in ``KeyboardInterrupt``
+    once the gun is safe.
 
     A treatment record that fails (disk full, read-only, locked, corrupt) cancels the body too; once the gun
     is closed (stopped, disarmed) the record's ``RecordError`` ends the command (exit 6).
@@ -82,4 +83,5 @@ def run_on_gun(
     return asyncio.run(main())
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop the command gracefully (the gun stopped and disarmed first): Ctrl-C, kill, the terminal closed."""

@@ -187,8 +187,12 @@ def test_demo_runs_a_treatment_and_summarises_it(tmp_path: Path) -> None:
     assert "[ 20/20]" in result.stderr
 
 
-def test_fire_count_0_fires_until_ctrl_c_then_disarms(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
-    """fire --count 0 keeps firing until SIGINT, then stops, disarms, prints the shots and exits 0."""
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_fire_count_0_fires_until_ctrl_c_then_disarms(
+    tcp_gun: SpawnedSimulator, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    """fire --count 0 keeps firing until SIGINT (or SIGTERM, or SIGHUP: the terminal closed), then stops,
+    disarms, prints the shots and exits 0; the device fired exactly the shots printed."""
 
     db = tmp_path / "r.sqlite"
     url = tcp_gun.address
@@ -203,7 +207,7 @@ def test_fire_count_0_fires_until_ctrl_c_then_disarms(tcp_gun: SpawnedSimulator,
         assert proc.stdout is not None
         seen = [proc.stdout.readline() for _ in range(3)]  # three shots landed: the gun is firing
         assert all("shot" in line for line in seen), seen
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
