@@ -17,7 +17,8 @@ import click
 from firmware_protocol import AlarmCode, DeviceState, Mode
 from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
-from mesogun.cli.session import device_url, run_on_gun
+from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
+from mesogun.errors import RecordError
 from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
@@ -232,12 +233,14 @@ def _safe_command(name: str, action: SafeAction, doc: str) -> click.Command:
             note = await action(gun)
             return note, gun.status
 
-        note, status = run_on_gun(device_url(ctx), ctx.obj.db, body)
+        (note, status), record_error = run_safe_on_gun(device_url(ctx), ctx.obj.db, body)
         state = status.state.json_name
         if as_json:
             emit_json({"done": name, "state": state, "already": note is not None})
         else:
             click.echo(f"{name}: {note or 'done'}, gun {state}")
+        if record_error is not None:  # sent first; now say loudly that it is not on record (exit 6)
+            raise RecordError(f"{name} was sent (gun {state}), but it is NOT in the treatment record: {record_error}")
 
     return command
 

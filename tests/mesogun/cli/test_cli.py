@@ -323,3 +323,25 @@ def test_clear_acknowledges_a_brownout_reset_notice(tmp_path: Path) -> None:
         assert result.returncode == 0 and result.stdout.strip() == "clear: done, gun idle", result
         after = json.loads(mesogun("--device", sim.address, "status", "--json", db=db).stdout)
         assert after["active_alarms"] == []
+
+
+def test_safe_commands_are_sent_even_when_the_record_cannot_be_opened(
+    tcp_gun: SpawnedSimulator, tmp_path: Path
+) -> None:
+    """A corrupt record file: estop, clear, stop and disarm still reach the gun (its state follows), then each
+    says in one line that it is not on record, naming the file, and exits 6."""
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"this is not a database" * 400)
+    good = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    for command, said, state in (
+        ("estop", "estop: done", "emergency_stop"),
+        ("clear", "clear: done", "idle"),
+        ("stop", "stop: already stopped", "idle"),
+        ("disarm", "disarm: already disarmed", "idle"),
+    ):
+        result = mesogun("--device", url, command, db=corrupt)
+        assert_one_line_error(result, 6, f"{command} was sent", "NOT in the treatment record", str(corrupt))
+        assert result.stdout.startswith(said), result.stdout
+        assert json.loads(mesogun("--device", url, "status", "--json", db=good).stdout)["state"] == state
+    assert corrupt.read_bytes() == b"this is not a database" * 400
