@@ -1,7 +1,8 @@
 """The ``mesogun`` command line: one entry point, global options before the command.
 
-Exit codes: 0 success, 2 bad usage or a value out of range, 3 refused by the device (nak), 4 link
-failure or timeout, 5 device alarm, 6 treatment record unavailable. Errors are one line on stderr,
+Exit codes: 0 success, 2 bad usage or a value out of range (a bad device URL, no such session, a file that
+cannot be written), 3 refused by the device (nak), 4 link failure or timeout, 5 device alarm, 6 treatment
+record unavailable. Errors are one line on stderr,
 never a traceback.
 """
 
@@ -17,7 +18,8 @@ import click
 from mesogun.errors import MesogunError
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success, 2 bad usage or a value out of range, 3 refused by the device (nak), "
+    "Exit codes: 0 success, 2 bad usage or a value out of range (a bad device URL, no such session, a file "
+    "that cannot be written), 3 refused by the device (nak), "
     "4 link failure or timeout, 5 device alarm, 6 treatment record unavailable."
 )
 DEVICE_ENV = "MESOGUN_DEVICE"

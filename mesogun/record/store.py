@@ -30,7 +30,7 @@ import platformdirs
 
 from firmware_protocol import Message, to_json, views
 from firmware_protocol.views import view_as
-from mesogun.errors import RecordError
+from mesogun.errors import NoSuchSession, RecordError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -402,11 +402,11 @@ class TreatmentRecord:
         return [SessionSummary(*row) for row in rows]
 
     def session(self, session_id: int) -> SessionSummary:
-        """One session's summary; :class:`RecordError` if there is none."""
+        """One session's summary; :class:`~mesogun.errors.NoSuchSession` (a :class:`RecordError`) if there is none."""
         for summary in self.sessions():
             if summary.session == session_id:
                 return summary
-        raise RecordError(f"no session {session_id} in the treatment record {self.path}")
+        raise NoSuchSession(f"no session {session_id} in the treatment record {self.path} (see 'mesogun record list')")
 
     def shots(self, session_id: int) -> list[ShotRow]:
         """The session's shots in (epoch, index) order, received or not (unreceived ranges one row per shot;

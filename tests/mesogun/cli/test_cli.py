@@ -156,10 +156,43 @@ def test_missing_device_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_record_of_an_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
-    """record show 42 on an empty record: a record error (exit 6) naming the session and the file."""
+    """record show/export 42 on an empty record: "no such session", a usage error (exit 2) naming the session
+    and the file, not "record unavailable" (6)."""
     db = tmp_path / "r.sqlite"
     TreatmentRecord(db).close()
-    assert_one_line_error(mesogun("record", "show", "42", db=db), 6, "no session 42", str(db))
+    assert_one_line_error(mesogun("record", "show", "42", db=db), 2, "no session 42", str(db))
+    assert_one_line_error(mesogun("record", "export", "42", db=db), 2, "no session 42", str(db))
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("foo://x", "unknown scheme foo://"),
+        ("usb://1", "unknown scheme usb://"),
+        ("socket://127.0.0.1:99999", "port 99999 is not a port number 1–65535"),
+        ("socket://127.0.0.1", "no port number (use socket://HOST:PORT)"),
+    ],
+)
+def test_a_bad_device_url_is_a_usage_error(tmp_path: Path, url: str, said: str) -> None:
+    """An unknown scheme or a socket:// URL without a valid port: exit 2 (bad usage), not 4 (link failure),
+    one line about the URL, not pyserial's internals."""
+    db = tmp_path / "r.sqlite"
+    assert_one_line_error(mesogun("--device", url, "status", db=db), 2, said)
+    assert "pyserial" not in mesogun("--device", url, "status", db=db).stderr
+
+
+def test_export_to_a_file_that_cannot_be_written_is_one_clean_line(tmp_path: Path) -> None:
+    """record export -o into a missing folder: exit 2, one line naming the path, nothing written."""
+    db = tmp_path / "r.sqlite"
+    with TreatmentRecord(db) as record:
+        record.start_session("CLI0001")
+    target = tmp_path / "nonexistent" / "dir" / "x.csv"
+    result = mesogun("record", "export", "1", "--format", "csv", "-o", str(target), db=db)
+    assert_one_line_error(result, 2, str(target), "No such file or directory")
+    assert not target.parent.exists()
+    written = tmp_path / "x.csv"
+    assert mesogun("record", "export", "1", "--format", "csv", "-o", str(written), db=db).returncode == 0
+    assert written.read_text().startswith("shot_index,received")
 
 
 def test_reading_a_record_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
