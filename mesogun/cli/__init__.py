@@ -34,6 +34,13 @@ class CliContext:
     db: Path | None
 
 
+def _check_db(value: Path | None) -> Path | None:
+    """``--db`` names a file: an empty value (``--db ""``) or a folder is a usage error (exit 2)."""
+    if value is not None and (str(value) in ("", ".") or value.is_dir()):
+        raise click.BadParameter("needs the treatment record's file path, not an empty value or a folder")
+    return value
+
+
 @click.group(epilog=EXIT_CODES_HELP)
 @click.option(
     "--device",
@@ -46,7 +53,9 @@ class CliContext:
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar=DB_ENV,
-    help=f"Treatment record (SQLite). Default: ${DB_ENV}, else the user's data directory.",
+    callback=lambda ctx, param, value: _check_db(value),
+    help=f"Treatment record (SQLite). Default: ${DB_ENV}, else the user's data directory (the only place whose "
+    "folders are created).",
 )
 @click.version_option(package_name="mesogun")
 @click.pass_context

@@ -167,12 +167,19 @@ class TreatmentRecord:
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         """Open the record at ``path`` (default: :func:`default_path`); ``create=False`` for readers, so a
-        mistyped path is an error instead of a new empty record."""
+        mistyped path is an error instead of a new empty record. Only the default location's folders are
+        created: a ``path`` in a folder that does not exist is a :class:`RecordError` (a mistyped path)."""
         self.path = Path(path) if path is not None else default_path()
         if not create and not self.path.exists():
             raise RecordError(f"no treatment record at {self.path} (check --db)")
+        if path is not None and not self.path.parent.is_dir():
+            raise RecordError(
+                f"no folder {self.path.parent} for the treatment record {self.path} (check --db; only the "
+                "default location's folders are created)"
+            )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if path is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

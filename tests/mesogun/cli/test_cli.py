@@ -378,3 +378,19 @@ def test_safe_commands_are_sent_even_when_the_record_cannot_be_opened(
         assert result.stdout.startswith(said), result.stdout
         assert json.loads(mesogun("--device", url, "status", "--json", db=good).stdout)["state"] == state
     assert corrupt.read_bytes() == b"this is not a database" * 400
+
+
+def test_a_mistyped_db_folder_is_not_created(tmp_path: Path) -> None:
+    """--db in a folder that does not exist: exit 6 naming the folder; no folder, no record created (only the
+    default location's folders are created). --db "" is a usage error (exit 2)."""
+    typo = tmp_path / "recrods" / "r.sqlite"
+    assert_one_line_error(mesogun("--device", "sim://", "status", db=typo), 6, f"no folder {typo.parent}", "--db")
+    assert not typo.parent.exists()
+    empty = subprocess.run(
+        [sys.executable, "-m", "mesogun.cli", "--db", "", "--device", "sim://", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert_one_line_error(empty, 2, "--db", "not an empty value")
