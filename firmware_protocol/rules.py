@@ -172,7 +172,8 @@ class Outcome:
     Accepted: conditions checked next, in order, each refusing with its own code."""
     host_refuses: bool = False
     """Accepted and acknowledged by the device, but it changes nothing: a host refuses it before sending, as
-    it can only be a mistake (``clear_alarm`` with nothing latched)."""
+    it can only be a mistake. No cell is marked so today: ``clear_alarm`` with no latched alarm still clears
+    notices (``brownout_reset``), and a safe-making command is never refused for the gun being safe already."""
 
     @property
     def host_sends(self) -> bool:
@@ -196,7 +197,6 @@ def _rule(default: Outcome, **by_state: Outcome) -> Mapping[DeviceState, Outcome
 
 
 _IN_ALARM = {"alarm": _nak(_N.ALARM_ACTIVE), "emergency_stop": _nak(_N.ALARM_ACTIVE)}
-_NOTHING_TO_CLEAR = Outcome(True, host_refuses=True)
 
 STATE_TABLE: Mapping[str, Mapping[DeviceState, Outcome]] = MappingProxyType(
     {
@@ -243,8 +243,10 @@ STATE_TABLE: Mapping[str, Mapping[DeviceState, Outcome]] = MappingProxyType(
         ),
         "stop": _rule(_ok(), firing=_ok(_S.ARMED)),
         "emergency_stop": _rule(_ok(_S.EMERGENCY_STOP)),
+        # clear_alarm outside alarm and emergency_stop changes no state but clears notices (brownout_reset):
+        # a host sends it, so a notice can be acknowledged and clearing is idempotent.
         "clear_alarm": _rule(
-            _NOTHING_TO_CLEAR,
+            _ok(),
             alarm=_ok(_S.READY, _S.IDLE, checks=(_N.ALARM_ACTIVE,)),
             emergency_stop=_ok(_S.READY, _S.IDLE, checks=(_N.ALARM_ACTIVE,)),
         ),

@@ -2,8 +2,8 @@
 
 Every exception a user of :mod:`mesogun` can see derives from :class:`MesogunError`. Each class has a
 stable ``code`` (for logs and support) and the process ``exit_code`` the CLI uses for it:
-0 success, 2 bad usage or a value out of range, 3 refused by the device (nak), 4 link failure or
-timeout, 5 device alarm.
+0 success, 2 bad usage, a value out of range, a bad device URL or no such session, 3 refused by the device
+(nak), 4 link failure or timeout, 5 device alarm, 6 treatment record unavailable.
 """
 
 from __future__ import annotations
@@ -166,3 +166,14 @@ class RecordError(MesogunError):
 
     code = "MG600"
     exit_code = 6
+
+
+class NoSuchSession(RecordError):
+    """The treatment record holds no session with this number (``record show 999``): a usage error (exit 2).
+
+    Example: "no session 999 in the treatment record /home/u/.local/share/mesogun/treatment-record.sqlite
+    (see 'mesogun record list')".
+    """
+
+    code = "MG601"
+    exit_code = 2

@@ -68,14 +68,19 @@ def _show(value: object) -> str:
 
 def to_wire_int(q: Quantity, value: object) -> int:
     """Convert a user value to a wire integer; :class:`ParameterError` if it is not a finite number or not whole
-    wire units."""
+    wire units. A finite value too large for floating point in wire units (``1e308`` mm) converts exactly, so the
+    caller's range check refuses it with the same message as any other out-of-range value."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParameterError(f"{q.field}={value!r} must be a number in {q.unit}", field=q.field, value=value)
+    if isinstance(value, int):
+        return value * q.scale  # exact, however large: the caller's range check names the limits
     if not math.isfinite(value):
         raise ParameterError(
             f"{q.field}={_show(value)} must be a finite number in {q.unit}", field=q.field, value=value
         )
     exact = value * q.scale
+    if not math.isfinite(exact):  # a finite but absurd value (1e308 mm): a whole number, far out of any range
+        return int(value) * q.scale
     wire = round(exact)
     if abs(exact - wire) > 1e-6 * max(1.0, abs(exact)):
         raise ParameterError(

@@ -1,7 +1,8 @@
 """The ``mesogun`` command line: one entry point, global options before the command.
 
-Exit codes: 0 success, 2 bad usage or a value out of range, 3 refused by the device (nak), 4 link
-failure or timeout, 5 device alarm, 6 treatment record unavailable. Errors are one line on stderr,
+Exit codes: 0 success, 2 bad usage or a value out of range (a bad device URL, no such session, a file that
+cannot be written), 3 refused by the device (nak), 4 link failure or timeout, 5 device alarm, 6 treatment
+record unavailable. Errors are one line on stderr,
 never a traceback.
 """
 
@@ -17,7 +18,8 @@ import click
 from mesogun.errors import MesogunError
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success, 2 bad usage or a value out of range, 3 refused by the device (nak), "
+    "Exit codes: 0 success, 2 bad usage or a value out of range (a bad device URL, no such session, a file "
+    "that cannot be written), 3 refused by the device (nak), "
     "4 link failure or timeout, 5 device alarm, 6 treatment record unavailable."
 )
 DEVICE_ENV = "MESOGUN_DEVICE"
@@ -32,6 +34,13 @@ class CliContext:
     db: Path | None
 
 
+def _check_db(value: Path | None) -> Path | None:
+    """``--db`` names a file: an empty value (``--db ""``) or a folder is a usage error (exit 2)."""
+    if value is not None and (str(value) in ("", ".") or value.is_dir()):
+        raise click.BadParameter("needs the treatment record's file path, not an empty value or a folder")
+    return value
+
+
 @click.group(epilog=EXIT_CODES_HELP)
 @click.option(
     "--device",
@@ -44,7 +53,9 @@ class CliContext:
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar=DB_ENV,
-    help=f"Treatment record (SQLite). Default: ${DB_ENV}, else the user's data directory.",
+    callback=lambda ctx, param, value: _check_db(value),
+    help=f"Treatment record (SQLite). Default: ${DB_ENV}, else the user's data directory (the only place whose "
+    "folders are created).",
 )
 @click.version_option(package_name="mesogun")
 @click.pass_context

@@ -1,4 +1,4 @@
-"""Commands that talk to a gun: devices, info, status, set, load, prime, fire, stop, estop, clear.
+"""Commands that talk to a gun: devices, info, status, set, load, prime, fire, stop, disarm, estop, clear.
 
 Each command opens the device given by ``--device``, records everything in the treatment record
 (``--db``), does one thing and closes; the gun is never left armed when the command exits.
@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
 
-from firmware_protocol import Mode
+from firmware_protocol import AlarmCode, DeviceState, Mode
 from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
-from mesogun.cli.session import device_url, run_on_gun
+from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
+from mesogun.errors import RecordError
 from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
+from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 from mesogun.transports.discovery import list_guns
 
@@ -190,18 +193,54 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
         click.echo(f"fired {len(shots)} shots, {volume:.3f} mL")
 
 
-def _simple_command(name: str, method: str, doc: str) -> click.Command:
+SafeAction = Callable[[Gun], Awaitable[str | None]]
+"""A safe-making command's body: does it, returns what to say when the gun was already safe (else None)."""
+
+
+async def _stop(gun: Gun) -> str | None:
+    was_firing = gun.state is HostState.FIRING
+    await gun.stop()  # sent whatever the host believes: a fire whose ack was lost may be firing
+    return None if was_firing else "already stopped (the gun was not firing)"
+
+
+async def _estop(gun: Gun) -> str | None:
+    was_stopped = gun.state is HostState.EMERGENCY_STOP
+    await gun.emergency_stop()
+    return "already in emergency stop" if was_stopped else None
+
+
+async def _disarm(gun: Gun) -> str | None:
+    return None if await gun.disarm() else "already disarmed"
+
+
+async def _clear(gun: Gun) -> str | None:
+    status = gun.status
+    latched = status.state in (DeviceState.ALARM, DeviceState.EMERGENCY_STOP) or any(
+        code is not AlarmCode.RESERVOIR_LOW for code in status.active_alarms
+    )
+    await gun.clear_alarm()
+    return None if latched else "nothing was latched (already clear)"
+
+
+def _safe_command(name: str, action: SafeAction, doc: str) -> click.Command:
+    """A command that makes the gun safe: it succeeds (exit 0) in every state, saying so if it was already."""
+
     @click.command(name, help=doc)
     @JSON_OPTION
     @click.pass_context
     def command(ctx: click.Context, as_json: bool) -> None:
-        async def body(gun: Gun) -> Status:
-            await getattr(gun, method)()
-            return gun.status
+        async def body(gun: Gun) -> tuple[str | None, Status]:
+            note = await action(gun)
+            return note, gun.status
 
-        status = run_on_gun(device_url(ctx), ctx.obj.db, body)
-        result = {"done": name, "state": status.state.json_name}
-        emit_json(result) if as_json else click.echo(f"{name}: done, gun {status.state.json_name}")
+        (note, status), record_error = run_safe_on_gun(device_url(ctx), ctx.obj.db, body)
+        state = status.state.json_name
+        if as_json:
+            emit_json({"done": name, "state": state, "already": note is not None})
+        else:
+            click.echo(f"{name}: {note or 'done'}, gun {state}")
+        if record_error is not None:  # sent first; now say loudly that it is not on record (exit 6)
+            raise RecordError(f"{name} was sent (gun {state}), but it is NOT in the treatment record: {record_error}")
 
     return command
 
@@ -214,7 +253,13 @@ DEVICE_COMMANDS: list[click.Command] = [
     load_command,
     prime_command,
     fire_command,
-    _simple_command("stop", "stop", "Stop firing at the end of the shot in progress."),
-    _simple_command("estop", "emergency_stop", "Emergency stop: stops everything, latched until 'clear'."),
-    _simple_command("clear", "clear_alarm", "Clear latched alarms and an emergency stop (their cause must be gone)."),
+    _safe_command("stop", _stop, "Stop firing at the end of the shot in progress (succeeds if not firing)."),
+    _safe_command("disarm", _disarm, "Disarm the gun (succeeds, saying so, if it is not armed)."),
+    _safe_command("estop", _estop, "Emergency stop: stops everything, latched until 'clear'."),
+    _safe_command(
+        "clear",
+        _clear,
+        "Clear latched alarms, notices (brownout_reset) and an emergency stop (their cause must be gone); "
+        "succeeds, saying so, if nothing is latched.",
+    ),
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TextIO
+from pathlib import Path
 
 import click
 
 from mesogun.cli.output import emit_fields, emit_json, emit_table
+from mesogun.errors import ParameterError
 from mesogun.record import TreatmentRecord
 
 
@@ -47,7 +48,7 @@ def record_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The session summary and its shots as JSON.")
 @click.pass_context
 def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
-    """Show one session: summary and every shot."""
+    """Show one session: summary and every shot (exit 2 if the record has no session SESSION)."""
     with open_record(ctx) as record:
         summary = record.session(session)
         shots = record.shots(session)
@@ -62,9 +63,28 @@ def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
 @record_group.command("export")
 @click.argument("session", type=int)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-@click.option("--output", "-o", type=click.File("w"), default="-", help="File to write (default: stdout).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default="-",
+    help="File to write (default: stdout).",
+)
 @click.pass_context
-def record_export(ctx: click.Context, session: int, fmt: str, output: TextIO) -> None:
-    """Export one session: JSON (summary, shots, every command and event) or CSV (one row per shot)."""
+def record_export(ctx: click.Context, session: int, fmt: str, output: Path) -> None:
+    """Export one session: JSON (summary, shots, every command and event) or CSV (one row per shot).
+
+    A file that cannot be written (no such folder, no permission) is a usage error (exit 2); nothing is written.
+    """
     with open_record(ctx) as record:
-        output.write(record.export(session, fmt))
+        text = record.export(session, fmt)
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as file:
+            file.write(text)
+    except OSError as exc:
+        raise ParameterError(
+            f"--output {output}: cannot write the export there: {exc.strerror or exc}", field="output", value=output
+        ) from None

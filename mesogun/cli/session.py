@@ -33,53 +33,103 @@ def run_on_gun(
 ) -> T:
     """Connect to ``url`` with the record at ``db`` attached, run ``body``, and close (gun left disarmed).
 
-    Ctrl-C (SIGINT) or SIGTERM: the first one sets ``stop_request`` if given (the body stops gracefully),
-    else cancels the body; every later one is ignored with a note, so closing, which stops and disarms the
-    gun, is never cut short. An interrupted body ends in ``KeyboardInterrupt`` once the gun is safe.
+    Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed): the first one sets ``stop_request`` if given
+    (the body stops gracefully), else cancels the body; every later one is ignored with a note, so closing,
+    which stops and disarms the gun, is never cut short. An interrupted body ends in ``KeyboardInterrupt``
+    once the gun is safe.
 
     A treatment record that fails (disk full, read-only, locked, corrupt) cancels the body too; once the gun
     is closed (stopped, disarmed) the record's ``RecordError`` ends the command (exit 6).
     """
+    result, _ = asyncio.run(_main(url, db, body, stop_request, safe=False))
+    return result
 
-    async def main() -> T:
-        loop = asyncio.get_running_loop()
-        with TreatmentRecord(db) as record:
-            recorder = SessionRecorder(record)
-            record_failure: list[RecordError] = []
-            async with connect(url, recorder=recorder) as gun:
-                task = asyncio.ensure_future(body(gun))
-                interrupted = False
 
-                def on_record_failure(error: RecordError) -> None:
-                    record_failure.append(error)
-                    task.cancel()
+def run_safe_on_gun(url: str, db: Path | None, body: Callable[[Gun], Awaitable[T]]) -> tuple[T, RecordError | None]:
+    """Like :func:`run_on_gun` for a command that makes the gun safe (stop, disarm, estop, clear): it is sent
+    even when the treatment record cannot be opened or refuses the session (read-only, corrupt). Then the gun
+    is driven without a record and that record's error is returned with the result, for the command to report
+    once the gun is safe (exit 6)."""
+    return asyncio.run(_main(url, db, body, None, safe=True))
 
+
+class _SessionRefused(Exception):
+    """The record refused the session start: the gun was closed before the body ran."""
+
+    def __init__(self, error: RecordError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _main(
+    url: str,
+    db: Path | None,
+    body: Callable[[Gun], Awaitable[T]],
+    stop_request: asyncio.Event | None,
+    *,
+    safe: bool,
+) -> tuple[T, RecordError | None]:
+    try:
+        record = TreatmentRecord(db)
+    except RecordError as error:
+        if not safe:
+            raise
+        return await _run(url, None, body, stop_request), error
+    with record:
+        try:
+            return await _run(url, SessionRecorder(record), body, stop_request), None
+        except _SessionRefused as refused:
+            if not safe:
+                raise refused.error from None
+            return await _run(url, None, body, stop_request), refused.error  # the body never ran: run it now
+
+
+async def _run(
+    url: str, recorder: SessionRecorder | None, body: Callable[[Gun], Awaitable[T]], stop_request: asyncio.Event | None
+) -> T:
+    loop = asyncio.get_running_loop()
+    record_failure: list[RecordError] = []
+    started = False
+    try:
+        async with connect(url, recorder=recorder) as gun:
+            started = True
+            task = asyncio.ensure_future(body(gun))
+            interrupted = False
+
+            def on_record_failure(error: RecordError) -> None:
+                record_failure.append(error)
+                task.cancel()
+
+            if recorder is not None:
                 recorder.on_failure(on_record_failure)
 
-                def on_signal() -> None:
-                    nonlocal interrupted
-                    if interrupted:
-                        click.echo("still making the gun safe (stopping, disarming): please wait", err=True)
-                        return
-                    interrupted = True
-                    if stop_request is not None:
-                        stop_request.set()
-                    else:
-                        task.cancel()
+            def on_signal() -> None:
+                nonlocal interrupted
+                if interrupted:
+                    click.echo("still making the gun safe (stopping, disarming): please wait", err=True)
+                    return
+                interrupted = True
+                if stop_request is not None:
+                    stop_request.set()
+                else:
+                    task.cancel()
 
-                for sig in _STOP_SIGNALS:
-                    loop.add_signal_handler(sig, on_signal)
-                try:
-                    return await task
-                except asyncio.CancelledError:
-                    if record_failure:
-                        raise record_failure[0] from None  # leaving the block makes the gun safe first
-                    if interrupted:
-                        raise KeyboardInterrupt from None
-                    raise
-            # leaving the with blocks closed the gun (stop, disarm) with the handlers still ignoring signals
+            for sig in _STOP_SIGNALS:
+                loop.add_signal_handler(sig, on_signal)
+            try:
+                return await task
+            except asyncio.CancelledError:
+                if record_failure:
+                    raise record_failure[0] from None  # leaving the block makes the gun safe first
+                if interrupted:
+                    raise KeyboardInterrupt from None
+                raise
+        # leaving the with block closed the gun (stop, disarm) with the handlers still ignoring signals
+    except RecordError as error:
+        if not started:  # the record refused the session start (the gun is closed): nothing was sent
+            raise _SessionRefused(error) from error
+        raise
 
-    return asyncio.run(main())
 
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop the command gracefully (the gun stopped and disarmed first): Ctrl-C, kill, the terminal closed."""

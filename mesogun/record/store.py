@@ -30,7 +30,7 @@ import platformdirs
 
 from firmware_protocol import Message, to_json, views
 from firmware_protocol.views import view_as
-from mesogun.errors import RecordError
+from mesogun.errors import NoSuchSession, RecordError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -167,12 +167,19 @@ class TreatmentRecord:
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         """Open the record at ``path`` (default: :func:`default_path`); ``create=False`` for readers, so a
-        mistyped path is an error instead of a new empty record."""
+        mistyped path is an error instead of a new empty record. Only the default location's folders are
+        created: a ``path`` in a folder that does not exist is a :class:`RecordError` (a mistyped path)."""
         self.path = Path(path) if path is not None else default_path()
         if not create and not self.path.exists():
             raise RecordError(f"no treatment record at {self.path} (check --db)")
+        if path is not None and not self.path.parent.is_dir():
+            raise RecordError(
+                f"no folder {self.path.parent} for the treatment record {self.path} (check --db; only the "
+                "default location's folders are created)"
+            )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if path is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -402,11 +409,11 @@ class TreatmentRecord:
         return [SessionSummary(*row) for row in rows]
 
     def session(self, session_id: int) -> SessionSummary:
-        """One session's summary; :class:`RecordError` if there is none."""
+        """One session's summary; :class:`~mesogun.errors.NoSuchSession` (a :class:`RecordError`) if there is none."""
         for summary in self.sessions():
             if summary.session == session_id:
                 return summary
-        raise RecordError(f"no session {session_id} in the treatment record {self.path}")
+        raise NoSuchSession(f"no session {session_id} in the treatment record {self.path} (see 'mesogun record list')")
 
     def shots(self, session_id: int) -> list[ShotRow]:
         """The session's shots in (epoch, index) order, received or not (unreceived ranges one row per shot;

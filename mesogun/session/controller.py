@@ -99,7 +99,6 @@ _HINTS: dict[HostState, str] = {
 """What to do next, by current state, when a command on the way to firing is refused."""
 
 _COMMAND_HINTS: dict[str, str] = {
-    "clear_alarm": "no alarm or emergency stop is latched: there is nothing to clear",
     "disarm": "the gun is not armed: there is nothing to disarm",
 }
 """Hints for commands that are not a step towards firing, where the state's hint would mislead."""

@@ -344,9 +344,24 @@ class Gun:
         """Arm the gun (ready → armed); the device's communication watchdog starts."""
         await self._actor.call("arm", lambda: self._actor.command("arm"))
 
-    async def disarm(self) -> None:
-        """Disarm (armed → ready)."""
-        await self._actor.call("disarm", lambda: self._actor.command("disarm"))
+    async def disarm(self) -> bool:
+        """Disarm (armed → ready); return False, sending nothing, if the gun is not armed (already disarmed).
+
+        Idempotent: making a gun safe never fails because it is safe already. The device's state decides, not
+        the host's (a status is asked for first when the host does not believe the gun armed). Raises
+        :class:`StateError` while firing (call :meth:`stop` first).
+        """
+        actor = self._actor
+
+        async def run() -> bool:
+            if actor.controller.state is not HostState.ARMED:
+                await actor.refresh()  # the host's view may be behind the device's
+                if actor.controller.state not in (HostState.ARMED, HostState.FIRING):
+                    return False
+            await actor.command("disarm")
+            return True
+
+        return await actor.call("disarm", run)
 
     async def fire(self, count: int = 1) -> list[ShotRecord]:
         """Fire ``count`` shots at the set rate (0: until :meth:`stop`) and return their records.
@@ -364,7 +379,8 @@ class Gun:
         return await self._wait(burst.future, "the burst to end")
 
     async def stop(self) -> None:
-        """Stop firing at the end of the shot in progress (accepted in every connected state)."""
+        """Stop firing at the end of the shot in progress; sent in every connected state (a gun that is not
+        firing stays as it is: stopping is idempotent)."""
         await self._then_refresh("stop")
 
     async def emergency_stop(self) -> None:
@@ -376,7 +392,8 @@ class Gun:
         await self._then_refresh("emergency_stop", urgent=True)
 
     async def clear_alarm(self) -> None:
-        """Clear latched alarms whose cause is gone, and an emergency stop; the device returns to idle or ready."""
+        """Clear latched alarms whose cause is gone, notices (``brownout_reset``) and an emergency stop; the device
+        returns to idle or ready. Sent in every connected state: with nothing latched it changes no state."""
         await self._then_refresh("clear_alarm")
 
     async def _then_refresh(self, name: str, *, urgent: bool = False) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from mesogun.errors import ParameterError
 from mesogun.transports.base import Transport
 
 TransportFactory = Callable[[str], Transport]
@@ -35,16 +36,46 @@ def _pyserial(url: str) -> Transport:
 
 register_scheme("sim", _sim)
 
+PYSERIAL_SCHEMES = frozenset({"socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110"})
+"""URL schemes pyserial opens (``serial_for_url``); any other unregistered scheme is a usage error."""
+NETWORK_SCHEMES = frozenset({"socket", "rfc2217"})
+"""Schemes whose URL must name HOST:PORT."""
+
 
 def transport_for_url(url: str) -> Transport:
-    """An unopened transport for ``url``: a registered scheme, else pyserial (device paths, socket://, …)."""
-    if not isinstance(url, str) or not url.strip():
-        from mesogun.errors import ParameterError
+    """An unopened transport for ``url``: a registered scheme, else pyserial (device paths, socket://, …).
 
+    :class:`~mesogun.errors.ParameterError` (nothing opened) for an unknown scheme (``foo://``) or a
+    ``socket://`` URL without a valid port number."""
+    if not isinstance(url, str) or not url.strip():
         raise ParameterError(f"url={url!r} must be a device path or a URL such as sim:// or socket://host:port")
     scheme = urlsplit(url).scheme.lower() if "://" in url else ""
-    factory = _SCHEMES.get(scheme, _pyserial)
-    return factory(url)
+    factory = _SCHEMES.get(scheme)
+    if factory is not None:
+        return factory(url)
+    if scheme and scheme not in PYSERIAL_SCHEMES:
+        known = ", ".join(f"{s}://" for s in sorted({*_SCHEMES, *PYSERIAL_SCHEMES}))
+        raise ParameterError(
+            f"url={url!r}: unknown scheme {scheme}:// (known: {known}; or a serial port such as /dev/ttyACM0)",
+            field="url",
+            value=url,
+        )
+    if scheme in NETWORK_SCHEMES:
+        _check_port(url, scheme)
+    return _pyserial(url)
+
+
+def _check_port(url: str, scheme: str) -> None:
+    """A ``socket://``/``rfc2217://`` URL names a port number 1–65535; :class:`ParameterError` if not."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None or not 1 <= port <= 65535:
+        given = parts.netloc.rpartition(":")[2] if ":" in parts.netloc else ""
+        what = f"port {given} is not a port number 1–65535" if given else "no port number"
+        raise ParameterError(f"url={url!r}: {what} (use {scheme}://HOST:PORT)", field="url", value=url)
 
 
 __all__ = ["Transport", "TransportFactory", "register_scheme", "transport_for_url"]

@@ -222,7 +222,8 @@ def test_disarm_while_priming_is_wrong_state_on_both_sides() -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # The host Gun over the simulator: it refuses (StateError, nothing sent) exactly the cells a host does not
-# send, and the device carries out the ones it sends.
+# send, and the device carries out the ones it sends; disarm on a gun that is not armed returns False without
+# sending (making a gun safe never fails because it is safe already).
 
 GUN_CALLS: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "configure": lambda g: g.configure(depth_mm=2.0, dose_ml=0.01, rate_hz=2.0, mode="burst"),
@@ -265,7 +266,12 @@ def test_gun_sends_exactly_the_cells_a_host_sends(state: DeviceState, host_comma
             await _gun_to(gun, device, state)
             assert device.state is state
             before = device.snapshot()
-            if rule.host_sends:
+            if host_command == "disarm" and state is not S.ARMED:  # already disarmed: safe-making is idempotent
+                assert await gun.disarm() is False
+                after = device.snapshot()
+                assert after.executed.get(wire, 0) == before.executed.get(wire, 0)
+                assert after.refused.get(wire, 0) == before.refused.get(wire, 0), "the Gun sent a refused command"
+            elif rule.host_sends:
                 await GUN_CALLS[host_command](gun)
                 assert device.snapshot().executed.get(wire, 0) == before.executed.get(wire, 0) + 1
             else:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mesogun.errors import ParameterError
-from mesogun.units import DEPTH, DOSE, RATE, WireRange, to_wire, to_wire_int
+from mesogun.units import DEPTH, DOSE, RATE, WireRange, to_wire, to_wire_int, volume
 
 DEPTH_RANGE = WireRange(1000, 4000, 100)
 
@@ -45,3 +45,30 @@ def test_parameter_error_names_field_and_value() -> None:
 def test_values_finer_than_a_wire_unit_are_refused() -> None:
     with pytest.raises(ParameterError, match=r"finer than the wire resolution"):
         to_wire_int(DEPTH, 1.0004)
+
+
+@pytest.mark.parametrize(
+    ("q", "value", "limits", "message"),
+    [
+        (DEPTH, 1e308, DEPTH_RANGE, "depth_mm=1e+308 is outside the device's range 1.0–4.0 mm"),
+        (DOSE, 1e306, WireRange(1000, 200_000, 1000), "dose_ml=1e+306 is outside the device's range 0.001–0.200 mL"),
+        (DOSE, -1e308, WireRange(1000, 200_000, 1000), "dose_ml=-1e+308 is outside the device's range 0.001–0.200 mL"),
+        (RATE, 1e308, WireRange(500, 10_000, 100), "rate_hz=1e+308 is outside the device's range 0.5–10.0 Hz"),
+        (DEPTH, 10**400, DEPTH_RANGE, "is outside the device's range 1.0–4.0 mm"),
+    ],
+    ids=["depth-1e308", "dose-1e306", "dose-minus-1e308", "rate-1e308", "depth-int-10e400"],
+)
+def test_absurd_finite_values_are_out_of_range_not_an_overflow(
+    q: Any, value: float, limits: WireRange, message: str
+) -> None:
+    """1e308 mm overflows to infinity once scaled to µm: it is refused as out of range (ParameterError)."""
+    with pytest.raises(ParameterError) as caught:
+        to_wire(q, value, limits)
+    assert message in str(caught.value)
+    assert caught.value.field == q.field
+
+
+def test_absurd_volumes_convert_exactly_for_the_callers_range_check() -> None:
+    """load --capacity 1e308 / prime --volume 1e308: a whole number of nL the caller refuses, never OverflowError."""
+    assert to_wire_int(volume("capacity_ml"), 1e308) == int(1e308) * 1_000_000
+    assert to_wire_int(volume("volume_ml"), -1e308) < 0

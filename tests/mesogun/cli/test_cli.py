@@ -53,7 +53,8 @@ def test_help_lists_commands_and_exit_codes() -> None:
     """--help on the group and on every command works and documents the exit codes."""
     top = mesogun("--help")
     assert top.returncode == 0
-    for command in ("devices", "info", "status", "set", "load", "prime", "fire", "stop", "estop", "clear", "record"):
+    commands = ("devices", "info", "status", "set", "load", "prime", "fire", "stop", "disarm", "estop", "clear")
+    for command in (*commands, "record"):
         assert command in top.stdout
         assert mesogun(command, "--help").returncode == 0
     text = " ".join(top.stdout.split())
@@ -155,10 +156,43 @@ def test_missing_device_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_record_of_an_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
-    """record show 42 on an empty record: a record error (exit 6) naming the session and the file."""
+    """record show/export 42 on an empty record: "no such session", a usage error (exit 2) naming the session
+    and the file, not "record unavailable" (6)."""
     db = tmp_path / "r.sqlite"
     TreatmentRecord(db).close()
-    assert_one_line_error(mesogun("record", "show", "42", db=db), 6, "no session 42", str(db))
+    assert_one_line_error(mesogun("record", "show", "42", db=db), 2, "no session 42", str(db))
+    assert_one_line_error(mesogun("record", "export", "42", db=db), 2, "no session 42", str(db))
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("foo://x", "unknown scheme foo://"),
+        ("usb://1", "unknown scheme usb://"),
+        ("socket://127.0.0.1:99999", "port 99999 is not a port number 1–65535"),
+        ("socket://127.0.0.1", "no port number (use socket://HOST:PORT)"),
+    ],
+)
+def test_a_bad_device_url_is_a_usage_error(tmp_path: Path, url: str, said: str) -> None:
+    """An unknown scheme or a socket:// URL without a valid port: exit 2 (bad usage), not 4 (link failure),
+    one line about the URL, not pyserial's internals."""
+    db = tmp_path / "r.sqlite"
+    assert_one_line_error(mesogun("--device", url, "status", db=db), 2, said)
+    assert "pyserial" not in mesogun("--device", url, "status", db=db).stderr
+
+
+def test_export_to_a_file_that_cannot_be_written_is_one_clean_line(tmp_path: Path) -> None:
+    """record export -o into a missing folder: exit 2, one line naming the path, nothing written."""
+    db = tmp_path / "r.sqlite"
+    with TreatmentRecord(db) as record:
+        record.start_session("CLI0001")
+    target = tmp_path / "nonexistent" / "dir" / "x.csv"
+    result = mesogun("record", "export", "1", "--format", "csv", "-o", str(target), db=db)
+    assert_one_line_error(result, 2, str(target), "No such file or directory")
+    assert not target.parent.exists()
+    written = tmp_path / "x.csv"
+    assert mesogun("record", "export", "1", "--format", "csv", "-o", str(written), db=db).returncode == 0
+    assert written.read_text().startswith("shot_index,received")
 
 
 def test_reading_a_record_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
@@ -186,8 +220,12 @@ def test_demo_runs_a_treatment_and_summarises_it(tmp_path: Path) -> None:
     assert "[ 20/20]" in result.stderr
 
 
-def test_fire_count_0_fires_until_ctrl_c_then_disarms(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
-    """fire --count 0 keeps firing until SIGINT, then stops, disarms, prints the shots and exits 0."""
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_fire_count_0_fires_until_ctrl_c_then_disarms(
+    tcp_gun: SpawnedSimulator, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    """fire --count 0 keeps firing until SIGINT (or SIGTERM, or SIGHUP: the terminal closed), then stops,
+    disarms, prints the shots and exits 0; the device fired exactly the shots printed."""
 
     db = tmp_path / "r.sqlite"
     url = tcp_gun.address
@@ -202,7 +240,7 @@ def test_fire_count_0_fires_until_ctrl_c_then_disarms(tcp_gun: SpawnedSimulator,
         assert proc.stdout is not None
         seen = [proc.stdout.readline() for _ in range(3)]  # three shots landed: the gun is firing
         assert all("shot" in line for line in seen), seen
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -222,7 +260,7 @@ def test_estop_reports_the_latched_state_and_clear_releases_it(tcp_gun: SpawnedS
     db = tmp_path / "r.sqlite"
     stopped = mesogun("--device", tcp_gun.address, "estop", "--json", db=db)
     assert stopped.returncode == 0, stopped.stderr
-    assert json.loads(stopped.stdout) == {"done": "estop", "state": "emergency_stop"}
+    assert json.loads(stopped.stdout) == {"done": "estop", "state": "emergency_stop", "already": False}
     cleared = json.loads(mesogun("--device", tcp_gun.address, "clear", "--json", db=db).stdout)
     assert cleared["state"] in ("idle", "ready")
 
@@ -257,3 +295,102 @@ def test_repeated_ctrl_c_during_fire_still_leaves_the_gun_disarmed(tcp_gun: Spaw
     assert proc.returncode == 130 and "Traceback" not in err, err
     status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
     assert status["state"] == "ready"
+
+
+ABSURD_VALUES = [
+    (("set", "--depth", "1e308"), "depth_mm=1e+308", "1.0–4.0 mm"),
+    (("set", "--dose", "1e306"), "dose_ml=1e+306", "0.001–0.200 mL"),
+    (("set", "--dose", "-1e308"), "dose_ml=-1e+308", "0.001–0.200 mL"),
+    (("set", "--rate", "1e308"), "rate_hz=1e+308", "0.5–10.0 Hz"),
+    (("load", "--capacity", "1e308"), "capacity_ml=1e+308", "2, 3, 5, 10 mL"),
+    (("prime", "--volume", "1e308"), "volume_ml=1e+308", "3 mL"),
+]
+
+
+def test_absurd_finite_values_exit_2_like_any_other_out_of_range_value(
+    tcp_gun: SpawnedSimulator, tmp_path: Path
+) -> None:
+    """1e308 mm is out of range (exit 2, one line naming field, value and limits), not an OverflowError traceback;
+    nothing reaches the device: its settings and syringe are what they were."""
+    db = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    assert mesogun("--device", url, "load", "--capacity", "3", db=db).returncode == 0
+    before = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    for args, field, limits in ABSURD_VALUES:
+        assert_one_line_error(mesogun("--device", url, *args, db=db), 2, field, limits)
+    after = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    kept = (*PARAMETERS, "state", "syringe_capacity_ml", "reservoir_ml", "primed")
+    assert {k: after[k] for k in kept} == {k: before[k] for k in kept}
+
+
+def test_safe_commands_on_a_safe_gun_succeed_saying_so(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """disarm on a gun that is not armed, stop when not firing, clear with nothing latched: exit 0 and
+    "already ..."; the gun stays ready (nothing it refused)."""
+    db = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    make_ready(url, db, mode="burst")
+    for command, said in (
+        ("disarm", "disarm: already disarmed, gun ready"),
+        ("stop", "stop: already stopped (the gun was not firing), gun ready"),
+        ("clear", "clear: nothing was latched (already clear), gun ready"),
+    ):
+        result = mesogun("--device", url, command, db=db)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == said and not result.stderr
+    assert json.loads(mesogun("--device", url, "disarm", "--json", db=db).stdout) == {
+        "done": "disarm",
+        "state": "ready",
+        "already": True,
+    }
+    assert json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)["state"] == "ready"
+
+
+def test_clear_acknowledges_a_brownout_reset_notice(tmp_path: Path) -> None:
+    """A brown-out leaves the gun idle with the brownout_reset notice: clear is sent (exit 0) and the notice goes."""
+    db = tmp_path / "r.sqlite"
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--fault", "brownout:at_s=0.01") as sim:
+        time.sleep(0.2)
+        before = json.loads(mesogun("--device", sim.address, "status", "--json", db=db).stdout)
+        assert "brownout_reset" in before["active_alarms"]
+        result = mesogun("--device", sim.address, "clear", db=db)
+        assert result.returncode == 0 and result.stdout.strip() == "clear: done, gun idle", result
+        after = json.loads(mesogun("--device", sim.address, "status", "--json", db=db).stdout)
+        assert after["active_alarms"] == []
+
+
+def test_safe_commands_are_sent_even_when_the_record_cannot_be_opened(
+    tcp_gun: SpawnedSimulator, tmp_path: Path
+) -> None:
+    """A corrupt record file: estop, clear, stop and disarm still reach the gun (its state follows), then each
+    says in one line that it is not on record, naming the file, and exits 6."""
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"this is not a database" * 400)
+    good = tmp_path / "r.sqlite"
+    url = tcp_gun.address
+    for command, said, state in (
+        ("estop", "estop: done", "emergency_stop"),
+        ("clear", "clear: done", "idle"),
+        ("stop", "stop: already stopped", "idle"),
+        ("disarm", "disarm: already disarmed", "idle"),
+    ):
+        result = mesogun("--device", url, command, db=corrupt)
+        assert_one_line_error(result, 6, f"{command} was sent", "NOT in the treatment record", str(corrupt))
+        assert result.stdout.startswith(said), result.stdout
+        assert json.loads(mesogun("--device", url, "status", "--json", db=good).stdout)["state"] == state
+    assert corrupt.read_bytes() == b"this is not a database" * 400
+
+
+def test_a_mistyped_db_folder_is_not_created(tmp_path: Path) -> None:
+    """--db in a folder that does not exist: exit 6 naming the folder; no folder, no record created (only the
+    default location's folders are created). --db "" is a usage error (exit 2)."""
+    typo = tmp_path / "recrods" / "r.sqlite"
+    assert_one_line_error(mesogun("--device", "sim://", "status", db=typo), 6, f"no folder {typo.parent}", "--db")
+    assert not typo.parent.exists()
+    empty = subprocess.run(
+        [sys.executable, "-m", "mesogun.cli", "--db", "", "--device", "sim://", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert_one_line_error(empty, 2, "--db", "not an empty value")

@@ -12,7 +12,7 @@ import pytest
 
 from firmware_protocol import Message, make
 from mesogun.errors import RecordError
-from mesogun.record import MAX_PLAUSIBLE_UNRECEIVED, TreatmentRecord
+from mesogun.record import MAX_PLAUSIBLE_UNRECEIVED, TreatmentRecord, store
 
 
 def _shot(index: int, dose_nl: int = 50_000) -> Message:
@@ -115,7 +115,7 @@ def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     """A record path that cannot be created names the path instead of a traceback from sqlite."""
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(RecordError, match="cannot open the treatment record"):
+    with pytest.raises(RecordError, match=r"treatment record \S*sub/r\.sqlite"):
         TreatmentRecord(blocker / "sub" / "r.sqlite")
 
 
@@ -249,3 +249,20 @@ def test_the_all_shots_view_lists_every_shot_once(tmp_path: Path) -> None:
         record.reconcile(session, 5)
         rows = record._db.execute("SELECT shot_index, received FROM all_shots ORDER BY shot_index").fetchall()
         assert rows == [(1, 0), (2, 1), (3, 0), (4, 0), (5, 0)]
+
+
+def test_an_explicit_path_in_a_missing_folder_creates_nothing(tmp_path: Path) -> None:
+    """A mistyped folder is a RecordError naming it; neither the folder nor a record appears."""
+    path = tmp_path / "typo" / "deeper" / "r.sqlite"
+    with pytest.raises(RecordError, match="no folder"):
+        TreatmentRecord(path)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_the_default_location_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no path the record goes to the user's data directory, whose folders are created."""
+    default = tmp_path / "data" / "mesogun" / "treatment-record.sqlite"
+    monkeypatch.setattr(store, "default_path", lambda: default)
+    with TreatmentRecord() as record:
+        assert record.path == default
+    assert default.exists()

@@ -297,3 +297,41 @@ def test_reconnect_works_on_a_plain_sim_url_whose_transport_owns_its_simulator(v
         assert simulator.device.state is DeviceState.IDLE
 
     virtual(scenario)
+
+
+def test_making_a_safe_gun_safe_returns_normally(virtual: Any) -> None:
+    """disarm() on a ready gun, stop() when not firing, clear_alarm() with nothing latched: no StateError.
+    disarm() says it had nothing to do (False) and sends nothing; the device stays ready."""
+
+    async def scenario() -> None:
+        async with sim_gun() as (gun, sim):
+            await gun.load_syringe(capacity_ml=10)
+            await gun.prime(volume_ml=0.1)
+            before = sim.device.snapshot()
+            assert await gun.disarm() is False
+            await gun.stop()
+            await gun.clear_alarm()
+            after = sim.device.snapshot()
+            assert after.executed.get("disarm", 0) == before.executed.get("disarm", 0)
+            assert after.refused == before.refused
+            assert sim.device.state is DeviceState.READY
+            await gun.arm()
+            assert await gun.disarm() is True
+            assert sim.device.state is DeviceState.READY
+
+    virtual(scenario)
+
+
+def test_a_brownout_reset_notice_is_clearable(virtual: Any) -> None:
+    """After a brown-out the device is idle with the brownout_reset notice: clear_alarm() is sent and clears it."""
+
+    async def scenario() -> None:
+        async with sim_gun() as (gun, sim):
+            sim.device.brownout()
+            status = await gun.refresh_status()
+            assert AlarmCode.BROWNOUT_RESET in status.active_alarms
+            await gun.clear_alarm()
+            assert AlarmCode.BROWNOUT_RESET not in sim.device.snapshot().active_alarms
+            assert AlarmCode.BROWNOUT_RESET not in gun.status.active_alarms
+
+    virtual(scenario)
