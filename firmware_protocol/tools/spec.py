@@ -306,6 +306,13 @@ def _state_table(catalog: Catalog) -> list[str]:
         "",
         *_table(("command", *(s.json_name for s in states)), rows),
         "",
+        *(_host_refuses_note() if any(r.host_refuses for row in STATE_TABLE.values() for r in row.values()) else []),
+    ]
+
+
+def _host_refuses_note() -> list[str]:
+    """The footnote for :data:`HOST_REFUSES_MARK`, printed only when some cell carries the mark."""
+    return [
         f"{HOST_REFUSES_MARK}: accepted and acknowledged, but it changes nothing; a host refuses it before "
         "sending, as it can only be a mistake.",
         "",
