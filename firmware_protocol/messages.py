@@ -137,13 +137,19 @@ def make(name: str, seq: int = 0, flags: int = 0, catalog: Catalog = CATALOG, **
         expected = ", ".join(f.name for f in fields) or "no fields"
         raise InvalidField(f"{name} has no field {', '.join(sorted(unknown))}; it takes: {expected}")
     checked: dict[str, Any] = {}
+    int_kind = FieldKind.INT
     for f in fields:
         value = values.get(f.name)
         if value is None:
             value = f.default_value()
             if value is None:
                 raise InvalidField(f"{name}.{f.name} is required ({f.wire_type} {f.unit})".rstrip())
-        checked[f.name] = _coerce(name, f, value, catalog)
+        # Most fields are plain integers already in range: checked inline (messages are built for every
+        # status and reply; the general path below says what is wrong with anything else).
+        if f.kind is int_kind and type(value) is int and 0 <= value <= _INT_BOUNDS[f.wire_type]:
+            checked[f.name] = value
+        else:
+            checked[f.name] = _coerce(name, f, value, catalog)
     return Message(name, seq, checked, flags)
 
 
@@ -158,7 +164,10 @@ def _wire_value(f: Field, value: Any, catalog: Catalog) -> Any:
 
 
 def _build_fields(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog) -> bytes:
-    wire = {f.name: _wire_value(f, values[f.name], catalog) for f in spec.fields}
+    int_kind = FieldKind.INT
+    wire = {
+        f.name: values[f.name] if f.kind is int_kind else _wire_value(f, values[f.name], catalog) for f in spec.fields
+    }
     if spec.fast is not None:
         return spec.fast.build(wire)
     return bytes(spec.struct.build(wire))
