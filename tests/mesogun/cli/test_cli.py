@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_protocol import make
 from mesogun.record import TreatmentRecord
 from sims.spawn import SpawnedSimulator, spawn_simulator
 
@@ -394,3 +395,55 @@ def test_a_mistyped_db_folder_is_not_created(tmp_path: Path) -> None:
         check=False,
     )
     assert_one_line_error(empty, 2, "--db", "not an empty value")
+
+
+def test_a_record_with_damaged_inner_pages_is_named_and_left_untouched(tmp_path: Path) -> None:
+    """Garbage over a page in the middle of a record the CLI wrote: record list/show/export and a device command
+    each exit 6 with one line saying the record is damaged and naming it; nothing is appended (no new session),
+    the file is byte for byte as it was."""
+    db = tmp_path / "r.sqlite"
+    assert mesogun("--device", "sim://", "status", db=db).returncode == 0
+    with TreatmentRecord(db) as record:  # grow it past a few pages as a long treatment would
+        session = record.start_session("SN1")
+        with record.transaction():
+            for seq in range(1, 601):
+                record.log_message(session, "host", make("fire", seq=seq, count=1))
+    page_size = int.from_bytes(db.read_bytes()[16:18], "big")
+    pages = db.stat().st_size // page_size
+    with db.open("r+b") as file:
+        file.seek(pages // 2 * page_size)
+        file.write(bytes([0xA5, 0x5A, 0xFF, 0x00]) * (page_size // 4))
+    damaged = db.read_bytes()
+    for args in (
+        ("record", "list"),
+        ("record", "show", "1"),
+        ("record", "export", "1"),
+        ("--device", "sim://", "status"),
+        ("--device", "sim://", "fire", "--count", "1"),
+        ("--device", "sim://", "estop"),  # still sent (the gun made safe), then exit 6
+    ):
+        result = mesogun(*args, db=db)
+        assert_one_line_error(result, 6, "is damaged", str(db), "left untouched")
+        assert db.read_bytes() == damaged, args
+
+
+def test_damage_the_open_check_misses_is_still_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Should a query meet damage the check at open did not see, record list still ends in one line, exit 6."""
+    from mesogun.cli import main
+    from mesogun.record import store
+
+    db = tmp_path / "r.sqlite"
+    with TreatmentRecord(db) as record:
+        record.start_session("SN1")
+    monkeypatch.setattr(store.TreatmentRecord, "sessions", _raise_malformed)
+    assert main(["--db", str(db), "record", "list"]) == 6
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: the treatment record {db} could not be read: database disk image is malformed"]
+
+
+def _raise_malformed(self: object) -> None:
+    import sqlite3
+
+    raise sqlite3.DatabaseError("database disk image is malformed")
