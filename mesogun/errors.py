@@ -8,17 +8,59 @@ stable ``code`` (for logs and support) and the process ``exit_code`` the CLI use
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from firmware_protocol import AlarmCode, NakCode
 
+ActionRenderer = Callable[[str], str]
+"""How an audience is told to take an action (a :class:`~mesogun.Gun` method name): the API says
+``call clear_alarm()`` (:func:`as_call`), the CLI ``run 'mesogun clear'``."""
+
+
+def as_call(action: str) -> str:
+    """An action in the API's language: ``call clear_alarm()``."""
+    return f"call {action}()"
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What to do next, said once for every audience: ``text`` with ``{0}``, ``{1}``… where the ``actions``
+    (Gun method names) go, each rendered by the audience's :data:`ActionRenderer`.
+
+    Example: ``Hint("{0} once the cause is removed", ("clear_alarm",))`` reads "call clear_alarm() once the
+    cause is removed" from the API and "run 'mesogun clear' once the cause is removed" from the CLI.
+    """
+
+    text: str
+    actions: tuple[str, ...] = ()
+
+    def render(self, action: ActionRenderer = as_call) -> str:
+        """The hint with its actions in one audience's language."""
+        return self.text.format(*(action(name) for name in self.actions))
+
 
 class MesogunError(Exception):
-    """Base of every host error."""
+    """Base of every host error.
+
+    ``hint`` (if any) says what to do next; ``str(error)`` renders it in the API's language and
+    :meth:`describe` in another audience's (the CLI's).
+    """
 
     code = "MG000"
     exit_code = 1
+    hint: Hint | None = None
+
+    def describe(self, action: ActionRenderer = as_call) -> str:
+        """The message, with the hint's actions rendered by ``action``."""
+        message = str(self.args[0]) if self.args else ""
+        if self.hint is None:
+            return message
+        return f"{message} ({self.hint.render(action)})" if message else self.hint.render(action)
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 class ParameterError(MesogunError, ValueError):
@@ -40,12 +82,23 @@ class ParameterError(MesogunError, ValueError):
 class StateError(MesogunError):
     """The host's state machine does not allow this command now (e.g. ``fire()`` while not armed).
 
-    Nothing was sent. The message names the current state and what the command needs.
+    Nothing was sent. The message names the current state and what the command needs; ``command`` is the
+    refused command, ``state`` the gun's state (its name), ``reason`` why and ``hint`` what to do.
     Example: "fire needs the gun armed; it is ready (call arm() first)".
     """
 
     code = "MG200"
     exit_code = 3
+
+    def __init__(
+        self, message: str, *, command: str = "", state: str = "", reason: str = "", hint: Hint | None = None
+    ) -> None:
+        super().__init__(message)
+        self.command = command
+        self.state = state
+        self.reason = reason
+        """Why, without naming the command ("the gun is idle", "no syringe loaded"); empty if not given."""
+        self.hint = hint
 
 
 class DeviceRefused(MesogunError):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from mesogun.cli.hints import cli_message
 from mesogun.errors import MesogunError
 
 EXIT_CODES_HELP = (
@@ -32,6 +33,10 @@ class CliContext:
 
     device: str | None
     db: Path | None
+
+
+_INVOKED: list[str] = []
+"""The command this process runs (``fire``), for errors that name it (set by the group)."""
 
 
 def _check_db(value: Path | None) -> Path | None:
@@ -62,6 +67,8 @@ def _check_db(value: Path | None) -> Path | None:
 def cli(ctx: click.Context, device: str | None, db: Path | None) -> None:
     """Drive a mesotherapy gun, keep its treatment record, or serve the simulated one."""
     ctx.obj = CliContext(device=device, db=db)
+    if ctx.invoked_subcommand:
+        _INVOKED[:] = [ctx.invoked_subcommand]
 
 
 def _register_commands() -> None:
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every :class:`MesogunError` into one line on stderr and its exit code."""
     _register_commands()
     _log_to_stderr_in_one_line()
+    _INVOKED.clear()
     try:
         result = cli.main(args=argv, prog_name="mesogun", standalone_mode=False)
     except click.exceptions.Abort:
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except MesogunError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(exc, _INVOKED[0] if _INVOKED else None)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -23,13 +23,15 @@ from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 from mesogun.transports.discovery import list_guns
+from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt, from_wire
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON object.")
 MODE_NAMES = [m.json_name for m in Mode]
 
 
 def info_fields(info: GunInfo) -> dict[str, Any]:
-    """What ``info`` prints, in user units."""
+    """What ``info --json`` prints, in user units (the ranges' steps included)."""
+    limits = info.limits
     return {
         "model": info.model,
         "serial_number": info.serial_number,
@@ -38,20 +40,75 @@ def info_fields(info: GunInfo) -> dict[str, Any]:
         "protocol_version": info.protocol_version,
         "fingerprint": f"0x{info.fingerprint:08X}",
         "depth_range_mm": list(info.depth_range_mm),
+        "depth_step_mm": from_wire(DEPTH, limits.depth_um.step),
         "dose_range_ml": list(info.dose_range_ml),
+        "dose_step_ml": from_wire(DOSE, limits.dose_nl.step),
         "rate_range_hz": list(info.rate_range_hz),
-        "modes": [m.json_name for m in info.limits.modes],
+        "rate_step_hz": from_wire(RATE, limits.rate_mhz.step),
+        "modes": [m.json_name for m in limits.modes],
         "syringe_sizes_ml": list(info.syringe_sizes_ml),
         "watchdog_ms": info.watchdog_ms,
         "status_period_ms": info.status_period_ms,
     }
 
 
+def _range_text(q: Quantity, limits: WireRange, unit: str) -> str:
+    d = decimals_for(q, limits.step)
+    return f"{fmt(q, limits.min, d)}–{fmt(q, limits.max, d)} {unit}, in steps of {fmt(q, limits.step, d)} {unit}"
+
+
+def info_text(info: GunInfo) -> dict[str, str]:
+    """What ``info`` shows a person: ranges with their units and steps."""
+    limits = info.limits
+    return {
+        "model": info.model,
+        "serial number": info.serial_number,
+        "hardware revision": info.hardware_revision,
+        "firmware version": info.firmware_version,
+        "protocol version": str(info.protocol_version),
+        "catalog fingerprint": f"0x{info.fingerprint:08X}",
+        "depth": _range_text(DEPTH, limits.depth_um, "mm"),
+        "dose": _range_text(DOSE, limits.dose_nl, "mL"),
+        "rate": _range_text(RATE, limits.rate_mhz, "shots/s"),
+        "modes": ", ".join(m.json_name for m in limits.modes),
+        "syringe sizes": ", ".join(f"{size:g}" for size in info.syringe_sizes_ml) + " mL",
+        "prime volume": f"at least {fmt(DOSE, limits.dose_nl.step, decimals_for(DOSE, limits.dose_nl.step))} mL",
+        "watchdog": f"{info.watchdog_ms / 1000:g} s without a message from the host disarms the gun",
+        "status period": f"{info.status_period_ms / 1000:g} s",
+    }
+
+
 def status_fields(status: Status) -> dict[str, Any]:
-    """What ``status`` prints, in user units (shots_lifetime included)."""
+    """What ``status --json`` prints, in user units (shots_lifetime included)."""
     fields: dict[str, Any] = plain(status)
     settings = fields.pop("settings")
     return {"state": fields.pop("state"), **settings, **fields}
+
+
+def status_text(status: Status, info: GunInfo) -> dict[str, str]:
+    """What ``status`` shows a person: user units (mm, mL, shots/s, seconds), each time with the clock it is on."""
+    limits = info.limits
+    mm, ml, hz = (
+        decimals_for(q, r.step) for q, r in ((DEPTH, limits.depth_um), (DOSE, limits.dose_nl), (RATE, limits.rate_mhz))
+    )
+    settings = status.settings
+    if status.syringe_capacity_ml:
+        syringe = f"{status.syringe_capacity_ml:g} mL syringe, {status.reservoir_ml:.{ml}f} mL left"
+        syringe += ", line primed" if status.primed else ", line not primed"
+    else:
+        syringe = "none loaded"
+    return {
+        "state": status.state.json_name,
+        "depth": f"{settings.depth_mm:.{mm}f} mm (needle stop now at {status.needle_depth_mm:.{mm}f} mm)",
+        "dose": f"{settings.dose_ml:.{ml}f} mL per shot",
+        "rate": f"{settings.rate_hz:.{hz}f} shots/s",
+        "mode": settings.mode.json_name,
+        "syringe": syringe,
+        "shots": f"{status.shots_session} this session, {status.shots_lifetime} lifetime, "
+        f"{status.shots_remaining} left in the syringe",
+        "alarms": ", ".join(code.json_name for code in status.active_alarms) or "none",
+        "device time": f"{status.device_time:.3f} s since the gun powered on (the gun's clock, not this computer's)",
+    }
 
 
 def shot_fields(shot: ShotRecord) -> dict[str, Any]:
@@ -95,21 +152,22 @@ def info_command(ctx: click.Context, as_json: bool) -> None:
     async def body(gun: Gun) -> GunInfo:
         return gun.info
 
-    fields = info_fields(run_on_gun(device_url(ctx), ctx.obj.db, body))
-    emit_json(fields) if as_json else emit_fields(fields)
+    info = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    emit_json(info_fields(info)) if as_json else emit_fields(info_text(info))
 
 
 @click.command("status")
 @JSON_OPTION
 @click.pass_context
 def status_command(ctx: click.Context, as_json: bool) -> None:
-    """Show the gun's state, parameters, reservoir and shot counters (session and lifetime)."""
+    """Show the gun's state, parameters, syringe and shot counters (session and lifetime), in mm, mL, shots/s and
+    seconds; the device time is on the gun's own clock (seconds since it powered on)."""
 
-    async def body(gun: Gun) -> Status:
-        return await gun.refresh_status()
+    async def body(gun: Gun) -> tuple[Status, GunInfo]:
+        return await gun.refresh_status(), gun.info
 
-    fields = status_fields(run_on_gun(device_url(ctx), ctx.obj.db, body))
-    emit_json(fields) if as_json else emit_fields(fields)
+    status, info = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    emit_json(status_fields(status)) if as_json else emit_fields(status_text(status, info))
 
 
 @click.command("set")

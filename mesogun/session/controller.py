@@ -16,7 +16,7 @@ from typing import Any
 from transitions.extensions.asyncio import AsyncMachine
 
 from firmware_protocol import DeviceState, rules
-from mesogun.errors import ConnectionLost, StateError
+from mesogun.errors import ConnectionLost, Hint, StateError
 
 
 class HostState(enum.Enum):
@@ -87,19 +87,20 @@ def _command(name: str) -> tuple[str, list[HostState], HostState | None]:
 #: or decided by the device's next status). Derived from the device rules, never written by hand.
 COMMANDS: list[tuple[str, list[HostState], HostState | None]] = [_command(name) for name in WIRE_COMMANDS]
 
-_HINTS: dict[HostState, str] = {
-    S.IDLE: "load a syringe and prime it first",
-    S.READY: "call arm() first",
-    S.PRIMING: "wait for priming to finish",
-    S.ARMED: "call disarm() or fire()",
-    S.FIRING: "wait for the burst to end or call stop()",
-    S.ALARM: "call clear_alarm() once the cause is removed",
-    S.EMERGENCY_STOP: "call clear_alarm() to release the emergency stop",
+_HINTS: dict[HostState, Hint] = {
+    S.IDLE: Hint("load a syringe and prime it first: {0}, then {1}", ("load_syringe", "prime")),
+    S.READY: Hint("{0} first", ("arm",)),
+    S.PRIMING: Hint("wait for priming to finish"),
+    S.ARMED: Hint("{0} or {1}", ("disarm", "fire")),
+    S.FIRING: Hint("wait for the burst to end or {0}", ("stop",)),
+    S.ALARM: Hint("{0} once the cause is removed", ("clear_alarm",)),
+    S.EMERGENCY_STOP: Hint("{0} to release the emergency stop", ("clear_alarm",)),
 }
-"""What to do next, by current state, when a command on the way to firing is refused."""
+"""What to do next, by current state, when a command on the way to firing is refused. The actions are Gun
+method names: the API renders them as calls (``call clear_alarm()``), the CLI as its commands."""
 
-_COMMAND_HINTS: dict[str, str] = {
-    "disarm": "the gun is not armed: there is nothing to disarm",
+_COMMAND_HINTS: dict[str, Hint] = {
+    "disarm": Hint("the gun is not armed: there is nothing to disarm"),
 }
 """Hints for commands that are not a step towards firing, where the state's hint would mislead."""
 
@@ -153,8 +154,13 @@ class Controller:
         if state in (S.DISCONNECTED, S.CONNECTING):
             raise ConnectionLost(f"{command} needs a connected gun; it is {state.value} (reconnect first)")
         needed = " or ".join(s.value for s in self.allowed_states(command) if s is not S.CONNECTING)
-        hint = _COMMAND_HINTS.get(command) or _HINTS.get(state, "")
-        raise StateError(f"{command} needs the gun {needed}; it is {state.value}" + (f" ({hint})" if hint else ""))
+        raise StateError(
+            f"{command} needs the gun {needed}; it is {state.value}",
+            command=command,
+            state=state.value,
+            reason=f"the gun is {state.value}",
+            hint=_COMMAND_HINTS.get(command) or _HINTS.get(state),
+        )
 
     async def accepted(self, command: str) -> None:
         """The device accepted ``command``: take the transition it implies."""

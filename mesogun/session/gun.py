@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from firmware_protocol import DeviceState, Mode, views
 from firmware_protocol.views import echoed
-from mesogun.errors import ConnectionLost, LinkTimeout, ParameterError, PortNotFound
+from mesogun.errors import ConnectionLost, Hint, LinkTimeout, ParameterError, PortNotFound, StateError
 from mesogun.link import ACK_TIMEOUT, RETRIES, Link, Received
 from mesogun.models import Event, GunInfo, MissedEvents, Settings, ShotRecord, Status, Syringe
 from mesogun.record.recorder import NullRecorder, Recorder
@@ -29,7 +29,17 @@ from mesogun.session.fanout import Subscription
 from mesogun.session.timeouts import Timeouts
 from mesogun.session.tracker import Burst
 from mesogun.transports import Transport, transport_for_url
-from mesogun.units import DEPTH, DOSE, RATE, Quantity, check_count, from_wire, to_wire, to_wire_int, volume
+from mesogun.units import (
+    DEPTH,
+    DOSE,
+    RATE,
+    Quantity,
+    check_count,
+    from_wire,
+    to_wire,
+    to_wire_int,
+    volume,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -317,14 +327,30 @@ class Gun:
         return Syringe(from_wire(q, loaded.capacity_nl), from_wire(q, loaded.fill_nl))
 
     async def prime(self, *, volume_ml: float) -> float:
-        """Push ``volume_ml`` through the line to expel air; return the volume applied once the device is ready."""
+        """Push ``volume_ml`` through the line to expel air; return the volume applied once the device is ready.
+
+        Refused before sending what the device would refuse: no syringe loaded (:class:`StateError`), a volume
+        below the device's step (its smallest prime) or above what the syringe holds (:class:`ParameterError`).
+        """
         q: Quantity = volume("volume_ml")
         wire = to_wire_int(q, volume_ml)
-        reservoir = self.status.reservoir_nl
-        if not 0 < wire <= reservoir:
+        status = self.status
+        if status.syringe_capacity_ml == 0:
+            raise StateError(
+                "prime: no syringe loaded",
+                command="prime",
+                state=status.state.json_name,
+                reason="no syringe loaded",
+                hint=Hint("{0} first", ("load_syringe",)),
+            )
+        step, reservoir = self.info.limits.dose_nl.step, status.reservoir_nl
+        if not step <= wire <= reservoir:
+            low, high = from_wire(q, step), from_wire(q, reservoir)
+            held = f"the device reports {high:g} mL in the syringe"
             raise ParameterError(
-                f"volume_ml={volume_ml} is outside 0–{reservoir / 1e6:g} mL (the device reports "
-                f"{reservoir / 1e6:g} mL in the syringe)",
+                f"volume_ml={volume_ml} is outside {low:g}–{high:g} mL ({held})"
+                if reservoir >= step
+                else f"volume_ml={volume_ml}: the syringe is empty ({held})",
                 field="volume_ml",
                 value=volume_ml,
             )

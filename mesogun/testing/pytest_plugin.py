@@ -23,11 +23,12 @@ import inspect
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from mesogun.errors import LinkError
 from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun, connect
@@ -65,6 +66,17 @@ def pytest_configure(config: pytest.Config) -> None:
         plugin = manager.get_plugin("looptime_plugin")
         if plugin is not None:
             manager.unregister(plugin)
+
+
+def _unreachable(session: pytest.Session, url: str, error: LinkError) -> NoReturn:
+    """Fail this test with one line naming the gun that could not be reached, and stop the session there (no
+    traceback per test)."""
+    message = (
+        f"mesogun: cannot reach the gun at --gun-url {url}: {error} (check the URL, the cable and that the gun "
+        "is on; --gun-url sim:// runs on the simulator)"
+    )
+    session.shouldstop = message
+    pytest.fail(message, pytrace=False)
 
 
 def is_simulator(url: str) -> bool:
@@ -150,8 +162,23 @@ def gun_connect(request: pytest.FixtureRequest, gun_url: str, gun_record: Treatm
 
     @contextlib.asynccontextmanager
     async def open_gun() -> AsyncIterator[Gun]:
-        async with connect(transport(), recorder=SessionRecorder(gun_record)) as opened:
+        manager = connect(transport(), recorder=SessionRecorder(gun_record))
+        failed: LinkError | None
+        try:
+            opened = await manager.__aenter__()
+        except LinkError as error:
+            failed = error
+        else:
+            failed = None
+        if failed is not None:  # outside the except block: the one line, without the exception chain
+            _unreachable(request.session, gun_url, failed)
+        try:
             yield opened
+        except BaseException as exc:
+            if not await manager.__aexit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            await manager.__aexit__(None, None, None)
 
     return open_gun
 
@@ -177,8 +204,21 @@ def gun_sync(request: pytest.FixtureRequest) -> Iterator[SyncGun]:
 
     if "sim" in request.fixturenames:
         raise pytest.UsageError("gun_sync runs on its own thread's loop and cannot be combined with the sim fixture")
-    with sync_connect(_test_url(request)) as opened:
+    url = _test_url(request)
+    manager = sync_connect(url)
+    failed: LinkError | None
+    try:
+        opened = manager.__enter__()
+    except LinkError as error:
+        failed = error
+    else:
+        failed = None
+    if failed is not None:
+        _unreachable(request.session, url, failed)
+    try:
         yield opened
+    finally:
+        manager.__exit__(None, None, None)
 
 
 @pytest.hookimpl(tryfirst=True)

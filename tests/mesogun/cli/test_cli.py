@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_protocol import make
 from mesogun.record import TreatmentRecord
 from sims.spawn import SpawnedSimulator, spawn_simulator
 
@@ -394,3 +395,108 @@ def test_a_mistyped_db_folder_is_not_created(tmp_path: Path) -> None:
         check=False,
     )
     assert_one_line_error(empty, 2, "--db", "not an empty value")
+
+
+def test_a_record_with_damaged_inner_pages_is_named_and_left_untouched(tmp_path: Path) -> None:
+    """Garbage over a page in the middle of a record the CLI wrote: record list/show/export and a device command
+    each exit 6 with one line saying the record is damaged and naming it; nothing is appended (no new session),
+    the file is byte for byte as it was."""
+    db = tmp_path / "r.sqlite"
+    assert mesogun("--device", "sim://", "status", db=db).returncode == 0
+    with TreatmentRecord(db) as record:  # grow it past a few pages as a long treatment would
+        session = record.start_session("SN1")
+        with record.transaction():
+            for seq in range(1, 601):
+                record.log_message(session, "host", make("fire", seq=seq, count=1))
+    page_size = int.from_bytes(db.read_bytes()[16:18], "big")
+    pages = db.stat().st_size // page_size
+    with db.open("r+b") as file:
+        file.seek(pages // 2 * page_size)
+        file.write(bytes([0xA5, 0x5A, 0xFF, 0x00]) * (page_size // 4))
+    damaged = db.read_bytes()
+    for args in (
+        ("record", "list"),
+        ("record", "show", "1"),
+        ("record", "export", "1"),
+        ("--device", "sim://", "status"),
+        ("--device", "sim://", "fire", "--count", "1"),
+        ("--device", "sim://", "estop"),  # still sent (the gun made safe), then exit 6
+    ):
+        result = mesogun(*args, db=db)
+        assert_one_line_error(result, 6, "is damaged", str(db), "left untouched")
+        assert db.read_bytes() == damaged, args
+
+
+def test_damage_the_open_check_misses_is_still_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Should a query meet damage the check at open did not see, record list still ends in one line, exit 6."""
+    from mesogun.cli import main
+    from mesogun.record import store
+
+    db = tmp_path / "r.sqlite"
+    with TreatmentRecord(db) as record:
+        record.start_session("SN1")
+    monkeypatch.setattr(store.TreatmentRecord, "sessions", _raise_malformed)
+    assert main(["--db", str(db), "record", "list"]) == 6
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: the treatment record {db} could not be read: database disk image is malformed"]
+
+
+def _raise_malformed(self: object) -> None:
+    import sqlite3
+
+    raise sqlite3.DatabaseError("database disk image is malformed")
+
+
+def test_refusals_speak_the_cli_language(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:
+    """What the CLI says when it refuses names CLI commands, never API calls: fire before loading says to load
+    and prime (not that arm needs the gun ready), prime with no syringe says so, a latched emergency stop says
+    to run 'mesogun clear'."""
+    db, url = tmp_path / "r.sqlite", tcp_gun.address
+    fire = mesogun("--device", url, "fire", "--count", "1", db=db)
+    assert_one_line_error(fire, 3, "cannot fire", "load a syringe and prime it first", "run 'mesogun load")
+    assert "arm needs" not in fire.stderr and "call " not in fire.stderr and "()" not in fire.stderr
+    prime = mesogun("--device", url, "prime", "--volume", "0.1", db=db)
+    assert_one_line_error(prime, 3, "cannot prime: no syringe loaded", "run 'mesogun load --capacity ML' first")
+    assert "outside" not in prime.stderr
+    assert mesogun("--device", url, "estop", db=db).returncode == 0
+    latched = mesogun("--device", url, "fire", "--count", "1", db=db)
+    assert_one_line_error(latched, 3, "the gun is emergency_stop", "run 'mesogun clear'")
+    assert "clear_alarm" not in latched.stderr
+
+
+def test_a_prime_volume_the_device_would_refuse_is_refused_before_sending(
+    tcp_gun: SpawnedSimulator, tmp_path: Path
+) -> None:
+    """Below the device's step (its smallest prime) or above what the syringe holds: exit 2 naming the range from
+    the step (not 0), and nothing is sent: no prime in the record, the reservoir as it was."""
+    db, url = tmp_path / "r.sqlite", tcp_gun.address
+    assert mesogun("--device", url, "load", "--capacity", "2", "--fill", "1", db=db).returncode == 0
+    for volume in ("0.0005", "1.5"):
+        result = mesogun("--device", url, "prime", "--volume", volume, db=db)
+        assert_one_line_error(result, 2, f"volume_ml={volume} is outside 0.001–1 mL")
+    status = json.loads(mesogun("--device", url, "status", "--json", db=db).stdout)
+    assert (status["reservoir_ml"], status["primed"]) == (1.0, False)
+    with TreatmentRecord(db, create=False) as record:
+        sent = [e["type"] for s in record.sessions() for e in record.events(s.session) if e["direction"] == "host"]
+    assert "load_syringe" in sent and "prime" not in sent
+
+
+def test_human_status_and_info_show_user_units_the_clock_and_the_steps(tmp_path: Path) -> None:
+    """status without --json shows mm, mL, shots/s and seconds, says the device time is on the gun's clock, and
+    shows no wire units; info shows each range's step."""
+    db = tmp_path / "r.sqlite"
+    status = mesogun("--device", "sim://", "status", db=db)
+    assert status.returncode == 0, status.stderr
+    lines = dict(line.split(None, 1) for line in status.stdout.splitlines() if not line.startswith("device time"))
+    assert lines["depth"].startswith("2.0 mm") and lines["dose"] == "0.010 mL per shot"
+    assert lines["rate"] == "2.0 shots/s" and lines["syringe"] == "none loaded"
+    assert "s since the gun powered on (the gun's clock" in status.stdout
+    for wire in ("_um", "_nl", "_mhz", "reservoir_nl"):
+        assert wire not in status.stdout
+    info = mesogun("--device", "sim://", "info", db=db)
+    assert "1.0–4.0 mm, in steps of 0.1 mm" in info.stdout
+    assert "0.001–0.200 mL, in steps of 0.001 mL" in info.stdout and "in steps of 0.1 shots/s" in info.stdout
+    steps = json.loads(mesogun("--device", "sim://", "info", "--json", db=db).stdout)
+    assert (steps["depth_step_mm"], steps["dose_step_ml"], steps["rate_step_hz"]) == (0.1, 0.001, 0.1)

@@ -266,3 +266,42 @@ def test_the_default_location_is_created(tmp_path: Path, monkeypatch: pytest.Mon
     with TreatmentRecord() as record:
         assert record.path == default
     assert default.exists()
+
+
+def damage_inner_page(db: Path) -> bytes:
+    """Write garbage over one page in the middle of ``db`` (its header and first pages intact, as a bad sector or
+    a half-written copy leaves it); return the damaged file's bytes."""
+    page_size = int.from_bytes(db.read_bytes()[16:18], "big")
+    pages = db.stat().st_size // page_size
+    assert pages > 20, "the record is too small to damage an inner page"
+    with db.open("r+b") as file:
+        file.seek(pages // 2 * page_size)
+        file.write(bytes([0xA5, 0x5A, 0xFF, 0x00]) * (page_size // 4))
+    return db.read_bytes()
+
+
+def record_with_shots(db: Path, shots: int = 600) -> Path:
+    """A closed record of one session with ``shots`` shots and their fire commands, written by the record itself."""
+    with TreatmentRecord(db) as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        with record.transaction():
+            for index in range(1, shots + 1):
+                record.log_message(session, "host", make("fire", seq=index, count=1))
+                record.log_message(session, "device", _shot(index))
+        record.end_session(session)
+    return db
+
+
+def test_a_record_with_a_damaged_inner_page_is_refused_at_open_and_left_untouched(tmp_path: Path) -> None:
+    """Garbage over a page in the middle of a real record: opening it (to read or to write) is a RecordError that
+    says the file is damaged and names it, before any query fails; the file is byte for byte as it was."""
+    db = record_with_shots(tmp_path / "r.sqlite")
+    damaged = damage_inner_page(db)
+    for create in (False, True):
+        with pytest.raises(RecordError, match="is damaged") as refused:
+            TreatmentRecord(db, create=create)
+        assert str(db) in str(refused.value) and "left untouched" in str(refused.value)
+        assert "\n" not in str(refused.value)
+    assert db.read_bytes() == damaged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite"]

@@ -49,3 +49,29 @@ def test_clear_alarm_is_allowed_with_nothing_latched(virtual: Any) -> None:
         assert controller.is_allowed("clear_alarm")
 
     virtual(scenario)
+
+
+def test_a_refusal_carries_its_hint_as_actions_each_audience_renders(virtual: Any) -> None:
+    """One hint, two languages: the API's message says "call clear_alarm()", and the same error rendered with
+    another action renderer (the CLI's) says that audience's command; the state and reason are fields."""
+
+    async def scenario() -> None:
+        controller = Controller()
+        await controller.go(HostState.CONNECTING)
+        await controller.reconcile(DeviceState.IDLE)
+        with pytest.raises(StateError) as idle:
+            controller.check("arm")
+        assert str(idle.value) == (
+            "arm needs the gun ready; it is idle (load a syringe and prime it first: call load_syringe(), "
+            "then call prime())"
+        )
+        assert (idle.value.state, idle.value.reason) == ("idle", "the gun is idle")
+        await controller.reconcile(DeviceState.EMERGENCY_STOP)
+        with pytest.raises(StateError) as latched:
+            controller.check("fire")
+        assert latched.value.hint is not None and latched.value.hint.actions == ("clear_alarm",)
+        assert "call clear_alarm() to release the emergency stop" in str(latched.value)
+        said = latched.value.describe(lambda action: f"press <{action}>")
+        assert said.endswith("(press <clear_alarm> to release the emergency stop)") and "call" not in said
+
+    virtual(scenario)

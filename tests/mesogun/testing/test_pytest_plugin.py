@@ -66,3 +66,17 @@ def test_gun_url_is_documented_in_help(pytester: pytest.Pytester) -> None:
     """pytest --help lists --gun-url with its default."""
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["*--gun-url=URL*"])
+
+
+def test_an_unreachable_gun_is_one_clear_error_for_the_session(pytester: pytest.Pytester) -> None:
+    """--gun-url nobody answers: the run stops at the first test with one line naming the URL, not a traceback
+    per test (async and blocking fixtures alike)."""
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    url = "socket://127.0.0.1:9"
+    for selected in ("async_gun or sim_options", "blocking"):
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gun-url", url, "-k", selected)
+        result.assert_outcomes(errors=1)  # the first test; the session stops there
+        output = result.stdout.str() + result.stderr.str()
+        assert output.count(f"cannot reach the gun at --gun-url {url}") == 2, output  # the error and the stop
+        assert "Traceback" not in output and "site-packages" not in output and "LinkError" not in output, output
+        assert "During handling" not in output and "direct cause" not in output, output
