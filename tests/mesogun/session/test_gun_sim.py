@@ -148,7 +148,8 @@ def test_prime_and_fire_reject_bad_values_before_sending(virtual: Any) -> None:
     async def scenario() -> None:
         async with sim_gun() as (gun, sim):
             await gun.load_syringe(capacity_ml=2, fill_ml=1)
-            with pytest.raises(mesogun.ParameterError, match=r"volume_ml=1.5 is outside 0–1 mL"):
+            in_syringe = r"volume_ml=1.5 is outside 0.001–1 mL \(the device reports 1 mL"
+            with pytest.raises(mesogun.ParameterError, match=in_syringe):
                 await gun.prime(volume_ml=1.5)
             with pytest.raises(mesogun.ParameterError, match=r"count=-1 is outside"):
                 await gun.fire(count=-1)
