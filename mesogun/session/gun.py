@@ -164,6 +164,7 @@ class Gun:
                 await self.transport.close()
             await actor.controller.go(HostState.DISCONNECTED)
             raise
+        await actor.record.drain()  # the session start is on record (or refused) before the caller goes on
         if actor.record_error is not None:  # the record refused the session start: the gun is safe now
             await self.close()
             raise actor.record_error

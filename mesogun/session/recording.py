@@ -39,6 +39,7 @@ class RecordPipe:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._wake_scheduled = False
         self._task: asyncio.Task[None] | None = None
         self.failed: RecordError | None = None
         """The first failure; once set, later calls are dropped."""
@@ -53,6 +54,14 @@ class RecordPipe:
             return
         self._calls.append(_Call(what, call, done))
         self._idle.clear()
+        if not self._wakeup.is_set() and not self._wake_scheduled:
+            # Wake the lane on the loop's next turn, not this one: the caller the actor is about to answer
+            # runs first, so recording never adds to a command's round trip (it still runs within a turn).
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_later(0, self._wake)
+
+    def _wake(self) -> None:
+        self._wake_scheduled = False
         self._wakeup.set()
 
     async def _run(self) -> None:
