@@ -36,6 +36,10 @@ from mesogun.transports import Transport
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MIN_HEARTBEAT_PERIOD = 0.01
+"""Seconds between heartbeats at the least, whatever watchdog period a device reports (0 is legal on the
+wire): a device that claims a tiny watchdog gets a steady heartbeat, not a flood."""
+
 SAFE_COMMANDS = frozenset({"stop", "emergency_stop", "disarm", "get_status", "heartbeat"})
 """Commands still sent after the treatment record failed: they only make the gun safer or ask its state."""
 SEND_FIRST = frozenset({"stop", "emergency_stop", "disarm", "heartbeat"})
@@ -209,7 +213,7 @@ class ControlActor:
         link, info = self.link, self.info
         if link is None or link.lost is not None or info is None or self.controller.state is HostState.DISCONNECTED:
             return None
-        period = info.watchdog_ms / 1000 * self.timeouts.heartbeat_fraction
+        period = max(MIN_HEARTBEAT_PERIOD, info.watchdog_ms / 1000 * self.timeouts.heartbeat_fraction)
         return max(link.last_tx, self._last_heartbeat) + period - now
 
     async def _heartbeat(self) -> None:
@@ -448,6 +452,7 @@ class ControlActor:
             self.tracker.taken(number, pending=False)
             return
         if not recorded and self.record.enabled and self.record.failed is None:  # reported once committed
+            self._check_record_lag(received.time)
             self.tracker.taken(number, pending=True)
             self._awaiting_record[number] = received
             generation = self._generation
@@ -459,9 +464,27 @@ class ControlActor:
             return
         if recorded and self._awaiting_record.pop(number, None) is None:
             return  # already reported (the record failed and its backlog was flushed)
-        self.tracker.taken(number, pending=False)
+        # Pending until reported: a status that overtook this event must not end its burst without it.
+        self.tracker.taken(number, pending=True)
         await self._report(received)
         self.tracker.handled(number)
+
+    def _check_record_lag(self, now: float) -> None:
+        """A stalled record must not let the gun fire on unrecorded: when the oldest shot or alarm still
+        waiting for the record has waited longer than ``Timeouts.record_lag``, the record has failed."""
+        if not self._awaiting_record:
+            return
+        oldest = self._awaiting_record[min(self._awaiting_record)]
+        waited = now - oldest.time
+        if waited > self.timeouts.record_lag:
+            what = f"{oldest.message.name} {oldest.message.get('shot_index', oldest.message.get('code', ''))}"
+            self.record.fail(
+                RecordError(
+                    f"the treatment record has not taken {what} for {waited:.2f} s "
+                    f"(limit {self.timeouts.record_lag:g} s, {len(self._awaiting_record)} waiting): its disk is "
+                    "stalled or another process holds it locked"
+                )
+            )
 
     async def _report(self, received: Received) -> None:
         """A shot or alarm the record has (or a failed record could not): to its burst and the event stream."""
@@ -493,7 +516,8 @@ class ControlActor:
         """
 
         def burst_error(burst: Burst) -> RecordError:
-            return RecordError(f"{error}; firing stopped after {len(burst.shots)} shots")
+            counted = f"; the device counts {self.status.shots_session} this session" if self.status else ""
+            return RecordError(f"{error}; firing stopped after {len(burst.shots)} shots of this burst{counted}")
 
         self.tracker.doom(burst_error)
         link = self.link
@@ -502,9 +526,9 @@ class ControlActor:
                 await self.make_safe()
             except MesogunError as exc:
                 log.error("could not stop the gun after the record failed: %s (its watchdog will)", exc)
-        self.tracker.fail_all(error, burst_error=burst_error)
         for number in sorted(self._awaiting_record):  # the caller still sees the shots and alarms the record lost
             await self._on_event(self._awaiting_record[number], recorded=True)
+        self.tracker.fail_all(error, burst_error=burst_error)
 
     async def _on_lost(self, lost: _Lost) -> None:
         if lost.generation != self._generation:

@@ -79,7 +79,10 @@ class RecordPipe:
                 self.fail(RecordError(f"the treatment record failed writing {item.what}: {reason}"))
                 continue
             if item.done is not None:
-                item.done()
+                try:
+                    item.done()
+                except Exception as exc:  # the lane must never die silently: a dead lane would hold every shot
+                    self.fail(RecordError(f"the treatment record's lane failed after {item.what}: {exc}"))
 
     def fail(self, error: RecordError) -> None:
         """Mark the record failed (a call raised, or the record's own failure handler fired); report it once."""

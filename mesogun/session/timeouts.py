@@ -44,6 +44,9 @@ class Timeouts:
     record: float = 10.0
     """Longest a treatment-record call may take before the session treats the record as failed (stop,
     disarm, ``RecordError``). A safety net: the record has its own, shorter, write timeout."""
+    record_lag: float = 0.5
+    """Longest a shot or alarm may wait for the record, counted when the next one arrives, before the record
+    counts as failed: bounds the shots fired unrecorded while a disk stalls (5 at 10 shots/s)."""
 
     def __post_init__(self) -> None:
         if self.ack <= 0:

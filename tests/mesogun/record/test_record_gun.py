@@ -174,6 +174,9 @@ def test_a_record_a_second_process_locks_mid_burst_stops_and_disarms_the_device(
     finally:
         record.close()
     assert raised, "fire() returned although its shots could not be recorded"
-    assert "database is locked" in str(raised[0]) and str(db) in str(raised[0])
+    # Whichever comes first names the lock: SQLite's busy timeout, or the session's bound on a shot waiting
+    # for the record (Timeouts.record_lag, shorter, so fewer shots fire unrecorded).
+    message = str(raised[0])
+    assert ("database is locked" in message and str(db) in message) or "holds it locked" in message, message
     assert log.shots_at_first("stop") >= 2, "the lock was taken before the burst was under way"
     assert_stopped_and_disarmed(log)

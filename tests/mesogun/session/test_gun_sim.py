@@ -473,6 +473,63 @@ def test_a_stalled_record_does_not_stall_heartbeats_and_its_timeout_makes_the_gu
     virtual(scenario)
 
 
+def test_a_record_that_stalls_mid_burst_stops_the_gun_within_its_lag_bound(virtual: Any) -> None:
+    """Fault: the disk stalls while firing continuously at 10 shots/s. Must hold: the gun is stopped and
+    disarmed once a shot has waited ``Timeouts.record_lag`` for the record (not after the record's whole
+    timeout), so only the shots of that bound fire unrecorded; fire() says how many the device counted."""
+
+    async def scenario() -> None:
+        recorder = StallingRecorder()
+        timeouts = Timeouts(record=30.0, record_lag=0.5)
+        async with sim_gun(recorder=recorder, timeouts=timeouts) as (gun, sim):
+            await gun.load_syringe(capacity_ml=5)
+            await gun.prime(volume_ml=0.05)
+            await gun.configure(depth_mm=1.5, dose_ml=0.01, rate_hz=10, mode="continuous")
+            await gun.arm()
+            firing = asyncio.create_task(gun.fire(count=0))
+            await asyncio.sleep(0.55)
+            recorder.release.clear()  # the next shot's write hangs
+            with pytest.raises(RecordError, match=r"has not taken shot \d+ for .*limit 0.5 s") as raised:
+                await asyncio.wait_for(firing, 10)
+            fired = sim.device.shots_session
+            recorded = sum(1 for _, m in recorder.messages if m.name == "shot")
+            assert fired - recorded <= 0.5 * 10 + 2  # the lag bound at 10/s, plus the shots in flight
+            assert f"the device counts {fired} this session" in str(raised.value)
+            assert sim.device.state is DeviceState.READY
+            recorder.release.set()
+
+    virtual(scenario)
+
+
+def test_fire_returns_every_shot_when_status_replies_overtake_its_events(virtual: Any) -> None:
+    """A caller polls the status while a burst runs (as a UI does): a status reply can overtake the last shot
+    event. Must hold: fire() returns every shot the device fired, whatever the line's latency."""
+
+    async def scenario(latency_ms: int) -> None:
+        async with sim_gun(f"latency_ms={latency_ms}") as (gun, sim):
+            await gun.load_syringe(capacity_ml=5)
+            await gun.prime(volume_ml=0.1)
+            await gun.configure(depth_mm=1.5, dose_ml=0.02, rate_hz=10, mode="burst")
+            await gun.arm()
+            for _ in range(5):
+                done = asyncio.Event()
+
+                async def poll(done: asyncio.Event = done) -> None:
+                    while not done.is_set():
+                        await gun.refresh_status()
+                        await asyncio.sleep(0.003)
+
+                poller = asyncio.create_task(poll())
+                before = sim.device.shots_session
+                shots = await gun.fire(count=3)
+                done.set()
+                await poller
+                assert len(shots) == sim.device.shots_session - before == 3
+
+    for latency_ms in (1, 7, 13):
+        virtual(lambda latency_ms=latency_ms: scenario(latency_ms))
+
+
 def test_recorder_sees_every_command_reply_shot_and_alarm_but_no_keepalive(virtual: Any) -> None:
     async def scenario() -> None:
         recorder = StallingRecorder()
