@@ -109,6 +109,9 @@ class ControlActor:
         self._next_seq = secrets.randbelow(0x10000)  # a fresh session never collides with a stale replay cache
         self._urgent: deque[_Item] = deque()
         self._queue: deque[_Item] = deque()
+        self._closing: ConnectionLost | None = None
+        """Why the session is ending, once shutdown began: new work is refused with it."""
+        self._shutting_down: asyncio.Future[None] | None = None
         self._wakeup: asyncio.Future[None] | None = None
         """Set while the actor sleeps: resolving it wakes the actor (new work, or the heartbeat timer)."""
         self._task: asyncio.Task[None] | None = None
@@ -140,6 +143,7 @@ class ControlActor:
 
     def start(self) -> None:
         """Start the actor and record tasks on the running loop."""
+        self._closing = None
         self._task = asyncio.get_running_loop().create_task(self._run(), name="mesogun-control")
         self.record.start()
 
@@ -150,6 +154,8 @@ class ControlActor:
         """
         if not self.running:
             raise ConnectionLost("not connected (use mesogun.connect())")
+        if self._closing is not None:
+            raise ConnectionLost(str(self._closing))
         failed = self.record.failed
         if failed is not None and name not in SAFE_COMMANDS:
             raise RecordError(f"{name} refused: {failed} (the gun was stopped and disarmed)")
@@ -241,6 +247,10 @@ class ControlActor:
         except Exception as exc:
             if not work.future.done():
                 work.future.set_exception(exc)
+        except BaseException:  # the actor itself is cancelled (close_grace ran out): its caller must hear
+            if not work.future.done():
+                work.future.set_exception(ConnectionLost(f"the session closed while {work.name} ran"))
+            raise
         else:
             if not work.future.done():
                 work.future.set_result(result)
@@ -320,7 +330,23 @@ class ControlActor:
             await self.command("disarm")
 
     async def shutdown(self, reason: ConnectionLost) -> None:
-        """End the session: fail waiters, end event streams, stop the actor, drop the link, flush the record."""
+        """End the session: fail waiters, end event streams, stop the actor, drop the link, flush the record.
+
+        Every caller still waiting (a command cut short by ``close_grace``, work queued behind it) gets
+        ``reason``; a second shutdown while one runs waits for it instead of starting over.
+        """
+        if self._shutting_down is not None:
+            await asyncio.shield(self._shutting_down)
+            return
+        self._shutting_down = asyncio.get_running_loop().create_future()
+        try:
+            await self._shutdown(reason)
+        finally:
+            self._shutting_down.set_result(None)
+            self._shutting_down = None
+
+    async def _shutdown(self, reason: ConnectionLost) -> None:
+        self._closing = reason
         self.events.close(None)  # event streams end cleanly
         self._generation += 1  # the link's closing is not a loss to report
         self.tracker.fail_all(reason)
@@ -334,6 +360,11 @@ class ControlActor:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
+        for item in (*self._urgent, *self._queue):  # queued behind the end: nobody will run them
+            if isinstance(item, _Work) and not item.future.done():
+                item.future.set_exception(ConnectionLost(str(reason)))
+        self._urgent.clear()
+        self._queue.clear()
         if self.link is not None:
             await self.drop_link()
             self.record.put("the session end", lambda: self.recorder.on_disconnected("closed by the host"))

@@ -335,3 +335,31 @@ def test_a_brownout_reset_notice_is_clearable(virtual: Any) -> None:
             assert AlarmCode.BROWNOUT_RESET not in gun.status.active_alarms
 
     virtual(scenario)
+
+
+def test_closing_while_the_actor_is_stuck_fails_every_waiting_caller(virtual: Any) -> None:
+    """Fault: a piece of the actor's work outlasts ``close_grace`` (a stuck callback), with a command queued
+    behind it. Must hold: close() returns, and both callers get ConnectionLost instead of waiting forever;
+    two overlapping close() calls both return without CancelledError; the device is left safe by its own
+    watchdog at the latest, and nothing new is accepted."""
+
+    async def scenario() -> None:
+        timeouts = mesogun.Timeouts(close_grace=1.0)
+        async with sim_gun(timeouts=timeouts) as (gun, _sim):
+            actor = gun._actor  # the unit under test: the actor's shutdown contract
+
+            async def stuck() -> None:
+                await asyncio.sleep(30)
+
+            in_progress = asyncio.create_task(actor.call("stuck", stuck))
+            await asyncio.sleep(0)
+            queued = asyncio.create_task(gun.refresh_status())
+            await asyncio.sleep(0)
+            await asyncio.gather(gun.close(), gun.close())
+            for task in (in_progress, queued):
+                with pytest.raises(mesogun.ConnectionLost):
+                    await asyncio.wait_for(task, 1.0)
+            with pytest.raises(mesogun.ConnectionLost):
+                await gun.refresh_status()
+
+    virtual(scenario)
