@@ -192,12 +192,14 @@ def connect(
     Options as for :func:`mesogun.connect` (``timeouts`` holds every timeout of the session).
     """
     runner = _LoopThread()
-    kwargs: dict[str, Any] = {"recorder": recorder, "silence_timeout": silence_timeout, "timeouts": timeouts}
-    if ack_timeout is not None:
-        kwargs["ack_timeout"] = ack_timeout
-    if retries is not None:
-        kwargs["retries"] = retries
-    manager = async_connect(url, **kwargs)
+    manager = async_connect(
+        url,
+        recorder=recorder,
+        ack_timeout=ack_timeout,
+        retries=retries,
+        silence_timeout=silence_timeout,
+        timeouts=timeouts,
+    )
     try:
         gun = runner.call(manager.__aenter__())
     except BaseException:

@@ -125,8 +125,8 @@ class ControlActor:
         self.record = RecordPipe(timeouts.record, self._record_failed, enabled=not isinstance(recorder, NullRecorder))
         self.heartbeats_sent = 0
         """Heartbeats sent (for diagnostics and tests)."""
-        register = getattr(recorder, "on_failure", None)
-        if callable(register):
+        register = getattr(recorder, "on_failure", None)  # recorders written before the hook still work:
+        if callable(register):  # their failures then surface through the calls the lane awaits
             register(self.record.fail)
 
     # ------------------------------------------------------------------ submitting (any task)

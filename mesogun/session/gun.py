@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from firmware_protocol import DeviceState, Mode, views
 from firmware_protocol.views import echoed
 from mesogun.errors import ConnectionLost, Hint, LinkTimeout, ParameterError, PortNotFound, StateError
-from mesogun.link import ACK_TIMEOUT, RETRIES, Link, Received
+from mesogun.link import Link, Received
 from mesogun.models import Event, GunInfo, MissedEvents, Settings, ShotRecord, Status, Syringe
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.actor import ControlActor
@@ -43,9 +43,6 @@ from mesogun.units import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-HEARTBEAT_FRACTION = Timeouts.heartbeat_fraction
-"""Heartbeat period as a fraction of the device's watchdog period (see :class:`Timeouts`)."""
 
 
 def _mode(value: Mode | str) -> Mode:
@@ -485,8 +482,8 @@ async def connect(
     url: str | Transport,
     *,
     recorder: Recorder | None = None,
-    ack_timeout: float = ACK_TIMEOUT,
-    retries: int = RETRIES,
+    ack_timeout: float | None = None,
+    retries: int | None = None,
     silence_timeout: float | None = None,
     timeouts: Timeouts | None = None,
 ) -> AsyncIterator[Gun]:
@@ -497,12 +494,14 @@ async def connect(
     ``retries`` and ``silence_timeout`` override its fields of those names.
     """
     transport = transport_for_url(url) if isinstance(url, str) else url
-    base = timeouts if timeouts is not None else Timeouts()
-    if ack_timeout != ACK_TIMEOUT or timeouts is None:
-        base = replace(base, ack=ack_timeout)
-    if retries != RETRIES or timeouts is None:
-        base = replace(base, retries=retries)
-    gun = Gun(transport, recorder=recorder, silence_timeout=silence_timeout, timeouts=base)
+    gun = Gun(
+        transport,
+        recorder=recorder,
+        ack_timeout=ack_timeout,
+        retries=retries,
+        silence_timeout=silence_timeout,
+        timeouts=timeouts,
+    )
     await gun.open()
     try:
         yield gun
