@@ -4,12 +4,18 @@ Each byte takes 10/baud s on the line (start + 8 data + stop bits), chunks queue
 then a fixed latency is added. Bytes are dropped or corrupted (XOR with a random non-zero value) with
 the given probabilities, from a seedable RNG; split writes deliver each chunk in random 1–16-byte
 pieces, each when its last byte arrives. Everything runs on the event loop's clock (``call_at``).
+
+A line is first in, first out: pieces wait in one queue behind one timer, so two pieces due at the same
+instant arrive in the order they were sent. (One timer per piece would not do: the loop's timer heap does not
+keep the order of equal deadlines, and on looptime's 1 µs grid equal deadlines are common, e.g. a periodic
+status and the reply to a command that arrived on the same tick.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,7 +69,10 @@ class ImpairedPipe:
         self._rng = rng
         self._loop = loop
         self._free_at = 0.0
-        self._pending: set[asyncio.TimerHandle] = set()
+        self._in_flight: deque[tuple[float, bytes]] = deque()
+        """Pieces on the line, oldest first, with the loop time each is due (non-decreasing)."""
+        self._timer: asyncio.TimerHandle | None = None
+        """The one timer, due when the oldest piece in flight is."""
         self.closed = False
         self.stats = PipeStats()
 
@@ -111,16 +120,27 @@ class ImpairedPipe:
     def _deliver_at(self, when: float, piece: bytes) -> None:
         if not piece:
             return
-        if when <= self._loop.time() and not self._pending:
-            self._deliver(piece, None)
+        if when <= self._loop.time() and not self._in_flight:
+            self._deliver(piece)
             return
-        handle: asyncio.TimerHandle
-        handle = self._loop.call_at(when, lambda: self._deliver(piece, handle))
-        self._pending.add(handle)
+        self._in_flight.append((when, piece))
+        if self._timer is None:
+            self._schedule()
 
-    def _deliver(self, piece: bytes, handle: asyncio.TimerHandle | None) -> None:
-        if handle is not None:
-            self._pending.discard(handle)
+    def _schedule(self) -> None:
+        when = self._in_flight[0][0]
+        self._timer = self._loop.call_at(when, self._deliver_due, when)
+
+    def _deliver_due(self, due: float) -> None:
+        """The oldest piece is due (its timer fired): deliver it and every later one due by now, in order."""
+        self._timer = None
+        now = max(due, self._loop.time())
+        while self._in_flight and self._in_flight[0][0] <= now and not self.closed:
+            self._deliver(self._in_flight.popleft()[1])
+        if self._in_flight and self._timer is None and not self.closed:
+            self._schedule()
+
+    def _deliver(self, piece: bytes) -> None:
         if self.closed:
             return
         self.stats.bytes_out += len(piece)
@@ -129,9 +149,10 @@ class ImpairedPipe:
     def close(self) -> None:
         """Cut the line: bytes in flight are lost, later sends are ignored."""
         self.closed = True
-        for handle in self._pending:
-            handle.cancel()
-        self._pending.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._in_flight.clear()
 
 
 def make_rng(seed: int | None, stream: str) -> random.Random:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from typing import Any
 
 import pytest
 
 from firmware_protocol import make, to_wire
 from sims.errors import SimConfigError
+from sims.impairments import ImpairedPipe, Impairments
 from sims.options import parse_query
 
 
@@ -35,6 +38,41 @@ def test_latency_adds_to_each_direction(sim_run):
         assert 0.1 <= loop.time() - start <= 0.101
 
     sim_run(test, "latency_ms=50&status_period_ms=0")
+
+
+@pytest.mark.parametrize("query", ["latency_ms=50", "latency_ms=50&split_writes=1", "baud=115200&latency_ms=1"])
+def test_bytes_arrive_in_the_order_they_were_sent_even_when_due_on_the_same_tick(virtual: Any, query: str) -> None:
+    """A line is first in, first out. Pieces due at the same virtual instant (sent on the same tick, or a
+    status and a reply one after the other) used to come out in the timer heap's order, not the line's: a
+    status sent before a ``fire`` ack then arrived after it and ended the burst with no shots."""
+    impairments = parse_query(query).impairments
+
+    async def scenario() -> list[bytes]:
+        received: list[bytes] = []
+        pipe = ImpairedPipe(received.append, impairments, random.Random(1), asyncio.get_running_loop())
+        for i in range(40):
+            pipe.send(bytes([i, i]))
+            if i % 10 == 9:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(1)
+        return received
+
+    assert b"".join(virtual(scenario)) == bytes(i for i in range(40) for _ in range(2))
+
+
+def test_closing_the_line_loses_what_is_in_flight(virtual: Any) -> None:
+    async def scenario() -> list[bytes]:
+        received: list[bytes] = []
+        pipe = ImpairedPipe(received.append, Impairments(latency_ms=50), random.Random(1), asyncio.get_running_loop())
+        pipe.send(b"early")
+        await asyncio.sleep(0.06)
+        pipe.send(b"late")
+        pipe.close()
+        pipe.send(b"after")
+        await asyncio.sleep(1)
+        return received
+
+    assert virtual(scenario) == [b"early"]
 
 
 def test_drop_and_corruption_damage_bytes_but_valid_frames_still_get_through(sim_run):

@@ -7,6 +7,8 @@ import contextlib
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import mesogun
 from firmware_protocol import FINGERPRINT, AlarmCode, DeviceState, Message, Mode, NakCode
@@ -528,6 +530,32 @@ def test_fire_returns_every_shot_when_status_replies_overtake_its_events(virtual
 
     for latency_ms in (1, 7, 13):
         virtual(lambda latency_ms=latency_ms: scenario(latency_ms))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    latency_ms=st.one_of(st.integers(0, 200), st.floats(0, 200, allow_nan=False, allow_infinity=False)),
+    count=st.integers(1, 20),
+    rate_hz=st.sampled_from([2.0, 5.0, 10.0]),
+)
+@example(latency_ms=50, count=20, rate_hz=2.0)  # issue 12 item 14: returned [] while the device still fired
+@example(latency_ms=150, count=20, rate_hz=2.0)
+@example(latency_ms=50.0, count=20, rate_hz=10.0)
+def test_fire_returns_exactly_the_shots_asked_for_at_any_latency(
+    virtual: Any, latency_ms: float, count: int, rate_hz: float
+) -> None:
+    """Whatever the line's latency (so whatever instants the device's status ticks and the host's commands
+    happen to share in virtual time), fire(count=n) returns n shots, and the device fired exactly n."""
+
+    async def scenario() -> None:
+        async with sim_gun(f"latency_ms={latency_ms}") as (gun, sim):
+            await ready_to_fire(gun, rate_hz=rate_hz)
+            shots = await gun.fire(count=count)
+            assert [s.index for s in shots] == list(range(1, count + 1))
+            assert sim.device.shots_session == count
+            assert sim.device.state is DeviceState.ARMED
+
+    virtual(scenario)
 
 
 def test_recorder_sees_every_command_reply_shot_and_alarm_but_no_keepalive(virtual: Any) -> None:
