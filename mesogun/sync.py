@@ -4,6 +4,10 @@
 in one background thread for the life of the connection; the ``with`` block's end closes the gun, stops
 the loop and joins the thread, so nothing is left behind. Methods may be called from any thread (e.g.
 ``stop()`` from a UI thread while another thread blocks in ``fire(count=0)``).
+
+:func:`blocking` is the other way to run one: the blocking view of a ``Gun`` on a loop the caller owns and
+nobody else runs (the pytest plugin's virtual-time loop for ``sim://``); each call runs that loop in the
+calling thread until the call is done, so virtual time stands still between calls.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from firmware_protocol import Mode
 from mesogun.errors import ConnectionLost
@@ -26,6 +30,15 @@ from mesogun.session.timeouts import Timeouts
 from mesogun.transports import Transport
 
 T = TypeVar("T")
+
+
+class _Runner(Protocol):
+    """Where a :class:`SyncGun`'s coroutines run."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T: ...
 
 
 class _LoopThread:
@@ -72,10 +85,32 @@ class _LoopThread:
         self.loop.close()
 
 
+class _CallerLoop:
+    """A loop that runs only inside :meth:`call`, in the calling thread (its owner closes it)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run the loop until ``coro`` is done (``timeout`` in the loop's own time) and return its result.
+
+        Raises :class:`ConnectionLost` if the loop was already closed.
+        """
+        if self.loop.is_closed():
+            coro.close()
+            raise ConnectionLost("the gun was closed (its event loop is closed)")
+        if timeout is None:
+            return self.loop.run_until_complete(coro)
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        except TimeoutError:
+            raise TimeoutError(f"no result within {timeout} s") from None
+
+
 class SyncGun:
     """A connected gun with blocking methods; see :class:`mesogun.session.gun.Gun` for what each one does."""
 
-    def __init__(self, runner: _LoopThread, gun: Gun) -> None:
+    def __init__(self, runner: _Runner, gun: Gun) -> None:
         self._runner = runner
         self._gun = gun
 
@@ -175,6 +210,14 @@ class SyncGun:
             if not loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to close
                     loop.call_soon_threadsafe(stream.close)
+
+
+def blocking(gun: Gun, loop: asyncio.AbstractEventLoop) -> SyncGun:
+    """The blocking view of ``gun``, which lives on ``loop``: each call runs ``loop`` in the calling thread until
+    it is done. For a loop nobody else runs (e.g. a virtual-time loop: time advances only during calls), so
+    calls come from that one thread and ``fire(count=0)`` needs a device-side end. The caller keeps owning
+    ``gun`` and ``loop`` (closing them is theirs)."""
+    return SyncGun(_CallerLoop(loop), gun)
 
 
 @contextlib.contextmanager

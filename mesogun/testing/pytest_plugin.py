@@ -4,7 +4,8 @@ Option ``--gun-url URL`` (default ``sim://``, or ``$MESOGUN_GUN_URL``). Fixtures
 
 * ``gun``: a connected async :class:`~mesogun.session.gun.Gun`, with a treatment record attached (``gun_record``);
   ``async def`` tests that use it run on the plugin's event loop, so no asyncio plugin is needed;
-* ``gun_sync``: the blocking twin (:func:`mesogun.sync.connect`), for plain ``def`` tests;
+* ``gun_sync``: the blocking twin, for plain ``def`` tests (on ``sim://`` the same virtual-time gun as ``gun``, so
+  it combines with ``sim``; on hardware :func:`mesogun.sync.connect` on a background thread);
 * ``sim``: the in-process simulator handle (fault injection, unplug); a test that uses it is skipped when
   the URL is not ``sim://``;
 * ``gun_connect``: opens another connection to the same device (after the first one vanished);
@@ -198,14 +199,22 @@ def gun(gun_loop: asyncio.AbstractEventLoop, gun_connect: GunConnect) -> Iterato
 
 
 @pytest.fixture
-def gun_sync(request: pytest.FixtureRequest) -> Iterator[SyncGun]:
-    """The blocking twin of ``gun`` (real time; cannot be combined with ``sim``)."""
+def gun_sync(request: pytest.FixtureRequest, gun_url: str, gun_record: TreatmentRecord) -> Iterator[SyncGun]:
+    """The blocking twin of ``gun``, for plain ``def`` tests: the same record, alarm clearing and teardown.
+
+    On ``sim://`` it is ``gun`` itself seen through :func:`mesogun.sync.blocking`: its calls run the plugin's
+    virtual-time loop in the test's thread (time stands still between calls), and it can be combined with
+    ``sim``. On hardware it runs its own loop in a background thread (heartbeats keep going between calls).
+    """
+    from mesogun.sync import blocking
     from mesogun.sync import connect as sync_connect
 
-    if "sim" in request.fixturenames:
-        raise pytest.UsageError("gun_sync runs on its own thread's loop and cannot be combined with the sim fixture")
-    url = _test_url(request)
-    manager = sync_connect(url)
+    if is_simulator(gun_url):
+        yield blocking(request.getfixturevalue("gun"), request.getfixturevalue("gun_loop"))
+        return
+    if "sim" in request.fixturenames:  # skip before connecting to hardware the test cannot use
+        _skip_unless_simulator(gun_url)
+    manager = sync_connect(gun_url, recorder=SessionRecorder(gun_record))
     failed: LinkError | None
     try:
         opened = manager.__enter__()
@@ -214,8 +223,10 @@ def gun_sync(request: pytest.FixtureRequest) -> Iterator[SyncGun]:
     else:
         failed = None
     if failed is not None:
-        _unreachable(request.session, url, failed)
+        _unreachable(request.session, gun_url, failed)
     try:
+        if opened.state in (HostState.ALARM, HostState.EMERGENCY_STOP):
+            opened.clear_alarm()
         yield opened
     finally:
         manager.__exit__(None, None, None)

@@ -74,3 +74,31 @@ def test_sync_events_end_when_the_gun_closes() -> None:
     assert next(events, None) is None  # and it stays ended
     with pytest.raises(mesogun.ConnectionLost, match="closed"):
         gun.arm()
+
+
+def test_blocking_view_runs_the_callers_virtual_loop_only_during_calls() -> None:
+    """mesogun.sync.blocking on a virtual-time loop: no thread; each call runs the loop until it is done, so a
+    20-shot burst at 2 shots/s advances the device's clock (the loop's) by 9.5 s and time stands still between
+    calls; once the owner closed the loop, a call says the gun is closed."""
+    from sims.clock import new_virtual_loop
+
+    before = threading.active_count()
+    loop = new_virtual_loop()
+    manager = mesogun.connect("sim://")
+    gun = mesogun.sync.blocking(loop.run_until_complete(manager.__aenter__()), loop)
+    assert threading.active_count() == before
+    gun.load_syringe(capacity_ml=3)
+    gun.prime(volume_ml=0.01)
+    gun.configure(dose_ml=0.005, rate_hz=2, mode="burst")
+    gun.arm()
+    device_before, loop_before = gun.refresh_status().device_time, loop.time()
+    assert [s.index for s in gun.fire(count=20)] == list(range(1, 21))
+    assert gun.refresh_status().device_time - device_before >= 9.5
+    assert (paused := loop.time()) - loop_before >= 9.5
+    assert loop.time() == paused  # between calls the loop does not run
+    statuses = (e for e in gun.events(timeout=5) if isinstance(e, mesogun.StatusEvent))
+    assert next(statuses).status.shots_session == 20  # waits in virtual time too
+    loop.run_until_complete(manager.__aexit__(None, None, None))
+    loop.close()
+    with pytest.raises(mesogun.ConnectionLost, match="closed"):
+        gun.arm()

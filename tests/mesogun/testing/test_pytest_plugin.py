@@ -52,6 +52,41 @@ def test_scenarios_run_on_the_simulator_by_default(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=4)
 
 
+VIRTUAL_TIME = """
+import looptime
+
+def fire_twenty_at_two_per_second(gun_sync, gun_loop):
+    gun_sync.load_syringe(capacity_ml=2)
+    gun_sync.prime(volume_ml=0.01)
+    gun_sync.configure(dose_ml=0.01, rate_hz=2, mode="burst")
+    gun_sync.arm()
+    device_before, loop_before = gun_sync.refresh_status().device_time, gun_loop.time()
+    assert len(gun_sync.fire(count=20)) == 20
+    # 20 shots at 2 shots/s take 9.5 s on the device's clock, which is the plugin's looptime (virtual) clock:
+    assert isinstance(gun_loop, looptime.LoopTimeEventLoop)
+    assert gun_sync.refresh_status().device_time - device_before >= 9.5
+    assert gun_loop.time() - loop_before >= 9.5
+
+def test_blocking_gun_alone(gun_sync, gun_loop):
+    fire_twenty_at_two_per_second(gun_sync, gun_loop)
+
+def test_blocking_gun_with_the_simulator(gun_sync, sim, gun_loop, gun_record):
+    sim.device.inject("occlusion", after_shots=25)
+    fire_twenty_at_two_per_second(gun_sync, gun_loop)
+    assert sim.device.shots_session == 20
+    assert sum(s.shots_recorded for s in gun_record.sessions()) == 20
+"""
+
+
+def test_gun_sync_runs_in_virtual_time_and_combines_with_sim(pytester: pytest.Pytester) -> None:
+    """A plain ``def`` test with gun_sync on sim://: a 20-shot burst at 2 shots/s advances the device's clock,
+    the plugin's virtual one, by 9.5 s (nobody waits for it in real time); with ``sim`` it is the same
+    simulator, and its shots reach the plugin's treatment record."""
+    pytester.makepyfile(test_virtual=VIRTUAL_TIME)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
 def test_sim_only_tests_are_skipped_on_hardware(pytester: pytest.Pytester) -> None:
     """--gun-url pointing at a port: a test asking for the sim fixture is skipped, naming the URL."""
     pytester.makepyfile(test_scenarios=SCENARIOS)
