@@ -163,7 +163,21 @@ class ShotRow:
 
 
 class TreatmentRecord:
-    """An append-only SQLite treatment record. Open one per process; it is not shared across threads."""
+    """An append-only SQLite treatment record. Open one per process; it is not shared across threads.
+
+    The Python API keeps no record unless it is given one; this is how (the CLI does the same)::
+
+        with TreatmentRecord("treatment.sqlite") as record:          # or TreatmentRecord() for the default path
+            async with mesogun.connect(url, recorder=SessionRecorder(record)) as gun:
+                await gun.fire(count=10)                              # each shot is on disk before it is returned
+            last = record.sessions()[-1]                              # SessionSummary: shots, volume, alarms
+            rows, csv_text = record.shots(last.session), record.export(last.session, "csv")  # or "json"
+
+    :class:`~mesogun.record.SessionRecorder` writes through its own connection on its own thread, so this
+    object can be read meanwhile. ``create=False`` opens an existing record only (for readers). Queries:
+    :meth:`sessions`, :meth:`session`, :meth:`shots`, :meth:`events`, :meth:`anomalies`; :meth:`export`. Close
+    it with :meth:`close` or by leaving the ``with`` block.
+    """
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         """Open the record at ``path`` (default: :func:`default_path`); ``create=False`` for readers, so a
@@ -181,6 +195,7 @@ class TreatmentRecord:
             if path is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+            self._closed = False
         except (OSError, sqlite3.Error) as exc:
             raise RecordError(f"cannot open the treatment record {self.path}: {exc}") from exc
         self._check_integrity()  # before anything could write to it: a damaged record is left as it is
@@ -216,8 +231,22 @@ class TreatmentRecord:
         )
 
     def close(self) -> None:
-        """Close the database (everything is already committed)."""
+        """Close the database (everything is already committed); closing again does nothing."""
+        self._closed = True
         self._db.close()
+
+    def __repr__(self) -> str:
+        """Path, and the number of sessions if open (one count; never raises, e.g. once closed)."""
+        where = repr(str(getattr(self, "path", "?")))
+        if getattr(self, "_closed", True):
+            return f"<TreatmentRecord {where} closed>"
+        try:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()
+        except sqlite3.ProgrammingError:  # its connection was closed (a refused, damaged file)
+            return f"<TreatmentRecord {where} closed>"
+        except sqlite3.Error:  # e.g. locked: still open, the count is not worth waiting for
+            return f"<TreatmentRecord {where} open>"
+        return f"<TreatmentRecord {where} open, {count} session{'' if count == 1 else 's'}>"
 
     def __enter__(self) -> TreatmentRecord:
         return self

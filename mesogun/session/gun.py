@@ -491,7 +491,8 @@ async def connect(
 
     ``async with mesogun.connect("sim://") as gun: ...``; on exit the gun is left safe (firing stopped,
     disarmed) and the port closed. ``timeouts`` holds every timeout of the session; ``ack_timeout``,
-    ``retries`` and ``silence_timeout`` override its fields of those names.
+    ``retries`` and ``silence_timeout`` override its fields of those names. Nothing is recorded unless a
+    ``recorder`` is given: ``recorder=SessionRecorder(TreatmentRecord(path))`` (see :mod:`mesogun.record`).
     """
     transport = transport_for_url(url) if isinstance(url, str) else url
     gun = Gun(

@@ -8,8 +8,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import mesogun
 from firmware_protocol import Message, make
-from mesogun.record import SessionRecorder, TreatmentRecord
+from mesogun.record import SessionRecorder, TreatmentRecord, default_path
 
 INFO: Any = SimpleNamespace(serial_number="SN1", model="MG-1", firmware_version="1.0.0")
 
@@ -130,3 +131,27 @@ def test_a_gap_in_shot_indices_is_entered_as_one_unreceived_range(real: Any, tmp
     assert committed(db, "SELECT first, last FROM unreceived") == [(2, 4)]
     with TreatmentRecord(db) as record:
         assert record.session(1).shots_unreceived == 3
+
+
+def test_the_api_records_only_when_given_a_recorder_as_documented(real: Any, tmp_path: Path) -> None:
+    """The README's and TreatmentRecord's example: without a recorder the API writes no record anywhere (not
+    even at the default location); with SessionRecorder(TreatmentRecord(path)) the shots are there to query."""
+    path = tmp_path / "treatment.sqlite"
+
+    async def fire_three(recorder: SessionRecorder | None) -> None:
+        async with mesogun.connect("sim://", recorder=recorder) as gun:
+            await gun.load_syringe(capacity_ml=2)
+            await gun.prime(volume_ml=0.01)
+            await gun.configure(dose_ml=0.01, rate_hz=10, mode="burst")
+            await gun.arm()
+            assert len(await gun.fire(count=3)) == 3
+
+    real(lambda: fire_three(None))
+    assert not default_path().exists() and not list(tmp_path.iterdir())
+
+    with TreatmentRecord(path) as record:
+        real(lambda: fire_three(SessionRecorder(record)))
+        (last,) = record.sessions()
+        assert (last.shots_recorded, last.volume_nl) == (3, 30_000)
+        assert [s.shot_index for s in record.shots(last.session)] == [1, 2, 3]
+        assert record.export(last.session, "csv").count("\n") == 4  # header and three shots

@@ -305,3 +305,18 @@ def test_a_record_with_a_damaged_inner_page_is_refused_at_open_and_left_untouche
         assert "\n" not in str(refused.value)
     assert db.read_bytes() == damaged
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite"]
+
+
+def test_repr_names_the_file_and_its_sessions_and_survives_close(tmp_path: Path) -> None:
+    """What a user sees in a REPL or a log line: the path, open with its session count, or closed (never an error)."""
+    path = tmp_path / "r.sqlite"
+    record = TreatmentRecord(path)
+    assert repr(record) == f"<TreatmentRecord {str(path)!r} open, 0 sessions>"
+    record.start_session("SN1")
+    assert repr(record) == f"<TreatmentRecord {str(path)!r} open, 1 session>"
+    record.start_session("SN1")
+    assert repr(record) == f"<TreatmentRecord {str(path)!r} open, 2 sessions>"
+    record.close()
+    assert repr(record) == f"<TreatmentRecord {str(path)!r} closed>"
+    record.close()  # closing again does nothing
+    assert repr(record) == f"<TreatmentRecord {str(path)!r} closed>"
