@@ -44,6 +44,11 @@ SERIAL_LINE_SCHEMES = frozenset({"", "rfc2217", "spy", "hwgrep", "alt", "cp2110"
 """URLs that end on a serial line, where a baud rate means something (``""``: a device path)."""
 
 
+def is_serial_line(url: str) -> bool:
+    """Whether ``url`` ends on a serial line (a device path, ``rfc2217://``, ``spy://``, …): a baud rate applies."""
+    return (urlsplit(url).scheme.lower() if "://" in url else "") in SERIAL_LINE_SCHEMES
+
+
 def transport_for_url(url: str, *, baudrate: int | None = None) -> Transport:
     """An unopened transport for ``url``: a registered scheme, else pyserial (device paths, socket://, …).
 
@@ -54,7 +59,7 @@ def transport_for_url(url: str, *, baudrate: int | None = None) -> Transport:
     if not isinstance(url, str) or not url.strip():
         raise ParameterError(f"url={url!r} must be a device path or a URL such as sim:// or socket://host:port")
     scheme = urlsplit(url).scheme.lower() if "://" in url else ""
-    if baudrate is not None and scheme not in SERIAL_LINE_SCHEMES:
+    if baudrate is not None and not is_serial_line(url):
         raise ParameterError(
             f"baudrate={baudrate}: {url} is not a serial line (a baud rate applies to a serial port, "
             "rfc2217://, spy:// or hwgrep://)",
@@ -89,4 +94,4 @@ def _check_port(url: str, scheme: str) -> None:
         raise ParameterError(f"url={url!r}: {what} (use {scheme}://HOST:PORT)", field="url", value=url)
 
 
-__all__ = ["Transport", "TransportFactory", "register_scheme", "transport_for_url"]
+__all__ = ["Transport", "TransportFactory", "is_serial_line", "register_scheme", "transport_for_url"]
