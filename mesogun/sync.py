@@ -229,6 +229,8 @@ def connect(
     retries: int | None = None,
     silence_timeout: float | None = None,
     timeouts: Timeouts | None = None,
+    attempts: int = 1,
+    interval: float = 0.5,
 ) -> Iterator[SyncGun]:
     """Open a gun by URL and yield a :class:`SyncGun`; on exit the gun is left safe and the thread joined.
 
@@ -242,6 +244,8 @@ def connect(
         retries=retries,
         silence_timeout=silence_timeout,
         timeouts=timeouts,
+        attempts=attempts,
+        interval=interval,
     )
     try:
         gun = runner.call(manager.__aenter__())

@@ -1,4 +1,5 @@
-"""The ``mesogun`` command line: one entry point, global options before the command.
+"""The ``mesogun`` command line: one entry point; global options before or after the command
+(:mod:`mesogun.cli.options`), ``-h`` as well as ``--help`` everywhere.
 
 Exit codes: 0 success, 2 bad usage or a value out of range (a bad device URL, no such session, a file that
 cannot be written), 3 refused by the device (nak), 4 link failure or timeout, 5 device alarm, 6 treatment
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import click
 
 from mesogun.cli.hints import cli_message
+from mesogun.cli.options import GROUP_OPTIONS_HELP, CliContext, global_options, group_options
 from mesogun.errors import MesogunError
 
 EXIT_CODES_HELP = (
@@ -23,67 +23,42 @@ EXIT_CODES_HELP = (
     "that cannot be written), 3 refused by the device (nak), "
     "4 link failure or timeout, 5 device alarm, 6 treatment record unavailable."
 )
-DEVICE_ENV = "MESOGUN_DEVICE"
-DB_ENV = "MESOGUN_DB"
-
-
-@dataclass
-class CliContext:
-    """The global options every command sees."""
-
-    device: str | None
-    db: Path | None
-
 
 _INVOKED: list[str] = []
 """The command this process runs (``fire``), for errors that name it (set by the group)."""
 
 
-def _check_db(value: Path | None) -> Path | None:
-    """``--db`` names a file: an empty value (``--db ""``) or a folder is a usage error (exit 2)."""
-    if value is not None and (str(value) in ("", ".") or value.is_dir()):
-        raise click.BadParameter("needs the treatment record's file path, not an empty value or a folder")
-    return value
-
-
-@click.group(epilog=EXIT_CODES_HELP)
-@click.option(
-    "--device",
-    metavar="URL",
-    envvar=DEVICE_ENV,
-    help=f"The gun: a serial port (/dev/ttyACM0), socket://HOST:PORT, rfc2217://…, or sim:// (a fresh simulated "
-    f"gun in this process). Default: ${DEVICE_ENV}.",
-)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar=DB_ENV,
-    callback=lambda ctx, param, value: _check_db(value),
-    help=f"Treatment record (SQLite). Default: ${DB_ENV}, else the user's data directory (the only place whose "
-    "folders are created).",
+@group_options
+@click.group(
+    epilog=f"{GROUP_OPTIONS_HELP}\n\n{EXIT_CODES_HELP}", context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(package_name="mesogun")
 @click.pass_context
-def cli(ctx: click.Context, device: str | None, db: Path | None) -> None:
+def cli(ctx: click.Context) -> None:
     """Drive a mesotherapy gun, keep its treatment record, or serve the simulated one."""
-    ctx.obj = CliContext(device=device, db=db)
+    ctx.ensure_object(CliContext)
     if ctx.invoked_subcommand:
         _INVOKED[:] = [ctx.invoked_subcommand]
 
 
 def _register_commands() -> None:
+    """Add every command; each takes the global options after its name too (``sim`` has its own options)."""
     from mesogun.cli.demo import demo_command
     from mesogun.cli.device_commands import DEVICE_COMMANDS
+    from mesogun.cli.devices import devices_command
     from mesogun.cli.record_commands import record_group
     from sims.cli import sim_command
 
     if "sim" in cli.commands:
         return
     cli.add_command(sim_command, "sim")
+    for record_command in record_group.commands.values():
+        global_options(record_command, only=("db", "verbose"))
     cli.add_command(record_group, "record")
-    cli.add_command(demo_command, "demo")
+    cli.add_command(global_options(demo_command, only=("db", "verbose", "trace")), "demo")
+    cli.add_command(global_options(devices_command, only=("verbose", "trace", "baud", "timeout", "connect_attempts")))
     for command in DEVICE_COMMANDS:
-        cli.add_command(command)
+        cli.add_command(global_options(command))
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -125,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return 130
     return result if isinstance(result, int) else 0
+
+
+__all__ = ["CliContext", "cli", "entry_point", "main"]
 
 
 def entry_point() -> None:

@@ -1,4 +1,4 @@
-"""Commands that talk to a gun: devices, info, status, set, load, prime, fire, stop, disarm, estop, clear.
+"""Commands that talk to a gun: info, status, set, load, prime, fire, stop, disarm, estop, clear.
 
 Each command opens the device given by ``--device``, records everything in the treatment record
 (``--db``), does one thing and closes; the gun is never left armed when the command exits.
@@ -16,13 +16,12 @@ import click
 
 from firmware_protocol import AlarmCode, DeviceState, Mode
 from mesogun.cli.firing import arm_fire_disarm
-from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
+from mesogun.cli.output import emit_fields, emit_json, plain
 from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
 from mesogun.errors import RecordError
 from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
-from mesogun.transports.discovery import list_guns
 from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt, from_wire
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON object.")
@@ -127,20 +126,6 @@ def _print_shot_line(shot: ShotRecord, done: int, total: int, err: bool) -> None
 
 def _print_alarm(alarm: AlarmEvent, err: bool) -> None:
     click.echo(f"ALARM {alarm.code.json_name} ({alarm.priority.json_name} priority)", err=err)
-
-
-@click.command("devices")
-@click.option("--vid-pid", metavar="VVVV:PPPP", help="Only ports with this USB vendor:product id (hex).")
-@JSON_OPTION
-def devices_command(vid_pid: str | None, as_json: bool) -> None:
-    """List serial ports that may be guns, with VID:PID, serial number and description."""
-    ports = list_guns(vid_pid)
-    if as_json:
-        emit_json([dataclasses.asdict(p) for p in ports])
-    elif not ports:
-        click.echo("no serial ports found" + (f" with VID:PID {vid_pid}" if vid_pid else ""))
-    else:
-        emit_table([dataclasses.asdict(p) for p in ports], ["device", "vid_pid", "serial_number", "description"])
 
 
 @click.command("info")
@@ -304,7 +289,6 @@ def _safe_command(name: str, action: SafeAction, doc: str) -> click.Command:
 
 
 DEVICE_COMMANDS: list[click.Command] = [
-    devices_command,
     info_command,
     status_command,
     set_command,

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
+from mesogun.cli.options import CONNECT_INTERVAL, LinkSettings, current_link_settings
 from mesogun.errors import RecordError
 from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.session.gun import Gun, connect
+from mesogun.transports import Transport, is_serial_line, transport_for_url
+from mesogun.transports.trace import TracingTransport
 
 T = TypeVar("T")
 
@@ -28,10 +32,44 @@ def device_url(ctx: click.Context) -> str:
     return url
 
 
+def open_transport(url: str, link: LinkSettings) -> Transport:
+    """The unopened transport for ``url`` at ``--baud``, traced on stderr with ``--trace``.
+
+    ``--baud`` with a URL that is not a serial line (``sim://``, ``socket://``) is a usage error (exit 2)."""
+    if link.baud is not None and not is_serial_line(url):
+        raise click.UsageError(
+            f"--baud {link.baud}: {url} is not a serial line (a baud rate applies to a serial port, rfc2217://, "
+            "spy:// or hwgrep://)"
+        )
+    transport = transport_for_url(url, baudrate=link.baud)
+    if link.trace:
+        return TracingTransport(transport, lambda line: click.echo(line, err=True))
+    return transport
+
+
+def connect_with(url: str, link: LinkSettings, **options: Any) -> contextlib.AbstractAsyncContextManager[Gun]:
+    """:func:`mesogun.connect` with the command's connection settings (``--baud``, ``--timeout``, …)."""
+    return connect(
+        open_transport(url, link),
+        ack_timeout=link.timeout,
+        attempts=link.connect_attempts,
+        interval=CONNECT_INTERVAL,
+        **options,
+    )
+
+
 def run_on_gun(
-    url: str, db: Path | None, body: Callable[[Gun], Awaitable[T]], *, stop_request: asyncio.Event | None = None
+    url: str,
+    db: Path | None,
+    body: Callable[[Gun], Awaitable[T]],
+    *,
+    stop_request: asyncio.Event | None = None,
+    link: LinkSettings | None = None,
 ) -> T:
     """Connect to ``url`` with the record at ``db`` attached, run ``body``, and close (gun left disarmed).
+
+    ``link`` (default: the running command's ``--baud``, ``--timeout``, ``--connect-attempts``, ``--trace``)
+    says how to connect.
 
     Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed): the first one sets ``stop_request`` if given
     (the body stops gracefully), else cancels the body; every later one is ignored with a note, so closing,
@@ -41,16 +79,20 @@ def run_on_gun(
     A treatment record that fails (disk full, read-only, locked, corrupt) cancels the body too; once the gun
     is closed (stopped, disarmed) the record's ``RecordError`` ends the command (exit 6).
     """
-    result, _ = asyncio.run(_main(url, db, body, stop_request, safe=False))
+    settings = link if link is not None else current_link_settings()
+    result, _ = asyncio.run(_main(url, settings, db, body, stop_request, safe=False))
     return result
 
 
-def run_safe_on_gun(url: str, db: Path | None, body: Callable[[Gun], Awaitable[T]]) -> tuple[T, RecordError | None]:
+def run_safe_on_gun(
+    url: str, db: Path | None, body: Callable[[Gun], Awaitable[T]], *, link: LinkSettings | None = None
+) -> tuple[T, RecordError | None]:
     """Like :func:`run_on_gun` for a command that makes the gun safe (stop, disarm, estop, clear): it is sent
     even when the treatment record cannot be opened or refuses the session (read-only, corrupt). Then the gun
     is driven without a record and that record's error is returned with the result, for the command to report
     once the gun is safe (exit 6)."""
-    return asyncio.run(_main(url, db, body, None, safe=True))
+    settings = link if link is not None else current_link_settings()
+    return asyncio.run(_main(url, settings, db, body, None, safe=True))
 
 
 class _SessionRefused(Exception):
@@ -63,6 +105,7 @@ class _SessionRefused(Exception):
 
 async def _main(
     url: str,
+    link: LinkSettings,
     db: Path | None,
     body: Callable[[Gun], Awaitable[T]],
     stop_request: asyncio.Event | None,
@@ -74,24 +117,28 @@ async def _main(
     except RecordError as error:
         if not safe:
             raise
-        return await _run(url, None, body, stop_request), error
+        return await _run(url, link, None, body, stop_request), error
     with record:
         try:
-            return await _run(url, SessionRecorder(record), body, stop_request), None
+            return await _run(url, link, SessionRecorder(record), body, stop_request), None
         except _SessionRefused as refused:
             if not safe:
                 raise refused.error from None
-            return await _run(url, None, body, stop_request), refused.error  # the body never ran: run it now
+            return await _run(url, link, None, body, stop_request), refused.error  # the body never ran: run it now
 
 
 async def _run(
-    url: str, recorder: SessionRecorder | None, body: Callable[[Gun], Awaitable[T]], stop_request: asyncio.Event | None
+    url: str,
+    link: LinkSettings,
+    recorder: SessionRecorder | None,
+    body: Callable[[Gun], Awaitable[T]],
+    stop_request: asyncio.Event | None,
 ) -> T:
     loop = asyncio.get_running_loop()
     record_failure: list[RecordError] = []
     started = False
     try:
-        async with connect(url, recorder=recorder) as gun:
+        async with connect_with(url, link, recorder=recorder) as gun:
             started = True
             task = asyncio.ensure_future(body(gun))
             interrupted = False

@@ -477,6 +477,20 @@ class EventStream:
         self.close()
 
 
+CONNECT_RETRYABLE = (PortNotFound, ConnectionLost, LinkTimeout)
+"""Failures of one connect attempt that a later attempt may not meet (a port still enumerating, a gun still
+booting); a refusal (incompatible device, the record refusing the session, a bad value) is never retried."""
+
+
+def check_attempts(name: str, attempts: int) -> int:
+    """``attempts`` as a count of connection attempts, at least 1; :class:`ParameterError` naming ``name`` if not."""
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ParameterError(
+            f"{name}={attempts!r} must be a whole number of attempts, at least 1", field=name, value=attempts
+        )
+    return attempts
+
+
 @contextlib.asynccontextmanager
 async def connect(
     url: str | Transport,
@@ -486,24 +500,39 @@ async def connect(
     retries: int | None = None,
     silence_timeout: float | None = None,
     timeouts: Timeouts | None = None,
+    attempts: int = 1,
+    interval: float = 0.5,
 ) -> AsyncIterator[Gun]:
     """Open a gun by URL (``sim://``, a device path, ``socket://host:port``, …) or an unopened transport.
 
     ``async with mesogun.connect("sim://") as gun: ...``; on exit the gun is left safe (firing stopped,
     disarmed) and the port closed. ``timeouts`` holds every timeout of the session; ``ack_timeout``,
-    ``retries`` and ``silence_timeout`` override its fields of those names. Nothing is recorded unless a
-    ``recorder`` is given: ``recorder=SessionRecorder(TreatmentRecord(path))`` (see :mod:`mesogun.record`).
+    ``retries`` and ``silence_timeout`` override its fields of those names. ``attempts`` opens and says hello
+    up to that many times, ``interval`` seconds apart, while the port cannot be opened or the device does not
+    answer (:data:`CONNECT_RETRYABLE`); the last attempt's error is raised. Nothing reaches ``recorder`` from a
+    failed attempt.
+    Nothing is recorded unless a ``recorder`` is given: ``recorder=SessionRecorder(TreatmentRecord(path))``
+    (see :mod:`mesogun.record`).
     """
+    check_attempts("attempts", attempts)
     transport = transport_for_url(url) if isinstance(url, str) else url
-    gun = Gun(
-        transport,
-        recorder=recorder,
-        ack_timeout=ack_timeout,
-        retries=retries,
-        silence_timeout=silence_timeout,
-        timeouts=timeouts,
-    )
-    await gun.open()
+    for attempt in range(1, attempts + 1):
+        gun = Gun(
+            transport,
+            recorder=recorder,
+            ack_timeout=ack_timeout,
+            retries=retries,
+            silence_timeout=silence_timeout,
+            timeouts=timeouts,
+        )
+        try:
+            await gun.open()
+            break
+        except CONNECT_RETRYABLE as exc:
+            if attempt == attempts:
+                raise
+            log.info("connect attempt %d of %d to %s failed: %s", attempt, attempts, transport.url, exc)
+            await asyncio.sleep(interval)
     try:
         yield gun
     finally:

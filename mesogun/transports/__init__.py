@@ -28,10 +28,10 @@ def _sim(url: str) -> Transport:
     return SimTransport(url)
 
 
-def _pyserial(url: str) -> Transport:
-    from mesogun.transports.serial import SerialTransport
+def _pyserial(url: str, baudrate: int | None = None) -> Transport:
+    from mesogun.transports.serial import BAUDRATE, SerialTransport
 
-    return SerialTransport(url)
+    return SerialTransport(url, baudrate=BAUDRATE if baudrate is None else baudrate)
 
 
 register_scheme("sim", _sim)
@@ -40,16 +40,32 @@ PYSERIAL_SCHEMES = frozenset({"socket", "rfc2217", "loop", "spy", "hwgrep", "alt
 """URL schemes pyserial opens (``serial_for_url``); any other unregistered scheme is a usage error."""
 NETWORK_SCHEMES = frozenset({"socket", "rfc2217"})
 """Schemes whose URL must name HOST:PORT."""
+SERIAL_LINE_SCHEMES = frozenset({"", "rfc2217", "spy", "hwgrep", "alt", "cp2110"})
+"""URLs that end on a serial line, where a baud rate means something (``""``: a device path)."""
 
 
-def transport_for_url(url: str) -> Transport:
+def is_serial_line(url: str) -> bool:
+    """Whether ``url`` ends on a serial line (a device path, ``rfc2217://``, ``spy://``, …): a baud rate applies."""
+    return (urlsplit(url).scheme.lower() if "://" in url else "") in SERIAL_LINE_SCHEMES
+
+
+def transport_for_url(url: str, *, baudrate: int | None = None) -> Transport:
     """An unopened transport for ``url``: a registered scheme, else pyserial (device paths, socket://, …).
 
-    :class:`~mesogun.errors.ParameterError` (nothing opened) for an unknown scheme (``foo://``) or a
-    ``socket://`` URL without a valid port number."""
+    ``baudrate`` (default: the serial transport's) is for a serial line only (a device path, ``rfc2217://``,
+    ``spy://``, ``hwgrep://``, …). :class:`~mesogun.errors.ParameterError` (nothing opened) for an unknown
+    scheme (``foo://``), a ``socket://`` URL without a valid port number, a baud rate outside the range or
+    one given for a URL that is not a serial line (``sim://``, ``socket://``, ``loop://``)."""
     if not isinstance(url, str) or not url.strip():
         raise ParameterError(f"url={url!r} must be a device path or a URL such as sim:// or socket://host:port")
     scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if baudrate is not None and not is_serial_line(url):
+        raise ParameterError(
+            f"baudrate={baudrate}: {url} is not a serial line (a baud rate applies to a serial port, "
+            "rfc2217://, spy:// or hwgrep://)",
+            field="baudrate",
+            value=baudrate,
+        )
     factory = _SCHEMES.get(scheme)
     if factory is not None:
         return factory(url)
@@ -62,7 +78,7 @@ def transport_for_url(url: str) -> Transport:
         )
     if scheme in NETWORK_SCHEMES:
         _check_port(url, scheme)
-    return _pyserial(url)
+    return _pyserial(url, baudrate)
 
 
 def _check_port(url: str, scheme: str) -> None:
@@ -78,4 +94,4 @@ def _check_port(url: str, scheme: str) -> None:
         raise ParameterError(f"url={url!r}: {what} (use {scheme}://HOST:PORT)", field="url", value=url)
 
 
-__all__ = ["Transport", "TransportFactory", "register_scheme", "transport_for_url"]
+__all__ = ["Transport", "TransportFactory", "is_serial_line", "register_scheme", "transport_for_url"]

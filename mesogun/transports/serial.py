@@ -19,7 +19,7 @@ from typing import Any
 
 import serial
 
-from mesogun.errors import ConnectionLost, PortNotFound
+from mesogun.errors import ConnectionLost, ParameterError, PortNotFound
 from mesogun.transports.base import Receiver, Transport
 
 #: Poll period for pyserial handlers without a file descriptor, in seconds.
@@ -28,6 +28,16 @@ POLL_INTERVAL = 0.005
 READ_CHUNK = 65536
 #: Default baud rate (a USB CDC gun ignores it).
 BAUDRATE = 115200
+#: The baud rates a port may be opened at: pyserial's standard rates, lowest to highest.
+BAUDRATE_RANGE = (min(serial.Serial.BAUDRATES), max(serial.Serial.BAUDRATES))
+
+
+def check_baudrate(baudrate: int) -> int:
+    """``baudrate`` if it is a whole number within :data:`BAUDRATE_RANGE`; :class:`ParameterError` if not."""
+    low, high = BAUDRATE_RANGE
+    if isinstance(baudrate, bool) or not isinstance(baudrate, int) or not low <= baudrate <= high:
+        raise ParameterError(f"baudrate={baudrate!r} is outside {low}–{high} baud", field="baudrate", value=baudrate)
+    return baudrate
 
 
 class SerialTransport(Transport):
@@ -35,7 +45,7 @@ class SerialTransport(Transport):
 
     def __init__(self, url: str, *, baudrate: int = BAUDRATE) -> None:
         self.url = url
-        self._baudrate = baudrate
+        self._baudrate = check_baudrate(baudrate)
         self._port: Any = None
         self._chunks: asyncio.Queue[bytes | ConnectionLost] | None = None
         self._fd: int | None = None

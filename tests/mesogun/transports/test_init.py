@@ -32,3 +32,14 @@ def test_url_scheme_picks_the_transport(url: str, kind: type) -> None:
 def test_empty_url_is_a_parameter_error(url: str) -> None:
     with pytest.raises(ParameterError, match="must be a device path or a URL"):
         transport_for_url(url)
+
+
+def test_a_baud_rate_is_for_serial_lines_only_and_within_pyserials_rates() -> None:
+    assert isinstance(transport_for_url("/dev/ttyACM0", baudrate=9600), SerialTransport)
+    assert isinstance(transport_for_url("rfc2217://host:2217", baudrate=57600), SerialTransport)
+    for url in ("sim://", "socket://127.0.0.1:5000", "loop://"):
+        with pytest.raises(ParameterError, match=r"baudrate=9600: .* is not a serial line") as caught:
+            transport_for_url(url, baudrate=9600)
+        assert caught.value.field == "baudrate"
+    with pytest.raises(ParameterError, match="baudrate=12 is outside 50–4000000 baud"):
+        transport_for_url("/dev/ttyACM0", baudrate=12)
