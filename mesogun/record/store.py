@@ -172,11 +172,7 @@ class TreatmentRecord:
         self.path = Path(path) if path is not None else default_path()
         if not create and not self.path.exists():
             raise RecordError(f"no treatment record at {self.path} (check --db)")
-        if path is not None and not self.path.parent.is_dir():
-            raise RecordError(
-                f"no folder {self.path.parent} for the treatment record {self.path} (check --db; only the "
-                "default location's folders are created)"
-            )
+        _check_folder(path)
         try:
             if path is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,6 +210,16 @@ class TreatmentRecord:
             f"the treatment record {self.path} is damaged ({problems[0]}); it was left untouched: keep it, "
             "and record to another file (move this one aside or give another path)"
         )
+
+    @classmethod
+    def check(cls, path: str | Path | None = None) -> None:
+        """Refuse, as opening would, a record that cannot be used - a damaged or unreadable file, a path in
+        a folder that does not exist - but create nothing: a record that does not exist yet stays absent
+        (it is created when a session starts, so a failed connection leaves no file behind)."""
+        if Path(path if path is not None else default_path()).exists():
+            cls(path).close()
+        else:
+            _check_folder(path)
 
     def close(self) -> None:
         """Close the database (everything is already committed)."""
@@ -497,6 +503,15 @@ class TreatmentRecord:
                 writer.writerow(_csv_row(asdict(shot)))
             return out.getvalue()
         raise RecordError(f"export format {fmt!r} is not one of: json, csv")
+
+
+def _check_folder(path: str | Path | None) -> None:
+    """A ``path`` given in a folder that does not exist is a mistyped path (only the default's are created)."""
+    if path is not None and not Path(path).parent.is_dir():
+        raise RecordError(
+            f"no folder {Path(path).parent} for the treatment record {path} (check --db; only the "
+            "default location's folders are created)"
+        )
 
 
 def _gaps(first: int, last: int, known: list[int]) -> list[tuple[int, int]]:
