@@ -66,7 +66,8 @@ class SessionRecorder:
             session = record.start_session(
                 info.serial_number, model=info.model, firmware_version=info.firmware_version, url=url
             )
-            added = record.reconcile(session, status.shots_lifetime)
+            added = record.reconcile(session, status.shots_lifetime, at_connect=True)
+            record.enter_active_alarms(session, status.active_alarms)  # raised while no host was connected
             for direction, message in handshake:
                 record.log_message(session, direction, message)
             return session, added

@@ -15,8 +15,8 @@ INFO: Any = SimpleNamespace(serial_number="SN1", model="MG-1", firmware_version=
 
 
 def status(lifetime: int) -> Any:
-    """The only part of a Status the recorder reads."""
-    return SimpleNamespace(shots_lifetime=lifetime)
+    """The only parts of a Status the recorder reads."""
+    return SimpleNamespace(shots_lifetime=lifetime, active_alarms=())
 
 
 def shot(index: int) -> Message:
