@@ -82,6 +82,7 @@ class Alarms:
             self.raise_alarm(AlarmCode.OCCLUSION)
         elif name is FaultName.EMPTY:
             self._core.ram.reservoir_nl = 0
+            self._core.syringe.empty()
             self.raise_alarm(AlarmCode.RESERVOIR_EMPTY)
         else:
             self.raise_alarm(AlarmCode.MOTOR_STALL)

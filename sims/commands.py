@@ -20,7 +20,6 @@ from sims.alarms import Alarms
 from sims.core import DeviceCore
 from sims.dispatch import CommandHandler, Refusals, Reply
 from sims.firing import Firing
-from sims.physics import delivered_nl
 from sims.statemachine import Event
 
 S = DeviceState
@@ -178,7 +177,7 @@ class Commands:
 
     def _check_prime_volume(self, message: Message) -> str | None:
         volume, ram = self._prime_volume(message), self._core.ram
-        if delivered_nl(volume, self._core.nvm.data.volume_gain) > ram.reservoir_nl:
+        if volume > ram.reservoir_nl:  # by the device's own estimate (it cannot weigh the syringe)
             return f"volume_nl={volume} above reservoir {ram.reservoir_nl}"
         return None
 
@@ -223,6 +222,7 @@ class Commands:
         capacity, fill = self._checked_syringe(message)
         ram = self._core.ram
         ram.syringe_capacity_nl, ram.reservoir_nl, ram.primed = capacity, fill, False
+        self._core.syringe.load(fill)
         self._alarms.clear_alarm(AlarmCode.RESERVOIR_LOW)
         self._core.machine.send(Event.LOAD)
         return "ack", {"command": "load_syringe", "capacity_nl": capacity, "fill_nl": fill}

@@ -17,7 +17,7 @@ from typing import Any
 from firmware_protocol import AlarmCode, AlarmPriority, DeviceState, Mode, make, to_wire
 from sims.config import DeviceConfig
 from sims.nvm import Nvm
-from sims.physics import DepthMotor
+from sims.physics import DepthMotor, Syringe
 from sims.statemachine import DeviceStateMachine
 
 
@@ -80,6 +80,7 @@ class Ram:
     motor: DepthMotor
     syringe_capacity_nl: int = 0
     reservoir_nl: int = 0
+    """The device's own estimate of what the syringe holds: the fill less every volume it commanded."""
     primed: bool = False
     shots_session: int = 0
     alarms: dict[AlarmCode, AlarmPriority] = field(default_factory=dict)
@@ -138,6 +139,8 @@ class DeviceCore:
         self.machine = machine
         self.counters = DeviceCounters()
         self.shot_log: list[ShotRecord] = []
+        self.syringe = Syringe()
+        """What is really in the syringe (hidden truth; survives brown-outs, never reported on the wire)."""
         self.ram = Ram.at_boot(config, 0.0)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._timers: Timers | None = None

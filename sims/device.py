@@ -150,8 +150,13 @@ class SimulatedGun:
 
     @property
     def reservoir_nl(self) -> int:
-        """Volume left in the syringe."""
+        """Volume left in the syringe by the device's own estimate (as ``status`` reports it)."""
         return self._ram.reservoir_nl
+
+    @property
+    def true_reservoir_nl(self) -> int:
+        """Volume really left in the syringe (the hidden truth a balance would weigh; never reported)."""
+        return self._core.syringe.contents_nl
 
     @property
     def primed(self) -> bool:
@@ -203,6 +208,7 @@ class SimulatedGun:
             motor_moving=ram.motor.moving(now),
             syringe_capacity_nl=ram.syringe_capacity_nl,
             reservoir_nl=ram.reservoir_nl,
+            true_reservoir_nl=core.syringe.contents_nl,
             primed=ram.primed,
             shots_session=ram.shots_session,
             shots_lifetime=self.nvm.data.shots_lifetime,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from firmware_protocol import AlarmCode, DeviceState, Mode
 from sims.alarms import Alarms
 from sims.core import DeviceCore, ShotRecord
-from sims.physics import delivered_nl
 from sims.statemachine import Event
 
 _STROKE = "stroke"
@@ -76,7 +75,8 @@ class Firing:
         if core.state is not DeviceState.PRIMING:
             return
         ram = core.ram
-        ram.reservoir_nl = max(ram.reservoir_nl - delivered_nl(volume_nl, core.nvm.data.volume_gain), 0)
+        ram.reservoir_nl = max(ram.reservoir_nl - volume_nl, 0)  # the device's estimate: what it commanded
+        core.syringe.push(volume_nl, core.nvm.data.volume_gain)  # the truth: what really left the syringe
         ram.primed = True
         core.machine.send(Event.PRIMED)
 
@@ -102,7 +102,8 @@ class Firing:
             self._alarms.apply(fault)
             return
         ram = core.ram
-        if ram.reservoir_nl < delivered_nl(ram.dose_nl, core.nvm.data.volume_gain):
+        if ram.reservoir_nl < ram.dose_nl or not core.syringe.holds(ram.dose_nl, core.nvm.data.volume_gain):
+            # by its own estimate, or the plunger bottomed out (the truth ran out first): the device knows it now
             ram.reservoir_nl = 0
             self._alarms.raise_alarm(AlarmCode.RESERVOIR_EMPTY)
             return
@@ -113,9 +114,9 @@ class Firing:
     def _stroke_end(self) -> None:
         core, ram = self._core, self._core.ram
         self.in_stroke = False
-        gain, offset = core.nvm.data.volume_gain, core.nvm.data.depth_offset_um
-        volume = delivered_nl(ram.dose_nl, gain)
-        ram.reservoir_nl -= volume
+        offset = core.nvm.data.depth_offset_um
+        volume = core.syringe.push(ram.dose_nl, core.nvm.data.volume_gain)  # the truth, for the shot record only
+        ram.reservoir_nl -= ram.dose_nl  # the device's estimate: the dose it commanded
         ram.shots_session += 1
         lifetime = core.nvm.data.shots_lifetime + 1
         core.nvm.update(shots_lifetime=lifetime)  # persisted before the shot is reported
@@ -131,7 +132,7 @@ class Firing:
             dose_nl=ram.dose_nl,
             device_time_ms=time_ms,
         )
-        doses_left = ram.reservoir_nl // max(volume, 1)
+        doses_left = ram.reservoir_nl // max(ram.dose_nl, 1)
         if doses_left < core.config.physics.low_reservoir_doses and AlarmCode.RESERVOIR_LOW not in ram.alarms:
             self._alarms.raise_alarm(AlarmCode.RESERVOIR_LOW)
         if not self.unbounded:

@@ -1,6 +1,9 @@
-"""Physical parts of the gun that take time: the depth motor (needle stop) and the syringe reservoir.
+"""The simulated gun's physical model: the depth motor (needle stop) and what is really in the syringe.
 
 Positions are computed from the event loop's clock at the moment they are asked for, so no task ticks.
+The device itself never measures volume: it reports what it commanded (its own estimate, from its
+calibration). The hidden truth - what a balance or a depth gauge would measure - lives only here and in the
+ground-truth shot records, for tests and simulated instruments; it never reaches ``status`` or a shot event.
 """
 
 from __future__ import annotations
@@ -51,5 +54,34 @@ class DepthMotor:
 
 
 def delivered_nl(dose_nl: int, volume_gain: float) -> int:
-    """Volume really pushed out for a set dose, given the hidden calibration gain."""
+    """Volume really pushed out for a commanded volume, given the hidden calibration gain."""
     return round(dose_nl * volume_gain)
+
+
+@dataclass
+class Syringe:
+    """What is physically in the syringe (nL), as a balance would weigh it: the hidden truth, never reported.
+
+    It drains by the *delivered* volume (commanded x hidden gain), while the device's own reservoir estimate
+    drains by the commanded volume. A brown-out does not change it (the liquid stays where it is).
+    """
+
+    contents_nl: int = 0
+
+    def load(self, fill_nl: int) -> None:
+        """A syringe holding ``fill_nl`` was loaded."""
+        self.contents_nl = fill_nl
+
+    def holds(self, commanded_nl: int, volume_gain: float) -> bool:
+        """Whether the plunger can push out ``commanded_nl`` before it bottoms out."""
+        return self.contents_nl >= delivered_nl(commanded_nl, volume_gain)
+
+    def push(self, commanded_nl: int, volume_gain: float) -> int:
+        """Push ``commanded_nl`` (as the device commands it); return the volume really delivered."""
+        delivered = min(delivered_nl(commanded_nl, volume_gain), self.contents_nl)
+        self.contents_nl -= delivered
+        return delivered
+
+    def empty(self) -> None:
+        """The syringe ran dry (an injected ``empty`` fault)."""
+        self.contents_nl = 0

@@ -40,6 +40,9 @@ class DeviceSnapshot:
     motor_moving: bool
     syringe_capacity_nl: int
     reservoir_nl: int
+    """What the device believes the syringe holds (its estimate, as ``status`` reports it)."""
+    true_reservoir_nl: int
+    """What is really in the syringe (the simulator's hidden truth, as a balance would weigh it; never reported)."""
     primed: bool
     shots_session: int
     shots_lifetime: int

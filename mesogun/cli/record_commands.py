@@ -12,7 +12,7 @@ import click
 
 from mesogun.cli.output import emit_fields, emit_json, emit_table
 from mesogun.errors import ParameterError, RecordError
-from mesogun.record import TreatmentRecord
+from mesogun.record import AlarmRow, TreatmentRecord
 from mesogun.record.store import one_line
 
 
@@ -39,7 +39,8 @@ def record_list(ctx: click.Context, as_json: bool) -> None:
     """List sessions with their device, start time and shot counts.
 
     shots_unreceived counts shots the device fired but whose event never reached the host (a crash or a
-    lost link); they are on record, with their details unknown.
+    lost link); they are on record, with their details unknown. kind is treatment (a host was connected) or
+    between_sessions: what the device did while no host was connected (shots, alarms), found at the next connect.
     """
     with open_record(ctx) as record:
         sessions = record.sessions()
@@ -58,15 +59,28 @@ def record_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The session summary and its shots as JSON.")
 @click.pass_context
 def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
-    """Show one session: summary and every shot (exit 2 if the record has no session SESSION)."""
+    """Show one session: summary, its alarms and every shot (exit 2 if the record has no session SESSION).
+
+    Alarms list both clocks: host_time_utc is the host's wall clock (UTC) when it was recorded,
+    device_time_ms the device's clock (ms since its last power-on; '-' if the device did not say). A session
+    of kind between_sessions holds what the device did while no host was connected, found at the next connect.
+    """
     with open_record(ctx) as record:
         summary = record.session(session)
+        alarms = record.alarms(session)
         shots = record.shots(session)
     if as_json:
-        emit_json({"session": summary, "shots": shots})
+        emit_json({"session": summary, "alarms": alarms, "shots": shots})
         return
     emit_fields(dataclasses.asdict(summary))
     click.echo()
+    if alarms:
+        click.echo("alarms (host_time_utc: host wall clock, UTC; device_time_ms: device clock since power-on)")
+        emit_table([dataclasses.asdict(a) for a in alarms], [f.name for f in dataclasses.fields(AlarmRow)])
+        click.echo()
+    else:
+        click.echo("alarms: none")
+        click.echo()
     emit_table([dataclasses.asdict(s) for s in shots], [f.name for f in dataclasses.fields(shots[0])] if shots else [])
 
 

@@ -112,19 +112,20 @@ async def _main(
     *,
     safe: bool,
 ) -> tuple[T, RecordError | None]:
+    # A damaged record or a mistyped folder is refused before connecting; a new record file is created only
+    # at the session start, once the URL was valid and the gun answered, and before the body sends anything.
     try:
-        record = TreatmentRecord(db)
+        TreatmentRecord.check(db)
     except RecordError as error:
         if not safe:
             raise
         return await _run(url, link, None, body, stop_request), error
-    with record:
-        try:
-            return await _run(url, link, SessionRecorder(record), body, stop_request), None
-        except _SessionRefused as refused:
-            if not safe:
-                raise refused.error from None
-            return await _run(url, link, None, body, stop_request), refused.error  # the body never ran: run it now
+    try:
+        return await _run(url, link, SessionRecorder(db), body, stop_request), None
+    except _SessionRefused as refused:
+        if not safe:
+            raise refused.error from None
+        return await _run(url, link, None, body, stop_request), refused.error  # the body never ran: run it now
 
 
 async def _run(

@@ -3,7 +3,9 @@
 from mesogun.record.recorder import Direction, FailureHandler, NullRecorder, Recorder
 from mesogun.record.session_recorder import SessionRecorder
 from mesogun.record.store import (
+    BETWEEN_SESSIONS,
     MAX_PLAUSIBLE_UNRECEIVED,
+    AlarmRow,
     SessionSummary,
     ShotRow,
     TreatmentRecord,
@@ -13,8 +15,10 @@ from mesogun.record.store import (
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, RecordWriter
 
 __all__ = [
+    "BETWEEN_SESSIONS",
     "MAX_PLAUSIBLE_UNRECEIVED",
     "RECORD_WRITE_TIMEOUT",
+    "AlarmRow",
     "Direction",
     "FailureHandler",
     "NullRecorder",

@@ -21,7 +21,7 @@ from firmware_protocol import Message, views
 from firmware_protocol.views import view_as
 from mesogun.models import GunInfo, Status
 from mesogun.record.recorder import Direction, FailureHandler
-from mesogun.record.store import TreatmentRecord, is_keepalive
+from mesogun.record.store import TreatmentRecord, default_path, is_keepalive
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
 
 _DURABLE = frozenset({"shot", "alarm"})
@@ -36,14 +36,17 @@ class SessionRecorder:
     the next shot or the next ``get_status`` reply shows it (a shot event arriving later replaces it).
 
     ``record`` is a :class:`TreatmentRecord` (its path, and its class, which the writer thread opens its own
-    connection with) or a path. The caller's record object itself is not written through.
+    connection with), a path, or ``None`` for the default location. The caller's record object itself is not
+    written through. The file is opened (and created if absent) at the first session start, not before.
     """
 
-    def __init__(self, record: TreatmentRecord | str | Path, *, write_timeout: float = RECORD_WRITE_TIMEOUT) -> None:
-        path = record.path if isinstance(record, TreatmentRecord) else Path(record)
+    def __init__(
+        self, record: TreatmentRecord | str | Path | None, *, write_timeout: float = RECORD_WRITE_TIMEOUT
+    ) -> None:
+        given = record.path if isinstance(record, TreatmentRecord) else None if record is None else Path(record)
         opener = type(record) if isinstance(record, TreatmentRecord) else TreatmentRecord
-        self.path = path
-        self.writer = RecordWriter(functools.partial(opener, path), path, write_timeout=write_timeout)
+        self.path = given if given is not None else default_path()
+        self.writer = RecordWriter(functools.partial(opener, given), self.path, write_timeout=write_timeout)
         self.session_id: int | None = None
         self.unreceived = 0
         """Shots entered as unreceived by this recorder (reconciliation and gaps)."""
@@ -63,7 +66,8 @@ class SessionRecorder:
             session = record.start_session(
                 info.serial_number, model=info.model, firmware_version=info.firmware_version, url=url
             )
-            added = record.reconcile(session, status.shots_lifetime)
+            added = record.reconcile(session, status.shots_lifetime, at_connect=True)
+            record.enter_active_alarms(session, status.active_alarms)  # raised while no host was connected
             for direction, message in handshake:
                 record.log_message(session, direction, message)
             return session, added

@@ -10,6 +10,12 @@ is not believed: it is entered in ``anomalies`` and the record continues from th
 shot to anyone. Records written before ranges existed hold unreceived shots as ``shots`` rows with
 ``received = 0``; they are read (and replaced by a late shot event) exactly as before.
 
+Shots and alarms of a time no host was connected (the device fired on, or its watchdog tripped, after its
+host closed the session) are found at the next connect - shots by the lifetime counter, alarms by the
+device's latched ``active_alarms`` - and entered against a *between sessions* entry of that device (a
+``sessions`` row of kind ``between_sessions``), never against an already-ended session; a session its host
+never closed (a crash) keeps them, since its burst was still running.
+
 Keep-alives (``heartbeat`` and its ``ack``) are never recorded: they say nothing about the treatment.
 """
 
@@ -19,7 +25,7 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -28,7 +34,8 @@ from typing import Any
 
 import platformdirs
 
-from firmware_protocol import Message, to_json, views
+from firmware_protocol import AlarmCode, Message, to_json, views
+from firmware_protocol.rules import ALARM_PRIORITIES
 from firmware_protocol.views import view_as
 from mesogun.errors import NoSuchSession, RecordError
 
@@ -47,7 +54,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     firmware_version TEXT NOT NULL DEFAULT '',
     url TEXT NOT NULL DEFAULT '',
     started TEXT NOT NULL,
-    ended TEXT
+    ended TEXT,
+    kind TEXT NOT NULL DEFAULT 'treatment'  -- 'treatment' (a host connected) or 'between_sessions' (none was)
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -93,6 +101,15 @@ SELECT device_serial, epoch, shot_index, session_id, received, ts, fire_seq, dep
 FROM shots
 UNION ALL
 SELECT device_serial, epoch, shot_index, session_id, 0, ts, NULL, NULL, NULL, NULL FROM expanded;
+CREATE TABLE IF NOT EXISTS alarms_found (  -- alarms latched on the device at a connect, never seen raised
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    ts TEXT NOT NULL,                 -- host wall time (UTC) of the connect that found it
+    code TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    device_time_ms INTEGER,           -- when the device raised it, if the device reports that (else NULL)
+    note TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS anomalies (  -- what the record refused to believe (e.g. a counter jump)
     id INTEGER PRIMARY KEY,
     session_id INTEGER NOT NULL REFERENCES sessions(id),
@@ -109,6 +126,17 @@ syringe at the smallest dose (0.001 mL). A larger jump of the counter is flagged
 BUSY_TIMEOUT_S = 1.0
 """How long SQLite waits for another process's write lock before failing the write with "database is
 locked" (below the recorder's write timeout, so a locked record is reported by its cause)."""
+
+TREATMENT = "treatment"
+"""The ``sessions.kind`` of a session a host held open."""
+
+BETWEEN_SESSIONS = "between_sessions"
+"""The ``sessions.kind`` of what a device did while no host was connected (found at the next connect)."""
+
+FOUND_AT_CONNECT = (
+    "raised while no host was connected: active on the device at the connect, which does not say when it was raised"
+)
+"""The note of an alarm entered at a connect (see :meth:`TreatmentRecord.enter_active_alarms`)."""
 
 COUNTER_JUMP = "counter_jump"
 """The ``anomalies.kind`` of a device counter that moved by more than :data:`MAX_PLAUSIBLE_UNRECEIVED`."""
@@ -145,6 +173,22 @@ class SessionSummary:
     alarms: int
     anomalies: int = 0
     """Entries the record refused to believe (e.g. a device counter that jumped): :meth:`TreatmentRecord.anomalies`."""
+    kind: str = TREATMENT
+    """``treatment`` (a host was connected) or ``between_sessions`` (what the device did while none was)."""
+
+
+@dataclass(frozen=True)
+class AlarmRow:
+    """One alarm raised or cleared, as ``record show`` lists it."""
+
+    host_time_utc: str
+    """When the host recorded it (host wall clock, UTC); for an alarm found at a connect, that connect."""
+    device_time_ms: int | None
+    """When the device raised or cleared it (device clock: ms since its last power-on); ``None``: unknown."""
+    code: str
+    priority: str
+    raised: bool
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,11 +230,7 @@ class TreatmentRecord:
         self.path = Path(path) if path is not None else default_path()
         if not create and not self.path.exists():
             raise RecordError(f"no treatment record at {self.path} (check --db)")
-        if path is not None and not self.path.parent.is_dir():
-            raise RecordError(
-                f"no folder {self.path.parent} for the treatment record {self.path} (check --db; only the "
-                "default location's folders are created)"
-            )
+        _check_folder(path)
         try:
             if path is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +244,8 @@ class TreatmentRecord:
             self._db.execute("PRAGMA synchronous=FULL")
             self._durable = True
             self._db.executescript(_SCHEMA)
+            if "kind" not in {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}:  # an older file
+                self._db.execute(f"ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT '{TREATMENT}'")
         except (OSError, sqlite3.Error) as exc:
             self._db.close()
             raise RecordError(f"cannot open the treatment record {self.path}: {exc}") from exc
@@ -229,6 +271,16 @@ class TreatmentRecord:
             f"the treatment record {self.path} is damaged ({problems[0]}); it was left untouched: keep it, "
             "and record to another file (move this one aside or give another path)"
         )
+
+    @classmethod
+    def check(cls, path: str | Path | None = None) -> None:
+        """Refuse, as opening would, a record that cannot be used - a damaged or unreadable file, a path in
+        a folder that does not exist - but create nothing: a record that does not exist yet stays absent
+        (it is created when a session starts, so a failed connection leaves no file behind)."""
+        if Path(path if path is not None else default_path()).exists():
+            cls(path).close()
+        else:
+            _check_folder(path)
 
     def close(self) -> None:
         """Close the database (everything is already committed); closing again does nothing."""
@@ -371,14 +423,16 @@ class TreatmentRecord:
         row = db.execute("SELECT epoch FROM devices WHERE serial = ?", (serial,)).fetchone()
         return serial, int(row[0]) if row is not None else 0
 
-    def reconcile(self, session_id: int, device_lifetime: int) -> int:
+    def reconcile(self, session_id: int, device_lifetime: int, *, at_connect: bool = False) -> int:
         """Bring the record in line with the device's lifetime shot counter; return the shots added.
 
         The first time a device is seen its counter is the baseline (earlier shots predate this record). A
         counter lower than already reconciled starts a new epoch, so repeated indices never collide.
         Afterwards every index above the last reconciled one up to ``device_lifetime`` that the record lacks
-        is entered as unreceived, in the most recent session of that device that could have fired it. Only
-        the new range is read, so reconciling on every status stays cheap however long the record grows.
+        is entered as unreceived: during a session (``at_connect=False``), in that session; at a connect,
+        in the session that recorded the shot before them if its host never closed it (a crash: its burst
+        ran on until the device's watchdog), else in a *between sessions* entry of the device (fired while
+        no host was connected). Only the new range is read, so reconciling on every status stays cheap.
         """
         with self.transaction() as db:
             serial = self._serial_of(db, session_id)
@@ -415,7 +469,11 @@ class TreatmentRecord:
             gaps = _gaps(complete_to + 1, device_lifetime, known)
             if not gaps:
                 return 0
-            owner = self._owner_session(db, serial, epoch, session_id, gaps[0][0])
+            owner = session_id
+            if at_connect:
+                before = self._owner_session(db, serial, epoch, session_id, gaps[0][0])
+                crashed = before != session_id and self._left_open(db, before)
+                owner = before if crashed else self._between(db, session_id)
             ts = _now()
             db.executemany(
                 "INSERT INTO unreceived (device_serial, epoch, first, last, session_id, ts) VALUES (?, ?, ?, ?, ?, ?)",
@@ -447,10 +505,79 @@ class TreatmentRecord:
         ).fetchone()
         return int(row[0]) if row is not None else session_id
 
+    @staticmethod
+    def _left_open(db: sqlite3.Connection, session_id: int) -> bool:
+        """Whether a treatment session was never closed by its host (it crashed or lost power)."""
+        row = db.execute("SELECT ended, kind FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return row is not None and row[0] is None and row[1] == TREATMENT
+
+    def _between(self, db: sqlite3.Connection, session_id: int) -> int:
+        """The *between sessions* entry for what the device did before the connect of ``session_id`` while
+        no host was connected: created at the first need, spanning the end of the device's previous
+        session to this connect (one per connect)."""
+        serial = self._serial_of(db, session_id)
+        row = db.execute(
+            "SELECT id FROM sessions WHERE device_serial = ? AND kind = ? AND id > ? ORDER BY id LIMIT 1",
+            (serial, BETWEEN_SESSIONS, session_id),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        started = db.execute("SELECT started FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
+        previous = db.execute(
+            "SELECT COALESCE(ended, started) FROM sessions WHERE device_serial = ? AND id < ? AND kind = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (serial, session_id, TREATMENT),
+        ).fetchone()
+        cur = db.execute(
+            "INSERT INTO sessions (device_serial, url, started, ended, kind) VALUES (?, '', ?, ?, ?)",
+            (serial, previous[0] if previous is not None else started, started, BETWEEN_SESSIONS),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def enter_active_alarms(self, session_id: int, active: Iterable[AlarmCode]) -> list[AlarmCode]:
+        """At a connect: enter the alarms latched on the device (``status.active_alarms``) that the record
+        never saw raised - raised while no host was connected, e.g. ``communication_lost`` after a host died
+        with the gun armed. Each goes where shots fired then would (see :meth:`reconcile`), with a note and
+        the reference priority; returns the codes entered."""
+        with self.transaction() as db:
+            serial = self._serial_of(db, session_id)
+            missing = [code for code in dict.fromkeys(active) if code.json_name not in self._open_alarms(db, serial)]
+            if not missing:
+                return []
+            previous = db.execute(
+                "SELECT id FROM sessions WHERE device_serial = ? AND id < ? AND kind = ? ORDER BY id DESC LIMIT 1",
+                (serial, session_id, TREATMENT),
+            ).fetchone()
+            owner = int(previous[0]) if previous is not None and self._left_open(db, int(previous[0])) else None
+            owner = owner if owner is not None else self._between(db, session_id)
+            ts = _now()
+            db.executemany(
+                "INSERT INTO alarms_found (session_id, ts, code, priority, device_time_ms, note)"
+                " VALUES (?, ?, ?, ?, NULL, ?)",
+                [(owner, ts, code.json_name, ALARM_PRIORITIES[code].json_name, FOUND_AT_CONNECT) for code in missing],
+            )
+            return missing
+
+    @staticmethod
+    def _open_alarms(db: sqlite3.Connection, serial: str) -> set[str]:
+        """The alarm codes the record last saw raised (and not cleared since) on this device."""
+        rows = db.execute(
+            "SELECT e.ts, json_extract(e.body, '$.code'), json_extract(e.body, '$.raised') FROM events e"
+            " JOIN sessions s ON s.id = e.session_id WHERE s.device_serial = ? AND e.type = 'alarm'"
+            " AND e.direction = 'device'"
+            " UNION ALL SELECT a.ts, a.code, 1 FROM alarms_found a JOIN sessions s ON s.id = a.session_id"
+            " WHERE s.device_serial = ? ORDER BY 1",
+            (serial, serial),
+        ).fetchall()
+        latest = {str(code): bool(raised) for _, code, raised in rows}
+        return {code for code, raised in latest.items() if raised}
+
     # -- reading ------------------------------------------------------------------------------------
 
     def sessions(self) -> list[SessionSummary]:
-        """Every session, oldest first, with its shot counts."""
+        """Every session, oldest first (a between-sessions entry just before the session that found it), with
+        its shot and alarm counts."""
         rows = self._db.execute(
             "SELECT s.id, s.device_serial, s.started, s.ended,"
             " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 1),"
@@ -458,9 +585,14 @@ class TreatmentRecord:
             "  + (SELECT COALESCE(SUM(last - first + 1), 0) FROM unreceived WHERE session_id = s.id),"
             " (SELECT COALESCE(SUM(dose_nl), 0) FROM shots WHERE session_id = s.id AND received = 1),"
             " (SELECT COUNT(*) FROM events WHERE session_id = s.id AND type = 'alarm'"
-            "  AND json_extract(body, '$.raised') = 1),"
-            " (SELECT COUNT(*) FROM anomalies WHERE session_id = s.id)"
-            " FROM sessions s ORDER BY s.id"
+            "  AND json_extract(body, '$.raised') = 1)"
+            "  + (SELECT COUNT(*) FROM alarms_found WHERE session_id = s.id),"
+            " (SELECT COUNT(*) FROM anomalies WHERE session_id = s.id),"
+            " s.kind"
+            " FROM sessions s ORDER BY"  # a between-sessions entry just before the session whose connect found it
+            " CASE WHEN s.kind = 'treatment' THEN s.id"
+            "  ELSE (SELECT MAX(t.id) FROM sessions t WHERE t.kind = 'treatment' AND t.id < s.id) END,"
+            " s.kind = 'treatment', s.id"
         ).fetchall()
         return [SessionSummary(*row) for row in rows]
 
@@ -488,6 +620,29 @@ class TreatmentRecord:
         shots.sort(key=lambda shot: (shot.epoch, shot.shot_index))
         return shots
 
+    def alarms(self, session_id: int) -> list[AlarmRow]:
+        """The session's alarms raised and cleared, in the order the host recorded them, with both clocks:
+        the host's wall time (UTC) and the device's (ms since power-on), and their priority."""
+        self.session(session_id)
+        rows: list[tuple[int, int, AlarmRow]] = [
+            (0, event_id, AlarmRow(ts, device_ms, str(code), str(priority), bool(raised)))
+            for event_id, ts, code, priority, raised, device_ms in self._db.execute(
+                "SELECT id, ts, json_extract(body, '$.code'), json_extract(body, '$.priority'),"
+                " json_extract(body, '$.raised'), json_extract(body, '$.device_time_ms') FROM events"
+                " WHERE session_id = ? AND type = 'alarm' AND direction = 'device'",
+                (session_id,),
+            )
+        ]
+        rows += [
+            (1, found_id, AlarmRow(ts, device_ms, code, priority, True, note))
+            for found_id, ts, code, priority, device_ms, note in self._db.execute(
+                "SELECT id, ts, code, priority, device_time_ms, note FROM alarms_found WHERE session_id = ?",
+                (session_id,),
+            )
+        ]
+        rows.sort(key=lambda r: (r[2].host_time_utc, r[0], r[1]))
+        return [row for _, _, row in rows]
+
     def anomalies(self, session_id: int) -> list[dict[str, Any]]:
         """What the record refused to believe in this session (``kind``, ``detail``, ``ts``), oldest first."""
         self.session(session_id)
@@ -514,6 +669,7 @@ class TreatmentRecord:
                     "session": asdict(summary),
                     "shots": [asdict(s) for s in shots],
                     "events": self.events(session_id),
+                    "alarms": [asdict(a) for a in self.alarms(session_id)],
                     "anomalies": self.anomalies(session_id),
                 },
                 indent=2,
@@ -526,6 +682,15 @@ class TreatmentRecord:
                 writer.writerow(_csv_row(asdict(shot)))
             return out.getvalue()
         raise RecordError(f"export format {fmt!r} is not one of: json, csv")
+
+
+def _check_folder(path: str | Path | None) -> None:
+    """A ``path`` given in a folder that does not exist is a mistyped path (only the default's are created)."""
+    if path is not None and not Path(path).parent.is_dir():
+        raise RecordError(
+            f"no folder {Path(path).parent} for the treatment record {path} (check --db; only the "
+            "default location's folders are created)"
+        )
 
 
 def _gaps(first: int, last: int, known: list[int]) -> list[tuple[int, int]]:

@@ -1,4 +1,5 @@
-"""Physics: shots at the set rate, plunger time, reservoir drained by the delivered volume, calibration error."""
+"""Physics: shots at the set rate, plunger time, the reported reservoir (the device's estimate) against the
+hidden truth (calibration error)."""
 
 from __future__ import annotations
 
@@ -36,17 +37,21 @@ def test_each_shot_takes_the_plunger_time(sim_run):
     sim_run(test)
 
 
-def test_reservoir_drains_by_the_delivered_volume_not_the_set_dose(sim_run):
-    """Hidden calibration error: gain 1.03 and +80 µm offset (set via options)."""
+def test_status_reports_the_commanded_volume_and_the_truth_stays_in_the_physics(sim_run):
+    """Hidden calibration error (gain 1.03, +80 µm offset): the device reports what it commanded - shots,
+    priming and the reservoir in ``status`` - and only the physical model knows what really left the syringe."""
 
     async def test(sim, host):
         await host.ready_to_fire(dose_nl=10_000)
         host.start_heartbeat()
-        after_prime = sim.device.reservoir_nl
-        assert after_prime == 2_000_000 - 51_500  # priming 50 µL used 51.5 µL
+        status = await host.request("get_status")
+        assert status["reservoir_nl"] == sim.device.reservoir_nl == 2_000_000 - 50_000  # the 50 µL it primed
+        assert sim.device.snapshot().true_reservoir_nl == 2_000_000 - 51_500  # 50 µL x 1.03 really left
         await host.request("fire", count=4)
         await host.wait_for(lambda m: m.name == "shot" and m["shot_index"] == 4)
-        assert sim.device.reservoir_nl == after_prime - 4 * 10_300
+        status = await host.request("get_status")
+        assert status["reservoir_nl"] == 2_000_000 - 50_000 - 4 * 10_000, "status carries the commanded volumes"
+        assert sim.device.snapshot().true_reservoir_nl == 2_000_000 - 51_500 - 4 * 10_300
         truth = sim.device.shot_log[-1]
         assert (truth.dose_nl, truth.set_dose_nl) == (10_300, 10_000)
         assert (truth.depth_um, truth.set_depth_um) == (2080, 2000)
@@ -54,6 +59,27 @@ def test_reservoir_drains_by_the_delivered_volume_not_the_set_dose(sim_run):
         assert (shot["dose_nl"], shot["depth_um"]) == (10_000, 2000), "the device reports what it commanded"
 
     sim_run(test, "volume_gain=1.03&depth_offset_um=80")
+
+
+def test_the_plunger_bottoming_out_is_reservoir_empty_before_the_estimate_runs_out(sim_run):
+    """With a gain above 1 the syringe really runs dry while the device's estimate still shows liquid: the
+    stroke that cannot be delivered raises ``reservoir_empty`` and the estimate goes to 0."""
+
+    async def test(sim, host):
+        await host.request("hello")
+        await host.request("load_syringe", capacity_nl=2_000_000, fill_nl=1_000_000)
+        await host.request("prime", volume_nl=100_000)
+        await asyncio.sleep(3)
+        await host.request("set_parameters", depth_um=2000, dose_nl=100_000, rate_mhz=1000, mode="continuous")
+        assert (await host.request("arm")).name == "ack"
+        host.start_heartbeat()
+        await host.request("fire", count=0)
+        await host.wait_for(lambda m: m.name == "alarm" and m["code"].json_name == "reservoir_empty")
+        # 900 µL commanded is 9 doses, but 9 x 110 µL really is more than the 890 µL left after priming
+        assert len(host.events("shot")) == 8
+        assert sim.device.reservoir_nl == 0 and sim.device.snapshot().true_reservoir_nl == 1_000_000 - 9 * 110_000
+
+    sim_run(test, "volume_gain=1.1")
 
 
 def test_priming_takes_time_and_uses_volume(sim_run):

@@ -27,7 +27,7 @@ from mesogun.record.store import BUSY_TIMEOUT_S
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT
 
 INFO: Any = SimpleNamespace(serial_number="SN1", model="MG-1", firmware_version="1.0.0")
-STATUS: Any = SimpleNamespace(shots_lifetime=0)
+STATUS: Any = SimpleNamespace(shots_lifetime=0, active_alarms=())
 CHILD = Path(__file__).with_name("record_child.py")
 DROP_TO_UID = "MESOGUN_TEST_DROP_TO_UID"
 """Tells the child to become this user once started (root may write any file, so a root child cannot test a

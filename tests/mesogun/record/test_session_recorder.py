@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import pytest
+
 import mesogun
-from firmware_protocol import Message, make
-from mesogun.record import SessionRecorder, TreatmentRecord, default_path
+from firmware_protocol import AlarmCode, Message, make
+from mesogun.record import BETWEEN_SESSIONS, SessionRecorder, TreatmentRecord, default_path
+from mesogun.transports.sim import SimTransport
+from sims.inprocess import start_inprocess
+from sims.spawn import spawn_simulator
 
 INFO: Any = SimpleNamespace(serial_number="SN1", model="MG-1", firmware_version="1.0.0")
 
 
 def status(lifetime: int) -> Any:
-    """The only part of a Status the recorder reads."""
-    return SimpleNamespace(shots_lifetime=lifetime)
+    """The only parts of a Status the recorder reads."""
+    return SimpleNamespace(shots_lifetime=lifetime, active_alarms=())
 
 
 def shot(index: int) -> Message:
@@ -155,3 +164,80 @@ def test_the_api_records_only_when_given_a_recorder_as_documented(real: Any, tmp
         assert (last.shots_recorded, last.volume_nl) == (3, 30_000)
         assert [s.shot_index for s in record.shots(last.session)] == [1, 2, 3]
         assert record.export(last.session, "csv").count("\n") == 4  # header and three shots
+
+
+def mesogun_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``mesogun ARGS`` in a child process, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mesogun.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.realio
+def test_communication_lost_after_the_host_died_reaches_the_record_at_the_next_connection(tmp_path: Path) -> None:
+    """A host firing with the record is killed (SIGKILL: no close, no disarm); the device fires on until its
+    watchdog trips and latches communication_lost while no host is connected. The next connection with the
+    same record enters that alarm - with its priority and a note saying no host was connected - in the session
+    the dead host left open, together with the shots it never received; ``record show`` lists it."""
+    db = tmp_path / "record.sqlite"
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--watchdog-ms", "300", "--serial", "SN-WD") as sim:
+        url = sim.address
+        for step in (
+            ("load", "--capacity", "3"),
+            ("prime", "--volume", "0.01"),
+            ("set", "--rate", "10", "--mode", "continuous"),
+        ):
+            assert mesogun_cli("--device", url, "--db", str(db), *step).returncode == 0
+        host = subprocess.Popen(
+            [sys.executable, "-m", "mesogun.cli", "--device", url, "--db", str(db), "fire", "--count", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert host.stdout is not None
+            assert "shot" in host.stdout.readline()  # firing, with the record attached
+        finally:
+            host.kill()
+            host.wait()
+        time.sleep(1.0)  # the watchdog (300 ms) trips with no host connected
+        status = mesogun_cli("--device", url, "--db", str(db), "status", "--json")
+        assert status.returncode == 0, status.stderr
+        assert "communication_lost" in json.loads(status.stdout)["active_alarms"]
+    with TreatmentRecord(db, create=False) as record:
+        dead = next(s for s in record.sessions() if s.shots_recorded)
+        assert dead.ended is None, "the killed host never closed its session"
+        (found,) = [a for a in record.alarms(dead.session) if a.code == "communication_lost"]
+        assert (found.priority, found.raised) == ("high", True) and "no host was connected" in found.note
+        assert dead.alarms == 1
+    shown = mesogun_cli("--db", str(db), "record", "show", str(dead.session))
+    assert shown.returncode == 0, shown.stderr
+    line = next(line for line in shown.stdout.splitlines() if "communication_lost" in line)
+    assert "high" in line and "no host was connected" in line
+    assert "host wall clock, UTC" in shown.stdout and "device clock" in shown.stdout
+
+
+def test_an_alarm_raised_after_a_clean_close_goes_to_a_between_sessions_entry(virtual: Any, tmp_path: Path) -> None:
+    """The host closed its session (the gun disarmed); then the supply dipped with no host connected. The next
+    connection finds brownout_reset latched and enters it in a between-sessions entry of that device, listed
+    between the two sessions - not in the session that had already ended."""
+    db = tmp_path / "record.sqlite"
+
+    async def main() -> None:
+        sim = await start_inprocess("")
+        try:
+            async with mesogun.connect(SimTransport.attach(sim), recorder=SessionRecorder(db)) as gun:
+                await gun.refresh_status()
+            sim.device.brownout()
+            async with mesogun.connect(SimTransport.attach(sim), recorder=SessionRecorder(db)) as gun:
+                assert AlarmCode.BROWNOUT_RESET in (await gun.refresh_status()).active_alarms
+        finally:
+            await sim.close()
+
+    virtual(main)
+    with TreatmentRecord(db, create=False) as record:
+        first, between, second = record.sessions()
+        assert (first.kind, between.kind, second.kind) == ("treatment", BETWEEN_SESSIONS, "treatment")
+        assert first.ended is not None and (first.alarms, second.alarms) == (0, 0)
+        (found,) = record.alarms(between.session)
+        assert (found.code, found.priority, found.device_time_ms) == ("brownout_reset", "medium", None)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware_protocol import Message, make
+from firmware_protocol import AlarmCode, Message, make
 from mesogun.errors import RecordError
-from mesogun.record import MAX_PLAUSIBLE_UNRECEIVED, TreatmentRecord, store
+from mesogun.record import BETWEEN_SESSIONS, MAX_PLAUSIBLE_UNRECEIVED, TreatmentRecord, store
 
 
 def _shot(index: int, dose_nl: int = 50_000) -> Message:
@@ -60,13 +60,78 @@ def test_shots_lost_in_a_crash_are_recorded_as_unreceived(tmp_path: Path) -> Non
         record.log_message(first, "device", _shot(2))
     with TreatmentRecord(db) as record:  # a new host process
         second = record.start_session("SN1")
-        assert record.reconcile(second, 5) == 3
+        assert record.reconcile(second, 5, at_connect=True) == 3  # the crashed session's burst ran on
         assert record.reconcile(second, 5) == 0  # reconciling again adds nothing
         crashed = record.session(first)
         assert (crashed.shots_recorded, crashed.shots_unreceived) == (2, 3)
         rows = record.shots(first)
         assert [(r.shot_index, r.received) for r in rows] == [(1, True), (2, True), (3, False), (4, False), (5, False)]
         assert rows[2].dose_nl is None
+
+
+def test_shots_fired_after_a_closed_session_go_to_a_between_sessions_entry(tmp_path: Path) -> None:
+    """The host closed session 1 after shot 2; at the next connect the device counts 5: shots 3-5 were fired
+    while no host was connected, so a between-sessions entry of that device holds them, listed between the
+    two sessions and spanning the end of one to the start of the other; session 1 keeps its own 2 shots."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SN1")
+        record.reconcile(first, 0, at_connect=True)
+        record.log_message(first, "device", _shot(1))
+        record.log_message(first, "device", _shot(2))
+        record.end_session(first)
+        second = record.start_session("SN1")
+        assert record.reconcile(second, 5, at_connect=True) == 3
+        listed = record.sessions()
+        assert [(s.session, s.kind) for s in listed] == [
+            (first, "treatment"),
+            (3, BETWEEN_SESSIONS),
+            (second, "treatment"),
+        ]
+        assert (listed[0].shots_recorded, listed[0].shots_unreceived) == (2, 0)
+        assert (listed[1].device_serial, listed[1].shots_unreceived) == ("SN1", 3)
+        assert (listed[1].started, listed[1].ended) == (listed[0].ended, listed[2].started)
+        assert listed[2].shots_unreceived == 0
+
+
+def test_a_gap_during_a_session_is_that_sessions_even_before_its_first_shot(tmp_path: Path) -> None:
+    """The first shot event of a session is lost: the next status charges it to this session, not to the
+    session that recorded the shot before (which had ended)."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SN1")
+        record.reconcile(first, 0, at_connect=True)
+        record.log_message(first, "device", _shot(1))
+        record.end_session(first)
+        second = record.start_session("SN1")
+        record.reconcile(second, 1, at_connect=True)
+        assert record.reconcile(second, 2) == 1
+        assert [s.shots_unreceived for s in record.sessions()] == [0, 1]
+
+
+def test_alarms_latched_at_a_connect_that_the_record_never_saw_are_entered_once(tmp_path: Path) -> None:
+    """communication_lost raised after the host closed: entered at the next connect, with its priority and a
+    note, in a between-sessions entry; an alarm the record saw raised (and not cleared) is not entered again."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SN1")
+        record.reconcile(first, 0, at_connect=True)
+        raised = make("alarm", seq=1, code="occlusion", priority="high", raised=True, device_time_ms=1500)
+        record.log_message(first, "device", raised)
+        record.end_session(first)
+        second = record.start_session("SN1")
+        active = (AlarmCode.OCCLUSION, AlarmCode.COMMUNICATION_LOST)
+        assert record.enter_active_alarms(second, active) == [AlarmCode.COMMUNICATION_LOST]
+        assert record.enter_active_alarms(second, active) == []
+        between = next(s for s in record.sessions() if s.kind == BETWEEN_SESSIONS)
+        (found,) = record.alarms(between.session)
+        assert (found.code, found.priority, found.raised, found.device_time_ms) == (
+            "communication_lost",
+            "high",
+            True,
+            None,
+        )
+        assert "no host was connected" in found.note
+        (seen,) = record.alarms(first)
+        assert (seen.code, seen.priority, seen.device_time_ms) == ("occlusion", "high", 1500)
+        assert record.session(between.session).alarms == 1
 
 
 def test_late_shot_event_replaces_its_unreceived_placeholder(tmp_path: Path) -> None:
@@ -234,10 +299,12 @@ def test_a_record_written_before_ranges_existed_opens_and_reads_the_same(tmp_pat
         assert [r["received"] for r in csv.DictReader(io.StringIO(record.export(1, "csv")))] == ["1", "0", "0", "1"]
         session = record.start_session("SN1")
         record.log_message(session, "device", _shot(3))  # the lost event of shot 3 turns up
-        assert record.reconcile(session, 7) == 3  # shots 5-7: one range, in the session that fired shot 4
-        assert (record.session(1).shots_recorded, record.session(1).shots_unreceived) == (3, 1 + 3)
-        later = [(s.shot_index, s.received) for s in record.shots(1)][2:]
-        assert later == [(3, True), (4, True), (5, False), (6, False), (7, False)]
+        # shots 5-7 at this connect: one range, fired after session 1 ended, so in a between-sessions entry
+        assert record.reconcile(session, 7, at_connect=True) == 3
+        assert (record.session(1).shots_recorded, record.session(1).shots_unreceived) == (3, 1)
+        assert [(s.shot_index, s.received) for s in record.shots(1)][2:] == [(3, True), (4, True)]
+        between = next(s for s in record.sessions() if s.kind == BETWEEN_SESSIONS)
+        assert [(s.shot_index, s.received) for s in record.shots(between.session)] == [(i, False) for i in (5, 6, 7)]
 
 
 def test_the_all_shots_view_lists_every_shot_once(tmp_path: Path) -> None:
