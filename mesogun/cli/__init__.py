@@ -75,6 +75,7 @@ def _register_commands() -> None:
     from mesogun.cli.demo import demo_command
     from mesogun.cli.device_commands import DEVICE_COMMANDS
     from mesogun.cli.record_commands import record_group
+    from mesogun.cli.watch import watch_command
     from sims.cli import sim_command
 
     if "sim" in cli.commands:
@@ -84,6 +85,7 @@ def _register_commands() -> None:
     cli.add_command(demo_command, "demo")
     for command in DEVICE_COMMANDS:
         cli.add_command(command)
+    cli.add_command(watch_command)
 
 
 class _OneLineFormatter(logging.Formatter):

@@ -6,20 +6,18 @@ Each command opens the device given by ``--device``, records everything in the t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
 
 from firmware_protocol import AlarmCode, DeviceState, Mode
-from mesogun.cli.firing import arm_fire_disarm
+from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
 from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
 from mesogun.errors import RecordError
-from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
+from mesogun.models import GunInfo, Status
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 from mesogun.transports.discovery import list_guns
@@ -111,24 +109,6 @@ def status_text(status: Status, info: GunInfo) -> dict[str, str]:
     }
 
 
-def shot_fields(shot: ShotRecord) -> dict[str, Any]:
-    """One shot as printed."""
-    return dataclasses.asdict(shot)
-
-
-def _print_shot_line(shot: ShotRecord, done: int, total: int, err: bool) -> None:
-    of = f"/{total}" if total else ""
-    click.echo(
-        f"[{done}{of}] shot {shot.index}: depth {shot.depth_mm:.2f} mm, dose {shot.dose_ml:.3f} mL, "
-        f"t={shot.device_time:.3f} s",
-        err=err,
-    )
-
-
-def _print_alarm(alarm: AlarmEvent, err: bool) -> None:
-    click.echo(f"ALARM {alarm.code.json_name} ({alarm.priority.json_name} priority)", err=err)
-
-
 @click.command("devices")
 @click.option("--vid-pid", metavar="VVVV:PPPP", help="Only ports with this USB vendor:product id (hex).")
 @JSON_OPTION
@@ -206,51 +186,6 @@ def load_command(ctx: click.Context, capacity: float, fill: float | None, as_jso
     emit_json(loaded) if as_json else emit_fields(loaded)
 
 
-@click.command("prime")
-@click.option("--volume", type=float, required=True, metavar="ML", help="Volume to push through the line, mL.")
-@JSON_OPTION
-@click.pass_context
-def prime_command(ctx: click.Context, volume: float, as_json: bool) -> None:
-    """Prime the line (expel air); uses reservoir volume. Returns once the gun is ready."""
-
-    async def body(gun: Gun) -> dict[str, Any]:
-        primed = await gun.prime(volume_ml=volume)
-        return {"primed_ml": primed, "reservoir_ml": gun.status.reservoir_ml}
-
-    result = run_on_gun(device_url(ctx), ctx.obj.db, body)
-    emit_json(result) if as_json else emit_fields(result)
-
-
-@click.command("fire")
-@click.option("--count", type=click.IntRange(min=0), required=True, help="Shots to fire; 0 = until Ctrl-C.")
-@JSON_OPTION
-@click.pass_context
-def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
-    """Arm, fire COUNT shots at the set rate, and disarm, printing each shot as it lands.
-
-    With --count 0 the gun fires until Ctrl-C, then stops and disarms. The gun is never left armed when
-    this command exits, whatever happens.
-    """
-    progress: list[int] = [0]
-
-    def on_shot(shot: ShotRecord) -> None:
-        progress[0] += 1
-        _print_shot_line(shot, progress[0], count, err=as_json)
-
-    stop_request = asyncio.Event()  # Ctrl-C sets it: firing stops, the gun is disarmed, the shots are printed
-
-    async def body(gun: Gun) -> list[ShotRecord]:
-        on_alarm = functools.partial(_print_alarm, err=as_json)
-        return await arm_fire_disarm(gun, count, on_shot, on_alarm, stop_request if count == 0 else None)
-
-    shots = run_on_gun(device_url(ctx), ctx.obj.db, body, stop_request=stop_request if count == 0 else None)
-    volume = sum(s.dose_ml for s in shots)
-    if as_json:
-        emit_json({"fired": len(shots), "volume_ml": round(volume, 6), "shots": [shot_fields(s) for s in shots]})
-    else:
-        click.echo(f"fired {len(shots)} shots, {volume:.3f} mL")
-
-
 SafeAction = Callable[[Gun], Awaitable[str | None]]
 """A safe-making command's body: does it, returns what to say when the gun was already safe (else None)."""
 
@@ -309,8 +244,7 @@ DEVICE_COMMANDS: list[click.Command] = [
     status_command,
     set_command,
     load_command,
-    prime_command,
-    fire_command,
+    *FIRING_COMMANDS,
     _safe_command("stop", _stop, "Stop firing at the end of the shot in progress (succeeds if not firing)."),
     _safe_command("disarm", _disarm, "Disarm the gun (succeeds, saying so, if it is not armed)."),
     _safe_command("estop", _estop, "Emergency stop: stops everything, latched until 'clear'."),

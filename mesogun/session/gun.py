@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -387,11 +387,13 @@ class Gun:
 
         return await actor.call("disarm", run)
 
-    async def fire(self, count: int = 1) -> list[ShotRecord]:
+    async def fire(self, count: int = 1, *, on_ack: Callable[[int], None] | None = None) -> list[ShotRecord]:
         """Fire ``count`` shots at the set rate (0: until :meth:`stop`) and return their records.
 
         Returns when the device reports the burst over (or stopped by :meth:`stop`: the shots so far).
-        Raises :class:`DeviceAlarm` carrying the shots delivered if an alarm stops it early.
+        Raises :class:`DeviceAlarm` carrying the shots delivered if an alarm stops it early. ``on_ack``, if
+        given, is called as soon as the device acknowledged the fire, with the count it acknowledged (in
+        ``single`` mode 1, whatever ``count`` asked for).
         """
         count = check_count("count", count)
         actor = self._actor
@@ -400,6 +402,8 @@ class Gun:
             return actor.start_burst(await actor.command("fire", count=count))
 
         burst = await actor.call("fire", run)
+        if on_ack is not None:
+            on_ack(burst.count)
         return await self._wait(burst.future, "the burst to end")
 
     async def stop(self) -> None:
