@@ -15,9 +15,11 @@ import click
 from firmware_protocol import AlarmCode, DeviceState, Mode
 from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
+from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
 from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
 from mesogun.errors import RecordError
-from mesogun.models import GunInfo, Status
+from mesogun.models import GunInfo, Settings, Status
+from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, soft_limit_breach
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 from mesogun.transports.discovery import list_guns
@@ -151,24 +153,85 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command("set")
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    help="Start from a treatment preset's depth, dose, rate and mode; --depth, --dose, --rate or --mode given "
+    "with it override the preset's value.",
+)
 @click.option("--depth", type=float, metavar="MM", help="Needle depth, mm (e.g. 1.5).")
 @click.option("--dose", type=float, metavar="ML", help="Drop volume per shot, mL (e.g. 0.02).")
 @click.option("--rate", type=float, metavar="HZ", help="Firing rate, shots per second (e.g. 3).")
 @click.option("--mode", type=click.Choice(MODE_NAMES), help="Firing mode.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help=f"Go past a soft limit (nappage deeper than {NAPPAGE_SOFT_MAX_DEPTH_MM:g} mm) without being asked; "
+    "needs --reason.",
+)
+@click.option("--reason", metavar="TEXT", help="Why a soft limit is overridden; entered in the treatment record.")
 @JSON_OPTION
 @click.pass_context
 def set_command(
-    ctx: click.Context, depth: float | None, dose: float | None, rate: float | None, mode: str | None, as_json: bool
+    ctx: click.Context,
+    preset: str | None,
+    depth: float | None,
+    dose: float | None,
+    rate: float | None,
+    mode: str | None,
+    yes: bool,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
-    """Set depth, dose, rate and mode (omitted ones keep their value) and print what the device applied."""
+    """Set depth, dose, rate and mode from a --preset and/or one by one (omitted ones keep their value) and
+    print what the device applied.
+
+    Nappage deeper than its soft limit (2 mm; a limit of the technique, not of the device) warns and asks for
+    confirmation and a reason on a terminal; without a terminal it needs --yes --reason TEXT, else it exits 2
+    and sends nothing. A confirmed override is entered in the treatment record with its reason (see 'mesogun
+    record show').
+    """
+    if preset is not None:
+        chosen = PRESETS[preset]
+        depth = chosen.depth_mm if depth is None else depth
+        dose = chosen.dose_ml if dose is None else dose
+        rate = chosen.rate_hz if rate is None else rate
+        mode = mode or chosen.mode.json_name
     if depth is None and dose is None and rate is None and mode is None:
-        raise click.UsageError("nothing to set: give at least one of --depth, --dose, --rate, --mode")
+        raise click.UsageError("nothing to set: give --preset NAME or at least one of --depth, --dose, --rate, --mode")
+    if yes and not (reason and reason.strip()):
+        raise click.UsageError("--yes needs --reason TEXT: an override is entered in the treatment record with why")
+    wanted_mode = Mode[mode.upper()] if mode else None
+    ask = stdin_is_terminal()
+    confirmed: str | None = None  # the override's reason, once confirmed
+    breach = soft_limit_breach(wanted_mode, depth) if wanted_mode is not None and depth is not None else None
+    if breach is not None:  # known before connecting: ask (or refuse) before anything is sent
+        confirmed = confirm_override(breach, yes=yes, reason=reason, ask=ask, value=depth)
 
-    async def body(gun: Gun) -> Any:
-        return await gun.configure(depth_mm=depth, dose_ml=dose, rate_hz=rate, mode=mode)
+    def apply(confirmed: str | None) -> tuple[Settings, str | None] | str:
+        async def body(gun: Gun) -> tuple[Settings, str | None] | str:
+            current = gun.status.settings
+            breach = soft_limit_breach(wanted_mode or current.mode, current.depth_mm if depth is None else depth)
+            why = confirmed
+            if breach is not None and why is None:
+                if ask and not yes:
+                    return breach  # the device's own values go past the limit: ask with the gun left as it is
+                why = confirm_override(breach, yes=yes, reason=reason, ask=False, value=depth)
+            if breach is not None and why is not None:
+                await gun.note(OVERRIDE_NOTE, f"confirmed: {breach}", why)  # on record before it is sent
+            applied = await gun.configure(depth_mm=depth, dose_ml=dose, rate_hz=rate, mode=mode)
+            return applied, breach
 
-    applied = plain(run_on_gun(device_url(ctx), ctx.obj.db, body))
-    emit_json(applied) if as_json else emit_fields(applied)
+        return run_on_gun(device_url(ctx), ctx.obj.db, body)
+
+    result = apply(confirmed)
+    if isinstance(result, str):
+        result = apply(confirm_override(result, yes=yes, reason=reason, ask=True, value=depth))
+    assert not isinstance(result, str)  # a confirmed override is applied, never asked about again
+    applied, overridden = result
+    emit_json(plain(applied)) if as_json else emit_fields(plain(applied))
+    if overridden is not None:
+        click.echo(f"override entered in the treatment record: {overridden}", err=True)
 
 
 @click.command("load")

@@ -19,6 +19,7 @@ from mesogun.cli.progress import FireReport, PrimeReport, choose_style, fire_rep
 from mesogun.cli.session import device_url, run_on_gun
 from mesogun.errors import MesogunError, ParameterError
 from mesogun.models import AlarmEvent, ShotRecord
+from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 
 JSON_LINES_OPTION = click.option(
@@ -31,8 +32,10 @@ JSON_LINES_OPTION = click.option(
 
 
 def check_single_mode(gun: Gun, count: int) -> None:
-    """In ``single`` mode a fire delivers one shot: refuse any other count before anything is sent (exit 2)."""
-    if gun.status.settings.mode is Mode.SINGLE and count != 1:
+    """In ``single`` mode a fire delivers one shot: refuse any other count before anything is sent (exit 2).
+
+    Checked on a gun ready to arm: one that is not is refused by arming, which says what to do first."""
+    if gun.state is HostState.READY and gun.status.settings.mode is Mode.SINGLE and count != 1:
         asked = "until stopped (--count 0)" if count == 0 else f"{count} shots"
         raise ParameterError(
             f"count={count}: the gun is in single mode, which fires one shot per fire, not {asked}; give "

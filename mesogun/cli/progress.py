@@ -198,8 +198,8 @@ class BarFireReport(FireReport):
             TimeElapsedColumn(),
             console=console or _stderr_console(),
         )
-        self._task: TaskID = self._progress.add_task("arming", total=requested or None, **self._fields())
-        self._progress.start()
+        self._task: TaskID = self._progress.add_task("firing", total=requested or None, **self._fields())
+        self._started = False  # shown from the device's ack on: a fire refused before that leaves no bar behind
 
     def _fields(self) -> dict[str, Any]:
         totals = self.totals
@@ -211,6 +211,9 @@ class BarFireReport(FireReport):
         }
 
     def _refresh(self, **changes: Any) -> None:
+        if not self._started:
+            self._started = True
+            self._progress.start()
         self._progress.update(self._task, completed=self.totals.shots, refresh=True, **changes, **self._fields())
 
     def acknowledged(self, count: int) -> None:
@@ -225,13 +228,15 @@ class BarFireReport(FireReport):
 
     def finish(self, reservoir_ml: float | None, error: str | None = None) -> None:
         super().finish(reservoir_ml, error)
-        self._refresh(description="fired" if error is None else "stopped", total=self.totals.shots or None)
+        if self._started:
+            self._refresh(description="fired" if error is None else "stopped", total=self.totals.shots or None)
         self.close()
         if error is None:
             click.echo(f"fired {self.totals.shots} shots, {self.totals.volume_ml:.3f} mL")
 
     def close(self) -> None:
-        self._progress.stop()
+        if self._started:
+            self._progress.stop()
 
 
 def fire_report(style: Style, requested: int) -> FireReport:

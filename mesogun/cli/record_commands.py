@@ -58,14 +58,18 @@ def record_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The session summary and its shots as JSON.")
 @click.pass_context
 def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
-    """Show one session: summary and every shot (exit 2 if the record has no session SESSION)."""
+    """Show one session: summary, the operator's notes (soft-limit overrides and their reasons) and every shot
+    (exit 2 if the record has no session SESSION)."""
     with open_record(ctx) as record:
         summary = record.session(session)
         shots = record.shots(session)
+        notes = record.notes(session)
     if as_json:
-        emit_json({"session": summary, "shots": shots})
+        emit_json({"session": summary, "shots": shots, "notes": notes})
         return
     emit_fields(dataclasses.asdict(summary))
+    for note in notes:
+        click.echo(f"note {note['ts']} {note['kind']}: {note['detail']} (reason: {note['reason']})")
     click.echo()
     emit_table([dataclasses.asdict(s) for s in shots], [f.name for f in dataclasses.fields(shots[0])] if shots else [])
 

@@ -19,7 +19,15 @@ from typing import Any, TypeVar
 
 from firmware_protocol import DeviceState, Mode, views
 from firmware_protocol.views import echoed
-from mesogun.errors import ConnectionLost, Hint, LinkTimeout, ParameterError, PortNotFound, StateError
+from mesogun.errors import (
+    ConnectionLost,
+    Hint,
+    LinkTimeout,
+    ParameterError,
+    PortNotFound,
+    RecordError,
+    StateError,
+)
 from mesogun.link import Link, Received
 from mesogun.models import Event, GunInfo, MissedEvents, Settings, ShotRecord, Status, Syringe
 from mesogun.record.recorder import NullRecorder, Recorder
@@ -443,6 +451,21 @@ class Gun:
             return await actor.refresh()
 
         return await actor.call("get_status", run)
+
+    async def note(self, kind: str, detail: str, reason: str) -> None:
+        """Enter an operator's note in the treatment record (``soft_limit_override``: what, and why), in order
+        with the commands around it; returns once it is on record (at once without a record). Raises
+        :class:`RecordError` if the record failed."""
+        actor = self._actor
+        if not actor.record.enabled:  # no record attached: nothing to enter it in
+            return
+        on_note = getattr(self.recorder, "on_note", None)  # a recorder written before notes existed keeps none
+        if on_note is None:
+            raise RecordError(f"the treatment record ({type(self.recorder).__name__}) cannot keep a {kind} note")
+        actor.record.put(f"the {kind} note", lambda: on_note(kind, detail, reason))
+        await actor.record.drain()
+        if actor.record_error is not None:
+            raise actor.record_error
 
     def events(self, maxsize: int = 256) -> EventStream:
         """Typed events (status, shot, alarm) from this call on, as an async iterator.

@@ -91,3 +91,11 @@ def test_plain_output_when_not_on_a_terminal() -> None:
     """Under pytest stdout is captured, not a terminal: plain lines; --json wins always."""
     assert choose_style(as_json=False) is Style.PLAIN
     assert choose_style(as_json=True) is Style.JSON
+
+
+def test_a_fire_refused_before_the_ack_leaves_no_bar_behind() -> None:
+    """Refused before the device acknowledged (the gun not ready, a count single mode refuses): no bar is drawn."""
+    console, screen = terminal()
+    with BarFireReport(10, console) as report:
+        report.finish(None, "cannot fire: the gun is idle")
+    assert screen.getvalue() == ""
