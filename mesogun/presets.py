@@ -1,6 +1,8 @@
 """Treatment presets by indication: starting points a practitioner adjusts within the device's limits.
 
-Presets keep nappage at or under 2 mm (a soft limit of the technique, not a device limit).
+Presets keep nappage at or under :data:`NAPPAGE_SOFT_MAX_DEPTH_MM` (2 mm): a soft limit of the technique,
+not a device limit. ``mesogun set`` warns and asks before going deeper in nappage mode, with a preset or
+without, and enters a confirmed override and its reason in the treatment record.
 """
 
 from __future__ import annotations
@@ -34,4 +36,17 @@ PRESETS: dict[str, Preset] = {
 """The built-in presets, by name."""
 
 NAPPAGE_SOFT_MAX_DEPTH_MM = 2.0
-"""Presets never set nappage deeper than this."""
+"""The soft limit of nappage depth, mm: nappage is a superficial technique (a fast series of shallow drops;
+the face-nappage preset uses 1.0 mm), so deeper than this is treated as a likely mistake. It is this project's
+choice, stated in the protocol reference's Mode table (docs/protocol.md), not a device limit: the device
+accepts its full depth range; ``set --yes --reason`` overrides it, on record."""
+
+
+def soft_limit_breach(mode: Mode, depth_mm: float) -> str | None:
+    """What is beyond a soft limit in these settings (one line naming the value and the limit), or ``None``."""
+    if mode is Mode.NAPPAGE and depth_mm > NAPPAGE_SOFT_MAX_DEPTH_MM:
+        return (
+            f"nappage at depth_mm={depth_mm:g} is deeper than its soft limit of {NAPPAGE_SOFT_MAX_DEPTH_MM:g} mm "
+            "(nappage is superficial)"
+        )
+    return None

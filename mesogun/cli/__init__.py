@@ -47,6 +47,7 @@ def _register_commands() -> None:
     from mesogun.cli.device_commands import DEVICE_COMMANDS
     from mesogun.cli.devices import devices_command
     from mesogun.cli.record_commands import record_group
+    from mesogun.cli.watch import watch_command
     from sims.cli import sim_command
 
     if "sim" in cli.commands:
@@ -59,6 +60,7 @@ def _register_commands() -> None:
     cli.add_command(global_options(devices_command, only=("verbose", "trace", "baud", "timeout", "connect_attempts")))
     for command in DEVICE_COMMANDS:
         cli.add_command(global_options(command))
+    cli.add_command(global_options(watch_command))
 
 
 class _OneLineFormatter(logging.Formatter):

@@ -6,20 +6,19 @@ Each command opens the device given by ``--device``, records everything in the t
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
 
 from firmware_protocol import AlarmCode, DeviceState, Mode
-from mesogun.cli.firing import arm_fire_disarm
+from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json, plain
+from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
 from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
 from mesogun.errors import RecordError
-from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
+from mesogun.models import GunInfo, Settings, Status
+from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, soft_limit_breach
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt, from_wire
@@ -110,24 +109,6 @@ def status_text(status: Status, info: GunInfo) -> dict[str, str]:
     }
 
 
-def shot_fields(shot: ShotRecord) -> dict[str, Any]:
-    """One shot as printed."""
-    return dataclasses.asdict(shot)
-
-
-def _print_shot_line(shot: ShotRecord, done: int, total: int, err: bool) -> None:
-    of = f"/{total}" if total else ""
-    click.echo(
-        f"[{done}{of}] shot {shot.index}: depth {shot.depth_mm:.2f} mm, dose {shot.dose_ml:.3f} mL, "
-        f"t={shot.device_time:.3f} s",
-        err=err,
-    )
-
-
-def _print_alarm(alarm: AlarmEvent, err: bool) -> None:
-    click.echo(f"ALARM {alarm.code.json_name} ({alarm.priority.json_name} priority)", err=err)
-
-
 @click.command("info")
 @JSON_OPTION
 @click.pass_context
@@ -156,24 +137,85 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command("set")
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    help="Start from a treatment preset's depth, dose, rate and mode; --depth, --dose, --rate or --mode given "
+    "with it override the preset's value.",
+)
 @click.option("--depth", type=float, metavar="MM", help="Needle depth, mm (e.g. 1.5).")
 @click.option("--dose", type=float, metavar="ML", help="Drop volume per shot, mL (e.g. 0.02).")
 @click.option("--rate", type=float, metavar="HZ", help="Firing rate, shots per second (e.g. 3).")
 @click.option("--mode", type=click.Choice(MODE_NAMES), help="Firing mode.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help=f"Go past a soft limit (nappage deeper than {NAPPAGE_SOFT_MAX_DEPTH_MM:g} mm) without being asked; "
+    "needs --reason.",
+)
+@click.option("--reason", metavar="TEXT", help="Why a soft limit is overridden; entered in the treatment record.")
 @JSON_OPTION
 @click.pass_context
 def set_command(
-    ctx: click.Context, depth: float | None, dose: float | None, rate: float | None, mode: str | None, as_json: bool
+    ctx: click.Context,
+    preset: str | None,
+    depth: float | None,
+    dose: float | None,
+    rate: float | None,
+    mode: str | None,
+    yes: bool,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
-    """Set depth, dose, rate and mode (omitted ones keep their value) and print what the device applied."""
+    """Set depth, dose, rate and mode from a --preset and/or one by one (omitted ones keep their value) and
+    print what the device applied.
+
+    Nappage deeper than its soft limit (2 mm; a limit of the technique, not of the device) warns and asks for
+    confirmation and a reason on a terminal; without a terminal it needs --yes --reason TEXT, else it exits 2
+    and sends nothing. A confirmed override is entered in the treatment record with its reason (see 'mesogun
+    record show').
+    """
+    if preset is not None:
+        chosen = PRESETS[preset]
+        depth = chosen.depth_mm if depth is None else depth
+        dose = chosen.dose_ml if dose is None else dose
+        rate = chosen.rate_hz if rate is None else rate
+        mode = mode or chosen.mode.json_name
     if depth is None and dose is None and rate is None and mode is None:
-        raise click.UsageError("nothing to set: give at least one of --depth, --dose, --rate, --mode")
+        raise click.UsageError("nothing to set: give --preset NAME or at least one of --depth, --dose, --rate, --mode")
+    if yes and not (reason and reason.strip()):
+        raise click.UsageError("--yes needs --reason TEXT: an override is entered in the treatment record with why")
+    wanted_mode = Mode[mode.upper()] if mode else None
+    ask = stdin_is_terminal()
+    confirmed: str | None = None  # the override's reason, once confirmed
+    breach = soft_limit_breach(wanted_mode, depth) if wanted_mode is not None and depth is not None else None
+    if breach is not None:  # known before connecting: ask (or refuse) before anything is sent
+        confirmed = confirm_override(breach, yes=yes, reason=reason, ask=ask, value=depth)
 
-    async def body(gun: Gun) -> Any:
-        return await gun.configure(depth_mm=depth, dose_ml=dose, rate_hz=rate, mode=mode)
+    def apply(confirmed: str | None) -> tuple[Settings, str | None] | str:
+        async def body(gun: Gun) -> tuple[Settings, str | None] | str:
+            current = gun.status.settings
+            breach = soft_limit_breach(wanted_mode or current.mode, current.depth_mm if depth is None else depth)
+            why = confirmed
+            if breach is not None and why is None:
+                if ask and not yes:
+                    return breach  # the device's own values go past the limit: ask with the gun left as it is
+                why = confirm_override(breach, yes=yes, reason=reason, ask=False, value=depth)
+            if breach is not None and why is not None:
+                await gun.note(OVERRIDE_NOTE, f"confirmed: {breach}", why)  # on record before it is sent
+            applied = await gun.configure(depth_mm=depth, dose_ml=dose, rate_hz=rate, mode=mode)
+            return applied, breach
 
-    applied = plain(run_on_gun(device_url(ctx), ctx.obj.db, body))
-    emit_json(applied) if as_json else emit_fields(applied)
+        return run_on_gun(device_url(ctx), ctx.obj.db, body)
+
+    result = apply(confirmed)
+    if isinstance(result, str):
+        result = apply(confirm_override(result, yes=yes, reason=reason, ask=True, value=depth))
+    assert not isinstance(result, str)  # a confirmed override is applied, never asked about again
+    applied, overridden = result
+    emit_json(plain(applied)) if as_json else emit_fields(plain(applied))
+    if overridden is not None:
+        click.echo(f"override entered in the treatment record: {overridden}", err=True)
 
 
 @click.command("load")
@@ -189,51 +231,6 @@ def load_command(ctx: click.Context, capacity: float, fill: float | None, as_jso
 
     loaded = plain(run_on_gun(device_url(ctx), ctx.obj.db, body))
     emit_json(loaded) if as_json else emit_fields(loaded)
-
-
-@click.command("prime")
-@click.option("--volume", type=float, required=True, metavar="ML", help="Volume to push through the line, mL.")
-@JSON_OPTION
-@click.pass_context
-def prime_command(ctx: click.Context, volume: float, as_json: bool) -> None:
-    """Prime the line (expel air); uses reservoir volume. Returns once the gun is ready."""
-
-    async def body(gun: Gun) -> dict[str, Any]:
-        primed = await gun.prime(volume_ml=volume)
-        return {"primed_ml": primed, "reservoir_ml": gun.status.reservoir_ml}
-
-    result = run_on_gun(device_url(ctx), ctx.obj.db, body)
-    emit_json(result) if as_json else emit_fields(result)
-
-
-@click.command("fire")
-@click.option("--count", type=click.IntRange(min=0), required=True, help="Shots to fire; 0 = until Ctrl-C.")
-@JSON_OPTION
-@click.pass_context
-def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
-    """Arm, fire COUNT shots at the set rate, and disarm, printing each shot as it lands.
-
-    With --count 0 the gun fires until Ctrl-C, then stops and disarms. The gun is never left armed when
-    this command exits, whatever happens.
-    """
-    progress: list[int] = [0]
-
-    def on_shot(shot: ShotRecord) -> None:
-        progress[0] += 1
-        _print_shot_line(shot, progress[0], count, err=as_json)
-
-    stop_request = asyncio.Event()  # Ctrl-C sets it: firing stops, the gun is disarmed, the shots are printed
-
-    async def body(gun: Gun) -> list[ShotRecord]:
-        on_alarm = functools.partial(_print_alarm, err=as_json)
-        return await arm_fire_disarm(gun, count, on_shot, on_alarm, stop_request if count == 0 else None)
-
-    shots = run_on_gun(device_url(ctx), ctx.obj.db, body, stop_request=stop_request if count == 0 else None)
-    volume = sum(s.dose_ml for s in shots)
-    if as_json:
-        emit_json({"fired": len(shots), "volume_ml": round(volume, 6), "shots": [shot_fields(s) for s in shots]})
-    else:
-        click.echo(f"fired {len(shots)} shots, {volume:.3f} mL")
 
 
 SafeAction = Callable[[Gun], Awaitable[str | None]]
@@ -293,8 +290,7 @@ DEVICE_COMMANDS: list[click.Command] = [
     status_command,
     set_command,
     load_command,
-    prime_command,
-    fire_command,
+    *FIRING_COMMANDS,
     _safe_command("stop", _stop, "Stop firing at the end of the shot in progress (succeeds if not firing)."),
     _safe_command("disarm", _disarm, "Disarm the gun (succeeds, saying so, if it is not armed)."),
     _safe_command("estop", _estop, "Emergency stop: stops everything, latched until 'clear'."),

@@ -19,8 +19,11 @@ async def arm_fire_disarm(
     on_shot: ShotCallback,
     on_alarm: AlarmCallback | None = None,
     stop_request: asyncio.Event | None = None,
+    on_ack: Callable[[int], None] | None = None,
 ) -> list[ShotRecord]:
     """Arm, fire ``count`` shots (0: until ``stop_request`` is set, then stop), disarm; report each shot.
+
+    ``on_ack`` gets the count the device acknowledged (what the progress counts to) as soon as firing started.
 
     If anything fails the gun is still stopped and disarmed (by :meth:`Gun.close`) before the error
     reaches the caller.
@@ -44,7 +47,7 @@ async def arm_fire_disarm(
     firing: asyncio.Task[list[ShotRecord]] | None = None
     try:
         await gun.arm()
-        firing = asyncio.create_task(gun.fire(count))
+        firing = asyncio.create_task(gun.fire(count, on_ack=on_ack))
         if count == 0:
             if stop_request is None:
                 raise ValueError("count=0 needs a stop_request event to know when to stop")

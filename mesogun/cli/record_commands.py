@@ -59,8 +59,8 @@ def record_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The session summary and its shots as JSON.")
 @click.pass_context
 def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
-    """Show one session: summary, its alarms and every shot (exit 2 if the record has no session SESSION).
-
+    """Show one session: summary, its alarms, the operator's notes (soft-limit overrides and their reasons)
+    and every shot (exit 2 if the record has no session SESSION).
     Alarms list both clocks: host_time_utc is the host's wall clock (UTC) when it was recorded,
     device_time_ms the device's clock (ms since its last power-on; '-' if the device did not say). A session
     of kind between_sessions holds what the device did while no host was connected, found at the next connect.
@@ -69,10 +69,13 @@ def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
         summary = record.session(session)
         alarms = record.alarms(session)
         shots = record.shots(session)
+        notes = record.notes(session)
     if as_json:
-        emit_json({"session": summary, "alarms": alarms, "shots": shots})
+        emit_json({"session": summary, "alarms": alarms, "shots": shots, "notes": notes})
         return
     emit_fields(dataclasses.asdict(summary))
+    for note in notes:
+        click.echo(f"note {note['ts']} {note['kind']}: {note['detail']} (reason: {note['reason']})")
     click.echo()
     if alarms:
         click.echo("alarms (host_time_utc: host wall clock, UTC; device_time_ms: device clock since power-on)")

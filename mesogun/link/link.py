@@ -61,6 +61,24 @@ class Received:
     """Unsolicited events this link received before this message (an event's own number is this + 1)."""
 
 
+@dataclass(frozen=True)
+class LinkHealth:
+    """How one link is doing, read-only (``mesogun watch`` shows it): its counters and the last frame's age."""
+
+    retransmissions: int
+    """Commands re-sent because no reply came in time."""
+    timeouts: int
+    """Commands that got no reply after every attempt (:class:`~mesogun.errors.LinkTimeout`)."""
+    frames_dropped: int
+    """Frames dropped by the decoder (bad CRC, truncated, bad length, oversize)."""
+    bad_messages: int
+    """Valid frames whose message did not decode."""
+    last_rx_age: float
+    """Seconds since the last valid frame arrived (the device pushes a status every status period)."""
+    lost: str | None
+    """Why the connection was lost, or ``None`` while it is up."""
+
+
 class Link:
     """Request/reply with retries and event fan-out over one :class:`Transport`."""
 
@@ -104,6 +122,8 @@ class Link:
         """Valid frames whose message did not decode (unknown type, bad payload)."""
         self.retransmissions = 0
         """Commands re-sent because no reply came in time."""
+        self.timeouts = 0
+        """Commands that got no reply after every attempt (each one raised :class:`LinkTimeout`)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -137,6 +157,18 @@ class Link:
     def lost(self) -> ConnectionLost | None:
         """Why the connection was lost, or ``None`` while it is up."""
         return self._lost
+
+    def health(self) -> LinkHealth:
+        """The link's counters and the age of the last frame received, now (no message is sent)."""
+        now = self._loop.time() if self._loop is not None else self.last_rx
+        return LinkHealth(
+            retransmissions=self.retransmissions,
+            timeouts=self.timeouts,
+            frames_dropped=self.decoder.stats.dropped,
+            bad_messages=self.bad_messages,
+            last_rx_age=max(0.0, now - self.last_rx),
+            lost=str(self._lost) if self._lost is not None else None,
+        )
 
     @property
     def next_seq(self) -> int:
@@ -208,6 +240,7 @@ class Link:
                         raise ConnectionLost(str(self._lost)) from None
                 finally:
                     deadline.cancel()
+            self.timeouts += 1
             raise LinkTimeout(
                 f"{name} got no reply after {attempts} attempts of {timeout:g} s each (seq {seq})",
                 command=name,

@@ -39,6 +39,10 @@ class Recorder(Protocol):
         heartbeat acks are not passed; ``get_status`` replies are.
         """
 
+    async def on_note(self, kind: str, detail: str, reason: str) -> None:
+        """An operator's note for the session (``soft_limit_override``: what was done, and why): returns once
+        committed. Raises RecordError like :meth:`on_message`."""
+
     async def on_disconnected(self, reason: str) -> None:
         """The session ended (closed by the host or connection lost): everything queued is committed."""
 
@@ -53,6 +57,9 @@ class NullRecorder:
         """Ignore."""
 
     async def on_message(self, direction: Direction, message: Message) -> None:
+        """Ignore."""
+
+    async def on_note(self, kind: str, detail: str, reason: str) -> None:
         """Ignore."""
 
     async def on_disconnected(self, reason: str) -> None:

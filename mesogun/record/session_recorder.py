@@ -19,6 +19,7 @@ from typing import Any
 
 from firmware_protocol import Message, views
 from firmware_protocol.views import view_as
+from mesogun.errors import RecordError
 from mesogun.models import GunInfo, Status
 from mesogun.record.recorder import Direction, FailureHandler
 from mesogun.record.store import TreatmentRecord, default_path, is_keepalive
@@ -90,6 +91,16 @@ class SessionRecorder:
             self._count(added)
         else:
             self.writer.post(job, self._count)
+
+    async def on_note(self, kind: str, detail: str, reason: str) -> None:
+        """Enter an operator's note in the open session; return once committed."""
+        self.writer.raise_if_failed()
+        session = self.session_id
+        if session is None:
+            raise RecordError(f"the treatment record has no open session for the {kind} note")
+        await self.writer.wait(
+            self.writer.submit(lambda record: record.add_note(session, kind, detail, reason)), f"the {kind} note"
+        )
 
     async def on_disconnected(self, reason: str) -> None:
         """Close the session (committing everything queued) and end the writer thread until the next connect."""

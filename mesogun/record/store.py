@@ -110,6 +110,14 @@ CREATE TABLE IF NOT EXISTS alarms_found (  -- alarms latched on the device at a 
     device_time_ms INTEGER,           -- when the device raised it, if the device reports that (else NULL)
     note TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notes (  -- what the operator said: a soft-limit override and its reason
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,               -- e.g. 'soft_limit_override'
+    detail TEXT NOT NULL,             -- what was done, naming the value and the limit
+    reason TEXT NOT NULL              -- why, in the operator's words
+);
 CREATE TABLE IF NOT EXISTS anomalies (  -- what the record refused to believe (e.g. a counter jump)
     id INTEGER PRIMARY KEY,
     session_id INTEGER NOT NULL REFERENCES sessions(id),
@@ -351,6 +359,14 @@ class TreatmentRecord:
         """Mark a session ended (a crashed host leaves it open; that is visible in ``record list``)."""
         with self.transaction() as db:
             db.execute("UPDATE sessions SET ended = ? WHERE id = ?", (_now(), session_id))
+
+    def add_note(self, session_id: int, kind: str, detail: str, reason: str) -> None:
+        """Enter an operator's note in the session (e.g. ``soft_limit_override``: what, and why); fsynced."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO notes (session_id, ts, kind, detail, reason) VALUES (?, ?, ?, ?, ?)",
+                (session_id, _now(), kind, detail, reason),
+            )
 
     def log_message(self, session_id: int, direction: str, message: Message) -> None:
         """Append one command (direction ``host``) or reply/event (``device``); shots also go in ``shots``.
@@ -651,6 +667,14 @@ class TreatmentRecord:
         ).fetchall()
         return [{"ts": ts, "kind": kind, "detail": detail} for ts, kind, detail in rows]
 
+    def notes(self, session_id: int) -> list[dict[str, Any]]:
+        """The operator's notes in this session (``ts``, ``kind``, ``detail``, ``reason``), oldest first."""
+        self.session(session_id)
+        rows = self._db.execute(
+            "SELECT ts, kind, detail, reason FROM notes WHERE session_id = ? ORDER BY id", (session_id,)
+        ).fetchall()
+        return [{"ts": ts, "kind": kind, "detail": detail, "reason": reason} for ts, kind, detail, reason in rows]
+
     def events(self, session_id: int) -> list[dict[str, Any]]:
         """The session's commands, replies and events in the order they were recorded."""
         self.session(session_id)
@@ -660,7 +684,7 @@ class TreatmentRecord:
         return [{"ts": ts, "direction": direction, **json.loads(body)} for ts, direction, body in rows]
 
     def export(self, session_id: int, fmt: str) -> str:
-        """The session as JSON (summary, shots, events) or CSV (one row per shot)."""
+        """The session as JSON (summary, shots, events, anomalies, notes) or CSV (one row per shot)."""
         summary = self.session(session_id)
         shots = self.shots(session_id)
         if fmt == "json":
@@ -671,6 +695,7 @@ class TreatmentRecord:
                     "events": self.events(session_id),
                     "alarms": [asdict(a) for a in self.alarms(session_id)],
                     "anomalies": self.anomalies(session_id),
+                    "notes": self.notes(session_id),
                 },
                 indent=2,
             )

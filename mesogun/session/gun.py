@@ -13,13 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from firmware_protocol import DeviceState, Mode, views
 from firmware_protocol.views import echoed
-from mesogun.errors import ConnectionLost, Hint, LinkTimeout, ParameterError, PortNotFound, StateError
+from mesogun.errors import (
+    ConnectionLost,
+    Hint,
+    LinkTimeout,
+    ParameterError,
+    PortNotFound,
+    RecordError,
+    StateError,
+)
 from mesogun.link import Link, Received
 from mesogun.models import Event, GunInfo, MissedEvents, Settings, ShotRecord, Status, Syringe
 from mesogun.record.recorder import NullRecorder, Recorder
@@ -387,11 +395,13 @@ class Gun:
 
         return await actor.call("disarm", run)
 
-    async def fire(self, count: int = 1) -> list[ShotRecord]:
+    async def fire(self, count: int = 1, *, on_ack: Callable[[int], None] | None = None) -> list[ShotRecord]:
         """Fire ``count`` shots at the set rate (0: until :meth:`stop`) and return their records.
 
         Returns when the device reports the burst over (or stopped by :meth:`stop`: the shots so far).
-        Raises :class:`DeviceAlarm` carrying the shots delivered if an alarm stops it early.
+        Raises :class:`DeviceAlarm` carrying the shots delivered if an alarm stops it early. ``on_ack``, if
+        given, is called as soon as the device acknowledged the fire, with the count it acknowledged (in
+        ``single`` mode 1, whatever ``count`` asked for).
         """
         count = check_count("count", count)
         actor = self._actor
@@ -400,6 +410,8 @@ class Gun:
             return actor.start_burst(await actor.command("fire", count=count))
 
         burst = await actor.call("fire", run)
+        if on_ack is not None:
+            on_ack(burst.count)
         return await self._wait(burst.future, "the burst to end")
 
     async def stop(self) -> None:
@@ -439,6 +451,21 @@ class Gun:
             return await actor.refresh()
 
         return await actor.call("get_status", run)
+
+    async def note(self, kind: str, detail: str, reason: str) -> None:
+        """Enter an operator's note in the treatment record (``soft_limit_override``: what, and why), in order
+        with the commands around it; returns once it is on record (at once without a record). Raises
+        :class:`RecordError` if the record failed."""
+        actor = self._actor
+        if not actor.record.enabled:  # no record attached: nothing to enter it in
+            return
+        on_note = getattr(self.recorder, "on_note", None)  # a recorder written before notes existed keeps none
+        if on_note is None:
+            raise RecordError(f"the treatment record ({type(self.recorder).__name__}) cannot keep a {kind} note")
+        actor.record.put(f"the {kind} note", lambda: on_note(kind, detail, reason))
+        await actor.record.drain()
+        if actor.record_error is not None:
+            raise actor.record_error
 
     def events(self, maxsize: int = 256) -> EventStream:
         """Typed events (status, shot, alarm) from this call on, as an async iterator.

@@ -88,6 +88,9 @@ class CountingRecorder:
                 self.unbounded_fires += 1
         await self.inner.on_message(direction, message)
 
+    async def on_note(self, kind: str, detail: str, reason: str) -> None:
+        await self.inner.on_note(kind, detail, reason)
+
     async def on_disconnected(self, reason: str) -> None:
         await self.inner.on_disconnected(reason)
 

@@ -118,6 +118,21 @@ def test_no_reply_raises_link_timeout_naming_command_attempts_and_timeout(virtua
     virtual(scenario)
 
 
+def test_health_counts_retries_and_timeouts_and_ages_the_last_frame(virtual: Any) -> None:
+    """Link.health(): a command unanswered after 3 attempts is 2 retries and 1 timeout; the last frame's age grows."""
+
+    async def scenario() -> None:
+        link, _ = await started(lambda m: [], ack_timeout=0.1, retries=2, silence_timeout=100)
+        with pytest.raises(LinkTimeout):
+            await link.request("arm")
+        health = link.health()
+        assert (health.retransmissions, health.timeouts, health.frames_dropped, health.lost) == (2, 1, 0, None)
+        assert health.last_rx_age >= 0.3
+        await link.close()
+
+    virtual(scenario)
+
+
 def test_late_reply_after_timeout_is_ignored_and_does_not_confuse_the_next_command(virtual: Any) -> None:
     async def scenario() -> None:
         late: list[Message] = []

@@ -216,6 +216,9 @@ class BrokenRecord:
             self.failed = True
             self._handler(RecordError("the record's writer thread died (simulated)"))
 
+    async def on_note(self, kind: str, detail: str, reason: str) -> None:
+        self.calls_after_failure += self.failed
+
     async def on_disconnected(self, reason: str) -> None:
         self.calls_after_failure += self.failed
         if self.armed and self.kind == "disconnected":
