@@ -121,9 +121,8 @@ def _message_type(name: str, doc: str) -> Field:
 
 def _record_list(name: str, record: tuple[Field, ...], doc: str) -> Field:
     item = cs.Struct(*(f.name / f.wire for f in record))
-    return Field(
-        name, cs.PrefixedArray(cs.Int8ul, item), "u8 count + record[]", "", doc, kind=FieldKind.RECORD_LIST, record=record
-    )
+    wire = cs.PrefixedArray(cs.Int8ul, item)
+    return Field(name, wire, "u8 count + record[]", "", doc, kind=FieldKind.RECORD_LIST, record=record)
 
 
 _TYPED_KINDS = frozenset({FieldKind.ENUM_LIST, FieldKind.MESSAGE_TYPE, FieldKind.INT_LIST, FieldKind.RECORD_LIST})
