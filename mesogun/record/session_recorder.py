@@ -24,8 +24,8 @@ from mesogun.record.recorder import Direction, FailureHandler
 from mesogun.record.store import TreatmentRecord, is_keepalive
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
 
-_DURABLE = frozenset({"shot", "alarm"})
-"""Device messages whose ``on_message`` returns only once committed."""
+_DURABLE = frozenset({"shot", "alarm", "shot_log"})
+"""Device messages whose ``on_message`` returns only once committed (a ``shot_log`` page holds shots)."""
 
 
 class SessionRecorder:
@@ -86,6 +86,18 @@ class SessionRecorder:
             self._count(added)
         else:
             self.writer.post(job, self._count)
+
+    async def missing_shots(self) -> list[tuple[int, int]]:
+        """The device's shots on record as unreceived that its shot log may still hold ((first, last) ranges):
+        the Gun reads them back after every (re)connect (shots fired while no host, or a crashed host, saw them).
+        """
+        self.writer.raise_if_failed()
+        session = self.session_id
+        if session is None:
+            return []
+        return await self.writer.wait(
+            self.writer.submit(lambda record: record.unreceived_ranges(session), durable=False), "the unreceived shots"
+        )
 
     async def on_disconnected(self, reason: str) -> None:
         """Close the session (committing everything queued) and end the writer thread until the next connect."""
