@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,8 +19,8 @@ from firmware_protocol import AlarmCode, DeviceState, Mode
 from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.output import emit_fields, emit_json, emit_table, plain
 from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
-from mesogun.errors import RecordError
-from mesogun.models import AlarmEvent, GunInfo, ShotRecord, Status
+from mesogun.errors import RecordError, ShotsNotReceived
+from mesogun.models import AlarmEvent, FiredShots, GunInfo, ShotRecord, Status
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 from mesogun.transports.discovery import list_guns
@@ -241,14 +242,26 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
 
     async def body(gun: Gun) -> list[ShotRecord]:
         on_alarm = functools.partial(_print_alarm, err=as_json)
-        return await arm_fire_disarm(gun, count, on_shot, on_alarm, stop_request if count == 0 else None)
+        with warnings.catch_warnings():  # the summary line names shots not received: no Python warning too
+            warnings.simplefilter("ignore", ShotsNotReceived)
+            return await arm_fire_disarm(gun, count, on_shot, on_alarm, stop_request if count == 0 else None)
 
     shots = run_on_gun(device_url(ctx), ctx.obj.db, body, stop_request=stop_request if count == 0 else None)
     volume = sum(s.dose_ml for s in shots)
+    fired = shots.fired if isinstance(shots, FiredShots) else len(shots)  # the device's count
+    recovered, unreceived = sum(s.recovered for s in shots), fired - len(shots)
     if as_json:
-        emit_json({"fired": len(shots), "volume_ml": round(volume, 6), "shots": [shot_fields(s) for s in shots]})
+        summary = {"fired": fired, "recovered": recovered, "unreceived": unreceived, "volume_ml": round(volume, 6)}
+        emit_json({**summary, "shots": [shot_fields(s) for s in shots]})
     else:
-        click.echo(f"fired {len(shots)} shots, {volume:.3f} mL")
+        said = ((recovered, "recovered from the device log"), (unreceived, "not received"))
+        notes = "".join(f"; {_shots_details(n)} {what}" for n, what in said if n)
+        click.echo(f"fired {fired} shots, {volume:.3f} mL{notes}")
+
+
+def _shots_details(count: int) -> str:
+    """``1 shot's details``, ``2 shots' details``."""
+    return f"{count} shot's details" if count == 1 else f"{count} shots' details"
 
 
 SafeAction = Callable[[Gun], Awaitable[str | None]]
