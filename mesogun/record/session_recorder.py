@@ -24,8 +24,9 @@ from mesogun.record.recorder import Direction, FailureHandler
 from mesogun.record.store import TreatmentRecord, is_keepalive
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
 
-_DURABLE = frozenset({"shot", "alarm", "shot_log"})
-"""Device messages whose ``on_message`` returns only once committed (a ``shot_log`` page holds shots)."""
+_DURABLE = frozenset({"shot", "alarm"})
+"""Device messages whose ``on_message`` returns only once committed. A ``shot_log`` page (shots read back
+from the device) goes with the next batch like a reply: fsyncing every page would hold up the shots behind it."""
 
 
 class SessionRecorder:
