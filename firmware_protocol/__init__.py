@@ -7,7 +7,7 @@ simulated gun (:mod:`sims`) both import the contract; firmware implements it fro
 
 from firmware_protocol import rules, views
 from firmware_protocol.catalog import CATALOG, Catalog, Direction, Field, FieldKind, MessageSpec
-from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, WireEnum
+from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, ShotSource, WireEnum
 from firmware_protocol.errors import (
     BadLength,
     BadPayload,
@@ -77,6 +77,7 @@ __all__ = [
     "NakCode",
     "OversizeFrame",
     "ProtocolError",
+    "ShotSource",
     "StreamDecoder",
     "TruncatedFrame",
     "UnknownMessageType",

@@ -6,7 +6,8 @@ derived from the same declarations.
 
 Type id ranges (so new families never collide): ``0x01-0x3F`` host→device core commands,
 ``0x40-0x4F`` calibration, ``0x50-0x5F`` firmware update, ``0x60-0x6F`` logs, ``0x80-0xFF``
-device→host (the high bit set).
+device→host (the high bit set). A family's own replies take its range with the high bit set (logs:
+``0xE0-0xEF``), so the core's device→host ids (``0x80-0xBF``) stay free for core messages.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 
 import construct as cs
 
-from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, WireEnum
+from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, ShotSource, WireEnum
 from firmware_protocol.fastpath import FastLayout
-from firmware_protocol.framing import PROTOCOL_VERSION
+from firmware_protocol.framing import MAX_PAYLOAD, PROTOCOL_VERSION
 
 
 class Direction(enum.Enum):
@@ -42,6 +43,9 @@ class FieldKind(enum.Enum):
     INT_LIST = "int list"
     MESSAGE_TYPE = "message type"
     """A type id of this catalog; JSON shows the message name."""
+    RECORD_LIST = "record list"
+    """A u8-counted list of records, each laid out as the field's :attr:`Field.record` fields (a JSON list of
+    objects)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Field:
     default: Any = None
     """Value used when a host→device command omits the field (``None``: required)."""
     default_factory: Callable[[], Any] | None = None
+    record: tuple[Field, ...] = ()
+    """For a :attr:`FieldKind.RECORD_LIST`: the fields of one record, in wire order."""
 
     def default_value(self) -> Any:
         """The value an omitted field takes; ``None`` if it is required."""
@@ -69,7 +75,8 @@ class Field:
         enum_part = ""
         if self.enum is not None:
             enum_part = "{" + ",".join(f"{m.json_name}={m.value}" for m in self.enum) + "}"
-        return f"{self.name}:{self.wire_type}:{self.unit}:{self.kind.value}{enum_part}"
+        record_part = "[" + ",".join(f.signature() for f in self.record) + "]" if self.record else ""
+        return f"{self.name}:{self.wire_type}:{self.unit}:{self.kind.value}{enum_part}{record_part}"
 
 
 def _u8(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field:
@@ -112,7 +119,13 @@ def _message_type(name: str, doc: str) -> Field:
     return Field(name, cs.Int8ul, "u8", "", doc, kind=FieldKind.MESSAGE_TYPE)
 
 
-_TYPED_KINDS = frozenset({FieldKind.ENUM_LIST, FieldKind.MESSAGE_TYPE, FieldKind.INT_LIST})
+def _record_list(name: str, record: tuple[Field, ...], doc: str) -> Field:
+    item = cs.Struct(*(f.name / f.wire for f in record))
+    wire = cs.PrefixedArray(cs.Int8ul, item)
+    return Field(name, wire, "u8 count + record[]", "", doc, kind=FieldKind.RECORD_LIST, record=record)
+
+
+_TYPED_KINDS = frozenset({FieldKind.ENUM_LIST, FieldKind.MESSAGE_TYPE, FieldKind.INT_LIST, FieldKind.RECORD_LIST})
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,26 @@ _SYRINGE_FIELDS = (
     _u32("capacity_nl", "nL", "syringe capacity (one of identity.syringe_sizes_nl)"),
     _u32("fill_nl", "nL", "volume in the syringe, at most its capacity"),
 )
+
+
+_SHOT_LOG_ENTRY = (
+    _u32("shot_index", "", "lifetime shot number of this shot (as in its shot event)"),
+    _u16("fire_seq", "", "seq of the fire command it belongs to (0 for a trigger or pedal shot)"),
+    _u16("depth_um", "µm", "depth of the shot (as in its shot event)"),
+    _u32("dose_nl", "nL", "dose of the shot (as in its shot event)"),
+    _u32("device_time_ms", "ms", "device time of the shot (as in its shot event)"),
+    _enum("source", ShotSource, "what fired it"),
+    _flag("partial", "1: the stroke was aborted by an alarm before it ended"),
+    _u32("delivered_nl", "nL", "volume of the stroke: dose_nl for a whole stroke, less for a partial one"),
+)
+SHOT_LOG_HEADER_SIZE = 9
+"""Bytes of a ``shot_log`` payload before its entries: oldest_index, newest_index, the entry count."""
+SHOT_LOG_ENTRY_SIZE = sum(f.wire.sizeof() for f in _SHOT_LOG_ENTRY)
+"""Bytes of one ``shot_log`` entry."""
+SHOT_LOG_PAGE_MAX = 40
+"""Most entries one ``get_shot_log`` may ask for (one ``shot_log`` page): 40 × 22 + 9 = 889 bytes, within
+:data:`~firmware_protocol.framing.MAX_PAYLOAD`."""
+assert SHOT_LOG_HEADER_SIZE + SHOT_LOG_PAGE_MAX * SHOT_LOG_ENTRY_SIZE <= MAX_PAYLOAD
 
 
 def _hello_fields() -> tuple[Field, ...]:
@@ -367,6 +400,37 @@ _MESSAGES: tuple[MessageSpec, ...] = (
 )
 
 
+_LOG_MESSAGES: tuple[MessageSpec, ...] = (  # the logs family (0x60-0x6F, replies 0xE0-0xEF)
+    MessageSpec(
+        0x60,
+        "get_shot_log",
+        Direction.HOST_TO_DEVICE,
+        "Reads the device's shot log: up to count shots from from_index on, oldest first. Read-only: changes "
+        f"nothing on the device and is allowed in every state. Refused (out_of_range) when count is 0 or above "
+        f"{SHOT_LOG_PAGE_MAX}, or from_index is past the newest shot; a from_index older than the oldest shot "
+        "the log still holds is answered from that oldest shot (the reply's oldest_index says where the log "
+        "starts).",
+        (
+            _u32("from_index", "", "lifetime shot number of the first shot wanted"),
+            _u16("count", "shots", f"shots wanted, 1–{SHOT_LOG_PAGE_MAX}"),
+        ),
+        reply="shot_log",
+    ),
+    MessageSpec(
+        0xE0,
+        "shot_log",
+        Direction.DEVICE_TO_HOST,
+        "Answers get_shot_log: one page of the shot log (the shots from max(from_index, oldest_index) on, at "
+        "most count of them, oldest first) and the window the log holds now.",
+        (
+            _u32("oldest_index", "", "lifetime shot number of the oldest shot the log holds (0: the log is empty)"),
+            _u32("newest_index", "", "lifetime shot number of the newest shot (the lifetime counter; 0: empty)"),
+            _record_list("entries", _SHOT_LOG_ENTRY, "the shots of this page, in shot_index order"),
+        ),
+    ),
+)
+
+
 class Catalog:
     """An immutable set of message definitions, indexed by type id and name, with its fingerprint."""
 
@@ -392,4 +456,4 @@ class Catalog:
 
 
 #: The catalog this package speaks.
-CATALOG = Catalog(_MESSAGES)
+CATALOG = Catalog(_MESSAGES + _LOG_MESSAGES)

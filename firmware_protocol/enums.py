@@ -108,3 +108,14 @@ class NakCode(WireEnum):
     """An alarm or emergency stop is latched; ``clear_alarm`` first."""
     INSUFFICIENT_VOLUME = 10
     """The reservoir holds less than the command needs."""
+
+
+class ShotSource(WireEnum):
+    """What fired a shot, as the device's shot log keeps it (``shot_log`` entries)."""
+
+    TRIGGER = 1
+    """The trigger on the handpiece."""
+    PEDAL = 2
+    """The foot pedal."""
+    REMOTE = 3
+    """A host's ``fire`` command (remote fire)."""

@@ -88,12 +88,34 @@ def _coerce(message: str, f: Field, value: Any, catalog: Catalog) -> Any:
         if not isinstance(value, (list, tuple)) or len(value) > 255:
             raise InvalidField(f"{where}={value!r} must be a list of at most 255 integers")
         return [_coerce_int(where, "u32", item, f.unit) for item in value]
+    if kind is FieldKind.RECORD_LIST:
+        return _coerce_records(message, f, value, catalog)
     assert f.enum is not None
     if kind is FieldKind.ENUM:
         return _coerce_enum(where, f.enum, value)
     if not isinstance(value, (list, tuple)) or len(value) > 255:
         raise InvalidField(f"{where}={value!r} must be a list of at most 255 {f.enum.__name__} names")
     return [_coerce_enum(where, f.enum, item) for item in value]
+
+
+def _coerce_records(message: str, f: Field, value: Any, catalog: Catalog) -> list[dict[str, Any]]:
+    """A list of records (mappings, or objects with the record's attributes) as checked dicts."""
+    names = ", ".join(r.name for r in f.record)
+    if not isinstance(value, (list, tuple)) or len(value) > 255:
+        raise InvalidField(f"{message}.{f.name} must be a list of at most 255 records ({names})")
+    records: list[dict[str, Any]] = []
+    for number, item in enumerate(value):
+        where = f"{message}.{f.name}[{number}]"
+        if not isinstance(item, Mapping):
+            item = {r.name: getattr(item, r.name) for r in f.record if hasattr(item, r.name)}
+        unknown = set(item) - {r.name for r in f.record}
+        if unknown:
+            raise InvalidField(f"{where} has no field {', '.join(sorted(unknown))}; a record takes: {names}")
+        missing = [r.name for r in f.record if item.get(r.name) is None]
+        if missing:
+            raise InvalidField(f"{where} lacks {', '.join(missing)}; a record takes: {names}")
+        records.append({r.name: _coerce(where, r, item[r.name], catalog) for r in f.record})
+    return records
 
 
 def _coerce_int(where: str, wire_type: str, value: Any, unit: str = "") -> int:
@@ -160,6 +182,8 @@ def _wire_value(f: Field, value: Any, catalog: Catalog) -> Any:
         return int(value)
     if f.kind is FieldKind.ENUM_LIST:
         return [int(v) for v in value]
+    if f.kind is FieldKind.RECORD_LIST:
+        return [{r.name: _wire_value(r, item[r.name], catalog) for r in f.record} for item in value]
     return value
 
 
@@ -205,7 +229,27 @@ def _python_value(f: Field, raw: Any, catalog: Catalog, message: str) -> Any:
         return spec.name if spec is not None else raw
     if kind is FieldKind.INT_LIST:
         return list(raw)
+    if kind is FieldKind.RECORD_LIST:
+        return [_python_record(f, item, catalog, message) for item in raw]
     return raw
+
+
+def _python_record(f: Field, raw: Mapping[str, Any], catalog: Catalog, message: str) -> dict[str, Any]:
+    """One decoded record as a dict of Python values (enums as members, flags as booleans)."""
+    record: dict[str, Any] = {}
+    for r in f.record:
+        value = raw[r.name]
+        if r.kind is FieldKind.ENUM and r.enum is not None:
+            try:
+                value = r.enum(value)
+            except ValueError:
+                raise BadPayload(f"{message}.{f.name}.{r.name}: {value!r} is not a valid {r.name} value") from None
+        elif r.kind is FieldKind.BOOL:
+            value = bool(value)
+        else:
+            value = _python_value(r, value, catalog, message)
+        record[r.name] = value
+    return record
 
 
 def _parse_fields(spec: MessageSpec, payload: bytes, offset: int, catalog: Catalog) -> tuple[dict[str, Any], int]:
@@ -258,10 +302,19 @@ def to_json(message: Message) -> dict[str, Any]:
         if isinstance(value, WireEnum):
             obj[key] = value.json_name
         elif isinstance(value, list):
-            obj[key] = [v.json_name if isinstance(v, WireEnum) else v for v in value]
+            obj[key] = [_json_item(v) for v in value]
         else:
             obj[key] = value
     return obj
+
+
+def _json_item(value: Any) -> Any:
+    """One list item in its JSON form (an enum by name, a record as an object of JSON values)."""
+    if isinstance(value, WireEnum):
+        return value.json_name
+    if isinstance(value, Mapping):
+        return {k: v.json_name if isinstance(v, WireEnum) else v for k, v in value.items()}
+    return value
 
 
 def from_json(obj: Mapping[str, Any], catalog: Catalog = CATALOG) -> Message:

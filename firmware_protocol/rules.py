@@ -250,6 +250,9 @@ STATE_TABLE: Mapping[str, Mapping[DeviceState, Outcome]] = MappingProxyType(
             alarm=_ok(_S.READY, _S.IDLE, checks=(_N.ALARM_ACTIVE,)),
             emergency_stop=_ok(_S.READY, _S.IDLE, checks=(_N.ALARM_ACTIVE,)),
         ),
+        # The logs family: a read, allowed in every state (a technician reads the log of a gun in alarm); the
+        # page it asks for is checked (count 1..SHOT_LOG_PAGE_MAX, from_index not past the newest shot).
+        "get_shot_log": _rule(_ok(checks=(_N.OUT_OF_RANGE,))),
     }
 )
 """Command × device state → outcome: the device's state rules (docs/protocol.md, "State rules").

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeAlias, TypeVar
 
-from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode
+from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, ShotSource
 from firmware_protocol.messages import Message, spec_for
 
 MessageTypeRef: TypeAlias = str | int
@@ -109,6 +109,14 @@ class EmergencyStop(_Header):
 @dataclass(frozen=True, slots=True)
 class ClearAlarm(_Header):
     """``clear_alarm``."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetShotLog(_Header):
+    """``get_shot_log``: asks for a page of the device's shot log."""
+
+    from_index: int
+    count: int
 
 
 # ------------------------------------------------------------------ device → host
@@ -202,6 +210,36 @@ class Alarm(_Header):
     device_time_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class ShotLogEntry:
+    """One shot of a ``shot_log`` page (not a message of its own: a record of :attr:`ShotLog.entries`)."""
+
+    shot_index: int
+    fire_seq: int
+    depth_um: int
+    dose_nl: int
+    device_time_ms: int
+    source: ShotSource
+    partial: bool
+    delivered_nl: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShotLog(_Header):
+    """``shot_log``: one page of the shot log and the window the log holds.
+
+    Built from a message, :attr:`entries` holds :class:`ShotLogEntry` views (the message holds plain dicts).
+    """
+
+    oldest_index: int
+    newest_index: int
+    entries: Sequence[ShotLogEntry]
+
+    def __post_init__(self) -> None:
+        entries = tuple(e if isinstance(e, ShotLogEntry) else ShotLogEntry(**e) for e in self.entries)
+        object.__setattr__(self, "entries", entries)
+
+
 MessageView: TypeAlias = (
     Hello
     | Heartbeat
@@ -215,12 +253,14 @@ MessageView: TypeAlias = (
     | Stop
     | EmergencyStop
     | ClearAlarm
+    | GetShotLog
     | Identity
     | Ack
     | Nak
     | Status
     | Shot
     | Alarm
+    | ShotLog
 )
 """Any message view."""
 
@@ -237,12 +277,14 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "stop": Stop,
     "emergency_stop": EmergencyStop,
     "clear_alarm": ClearAlarm,
+    "get_shot_log": GetShotLog,
     "identity": Identity,
     "ack": Ack,
     "nak": Nak,
     "status": Status,
     "shot": Shot,
     "alarm": Alarm,
+    "shot_log": ShotLog,
 }
 """Message name → its view class (one per catalog message)."""
 
@@ -280,9 +322,12 @@ def _builder(cls: type[MessageView]) -> _Builder:
 
 
 _BUILDERS: Mapping[str, tuple[type[MessageView], int, _Builder]] = {
-    name: (cls, len(fields(cls)) - len(HEADER_FIELDS), _builder(cls)) for name, cls in VIEWS.items() if cls is not Ack
+    name: (cls, len(fields(cls)) - len(HEADER_FIELDS), _builder(cls))
+    for name, cls in VIEWS.items()
+    if cls is not Ack and cls is not ShotLog
 }
-"""Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack`."""
+"""Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack` and
+:class:`ShotLog` (whose records are converted by its ``__post_init__``)."""
 
 
 def view(message: Message) -> MessageView:
@@ -345,6 +390,7 @@ __all__ = [
     "EchoView",
     "EmergencyStop",
     "Fire",
+    "GetShotLog",
     "GetStatus",
     "Heartbeat",
     "Hello",
@@ -356,6 +402,8 @@ __all__ = [
     "Prime",
     "SetParameters",
     "Shot",
+    "ShotLog",
+    "ShotLogEntry",
     "Status",
     "Stop",
     "echoed",

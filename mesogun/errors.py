@@ -211,6 +211,15 @@ class DeviceAlarm(MesogunError):
         self.shots: list[Any] = list(shots)
 
 
+class ShotsNotReceived(UserWarning):
+    """A warning: the device fired shots for a ``fire()`` whose details the host could not get.
+
+    Example: "fire: the device fired 20 shots, the details of 2 were not received (their events were lost
+    and the device's shot log no longer holds them)". The result (:class:`~mesogun.models.FiredShots`) holds
+    the others; its ``fired`` is the device's count and ``unreceived`` the difference.
+    """
+
+
 class RecordError(MesogunError):
     """The treatment record cannot be opened or written (disk full, permissions, no such session).
 

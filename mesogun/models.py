@@ -183,6 +183,8 @@ class ShotRecord:
     device_time: float
     fire_seq: int
     """Sequence number of the ``fire`` command this shot belongs to."""
+    recovered: bool = False
+    """The shot's event never arrived: its details were read back from the device's shot log."""
 
     @classmethod
     def from_message(cls, m: Message) -> ShotRecord:
@@ -190,11 +192,47 @@ class ShotRecord:
         return cls.from_view(view_as(m, views.Shot))
 
     @classmethod
+    def from_log_entry(cls, e: views.ShotLogEntry) -> ShotRecord:
+        """From an entry of the device's shot log (``recovered``; a partial stroke counts its delivered volume)."""
+        dose_nl = e.delivered_nl if e.partial else e.dose_nl
+        depth, dose = from_wire(DEPTH, e.depth_um), from_wire(DOSE, dose_nl)
+        return cls(e.shot_index, depth, dose, e.device_time_ms / 1000, e.fire_seq, recovered=True)
+
+    @classmethod
     def from_view(cls, v: views.Shot) -> ShotRecord:
         """From a ``shot`` view."""
         return cls(
             v.shot_index, from_wire(DEPTH, v.depth_um), from_wire(DOSE, v.dose_nl), v.device_time_ms / 1000, v.fire_seq
         )
+
+
+class FiredShots(list[ShotRecord]):
+    """What ``fire()`` returns: every shot the device fired for it, in index order, those whose event was lost
+    read back from the device's shot log (``recovered``), with the device's own count.
+
+    A plain list of :class:`ShotRecord` to code that only iterates; :attr:`fired` is the device's count, and
+    :attr:`unreceived` the shots it fired whose details the host could not get (their event was lost and the
+    device's log no longer holds them, or the link went before they could be read). ``fire()`` also warns
+    with :class:`~mesogun.errors.ShotsNotReceived` when :attr:`unreceived` is not 0, so it cannot go unnoticed.
+    """
+
+    def __init__(self, shots: list[ShotRecord], *, fired: int) -> None:
+        super().__init__(shots)
+        self.fired = max(fired, len(shots))
+        """Shots the device fired for this command (its own count)."""
+
+    @property
+    def recovered(self) -> int:
+        """Shots whose details came from the device's shot log (their event was lost on the line)."""
+        return sum(1 for shot in self if shot.recovered)
+
+    @property
+    def unreceived(self) -> int:
+        """Shots the device fired for this command whose details the host does not have."""
+        return self.fired - len(self)
+
+    def __repr__(self) -> str:
+        return f"FiredShots({list.__repr__(self)}, fired={self.fired}, unreceived={self.unreceived})"
 
 
 @dataclass(frozen=True)

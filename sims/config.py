@@ -67,6 +67,8 @@ class DeviceConfig:
     calibration: Calibration = field(default_factory=Calibration)
     replay_window: int = 128
     """How many recent sequence numbers the exactly-once reply cache remembers."""
+    shot_log_capacity: int = 10_000
+    """How many of its last shots the device's shot log keeps (``get_shot_log``)."""
     boot_depth_um: int = 2000
     boot_dose_nl: int = 10_000
     boot_rate_mhz: int = 2000

@@ -32,6 +32,7 @@ from sims.core import DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark
 from sims.dispatch import Dispatcher
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.firing import Firing
+from sims.logs import ShotLogReader
 from sims.nvm import Nvm, NvmData
 from sims.snapshot import DeviceSnapshot, FiringSnapshot
 from sims.statemachine import DeviceStateMachine, Event
@@ -72,13 +73,15 @@ class SimulatedGun:
                 volume_gain=cfg.calibration.volume_gain,
                 depth_offset_um=cfg.calibration.depth_offset_um,
             ),
+            shot_log_capacity=cfg.shot_log_capacity,
         )
         self._core = core = DeviceCore(cfg, self.nvm, DeviceStateMachine(self._on_state_change))
         self._alarms = Alarms(core, halt_motion=self._halt_motion, reboot=self._reboot)
         self._firing = Firing(core, self._alarms)
         self._watchdog = Watchdog(core, self._alarms.raise_alarm)
         self._commands = Commands(core, self._firing, self._alarms, lambda: self.identity)
-        self._dispatcher = Dispatcher(core, self._commands.registry(), self._commands.refusals(), catalog)
+        handlers = {**self._commands.registry(), **ShotLogReader(core).registry()}
+        self._dispatcher = Dispatcher(core, handlers, self._commands.refusals(), catalog)
         self._decoder = StreamDecoder()
 
     # ------------------------------------------------------------------ what tests read

@@ -18,6 +18,7 @@ async def start_device(options: SimOptions) -> SimulatedGun:
             volume_gain=cfg.calibration.volume_gain,
             depth_offset_um=cfg.calibration.depth_offset_um,
         ),
+        shot_log_capacity=cfg.shot_log_capacity,
     )
     device = SimulatedGun(cfg, nvm=nvm)
     await device.start()

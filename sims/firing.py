@@ -9,6 +9,7 @@ from __future__ import annotations
 from firmware_protocol import AlarmCode, DeviceState, Mode
 from sims.alarms import Alarms
 from sims.core import DeviceCore, ShotRecord
+from sims.nvm import LoggedShot
 from sims.statemachine import Event
 
 _STROKE = "stroke"
@@ -124,6 +125,9 @@ class Firing:
         depth = round(ram.motor.position(core.now()))
         time_ms = core.device_time_ms()
         core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
+        core.nvm.shot_log.append(
+            LoggedShot(lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, delivered_nl=ram.dose_nl)
+        )
         core.emit(
             "shot",
             shot_index=lifetime & 0xFFFF_FFFF,

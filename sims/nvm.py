@@ -1,23 +1,37 @@
-"""Non-volatile memory of the simulated gun: identity, lifetime shot counter and calibration.
+"""Non-volatile memory of the simulated gun: identity, lifetime shot counter, calibration and the shot log.
 
 Kept in a JSON file written atomically (temp file in the same folder, then ``os.replace``), so a
 killed simulator leaves either the old or the new content, never half a file. The device writes the
 lifetime counter before it reports each shot, so a shot the host saw is never lost by a restart.
 Without a path the memory lives only as long as the process (still surviving simulated brown-outs).
+
+The shot log (:class:`ShotLogRing`, the last :data:`SHOT_LOG_CAPACITY` shots) sits beside that file in
+``<nvm>.shots.jsonl``, one JSON line appended per shot (rewriting 10,000 entries on every shot would
+not keep up with the firing rate); a line cut short by a killed simulator is ignored, and the file is
+compacted to the ring's size when it has grown to twice that.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields, replace
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, astuple, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from firmware_protocol import ShotSource
 from sims.errors import NvmError
 
 NVM_FORMAT = 1
+
+SHOT_LOG_CAPACITY = 10_000
+"""Shots the reference device's log keeps (the oldest is overwritten by the next)."""
+SHOT_LOG_SUFFIX = ".shots.jsonl"
+"""The shot log's file: the NVM file's name with this appended."""
 
 
 @dataclass(frozen=True)
@@ -31,10 +45,125 @@ class NvmData:
     depth_offset_um: int = 80
 
 
-class Nvm:
-    """The device's non-volatile memory, backed by an optional JSON file."""
+@dataclass(frozen=True)
+class LoggedShot:
+    """One entry of the shot log: what the device believes it did (the fields of a ``shot_log`` entry)."""
 
-    def __init__(self, path: Path | str | None, factory: NvmData) -> None:
+    shot_index: int
+    fire_seq: int
+    depth_um: int
+    dose_nl: int
+    device_time_ms: int
+    source: ShotSource = ShotSource.REMOTE
+    partial: bool = False
+    """The stroke was aborted by an alarm (this simulator never logs one: an aborted stroke is not a shot)."""
+    delivered_nl: int = 0
+    """Volume of the stroke as the device believes it (``dose_nl`` for a whole stroke)."""
+
+
+class ShotLogRing:
+    """The last ``capacity`` shots, in shot index order; persisted to an append-only file when given one."""
+
+    def __init__(self, capacity: int = SHOT_LOG_CAPACITY, path: Path | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"shot log capacity={capacity} must be at least 1 shot")
+        self.capacity = capacity
+        self.path = path
+        self._shots: deque[LoggedShot] = deque(maxlen=capacity)
+        self._lines = 0
+        if path is not None and path.exists():
+            self._load(path)
+
+    def __len__(self) -> int:
+        return len(self._shots)
+
+    def __iter__(self) -> Iterator[LoggedShot]:
+        return iter(self._shots)
+
+    @property
+    def oldest_index(self) -> int:
+        """Index of the oldest shot held (0: empty)."""
+        return self._shots[0].shot_index if self._shots else 0
+
+    @property
+    def newest_index(self) -> int:
+        """Index of the newest shot held (0: empty)."""
+        return self._shots[-1].shot_index if self._shots else 0
+
+    def append(self, shot: LoggedShot) -> None:
+        """Log one shot (persisted before returning); the oldest goes when the ring is full."""
+        self._shots.append(shot)
+        if self.path is None:
+            return
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(_shot_line(shot))
+        except OSError as exc:
+            raise NvmError(f"cannot write the shot log {self.path}: {exc.strerror or exc}") from exc
+        self._lines += 1
+        if self._lines >= 2 * self.capacity:
+            self._compact()
+
+    def page(self, from_index: int, count: int) -> list[LoggedShot]:
+        """Up to ``count`` shots from ``max(from_index, oldest_index)`` on (indices are consecutive)."""
+        if not self._shots:
+            return []
+        start = max(from_index - self.oldest_index, 0)
+        return list(itertools.islice(self._shots, start, start + count))
+
+    def _load(self, path: Path) -> None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise NvmError(f"cannot read the shot log {path}: {exc.strerror or exc}") from exc
+        lines = text.split("\n")
+        complete, cut = lines[:-1], lines[-1]  # a last line without its newline was cut short by a kill
+        for number, line in enumerate(complete, start=1):
+            try:
+                values = json.loads(line)
+                index, fire_seq, depth, dose, time_ms, source, partial, delivered = (int(v) for v in values)
+                shot = LoggedShot(index, fire_seq, depth, dose, time_ms, ShotSource(source), bool(partial), delivered)
+            except (ValueError, TypeError, IndexError) as exc:
+                raise NvmError(f"shot log {path} line {number} is damaged: {exc}") from exc
+            self._shots.append(shot)
+        self._lines = len(complete)
+        if cut:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the file with the ring's shots only (atomically, like the NVM file)."""
+        assert self.path is not None
+        _write_atomically(self.path, "".join(_shot_line(shot) for shot in self._shots))
+        self._lines = len(self._shots)
+
+
+def _shot_line(shot: LoggedShot) -> str:
+    return json.dumps([int(v) if isinstance(v, bool | ShotSource) else v for v in astuple(shot)]) + "\n"
+
+
+def _write_atomically(path: Path, payload: str) -> None:
+    """Write ``payload`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(payload)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise NvmError(f"cannot write NVM file {path}: {exc.strerror or exc}") from exc
+
+
+class Nvm:
+    """The device's non-volatile memory, backed by an optional JSON file (and the shot log beside it)."""
+
+    def __init__(
+        self, path: Path | str | None, factory: NvmData, *, shot_log_capacity: int = SHOT_LOG_CAPACITY
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.writes = 0
         """How many times the file was written (for tests and benchmarks)."""
@@ -43,6 +172,9 @@ class Nvm:
         else:
             self.data = factory
             self._write()
+        log_path = self.path.with_name(self.path.name + SHOT_LOG_SUFFIX) if self.path is not None else None
+        self.shot_log = ShotLogRing(shot_log_capacity, log_path)
+        """The last shots, kept like the rest of the NVM (a brown-out or a restart keeps them)."""
 
     def update(self, **changes: Any) -> None:
         """Change fields and persist them before returning."""
@@ -53,19 +185,7 @@ class Nvm:
         if self.path is None:
             return
         payload = json.dumps({"format": NVM_FORMAT, **asdict(self.data)}, indent=2) + "\n"
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(payload)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            raise NvmError(f"cannot write NVM file {self.path}: {exc.strerror or exc}") from exc
+        _write_atomically(self.path, payload)
         self.writes += 1
 
 

@@ -84,6 +84,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("motor_speed_mm_s", "float", "depth motor speed", "mm/s", 0.1, 100, 5.0),
     OptionSpec("plunger_ms", "float", "plunger stroke time of the largest dose", "ms", 1, 99, 60.0),
     OptionSpec(
+        "shot_log_capacity", "int", "shots the device's shot log keeps (get_shot_log)", "shots", 1, 1_000_000, 10_000
+    ),
+    OptionSpec(
         "volume_gain",
         "float",
         "hidden calibration error: delivered = set dose x gain (new NVM only)",
@@ -163,6 +166,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
             plunger_min_ms=min(Physics().plunger_min_ms, _float(get("plunger_ms"))),
         ),
         calibration=Calibration(volume_gain=_float(get("volume_gain")), depth_offset_um=_int(get("depth_offset_um"))),
+        shot_log_capacity=_int(get("shot_log_capacity")),
     )
     impairments = Impairments(
         baud=_int(get("baud")),

@@ -64,6 +64,8 @@ def _field_json(f: Field) -> dict[str, Any]:
     if f.default is not None or f.default_factory is not None:
         obj["default"] = f.default_value()
     obj["doc"] = f.doc
+    if f.record:
+        obj["record"] = [_field_json(r) for r in f.record]
     return obj
 
 
@@ -109,6 +111,10 @@ def catalog_text(catalog: Catalog = CATALOG) -> str:
         for f in m.fields:
             meaning = spec.field_meaning(f)
             lines.append(f"      {f.name:<{width}}  {f.wire_type:<16} {f.unit or '-':<14} {meaning}".rstrip())
+            for r in f.record:  # one record of a record list, indented under it
+                meaning = spec.field_meaning(r)
+                name = f"  {r.name}"
+                lines.append(f"      {name:<{width}}  {r.wire_type:<16} {r.unit or '-':<14} {meaning}".rstrip())
         if m.name == "ack":
             lines.append("      + the acknowledged command's fields, for a command whose ack echoes its values")
     return "\n".join(lines) + "\n"

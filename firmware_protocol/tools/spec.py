@@ -93,6 +93,9 @@ def wire_range(f: Field, limited: bool = True) -> str:
         return f"{f.enum.__name__}: " + ", ".join(str(m.value) for m in f.enum)
     if f.kind is FieldKind.ENUM_LIST and f.enum is not None:
         return f"0–255 items of {f.enum.__name__}"
+    if f.kind is FieldKind.RECORD_LIST:
+        size = sum(r.wire.sizeof() for r in f.record)
+        return f"0–255 records of {size} bytes (below)"
     return "a type id"
 
 
@@ -227,6 +230,15 @@ def _message_section(spec: MessageSpec, catalog: Catalog) -> list[str]:
     if spec.fields:
         limited = spec.direction is Direction.HOST_TO_DEVICE
         lines += [*_table(_FIELD_HEADER, _field_rows(spec.fields, limited=limited)), ""]
+        for f in spec.fields:
+            if f.kind is FieldKind.RECORD_LIST:
+                lines += [
+                    f"*one record of `{f.name}`* (offsets within the record; records follow the count byte "
+                    "back to back)",
+                    "",
+                    *_table(_FIELD_HEADER, _field_rows(f.record, limited=False)),
+                    "",
+                ]
     else:
         lines += ["No fields: the payload is empty (length 0).", ""]
     if spec.name == "ack":
@@ -252,7 +264,7 @@ def _enum_section(enum_cls: type[WireEnum]) -> list[str]:
 def _enums(catalog: Catalog) -> list[str]:
     seen: list[type[WireEnum]] = []
     for spec in catalog:
-        for f in spec.fields:
+        for f in (field for top in spec.fields for field in (top, *top.record)):
             if f.enum is not None and f.enum not in seen:
                 seen.append(f.enum)
     for extra in (DeviceState, Mode, AlarmCode, AlarmPriority, NakCode):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from mesogun.models import AlarmEvent, ShotEvent, ShotRecord
+from mesogun.models import AlarmEvent, FiredShots, ShotEvent, ShotRecord
 from mesogun.session.gun import Gun
 
 ShotCallback = Callable[[ShotRecord], None]
@@ -20,7 +20,7 @@ async def arm_fire_disarm(
     on_alarm: AlarmCallback | None = None,
     stop_request: asyncio.Event | None = None,
     on_ack: Callable[[int], None] | None = None,
-) -> list[ShotRecord]:
+) -> FiredShots:
     """Arm, fire ``count`` shots (0: until ``stop_request`` is set, then stop), disarm; report each shot.
 
     ``on_ack`` gets the count the device acknowledged (what the progress counts to) as soon as firing started.
@@ -44,7 +44,7 @@ async def arm_fire_disarm(
                 on_alarm(event)
 
     watcher = asyncio.create_task(watch())
-    firing: asyncio.Task[list[ShotRecord]] | None = None
+    firing: asyncio.Task[FiredShots] | None = None
     try:
         await gun.arm()
         firing = asyncio.create_task(gun.fire(count, on_ack=on_ack))

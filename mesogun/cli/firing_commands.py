@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,8 +18,8 @@ from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.hints import cli_message
 from mesogun.cli.progress import FireReport, PrimeReport, choose_style, fire_report, prime_report
 from mesogun.cli.session import device_url, run_on_gun
-from mesogun.errors import MesogunError, ParameterError
-from mesogun.models import AlarmEvent, ShotRecord
+from mesogun.errors import MesogunError, ParameterError, ShotsNotReceived
+from mesogun.models import AlarmEvent, FiredShots
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
 
@@ -47,18 +48,21 @@ def check_single_mode(gun: Gun, count: int) -> None:
 
 async def fire_with_report(
     gun: Gun, count: int, report: FireReport, stop_request: asyncio.Event | None = None
-) -> list[ShotRecord]:
+) -> FiredShots:
     """Arm, fire ``count`` shots (0: until ``stop_request``), disarm, telling ``report`` as it goes; the
     closing summary carries the reservoir the device reports after the burst."""
     check_single_mode(gun, count)
-    shots = await arm_fire_disarm(
-        gun,
-        count,
-        lambda shot: report.shot(shot, gun.status.reservoir_ml),
-        report.alarm,
-        stop_request if count == 0 else None,
-        on_ack=report.acknowledged,
-    )
+    with warnings.catch_warnings():  # the summary names shots not received: no Python warning as well
+        warnings.simplefilter("ignore", ShotsNotReceived)
+        shots = await arm_fire_disarm(
+            gun,
+            count,
+            lambda shot: report.shot(shot, gun.status.reservoir_ml),
+            report.alarm,
+            stop_request if count == 0 else None,
+            on_ack=report.acknowledged,
+        )
+    report.completed(shots.fired)
     report.totals.reservoir_ml = (await gun.refresh_status()).reservoir_ml
     return shots
 

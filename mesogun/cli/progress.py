@@ -85,21 +85,50 @@ class FireTotals:
     """Their volume, as the device measured each shot."""
     reservoir_ml: float | None = None
     """What the device last reported left in the syringe."""
+    device_fired: int | None = None
+    """The device's own count of shots fired for this command, once the burst is over (``None`` before)."""
+    recovered: int = 0
+    """Shots among :attr:`shots` whose event was lost and whose details were read back from the device's log."""
+
+    @property
+    def fired(self) -> int:
+        """Shots the device fired: its own count once known, else the shots seen so far."""
+        return self.shots if self.device_fired is None else max(self.device_fired, self.shots)
+
+    @property
+    def unreceived(self) -> int:
+        """Shots the device fired whose details the host does not have."""
+        return self.fired - self.shots
 
     def summary(self) -> dict[str, Any]:
-        """The closing figures (``fired``, ``count``, ``volume_ml``, ``reservoir_ml``)."""
+        """The closing figures (``fired``, ``recovered``, ``unreceived``, ``count``, ``volume_ml``,
+        ``reservoir_ml``): the device's counts."""
         return {
-            "fired": self.shots,
+            "fired": self.fired,
+            "recovered": self.recovered,
+            "unreceived": self.unreceived,
             "count": self.count if self.count is not None else self.requested,
             "volume_ml": round(self.volume_ml, 6),
             "reservoir_ml": self.reservoir_ml,
         }
+
+    def summary_line(self) -> str:
+        """``fired 40 shots, 0.400 mL`` and, if any, how many shots' details came from the device's log or
+        were not received: the device's count, never a silent difference."""
+        said = ((self.recovered, "recovered from the device log"), (self.unreceived, "not received"))
+        notes = "".join(f"; {_shots_details(n)} {what}" for n, what in said if n)
+        return f"fired {self.fired} shots, {self.volume_ml:.3f} mL{notes}"
 
     @property
     def of(self) -> str:
         """``/N`` for a bounded burst (N the acknowledged count), empty for one until stopped."""
         count = self.count if self.count is not None else self.requested
         return f"/{count}" if count else ""
+
+
+def _shots_details(count: int) -> str:
+    """``1 shot's details``, ``2 shots' details``."""
+    return f"{count} shot's details" if count == 1 else f"{count} shots' details"
 
 
 class FireReport:
@@ -118,7 +147,12 @@ class FireReport:
         totals.shots += 1
         totals.volume_ml += shot.dose_ml
         totals.reservoir_ml = reservoir_ml
+        totals.recovered += shot.recovered
         self._show_shot(shot)
+
+    def completed(self, fired: int) -> None:
+        """The burst is over; ``fired`` is the device's own count of shots fired for it."""
+        self.totals.device_fired = fired
 
     def alarm(self, alarm: AlarmEvent) -> None:
         """An alarm was raised while firing."""
@@ -156,7 +190,7 @@ class PlainFireReport(FireReport):
     def finish(self, reservoir_ml: float | None, error: str | None = None) -> None:
         super().finish(reservoir_ml, error)
         if error is None:
-            click.echo(f"fired {self.totals.shots} shots, {self.totals.volume_ml:.3f} mL")
+            click.echo(self.totals.summary_line())
 
 
 class JsonFireReport(FireReport):
@@ -232,7 +266,7 @@ class BarFireReport(FireReport):
             self._refresh(description="fired" if error is None else "stopped", total=self.totals.shots or None)
         self.close()
         if error is None:
-            click.echo(f"fired {self.totals.shots} shots, {self.totals.volume_ml:.3f} mL")
+            click.echo(self.totals.summary_line())
 
     def close(self) -> None:
         if self._started:

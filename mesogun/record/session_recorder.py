@@ -26,7 +26,8 @@ from mesogun.record.store import TreatmentRecord, default_path, is_keepalive
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
 
 _DURABLE = frozenset({"shot", "alarm"})
-"""Device messages whose ``on_message`` returns only once committed."""
+"""Device messages whose ``on_message`` returns only once committed. A ``shot_log`` page (shots read back
+from the device) goes with the next batch like a reply: fsyncing every page would hold up the shots behind it."""
 
 
 class SessionRecorder:
@@ -100,6 +101,18 @@ class SessionRecorder:
             raise RecordError(f"the treatment record has no open session for the {kind} note")
         await self.writer.wait(
             self.writer.submit(lambda record: record.add_note(session, kind, detail, reason)), f"the {kind} note"
+        )
+
+    async def missing_shots(self) -> list[tuple[int, int]]:
+        """The device's shots on record as unreceived that its shot log may still hold ((first, last) ranges):
+        the Gun reads them back after every (re)connect (shots fired while no host, or a crashed host, saw them).
+        """
+        self.writer.raise_if_failed()
+        session = self.session_id
+        if session is None:
+            return []
+        return await self.writer.wait(
+            self.writer.submit(lambda record: record.unreceived_ranges(session), durable=False), "the unreceived shots"
         )
 
     async def on_disconnected(self, reason: str) -> None:

@@ -16,6 +16,11 @@ device's latched ``active_alarms`` - and entered against a *between sessions* en
 ``sessions`` row of kind ``between_sessions``), never against an already-ended session; a session its host
 never closed (a crash) keeps them, since its burst was still running.
 
+Shots read back from the device's shot log (a ``shot_log`` reply) replace their "unreceived" placeholders
+as detailed rows marked ``recovered`` (``received`` = 1: the details are on record); a range older than the
+device's log window when it was asked for is marked ``beyond_log``: those shots stay details-unknown for
+good (:meth:`TreatmentRecord.unreceived_ranges` lists the ones a host may still read back).
+
 Keep-alives (``heartbeat`` and its ``ack``) are never recorded: they say nothing about the treatment.
 """
 
@@ -77,6 +82,10 @@ CREATE TABLE IF NOT EXISTS shots (
     depth_um INTEGER,
     dose_nl INTEGER,
     device_time_ms INTEGER,
+    recovered INTEGER NOT NULL DEFAULT 0, -- 1: the details were read back from the device's shot log
+    source TEXT,                      -- from the shot log: trigger, pedal or remote (NULL: from the shot event)
+    partial INTEGER,                  -- from the shot log: 1 for a stroke aborted by an alarm
+    delivered_nl INTEGER,             -- from the shot log: the volume of the stroke
     PRIMARY KEY (device_serial, epoch, shot_index)
 );
 CREATE INDEX IF NOT EXISTS shots_by_session ON shots(session_id);
@@ -88,6 +97,7 @@ CREATE TABLE IF NOT EXISTS unreceived (  -- shots first..last the device counted
     last INTEGER NOT NULL,
     session_id INTEGER NOT NULL REFERENCES sessions(id),
     ts TEXT NOT NULL,
+    beyond_log INTEGER NOT NULL DEFAULT 0, -- 1: older than the device's shot log window: details lost for good
     PRIMARY KEY (device_serial, epoch, first)
 );
 CREATE INDEX IF NOT EXISTS unreceived_by_session ON unreceived(session_id);
@@ -146,6 +156,16 @@ FOUND_AT_CONNECT = (
 )
 """The note of an alarm entered at a connect (see :meth:`TreatmentRecord.enter_active_alarms`)."""
 
+_ADDED_COLUMNS = (
+    ("sessions", "kind", f"TEXT NOT NULL DEFAULT '{TREATMENT}'"),
+    ("shots", "recovered", "INTEGER NOT NULL DEFAULT 0"),
+    ("shots", "source", "TEXT"),
+    ("shots", "partial", "INTEGER"),
+    ("shots", "delivered_nl", "INTEGER"),
+    ("unreceived", "beyond_log", "INTEGER NOT NULL DEFAULT 0"),
+)
+"""Columns added after the first schema: a record written before them gains them at open (with defaults)."""
+
 COUNTER_JUMP = "counter_jump"
 """The ``anomalies.kind`` of a device counter that moved by more than :data:`MAX_PLAUSIBLE_UNRECEIVED`."""
 
@@ -173,7 +193,7 @@ class SessionSummary:
     started: str
     ended: str | None
     shots_recorded: int
-    """Shots whose event reached the host."""
+    """Shots on record in detail: their event reached the host, or they were read back from the device's log."""
     shots_unreceived: int
     """Shots the device counted but whose event never reached the host."""
     volume_nl: int
@@ -212,6 +232,10 @@ class ShotRow:
     device_time_ms: int | None
     epoch: int = 0
     """The device's counter epoch (it starts again after the device's counter went back)."""
+    recovered: bool = False
+    """The shot event never arrived: the details were read back from the device's shot log."""
+    beyond_log: bool = False
+    """An unreceived shot older than the device's shot log window: its details are lost for good."""
 
 
 class TreatmentRecord:
@@ -252,8 +276,7 @@ class TreatmentRecord:
             self._db.execute("PRAGMA synchronous=FULL")
             self._durable = True
             self._db.executescript(_SCHEMA)
-            if "kind" not in {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}:  # an older file
-                self._db.execute(f"ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT '{TREATMENT}'")
+            self._add_columns()
         except (OSError, sqlite3.Error) as exc:
             self._db.close()
             raise RecordError(f"cannot open the treatment record {self.path}: {exc}") from exc
@@ -289,6 +312,13 @@ class TreatmentRecord:
             cls(path).close()
         else:
             _check_folder(path)
+
+    def _add_columns(self) -> None:
+        """Bring a record written before :data:`_ADDED_COLUMNS` up to date (only writes when one is missing)."""
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         """Close the database (everything is already committed); closing again does nothing."""
@@ -406,24 +436,85 @@ class TreatmentRecord:
                     ),
                 )
                 self._take_from_ranges(db, serial, epoch, shot.shot_index)
+            elif message.name == "shot_log" and direction == "device":
+                self._recover(db, session_id, view_as(message, views.ShotLog))
+
+    def _recover(self, db: sqlite3.Connection, session_id: int, page: views.ShotLog) -> None:
+        """A page of the device's shot log: its shots replace their "unreceived" placeholders (in the session
+        that owned them), and unreceived shots older than the log window are marked ``beyond_log``."""
+        serial, epoch = self._device_of(db, session_id)
+        row = db.execute("SELECT baseline_lifetime FROM devices WHERE serial = ?", (serial,)).fetchone()
+        baseline = int(row[0]) if row is not None else 0
+        ts = _now()
+        for entry in page.entries:
+            if entry.shot_index <= baseline:  # fired before this record existed: not this record's shot
+                continue
+            owner = self._take_from_ranges(db, serial, epoch, entry.shot_index)
+            db.execute(
+                "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um,"
+                " dose_nl, device_time_ms, recovered, source, partial, delivered_nl)"
+                " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+                " ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1, recovered = 1,"
+                " ts = excluded.ts, fire_seq = excluded.fire_seq, depth_um = excluded.depth_um,"
+                " dose_nl = excluded.dose_nl, device_time_ms = excluded.device_time_ms, source = excluded.source,"
+                " partial = excluded.partial, delivered_nl = excluded.delivered_nl WHERE received = 0",
+                (
+                    serial,
+                    epoch,
+                    entry.shot_index,
+                    owner if owner is not None else session_id,
+                    ts,
+                    entry.fire_seq,
+                    entry.depth_um,
+                    entry.dose_nl,
+                    entry.device_time_ms,
+                    entry.source.json_name,
+                    int(entry.partial),
+                    entry.delivered_nl,
+                ),
+            )
+        if page.oldest_index > 0:
+            self._mark_beyond_log(db, serial, epoch, page.oldest_index)
 
     @staticmethod
-    def _take_from_ranges(db: sqlite3.Connection, serial: str, epoch: int, index: int) -> None:
-        """A shot event arrived for an index on record as unreceived: split its range around it."""
-        row = db.execute(
+    def _mark_beyond_log(db: sqlite3.Connection, serial: str, epoch: int, oldest: int) -> None:
+        """Unreceived shots below ``oldest`` (the oldest the device's log still holds) are lost for good."""
+        rows = db.execute(
             "SELECT first, last, session_id, ts FROM unreceived WHERE device_serial = ? AND epoch = ?"
+            " AND first < ? AND beyond_log = 0",
+            (serial, epoch, oldest),
+        ).fetchall()
+        for first, last, owner, ts in rows:
+            db.execute(
+                "DELETE FROM unreceived WHERE device_serial = ? AND epoch = ? AND first = ?", (serial, epoch, first)
+            )
+            pieces = [(first, min(last, oldest - 1), 1), (oldest, last, 0)]
+            db.executemany(
+                "INSERT INTO unreceived (device_serial, epoch, first, last, session_id, ts, beyond_log)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(serial, epoch, lo, hi, owner, ts, beyond) for lo, hi, beyond in pieces if lo <= hi],
+            )
+
+    @staticmethod
+    def _take_from_ranges(db: sqlite3.Connection, serial: str, epoch: int, index: int) -> int | None:
+        """A shot arrived (its event, or from the device's log) for an index on record as unreceived: split its
+        range around it; return the session that owned it (``None`` if it was not on record as unreceived)."""
+        row = db.execute(
+            "SELECT first, last, session_id, ts, beyond_log FROM unreceived WHERE device_serial = ? AND epoch = ?"
             " AND first <= ? AND last >= ?",
             (serial, epoch, index, index),
         ).fetchone()
         if row is None:
-            return
-        first, last, owner, ts = int(row[0]), int(row[1]), int(row[2]), str(row[3])
+            return None
+        first, last, owner, ts, beyond = int(row[0]), int(row[1]), int(row[2]), str(row[3]), int(row[4])
         db.execute("DELETE FROM unreceived WHERE device_serial = ? AND epoch = ? AND first = ?", (serial, epoch, first))
         pieces = [(first, index - 1), (index + 1, last)]
         db.executemany(
-            "INSERT INTO unreceived (device_serial, epoch, first, last, session_id, ts) VALUES (?, ?, ?, ?, ?, ?)",
-            [(serial, epoch, lo, hi, owner, ts) for lo, hi in pieces if lo <= hi],
+            "INSERT INTO unreceived (device_serial, epoch, first, last, session_id, ts, beyond_log)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(serial, epoch, lo, hi, owner, ts, beyond) for lo, hi in pieces if lo <= hi],
         )
+        return owner
 
     @staticmethod
     def _serial_of(db: sqlite3.Connection, session_id: int) -> str:
@@ -624,15 +715,18 @@ class TreatmentRecord:
         each range is at most :data:`MAX_PLAUSIBLE_UNRECEIVED` long)."""
         self.session(session_id)
         rows = self._db.execute(
-            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch FROM shots"
+            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch, recovered FROM shots"
             " WHERE session_id = ?",
             (session_id,),
         ).fetchall()
-        shots = [ShotRow(r[0], bool(r[1]), *r[2:]) for r in rows]
-        for first, last, ts, epoch in self._db.execute(
-            "SELECT first, last, ts, epoch FROM unreceived WHERE session_id = ?", (session_id,)
+        shots = [ShotRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], recovered=bool(r[8])) for r in rows]
+        for first, last, ts, epoch, beyond in self._db.execute(
+            "SELECT first, last, ts, epoch, beyond_log FROM unreceived WHERE session_id = ?", (session_id,)
         ):
-            shots.extend(ShotRow(i, False, ts, None, None, None, None, epoch) for i in range(first, last + 1))
+            shots.extend(
+                ShotRow(i, False, ts, None, None, None, None, epoch, beyond_log=bool(beyond))
+                for i in range(first, last + 1)
+            )
         shots.sort(key=lambda shot: (shot.epoch, shot.shot_index))
         return shots
 
@@ -658,6 +752,17 @@ class TreatmentRecord:
         ]
         rows.sort(key=lambda r: (r[2].host_time_utc, r[0], r[1]))
         return [row for _, _, row in rows]
+
+    def unreceived_ranges(self, session_id: int) -> list[tuple[int, int]]:
+        """The session's device's unreceived shots a host may still read back from the device's log: (first,
+        last) ranges of the device's current counter epoch not marked ``beyond_log``, lowest first."""
+        serial, epoch = self._device_of(self._db, session_id)
+        rows = self._db.execute(
+            "SELECT first, last FROM unreceived WHERE device_serial = ? AND epoch = ? AND beyond_log = 0"
+            " ORDER BY first",
+            (serial, epoch),
+        ).fetchall()
+        return [(int(first), int(last)) for first, last in rows]
 
     def anomalies(self, session_id: int) -> list[dict[str, Any]]:
         """What the record refused to believe in this session (``kind``, ``detail``, ``ts``), oldest first."""

@@ -29,6 +29,7 @@ from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.controller import Controller, HostState
 from mesogun.session.fanout import FanOut
 from mesogun.session.recording import RecordPipe
+from mesogun.session.shot_log import ShotLogRecovery, log_failure
 from mesogun.session.timeouts import Timeouts
 from mesogun.session.tracker import Burst, NeedleStop, StatusWait, Tracker
 from mesogun.transports import Transport
@@ -125,6 +126,7 @@ class ControlActor:
         self.record = RecordPipe(timeouts.record, self._record_failed, enabled=not isinstance(recorder, NullRecorder))
         self.heartbeats_sent = 0
         """Heartbeats sent (for diagnostics and tests)."""
+        self.shot_log = ShotLogRecovery(self)  # reads lost shots back from the device's shot log
         register = getattr(recorder, "on_failure", None)  # recorders written before the hook still work:
         if callable(register):  # their failures then surface through the calls the lane awaits
             register(self.record.fail)
@@ -162,6 +164,12 @@ class ControlActor:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._put(_Work(name, run, future), urgent=urgent)
         return await future
+
+    def post(self, name: str, run: Callable[[], Awaitable[Any]]) -> None:
+        """Queue ``run`` as ordinary work nobody waits for (a shot log page); a failure is only logged."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(log_failure)
+        self._put(_Work(name, run, future))
 
     def _put(self, item: _Item, *, urgent: bool = False) -> None:
         (self._urgent if urgent else self._queue).append(item)
@@ -304,6 +312,7 @@ class ControlActor:
         self._state_rx = received.rx_index
         status, url = self._status(), self.transport.url
         self.record.put("the session start", lambda: self.recorder.on_connected(info, status, url))
+        self.shot_log.session_started(status.shots_lifetime)
 
     async def drop_link(self) -> None:
         """Stop the current link (the transport stays open: the session owns it)."""
@@ -473,6 +482,8 @@ class ControlActor:
     async def _on_event(self, received: Received, *, recorded: bool) -> None:
         message = received.message
         number = received.events_before + 1
+        if not recorded:
+            self.shot_log.taken(message)  # in arrival order: a gap in shot indices is a lost event
         if message.name == "status":
             self.tracker.taken(number, pending=False)
             self._apply_status(received)

@@ -63,6 +63,7 @@ WIRE_COMMANDS: dict[str, str] = {
     "clear_alarm": "clear_alarm",
     "heartbeat": "heartbeat",
     "get_status": "get_status",
+    "get_shot_log": "get_shot_log",
 }
 """Controller trigger (the Gun's command) → the wire command it sends."""
 

@@ -21,6 +21,7 @@ from firmware_protocol import DeviceState, Mode, views
 from firmware_protocol.views import echoed
 from mesogun.errors import (
     ConnectionLost,
+    DeviceAlarm,
     Hint,
     LinkTimeout,
     ParameterError,
@@ -29,7 +30,7 @@ from mesogun.errors import (
     StateError,
 )
 from mesogun.link import Link, Received
-from mesogun.models import Event, GunInfo, MissedEvents, Settings, ShotRecord, Status, Syringe
+from mesogun.models import Event, FiredShots, GunInfo, MissedEvents, Settings, Status, Syringe
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.actor import ControlActor
 from mesogun.session.controller import Controller, HostState
@@ -395,24 +396,33 @@ class Gun:
 
         return await actor.call("disarm", run)
 
-    async def fire(self, count: int = 1, *, on_ack: Callable[[int], None] | None = None) -> list[ShotRecord]:
-        """Fire ``count`` shots at the set rate (0: until :meth:`stop`) and return their records.
+    async def fire(self, count: int = 1, *, on_ack: Callable[[int], None] | None = None) -> FiredShots:
+        """Fire ``count`` shots at the set rate (0: until :meth:`stop`) and return every shot the device fired.
 
-        Returns when the device reports the burst over (or stopped by :meth:`stop`: the shots so far).
-        Raises :class:`DeviceAlarm` carrying the shots delivered if an alarm stops it early. ``on_ack``, if
-        given, is called as soon as the device acknowledged the fire, with the count it acknowledged (in
-        ``single`` mode 1, whatever ``count`` asked for).
+        Returns when the device reports the burst over (or stopped by :meth:`stop`: the shots so far). Shots whose
+        event was lost on the line are read back from the device's shot log (``recovered``); the result's
+        ``fired`` is the device's count, ``unreceived`` what could not be read back (then it also warns with
+        :class:`~mesogun.errors.ShotsNotReceived`). Raises :class:`DeviceAlarm` carrying the shots delivered
+        (recovered ones included) if an alarm stops it early.
+        ``on_ack``, if given, is called as soon as the device acknowledged the fire, with the count it
+        acknowledged (in ``single`` mode 1, whatever ``count`` asked for).
         """
         count = check_count("count", count)
         actor = self._actor
 
-        async def run() -> Burst:
-            return actor.start_burst(await actor.command("fire", count=count))
+        async def run() -> tuple[Burst, int]:
+            burst = actor.start_burst(await actor.command("fire", count=count))
+            return burst, max(actor.shot_log.accounted_to or 0, self.status.shots_lifetime)
 
-        burst = await actor.call("fire", run)
+        burst, before = await actor.call("fire", run)
         if on_ack is not None:
             on_ack(burst.count)
-        return await self._wait(burst.future, "the burst to end")
+        try:
+            shots = await self._wait(burst.future, "the burst to end")
+        except DeviceAlarm as alarm:
+            alarm.shots = list(await actor.shot_log.complete(burst, alarm.shots, before))
+            raise
+        return await actor.shot_log.complete(burst, shots, before)
 
     async def stop(self) -> None:
         """Stop firing at the end of the shot in progress; sent in every connected state (a gun that is not

@@ -33,6 +33,7 @@ VALID_FIELDS: dict[str, dict[str, Any]] = {
     "load_syringe": SYRINGE,
     "prime": {"volume_nl": PRIME_VOLUME_NL},
     "fire": {"count": 0},
+    "get_shot_log": {"from_index": 0, "count": 1},  # from the oldest shot held: valid on an empty log too
 }
 """Values inside the reference limits, so that only the state rules (not a range check) can refuse."""
 

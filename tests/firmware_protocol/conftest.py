@@ -42,6 +42,9 @@ def field_values(f: Field, catalog: Catalog = CATALOG) -> st.SearchStrategy[Any]
         return st.text(max_size=TEXT_MAX_CHARS)
     if kind is FieldKind.INT_LIST:
         return st.lists(_uint(_array_item(f.wire)), max_size=LIST_MAX_ITEMS)
+    if kind is FieldKind.RECORD_LIST:
+        record = st.fixed_dictionaries({r.name: field_values(r, catalog) for r in f.record})
+        return st.lists(record, max_size=LIST_MAX_ITEMS)
     if kind is FieldKind.MESSAGE_TYPE:
         unknown_ids = st.integers(0, 255).filter(lambda i: i not in catalog.by_id)
         return st.sampled_from([m.name for m in catalog]) | unknown_ids

@@ -44,9 +44,11 @@ def test_catalog_lists_every_message_with_type_id_direction_and_fields_with_unit
     code, out, _ = run(["catalog"])
     assert code == 0
     for message in CATALOG:
-        assert f"0x{message.type_id:02X}  {message.name} " in out
-        for f in message.fields:
-            line = next(line for line in out.splitlines() if line.strip().startswith(f.name + " "))
+        header = f"0x{message.type_id:02X}  {message.name} "
+        assert header in out
+        block = out.split(header, 1)[1].split("\n0x", 1)[0].splitlines()  # this message's lines only
+        for f in (field for top in message.fields for field in (top, *top.record)):
+            line = next(line for line in block if line.strip().startswith(f.name + " "))
             assert f.wire_type in line and (f.unit or "-") in line
     assert "host→device" in out and "device→host" in out
 

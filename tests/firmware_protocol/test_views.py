@@ -39,6 +39,8 @@ def _expected_type(f: Field) -> object:
         return Sequence[f.enum]  # type: ignore[name-defined]
     if f.kind is FieldKind.INT_LIST:
         return Sequence[int]
+    if f.kind is FieldKind.RECORD_LIST:
+        return Sequence[views.ShotLogEntry]  # the one record list of the catalog (shot_log.entries)
     return views.MessageTypeRef
 
 
@@ -54,6 +56,14 @@ def test_view_fields_equal_the_catalog_fields(spec: MessageSpec) -> None:
     assert [f.name for f in own] == [f.name for f in spec.fields]
     for catalog_field in spec.fields:
         assert hints[catalog_field.name] == _expected_type(catalog_field), catalog_field.name
+
+
+def test_shot_log_entry_view_has_the_catalog_record_fields_and_types() -> None:
+    (entries,) = [f for f in CATALOG.by_name["shot_log"].fields if f.kind is FieldKind.RECORD_LIST]
+    hints = typing.get_type_hints(views.ShotLogEntry)
+    assert [f.name for f in dataclasses.fields(views.ShotLogEntry)] == [r.name for r in entries.record]
+    for record_field in entries.record:
+        assert hints[record_field.name] == _expected_type(record_field), record_field.name
 
 
 def test_echo_views_are_the_echoing_commands() -> None:

@@ -23,7 +23,8 @@ def test_lifetime_counter_survives_a_restart_of_the_simulator(sim_run, tmp_path)
 
     sim_run(fire_three, f"nvm={nvm}&serial=SIMNVM")
     assert json.loads(nvm.read_text())["shots_lifetime"] == 3
-    assert [p.name for p in tmp_path.iterdir()] == ["gun.json"], "no temp file left behind"
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["gun.json", "gun.json.shots.jsonl"], "no temp file left behind (the shot log sits beside it)"
 
     async def check(sim, host):
         status = await host.request("get_status")

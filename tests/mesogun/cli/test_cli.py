@@ -500,3 +500,23 @@ def test_human_status_and_info_show_user_units_the_clock_and_the_steps(tmp_path:
     assert "0.001–0.200 mL, in steps of 0.001 mL" in info.stdout and "in steps of 0.1 shots/s" in info.stdout
     steps = json.loads(mesogun("--device", "sim://", "info", "--json", db=db).stdout)
     assert (steps["depth_step_mm"], steps["dose_step_ml"], steps["rate_step_hz"]) == (0.1, 0.001, 0.1)
+
+
+def test_fire_on_a_lossy_line_prints_the_device_count_and_the_shots_read_back(tmp_path: Path) -> None:
+    """Shot events lost on the line: the summary counts what the device fired, says how many shots' details
+    were read back from its log, and every shot is printed once; exit 0."""
+    db = tmp_path / "r.sqlite"
+    args = ("--tcp", "127.0.0.1:0", "--serial", "LOSSY01", "--drop", "0.004", "--seed", "11")
+    with spawn_simulator(*args) as sim:
+        make_ready(sim.address, db, mode="burst")
+        fired = mesogun("--device", sim.address, "fire", "--count", "40", "--json", db=db)
+        assert fired.returncode == 0, fired.stderr
+        lines = [json.loads(line) for line in fired.stdout.splitlines()]
+        status = json.loads(mesogun("--device", sim.address, "status", "--json", db=db).stdout)
+    shots = [line for line in lines if line["event"] == "shot"]
+    summary = lines[-1]
+    assert summary["event"] == "summary" and summary["fired"] == 40 == status["shots_lifetime"]
+    assert summary["unreceived"] == 0 and len(shots) == 40
+    assert summary["recovered"] == sum(shot["recovered"] for shot in shots) > 0
+    assert sorted(shot["index"] for shot in shots) == list(range(1, 41))
+    assert "Traceback" not in fired.stderr and "ShotsNotReceived" not in fired.stderr

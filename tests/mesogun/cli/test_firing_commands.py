@@ -58,6 +58,8 @@ def test_fire_json_streams_a_line_per_shot_then_a_summary(tcp_gun: SpawnedSimula
     assert summary == {
         "event": "summary",
         "fired": 5,
+        "recovered": 0,
+        "unreceived": 0,
         "count": 5,
         "volume_ml": 0.1,
         "reservoir_ml": summary["reservoir_ml"],
