@@ -111,6 +111,7 @@ class Dispatcher:
             self._replay.clear()
         elif cached is not None and cached[0] == frame.msg_type and cached[1] == frame.payload:
             core.counters.duplicates += 1
+            core.record_command(frame.seq, self._catalog.by_id[frame.msg_type].name, replayed=True)
             core.write(cached[2])
             return
         core.deferred = []
@@ -177,6 +178,8 @@ class Dispatcher:
         if frame.version != PROTOCOL_VERSION:  # a hello from another protocol version: answered, then refused
             core.ram.incompatible = True
         core.counters.executed[name] += 1
+        if name not in _NOT_CACHED:
+            core.record_command(frame.seq, name)
         return to_wire(make(reply_name, seq=frame.seq, flags=Flag.REPLY, **fields))
 
     @staticmethod
