@@ -40,6 +40,8 @@ Check = Callable[[Message], str | None]
 
 _NOT_CACHED = frozenset({"hello", "heartbeat", "get_status"})
 """Commands whose replies are not kept in the replay cache: they change nothing, so a repeat is answered anew."""
+UNLOGGED_COMMANDS = _NOT_CACHED
+"""Commands left out of the device's execution log (``DeviceSnapshot.executions``): they change nothing."""
 
 _DETAIL_LIMIT = 255
 """Longest nak detail (a ``str8``)."""
