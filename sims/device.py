@@ -44,8 +44,8 @@ _STATUS_TIMER = "status"
 
 __all__ = [
     "ALARM_PRIORITY",
-    "CommandRecord",
     "LATCHING_ALARMS",
+    "CommandRecord",
     "DeviceCounters",
     "DeviceSnapshot",
     "ShotRecord",

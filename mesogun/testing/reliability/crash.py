@@ -1,11 +1,12 @@
 """Crash durability: SIGKILL the host at random moments of continuous firing, then check the record.
 
-A simulated gun runs in a child process (served as ``mesogun sim --tcp 127.0.0.1:0 --nvm FILE`` does, lifetime counter in
-NVM). Each round starts ``mesogun --device URL --db RECORD fire --count 0`` in another child, waits for its
-first shot line, lets it fire for a random time and kills it with SIGKILL. The device goes on firing until
-its communication watchdog trips. A new host then connects with the same treatment record (which
-reconciles the device's lifetime counter at connect), checks the alarm is ``communication_lost``, clears it,
-and audits the record against the device counter: every shot index exactly once, received or marked
+A simulated gun runs in a child process (served as ``mesogun sim --tcp 127.0.0.1:0 --nvm FILE`` does,
+lifetime counter in NVM). Each round starts ``mesogun --device URL --db RECORD fire --count 0`` in another
+child, waits for its first shot line, lets it fire for a random time and kills it with SIGKILL. The device
+goes on firing until its communication watchdog trips. A new host then connects with the same treatment
+record (which reconciles the device's lifetime counter at connect), checks the alarm is
+``communication_lost``, clears it, and audits the record against the device counter: every shot index
+exactly once, received or marked
 counted-but-unreceived, and every shot the killed host printed recorded as received. The simulator child
 reports what its device executed (:mod:`~mesogun.testing.reliability.device_reports`), so each round also
 checks, on the device, that the one fire command ran exactly once and every command the hosts sent (from
@@ -242,7 +243,9 @@ def run_crash(rounds: int, seed: int, max_kill_after_s: float, workdir: Path) ->
             if missing_printed:
                 failures.append(f"round {n}: shots printed by the killed host but not recorded: {missing_printed[:10]}")
             if not audit.ok:
-                failures.append(f"round {n}: the device's executions disagree with the commands sent: {audit.summary()}")
+                failures.append(
+                    f"round {n}: the device's executions disagree with the commands sent: {audit.summary()}"
+                )
             if audit.executed["fire"] != 1:
                 failures.append(f"round {n}: the device executed {audit.executed['fire']} fire commands, not 1")
             lifetime = new_lifetime

@@ -91,7 +91,7 @@ def audit_executions(
         if names is None or name in names:
             runs[name].append(seq)
             audit.executed[name] += 1
-    for seq, name in replays:
+    for _seq, name in replays:
         if names is None or name in names:
             audit.replays[name] += 1
     for name in sorted(set(by_name) | set(runs)):

@@ -48,8 +48,8 @@ DOSE_ML = 0.001
 """Smallest dose: a 10 mL syringe lasts about 9,700 shots."""
 RATE_HZ = 10.0
 CAPACITY_ML = 10.0
-RECORD_TIMEOUTS = {"record": 3600.0, "record_lag": 3600.0}
-"""The record's timeouts, off: they are wall-clock limits, and under virtual time the record's writer thread
+RECORD_TIMEOUT_S = 3600.0
+"""The record's timeouts (``Timeouts.record``, ``record_lag``), in effect off: they are wall-clock limits, and under virtual time the record's writer thread
 (real time) cannot keep up with a loop clock that jumps while it waits, so 0.5 s of "lag" passes in no time."""
 
 
@@ -182,7 +182,7 @@ class Soak:
         loop = asyncio.get_running_loop()
         started_wall, started_virtual = time.monotonic(), loop.time()
         try:
-            timeouts = mesogun.Timeouts(**RECORD_TIMEOUTS)
+            timeouts = mesogun.Timeouts(record=RECORD_TIMEOUT_S, record_lag=RECORD_TIMEOUT_S)
             async with mesogun.connect(SimTransport.attach(sim), recorder=recorder, timeouts=timeouts) as gun:
                 self.links.note(gun)
                 await self.setup(gun)
