@@ -46,6 +46,9 @@ FIRING_S = 0.3
 STALL_MARGIN_S = 0.3
 """The heartbeat-loss stall lasts the device's watchdog period plus this."""
 REPORT_TIMEOUT_S = 5.0
+RECORD_LAG_S = 5.0
+"""``Timeouts.record_lag`` for these runs: the heartbeat-loss try stalls the whole host for 1.3 s, record lane
+included, which the default 0.5 s would (rightly) call a stalled record and stop the gun for."""
 
 
 @dataclass
@@ -109,7 +112,8 @@ async def _measure(host_end: str, reports: DeviceReports, tries: int, seed: int,
     rng = random.Random(seed)
     out: list[SystemTry] = []
     with TreatmentRecord(db) as record:
-        async with mesogun.connect(host_end, recorder=SessionRecorder(record)) as gun:
+        timeouts = mesogun.Timeouts(record_lag=RECORD_LAG_S)
+        async with mesogun.connect(host_end, recorder=SessionRecorder(record), timeouts=timeouts) as gun:
             watchdog_s = gun.info.watchdog_ms / 1000
             await gun.configure(depth_mm=2.0, dose_ml=DOSE_ML, rate_hz=RATE_HZ, mode="continuous")
             await gun.load_syringe(capacity_ml=10)
