@@ -113,7 +113,8 @@ class Dispatcher:
             self._replay.clear()
         elif cached is not None and cached[0] == frame.msg_type and cached[1] == frame.payload:
             core.counters.duplicates += 1
-            core.record_command(frame.seq, self._catalog.by_id[frame.msg_type].name, replayed=True)
+            spec = self._catalog.by_id.get(frame.msg_type)  # an unknown type's nak is cached too
+            core.record_command(frame.seq, spec.name if spec else f"0x{frame.msg_type:02X}", replayed=True)
             core.write(cached[2])
             return
         core.deferred = []
