@@ -49,8 +49,9 @@ DOSE_ML = 0.001
 RATE_HZ = 10.0
 CAPACITY_ML = 10.0
 RECORD_TIMEOUT_S = 3600.0
-"""The record's timeouts (``Timeouts.record``, ``record_lag``), in effect off: they are wall-clock limits, and under virtual time the record's writer thread
-(real time) cannot keep up with a loop clock that jumps while it waits, so 0.5 s of "lag" passes in no time."""
+"""The record's timeouts (``Timeouts.record``, ``record_lag``), in effect off: they are wall-clock limits,
+and under virtual time the record's writer thread (real time) cannot keep up with a loop clock that jumps
+while it waits, so 0.5 s of "lag" passes in no time."""
 
 
 @dataclass
