@@ -35,11 +35,28 @@ class DeviceCounters:
     """Commands refused with a nak by their state rule or a check, by message name."""
     boots: int = 0
     """Power-ons, brown-outs included."""
+    executions: list[CommandRecord] = field(default_factory=list)
+    """Every state-changing command executed (not hello, heartbeat, get_status; not a replay), in order: the
+    device's own log for exactly-once audits (grows for the device's life, like the shot log)."""
+    replays: list[CommandRecord] = field(default_factory=list)
+    """Every repeat answered from the replay cache without executing, in order."""
 
     @property
     def commands_executed(self) -> int:
         """Total commands executed (acknowledged, duplicates not counted)."""
         return sum(self.executed.values())
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """One command frame the device executed, or answered from its replay cache (ground truth, not on the wire)."""
+
+    seq: int
+    """The host's sequence number of the frame."""
+    name: str
+    monotonic: float
+    """``time.monotonic()`` when the device handled it (one clock for every process on a machine)."""
+    device_time_ms: int
 
 
 @dataclass
@@ -65,6 +82,14 @@ class StopMark:
     """``time.monotonic()`` of the host process when the command was executed (for latency benchmarks)."""
     device_time_ms: int
     """Device time (ms since power-on) when the command was executed."""
+
+
+@dataclass(frozen=True)
+class WatchdogTrip(StopMark):
+    """When the communication watchdog tripped, and how long the host had been silent then."""
+
+    silent_ms: float
+    """Device milliseconds from the last valid host frame to the trip."""
 
 
 @dataclass
@@ -152,6 +177,17 @@ class DeviceCore:
         """The last ``stop`` executed (survives brown-outs: ground truth for tests and benchmarks)."""
         self.last_emergency_stop: StopMark | None = None
         """The last ``emergency_stop`` that halted the device (not a repeat while already stopped)."""
+        self.last_watchdog_trip: WatchdogTrip | None = None
+        """The last time the communication watchdog tripped."""
+
+    def record_command(self, seq: int, name: str, *, replayed: bool = False) -> None:
+        """Log a command frame handled now: executed, or (``replayed``) answered from the replay cache."""
+        log = self.counters.replays if replayed else self.counters.executions
+        log.append(CommandRecord(seq, name, time.monotonic(), self.device_time_ms()))
+
+    def mark_watchdog_trip(self, silent_s: float) -> None:
+        """The watchdog trips now, ``silent_s`` device seconds after the last valid host frame."""
+        self.last_watchdog_trip = WatchdogTrip(time.monotonic(), self.device_time_ms(), round(silent_s * 1000, 3))
 
     def mark_stop(self) -> None:
         """A ``stop`` is executed now."""

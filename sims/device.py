@@ -28,7 +28,7 @@ from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.alarms import Alarms
 from sims.commands import Commands
 from sims.config import DeviceConfig
-from sims.core import DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark
+from sims.core import CommandRecord, DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark, WatchdogTrip
 from sims.dispatch import Dispatcher
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.firing import Firing
@@ -46,11 +46,13 @@ _STATUS_TIMER = "status"
 __all__ = [
     "ALARM_PRIORITY",
     "LATCHING_ALARMS",
+    "CommandRecord",
     "DeviceCounters",
     "DeviceSnapshot",
     "ShotRecord",
     "SimulatedGun",
     "StopMark",
+    "WatchdogTrip",
 ]
 
 
@@ -226,6 +228,9 @@ class SimulatedGun:
             device_time_ms=core.device_time_ms(),
             last_stop=core.last_stop,
             last_emergency_stop=core.last_emergency_stop,
+            last_watchdog_trip=core.last_watchdog_trip,
+            executions=tuple(counters.executions),
+            replays=tuple(counters.replays),
             executed=dict(counters.executed),
             refused=dict(counters.refused),
             frames_in=counters.frames_in,

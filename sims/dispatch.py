@@ -40,6 +40,8 @@ Check = Callable[[Message], str | None]
 
 _NOT_CACHED = frozenset({"hello", "heartbeat", "get_status", "get_shot_log"})
 """Commands whose replies are not kept in the replay cache: they change nothing, so a repeat is answered anew."""
+UNLOGGED_COMMANDS = _NOT_CACHED
+"""Commands left out of the device's execution log (``DeviceSnapshot.executions``): they change nothing."""
 
 _DETAIL_LIMIT = 255
 """Longest nak detail (a ``str8``)."""
@@ -111,6 +113,8 @@ class Dispatcher:
             self._replay.clear()
         elif cached is not None and cached[0] == frame.msg_type and cached[1] == frame.payload:
             core.counters.duplicates += 1
+            spec = self._catalog.by_id.get(frame.msg_type)  # an unknown type's nak is cached too
+            core.record_command(frame.seq, spec.name if spec else f"0x{frame.msg_type:02X}", replayed=True)
             core.write(cached[2])
             return
         core.deferred = []
@@ -177,6 +181,8 @@ class Dispatcher:
         if frame.version != PROTOCOL_VERSION:  # a hello from another protocol version: answered, then refused
             core.ram.incompatible = True
         core.counters.executed[name] += 1
+        if name not in _NOT_CACHED:
+            core.record_command(frame.seq, name)
         return to_wire(make(reply_name, seq=frame.seq, flags=Flag.REPLY, **fields))
 
     @staticmethod

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from firmware_protocol import AlarmCode, DeviceState, Mode
-from sims.core import StopMark
+from sims.core import CommandRecord, StopMark, WatchdogTrip
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,13 @@ class DeviceSnapshot:
     """The last ``stop`` executed, if any."""
     last_emergency_stop: StopMark | None
     """The last ``emergency_stop`` that halted the device, if any."""
+    last_watchdog_trip: WatchdogTrip | None
+    """The last time the communication watchdog tripped, if any."""
+    executions: tuple[CommandRecord, ...]
+    """Every state-changing command executed since this object was created, in order (replays excluded): how
+    many times each command the host sent really ran (for exactly-once audits; never on the wire)."""
+    replays: tuple[CommandRecord, ...]
+    """Every repeat answered from the replay cache without executing, in order."""
     executed: Mapping[str, int]
     """Commands executed and acknowledged, by name (duplicates answered from the cache not counted)."""
     refused: Mapping[str, int]

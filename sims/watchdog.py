@@ -43,7 +43,9 @@ class Watchdog:
     def _check(self) -> None:
         if self._core.state not in _GUARDED:
             return
-        if self._core.now() - self.last_rx >= self._period_s() - _CLOCK_TOLERANCE_S:
+        silent_s = self._core.now() - self.last_rx
+        if silent_s >= self._period_s() - _CLOCK_TOLERANCE_S:
+            self._core.mark_watchdog_trip(silent_s)
             self._raise_alarm(AlarmCode.COMMUNICATION_LOST)
         else:
             self._arm()

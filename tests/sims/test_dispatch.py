@@ -64,6 +64,9 @@ def test_a_retried_fire_fires_once(sim_run):
         assert [s["shot_index"] for s in host.events("shot")] == [1, 2, 3]
         assert sim.device.counters.executed["fire"] == 1
         assert sim.device.counters.duplicates == 1
+        snap = sim.device.snapshot()
+        assert [(e.seq, e.name) for e in snap.executions if e.name == "fire"] == [(500, "fire")]
+        assert [(r.seq, r.name) for r in snap.replays] == [(500, "fire")]
 
     sim_run(test)
 

@@ -17,6 +17,8 @@ def test_watchdog_trips_when_the_host_falls_silent_while_armed(sim_run):
         await asyncio.sleep(0.2)
         assert sim.device.state.json_name == "alarm"
         assert ("communication_lost", "high") in host.alarms_raised()
+        trip = sim.device.snapshot().last_watchdog_trip
+        assert trip is not None and 1000 <= trip.silent_ms < 1001  # the device's own mark: 1 s of silence
 
     sim_run(test)
 

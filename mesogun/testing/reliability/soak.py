@@ -7,6 +7,9 @@ bit), drops bytes (1e-3), adds latency, and is unplugged at random; the host rec
 heartbeats. The treatment record (:class:`~mesogun.record.TreatmentRecord` with
 :class:`~mesogun.record.SessionRecorder`) is then compared shot by shot with the device's own shot log:
 ``duplicates`` and ``lost`` must be 0, and every received shot's details must match what the device did.
+The record's primary key (the shot index) cannot hold a duplicate, so exactly-once is also counted on the
+device: every command the host sent is matched with the device's own execution log
+(:mod:`~mesogun.testing.reliability.executions`): acked ones ran exactly once, none ran twice.
 
 The campaign: ``python -m benchmarks.reliability.soak`` (defaults: 100,000 commands and 20,000 shots).
 """
@@ -22,12 +25,12 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import mesogun
-from firmware_protocol import DeviceState, Message
+from firmware_protocol import DeviceState, Flag, Message
 from mesogun.errors import ConnectionLost, MesogunError, RecordError
 from mesogun.link import Link
 from mesogun.models import GunInfo, Status
@@ -35,14 +38,20 @@ from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.record.recorder import Direction
 from mesogun.session.controller import HostState
 from mesogun.testing.reliability.common import current_rss_mib, machine, max_rss_mib
+from mesogun.testing.reliability.executions import Answer, Sent, audit_executions
 from mesogun.transports.sim import SimTransport
 from sims.clock import run_virtual
+from sims.dispatch import UNLOGGED_COMMANDS
 from sims.inprocess import InProcessSim, start_inprocess
 
 DOSE_ML = 0.001
 """Smallest dose: a 10 mL syringe lasts about 9,700 shots."""
 RATE_HZ = 10.0
 CAPACITY_ML = 10.0
+RECORD_TIMEOUT_S = 3600.0
+"""The record's timeouts (``Timeouts.record``, ``record_lag``), in effect off: they are wall-clock limits,
+and under virtual time the record's writer thread (real time) cannot keep up with a loop clock that jumps
+while it waits, so 0.5 s of "lag" passes in no time."""
 
 
 @dataclass
@@ -71,6 +80,9 @@ class CountingRecorder:
         """Shots asked for by fire commands the device acknowledged (count > 0 only)."""
         self.unbounded_fires = 0
         self.sessions = 0
+        self.sent: list[Sent] = []
+        """Every command the host sent (first sends), with the device's answer once it came."""
+        self._sent_by_seq: dict[int, int] = {}
 
     async def on_connected(self, info: GunInfo, status: Status, url: str) -> None:
         self.sessions += 1
@@ -79,13 +91,18 @@ class CountingRecorder:
     async def on_message(self, direction: Direction, message: Message) -> None:
         if direction == "host":
             self.commands[message.name] += 1
+            if message.name not in UNLOGGED_COMMANDS:  # the device logs only what changes something
+                self._sent_by_seq[message.seq] = len(self.sent)
+                self.sent.append(Sent(message.seq, message.name, "unanswered"))
         elif message.name == "shot":
             self.shot_events += 1
-        elif message.name == "ack" and message.get("command") == "fire":
-            if message["count"]:
-                self.fire_counts += message["count"]
-            else:
-                self.unbounded_fires += 1
+        elif message.name in ("ack", "nak") and message.flags & Flag.REPLY:
+            self._answered(message)
+            if message.name == "ack" and message.get("command") == "fire":
+                if message["count"]:
+                    self.fire_counts += message["count"]
+                else:
+                    self.unbounded_fires += 1
         await self.inner.on_message(direction, message)
 
     async def on_note(self, kind: str, detail: str, reason: str) -> None:
@@ -93,6 +110,13 @@ class CountingRecorder:
 
     async def on_disconnected(self, reason: str) -> None:
         await self.inner.on_disconnected(reason)
+
+    def _answered(self, reply: Message) -> None:
+        """The device answered a command: ack (executed) or nak (refused)."""
+        index = self._sent_by_seq.get(reply.seq)
+        if index is not None and self.sent[index].name == reply.get("command"):
+            answer: Answer = "acked" if reply.name == "ack" else "refused"
+            self.sent[index] = replace(self.sent[index], answer=answer)
 
     def on_failure(self, handler: Callable[[RecordError], None]) -> None:
         """The inner record's failures reach the Gun (Recorder seam)."""
@@ -162,7 +186,8 @@ class Soak:
         loop = asyncio.get_running_loop()
         started_wall, started_virtual = time.monotonic(), loop.time()
         try:
-            async with mesogun.connect(SimTransport.attach(sim), recorder=recorder) as gun:
+            timeouts = mesogun.Timeouts(record=RECORD_TIMEOUT_S, record_lag=RECORD_TIMEOUT_S)
+            async with mesogun.connect(SimTransport.attach(sim), recorder=recorder, timeouts=timeouts) as gun:
                 self.links.note(gun)
                 await self.setup(gun)
                 gc.collect()
@@ -340,7 +365,21 @@ class Soak:
             != (truth[r[0]].fire_seq, truth[r[0]].set_depth_um, truth[r[0]].set_dose_nl, truth[r[0]].device_time_ms)
         ]
         fired = device.shots_lifetime
+        snap = device.snapshot()
+        executions = audit_executions(
+            rec.sent, [(e.seq, e.name) for e in snap.executions], [(r.seq, r.name) for r in snap.replays]
+        )
+        fires = audit_executions(
+            rec.sent,
+            [(e.seq, e.name) for e in snap.executions],
+            [(r.seq, r.name) for r in snap.replays],
+            names=frozenset({"fire"}),
+        )
+        duplicates, lost = len(indexes) - len(set(indexes)), len(set(range(1, fired + 1)) - set(indexes))
+        phantom = len(set(indexes) - set(range(1, fired + 1)))
+        ok = not (duplicates or lost or phantom or mismatched) and executions.ok and len(rows) == len(device.shot_log)
         return {
+            "ok": ok,
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(self.cfg).items()},
             "machine": machine(),
             "wall_s": round(wall_s, 1),
@@ -359,16 +398,20 @@ class Soak:
             "unplugs": self.unplugs,
             "reconnects": self.reconnects,
             "sessions": rec.sessions,
+            "fire_commands": fires.summary(),
+            "commands_executed_on_device": executions.summary(),
             "shots_commanded": rec.fire_counts,
             "fire_until_stop_commands": rec.unbounded_fires,
             "shots_fired_device_counter": fired,
             "shot_events_received": rec.shot_events,
+            "shots_fired_device_log": len(device.shot_log),
             "shots_recorded": len(rows),
             "shots_recorded_received": len(received),
             "shots_recorded_unreceived": len(rows) - len(received),
-            "duplicates": len(indexes) - len(set(indexes)),
-            "lost": len(set(range(1, fired + 1)) - set(indexes)),
-            "phantom": len(set(indexes) - set(range(1, fired + 1))),
+            "duplicates": duplicates,
+            "record_minus_device_shots": len(rows) - len(device.shot_log),
+            "lost": lost,
+            "phantom": phantom,
             "received_details_mismatched": len(mismatched),
             "rss_mib": [(n, round(r, 1)) for n, r in self.rss],
             "rss_mib_start": round(self.rss[0][1], 1),
