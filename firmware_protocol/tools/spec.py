@@ -35,7 +35,7 @@ from firmware_protocol.framing import (
     Flag,
     frame_body,
 )
-from firmware_protocol.messages import Message, encode_message, make, to_json, to_wire
+from firmware_protocol.messages import Message, encode_message, ignores_trailing_bytes, make, to_json, to_wire
 from firmware_protocol.rules import (
     ALARM_PRIORITIES,
     FIELD_LIMITS,
@@ -203,13 +203,15 @@ def _message_index(catalog: Catalog) -> list[str]:
             m.reply or "—",
             "yes" if m.echoes else "—",
             "yes" if m.frozen_prefix else "—",
+            "ignored" if ignores_trailing_bytes(m) else "`bad_payload`",
         )
         for m in catalog
     ]
+    header = ("type id", "name", "direction", "reply", "ack echoes fields", "frozen prefix", "bytes after last field")
     return [
         "### Messages",
         "",
-        *_table(("type id", "name", "direction", "reply", "ack echoes fields", "frozen prefix"), rows),
+        *_table(header, rows),
         "",
     ]
 
@@ -222,7 +224,11 @@ def _message_section(spec: MessageSpec, catalog: Catalog) -> list[str]:
     if spec.echoes:
         facts.append("Its `ack` repeats these fields with the values the device applied.")
     if spec.frozen_prefix:
-        facts.append("Frozen prefix: later versions only append fields; a receiver ignores bytes after the last.")
+        facts.append("Frozen prefix: its fields never change; later versions only append fields.")
+    if ignores_trailing_bytes(spec):
+        facts.append("A receiver ignores bytes after the last field it knows (fields appended by a later version).")
+    else:
+        facts.append("Bytes after the last field make the payload invalid (`nak bad_payload`).")
     lines += [spec.doc, "", " ".join(facts), ""]
     if spec.fields:
         limited = spec.direction is Direction.HOST_TO_DEVICE

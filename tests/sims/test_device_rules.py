@@ -136,6 +136,10 @@ def test_unknown_type_bad_payload_and_device_messages_are_refused(sim_run):
         await host.connection.write(encode_frame(Frame(0x10, 78, b"\x01\x02")))  # set_parameters, too short
         reply = await host.wait_for(lambda m: m.seq == 78 and m.name == "nak")
         assert reply["code"] is NakCode.BAD_PAYLOAD and reply["command"] == "set_parameters"
+        assert reply["detail"] == (  # protocol terms (field, wire type, lengths), never a decoder's own message
+            "set_parameters.dose_nl (u32) at payload offset 2 runs past the end of the 2-byte payload "
+            "(0 bytes left; set_parameters takes 9 bytes)"
+        )
         reply = await host.request("ack", command="arm")
         assert reply["code"] is NakCode.UNKNOWN_TYPE
         assert sim.device.counters.commands_executed == 0
