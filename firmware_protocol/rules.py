@@ -6,6 +6,8 @@ not part of the wire layout (so not in the fingerprint):
 - :data:`GATES` and :data:`STATE_TABLE`: the order in which a device decides to refuse a command, and
   command × device state → accepted (and the state it leads to) or refused (and the nak code);
 - :data:`REFERENCE_LIMITS` / :data:`REFERENCE_IDENTITY`: the reference device's identity and hard limits;
+  :data:`REFERENCE_MODEL`: what identity does not carry (power-on values, motion speeds, thresholds);
+  :func:`applied_value`: how a value inside the limits is rounded to the grid;
 - :data:`ALARM_PRIORITIES` and :data:`LATCHING_ALARMS`: how each alarm is raised.
 
 docs/protocol.md renders these (``python -m firmware_protocol spec``), the simulator decides its naks
