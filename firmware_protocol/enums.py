@@ -97,7 +97,7 @@ class NakCode(WireEnum):
     WRONG_STATE = 4
     """The command is not allowed in the device's current state."""
     BUSY = 5
-    """The device is moving (depth motor, priming) or still executing this sequence number."""
+    """The device is priming, or its depth motor is still moving to a new depth: retry when it has finished."""
     INCOMPATIBLE_VERSION = 6
     """The host's protocol version or catalog fingerprint differs from the device's."""
     NO_SYRINGE = 7

@@ -14,7 +14,7 @@ from typing import Any
 
 import construct as cs
 
-from firmware_protocol.catalog import CATALOG, Catalog, Field, FieldKind, MessageSpec
+from firmware_protocol.catalog import CATALOG, Catalog, Direction, Field, FieldKind, MessageSpec
 from firmware_protocol.enums import WireEnum
 from firmware_protocol.errors import BadPayload, InvalidField, UnknownMessageType
 from firmware_protocol.framing import Frame, encode_frame
@@ -252,18 +252,57 @@ def _python_record(f: Field, raw: Mapping[str, Any], catalog: Catalog, message: 
     return record
 
 
+def ignores_trailing_bytes(spec: MessageSpec) -> bool:
+    """Whether a receiver ignores bytes after the last field of ``spec`` that it knows (fields appended later).
+
+    The versioning rule (docs/protocol.md, section 7): a device→host message, and ``hello``, may gain fields
+    at the end in a later catalog and an older receiver reads the fields it knows; any other command with
+    bytes after its last field is refused (``bad_payload``), so a device never acts on a command it only
+    partly understood.
+    """
+    return spec.frozen_prefix or spec.direction is Direction.DEVICE_TO_HOST
+
+
+def _parse_failure(spec: MessageSpec, payload: bytes, offset: int) -> str:
+    """Why ``payload`` (from ``offset``) does not parse as ``spec``, in protocol terms: field, wire type, bytes.
+
+    Walks the fields one by one (only on the error path), so the detail a ``nak bad_payload`` carries names
+    the first field that does not fit, never a decoder library's own message.
+    """
+    position = offset
+    for f in spec.fields:
+        stream = io.BytesIO(payload[position:])
+        try:
+            f.wire.parse_stream(stream)
+        except (cs.StringError, UnicodeDecodeError):
+            return f"{spec.name}.{f.name} ({f.wire_type}) at payload offset {position} is not valid UTF-8"
+        except cs.ConstructError:
+            left = len(payload) - position
+            try:
+                whole = spec.name if offset == 0 else f"the ack of {spec.name}"
+                needs = f"; {whole} takes {offset + spec.struct.sizeof()} bytes"
+            except cs.SizeofError:  # variable length (text, lists)
+                needs = ""
+            return (
+                f"{spec.name}.{f.name} ({f.wire_type}) at payload offset {position} runs past the end of the "
+                f"{len(payload)}-byte payload ({left} byte{'s' if left != 1 else ''} left{needs})"
+            )
+        position += stream.tell()
+    return f"{spec.name}: the payload does not match its layout"  # not reached: some field failed to parse
+
+
 def _parse_fields(spec: MessageSpec, payload: bytes, offset: int, catalog: Catalog) -> tuple[dict[str, Any], int]:
     if spec.fast is not None:
         try:
             values, end = spec.fast.parse(payload, offset)
-        except ValueError as exc:
-            raise BadPayload(f"{spec.name}: payload does not parse ({exc})") from None
+        except ValueError:
+            raise BadPayload(_parse_failure(spec, payload, offset)) from None
     else:
         stream = io.BytesIO(payload[offset:])
         try:
             parsed = spec.struct.parse_stream(stream)
-        except (cs.ConstructError, UnicodeDecodeError) as exc:
-            raise BadPayload(f"{spec.name}: payload does not parse ({type(exc).__name__})") from None
+        except (cs.ConstructError, UnicodeDecodeError):
+            raise BadPayload(_parse_failure(spec, payload, offset)) from None
         values = {f.name: parsed[f.name] for f in spec.fields}
         end = offset + stream.tell()
     for name, members in spec.enum_fields:
@@ -288,8 +327,11 @@ def decode_message(frame: Frame, catalog: Catalog = CATALOG) -> Message:
         if command is not None and command.echoes:
             echoed, used = _parse_fields(command, payload, used, catalog)
             values.update(echoed)
-    if used != len(payload) and not spec.frozen_prefix:
-        raise BadPayload(f"{spec.name}: {len(payload) - used} unexpected bytes after the last field")
+    if used != len(payload) and not ignores_trailing_bytes(spec):
+        raise BadPayload(
+            f"{spec.name}: {len(payload) - used} unexpected bytes after the last field "
+            f"(payload {len(payload)} bytes, the fields take {used})"
+        )
     return Message(spec.name, frame.seq, values, frame.flags)
 
 

@@ -6,6 +6,8 @@ not part of the wire layout (so not in the fingerprint):
 - :data:`GATES` and :data:`STATE_TABLE`: the order in which a device decides to refuse a command, and
   command × device state → accepted (and the state it leads to) or refused (and the nak code);
 - :data:`REFERENCE_LIMITS` / :data:`REFERENCE_IDENTITY`: the reference device's identity and hard limits;
+  :data:`REFERENCE_MODEL`: what identity does not carry (power-on values, motion speeds, thresholds);
+  :func:`applied_value`: how a value inside the limits is rounded to the grid;
 - :data:`ALARM_PRIORITIES` and :data:`LATCHING_ALARMS`: how each alarm is raised.
 
 docs/protocol.md renders these (``python -m firmware_protocol spec``), the simulator decides its naks
@@ -36,7 +38,7 @@ class Limits:
     """A device's hard limits in wire units, as its ``identity`` reports them; defaults: the reference device.
 
     Depth 1.0–4.0 mm step 0.1 mm, dose 0.001–0.200 mL step 0.001 mL, rate 0.5–10 shots/s step
-    0.1 shot/s, syringes of 2, 3, 5 and 10 mL (ARCHITECTURE §3).
+    0.1 shot/s, syringes of 2, 3, 5 and 10 mL (docs/protocol.md, *Reference device*).
     """
 
     depth_min_um: int = 1000
@@ -64,6 +66,53 @@ REFERENCE_WATCHDOG_MS = 1000
 
 REFERENCE_STATUS_PERIOD_MS = 100
 """The reference device's period of unsolicited status messages (0.1 s)."""
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """What a device model does that ``identity`` does not carry: power-on values, motion speeds, thresholds.
+
+    Fixed for a model (in wire units, ms and nL/s); a host predicts timings from them, and the simulator
+    takes its defaults from :data:`REFERENCE_MODEL`. docs/protocol.md renders them (*Reference device*).
+    """
+
+    power_on_depth_um: int = 2000
+    power_on_dose_nl: int = 10_000
+    power_on_rate_mhz: int = 2000
+    power_on_mode: Mode = Mode.SINGLE
+    depth_speed_um_s: int = 5000
+    """The depth motor moves the needle stop at this constant speed (5 mm/s)."""
+    prime_rate_nl_s: int = 50_000
+    """Priming pushes the liquid through the line at this flow (50 µL/s)."""
+    stroke_min_ms: int = 20
+    """Plunger stroke time of a dose of 0 nL (the stroke's fixed part)."""
+    stroke_max_ms: int = 60
+    """Plunger stroke time of the largest dose (``dose_max_nl``); between the two, linear in the dose."""
+    low_reservoir_doses: int = 10
+    """``reservoir_low`` is raised when fewer than this many doses at the set dose are left."""
+
+    def stroke_ms(self, dose_nl: int, dose_max_nl: int) -> float:
+        """The plunger stroke time of one dose: ``stroke_min_ms + (stroke_max_ms − stroke_min_ms) × dose/max``."""
+        fraction = min(max(dose_nl / dose_max_nl, 0.0), 1.0)
+        return self.stroke_min_ms + (self.stroke_max_ms - self.stroke_min_ms) * fraction
+
+
+REFERENCE_MODEL = DeviceModel()
+"""The reference device model (the simulator's defaults)."""
+
+
+def applied_value(value: int, low: int, high: int, step: int) -> int:
+    """The value a device applies for ``value`` inside ``low..high``: the nearest grid value ``low + k × step``.
+
+    The limits are checked on the value as sent, before rounding (the caller refuses a value outside them);
+    a tie (exactly half-way between two grid values) rounds up, to the larger one; a rounding that would land
+    above ``high`` (possible only when ``high`` is off the grid) applies the largest grid value not above it.
+    Integer arithmetic only, as firmware does it.
+    """
+    k = (value - low + step // 2) // step
+    top = (high - low) // step
+    return low + min(k, top) * step
+
 
 FIELD_LIMITS: Mapping[str, tuple[str, str, str]] = MappingProxyType(
     {
@@ -293,14 +342,17 @@ __all__ = [
     "LATCHING_ALARMS",
     "REFERENCE_IDENTITY",
     "REFERENCE_LIMITS",
+    "REFERENCE_MODEL",
     "REFERENCE_STATUS_PERIOD_MS",
     "REFERENCE_WATCHDOG_MS",
     "STATE_TABLE",
+    "DeviceModel",
     "Gate",
     "GateKind",
     "Limits",
     "Outcome",
     "accepting_states",
+    "applied_value",
     "expected_state",
     "outcome",
 ]

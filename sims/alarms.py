@@ -27,6 +27,8 @@ class Alarms:
         self._fault_timers: list[asyncio.TimerHandle] = []
         self.shot_faults: list[tuple[FaultSpec, int]] = []
         """Faults waiting for shots: (fault, shots still delivered before it hits)."""
+        self.persisting: set[AlarmCode] = set()
+        """Alarms whose cause is still present (a test holds it): ``clear_alarm`` is refused while one is latched."""
 
     def raise_alarm(self, code: AlarmCode) -> None:
         """Raise ``code`` (once); a latching alarm halts motion and enters ``alarm``."""

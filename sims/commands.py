@@ -5,7 +5,8 @@ Which command is allowed in which state, and which checks run in which order, is
 code the rules name, the device's condition and the detail a technician reads.
 
 Value rounding: values inside the hard limits but off the resolution step are rounded to the nearest step
-and the ack echoes the applied value. Values outside the limits are refused with ``out_of_range`` and a
+(ties up, never above the maximum: :func:`firmware_protocol.rules.applied_value`) and the ack echoes the
+applied value. Values outside the limits are refused with ``out_of_range`` and a
 detail such as ``depth_um=5000 above max 4000``; a refused command changes nothing.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware_protocol import AlarmCode, DeviceState, Message, Mode, NakCode
-from firmware_protocol.rules import accepting_states
+from firmware_protocol.rules import accepting_states, applied_value
 from sims.alarms import Alarms
 from sims.core import DeviceCore
 from sims.dispatch import CommandHandler, Refusals, Reply
@@ -33,12 +34,13 @@ class _OutOfRange(Exception):
 
 
 def _rounded(name: str, value: int, low: int, high: int, step: int) -> int:
-    """``value`` rounded to the nearest step from ``low``; raises :class:`_OutOfRange` outside ``low..high``."""
+    """``value`` as applied (:func:`firmware_protocol.rules.applied_value`: limits checked on the value as
+    sent, then rounded to the grid); raises :class:`_OutOfRange` outside ``low..high``."""
     if value < low:
         raise _OutOfRange(f"{name}={value} below min {low}")
     if value > high:
         raise _OutOfRange(f"{name}={value} above max {high}")
-    return min(max(low + round((value - low) / step) * step, low), high)
+    return applied_value(value, low, high, step)
 
 
 def _detail_of(compute: Callable[[Message], object]) -> Callable[[Message], str | None]:
@@ -142,7 +144,10 @@ class Commands:
         return None
 
     def _check_alarm_cause(self, message: Message) -> str | None:
-        """A latched alarm whose cause persists (the simulator's faults never persist: always clearable)."""
+        """A latched alarm whose cause persists refuses the whole ``clear_alarm``: nothing is cleared."""
+        present = [code.json_name for code in self._core.ram.alarms if code in self._alarms.persisting]
+        if present:
+            return f"clear_alarm refused: {', '.join(present)} still present; nothing cleared"
         return None
 
     def _applied_parameters(self, message: Message) -> tuple[int, int, int, Mode]:

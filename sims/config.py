@@ -1,7 +1,9 @@
-"""The simulated gun's configuration: hard limits (ARCHITECTURE §3), timing, physics and calibration.
+"""The simulated gun's configuration: hard limits, timing, physics and calibration.
 
 Plain frozen dataclasses; every number is in the unit its name says. Defaults are the reference device;
-its hard limits and periods come from :mod:`firmware_protocol.rules` (:class:`Limits` is re-exported).
+its hard limits, periods, power-on values and motion speeds come from :mod:`firmware_protocol.rules`
+(:data:`~firmware_protocol.rules.REFERENCE_LIMITS`, :data:`~firmware_protocol.rules.REFERENCE_MODEL`;
+:class:`Limits` is re-exported).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, Mode
-from firmware_protocol.rules import REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS, Limits
+from firmware_protocol.rules import REFERENCE_MODEL, REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS, Limits
 
 __all__ = ["SIM_FIRMWARE_VERSION", "Calibration", "DeviceConfig", "Limits", "Physics"]
 
@@ -21,19 +23,20 @@ SIM_FIRMWARE_VERSION = "0.1.0"
 class Physics:
     """How fast things move: depth motor, plunger and priming flow."""
 
-    motor_speed_um_s: float = 5000.0
+    motor_speed_um_s: float = float(REFERENCE_MODEL.depth_speed_um_s)
     """Depth motor speed (5 mm/s): firing is refused while the needle stop moves."""
-    plunger_min_ms: float = 20.0
-    """Plunger stroke time of the smallest dose."""
-    plunger_max_ms: float = 60.0
+    plunger_min_ms: float = float(REFERENCE_MODEL.stroke_min_ms)
+    """Plunger stroke time of a dose of 0 nL."""
+    plunger_max_ms: float = float(REFERENCE_MODEL.stroke_max_ms)
     """Plunger stroke time of the largest dose; must fit in the shortest shot period."""
-    prime_rate_nl_s: float = 50_000.0
+    prime_rate_nl_s: float = float(REFERENCE_MODEL.prime_rate_nl_s)
     """Priming flow (50 µL/s): priming 100 µL takes 2 s."""
-    low_reservoir_doses: int = 10
+    low_reservoir_doses: int = REFERENCE_MODEL.low_reservoir_doses
     """Raise ``reservoir_low`` when fewer than this many doses are left."""
 
     def plunger_s(self, dose_nl: int, dose_max_nl: int) -> float:
-        """Stroke time of one dose, linear in the dose between the min and max stroke times."""
+        """Stroke time of one dose, linear in the dose between the min and max stroke times (the formula of
+        :meth:`firmware_protocol.rules.DeviceModel.stroke_ms`)."""
         fraction = min(max(dose_nl / dose_max_nl, 0.0), 1.0)
         return (self.plunger_min_ms + (self.plunger_max_ms - self.plunger_min_ms) * fraction) / 1000.0
 
@@ -69,7 +72,7 @@ class DeviceConfig:
     """How many recent sequence numbers the exactly-once reply cache remembers."""
     shot_log_capacity: int = 10_000
     """How many of its last shots the device's shot log keeps (``get_shot_log``)."""
-    boot_depth_um: int = 2000
-    boot_dose_nl: int = 10_000
-    boot_rate_mhz: int = 2000
-    boot_mode: Mode = Mode.SINGLE
+    boot_depth_um: int = REFERENCE_MODEL.power_on_depth_um
+    boot_dose_nl: int = REFERENCE_MODEL.power_on_dose_nl
+    boot_rate_mhz: int = REFERENCE_MODEL.power_on_rate_mhz
+    boot_mode: Mode = REFERENCE_MODEL.power_on_mode

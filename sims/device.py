@@ -287,6 +287,17 @@ class SimulatedGun:
         """Schedule an already checked :class:`FaultSpec`."""
         self._alarms.schedule(spec)
 
+    def hold_cause(self, alarm: AlarmCode, present: bool = True) -> None:
+        """Keep ``alarm``'s cause present (a needle still blocked) or remove it (``present=False``).
+
+        While a latched alarm's cause is present, ``clear_alarm`` is refused with ``alarm_active`` and clears
+        nothing; the simulator's faults are otherwise gone as soon as they are raised.
+        """
+        if present:
+            self._alarms.persisting.add(alarm)
+        else:
+            self._alarms.persisting.discard(alarm)
+
     def brownout(self) -> None:
         """Supply dip now: the device reboots (RAM lost, NVM kept) and raises ``brownout_reset``."""
         self._alarms.apply(FaultName.BROWNOUT)

@@ -80,6 +80,18 @@ class Firing:
         core.syringe.push(volume_nl, core.nvm.data.volume_gain)  # the truth: what really left the syringe
         ram.primed = True
         core.machine.send(Event.PRIMED)
+        self._check_reservoir_low()
+
+    def _check_reservoir_low(self) -> None:
+        """Raise ``reservoir_low`` when fewer than ``low_reservoir_doses`` doses at the set dose are left.
+
+        Checked where the reservoir goes down (after a shot, at the end of priming) and nowhere else: a dose
+        change neither raises nor clears it; only ``load_syringe`` clears it.
+        """
+        core, ram = self._core, self._core.ram
+        doses_left = ram.reservoir_nl // max(ram.dose_nl, 1)
+        if doses_left < core.config.physics.low_reservoir_doses and AlarmCode.RESERVOIR_LOW not in ram.alarms:
+            self._alarms.raise_alarm(AlarmCode.RESERVOIR_LOW)
 
     def halt(self) -> None:
         """Stop firing, priming and the depth motor at once (alarm, emergency stop)."""
@@ -136,9 +148,7 @@ class Firing:
             dose_nl=ram.dose_nl,
             device_time_ms=time_ms,
         )
-        doses_left = ram.reservoir_nl // max(ram.dose_nl, 1)
-        if doses_left < core.config.physics.low_reservoir_doses and AlarmCode.RESERVOIR_LOW not in ram.alarms:
-            self._alarms.raise_alarm(AlarmCode.RESERVOIR_LOW)
+        self._check_reservoir_low()
         if not self.unbounded:
             self.shots_remaining -= 1
         if self._stop_after_stroke or (not self.unbounded and self.shots_remaining <= 0):

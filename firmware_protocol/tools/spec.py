@@ -35,12 +35,13 @@ from firmware_protocol.framing import (
     Flag,
     frame_body,
 )
-from firmware_protocol.messages import Message, encode_message, make, to_json, to_wire
+from firmware_protocol.messages import Message, encode_message, ignores_trailing_bytes, make, to_json, to_wire
 from firmware_protocol.rules import (
     ALARM_PRIORITIES,
     FIELD_LIMITS,
     GATES,
     REFERENCE_IDENTITY,
+    REFERENCE_MODEL,
     STATE_TABLE,
     Outcome,
 )
@@ -206,13 +207,15 @@ def _message_index(catalog: Catalog) -> list[str]:
             m.reply or "—",
             "yes" if m.echoes else "—",
             "yes" if m.frozen_prefix else "—",
+            "ignored" if ignores_trailing_bytes(m) else "`bad_payload`",
         )
         for m in catalog
     ]
+    header = ("type id", "name", "direction", "reply", "ack echoes fields", "frozen prefix", "bytes after last field")
     return [
         "### Messages",
         "",
-        *_table(("type id", "name", "direction", "reply", "ack echoes fields", "frozen prefix"), rows),
+        *_table(header, rows),
         "",
     ]
 
@@ -225,7 +228,11 @@ def _message_section(spec: MessageSpec, catalog: Catalog) -> list[str]:
     if spec.echoes:
         facts.append("Its `ack` repeats these fields with the values the device applied.")
     if spec.frozen_prefix:
-        facts.append("Frozen prefix: later versions only append fields; a receiver ignores bytes after the last.")
+        facts.append("Frozen prefix: its fields never change; later versions only append fields.")
+    if ignores_trailing_bytes(spec):
+        facts.append("A receiver ignores bytes after the last field it knows (fields appended by a later version).")
+    else:
+        facts.append("Bytes after the last field make the payload invalid (`nak bad_payload`).")
     lines += [spec.doc, "", " ".join(facts), ""]
     if spec.fields:
         limited = spec.direction is Direction.HOST_TO_DEVICE
@@ -357,13 +364,31 @@ def _reference_device() -> list[str]:
         for f in identity.fields
     ]
     alarm_rows = [(f"`{code.json_name}`", f"`{prio.json_name}`") for code, prio in ALARM_PRIORITIES.items()]
+    model = REFERENCE_MODEL
+    model_rows = [
+        ("power-on parameters", f"depth_um {model.power_on_depth_um}, dose_nl {model.power_on_dose_nl}, "
+         f"rate_mhz {model.power_on_rate_mhz}, mode {model.power_on_mode.json_name}",
+         "set at every power-on and brown-out, needle stop at that depth"),
+        ("depth motor speed", f"{model.depth_speed_um_s} µm/s", "constant; a move of d µm takes d / 5 ms"),
+        ("priming flow", f"{model.prime_rate_nl_s} nL/s", "priming volume_nl takes volume_nl / 50 000 s"),
+        ("plunger stroke", f"{model.stroke_min_ms} ms + {model.stroke_max_ms - model.stroke_min_ms} ms × "
+         "dose_nl / dose_max_nl", f"at most {model.stroke_max_ms} ms: shorter than the shortest shot period, so "
+         "no dose is ever refused for the plunger"),
+        ("reservoir_low threshold", f"{model.low_reservoir_doses} doses", "raised when reservoir_nl < "
+         f"{model.low_reservoir_doses} × dose_nl"),
+    ]  # fmt: skip
     return [
-        "### Reference device (identity values and alarm priorities)",
+        "### Reference device (identity values, device model and alarm priorities)",
         "",
-        "The hard limits of the device model (ARCHITECTURE §3) as the reference device reports them in "
-        "`identity`. A host must use the limits a device reports, never copies of these.",
+        "The hard limits of the reference device as it reports them in `identity`. A host must use the limits "
+        "a device reports, never copies of these.",
         "",
         *_table(("field", "value", "wire unit", "in everyday units"), rows),
+        "",
+        "What `identity` does not carry: fixed values of the device model, which a host uses to predict "
+        "timings (the values of another model are in its own documentation).",
+        "",
+        *_table(("quantity", "reference device", "meaning"), model_rows),
         "",
         *_table(("alarm code", "priority"), alarm_rows),
         "",

@@ -160,3 +160,56 @@ def test_largest_payload_round_trips() -> None:
     frame = Frame(0x15, 0xFFFF, bytes(range(256)) * 4, flags=0xFF)
     assert len(frame.payload) == MAX_PAYLOAD
     assert decode_frame(encode_frame(frame)) == frame
+
+
+def _c_cobs_encode(src: bytes) -> bytes:
+    """docs/protocol.md's C ``cobs_encode``, line by line."""
+    dst = bytearray(len(src) + len(src) // 254 + 1)
+    code_at, out, code = 0, 1, 1
+    for byte in src:
+        if byte != 0:
+            dst[out] = byte
+            out += 1
+            code += 1
+        if byte == 0 or code == 0xFF:
+            dst[code_at] = code
+            code = 1
+            code_at = out
+            out += 1
+    dst[code_at] = code
+    return bytes(dst[:out])
+
+
+def _c_cobs_decode(src: bytes) -> bytes | None:
+    """docs/protocol.md's C ``cobs_decode``, line by line (``None`` for -1)."""
+    out = bytearray()
+    i, n = 0, len(src)
+    while i < n:
+        code = src[i]
+        i += 1
+        if i + code - 1 > n:
+            return None
+        out += src[i : i + code - 1]
+        i += code - 1
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("size", [0, 1, 253, 254, 255, 508, 1039])
+def test_the_specs_c_cobs_and_the_hosts_cobs_read_each_other(size: int) -> None:
+    """The trailing empty block after a full 254-byte block: the C encoder emits it, the host's omits it, and
+    both decoders accept both forms."""
+    from cobs import cobs
+
+    from firmware_protocol.framing import unstuff
+
+    body = bytes((i % 255) + 1 for i in range(size)) if size != 1039 else bytes(range(256)) * 4 + bytes(15)
+    c_form, host_form = _c_cobs_encode(body), cobs.encode(body)
+    if size in (254, 508):
+        assert c_form == host_form + b"\x01"  # the one difference: the extra empty last block
+    else:
+        assert c_form == host_form
+    for form in (c_form, host_form):
+        assert unstuff(form) == body
+        assert _c_cobs_decode(form) == body

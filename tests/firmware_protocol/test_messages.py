@@ -8,6 +8,7 @@ import struct
 import zlib
 from typing import Any
 
+import construct as cs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -151,9 +152,70 @@ def test_decoding_a_short_payload_is_bad_payload_naming_the_message() -> None:
         decode_message(_frame(0x10, b"\x01\x02"))
 
 
-def test_decoding_extra_bytes_after_the_last_field_is_bad_payload() -> None:
+def test_a_command_with_extra_bytes_after_its_last_field_is_bad_payload() -> None:
+    """Commands are strict: a device never acts on a command carrying a field it does not know."""
     with pytest.raises(BadPayload, match="2 unexpected bytes"):
         decode_message(_frame(0x15, struct.pack("<I", 10) + b"\x00\x00"))
+
+
+def _newer_catalog() -> Any:
+    """This catalog as a later version might extend it: one field appended to identity, status and shot."""
+    from dataclasses import replace
+
+    from firmware_protocol.catalog import Catalog, Field
+
+    appended = Field("added_later_ms", cs.Int32ul, "u32", "ms", "a field a later catalog appends")
+    grown = {"identity", "status", "shot"}
+    return Catalog(replace(m, fields=(*m.fields, appended)) if m.name in grown else m for m in CATALOG)
+
+
+def test_an_older_host_decodes_a_newer_devices_longer_replies_and_events() -> None:
+    """The versioning rule: fields are appended at the end, an older receiver ignores the bytes it does not know."""
+    from firmware_protocol.rules import REFERENCE_IDENTITY
+
+    newer = _newer_catalog()
+    assert newer.fingerprint != CATALOG.fingerprint
+    status_fields = {
+        "state": "armed", "depth_um": 2000, "dose_nl": 10_000, "rate_mhz": 2000, "mode": "burst",
+        "needle_depth_um": 2000, "syringe_capacity_nl": 2_000_000, "reservoir_nl": 1_000_000, "primed": True,
+        "shots_session": 3, "shots_lifetime": 9, "shots_remaining": 0, "device_time_ms": 5, "active_alarms": [7],
+    }  # fmt: skip
+    shot_fields = {"shot_index": 9, "fire_seq": 4, "depth_um": 2000, "dose_nl": 10_000, "device_time_ms": 5}
+    for name, fields in (("identity", dict(REFERENCE_IDENTITY)), ("status", status_fields), ("shot", shot_fields)):
+        sent = make(name, seq=3, flags=2, catalog=newer, added_later_ms=1234, **fields)
+        frame = encode_message(sent, newer)
+        received = decode_message(frame)  # the older host's catalog
+        assert received == make(name, seq=3, flags=2, **fields)
+        assert len(frame.payload) == len(encode_message(received).payload) + 4
+
+
+def test_a_newer_hosts_longer_hello_is_read_by_an_older_device() -> None:
+    """hello has a frozen prefix: a device reads the version and fingerprint of any host."""
+    frame = encode_message(make("hello", seq=1))
+    assert decode_message(Frame(frame.msg_type, 1, frame.payload + b"\x01\x02")) == make("hello", seq=1)
+
+
+@pytest.mark.parametrize(
+    ("type_id", "payload", "detail"),
+    [
+        (0x10, b"\x01\x02", "set_parameters.dose_nl (u32) at payload offset 2 runs past the end of the 2-byte "
+         "payload (0 bytes left; set_parameters takes 9 bytes)"),
+        (0x12, b"\x01", "prime.volume_nl (u32) at payload offset 0 runs past the end of the 1-byte payload "
+         "(1 byte left; prime takes 4 bytes)"),
+        (0x82, b"\x10\x02\x05ab", "nak.detail (str8) at payload offset 2 runs past the end of the 5-byte payload "
+         "(3 bytes left)"),
+        (0x82, b"\x10\x02\x02\xff\xfe", "nak.detail (str8) at payload offset 2 is not valid UTF-8"),
+        (0x83, b"\x00" * 37 + b"\x03\x01", "status.active_alarms (u8 count + u8[]) at payload offset 37 runs past "
+         "the end of the 39-byte payload (2 bytes left)"),
+    ],
+)  # fmt: skip
+def test_an_unparsable_payload_is_described_in_protocol_terms(type_id: int, payload: bytes, detail: str) -> None:
+    """Field, wire type, offset and lengths: what a technician reading a nak detail can check against the spec."""
+    with pytest.raises(BadPayload) as caught:
+        decode_message(_frame(type_id, payload))
+    assert str(caught.value) == detail
+    for leak in ("struct", "unpack", "buffer", "Error", "construct"):
+        assert leak not in str(caught.value)
 
 
 def test_decoding_an_undefined_enum_value_is_bad_payload_naming_the_field() -> None:

@@ -144,8 +144,8 @@ def test_state_table_sends_latched_alarms_to_clear_alarm_first() -> None:
     assert rules.STATE_TABLE["emergency_stop"][DeviceState.IDLE].to == (DeviceState.EMERGENCY_STOP,)
 
 
-def test_reference_identity_is_the_device_model_of_the_architecture_in_wire_units() -> None:
-    """ARCHITECTURE §3: depth 1.0–4.0 mm step 0.1, dose 0.001–0.200 mL step 0.001, rate 0.5–10 /s step 0.1."""
+def test_reference_identity_is_the_reference_device_model_in_wire_units() -> None:
+    """The reference device: depth 1.0–4.0 mm step 0.1, dose 0.001–0.200 mL step 0.001, rate 0.5–10 /s step 0.1."""
     ref = rules.REFERENCE_IDENTITY
     um, nl, mhz = 1000, 1_000_000, 1000  # per mm, per mL, per shot/s
     assert (ref["depth_min_um"], ref["depth_max_um"], ref["depth_step_um"]) == (1.0 * um, 4.0 * um, round(0.1 * um))
@@ -168,3 +168,9 @@ def test_reference_identity_is_a_valid_identity_message() -> None:
 def test_reference_alarm_priorities_cover_every_alarm_and_communication_lost_is_high() -> None:
     assert set(rules.ALARM_PRIORITIES) == set(AlarmCode)
     assert rules.ALARM_PRIORITIES[AlarmCode.COMMUNICATION_LOST] is AlarmPriority.HIGH
+
+
+def test_the_document_cites_nothing_outside_the_repository() -> None:
+    """A firmware engineer implements from docs/protocol.md alone: no reference to a document it does not contain."""
+    text = DOC.read_text(encoding="utf-8")
+    assert "ARCHITECTURE" not in text and "§" not in text

@@ -21,6 +21,9 @@ from sims.inprocess import InProcessSim
 FACE_RATE_HZ = 4.0
 FACE: dict[str, Any] = {"depth_mm": 1.5, "dose_ml": 0.02, "rate_hz": FACE_RATE_HZ, "mode": "burst"}
 """The face preset every scenario configures."""
+CALIBRATION_TOLERANCE = 0.05
+"""How far a shot's reported depth and dose may be from the set values (relative): shot values are what the
+device believes it delivered, from its own calibration (docs/protocol.md), so a real gun's differ slightly."""
 
 
 async def make_ready(gun: Gun, *, capacity_ml: float = 5, fill_ml: float | None = None) -> None:
@@ -51,7 +54,9 @@ async def test_full_treatment_every_shot_on_record(gun: Gun, gun_record: Treatme
     await gun.disarm()
     status = await gun.refresh_status()
     assert [s.index for s in shots] == list(range(start + 1, start + 21))
-    assert all(s.depth_mm == pytest.approx(1.5) and s.dose_ml == pytest.approx(0.02) for s in shots)
+    for shot in shots:  # the device's own estimate: its calibration may differ from the set values
+        assert shot.depth_mm == pytest.approx(FACE["depth_mm"], rel=CALIBRATION_TOLERANCE)
+        assert shot.dose_ml == pytest.approx(FACE["dose_ml"], rel=CALIBRATION_TOLERANCE)
     assert status.shots_lifetime == start + 20
     assert gun.state is HostState.READY
     assert_record_matches_device(gun_record, start + 1, status.shots_lifetime)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+import pytest
+
 
 def test_shots_come_at_the_set_rate_with_a_running_index(sim_run):
     async def test(sim, host):
@@ -106,3 +108,20 @@ def test_status_is_pushed_every_status_period(sim_run):
         assert [s.seq for s in statuses] == list(range(statuses[0].seq, statuses[0].seq + 4))
 
     sim_run(test, "status_period_ms=250")
+
+
+def test_the_simulator_defaults_are_the_reference_model() -> None:
+    from firmware_protocol.rules import REFERENCE_MODEL
+    from sims.config import DeviceConfig
+
+    config = DeviceConfig()
+    for dose in (0, 1000, 10_000, 200_000):
+        assert config.physics.plunger_s(dose, 200_000) * 1000 == pytest.approx(REFERENCE_MODEL.stroke_ms(dose, 200_000))
+    assert config.physics.motor_speed_um_s == REFERENCE_MODEL.depth_speed_um_s
+    assert config.physics.prime_rate_nl_s == REFERENCE_MODEL.prime_rate_nl_s
+    assert (config.boot_depth_um, config.boot_dose_nl, config.boot_rate_mhz, config.boot_mode) == (
+        REFERENCE_MODEL.power_on_depth_um,
+        REFERENCE_MODEL.power_on_dose_nl,
+        REFERENCE_MODEL.power_on_rate_mhz,
+        REFERENCE_MODEL.power_on_mode,
+    )
