@@ -8,11 +8,15 @@ stable ``code`` (for logs and support) and the process ``exit_code`` the CLI use
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Self
 
 from firmware_protocol import AlarmCode, NakCode
+
+if TYPE_CHECKING:
+    from mesogun.models import FiredShots
 
 ActionRenderer = Callable[[str], str]
 """How an audience is told to take an action (a :class:`~mesogun.Gun` method name): the API says
@@ -136,27 +140,72 @@ class IncompatibleDevice(DeviceRefused):
         self.detail = message
 
 
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What became of a command whose link failed: carried by the :class:`LinkTimeout` or :class:`ConnectionLost`
+    it raised (``error.outcome``), and completed from the device by ``await gun.outcome_of(error)``.
+
+    ``executed`` is True when the device carried the command out (its ack or one of its shots was seen, or the
+    device shows it since), False when it is known not to have (nothing was sent, or after a reconnect the device's
+    shot log holds no shot of this ``fire`` and its lifetime counter did not move), ``None`` while unknown.
+    Example: ``fire(5)`` cut after 2 shots raises ``ConnectionLost`` with ``CommandOutcome("fire", 1234, True,
+    shots=<2 shots>)``; after ``reconnect()``, ``outcome_of`` returns all 5 the device fired for seq 1234.
+    """
+
+    command: str
+    """The command's wire name (``fire``, ``set_parameters`` for ``configure``, ``arm``…)."""
+    seq: int | None
+    """Its sequence number (each ``fire``'s shots carry it as ``fire_seq``); ``None`` if it never got one."""
+    executed: bool | None
+    shots: FiredShots | None = None
+    """``fire`` only: the shots the device fired for it that the host has (``shots.fired`` its count)."""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """The command's fields as sent (what the device's status is compared with)."""
+    shots_before: int | None = None
+    """``fire`` only: the device's lifetime shot count before it (its shots have higher indices)."""
+
+
 class LinkError(MesogunError):
     """The link to the device failed: no answer after all retries, port gone, connection closed.
 
-    Example: the USB cable was pulled mid-burst; a command got no ack after 3 retries.
+    Example: the USB cable was pulled mid-burst; a command got no ack after 3 retries. Raised from a command,
+    ``outcome`` says what became of it (:class:`CommandOutcome`); ``None`` for a failure outside any command.
     """
 
     code = "MG400"
     exit_code = 4
+
+    def __init__(self, message: str = "", *, outcome: CommandOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+    def with_outcome(self, outcome: CommandOutcome) -> Self:
+        """A copy of this error carrying ``outcome`` (one loss reaches many callers: each gets its own)."""
+        twin = copy.copy(self)
+        twin.outcome = outcome
+        return twin
 
 
 class LinkTimeout(LinkError):
     """A command got no reply within its timeout after every retry (each reusing the same seq).
 
     Example: "fire got no reply after 4 attempts of 0.25 s each (seq 1234)" on a line that lost every
-    frame. Because retries reuse the seq, the device executed the command at most once.
+    frame. Because retries reuse the seq, the device executed the command at most once; whether it did is
+    ``outcome.executed`` (``None`` here: ask the device with ``await gun.outcome_of(error)``).
     """
 
     code = "MG401"
 
-    def __init__(self, message: str, *, command: str = "", attempts: int = 0, timeout: float = 0.0) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        command: str = "",
+        attempts: int = 0,
+        timeout: float = 0.0,
+        outcome: CommandOutcome | None = None,
+    ) -> None:
+        super().__init__(message, outcome=outcome)
         self.command = command
         self.attempts = attempts
         self.timeout = timeout
@@ -167,7 +216,8 @@ class ConnectionLost(LinkError):
 
     Examples: the USB cable was pulled (pyserial's "device reports readiness to read but returned no
     data"); the TCP peer closed; no status for a second although the device sends one every 100 ms.
-    Every command waiting for a reply, every ``fire()`` and every ``events()`` iterator get this error.
+    Every command waiting for a reply, every ``fire()`` and every ``events()`` iterator get this error; one
+    raised from a command carries its ``outcome`` (whether the device executed it, and ``fire``'s shots so far).
     """
 
     code = "MG402"

@@ -22,12 +22,21 @@ from typing import Any, TypeVar
 
 from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState, views
 from firmware_protocol.views import echoed
-from mesogun.errors import ConnectionLost, IncompatibleDevice, LinkTimeout, MesogunError, PortNotFound, RecordError
+from mesogun.errors import (
+    CommandOutcome,
+    ConnectionLost,
+    IncompatibleDevice,
+    LinkTimeout,
+    MesogunError,
+    PortNotFound,
+    RecordError,
+)
 from mesogun.link import Link, Received
 from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.controller import Controller, HostState
 from mesogun.session.fanout import FanOut
+from mesogun.session.outcomes import CommandOutcomes
 from mesogun.session.recording import RecordPipe
 from mesogun.session.shot_log import ShotLogRecovery, log_failure
 from mesogun.session.timeouts import Timeouts
@@ -127,6 +136,7 @@ class ControlActor:
         self.heartbeats_sent = 0
         """Heartbeats sent (for diagnostics and tests)."""
         self.shot_log = ShotLogRecovery(self)  # reads lost shots back from the device's shot log
+        self.outcomes = CommandOutcomes(self)  # what became of a command whose link failed
         register = getattr(recorder, "on_failure", None)  # recorders written before the hook still work:
         if callable(register):  # their failures then surface through the calls the lane awaits
             register(self.record.fail)
@@ -155,9 +165,9 @@ class ControlActor:
         After a record failure only :data:`SAFE_COMMANDS` run; others raise :class:`RecordError`.
         """
         if not self.running:
-            raise ConnectionLost("not connected (use mesogun.connect())")
+            raise ConnectionLost("not connected (use mesogun.connect())", outcome=_not_sent(name))
         if self._closing is not None:
-            raise ConnectionLost(str(self._closing))
+            raise ConnectionLost(str(self._closing), outcome=_not_sent(name))
         failed = self.record.failed
         if failed is not None and name not in SAFE_COMMANDS:
             raise RecordError(f"{name} refused: {failed} (the gun was stopped and disarmed)")
@@ -250,18 +260,22 @@ class ControlActor:
         if failed is not None and work.name not in SAFE_COMMANDS:  # the record failed while this was queued
             work.future.set_exception(RecordError(f"{work.name} refused: {failed} (the gun was stopped)"))
             return
+        self.outcomes.begin()  # its link failure will say what became of the command it sent
         try:
             result = await work.run()
         except Exception as exc:
             if not work.future.done():
-                work.future.set_exception(exc)
+                work.future.set_exception(self.outcomes.explain(work.name, exc))
         except BaseException:  # the actor itself is cancelled (close_grace ran out): its caller must hear
             if not work.future.done():
-                work.future.set_exception(ConnectionLost(f"the session closed while {work.name} ran"))
+                lost = ConnectionLost(f"the session closed while {work.name} ran")
+                work.future.set_exception(self.outcomes.explain(work.name, lost))
             raise
         else:
             if not work.future.done():
                 work.future.set_result(result)
+        finally:
+            self.outcomes.end()
 
     # ------------------------------------------------------------------ session lifecycle (in the actor)
 
@@ -371,7 +385,7 @@ class ControlActor:
             self._task = None
         for item in (*self._urgent, *self._queue):  # queued behind the end: nobody will run them
             if isinstance(item, _Work) and not item.future.done():
-                item.future.set_exception(ConnectionLost(str(reason)))
+                item.future.set_exception(ConnectionLost(str(reason), outcome=_not_sent(item.name)))
         self._urgent.clear()
         self._queue.clear()
         if self.link is not None:
@@ -400,8 +414,11 @@ class ControlActor:
         recorded = name not in UNRECORDED
         if recorded and name not in SEND_FIRST:
             self.record.put(name, lambda: self.recorder.on_message("host", message))
+        if link.lost is None:
+            self.outcomes.sending(message)
         try:
             received = await link.exchange(message)
+            self.outcomes.answered(message)
         finally:
             if recorded and name in SEND_FIRST:
                 self.record.put(name, lambda: self.recorder.on_message("host", message))
@@ -451,6 +468,14 @@ class ControlActor:
         burst = Burst(fire_ack.message.seq, echoed(fire_ack.message, views.Fire).count, fire_ack.rx_index, future)
         self.tracker.start_burst(burst)
         return burst
+
+    def queued_shot_fire_seqs(self) -> set[int]:
+        """The ``fire_seq`` of every shot event received and still waiting in the inbox (behind a command)."""
+        return {
+            int(item.received.message["fire_seq"])
+            for item in self._queue
+            if isinstance(item, _FromDevice) and item.received.message.name == "shot"
+        }
 
     def wait_status(self, done: Callable[[Status], bool], what: str, after_rx: int) -> asyncio.Future[Status]:
         """A future for the first status received after ``after_rx`` (and after now) that satisfies ``done``."""
@@ -580,6 +605,11 @@ class ControlActor:
         self.events.close(lost.error)
         reason = str(lost.error)
         self.record.put("the session end", lambda: self.recorder.on_disconnected(reason))
+
+
+def _not_sent(name: str) -> CommandOutcome:
+    """The outcome of work refused before it ran: nothing went on the wire."""
+    return CommandOutcome(name, None, False)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:

@@ -20,9 +20,11 @@ from typing import Any, TypeVar
 from firmware_protocol import DeviceState, Mode, views
 from firmware_protocol.views import echoed
 from mesogun.errors import (
+    CommandOutcome,
     ConnectionLost,
     DeviceAlarm,
     Hint,
+    LinkError,
     LinkTimeout,
     ParameterError,
     PortNotFound,
@@ -293,7 +295,10 @@ class Gun:
 
         received, settled = await actor.call("configure", run)
         if settled is not None:
-            await self._wait(settled, "the needle stop at its depth", self.timeouts.settle)
+            try:
+                await self._wait(settled, "the needle stop at its depth", self.timeouts.settle)
+            except (LinkTimeout, ConnectionLost) as error:
+                raise actor.outcomes.after_ack(error, received, fields) from None
         return Settings.from_message(received.message)
 
     async def _configure(self, fields: dict[str, Any]) -> Received:
@@ -370,7 +375,10 @@ class Gun:
             return received, done
 
         received, primed = await actor.call("prime", run)
-        await self._wait(primed, what, self.timeouts.settle)
+        try:
+            await self._wait(primed, what, self.timeouts.settle)
+        except (LinkTimeout, ConnectionLost) as error:
+            raise actor.outcomes.after_ack(error, received, {"volume_nl": wire}) from None
         return from_wire(q, echoed(received.message, views.Prime).volume_nl)
 
     async def arm(self) -> None:
@@ -422,7 +430,27 @@ class Gun:
         except DeviceAlarm as alarm:
             alarm.shots = list(await actor.shot_log.complete(burst, alarm.shots, before))
             raise
+        except (LinkTimeout, ConnectionLost) as error:  # the device fired: say so, with the shots so far
+            raise actor.outcomes.burst_cut(error, burst, count, before) from None
         return await actor.shot_log.complete(burst, shots, before)
+
+    async def outcome_of(self, error: LinkError) -> CommandOutcome:
+        """Ask the device what became of the command that raised ``error`` (a :class:`LinkTimeout` or
+        :class:`ConnectionLost`); after a connection loss, :meth:`reconnect` first.
+
+        For ``fire``: every shot the device fired for it (``outcome.shots``, read back from its shot log once a
+        bounded burst is over) and ``executed`` True if it fired, False if its log proves it did not (nothing of
+        this fire, the lifetime counter unmoved), else ``None``. For other commands ``executed`` becomes True
+        when the device's status shows the command's effect (``arm``: armed; ``configure``: the settings sent).
+        See the README's "Retrying safely" for the loop that fires each shot once.
+        """
+        if error.outcome is None:
+            raise ParameterError(
+                f"error={type(error).__name__}({error}) was not raised by a command: it has no outcome to settle",
+                field="error",
+                value=error,
+            )
+        return await self._actor.outcomes.settle(error.outcome)
 
     async def stop(self) -> None:
         """Stop firing at the end of the shot in progress; sent in every connected state (a gun that is not
