@@ -5,6 +5,7 @@
 """
 
 from mesogun.errors import (
+    CommandOutcome,
     ConnectionLost,
     DeviceAlarm,
     DeviceRefused,
@@ -22,6 +23,7 @@ from mesogun.errors import (
 from mesogun.models import (
     AlarmEvent,
     Event,
+    FiredShots,
     GunInfo,
     Limits,
     MissedEvents,
@@ -41,11 +43,13 @@ from mesogun.transports.discovery import PortInfo, find_by_serial, list_guns
 
 __all__ = [
     "AlarmEvent",
+    "CommandOutcome",
     "ConnectionLost",
     "DeviceAlarm",
     "DeviceRefused",
     "Event",
     "EventStream",
+    "FiredShots",
     "Gun",
     "GunInfo",
     "HostState",

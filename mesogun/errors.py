@@ -140,6 +140,12 @@ class IncompatibleDevice(DeviceRefused):
         self.detail = message
 
 
+def _no_shots() -> FiredShots:
+    from mesogun.models import FiredShots  # models imports this module (through units): import it when used
+
+    return FiredShots([], fired=0)
+
+
 @dataclass(frozen=True)
 class CommandOutcome:
     """What became of a command whose link failed: carried by the :class:`LinkTimeout` or :class:`ConnectionLost`
@@ -157,8 +163,8 @@ class CommandOutcome:
     seq: int | None
     """Its sequence number (each ``fire``'s shots carry it as ``fire_seq``); ``None`` if it never got one."""
     executed: bool | None
-    shots: FiredShots | None = None
-    """``fire`` only: the shots the device fired for it that the host has (``shots.fired`` its count)."""
+    shots: FiredShots = field(default_factory=_no_shots)
+    """The shots the device fired for it that the host has (``shots.fired`` the count); empty but for ``fire``."""
     fields: Mapping[str, Any] = field(default_factory=dict)
     """The command's fields as sent (what the device's status is compared with)."""
     shots_before: int | None = None

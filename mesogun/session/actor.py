@@ -56,6 +56,9 @@ SEND_FIRST = frozenset({"stop", "emergency_stop", "disarm", "heartbeat"})
 """Commands sent before anything about them is handed to the record."""
 UNRECORDED = frozenset({"heartbeat"})
 """Commands the record never sees (nor their replies): keep-alives, not treatment."""
+STATE_SILENT = frozenset({"heartbeat", "get_status", "get_shot_log"})
+"""Commands whose ack says nothing about the device's state: a status received before it still counts (a shot log
+page read while a burst ended must not hide the status that ended it)."""
 HEARTBEAT_SLACK = 0.001
 """A heartbeat due within this many seconds is sent now (sub-millisecond sleeps could spin a virtual clock)."""
 
@@ -434,7 +437,7 @@ class ControlActor:
         if received.message.name == "status":
             self._apply_status(received)
         await self.accepted(name)
-        if name != "heartbeat" and name != "get_status":
+        if name not in STATE_SILENT:
             self._state_rx = max(self._state_rx, received.rx_index)
         return received
 

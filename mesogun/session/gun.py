@@ -107,6 +107,7 @@ class Gun:
         self.transport = transport
         self.recorder: Recorder = recorder if recorder is not None else NullRecorder()
         self._actor = ControlActor(transport, self.recorder, self.timeouts)
+        self._actor.outcomes.reconnect_with(self.reconnect)
 
     # ------------------------------------------------------------------ properties
 
@@ -183,10 +184,12 @@ class Gun:
         Tries ``attempts`` times, ``interval`` seconds apart (a replugged USB gun needs a moment to
         enumerate, possibly under a new path). Works for every transport, ``sim://`` included: the link is
         dropped, the transport (which this Gun opened and still owns) is reopened. Raises
-        :class:`PortNotFound` if the gun does not come back.
+        :class:`PortNotFound` if the gun does not come back. Does nothing while the link is up; a link already
+        lost counts as down even before the session noticed (a caller who just got :class:`ConnectionLost`).
         """
-        if self.state is not HostState.DISCONNECTED:
-            return
+        link = self._actor.link
+        if self.state is not HostState.DISCONNECTED and link is not None and link.lost is None:
+            return  # connected: nothing to do (the error was a timeout on a live link)
         serial = self.info.serial_number
         actor = self._actor
 
@@ -436,7 +439,8 @@ class Gun:
 
     async def outcome_of(self, error: LinkError) -> CommandOutcome:
         """Ask the device what became of the command that raised ``error`` (a :class:`LinkTimeout` or
-        :class:`ConnectionLost`); after a connection loss, :meth:`reconnect` first.
+        :class:`ConnectionLost`). Reconnects (:meth:`reconnect`) when the link is down, and asks again when a
+        question times out or the link goes meanwhile; :class:`PortNotFound` if the gun does not come back.
 
         For ``fire``: every shot the device fired for it (``outcome.shots``, read back from its shot log once a
         bounded burst is over) and ``executed`` True if it fired, False if its log proves it did not (nothing of

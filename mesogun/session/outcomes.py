@@ -13,14 +13,14 @@ again. A reconnect's ``hello`` clears the device's reply cache, so the cache can
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from firmware_protocol import AlarmCode, DeviceState, Message, views
 from firmware_protocol.catalog import SHOT_LOG_PAGE_MAX
 from firmware_protocol.views import view_as
-from mesogun.errors import CommandOutcome, ConnectionLost, LinkError, LinkTimeout, MesogunError
+from mesogun.errors import CommandOutcome, ConnectionLost, DeviceRefused, LinkError, LinkTimeout
 from mesogun.models import FiredShots, ShotRecord, Status
 
 if TYPE_CHECKING:
@@ -28,8 +28,14 @@ if TYPE_CHECKING:
     from mesogun.session.actor import ControlActor
     from mesogun.session.tracker import Burst
 
+T = TypeVar("T")
+
 READ_ONLY = frozenset({"get_status", "get_shot_log", "heartbeat", "hello"})
 """Commands that change nothing on the device: never the command a work item's outcome is about."""
+
+QUERY_ROUNDS = 3
+"""Times :meth:`CommandOutcomes.settle` puts one of its questions (a status, a shot log page) when it timed out after
+all the link's retries or the link went (reconnecting first)."""
 
 Effect = Callable[[Status, Mapping[str, Any]], bool]
 """Whether the device's status shows a command's intended effect (given the command's fields)."""
@@ -85,6 +91,11 @@ class CommandOutcomes:
     def __init__(self, actor: ControlActor) -> None:
         self._actor = actor
         self._trail: _Trail | None = None
+        self._reconnect: Callable[[], Awaitable[None]] = _connected
+
+    def reconnect_with(self, reconnect: Callable[[], Awaitable[None]]) -> None:
+        """How :meth:`settle` gets the gun back when the link goes while it asks (``Gun.reconnect``)."""
+        self._reconnect = reconnect
 
     # ------------------------------------------------------------------ following (actor task)
 
@@ -123,10 +134,9 @@ class CommandOutcomes:
             return error.with_outcome(CommandOutcome(name, None, False))
         message = sent.message
         executed = True if sent.answered or self._shot_seen(message) else None
-        shots = FiredShots([], fired=0) if message.name == "fire" else None
         fields = dict(message.fields)
         return error.with_outcome(
-            CommandOutcome(message.name, message.seq, executed, shots, fields, shots_before=sent.shots_before)
+            CommandOutcome(message.name, message.seq, executed, fields=fields, shots_before=sent.shots_before)
         )
 
     def _shot_seen(self, message: Message) -> bool:
@@ -174,7 +184,7 @@ class CommandOutcomes:
         shots = {
             entry.shot_index: ShotRecord.from_log_entry(entry) for entry in entries if entry.fire_seq == outcome.seq
         }
-        shots.update({shot.index: shot for shot in outcome.shots or ()})  # the details received first are kept
+        shots.update({shot.index: shot for shot in outcome.shots})  # the details received first are kept
         fired = FiredShots(sorted(shots.values(), key=lambda shot: shot.index), fired=len(shots))
         executed: bool | None = outcome.executed
         if fired:
@@ -183,12 +193,20 @@ class CommandOutcomes:
             executed = False
         return replace(outcome, executed=executed, shots=fired)
 
+    async def _ask(self, name: str, run: Callable[[], Awaitable[T]]) -> T:
+        """Run the read-only command ``name`` as actor work; asked again after a timeout, and after a reconnect when
+        the link went (:data:`QUERY_ROUNDS` in all): a question changes nothing, so asking again is always safe."""
+        for _ in range(QUERY_ROUNDS - 1):
+            try:
+                await self._reconnect()
+                return await self._actor.call(name, run)
+            except (LinkTimeout, ConnectionLost):
+                continue
+        await self._reconnect()
+        return await self._actor.call(name, run)
+
     async def _status(self) -> Status:
-        actor = self._actor
-        link = actor.link
-        if link is None or link.lost is not None:
-            raise ConnectionLost("not connected: call reconnect() before outcome_of()")
-        return await actor.call("get_status", actor.refresh)
+        return await self._ask("get_status", self._actor.refresh)
 
     async def _until_not_firing(self, status: Status) -> Status:
         """Statuses until the device stopped firing (a burst it went on with after the link came back)."""
@@ -216,8 +234,8 @@ class CommandOutcomes:
                 return await actor.command("get_shot_log", from_index=start, count=count)
 
             try:
-                received = await actor.call("get_shot_log", page)
-            except MesogunError:
+                received = await self._ask("get_shot_log", page)
+            except DeviceRefused:  # past the device's newest shot: its counter went back (a new NVM)
                 return entries, False
             shot_log = view_as(received.message, views.ShotLog)
             if index == first and shot_log.oldest_index > first:
@@ -227,3 +245,7 @@ class CommandOutcomes:
                 break
             index = max(index + 1, shot_log.entries[-1].shot_index + 1)
         return entries, covered
+
+
+async def _connected() -> None:
+    """Without a way to reconnect: a lost link stays lost (the question then fails with ConnectionLost)."""
