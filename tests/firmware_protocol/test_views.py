@@ -50,7 +50,7 @@ def _expected_type(f: Field) -> object:
     if f.kind is FieldKind.INT_LIST:
         return Sequence[int]
     if f.kind is FieldKind.RECORD_LIST:
-        return Sequence[_record_view(f)]  # type: ignore[valid-type]
+        return Sequence[_record_view(f)]  # type: ignore[misc]
     return views.MessageTypeRef
 
 
