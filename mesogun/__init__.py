@@ -21,6 +21,7 @@ from mesogun.errors import (
 )
 from mesogun.models import (
     AlarmEvent,
+    Diagnostics,
     Event,
     GunInfo,
     Limits,
@@ -44,6 +45,7 @@ __all__ = [
     "ConnectionLost",
     "DeviceAlarm",
     "DeviceRefused",
+    "Diagnostics",
     "Event",
     "EventStream",
     "Gun",
