@@ -201,6 +201,17 @@ SHOT_LOG_PAGE_MAX = 40
 assert SHOT_LOG_HEADER_SIZE + SHOT_LOG_PAGE_MAX * SHOT_LOG_ENTRY_SIZE <= MAX_PAYLOAD
 
 
+_ALARM_LOG_ENTRY = (
+    _enum("code", AlarmCode, "which alarm"),
+    _enum("priority", AlarmPriority, "the priority it was raised with"),
+    _flag("raised", "1 raised, 0 cleared"),
+    _u32("boot", "", "the boot_count of the power-on during which it changed (device_time_ms is on that boot's clock)"),
+    _u32("device_time_ms", "ms", "device time of the change, as in its alarm event"),
+)
+DIAGNOSTICS_ALARMS_MAX = 16
+"""Most alarm changes one ``diagnostics`` reply lists: the device's last ones, oldest first."""
+
+
 def _hello_fields() -> tuple[Field, ...]:
     return (
         _u8("protocol_version", "", "the host's protocol version", default=PROTOCOL_VERSION),
@@ -426,6 +437,42 @@ _LOG_MESSAGES: tuple[MessageSpec, ...] = (  # the logs family (0x60-0x6F, replie
             _u32("oldest_index", "", "lifetime shot number of the oldest shot the log holds (0: the log is empty)"),
             _u32("newest_index", "", "lifetime shot number of the newest shot (the lifetime counter; 0: empty)"),
             _record_list("entries", _SHOT_LOG_ENTRY, "the shots of this page, in shot_index order"),
+        ),
+    ),
+    MessageSpec(
+        0x61,
+        "get_diagnostics",
+        Direction.HOST_TO_DEVICE,
+        "Asks for the device's diagnostics: link counters, plunger health, line pressure, supply voltage, uptime, "
+        "boot count and its last alarms. Read-only: changes nothing on the device and is allowed in every state.",
+        reply="diagnostics",
+    ),
+    MessageSpec(
+        0xE1,
+        "diagnostics",
+        Direction.DEVICE_TO_HOST,
+        "Answers get_diagnostics. Counters marked 'since power-on' restart at every power-on (a brown-out "
+        "included), like device_time_ms; boot_count, plunger_stalls and the alarm list are non-volatile.",
+        (
+            _u32("uptime_ms", "ms", "milliseconds since the last power-on (the device_time_ms clock)"),
+            _u32("boot_count", "boots", "power-ons over the device's life, brown-outs included (non-volatile)"),
+            _u32("frames_received", "frames", "valid frames received since power-on"),
+            _u32("frames_sent", "frames", "frames sent since power-on (replies and events)"),
+            _u32("crc_errors", "frames", "frames dropped since power-on because their CRC did not match"),
+            _u32("framing_errors", "frames", "runs dropped since power-on as truncated, of a bad length or oversize"),
+            _u32("bytes_discarded", "bytes", "bytes dropped since power-on while resynchronising (not a frame)"),
+            _u32("replays", "frames", "repeated commands answered from the replay cache since power-on"),
+            _u32("bad_payloads", "frames", "commands refused with bad_payload since power-on"),
+            _u32("strokes", "strokes", "plunger strokes completed since power-on"),
+            _u32("stroke_last_us", "µs", "duration of the last plunger stroke, as the device timed it (0: none)"),
+            _u32("stroke_mean_us", "µs", "mean stroke duration since power-on (0: none)"),
+            _u32("stroke_max_us", "µs", "longest stroke duration since power-on (0: none)"),
+            _u32("plunger_stalls", "stalls", "motor stalls over the device's life (non-volatile)"),
+            _u16("line_pressure_kpa", "kPa", "line pressure now, gauge (above atmospheric)"),
+            _u16("supply_mv", "mV", "supply voltage now"),
+            _record_list(
+                "alarms", _ALARM_LOG_ENTRY, f"the last alarm changes (at most {DIAGNOSTICS_ALARMS_MAX}), oldest first"
+            ),
         ),
     ),
 )

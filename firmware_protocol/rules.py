@@ -302,6 +302,8 @@ STATE_TABLE: Mapping[str, Mapping[DeviceState, Outcome]] = MappingProxyType(
         # The logs family: a read, allowed in every state (a technician reads the log of a gun in alarm); the
         # page it asks for is checked (count 1..SHOT_LOG_PAGE_MAX, from_index not past the newest shot).
         "get_shot_log": _rule(_ok(checks=(_N.OUT_OF_RANGE,))),
+        # A read for a technician, allowed in every state (the gun in alarm is the one to diagnose); no checks.
+        "get_diagnostics": _rule(_ok()),
     }
 )
 """Command × device state → outcome: the device's state rules (docs/protocol.md, "State rules").

@@ -119,6 +119,11 @@ class GetShotLog(_Header):
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class GetDiagnostics(_Header):
+    """``get_diagnostics``: asks for the device's diagnostics."""
+
+
 # ------------------------------------------------------------------ device → host
 
 
@@ -240,6 +245,47 @@ class ShotLog(_Header):
         object.__setattr__(self, "entries", entries)
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmLogEntry:
+    """One alarm change of a ``diagnostics`` reply (a record of :attr:`Diagnostics.alarms`)."""
+
+    code: AlarmCode
+    priority: AlarmPriority
+    raised: bool
+    boot: int
+    device_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostics(_Header):
+    """``diagnostics``: the device's counters and readings for a technician.
+
+    Built from a message, :attr:`alarms` holds :class:`AlarmLogEntry` views (the message holds plain dicts).
+    """
+
+    uptime_ms: int
+    boot_count: int
+    frames_received: int
+    frames_sent: int
+    crc_errors: int
+    framing_errors: int
+    bytes_discarded: int
+    replays: int
+    bad_payloads: int
+    strokes: int
+    stroke_last_us: int
+    stroke_mean_us: int
+    stroke_max_us: int
+    plunger_stalls: int
+    line_pressure_kpa: int
+    supply_mv: int
+    alarms: Sequence[AlarmLogEntry]
+
+    def __post_init__(self) -> None:
+        alarms = tuple(a if isinstance(a, AlarmLogEntry) else AlarmLogEntry(**a) for a in self.alarms)
+        object.__setattr__(self, "alarms", alarms)
+
+
 MessageView: TypeAlias = (
     Hello
     | Heartbeat
@@ -254,6 +300,7 @@ MessageView: TypeAlias = (
     | EmergencyStop
     | ClearAlarm
     | GetShotLog
+    | GetDiagnostics
     | Identity
     | Ack
     | Nak
@@ -261,6 +308,7 @@ MessageView: TypeAlias = (
     | Shot
     | Alarm
     | ShotLog
+    | Diagnostics
 )
 """Any message view."""
 
@@ -278,6 +326,7 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "emergency_stop": EmergencyStop,
     "clear_alarm": ClearAlarm,
     "get_shot_log": GetShotLog,
+    "get_diagnostics": GetDiagnostics,
     "identity": Identity,
     "ack": Ack,
     "nak": Nak,
@@ -285,6 +334,7 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "shot": Shot,
     "alarm": Alarm,
     "shot_log": ShotLog,
+    "diagnostics": Diagnostics,
 }
 """Message name → its view class (one per catalog message)."""
 
@@ -324,10 +374,10 @@ def _builder(cls: type[MessageView]) -> _Builder:
 _BUILDERS: Mapping[str, tuple[type[MessageView], int, _Builder]] = {
     name: (cls, len(fields(cls)) - len(HEADER_FIELDS), _builder(cls))
     for name, cls in VIEWS.items()
-    if cls is not Ack and cls is not ShotLog
+    if cls not in (Ack, ShotLog, Diagnostics)
 }
-"""Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack` and
-:class:`ShotLog` (whose records are converted by its ``__post_init__``)."""
+"""Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack`,
+:class:`ShotLog` and :class:`Diagnostics` (whose records are converted by their ``__post_init__``)."""
 
 
 def view(message: Message) -> MessageView:
@@ -384,12 +434,15 @@ __all__ = [
     "VIEWS",
     "Ack",
     "Alarm",
+    "AlarmLogEntry",
     "Arm",
     "ClearAlarm",
+    "Diagnostics",
     "Disarm",
     "EchoView",
     "EmergencyStop",
     "Fire",
+    "GetDiagnostics",
     "GetShotLog",
     "GetStatus",
     "Heartbeat",

@@ -22,6 +22,7 @@ from mesogun.errors import (
 )
 from mesogun.models import (
     AlarmEvent,
+    Diagnostics,
     Event,
     FiredShots,
     GunInfo,
@@ -47,6 +48,7 @@ __all__ = [
     "ConnectionLost",
     "DeviceAlarm",
     "DeviceRefused",
+    "Diagnostics",
     "Event",
     "EventStream",
     "FiredShots",

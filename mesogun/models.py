@@ -1,10 +1,12 @@
-"""Plain dataclasses at the API boundary, in user units: device info, status, settings, shots and events."""
+"""Plain dataclasses at the API boundary, in user units: device info, status, settings, shots, events and
+diagnostics."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
-from firmware_protocol import AlarmCode, AlarmPriority, DeviceState, Message, Mode, views
+from firmware_protocol import AlarmCode, AlarmPriority, DecoderStats, DeviceState, Message, Mode, views
 from firmware_protocol.views import view, view_as
 from mesogun.units import DEPTH, DOSE, RATE, WireRange, from_wire, volume
 
@@ -267,6 +269,124 @@ class AlarmEvent:
     def from_view(cls, v: views.Alarm) -> AlarmEvent:
         """From an ``alarm`` view."""
         return cls(v.code, v.priority, bool(v.raised), v.device_time_ms / 1000)
+
+
+@dataclass(frozen=True)
+class DeviceLinkCounters:
+    """The device's side of the link, as it counted it since its last power-on (a brown-out restarts them)."""
+
+    frames_received: int
+    frames_sent: int
+    crc_errors: int
+    framing_errors: int
+    """Frames dropped as truncated, of a bad length or oversize."""
+    bytes_discarded: int
+    """Bytes dropped while resynchronising (noise, a frame whose head was lost)."""
+    replays: int
+    """Repeated commands (the host's retries) answered from the device's replay cache without acting again."""
+    bad_payloads: int
+    """Commands the device refused with ``bad_payload``."""
+
+
+@dataclass(frozen=True)
+class HostLinkCounters:
+    """The host's side of the link, as this connection counted it since it opened."""
+
+    frames_received: int
+    frames_sent: int
+    crc_errors: int
+    framing_errors: int
+    bytes_discarded: int
+    retries: int
+    """Commands re-sent because no reply came in time."""
+    timeouts: int
+    """Commands that got no reply after every attempt."""
+    bad_messages: int
+    """Valid frames whose message did not decode."""
+
+    @classmethod
+    def from_link(cls, frames_sent: int, retries: int, timeouts: int, bad_messages: int, stats: DecoderStats) -> Self:
+        """From a link's counters and its stream decoder's."""
+        return cls(
+            frames_received=stats.frames,
+            frames_sent=frames_sent,
+            crc_errors=stats.crc_errors,
+            framing_errors=stats.truncated + stats.bad_length + stats.oversize,
+            bytes_discarded=stats.garbage_bytes,
+            retries=retries,
+            timeouts=timeouts,
+            bad_messages=bad_messages,
+        )
+
+
+@dataclass(frozen=True)
+class PlungerHealth:
+    """The plunger's strokes since the device's power-on, as it timed them, and its stalls over its life."""
+
+    strokes: int
+    last_stroke_ms: float
+    mean_stroke_ms: float
+    max_stroke_ms: float
+    stalls: int
+    """Motor stalls over the device's life (non-volatile)."""
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """One entry of the device's alarm log: an alarm raised or cleared, during which boot, at what device time."""
+
+    code: AlarmCode
+    priority: AlarmPriority
+    raised: bool
+    boot: int
+    """The device's boot count then: ``device_time`` is on that power-on's clock."""
+    device_time: float
+    """Seconds since that power-on."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What a technician reads: both sides' link counters, plunger health, line pressure, supply, uptime, boots
+    and the device's last alarms, in user units (s, ms, kPa, V). Every figure but :attr:`host_link` is the
+    device's own."""
+
+    uptime: float
+    """Seconds since the device's last power-on."""
+    boot_count: int
+    """Power-ons over the device's life, brown-outs included."""
+    line_pressure_kpa: int
+    """Line pressure now, gauge (above atmospheric)."""
+    supply_v: float
+    """Supply voltage now."""
+    plunger: PlungerHealth
+    device_link: DeviceLinkCounters
+    host_link: HostLinkCounters
+    alarms: tuple[AlarmChange, ...]
+    """The device's last alarm changes, oldest first."""
+
+    @classmethod
+    def from_view(cls, v: views.Diagnostics, host_link: HostLinkCounters) -> Diagnostics:
+        """From a ``diagnostics`` view and the host link's own counters."""
+        return cls(
+            uptime=v.uptime_ms / 1000,
+            boot_count=v.boot_count,
+            line_pressure_kpa=v.line_pressure_kpa,
+            supply_v=v.supply_mv / 1000,
+            plunger=PlungerHealth(
+                v.strokes, v.stroke_last_us / 1000, v.stroke_mean_us / 1000, v.stroke_max_us / 1000, v.plunger_stalls
+            ),
+            device_link=DeviceLinkCounters(
+                v.frames_received,
+                v.frames_sent,
+                v.crc_errors,
+                v.framing_errors,
+                v.bytes_discarded,
+                v.replays,
+                v.bad_payloads,
+            ),
+            host_link=host_link,
+            alarms=tuple(AlarmChange(a.code, a.priority, a.raised, a.boot, a.device_time_ms / 1000) for a in v.alarms),
+        )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 An alarm is raised with the priority :data:`firmware_protocol.rules.ALARM_PRIORITIES` gives it; a
 latching alarm (:data:`~firmware_protocol.rules.LATCHING_ALARMS`) halts all motion and puts the device in
 ``alarm``. Faults (occlusion, empty, stall, brown-out) are injected by time or after a number of shots.
+Every change (raised or cleared) goes to the NVM's alarm log, for ``diagnostics``; an occlusion blocks the
+fluid line (its pressure stays high until the alarm is cleared), a brown-out is a dip in the supply.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from firmware_protocol import AlarmCode
+from firmware_protocol import AlarmCode, AlarmPriority
 from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.core import DeviceCore
 from sims.faults import FaultName, FaultSpec
+from sims.nvm import LoggedAlarm
 from sims.statemachine import Event
 
 
@@ -42,14 +45,25 @@ class Alarms:
             return
         priority = ALARM_PRIORITIES[code]
         alarms[code] = priority
-        core.emit("alarm", code=code, priority=priority, raised=True, device_time_ms=core.device_time_ms())
+        if code is AlarmCode.MOTOR_STALL:
+            core.nvm.update(stall_count=core.nvm.data.stall_count + 1)
+        self._report(code, priority, raised=True)
 
     def clear_alarm(self, code: AlarmCode) -> None:
-        """Clear ``code`` if latched (sends the ``raised=0`` event)."""
+        """Clear ``code`` if latched (sends the ``raised=0`` event); clearing an occlusion frees the line."""
         core = self._core
         priority = core.ram.alarms.pop(code, None)
+        if code is AlarmCode.OCCLUSION:
+            core.line.occluded = False
         if priority is not None:
-            core.emit("alarm", code=code, priority=priority, raised=False, device_time_ms=core.device_time_ms())
+            self._report(code, priority, raised=False)
+
+    def _report(self, code: AlarmCode, priority: AlarmPriority, *, raised: bool) -> None:
+        """Log an alarm change in NVM, then send its event."""
+        core = self._core
+        time_ms = core.device_time_ms()
+        core.nvm.alarm_log.append(LoggedAlarm(code, priority, raised, core.nvm.data.boot_count, time_ms))
+        core.emit("alarm", code=code, priority=priority, raised=raised, device_time_ms=time_ms)
 
     def schedule(self, spec: FaultSpec) -> None:
         """Schedule a checked fault: after ``after_shots`` shots, or ``at_s`` loop seconds from now."""
@@ -79,8 +93,10 @@ class Alarms:
         if self._core.closed:
             return
         if name is FaultName.BROWNOUT:
+            self._core.supply.dip(self._core.now())
             self._reboot()
         elif name is FaultName.OCCLUSION:
+            self._core.line.occluded = True
             self.raise_alarm(AlarmCode.OCCLUSION)
         elif name is FaultName.EMPTY:
             self._core.ram.reservoir_nl = 0

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmware_protocol import AlarmCode, AlarmPriority, DeviceState, Mode, make, to_wire
+from firmware_protocol import AlarmCode, AlarmPriority, DecoderStats, DeviceState, Mode, make, to_wire
 from sims.config import DeviceConfig
 from sims.nvm import Nvm
-from sims.physics import DepthMotor, Syringe
+from sims.physics import DepthMotor, FluidLine, Supply, Syringe
 from sims.statemachine import DeviceStateMachine
 
 
@@ -93,6 +93,48 @@ class WatchdogTrip(StopMark):
 
 
 @dataclass
+class LinkCounters:
+    """The device's own link counters since power-on (``diagnostics``; RAM, so a brown-out restarts them)."""
+
+    frames_sent: int = 0
+    """Frames written to an attached host (replies and events)."""
+    replays: int = 0
+    """Repeats answered from the replay cache without executing."""
+    bad_payloads: int = 0
+    """Commands refused with ``bad_payload``."""
+    retired: DecoderStats = field(default_factory=DecoderStats)
+    """The stream decoders' counters of connections since power-on that have ended (the current one's are added
+    when it is read)."""
+
+    def retire(self, stats: DecoderStats) -> None:
+        """A connection's decoder is replaced: keep its counters."""
+        for name, value in stats.as_dict().items():
+            setattr(self.retired, name, getattr(self.retired, name) + value)
+
+
+@dataclass
+class PlungerStats:
+    """Plunger strokes since power-on, as the device timed them (``diagnostics``)."""
+
+    strokes: int = 0
+    last_us: int = 0
+    total_us: int = 0
+    max_us: int = 0
+
+    def record(self, duration_us: int) -> None:
+        """One stroke completed in ``duration_us``."""
+        self.strokes += 1
+        self.last_us = duration_us
+        self.total_us += duration_us
+        self.max_us = max(self.max_us, duration_us)
+
+    @property
+    def mean_us(self) -> int:
+        """Mean stroke time (0 before the first stroke)."""
+        return round(self.total_us / self.strokes) if self.strokes else 0
+
+
+@dataclass
 class Ram:
     """The device's volatile state: set at power-on from the configuration, lost by a brown-out."""
 
@@ -113,6 +155,8 @@ class Ram:
     event_seq: int = 0
     incompatible: bool = False
     """The last hello's version or fingerprint differs: everything but hello and emergency_stop is refused."""
+    link: LinkCounters = field(default_factory=LinkCounters)
+    plunger: PlungerStats = field(default_factory=PlungerStats)
 
     @classmethod
     def at_boot(cls, config: DeviceConfig, now: float) -> Ram:
@@ -166,6 +210,10 @@ class DeviceCore:
         self.shot_log: list[ShotRecord] = []
         self.syringe = Syringe()
         """What is really in the syringe (hidden truth; survives brown-outs, never reported on the wire)."""
+        self.line = FluidLine()
+        """The fluid line and its pressure sensor (physical: an occlusion survives a brown-out)."""
+        self.supply = Supply()
+        """The power supply and its voltage sensor."""
         self.ram = Ram.at_boot(config, 0.0)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._timers: Timers | None = None
@@ -230,6 +278,7 @@ class DeviceCore:
     def write(self, data: bytes) -> None:
         """Bytes to the host, if one is attached."""
         if self.send is not None:
+            self.ram.link.frames_sent += 1
             self.send(data)
 
     def emit(self, name: str, **fields: Any) -> None:

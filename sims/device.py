@@ -29,6 +29,7 @@ from sims.alarms import Alarms
 from sims.commands import Commands
 from sims.config import DeviceConfig
 from sims.core import CommandRecord, DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark, WatchdogTrip
+from sims.diagnostics import DiagnosticsReader
 from sims.dispatch import Dispatcher
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.firing import Firing
@@ -82,9 +83,10 @@ class SimulatedGun:
         self._firing = Firing(core, self._alarms)
         self._watchdog = Watchdog(core, self._alarms.raise_alarm)
         self._commands = Commands(core, self._firing, self._alarms, lambda: self.identity)
-        handlers = {**self._commands.registry(), **ShotLogReader(core).registry()}
-        self._dispatcher = Dispatcher(core, handlers, self._commands.refusals(), catalog)
         self._decoder = StreamDecoder()
+        diagnostics = DiagnosticsReader(core, lambda: self._decoder.stats, lambda: self._firing.in_stroke)
+        handlers = {**self._commands.registry(), **ShotLogReader(core).registry(), **diagnostics.registry()}
+        self._dispatcher = Dispatcher(core, handlers, self._commands.refusals(), catalog)
 
     # ------------------------------------------------------------------ what tests read
 
@@ -256,6 +258,7 @@ class SimulatedGun:
     def attach(self, send: Callable[[bytes], None]) -> None:
         """A host connection appeared: device→host bytes go to ``send`` from now on."""
         self._core.send = send
+        self._core.ram.link.retire(self._decoder.stats)  # diagnostics count since power-on, across connections
         self._decoder = StreamDecoder()
 
     def detach(self) -> None:
@@ -312,6 +315,7 @@ class SimulatedGun:
         self._firing.reset()
         self._watchdog.feed()
         core.counters.boots += 1
+        self.nvm.update(boot_count=self.nvm.data.boot_count + 1)
         if self.config.status_period_ms > 0:
             core.timers.at(_STATUS_TIMER, now + self.config.status_period_ms / 1000, self._status_tick)
 

@@ -38,7 +38,7 @@ Reply = tuple[str, dict[str, Any]]
 Check = Callable[[Message], str | None]
 """A condition an accepted command is checked against: a nak detail when it refuses, else ``None``."""
 
-_NOT_CACHED = frozenset({"hello", "heartbeat", "get_status", "get_shot_log"})
+_NOT_CACHED = frozenset({"hello", "heartbeat", "get_status", "get_shot_log", "get_diagnostics"})
 """Commands whose replies are not kept in the replay cache: they change nothing, so a repeat is answered anew."""
 UNLOGGED_COMMANDS = _NOT_CACHED
 """Commands left out of the device's execution log (``DeviceSnapshot.executions``): they change nothing."""
@@ -113,6 +113,7 @@ class Dispatcher:
             self._replay.clear()
         elif cached is not None and cached[0] == frame.msg_type and cached[1] == frame.payload:
             core.counters.duplicates += 1
+            core.ram.link.replays += 1
             spec = self._catalog.by_id.get(frame.msg_type)  # an unknown type's nak is cached too
             core.record_command(frame.seq, spec.name if spec else f"0x{frame.msg_type:02X}", replayed=True)
             core.write(cached[2])
@@ -156,6 +157,7 @@ class Dispatcher:
                 try:
                     message = decode_message(frame, self._catalog)
                 except BadPayload as exc:
+                    self._core.ram.link.bad_payloads += 1
                     return spec.name, self._nak(frame, spec.name, gate.code, str(exc)[:_PAYLOAD_DETAIL_LIMIT])
             elif gate.kind is GateKind.SESSION and self._core.ram.incompatible:
                 fingerprint = self._core.config.fingerprint

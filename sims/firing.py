@@ -34,6 +34,7 @@ class Firing:
         self.in_stroke = False
         self._stop_after_stroke = False
         self._next_stroke_at = 0.0
+        self._stroke_began = 0.0
 
     @property
     def stroke_scheduled(self) -> bool:
@@ -121,12 +122,14 @@ class Firing:
             self._alarms.raise_alarm(AlarmCode.RESERVOIR_EMPTY)
             return
         self.in_stroke = True
+        self._stroke_began = core.now()
         stroke_s = core.config.physics.plunger_s(ram.dose_nl, core.config.limits.dose_max_nl)
         core.timers.at(_STROKE, core.now() + stroke_s, self._stroke_end)
 
     def _stroke_end(self) -> None:
         core, ram = self._core, self._core.ram
         self.in_stroke = False
+        ram.plunger.record(round((core.now() - self._stroke_began) * 1_000_000))  # as the device times its strokes
         offset = core.nvm.data.depth_offset_um
         volume = core.syringe.push(ram.dose_nl, core.nvm.data.volume_gain)  # the truth, for the shot record only
         ram.reservoir_nl -= ram.dose_nl  # the device's estimate: the dose it commanded

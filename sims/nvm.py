@@ -1,4 +1,4 @@
-"""Non-volatile memory of the simulated gun: identity, lifetime shot counter, calibration and the shot log.
+"""Non-volatile memory of the simulated gun: identity, lifetime counters, calibration, the shot and alarm logs.
 
 Kept in a JSON file written atomically (temp file in the same folder, then ``os.replace``), so a
 killed simulator leaves either the old or the new content, never half a file. The device writes the
@@ -9,6 +9,10 @@ The shot log (:class:`ShotLogRing`, the last :data:`SHOT_LOG_CAPACITY` shots) si
 ``<nvm>.shots.jsonl``, one JSON line appended per shot (rewriting 10,000 entries on every shot would
 not keep up with the firing rate); a line cut short by a killed simulator is ignored, and the file is
 compacted to the ring's size when it has grown to twice that.
+
+The alarm log (:class:`AlarmLog`, the last :data:`ALARM_LOG_CAPACITY` alarm changes, for ``diagnostics``)
+survives brown-outs but, unlike a real device's, not a restart of the simulator process: it is not written to
+the file.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from dataclasses import asdict, astuple, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from firmware_protocol import ShotSource
+from firmware_protocol import AlarmCode, AlarmPriority, ShotSource
+from firmware_protocol.catalog import DIAGNOSTICS_ALARMS_MAX
 from sims.errors import NvmError
 
 NVM_FORMAT = 1
@@ -32,6 +37,8 @@ SHOT_LOG_CAPACITY = 10_000
 """Shots the reference device's log keeps (the oldest is overwritten by the next)."""
 SHOT_LOG_SUFFIX = ".shots.jsonl"
 """The shot log's file: the NVM file's name with this appended."""
+ALARM_LOG_CAPACITY = DIAGNOSTICS_ALARMS_MAX
+"""Alarm changes the alarm log keeps (all of them fit one ``diagnostics`` reply)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,43 @@ class NvmData:
     shots_lifetime: int = 0
     volume_gain: float = 1.03
     depth_offset_um: int = 80
+    boot_count: int = 0
+    """Power-ons over the device's life, brown-outs included."""
+    stall_count: int = 0
+    """Plunger motor stalls over the device's life."""
+
+
+_ADDED_FIELDS = {"boot_count": 0, "stall_count": 0}
+"""Fields added after format 1 was first written, with the value a file written before them takes."""
+
+
+@dataclass(frozen=True)
+class LoggedAlarm:
+    """One alarm change in the alarm log (the fields of a ``diagnostics`` alarm record)."""
+
+    code: AlarmCode
+    priority: AlarmPriority
+    raised: bool
+    boot: int
+    """The boot count of the power-on it happened in (its ``device_time_ms`` is on that boot's clock)."""
+    device_time_ms: int
+
+
+class AlarmLog:
+    """The last ``capacity`` alarm changes, oldest first."""
+
+    def __init__(self, capacity: int = ALARM_LOG_CAPACITY) -> None:
+        self._alarms: deque[LoggedAlarm] = deque(maxlen=capacity)
+
+    def append(self, alarm: LoggedAlarm) -> None:
+        """Log one change; the oldest goes when the log is full."""
+        self._alarms.append(alarm)
+
+    def __iter__(self) -> Iterator[LoggedAlarm]:
+        return iter(self._alarms)
+
+    def __len__(self) -> int:
+        return len(self._alarms)
 
 
 @dataclass(frozen=True)
@@ -175,6 +219,8 @@ class Nvm:
         log_path = self.path.with_name(self.path.name + SHOT_LOG_SUFFIX) if self.path is not None else None
         self.shot_log = ShotLogRing(shot_log_capacity, log_path)
         """The last shots, kept like the rest of the NVM (a brown-out or a restart keeps them)."""
+        self.alarm_log = AlarmLog()
+        """The last alarm changes (a brown-out keeps them; a restart of the simulator does not)."""
 
     def update(self, **changes: Any) -> None:
         """Change fields and persist them before returning."""
@@ -199,6 +245,7 @@ def _load(path: Path) -> NvmData:
     if not isinstance(raw, dict) or raw.get("format") != NVM_FORMAT:
         raise NvmError(f"NVM file {path} is not a format-{NVM_FORMAT} mesogun simulator memory")
     expected = {f.name: f.type for f in fields(NvmData)}
+    raw = {**_ADDED_FIELDS, **raw}
     missing = sorted(set(expected) - set(raw))
     if missing:
         raise NvmError(f"NVM file {path} lacks {', '.join(missing)}")
@@ -209,12 +256,15 @@ def _load(path: Path) -> NvmData:
         "shots_lifetime": (int,),
         "volume_gain": (int, float),
         "depth_offset_um": (int,),
+        "boot_count": (int,),
+        "stall_count": (int,),
     }
     for key, types in checks.items():
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, types):
             raise NvmError(f"NVM file {path}: {key}={value!r} has the wrong type")
-    if values["shots_lifetime"] < 0:
-        raise NvmError(f"NVM file {path}: shots_lifetime={values['shots_lifetime']} is negative")
+    for key in ("shots_lifetime", "boot_count", "stall_count"):
+        if values[key] < 0:
+            raise NvmError(f"NVM file {path}: {key}={values[key]} is negative")
     values["volume_gain"] = float(values["volume_gain"])
     return NvmData(**values)

@@ -1,9 +1,13 @@
-"""The simulated gun's physical model: the depth motor (needle stop) and what is really in the syringe.
+"""The simulated gun's physical model: the depth motor (needle stop), what is really in the syringe, and the
+line pressure and supply voltage its sensors read.
 
 Positions are computed from the event loop's clock at the moment they are asked for, so no task ticks.
 The device itself never measures volume: it reports what it commanded (its own estimate, from its
 calibration). The hidden truth - what a balance or a depth gauge would measure - lives only here and in the
 ground-truth shot records, for tests and simulated instruments; it never reaches ``status`` or a shot event.
+Line pressure and supply voltage are different: the device has sensors for them and reports their readings in
+``diagnostics``, consistent with the faults (an occlusion traps pressure in the line, a brown-out is a dip in the
+supply).
 """
 
 from __future__ import annotations
@@ -85,3 +89,53 @@ class Syringe:
     def empty(self) -> None:
         """The syringe ran dry (an injected ``empty`` fault)."""
         self.contents_nl = 0
+
+
+LINE_PRESSURE_STROKE_KPA = 60
+"""Line pressure while the plunger pushes a dose through an open needle (gauge, kPa)."""
+LINE_PRESSURE_OCCLUDED_KPA = 420
+"""Line pressure trapped behind a blocked needle: above the occlusion threshold, until the needle is cleared."""
+
+
+@dataclass
+class FluidLine:
+    """The line from the syringe to the needle, as its pressure sensor reads it (gauge, kPa)."""
+
+    occluded: bool = False
+    """The needle is blocked (an ``occlusion`` fault); cleared with the occlusion alarm."""
+
+    def pressure_kpa(self, *, stroking: bool) -> int:
+        """The pressure now: trapped high while occluded, raised during a stroke, else 0 (atmospheric)."""
+        if self.occluded:
+            return LINE_PRESSURE_OCCLUDED_KPA
+        return LINE_PRESSURE_STROKE_KPA if stroking else 0
+
+
+SUPPLY_NOMINAL_MV = 5000
+"""The supply voltage (the gun is powered from its USB port)."""
+SUPPLY_STROKE_SAG_MV = 150
+"""How far the supply sags while the plunger motor draws current."""
+SUPPLY_BROWNOUT_MV = 4100
+"""Where a brown-out leaves the supply: below the device's 4.3 V reset threshold, so it reboots."""
+SUPPLY_RECOVERY_S = 2.0
+"""Seconds the supply takes to climb back from a brown-out dip to nominal (linearly)."""
+
+
+@dataclass
+class Supply:
+    """The power supply, as the device's voltage sensor reads it (mV)."""
+
+    dip_at: float | None = None
+    """Loop time of the last brown-out dip, if any."""
+
+    def dip(self, now: float) -> None:
+        """A brown-out: the supply drops to :data:`SUPPLY_BROWNOUT_MV` now and recovers from there."""
+        self.dip_at = now
+
+    def voltage_mv(self, now: float, *, stroking: bool) -> int:
+        """The supply voltage at loop time ``now``."""
+        level = float(SUPPLY_NOMINAL_MV)
+        if self.dip_at is not None and now - self.dip_at < SUPPLY_RECOVERY_S:
+            recovered = max(now - self.dip_at, 0.0) / SUPPLY_RECOVERY_S
+            level = SUPPLY_BROWNOUT_MV + (SUPPLY_NOMINAL_MV - SUPPLY_BROWNOUT_MV) * recovered
+        return round(level - (SUPPLY_STROKE_SAG_MV if stroking else 0))

@@ -1,4 +1,4 @@
-"""Commands that talk to a gun: info, status, set, load, prime, fire, stop, disarm, estop, clear.
+"""Commands that talk to a gun: info, status, set, load, prime, fire, stop, disarm, estop, clear, diagnostics.
 
 Each command opens the device given by ``--device``, records everything in the treatment record
 (``--db``), does one thing and closes; the gun is never left armed when the command exits.
@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from firmware_protocol import AlarmCode, DeviceState, Mode
+from mesogun.cli.diagnostics import diagnostics_command
 from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json, plain
 from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
@@ -288,6 +289,7 @@ def _safe_command(name: str, action: SafeAction, doc: str) -> click.Command:
 DEVICE_COMMANDS: list[click.Command] = [
     info_command,
     status_command,
+    diagnostics_command,
     set_command,
     load_command,
     *FIRING_COMMANDS,

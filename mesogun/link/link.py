@@ -120,6 +120,8 @@ class Link:
         """Loop time of the last frame sent."""
         self.bad_messages = 0
         """Valid frames whose message did not decode (unknown type, bad payload)."""
+        self.frames_sent = 0
+        """Frames written to the transport (commands, their re-sends and heartbeats)."""
         self.retransmissions = 0
         """Commands re-sent because no reply came in time."""
         self.timeouts = 0
@@ -201,6 +203,7 @@ class Link:
             self._fail(lost)
             raise lost from exc
         self.last_tx = self._loop.time()
+        self.frames_sent += 1
 
     def prepare(self, name: str, **fields: Any) -> Message:
         """A checked command message with a fresh seq (send it with :meth:`exchange`)."""

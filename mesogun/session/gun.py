@@ -32,7 +32,17 @@ from mesogun.errors import (
     StateError,
 )
 from mesogun.link import Link, Received
-from mesogun.models import Event, FiredShots, GunInfo, MissedEvents, Settings, Status, Syringe
+from mesogun.models import (
+    Diagnostics,
+    Event,
+    FiredShots,
+    GunInfo,
+    HostLinkCounters,
+    MissedEvents,
+    Settings,
+    Status,
+    Syringe,
+)
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.actor import ControlActor
 from mesogun.session.controller import Controller, HostState
@@ -493,6 +503,23 @@ class Gun:
             return await actor.refresh()
 
         return await actor.call("get_status", run)
+
+    async def diagnostics(self) -> Diagnostics:
+        """Ask the device for its diagnostics (``get_diagnostics``, any connected state; changes nothing) and
+        combine them with this host link's own counters, read when the reply arrived."""
+        actor = self._actor
+
+        async def run() -> tuple[views.Diagnostics, HostLinkCounters]:
+            actor.check("get_diagnostics")
+            received = await actor.exchange("get_diagnostics")
+            link = self.link
+            host = HostLinkCounters.from_link(
+                link.frames_sent, link.retransmissions, link.timeouts, link.bad_messages, link.decoder.stats
+            )
+            return views.view_as(received.message, views.Diagnostics), host
+
+        device, host = await actor.call("get_diagnostics", run)
+        return Diagnostics.from_view(device, host)
 
     async def note(self, kind: str, detail: str, reason: str) -> None:
         """Enter an operator's note in the treatment record (``soft_limit_override``: what, and why), in order

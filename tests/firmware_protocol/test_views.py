@@ -24,6 +24,16 @@ from firmware_protocol import (
 from firmware_protocol.catalog import Field, MessageSpec
 
 _SCALAR = {FieldKind.INT: int, FieldKind.BOOL: bool, FieldKind.TEXT: str}
+_RECORD_VIEWS: dict[tuple[str, str], type] = {
+    ("shot_log", "entries"): views.ShotLogEntry,
+    ("diagnostics", "alarms"): views.AlarmLogEntry,
+}
+"""(message, record-list field) → the view of one of its records: every record list of the catalog."""
+
+
+def _record_view(f: Field) -> type:
+    (cls,) = [cls for (_, name), cls in _RECORD_VIEWS.items() if name == f.name]
+    return cls
 
 
 def _own_fields(cls: type) -> list[dataclasses.Field[typing.Any]]:
@@ -40,7 +50,7 @@ def _expected_type(f: Field) -> object:
     if f.kind is FieldKind.INT_LIST:
         return Sequence[int]
     if f.kind is FieldKind.RECORD_LIST:
-        return Sequence[views.ShotLogEntry]  # the one record list of the catalog (shot_log.entries)
+        return Sequence[_record_view(f)]  # type: ignore[misc]
     return views.MessageTypeRef
 
 
@@ -58,11 +68,18 @@ def test_view_fields_equal_the_catalog_fields(spec: MessageSpec) -> None:
         assert hints[catalog_field.name] == _expected_type(catalog_field), catalog_field.name
 
 
-def test_shot_log_entry_view_has_the_catalog_record_fields_and_types() -> None:
-    (entries,) = [f for f in CATALOG.by_name["shot_log"].fields if f.kind is FieldKind.RECORD_LIST]
-    hints = typing.get_type_hints(views.ShotLogEntry)
-    assert [f.name for f in dataclasses.fields(views.ShotLogEntry)] == [r.name for r in entries.record]
-    for record_field in entries.record:
+def test_every_record_list_has_a_record_view() -> None:
+    record_lists = {(m.name, f.name) for m in CATALOG for f in m.fields if f.kind is FieldKind.RECORD_LIST}
+    assert record_lists == set(_RECORD_VIEWS)
+
+
+@pytest.mark.parametrize(("message", "field"), list(_RECORD_VIEWS), ids=lambda v: str(v))
+def test_record_views_have_the_catalog_record_fields_and_types(message: str, field: str) -> None:
+    (records,) = [f for f in CATALOG.by_name[message].fields if f.name == field]
+    cls = _RECORD_VIEWS[(message, field)]
+    hints = typing.get_type_hints(cls)
+    assert [f.name for f in dataclasses.fields(cls)] == [r.name for r in records.record]
+    for record_field in records.record:
         assert hints[record_field.name] == _expected_type(record_field), record_field.name
 
 
