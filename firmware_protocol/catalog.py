@@ -331,6 +331,16 @@ _MESSAGES: tuple[MessageSpec, ...] = (
             ),
             _u16("watchdog_ms", "ms", "communication watchdog period while armed or firing"),
             _u16("status_period_ms", "ms", "period of unsolicited status messages"),
+            _text(
+                "hardware_id",
+                "the board's unique id (e.g. its microcontroller's unique id in hex): never changes, never reused",
+            ),
+            _u32(
+                "counter_epoch",
+                "",
+                "id of the lifetime counter's epoch: a new random non-zero value whenever the lifetime counter is "
+                "reset (NVM erased or replaced), unchanged otherwise",
+            ),
         ),
         frozen_prefix=True,
     ),

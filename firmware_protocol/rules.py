@@ -135,6 +135,8 @@ REFERENCE_IDENTITY: Mapping[str, Any] = MappingProxyType(
         "modes": [mode.json_name for mode in REFERENCE_LIMITS.modes],
         "watchdog_ms": REFERENCE_WATCHDOG_MS,
         "status_period_ms": REFERENCE_STATUS_PERIOD_MS,
+        "hardware_id": "3f00a1c2e4b5d6978812ab34",
+        "counter_epoch": 0x5EED0001,
     }
 )
 """The reference device's ``identity`` (JSON-ready: enums as names). Model, serial and versions are examples."""

@@ -145,6 +145,8 @@ class Identity(_Header):
     syringe_sizes_nl: Sequence[int]
     watchdog_ms: int
     status_period_ms: int
+    hardware_id: str
+    counter_epoch: int
 
 
 EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire

@@ -35,6 +35,10 @@ class GunInfo:
     limits: Limits
     watchdog_ms: int
     status_period_ms: int
+    hardware_id: str = ""
+    """The board's unique id: never changes, never reused (unlike a serial number, which a board may share)."""
+    counter_epoch: int = 0
+    """The lifetime counter's epoch id: a new one whenever the device's lifetime counter was reset."""
 
     @property
     def depth_range_mm(self) -> tuple[float, float]:
@@ -80,6 +84,8 @@ class GunInfo:
             ),
             watchdog_ms=v.watchdog_ms,
             status_period_ms=v.status_period_ms,
+            hardware_id=v.hardware_id,
+            counter_epoch=v.counter_epoch,
         )
 
 

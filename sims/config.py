@@ -55,7 +55,8 @@ class Calibration:
 class DeviceConfig:
     """Everything that makes one simulated gun: identity, limits, timing, physics, calibration."""
 
-    serial_number: str = "SIM0001"
+    serial_number: str | None = None
+    """Serial number of a new NVM; ``None``: derived from the board's random hardware id (distinct per simulator)."""
     model: str = "MG-1 (simulated)"
     hardware_revision: str = "SIM-A"
     firmware_version: str = SIM_FIRMWARE_VERSION
@@ -70,6 +71,8 @@ class DeviceConfig:
     calibration: Calibration = field(default_factory=Calibration)
     replay_window: int = 128
     """How many recent sequence numbers the exactly-once reply cache remembers."""
+    initial_lifetime: int = 0
+    """Lifetime counter of a new NVM (a board that has fired before; near 2**32 to test the wrap-around)."""
     shot_log_capacity: int = 10_000
     """How many of its last shots the device's shot log keeps (``get_shot_log``)."""
     boot_depth_um: int = REFERENCE_MODEL.power_on_depth_um

@@ -48,7 +48,12 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("serial", "str", "serial number the device reports (kept in NVM once written)", default="SIM0001"),
+    OptionSpec(
+        "serial",
+        "str",
+        "serial number the device reports (kept in NVM once written); default: SIM- and the start of its "
+        "random hardware id, so no two simulators share one",
+    ),
     OptionSpec(
         "nvm",
         "path",
@@ -85,6 +90,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("plunger_ms", "float", "plunger stroke time of the largest dose", "ms", 1, 99, 60.0),
     OptionSpec(
         "shot_log_capacity", "int", "shots the device's shot log keeps (get_shot_log)", "shots", 1, 1_000_000, 10_000
+    ),
+    OptionSpec(
+        "lifetime_shots",
+        "int",
+        "lifetime shot counter of a new NVM (a board that fired before; 4294967290 shows the 2**32 wrap-around)",
+        "shots",
+        0,
+        0xFFFF_FFFF,
+        0,
     ),
     OptionSpec(
         "volume_gain",
@@ -155,7 +169,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
     fingerprint = checked.get("fingerprint")
     device = replace(
         base,
-        serial_number=str(get("serial")),
+        serial_number=str(checked["serial"]) if "serial" in checked else None,
         fingerprint=int(fingerprint) if isinstance(fingerprint, int) else base.fingerprint,
         watchdog_ms=_int(get("watchdog_ms")),
         status_period_ms=_int(get("status_period_ms")),
@@ -167,6 +181,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         ),
         calibration=Calibration(volume_gain=_float(get("volume_gain")), depth_offset_um=_int(get("depth_offset_um"))),
         shot_log_capacity=_int(get("shot_log_capacity")),
+        initial_lifetime=_int(get("lifetime_shots")),
     )
     impairments = Impairments(
         baud=_int(get("baud")),

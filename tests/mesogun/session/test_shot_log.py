@@ -45,10 +45,10 @@ def lose_shot_events(sim: InProcessSim, lost: set[int]) -> None:
 
 
 @asynccontextmanager
-async def gun_on(sim: InProcessSim, db: Path | None = None) -> AsyncIterator[Gun]:
-    """A Gun connected to ``sim`` (recording to ``db`` when given)."""
+async def gun_on(sim: InProcessSim, db: Path | None = None, *, attempts: int = 1) -> AsyncIterator[Gun]:
+    """A Gun connected to ``sim`` (recording to ``db`` when given; ``attempts`` handshakes on a lossy line)."""
     recorder = SessionRecorder(db) if db is not None else None
-    async with connect(SimTransport.attach(sim), recorder=recorder) as gun:
+    async with connect(SimTransport.attach(sim), recorder=recorder, attempts=attempts) as gun:
         yield gun
 
 
@@ -109,7 +109,7 @@ def test_a_lossy_line_loses_no_shot(virtual: Any, tmp_path: Path, seed: int) -> 
     async def main() -> tuple[list[FiredShots], int]:
         sim = await start_inprocess(f"drop=0.002&seed={seed}")
         try:
-            async with gun_on(sim, db) as gun:
+            async with gun_on(sim, db, attempts=5) as gun:  # the handshake too may lose every frame of a try
                 await make_ready(gun, rate_hz=10)
                 results = [await gun.fire(20) for _ in range(3)]
                 await settle(gun)
