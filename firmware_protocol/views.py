@@ -123,6 +123,15 @@ class GetShotLog(_Header):
 
 
 @dataclass(frozen=True, slots=True)
+class FamilyFingerprint:
+    """One entry of :attr:`Identity.families` (a record, not a message): a family and its fingerprint."""
+
+    family: int
+    """The family's first command type id (:attr:`firmware_protocol.families.Family.wire_id`)."""
+    fingerprint: int
+
+
+@dataclass(frozen=True, slots=True)
 class Identity(_Header):
     """``identity``: who the device is and its hard limits."""
 
@@ -147,6 +156,11 @@ class Identity(_Header):
     status_period_ms: int
     hardware_id: str
     counter_epoch: int
+    families: Sequence[FamilyFingerprint]
+
+    def __post_init__(self) -> None:
+        families = tuple(f if isinstance(f, FamilyFingerprint) else FamilyFingerprint(**f) for f in self.families)
+        object.__setattr__(self, "families", families)
 
 
 EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire
@@ -326,10 +340,10 @@ def _builder(cls: type[MessageView]) -> _Builder:
 _BUILDERS: Mapping[str, tuple[type[MessageView], int, _Builder]] = {
     name: (cls, len(fields(cls)) - len(HEADER_FIELDS), _builder(cls))
     for name, cls in VIEWS.items()
-    if cls is not Ack and cls is not ShotLog
+    if cls not in (Ack, ShotLog, Identity)
 }
-"""Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack` and
-:class:`ShotLog` (whose records are converted by its ``__post_init__``)."""
+"""Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack`,
+:class:`ShotLog` and :class:`Identity` (whose records are converted by their ``__post_init__``)."""
 
 
 def view(message: Message) -> MessageView:
@@ -391,6 +405,7 @@ __all__ = [
     "Disarm",
     "EchoView",
     "EmergencyStop",
+    "FamilyFingerprint",
     "Fire",
     "GetShotLog",
     "GetStatus",

@@ -8,15 +8,22 @@ its hard limits, periods, power-on values and motion speeds come from :mod:`firm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, Mode
+from firmware_protocol import CATALOG, FINGERPRINT, PROTOCOL_VERSION, Mode
+from firmware_protocol.families import CORE
 from firmware_protocol.rules import REFERENCE_MODEL, REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS, Limits
 
 __all__ = ["SIM_FIRMWARE_VERSION", "Calibration", "DeviceConfig", "Limits", "Physics"]
 
 SIM_FIRMWARE_VERSION = "0.1.0"
 """Firmware version the simulated device reports in ``identity``."""
+
+
+def _further_families() -> dict[str, int]:
+    """The catalog's families other than the core, with their fingerprints (the simulator implements them all)."""
+    return {name: value for name, value in CATALOG.family_fingerprints.items() if name != CORE.name}
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,9 @@ class DeviceConfig:
     firmware_version: str = SIM_FIRMWARE_VERSION
     protocol_version: int = PROTOCOL_VERSION
     fingerprint: int = FINGERPRINT
-    """Catalog fingerprint the device reports and expects (override to test a mismatch)."""
+    """Core family fingerprint the device reports and expects (override to test a mismatch)."""
+    family_fingerprints: Mapping[str, int] = field(default_factory=_further_families)
+    """Each further family the device implements → the fingerprint it reports in identity.families."""
     limits: Limits = field(default_factory=Limits)
     watchdog_ms: int = REFERENCE_WATCHDOG_MS
     status_period_ms: int = REFERENCE_STATUS_PERIOD_MS

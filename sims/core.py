@@ -112,7 +112,7 @@ class Ram:
     """Latched alarms with their priority, in the order they were raised."""
     event_seq: int = 0
     incompatible: bool = False
-    """The last hello's version or fingerprint differs: everything but hello and emergency_stop is refused."""
+    """The last hello's version or core fingerprint differs: all but hello, stop and emergency_stop is refused."""
 
     @classmethod
     def at_boot(cls, config: DeviceConfig, now: float) -> Ram:

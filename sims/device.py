@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware_protocol import CATALOG, AlarmCode, Catalog, DeviceState, Mode, StreamDecoder
+from firmware_protocol.families import BY_NAME
 from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.alarms import Alarms
 from sims.commands import Commands
@@ -115,6 +116,10 @@ class SimulatedGun:
             "status_period_ms": cfg.status_period_ms,
             "hardware_id": self.nvm.data.hardware_id,
             "counter_epoch": self.nvm.data.counter_epoch,
+            "families": [
+                {"family": BY_NAME[name].wire_id, "fingerprint": value}
+                for name, value in cfg.family_fingerprints.items()
+            ],
         }
 
     @property

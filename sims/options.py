@@ -86,6 +86,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         0,
         0xFFFF_FFFF,
     ),
+    OptionSpec(
+        "logs_fingerprint",
+        "hex",
+        "fingerprint the device reports for its logs family (override to test a mismatch), e.g. 0x12345678",
+        "",
+        0,
+        0xFFFF_FFFF,
+    ),
     OptionSpec("motor_speed_mm_s", "float", "depth motor speed", "mm/s", 0.1, 100, 5.0),
     OptionSpec("plunger_ms", "float", "plunger stroke time of the largest dose", "ms", 1, 99, 60.0),
     OptionSpec(
@@ -171,6 +179,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         base,
         serial_number=str(checked["serial"]) if "serial" in checked else None,
         fingerprint=int(fingerprint) if isinstance(fingerprint, int) else base.fingerprint,
+        family_fingerprints=_family_fingerprints(base, checked),
         watchdog_ms=_int(get("watchdog_ms")),
         status_period_ms=_int(get("status_period_ms")),
         physics=replace(
@@ -201,6 +210,16 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         faults=tuple(faults),
         disconnect_at_s=float(disconnect) if isinstance(disconnect, int | float) else None,
     )
+
+
+def _family_fingerprints(base: DeviceConfig, checked: Mapping[str, object]) -> dict[str, int]:
+    """The further families' fingerprints, with any ``<family>_fingerprint`` override."""
+    families = dict(base.family_fingerprints)
+    for name in families:
+        override = checked.get(f"{name}_fingerprint")
+        if isinstance(override, int):
+            families[name] = override
+    return families
 
 
 def _int(value: object) -> int:

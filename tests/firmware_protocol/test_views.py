@@ -39,8 +39,8 @@ def _expected_type(f: Field) -> object:
         return Sequence[f.enum]  # type: ignore[name-defined]
     if f.kind is FieldKind.INT_LIST:
         return Sequence[int]
-    if f.kind is FieldKind.RECORD_LIST:
-        return Sequence[views.ShotLogEntry]  # the one record list of the catalog (shot_log.entries)
+    if f.kind is FieldKind.RECORD_LIST:  # identity.families and shot_log.entries
+        return Sequence[views.FamilyFingerprint] if f.name == "families" else Sequence[views.ShotLogEntry]
     return views.MessageTypeRef
 
 

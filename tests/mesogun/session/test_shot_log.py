@@ -263,3 +263,35 @@ def test_ranges_merge_split_and_count() -> None:
     assert ranges.count_in(2, 8) == 4 and 7 in ranges and 6 not in ranges
     ranges.remove(0, 100)
     assert not ranges and ranges.first() is None
+
+
+def test_a_device_whose_logs_family_differs_is_driven_without_its_shot_log(
+    virtual: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another logs fingerprint: the core works (fire fires), the shot log is never asked for, the lost shots
+    stay unreceived, and the host says why once."""
+    db = tmp_path / "record.sqlite"
+
+    async def main() -> tuple[FiredShots, FiredShots, int]:
+        sim = await start_inprocess("logs_fingerprint=0x0BADF00D")
+        lose_shot_events(sim, {3, 7})
+        try:
+            async with gun_on(sim, db) as gun:
+                await make_ready(gun)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ShotsNotReceived)
+                    first, second = await gun.fire(10), await gun.fire(5)
+                await settle(gun)
+                return first, second, sim.device.counters.executed["get_shot_log"]
+        finally:
+            await sim.close()
+
+    with caplog.at_level("WARNING", logger="mesogun.session.families"):
+        first, second, pages = virtual(main)
+    assert pages == 0, "get_shot_log was never sent"
+    assert (first.fired, first.unreceived, second.fired) == (10, 2, 5)
+    assert [s.index for s in first] == [1, 2, 4, 5, 6, 8, 9, 10]
+    said = [r.getMessage() for r in caplog.records if "logs family" in r.getMessage()]
+    assert len(said) == 1 and "0x0BADF00D" in said[0], said
+    rows = shot_rows(db)
+    assert [r.shot_index for r in rows if not r.received] == [3, 7]
