@@ -7,13 +7,14 @@ derived from the same declarations.
 Type id ranges (so new families never collide): ``0x01-0x3F`` host→device core commands,
 ``0x40-0x4F`` calibration, ``0x50-0x5F`` firmware update, ``0x60-0x6F`` logs, ``0x80-0xFF``
 device→host (the high bit set). A family's own replies take its range with the high bit set (logs:
-``0xE0-0xEF``), so the core's device→host ids (``0x80-0xBF``) stay free for core messages.
+``0xE0-0xEF``), so the core's device→host ids (``0x80-0xBF``) stay free for core messages. The families
+and their ranges are :mod:`firmware_protocol.families`; each family has its own fingerprint
+(:attr:`Catalog.family_fingerprints`), and :attr:`Catalog.fingerprint` (the one ``hello`` checks) is the core's.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import construct as cs
 
 from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, ShotSource, WireEnum
+from firmware_protocol.families import CORE, family_of, fingerprint_of
 from firmware_protocol.fastpath import FastLayout
 from firmware_protocol.framing import MAX_PAYLOAD, PROTOCOL_VERSION
 
@@ -210,6 +212,10 @@ _ALARM_LOG_ENTRY = (
 )
 DIAGNOSTICS_ALARMS_MAX = 16
 """Most alarm changes one ``diagnostics`` reply lists: the device's last ones, oldest first."""
+_FAMILY_ENTRY = (
+    _u8("family", "", "the family's first command type id: 0x40 calibration, 0x50 firmware update, 0x60 logs"),
+    _u32("fingerprint", "", "the fingerprint of the family's messages, as the device implements them"),
+)
 
 
 def _hello_fields() -> tuple[Field, ...]:
@@ -220,7 +226,7 @@ def _hello_fields() -> tuple[Field, ...]:
             cs.Int32ul,
             "u32",
             "",
-            "the host's catalog fingerprint (0: not checked by the device)",
+            "the host's core family fingerprint (0: not checked by the device)",
             default_factory=lambda: CATALOG.fingerprint,
         ),
     )
@@ -231,9 +237,9 @@ _MESSAGES: tuple[MessageSpec, ...] = (
         0x01,
         "hello",
         Direction.HOST_TO_DEVICE,
-        "Opens a session: the device answers with its identity and capabilities. A device whose fingerprint "
-        "differs answers identity all the same (so the host can name both versions) and then NAKs every other "
-        "command with incompatible_version until a matching hello.",
+        "Opens a session: the device answers with its identity and capabilities. A device whose core "
+        "fingerprint differs answers identity all the same (so the host can name both versions) and then NAKs "
+        "every other command but stop and emergency_stop with incompatible_version until a matching hello.",
         _hello_fields(),
         reply="identity",
         frozen_prefix=True,
@@ -291,7 +297,8 @@ _MESSAGES: tuple[MessageSpec, ...] = (
         0x16,
         "stop",
         Direction.HOST_TO_DEVICE,
-        "Stops firing (firing → armed) at the end of the shot in progress. Accepted in every state.",
+        "Stops firing (firing → armed) at the end of the shot in progress. Accepted in every state, whatever "
+        "the session's fingerprints.",
         reply="ack",
     ),
     MessageSpec(
@@ -299,7 +306,7 @@ _MESSAGES: tuple[MessageSpec, ...] = (
         "emergency_stop",
         Direction.HOST_TO_DEVICE,
         "Stops everything within one shot period and latches emergency_stop until clear_alarm. Accepted in "
-        "every state, whatever the session's fingerprint.",
+        "every state, whatever the session's fingerprints.",
         reply="ack",
     ),
     MessageSpec(
@@ -317,7 +324,7 @@ _MESSAGES: tuple[MessageSpec, ...] = (
         "that any host can read a device's version and fingerprint.",
         (
             _u8("protocol_version", "", "the device's protocol version"),
-            _u32("fingerprint", "", "the device's catalog fingerprint"),
+            _u32("fingerprint", "", "the device's core family fingerprint"),
             _text("model", "model name"),
             _text("serial_number", "serial number (also the USB serial number)"),
             _text("hardware_revision", "hardware revision"),
@@ -342,6 +349,21 @@ _MESSAGES: tuple[MessageSpec, ...] = (
             ),
             _u16("watchdog_ms", "ms", "communication watchdog period while armed or firing"),
             _u16("status_period_ms", "ms", "period of unsolicited status messages"),
+            _text(
+                "hardware_id",
+                "the board's unique id (e.g. its microcontroller's unique id in hex): never changes, never reused",
+            ),
+            _u32(
+                "counter_epoch",
+                "",
+                "id of the lifetime counter's epoch: a new random non-zero value whenever the lifetime counter is "
+                "reset (NVM erased or replaced), unchanged otherwise",
+            ),
+            _record_list(
+                "families",
+                _FAMILY_ENTRY,
+                "each further message family the device implements (not the core), with its fingerprint",
+            ),
         ),
         frozen_prefix=True,
     ),
@@ -487,13 +509,18 @@ class Catalog:
         self.by_name: Mapping[str, MessageSpec] = {m.name: m for m in self.messages}
         if len(self.by_id) != len(self.messages) or len(self.by_name) != len(self.messages):
             raise ValueError("duplicate message type id or name in the catalog")
+        lines: dict[str, list[str]] = {}
         for spec in self.messages:
             high_bit = bool(spec.type_id & 0x80)
             if high_bit != (spec.direction is Direction.DEVICE_TO_HOST):
                 raise ValueError(f"{spec.name}: type id {spec.type_id:#04x} contradicts its direction")
-        self.fingerprint: int = int.from_bytes(
-            hashlib.sha256("\n".join(m.signature() for m in self.messages).encode()).digest()[:4], "little"
-        )
+            lines.setdefault(family_of(spec.type_id).name, []).append(spec.signature())
+        self.signature_lines: Mapping[str, tuple[str, ...]] = {name: tuple(ls) for name, ls in lines.items()}
+        """Each family's fingerprint input: its messages' signature lines, in type id order."""
+        self.family_fingerprints: Mapping[str, int] = {name: fingerprint_of(ls) for name, ls in lines.items()}
+        """The fingerprint of each family that has messages (a change to one family changes only its own)."""
+        self.fingerprint: int = self.family_fingerprints.get(CORE.name, 0)
+        """The core family's fingerprint: the one ``hello`` and ``identity`` exchange."""
 
     def __iter__(self) -> Any:
         return iter(self.messages)

@@ -24,6 +24,7 @@ from typing import Any
 
 from firmware_protocol.catalog import CATALOG, Direction
 from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode
+from firmware_protocol.families import ALWAYS_OBEYED, BY_NAME, CORE
 from firmware_protocol.framing import PROTOCOL_VERSION
 
 _S = DeviceState
@@ -135,6 +136,13 @@ REFERENCE_IDENTITY: Mapping[str, Any] = MappingProxyType(
         "modes": [mode.json_name for mode in REFERENCE_LIMITS.modes],
         "watchdog_ms": REFERENCE_WATCHDOG_MS,
         "status_period_ms": REFERENCE_STATUS_PERIOD_MS,
+        "hardware_id": "3f00a1c2e4b5d6978812ab34",
+        "counter_epoch": 0x5EED0001,
+        "families": [
+            {"family": BY_NAME[name].wire_id, "fingerprint": value}
+            for name, value in CATALOG.family_fingerprints.items()
+            if name != CORE.name
+        ],
     }
 )
 """The reference device's ``identity`` (JSON-ready: enums as names). Model, serial and versions are examples."""
@@ -201,8 +209,8 @@ GATES: tuple[Gate, ...] = (
     Gate(
         GateKind.SESSION,
         _N.INCOMPATIBLE_VERSION,
-        "the last hello had another protocol version or fingerprint",
-        frozenset({"hello", "emergency_stop"}),
+        "the last hello had another protocol version or core fingerprint",
+        frozenset({"hello"}) | ALWAYS_OBEYED,
     ),
 )
 """Checks made on every command, in this order, before its :data:`STATE_TABLE` cell (a repeat of a cached

@@ -128,6 +128,15 @@ class GetDiagnostics(_Header):
 
 
 @dataclass(frozen=True, slots=True)
+class FamilyFingerprint:
+    """One entry of :attr:`Identity.families` (a record, not a message): a family and its fingerprint."""
+
+    family: int
+    """The family's first command type id (:attr:`firmware_protocol.families.Family.wire_id`)."""
+    fingerprint: int
+
+
+@dataclass(frozen=True, slots=True)
 class Identity(_Header):
     """``identity``: who the device is and its hard limits."""
 
@@ -150,6 +159,13 @@ class Identity(_Header):
     syringe_sizes_nl: Sequence[int]
     watchdog_ms: int
     status_period_ms: int
+    hardware_id: str
+    counter_epoch: int
+    families: Sequence[FamilyFingerprint]
+
+    def __post_init__(self) -> None:
+        families = tuple(f if isinstance(f, FamilyFingerprint) else FamilyFingerprint(**f) for f in self.families)
+        object.__setattr__(self, "families", families)
 
 
 EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire
@@ -374,10 +390,11 @@ def _builder(cls: type[MessageView]) -> _Builder:
 _BUILDERS: Mapping[str, tuple[type[MessageView], int, _Builder]] = {
     name: (cls, len(fields(cls)) - len(HEADER_FIELDS), _builder(cls))
     for name, cls in VIEWS.items()
-    if cls not in (Ack, ShotLog, Diagnostics)
+    if cls not in (Ack, ShotLog, Diagnostics, Identity)
 }
 """Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack`,
-:class:`ShotLog` and :class:`Diagnostics` (whose records are converted by their ``__post_init__``)."""
+:class:`ShotLog`, :class:`Diagnostics` and :class:`Identity` (whose records are converted by their
+``__post_init__``)."""
 
 
 def view(message: Message) -> MessageView:
@@ -441,6 +458,7 @@ __all__ = [
     "Disarm",
     "EchoView",
     "EmergencyStop",
+    "FamilyFingerprint",
     "Fire",
     "GetDiagnostics",
     "GetShotLog",

@@ -8,15 +8,22 @@ its hard limits, periods, power-on values and motion speeds come from :mod:`firm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, Mode
+from firmware_protocol import CATALOG, FINGERPRINT, PROTOCOL_VERSION, Mode
+from firmware_protocol.families import CORE
 from firmware_protocol.rules import REFERENCE_MODEL, REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS, Limits
 
 __all__ = ["SIM_FIRMWARE_VERSION", "Calibration", "DeviceConfig", "Limits", "Physics"]
 
 SIM_FIRMWARE_VERSION = "0.1.0"
 """Firmware version the simulated device reports in ``identity``."""
+
+
+def _further_families() -> dict[str, int]:
+    """The catalog's families other than the core, with their fingerprints (the simulator implements them all)."""
+    return {name: value for name, value in CATALOG.family_fingerprints.items() if name != CORE.name}
 
 
 @dataclass(frozen=True)
@@ -55,13 +62,16 @@ class Calibration:
 class DeviceConfig:
     """Everything that makes one simulated gun: identity, limits, timing, physics, calibration."""
 
-    serial_number: str = "SIM0001"
+    serial_number: str | None = None
+    """Serial number of a new NVM; ``None``: derived from the board's random hardware id (distinct per simulator)."""
     model: str = "MG-1 (simulated)"
     hardware_revision: str = "SIM-A"
     firmware_version: str = SIM_FIRMWARE_VERSION
     protocol_version: int = PROTOCOL_VERSION
     fingerprint: int = FINGERPRINT
-    """Catalog fingerprint the device reports and expects (override to test a mismatch)."""
+    """Core family fingerprint the device reports and expects (override to test a mismatch)."""
+    family_fingerprints: Mapping[str, int] = field(default_factory=_further_families)
+    """Each further family the device implements → the fingerprint it reports in identity.families."""
     limits: Limits = field(default_factory=Limits)
     watchdog_ms: int = REFERENCE_WATCHDOG_MS
     status_period_ms: int = REFERENCE_STATUS_PERIOD_MS
@@ -70,6 +80,8 @@ class DeviceConfig:
     calibration: Calibration = field(default_factory=Calibration)
     replay_window: int = 128
     """How many recent sequence numbers the exactly-once reply cache remembers."""
+    initial_lifetime: int = 0
+    """Lifetime counter of a new NVM (a board that has fired before; near 2**32 to test the wrap-around)."""
     shot_log_capacity: int = 10_000
     """How many of its last shots the device's shot log keeps (``get_shot_log``)."""
     boot_depth_um: int = REFERENCE_MODEL.power_on_depth_um

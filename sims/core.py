@@ -154,7 +154,7 @@ class Ram:
     """Latched alarms with their priority, in the order they were raised."""
     event_seq: int = 0
     incompatible: bool = False
-    """The last hello's version or fingerprint differs: everything but hello and emergency_stop is refused."""
+    """The last hello's version or core fingerprint differs: all but hello, stop and emergency_stop is refused."""
     link: LinkCounters = field(default_factory=LinkCounters)
     plunger: PlungerStats = field(default_factory=PlungerStats)
 

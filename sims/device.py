@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware_protocol import CATALOG, AlarmCode, Catalog, DeviceState, Mode, StreamDecoder
+from firmware_protocol.families import BY_NAME
 from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.alarms import Alarms
 from sims.commands import Commands
@@ -68,16 +69,7 @@ class SimulatedGun:
     def __init__(self, config: DeviceConfig | None = None, *, nvm: Nvm | None = None, catalog: Catalog = CATALOG):
         self.config = config or DeviceConfig()
         cfg = self.config
-        self.nvm = nvm or Nvm(
-            None,
-            NvmData(
-                serial_number=cfg.serial_number,
-                hardware_revision=cfg.hardware_revision,
-                volume_gain=cfg.calibration.volume_gain,
-                depth_offset_um=cfg.calibration.depth_offset_um,
-            ),
-            shot_log_capacity=cfg.shot_log_capacity,
-        )
+        self.nvm = nvm or Nvm(None, NvmData.factory(cfg), shot_log_capacity=cfg.shot_log_capacity)
         self._core = core = DeviceCore(cfg, self.nvm, DeviceStateMachine(self._on_state_change))
         self._alarms = Alarms(core, halt_motion=self._halt_motion, reboot=self._reboot)
         self._firing = Firing(core, self._alarms)
@@ -124,6 +116,12 @@ class SimulatedGun:
             **cfg.limits.identity_fields(),
             "watchdog_ms": cfg.watchdog_ms,
             "status_period_ms": cfg.status_period_ms,
+            "hardware_id": self.nvm.data.hardware_id,
+            "counter_epoch": self.nvm.data.counter_epoch,
+            "families": [
+                {"family": BY_NAME[name].wire_id, "fingerprint": value}
+                for name, value in cfg.family_fingerprints.items()
+            ],
         }
 
     @property
@@ -300,6 +298,10 @@ class SimulatedGun:
             self._alarms.persisting.add(alarm)
         else:
             self._alarms.persisting.discard(alarm)
+
+    def reset_lifetime_counter(self) -> None:
+        """Service action: the lifetime counter back to 0, in a new counter epoch (identity.counter_epoch)."""
+        self.nvm.reset_counter()
 
     def brownout(self) -> None:
         """Supply dip now: the device reboots (RAM lost, NVM kept) and raises ``brownout_reset``."""

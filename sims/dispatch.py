@@ -161,7 +161,10 @@ class Dispatcher:
                     return spec.name, self._nak(frame, spec.name, gate.code, str(exc)[:_PAYLOAD_DETAIL_LIMIT])
             elif gate.kind is GateKind.SESSION and self._core.ram.incompatible:
                 fingerprint = self._core.config.fingerprint
-                detail = f"send hello with fingerprint 0x{fingerprint:08X} first (catalog mismatch)"
+                detail = (
+                    f"send hello with core fingerprint 0x{fingerprint:08X} first (catalog mismatch; only stop and "
+                    "emergency_stop are obeyed)"
+                )
                 return spec.name, self._nak(frame, spec.name, gate.code, detail)
         assert spec is not None and message is not None
         return spec.name, self._run(frame, spec.name, message)

@@ -10,16 +10,7 @@ from sims.options import SimOptions
 async def start_device(options: SimOptions) -> SimulatedGun:
     """Open the NVM (creating it with the factory values if new), power the device on, schedule faults."""
     cfg = options.device
-    nvm = Nvm(
-        options.nvm_path,
-        NvmData(
-            serial_number=cfg.serial_number,
-            hardware_revision=cfg.hardware_revision,
-            volume_gain=cfg.calibration.volume_gain,
-            depth_offset_um=cfg.calibration.depth_offset_um,
-        ),
-        shot_log_capacity=cfg.shot_log_capacity,
-    )
+    nvm = Nvm(options.nvm_path, NvmData.factory(cfg), shot_log_capacity=cfg.shot_log_capacity)
     device = SimulatedGun(cfg, nvm=nvm)
     await device.start()
     for fault in options.faults:

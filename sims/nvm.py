@@ -20,16 +20,20 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import secrets
 import tempfile
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, astuple, dataclass, fields, replace
+from dataclasses import asdict, astuple, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware_protocol import AlarmCode, AlarmPriority, ShotSource
 from firmware_protocol.catalog import DIAGNOSTICS_ALARMS_MAX
 from sims.errors import NvmError
+
+if TYPE_CHECKING:
+    from sims.config import DeviceConfig
 
 NVM_FORMAT = 1
 
@@ -39,6 +43,21 @@ SHOT_LOG_SUFFIX = ".shots.jsonl"
 """The shot log's file: the NVM file's name with this appended."""
 ALARM_LOG_CAPACITY = DIAGNOSTICS_ALARMS_MAX
 """Alarm changes the alarm log keeps (all of them fit one ``diagnostics`` reply)."""
+
+
+def new_hardware_id() -> str:
+    """A random 96-bit board id in hex (a real board reads its microcontroller's unique id)."""
+    return secrets.token_hex(12)
+
+
+def new_counter_epoch() -> int:
+    """A random non-zero u32: the id of a lifetime counter's epoch, drawn anew whenever the counter is reset."""
+    return secrets.randbelow(0xFFFF_FFFF) + 1
+
+
+def serial_from_hardware_id(hardware_id: str) -> str:
+    """The serial number a simulator reports when none is given: distinct per simulated board."""
+    return "SIM-" + hardware_id[:8].upper()
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,24 @@ class NvmData:
     """Power-ons over the device's life, brown-outs included."""
     stall_count: int = 0
     """Plunger motor stalls over the device's life."""
+    hardware_id: str = field(default_factory=new_hardware_id)
+    """The board's unique id (identity.hardware_id): set once, at manufacture."""
+    counter_epoch: int = field(default_factory=new_counter_epoch)
+    """The lifetime counter's epoch id (identity.counter_epoch): a new one whenever the counter is reset."""
+
+    @classmethod
+    def factory(cls, config: DeviceConfig) -> NvmData:
+        """A new board's memory: a fresh hardware id and counter epoch, the configured serial (or one derived
+        from the hardware id), revision, calibration and lifetime counter."""
+        hardware_id = new_hardware_id()
+        return cls(
+            serial_number=config.serial_number or serial_from_hardware_id(hardware_id),
+            hardware_revision=config.hardware_revision,
+            shots_lifetime=config.initial_lifetime,
+            volume_gain=config.calibration.volume_gain,
+            depth_offset_um=config.calibration.depth_offset_um,
+            hardware_id=hardware_id,
+        )
 
 
 _ADDED_FIELDS = {"boot_count": 0, "stall_count": 0}
@@ -148,6 +185,13 @@ class ShotLogRing:
         if self._lines >= 2 * self.capacity:
             self._compact()
 
+    def clear(self) -> None:
+        """Forget every shot (a counter reset), in the file too."""
+        self._shots.clear()
+        if self.path is not None:
+            _write_atomically(self.path, "")
+        self._lines = 0
+
     def page(self, from_index: int, count: int) -> list[LoggedShot]:
         """Up to ``count`` shots from ``max(from_index, oldest_index)`` on (indices are consecutive)."""
         if not self._shots:
@@ -212,7 +256,9 @@ class Nvm:
         self.writes = 0
         """How many times the file was written (for tests and benchmarks)."""
         if self.path is not None and self.path.exists():
-            self.data = _load(self.path)
+            self.data, upgraded = _load(self.path)
+            if upgraded:  # a file written before hardware_id and counter_epoch existed: give it both, once
+                self._write()
         else:
             self.data = factory
             self._write()
@@ -221,6 +267,12 @@ class Nvm:
         """The last shots, kept like the rest of the NVM (a brown-out or a restart keeps them)."""
         self.alarm_log = AlarmLog()
         """The last alarm changes (a brown-out keeps them; a restart of the simulator does not)."""
+
+    def reset_counter(self) -> None:
+        """Service action: the lifetime counter back to 0 in a new counter epoch, the shot log emptied (its
+        indices would repeat); the board's identity and calibration stay."""
+        self.shot_log.clear()
+        self.update(shots_lifetime=0, counter_epoch=new_counter_epoch())
 
     def update(self, **changes: Any) -> None:
         """Change fields and persist them before returning."""
@@ -235,7 +287,12 @@ class Nvm:
         self.writes += 1
 
 
-def _load(path: Path) -> NvmData:
+_ADDED_LATER = frozenset({"hardware_id", "counter_epoch"})
+"""Fields a file written by an older simulator may lack (drawn anew when it is loaded)."""
+
+
+def _load(path: Path) -> tuple[NvmData, bool]:
+    """The memory in ``path``, and whether fields added later had to be drawn for it."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -246,10 +303,11 @@ def _load(path: Path) -> NvmData:
         raise NvmError(f"NVM file {path} is not a format-{NVM_FORMAT} mesogun simulator memory")
     expected = {f.name: f.type for f in fields(NvmData)}
     raw = {**_ADDED_FIELDS, **raw}
-    missing = sorted(set(expected) - set(raw))
+    missing = sorted(set(expected) - set(raw) - _ADDED_LATER)
     if missing:
         raise NvmError(f"NVM file {path} lacks {', '.join(missing)}")
-    values = {k: raw[k] for k in expected}
+    values = {k: raw[k] for k in expected if k in raw}
+    upgraded = not set(raw) >= _ADDED_LATER
     checks: dict[str, tuple[type, ...]] = {
         "serial_number": (str,),
         "hardware_revision": (str,),
@@ -258,13 +316,19 @@ def _load(path: Path) -> NvmData:
         "depth_offset_um": (int,),
         "boot_count": (int,),
         "stall_count": (int,),
+        "hardware_id": (str,),
+        "counter_epoch": (int,),
     }
     for key, types in checks.items():
+        if key not in values:
+            continue
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, types):
             raise NvmError(f"NVM file {path}: {key}={value!r} has the wrong type")
     for key in ("shots_lifetime", "boot_count", "stall_count"):
         if values[key] < 0:
             raise NvmError(f"NVM file {path}: {key}={values[key]} is negative")
+    if not 0 < values.get("counter_epoch", 1) <= 0xFFFF_FFFF:
+        raise NvmError(f"NVM file {path}: counter_epoch={values['counter_epoch']} is not a non-zero u32")
     values["volume_gain"] = float(values["volume_gain"])
-    return NvmData(**values)
+    return NvmData(**values), upgraded

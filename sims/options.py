@@ -48,7 +48,12 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("serial", "str", "serial number the device reports (kept in NVM once written)", default="SIM0001"),
+    OptionSpec(
+        "serial",
+        "str",
+        "serial number the device reports (kept in NVM once written); default: SIM- and the start of its "
+        "random hardware id, so no two simulators share one",
+    ),
     OptionSpec(
         "nvm",
         "path",
@@ -81,10 +86,27 @@ OPTIONS: tuple[OptionSpec, ...] = (
         0,
         0xFFFF_FFFF,
     ),
+    OptionSpec(
+        "logs_fingerprint",
+        "hex",
+        "fingerprint the device reports for its logs family (override to test a mismatch), e.g. 0x12345678",
+        "",
+        0,
+        0xFFFF_FFFF,
+    ),
     OptionSpec("motor_speed_mm_s", "float", "depth motor speed", "mm/s", 0.1, 100, 5.0),
     OptionSpec("plunger_ms", "float", "plunger stroke time of the largest dose", "ms", 1, 99, 60.0),
     OptionSpec(
         "shot_log_capacity", "int", "shots the device's shot log keeps (get_shot_log)", "shots", 1, 1_000_000, 10_000
+    ),
+    OptionSpec(
+        "lifetime_shots",
+        "int",
+        "lifetime shot counter of a new NVM (a board that fired before; 4294967290 shows the 2**32 wrap-around)",
+        "shots",
+        0,
+        0xFFFF_FFFF,
+        0,
     ),
     OptionSpec(
         "volume_gain",
@@ -155,8 +177,9 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
     fingerprint = checked.get("fingerprint")
     device = replace(
         base,
-        serial_number=str(get("serial")),
+        serial_number=str(checked["serial"]) if "serial" in checked else None,
         fingerprint=int(fingerprint) if isinstance(fingerprint, int) else base.fingerprint,
+        family_fingerprints=_family_fingerprints(base, checked),
         watchdog_ms=_int(get("watchdog_ms")),
         status_period_ms=_int(get("status_period_ms")),
         physics=replace(
@@ -167,6 +190,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         ),
         calibration=Calibration(volume_gain=_float(get("volume_gain")), depth_offset_um=_int(get("depth_offset_um"))),
         shot_log_capacity=_int(get("shot_log_capacity")),
+        initial_lifetime=_int(get("lifetime_shots")),
     )
     impairments = Impairments(
         baud=_int(get("baud")),
@@ -186,6 +210,16 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         faults=tuple(faults),
         disconnect_at_s=float(disconnect) if isinstance(disconnect, int | float) else None,
     )
+
+
+def _family_fingerprints(base: DeviceConfig, checked: Mapping[str, object]) -> dict[str, int]:
+    """The further families' fingerprints, with any ``<family>_fingerprint`` override."""
+    families = dict(base.family_fingerprints)
+    for name in families:
+        override = checked.get(f"{name}_fingerprint")
+        if isinstance(override, int):
+            families[name] = override
+    return families
 
 
 def _int(value: object) -> int:

@@ -10,7 +10,6 @@ and the rules (a test checks it).
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
 import io
 import itertools
@@ -23,6 +22,7 @@ import construct as cs
 
 from firmware_protocol.catalog import CATALOG, Catalog, Direction, Field, FieldKind, MessageSpec
 from firmware_protocol.enums import AlarmCode, AlarmPriority, DeviceState, Mode, NakCode, WireEnum
+from firmware_protocol.families import CORE, FAMILIES
 from firmware_protocol.framing import (
     CRC_CHECK,
     CRC_NAME,
@@ -157,7 +157,11 @@ def _constants(catalog: Catalog) -> list[str]:
             ("name", "value", "meaning"),
             [
                 ("protocol version", PROTOCOL_VERSION, "in every frame header, and in hello and identity"),
-                ("catalog fingerprint", f"`0x{catalog.fingerprint:08X}`", "see *Fingerprint input* below"),
+                (
+                    "core fingerprint",
+                    f"`0x{catalog.fingerprint:08X}`",
+                    "in hello and identity; every family's: see *Fingerprint input* below",
+                ),
                 ("CRC", CRC_NAME, "over header and payload; check value over ASCII `123456789` below"),
                 ("CRC check value", f"`0x{CRC_CHECK:08X}`", f"{CRC_NAME} of the 9 bytes `31 32 … 39`"),
                 ("header size", f"{HEADER_SIZE} bytes", "version, type, seq, flags, length"),
@@ -491,29 +495,38 @@ def _examples(catalog: Catalog) -> list[str]:
     ]
 
 
-def signature_lines(catalog: Catalog = CATALOG) -> list[str]:
-    """The fingerprint's input, one line per message in type id order (joined with ``\\n``, UTF-8)."""
-    return [m.signature() for m in catalog]
-
-
-def fingerprint_of(lines: Sequence[str]) -> int:
-    """First 4 bytes, little-endian, of SHA-256 over ``lines`` joined by ``\\n`` and encoded in UTF-8."""
-    return int.from_bytes(hashlib.sha256("\n".join(lines).encode("utf-8")).digest()[:4], "little")
+def signature_lines(catalog: Catalog = CATALOG, family: str = CORE.name) -> list[str]:
+    """One family's fingerprint input (default: the core's), one line per message in type id order (joined
+    with ``\\n``, UTF-8)."""
+    return list(catalog.signature_lines.get(family, ()))
 
 
 def _fingerprint(catalog: Catalog) -> list[str]:
-    return [
+    lines = [
         "### Fingerprint input",
         "",
-        f"SHA-256 over these {len(catalog)} lines joined by `\\n` (no trailing newline), UTF-8 encoded; the "
-        f"fingerprint is the first 4 bytes of the digest read as a little-endian u32: "
-        f"**`0x{catalog.fingerprint:08X}`** (decimal {catalog.fingerprint}).",
-        "",
-        "```text",
-        *signature_lines(catalog),
-        "```",
+        "Each message family has its own fingerprint: SHA-256 over its messages' signature lines, in type id "
+        "order, joined by `\\n` (no trailing newline), UTF-8 encoded; the fingerprint is the first 4 bytes of "
+        "the digest read as a little-endian u32. `hello` and `identity` carry the core family's; "
+        "`identity.families` the others'.",
         "",
     ]
+    for family in FAMILIES:
+        if family.name not in catalog.family_fingerprints:
+            continue
+        value = catalog.family_fingerprints[family.name]
+        lines += [
+            f"#### {family.name} family ({family.commands.start:#04x}-{family.commands.stop - 1:#04x}, "
+            f"{family.replies.start:#04x}-{family.replies.stop - 1:#04x})",
+            "",
+            f"{len(catalog.signature_lines[family.name])} lines; fingerprint **`0x{value:08X}`** (decimal {value}).",
+            "",
+            "```text",
+            *signature_lines(catalog, family.name),
+            "```",
+            "",
+        ]
+    return lines
 
 
 def generate_reference(catalog: Catalog = CATALOG) -> str:

@@ -17,7 +17,7 @@ from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json, plain
 from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
 from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
-from mesogun.errors import RecordError
+from mesogun.errors import IncompatibleDevice, RecordError
 from mesogun.models import GunInfo, Settings, Status
 from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, soft_limit_breach
 from mesogun.session.controller import HostState
@@ -263,6 +263,19 @@ async def _clear(gun: Gun) -> str | None:
     return None if latched else "nothing was latched (already clear)"
 
 
+async def _send_to_incompatible(gun: Gun, name: str) -> str:
+    """``stop``/``estop`` to a gun of another core catalog (sent, unrecorded, state unknown); others refused."""
+    error = gun.incompatible
+    assert error is not None
+    if name == "stop":
+        await gun.stop()
+    elif name == "estop":
+        await gun.emergency_stop()
+    else:
+        raise IncompatibleDevice(f"{name} refused: {error}; only stop and estop reach it")
+    return f"sent, not recorded, the gun's state unknown: {error}"
+
+
 def _safe_command(name: str, action: SafeAction, doc: str) -> click.Command:
     """A command that makes the gun safe: it succeeds (exit 0) in every state, saying so if it was already."""
 
@@ -270,11 +283,17 @@ def _safe_command(name: str, action: SafeAction, doc: str) -> click.Command:
     @JSON_OPTION
     @click.pass_context
     def command(ctx: click.Context, as_json: bool) -> None:
-        async def body(gun: Gun) -> tuple[str | None, Status]:
+        async def body(gun: Gun) -> tuple[str | None, Status | None]:
+            if gun.incompatible is not None:  # another core catalog: only stop and emergency_stop reach it
+                return await _send_to_incompatible(gun, name), None
             note = await action(gun)
             return note, gun.status
 
         (note, status), record_error = run_safe_on_gun(device_url(ctx), ctx.obj.db, body)
+        if status is None:
+            assert note is not None
+            emit_json({"done": name, "state": None, "already": False}) if as_json else click.echo(f"{name}: {note}")
+            return
         state = status.state.json_name
         if as_json:
             emit_json({"done": name, "state": state, "already": note is not None})

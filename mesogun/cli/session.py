@@ -90,7 +90,8 @@ def run_safe_on_gun(
     """Like :func:`run_on_gun` for a command that makes the gun safe (stop, disarm, estop, clear): it is sent
     even when the treatment record cannot be opened or refuses the session (read-only, corrupt). Then the gun
     is driven without a record and that record's error is returned with the result, for the command to report
-    once the gun is safe (exit 6)."""
+    once the gun is safe (exit 6). A gun whose core catalog differs from this host's still gets ``stop`` and
+    ``emergency_stop`` (``Gun.incompatible`` says so; the body decides what else to refuse)."""
     settings = link if link is not None else current_link_settings()
     return asyncio.run(_main(url, settings, db, body, None, safe=True))
 
@@ -119,13 +120,13 @@ async def _main(
     except RecordError as error:
         if not safe:
             raise
-        return await _run(url, link, None, body, stop_request), error
+        return await _run(url, link, None, body, stop_request, safe=True), error
     try:
-        return await _run(url, link, SessionRecorder(db), body, stop_request), None
+        return await _run(url, link, SessionRecorder(db), body, stop_request, safe=safe), None
     except _SessionRefused as refused:
         if not safe:
             raise refused.error from None
-        return await _run(url, link, None, body, stop_request), refused.error  # the body never ran: run it now
+        return await _run(url, link, None, body, stop_request, safe=True), refused.error  # the body never ran
 
 
 async def _run(
@@ -134,12 +135,14 @@ async def _run(
     recorder: SessionRecorder | None,
     body: Callable[[Gun], Awaitable[T]],
     stop_request: asyncio.Event | None,
+    *,
+    safe: bool = False,
 ) -> T:
     loop = asyncio.get_running_loop()
     record_failure: list[RecordError] = []
     started = False
     try:
-        async with connect_with(url, link, recorder=recorder) as gun:
+        async with connect_with(url, link, recorder=recorder, safety_only_if_incompatible=safe) as gun:
             started = True
             task = asyncio.ensure_future(body(gun))
             interrupted = False

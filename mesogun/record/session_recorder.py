@@ -66,7 +66,12 @@ class SessionRecorder:
 
         def start(record: TreatmentRecord) -> tuple[int, int]:
             session = record.start_session(
-                info.serial_number, model=info.model, firmware_version=info.firmware_version, url=url
+                info.serial_number,
+                model=info.model,
+                firmware_version=info.firmware_version,
+                url=url,
+                hardware_id=info.hardware_id or None,
+                counter_epoch=info.counter_epoch or None,
             )
             added = record.reconcile(session, status.shots_lifetime, at_connect=True)
             record.enter_active_alarms(session, status.active_alarms)  # raised while no host was connected

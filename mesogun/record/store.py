@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS devices (
     first_seen TEXT NOT NULL,
     baseline_lifetime INTEGER NOT NULL, -- the device's lifetime counter when this epoch began
     reconciled_to INTEGER NOT NULL,     -- every index up to this one is on record (received or not)
-    epoch INTEGER NOT NULL DEFAULT 0    -- bumped when the device's counter went back (NVM reset, a fresh simulator)
+    epoch INTEGER NOT NULL DEFAULT 0,   -- bumped when the device's counter was reset (a new counter epoch)
+    hardware_id TEXT,                   -- the board this epoch was counted on (identity.hardware_id)
+    counter_epoch INTEGER               -- the device's own id of this epoch (identity.counter_epoch)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
@@ -60,7 +62,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     url TEXT NOT NULL DEFAULT '',
     started TEXT NOT NULL,
     ended TEXT,
-    kind TEXT NOT NULL DEFAULT 'treatment'  -- 'treatment' (a host connected) or 'between_sessions' (none was)
+    kind TEXT NOT NULL DEFAULT 'treatment', -- 'treatment' (a host connected) or 'between_sessions' (none was)
+    hardware_id TEXT,                 -- the board connected (identity.hardware_id; NULL: not reported)
+    counter_epoch INTEGER             -- its lifetime counter's epoch id then (identity.counter_epoch)
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -163,6 +167,10 @@ _ADDED_COLUMNS = (
     ("shots", "partial", "INTEGER"),
     ("shots", "delivered_nl", "INTEGER"),
     ("unreceived", "beyond_log", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "hardware_id", "TEXT"),
+    ("sessions", "counter_epoch", "INTEGER"),
+    ("devices", "hardware_id", "TEXT"),
+    ("devices", "counter_epoch", "INTEGER"),
 )
 """Columns added after the first schema: a record written before them gains them at open (with defaults)."""
 
@@ -178,6 +186,12 @@ def is_keepalive(message: Message) -> bool:
 def default_path() -> Path:
     """Where the record lives unless told otherwise: the user's data directory."""
     return Path(platformdirs.user_data_dir("mesogun")) / "treatment-record.sqlite"
+
+
+def _new_counter_epoch(connected: tuple[Any, ...], recorded: tuple[Any, ...]) -> bool:
+    """Whether the (hardware id, counter epoch) a device reported differs from the one its record epoch was
+    counted under; ``None`` on either side (a record or a device from before these ids) proves nothing."""
+    return all(value is not None for value in (*connected, *recorded)) and tuple(connected) != tuple(recorded)
 
 
 def _now() -> str:
@@ -375,12 +389,23 @@ class TreatmentRecord:
 
     # -- writing ------------------------------------------------------------------------------------
 
-    def start_session(self, device_serial: str, *, model: str = "", firmware_version: str = "", url: str = "") -> int:
-        """Open a new session for a device and return its id."""
+    def start_session(
+        self,
+        device_serial: str,
+        *,
+        model: str = "",
+        firmware_version: str = "",
+        url: str = "",
+        hardware_id: str | None = None,
+        counter_epoch: int | None = None,
+    ) -> int:
+        """Open a new session for a device and return its id. ``hardware_id`` and ``counter_epoch`` (from its
+        identity) let :meth:`reconcile` tell a reset counter or another board for certain."""
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO sessions (device_serial, model, firmware_version, url, started) VALUES (?, ?, ?, ?, ?)",
-                (device_serial, model, firmware_version, url, _now()),
+                "INSERT INTO sessions (device_serial, model, firmware_version, url, started, hardware_id,"
+                " counter_epoch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (device_serial, model, firmware_version, url, _now(), hardware_id, counter_epoch),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
@@ -543,22 +568,31 @@ class TreatmentRecord:
         """
         with self.transaction() as db:
             serial = self._serial_of(db, session_id)
-            row = db.execute("SELECT reconciled_to, epoch FROM devices WHERE serial = ?", (serial,)).fetchone()
+            board = db.execute("SELECT hardware_id, counter_epoch FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            row = db.execute(
+                "SELECT reconciled_to, epoch, hardware_id, counter_epoch FROM devices WHERE serial = ?", (serial,)
+            ).fetchone()
             if row is None:
                 db.execute(
-                    "INSERT INTO devices (serial, first_seen, baseline_lifetime, reconciled_to) VALUES (?, ?, ?, ?)",
-                    (serial, _now(), device_lifetime, device_lifetime),
+                    "INSERT INTO devices (serial, first_seen, baseline_lifetime, reconciled_to, hardware_id,"
+                    " counter_epoch) VALUES (?, ?, ?, ?, ?, ?)",
+                    (serial, _now(), device_lifetime, device_lifetime, board[0], board[1]),
                 )
                 return 0
             complete_to, epoch = int(row[0]), int(row[1])
-            if device_lifetime < complete_to:
-                # The counter went back (NVM reset, another board with this serial, a fresh simulator): its
-                # indices will repeat, so its shots go in a new epoch rather than collide with recorded ones.
+            if _new_counter_epoch(tuple(board), (row[2], row[3])) or device_lifetime < complete_to:
+                # The counter was reset (the device reports a new counter epoch, or another board with this
+                # serial, or - from a device that reports neither - the counter went back): its indices will
+                # repeat, so its shots go in a new epoch rather than collide with recorded ones.
                 db.execute(
-                    "UPDATE devices SET epoch = ?, baseline_lifetime = ?, reconciled_to = ? WHERE serial = ?",
-                    (epoch + 1, device_lifetime, device_lifetime, serial),
+                    "UPDATE devices SET epoch = ?, baseline_lifetime = ?, reconciled_to = ?, hardware_id = ?,"
+                    " counter_epoch = ? WHERE serial = ?",
+                    (epoch + 1, device_lifetime, device_lifetime, board[0], board[1], serial),
                 )
                 return 0
+            if row[3] is None and board[1] is not None:  # a record from before these ids: adopt the device's
+                adopt = "UPDATE devices SET hardware_id = ?, counter_epoch = ? WHERE serial = ?"
+                db.execute(adopt, (board[0], board[1], serial))
             if device_lifetime == complete_to:
                 return 0
             if device_lifetime - complete_to > MAX_PLAUSIBLE_UNRECEIVED:

@@ -25,7 +25,6 @@ from firmware_protocol.views import echoed
 from mesogun.errors import (
     CommandOutcome,
     ConnectionLost,
-    IncompatibleDevice,
     LinkTimeout,
     MesogunError,
     PortNotFound,
@@ -35,6 +34,7 @@ from mesogun.link import Link, Received
 from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.controller import Controller, HostState
+from mesogun.session.families import FamilyGate
 from mesogun.session.fanout import FanOut
 from mesogun.session.outcomes import CommandOutcomes
 from mesogun.session.recording import RecordPipe
@@ -105,7 +105,9 @@ _Item = _Work | _FromDevice | _Recorded | _Lost | _RecordFailed | None
 class ControlActor:
     """Owns one session's link and state; everything that changes them runs in :meth:`_run`."""
 
-    def __init__(self, transport: Transport, recorder: Recorder, timeouts: Timeouts) -> None:
+    def __init__(
+        self, transport: Transport, recorder: Recorder, timeouts: Timeouts, *, allow_safety_only: bool = False
+    ) -> None:
         self.transport = transport
         self.recorder = recorder
         self.timeouts = timeouts
@@ -140,6 +142,7 @@ class ControlActor:
         """Heartbeats sent (for diagnostics and tests)."""
         self.shot_log = ShotLogRecovery(self)  # reads lost shots back from the device's shot log
         self.outcomes = CommandOutcomes(self)  # what became of a command whose link failed
+        self.families = FamilyGate(allow_safety_only=allow_safety_only)  # which families the device shares
         register = getattr(recorder, "on_failure", None)  # recorders written before the hook still work:
         if callable(register):  # their failures then surface through the calls the lane awaits
             register(self.record.fail)
@@ -240,6 +243,8 @@ class ControlActor:
         link, info = self.link, self.info
         if link is None or link.lost is not None or info is None or self.controller.state is HostState.DISCONNECTED:
             return None
+        if self.families.safety_only:
+            return None
         period = max(MIN_HEARTBEAT_PERIOD, info.watchdog_ms / 1000 * self.timeouts.heartbeat_fraction)
         return max(link.last_tx, self._last_heartbeat) + period - now
 
@@ -308,17 +313,14 @@ class ControlActor:
         await link.start()
         identity = (await self.exchange("hello", protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT)).message
         info = GunInfo.from_identity(identity)
-        if info.protocol_version != PROTOCOL_VERSION or info.fingerprint != FINGERPRINT:
-            raise IncompatibleDevice(
-                f"device {info.serial_number} speaks protocol {info.protocol_version} with catalog fingerprint "
-                f"0x{info.fingerprint:08X}; this host speaks protocol {PROTOCOL_VERSION} with catalog fingerprint "
-                f"0x{FINGERPRINT:08X} (update the host or the firmware)"
-            )
+        self.families.on_identity(info)  # another core: refused, unless this session only makes the gun safe
         if expected_serial is not None and info.serial_number != expected_serial:
             raise PortNotFound(
                 f"{self.transport.url} is now gun {info.serial_number!r}, not {expected_serial!r}: not reconnecting"
             )
         self.info = info
+        if self.families.safety_only:  # only stop and emergency_stop: no status, heartbeat or record to keep
+            return
         t = self.timeouts
         if t.silence is None:  # ten missed statuses, or four missed heartbeat acks if statuses are off
             heartbeat_s = info.watchdog_ms / 1000 * t.heartbeat_fraction
@@ -344,6 +346,8 @@ class ControlActor:
         ``stop`` is sent whatever the host believes: a ``fire`` whose ack was lost may have started firing.
         """
         await self.command("stop")
+        if self.families.safety_only:
+            return
         status = await self.refresh()
         assert self.info is not None
         step = max(self.timeouts.status_poll_min, self.info.status_period_ms / 1000)
@@ -432,6 +436,9 @@ class ControlActor:
 
     async def command(self, name: str, **fields: Any) -> Received:
         """Check the state machine allows ``name``, send it, take the implied transition."""
+        if self.families.safety_only:  # the device's state is not readable: stop and emergency_stop only
+            self.families.check(name)
+            return await self.exchange(name, **fields)
         self.check(name)
         received = await self.exchange(name, **fields)
         if received.message.name == "status":
@@ -460,6 +467,7 @@ class ControlActor:
 
     async def refresh(self) -> Status:
         """Ask for a status now and reconcile with it (after commands whose outcome the device decides)."""
+        self.families.check("get_status")
         received = await self.exchange("get_status")
         self._apply_status(received)
         await self._reconcile(received)

@@ -18,12 +18,14 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from firmware_protocol import DeviceState, Mode, views
+from firmware_protocol.families import LOGS
 from firmware_protocol.views import echoed
 from mesogun.errors import (
     CommandOutcome,
     ConnectionLost,
     DeviceAlarm,
     Hint,
+    IncompatibleDevice,
     LinkError,
     LinkTimeout,
     ParameterError,
@@ -112,14 +114,24 @@ class Gun:
         silence_timeout: float | None = None,
         heartbeat_fraction: float | None = None,
         timeouts: Timeouts | None = None,
+        safety_only_if_incompatible: bool = False,
     ) -> None:
         self.timeouts = _timeouts(timeouts, ack_timeout, retries, silence_timeout, heartbeat_fraction)
         self.transport = transport
         self.recorder: Recorder = recorder if recorder is not None else NullRecorder()
-        self._actor = ControlActor(transport, self.recorder, self.timeouts)
+        self._actor = ControlActor(
+            transport, self.recorder, self.timeouts, allow_safety_only=safety_only_if_incompatible
+        )
         self._actor.outcomes.reconnect_with(self.reconnect)
 
     # ------------------------------------------------------------------ properties
+
+    @property
+    def incompatible(self) -> IncompatibleDevice | None:
+        """Why the device's core catalog is not this host's, in a session opened with
+        ``safety_only_if_incompatible``: then only :meth:`stop` and :meth:`emergency_stop` are sent (nothing
+        is recorded, the status is unknown) and every other command raises this error. ``None``: compatible."""
+        return self._actor.families.incompatible
 
     @property
     def ack_timeout(self) -> float:
@@ -490,7 +502,8 @@ class Gun:
 
         async def run() -> None:
             await actor.command(name)
-            await actor.refresh()
+            if not actor.families.safety_only:  # a device of another core is not asked for its status
+                await actor.refresh()
 
         await actor.call(name, run, urgent=urgent)
 
@@ -511,6 +524,11 @@ class Gun:
 
         async def run() -> tuple[views.Diagnostics, HostLinkCounters]:
             actor.check("get_diagnostics")
+            if not actor.families.allows(LOGS.name):
+                raise IncompatibleDevice(
+                    f"diagnostics: device {self.info.serial_number}'s logs family (get_diagnostics) is not this "
+                    "host's (another fingerprint): update the host or the firmware"
+                )
             received = await actor.exchange("get_diagnostics")
             link = self.link
             host = HostLinkCounters.from_link(
@@ -598,6 +616,7 @@ async def connect(
     timeouts: Timeouts | None = None,
     attempts: int = 1,
     interval: float = 0.5,
+    safety_only_if_incompatible: bool = False,
 ) -> AsyncIterator[Gun]:
     """Open a gun by URL (``sim://``, a device path, ``socket://host:port``, …) or an unopened transport.
 
@@ -608,7 +627,8 @@ async def connect(
     answer (:data:`CONNECT_RETRYABLE`); the last attempt's error is raised. Nothing reaches ``recorder`` from a
     failed attempt.
     Nothing is recorded unless a ``recorder`` is given: ``recorder=SessionRecorder(TreatmentRecord(path))``
-    (see :mod:`mesogun.record`).
+    (see :mod:`mesogun.record`). A device whose core catalog differs raises :class:`IncompatibleDevice`, unless
+    ``safety_only_if_incompatible``: then the Gun only stops (see :attr:`Gun.incompatible`).
     """
     check_attempts("attempts", attempts)
     transport = transport_for_url(url) if isinstance(url, str) else url
@@ -620,6 +640,7 @@ async def connect(
             retries=retries,
             silence_timeout=silence_timeout,
             timeouts=timeouts,
+            safety_only_if_incompatible=safety_only_if_incompatible,
         )
         try:
             await gun.open()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from firmware_protocol import AlarmCode, DeviceState, Message, views
 from firmware_protocol.catalog import SHOT_LOG_PAGE_MAX
+from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
 from mesogun.errors import CommandOutcome, ConnectionLost, DeviceRefused, LinkError, LinkTimeout
 from mesogun.models import FiredShots, ShotRecord, Status
@@ -227,6 +228,8 @@ class CommandOutcomes:
         covered = True
         index = first
         actor = self._actor
+        if not actor.families.allows(LOGS.name):  # another logs family: its shot log is not ours to read
+            return entries, False
         while index <= last:
             count = min(last - index + 1, SHOT_LOG_PAGE_MAX)
 

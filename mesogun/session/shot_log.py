@@ -9,6 +9,9 @@ the record replaces its "details unknown" rows with the recovered shots (and mar
 window as lost for good). ``fire()`` waits for its own missing shots the same way and returns them marked
 ``recovered``.
 
+The log is read only when the device's logs family has this host's fingerprint (the actor's
+:class:`~mesogun.session.families.FamilyGate`); otherwise lost shots stay "details unknown".
+
 All state is mutated in the actor's task only (the pages run as actor work); :meth:`complete` runs in the
 caller's task and only submits work.
 """
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmware_protocol import Message, views
 from firmware_protocol.catalog import SHOT_LOG_PAGE_MAX
+from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
 from mesogun.errors import DeviceRefused, MesogunError, ShotsNotReceived
 from mesogun.models import FiredShots, ShotEvent, ShotRecord
@@ -172,7 +176,7 @@ class ShotLogRecovery:
 
     def _schedule(self) -> None:
         """Queue one page as ordinary work (behind what is queued), unless one is queued already."""
-        if self.missing and not self._scheduled and self._actor.link is not None:
+        if self.missing and not self._scheduled and self._actor.link is not None and self._usable():
             self._scheduled = True
             self._actor.post("get_shot_log", self._background_page)
 
@@ -185,7 +189,7 @@ class ShotLogRecovery:
         """Read the page of the lowest missing shots; True if one was read and more are missing."""
         first = self.missing.first()
         link = self._actor.link
-        if first is None or link is None or link.lost is not None:
+        if first is None or link is None or link.lost is not None or not self._usable():
             return False
         lo, hi = first
         count = min(hi - lo + 1, SHOT_LOG_PAGE_MAX)
@@ -202,6 +206,10 @@ class ShotLogRecovery:
         self.pages += 1
         self._take_page(view_as(received.message, views.ShotLog), lo, count)
         return bool(self.missing)
+
+    def _usable(self) -> bool:
+        """Whether the device's logs family is this host's (else its shot log is never read: said once)."""
+        return self._actor.families.allows(LOGS.name)
 
     def _take_page(self, page: views.ShotLog, asked: int, count: int) -> None:
         if asked < page.oldest_index:  # overwritten in the device's log: details lost for good

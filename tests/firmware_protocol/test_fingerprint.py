@@ -1,5 +1,6 @@
-"""The catalog fingerprint: stable for the same definitions, pinned in docs/protocol.md, and different
-whenever any definition changes (so mismatched peers refuse each other instead of misreading values)."""
+"""The family fingerprints: stable for the same definitions, pinned in docs/protocol.md, and, whenever a
+definition changes, different for the family it belongs to and unchanged for every other family (so
+mismatched peers refuse each other's family instead of misreading values, and keep the rest)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,22 @@ import construct as cs
 import pytest
 
 from firmware_protocol import CATALOG, FINGERPRINT, Catalog, Direction, Field, FieldKind, MessageSpec, WireEnum
-from firmware_protocol.tools.spec import fingerprint_of, signature_lines
+from firmware_protocol.families import fingerprint_of
+from firmware_protocol.tools.spec import signature_lines
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
 
-def _pinned_in_docs() -> int:
+def _family_section(family: str) -> str:
     section = DOC.read_text(encoding="utf-8").split("### Fingerprint input", 1)[-1]
-    match = re.search(r"\*\*`0x([0-9A-F]{8})`\*\*", section)
-    assert match, "docs/protocol.md does not state the fingerprint"
+    part = section.split(f"#### {family} family", 1)
+    assert len(part) == 2, f"docs/protocol.md has no fingerprint input for the {family} family"
+    return part[1].split("\n#### ", 1)[0]
+
+
+def _pinned_in_docs(family: str = "core") -> int:
+    match = re.search(r"\*\*`0x([0-9A-F]{8})`\*\*", _family_section(family))
+    assert match, f"docs/protocol.md does not state the {family} family's fingerprint"
     return int(match.group(1), 16)
 
 
@@ -54,7 +62,9 @@ class ModeRenumbered(WireEnum):
     NAPPAGE = 7
 
 
-_NEW_MESSAGE = MessageSpec(0x40, "calibrate_depth", Direction.HOST_TO_DEVICE, "A calibration command.", reply="ack")
+_NEW_MESSAGE = MessageSpec(0x19, "pause", Direction.HOST_TO_DEVICE, "A new core command.", reply="ack")
+_NEW_FAMILY = MessageSpec(0x40, "calibrate_depth", Direction.HOST_TO_DEVICE, "A calibration command.", reply="ack")
+_NEW_LOG_MESSAGE = MessageSpec(0x6F, "clear_shot_log", Direction.HOST_TO_DEVICE, "A logs command.", reply="ack")
 _EXTRA_FIELD = Field("pause_ms", cs.Int16ul, "u16", "ms", "pause between shots", default=0)
 
 MODIFICATIONS: dict[str, Callable[[], Catalog]] = {
@@ -74,37 +84,84 @@ MODIFICATIONS: dict[str, Callable[[], Catalog]] = {
     "add a message": lambda: Catalog((*CATALOG, _NEW_MESSAGE)),
     "remove a message": lambda: Catalog(m for m in CATALOG if m.name != "clear_alarm"),
 }
+"""Changes to core family definitions."""
+
+LOG_MODIFICATIONS: dict[str, Callable[[], Catalog]] = {
+    "add a log message": lambda: Catalog((*CATALOG, _NEW_LOG_MESSAGE)),
+    "change a log command's field": lambda: _replace_field("get_shot_log", "count", wire=cs.Int8ul, wire_type="u8"),
+    "rename a shot log entry field": lambda: _replace_field(
+        "shot_log",
+        "entries",
+        record=tuple(
+            dataclasses.replace(r, name="stroke_nl") if r.name == "delivered_nl" else r
+            for r in CATALOG.by_name["shot_log"].fields[-1].record
+        ),
+    ),
+    "remove the log family": lambda: Catalog(m for m in CATALOG if m.type_id not in (0x60, 0xE0)),
+}
+"""Changes to the logs family's definitions."""
 
 
 def test_fingerprint_is_stable_for_the_same_definitions() -> None:
     again = Catalog(CATALOG.messages)
     reordered = Catalog(reversed(CATALOG.messages))
-    assert again.fingerprint == reordered.fingerprint == CATALOG.fingerprint == FINGERPRINT
-    assert fingerprint_of(signature_lines()) == FINGERPRINT
+    assert again.family_fingerprints == reordered.family_fingerprints == CATALOG.family_fingerprints
+    assert again.fingerprint == CATALOG.fingerprint == FINGERPRINT == CATALOG.family_fingerprints["core"]
+    for family, value in CATALOG.family_fingerprints.items():
+        assert fingerprint_of(signature_lines(CATALOG, family)) == value
 
 
-def test_fingerprint_equals_the_value_pinned_in_docs() -> None:
+def test_the_catalog_has_the_core_and_the_logs_family() -> None:
+    assert set(CATALOG.family_fingerprints) == {"core", "logs"}
+
+
+@pytest.mark.parametrize("family", sorted(CATALOG.family_fingerprints))
+def test_fingerprint_equals_the_value_pinned_in_docs(family: str) -> None:
     """Changing the catalog fails this until docs/protocol.md is regenerated: a deliberate act."""
-    assert _pinned_in_docs() == FINGERPRINT
+    assert _pinned_in_docs(family) == CATALOG.family_fingerprints[family]
 
 
-def test_signature_lines_in_docs_hash_to_the_pinned_fingerprint() -> None:
+@pytest.mark.parametrize("family", sorted(CATALOG.family_fingerprints))
+def test_signature_lines_in_docs_hash_to_the_pinned_fingerprint(family: str) -> None:
     """Firmware can check the documented recipe: SHA-256 of the listed lines, first 4 bytes, little-endian."""
-    text = DOC.read_text(encoding="utf-8")
-    block = text.split("### Fingerprint input", 1)[1].split("```text\n", 1)[1].split("\n```", 1)[0]
+    block = _family_section(family).split("```text\n", 1)[1].split("\n```", 1)[0]
     digest = hashlib.sha256(block.encode("utf-8")).digest()
-    assert int.from_bytes(digest[:4], "little") == _pinned_in_docs()
+    assert int.from_bytes(digest[:4], "little") == _pinned_in_docs(family)
 
 
 @pytest.mark.parametrize("change", list(MODIFICATIONS))
-def test_fingerprint_changes_when_any_definition_changes(change: str) -> None:
+def test_a_core_definition_change_changes_the_core_fingerprint_only(change: str) -> None:
     modified = MODIFICATIONS[change]()
     assert modified.fingerprint != FINGERPRINT
+    assert modified.family_fingerprints["logs"] == CATALOG.family_fingerprints["logs"]
+
+
+@pytest.mark.parametrize("change", list(LOG_MODIFICATIONS))
+def test_a_logs_definition_change_changes_the_logs_fingerprint_only(change: str) -> None:
+    modified = LOG_MODIFICATIONS[change]()
+    assert modified.family_fingerprints.get("logs") != CATALOG.family_fingerprints["logs"]
+    assert modified.fingerprint == FINGERPRINT
+
+
+def test_a_new_family_gets_its_own_fingerprint_and_changes_no_other() -> None:
+    modified = Catalog((*CATALOG, _NEW_FAMILY))
+    assert set(modified.family_fingerprints) == {"core", "logs", "calibration"}
+    assert {k: v for k, v in modified.family_fingerprints.items() if k != "calibration"} == dict(
+        CATALOG.family_fingerprints
+    )
+
+
+def test_a_message_outside_every_family_range_is_refused() -> None:
+    stray = MessageSpec(0x70, "stray", Direction.HOST_TO_DEVICE, "In no family.", reply="ack")
+    with pytest.raises(ValueError, match="0x70 is in no message family"):
+        Catalog((*CATALOG, stray))
 
 
 def test_every_modification_gives_a_different_fingerprint() -> None:
     values = [build().fingerprint for build in MODIFICATIONS.values()]
     assert len(set(values)) == len(values)
+    logs = [build().family_fingerprints.get("logs") for build in LOG_MODIFICATIONS.values()]
+    assert len(set(logs)) == len(logs)
 
 
 def test_fingerprint_ignores_descriptions_so_a_doc_fix_stays_compatible() -> None:

@@ -27,6 +27,7 @@ _SCALAR = {FieldKind.INT: int, FieldKind.BOOL: bool, FieldKind.TEXT: str}
 _RECORD_VIEWS: dict[tuple[str, str], type] = {
     ("shot_log", "entries"): views.ShotLogEntry,
     ("diagnostics", "alarms"): views.AlarmLogEntry,
+    ("identity", "families"): views.FamilyFingerprint,
 }
 """(message, record-list field) → the view of one of its records: every record list of the catalog."""
 

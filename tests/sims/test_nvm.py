@@ -47,3 +47,60 @@ def test_a_damaged_nvm_file_is_reported_clearly(tmp_path, virtual):
 
     with pytest.raises(NvmError, match="not valid JSON"):
         virtual(main)
+
+
+def test_two_simulators_have_distinct_serials_and_hardware_ids_unless_given_one(virtual):
+    async def main():
+        first, second, fixed = await start_inprocess(), await start_inprocess(), await start_inprocess("serial=SIMX")
+        try:
+            a, b = first.device.identity, second.device.identity
+            assert a["serial_number"] != b["serial_number"] and a["serial_number"].startswith("SIM-")
+            assert a["hardware_id"] != b["hardware_id"] and len(a["hardware_id"]) == 24
+            assert a["counter_epoch"] != 0 and b["counter_epoch"] != 0
+            assert fixed.device.identity["serial_number"] == "SIMX"
+        finally:
+            for sim in (first, second, fixed):
+                await sim.close()
+
+    virtual(main)
+
+
+def test_identity_survives_a_restart_and_a_counter_reset_draws_a_new_epoch(tmp_path, virtual):
+    nvm = tmp_path / "gun.json"
+
+    async def main():
+        sim = await start_inprocess(f"nvm={nvm}&lifetime_shots=7")
+        before = sim.device.identity
+        await sim.close()
+        again = await start_inprocess(f"nvm={nvm}")
+        same = again.device.identity
+        assert (same["serial_number"], same["hardware_id"], same["counter_epoch"]) == (
+            before["serial_number"],
+            before["hardware_id"],
+            before["counter_epoch"],
+        )
+        assert again.device.shots_lifetime == 7
+        again.device.reset_lifetime_counter()
+        reset = again.device.identity
+        assert again.device.shots_lifetime == 0 and reset["hardware_id"] == before["hardware_id"]
+        assert reset["counter_epoch"] != before["counter_epoch"]
+        assert json.loads(nvm.read_text())["counter_epoch"] == reset["counter_epoch"]
+        await again.close()
+
+    virtual(main)
+
+
+def test_an_nvm_file_from_before_hardware_ids_gains_them_once(tmp_path, virtual):
+    nvm = tmp_path / "gun.json"
+    old = {"format": 1, "serial_number": "OLD1", "hardware_revision": "SIM-A", "shots_lifetime": 4}
+    nvm.write_text(json.dumps({**old, "volume_gain": 1.0, "depth_offset_um": 0}))
+
+    async def main():
+        sim = await start_inprocess(f"nvm={nvm}")
+        identity = sim.device.identity
+        await sim.close()
+        assert identity["serial_number"] == "OLD1" and sim.device.shots_lifetime == 4
+        saved = json.loads(nvm.read_text())
+        assert (saved["hardware_id"], saved["counter_epoch"]) == (identity["hardware_id"], identity["counter_epoch"])
+
+    virtual(main)

@@ -142,13 +142,15 @@ def test_stop_between_shots_ends_firing_at_once(sim_run):
     sim_run(test)
 
 
-def test_fingerprint_mismatch_naks_everything_but_hello_and_emergency_stop(sim_run):
+def test_fingerprint_mismatch_naks_everything_but_hello_stop_and_emergency_stop(sim_run):
     async def test(sim, host):
         identity = await host.request("hello")
         assert identity.name == "identity" and identity["fingerprint"] == 0x12345678
         reply = await host.request("load_syringe", **FILL)
         assert host.code(reply) == "incompatible_version" and "0x12345678" in reply["detail"]
         assert host.code(await host.request("heartbeat")) == "incompatible_version"
+        assert (await host.request("stop")).name == "ack"
+        assert sim.device.snapshot().last_stop is not None
         assert (await host.request("emergency_stop")).name == "ack"
         assert sim.device.state.json_name == "emergency_stop"
         assert (await host.request("hello", fingerprint=0x12345678)).name == "identity"

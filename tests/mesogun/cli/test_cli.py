@@ -520,3 +520,48 @@ def test_fire_on_a_lossy_line_prints_the_device_count_and_the_shots_read_back(tm
     assert summary["recovered"] == sum(shot["recovered"] for shot in shots) > 0
     assert sorted(shot["index"] for shot in shots) == list(range(1, 41))
     assert "Traceback" not in fired.stderr and "ShotsNotReceived" not in fired.stderr
+
+
+def _device_state(url: str, fingerprint: int) -> str:
+    """The state a device reports to a bare client speaking its own core fingerprint."""
+    import serial
+
+    from firmware_protocol import Flag, Message, StreamDecoder, decode_message, to_wire
+
+    port = serial.serial_for_url(url, timeout=0.2)
+    decoder = StreamDecoder()
+
+    def request(command: Message) -> Message:
+        port.write(to_wire(command))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for frame in decoder.feed(port.read(256)):
+                message = decode_message(frame)
+                if message.flags & Flag.REPLY and message.seq == command.seq:
+                    return message
+        raise AssertionError(f"no reply to {command.name}")
+
+    try:
+        request(make("hello", seq=1, fingerprint=fingerprint))
+        return str(request(make("get_status", seq=2))["state"].json_name)
+    finally:
+        port.close()
+
+
+def test_estop_and_stop_reach_a_gun_of_another_core_catalog_and_nothing_else_does(tmp_path: Path) -> None:
+    """A gun whose core fingerprint differs: estop and stop are sent and obeyed (the device latches emergency
+    stop); every other command is refused in one line naming both fingerprints (exit 3)."""
+    from firmware_protocol import FINGERPRINT
+
+    db = tmp_path / "r.sqlite"
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--fingerprint", "0x12345678") as gun:
+        stopped = mesogun("--device", gun.address, "estop", db=db)
+        assert stopped.returncode == 0, stopped.stderr
+        assert "estop: sent" in stopped.stdout and "0x12345678" in stopped.stdout
+        assert f"0x{FINGERPRINT:08X}" in stopped.stdout
+        assert _device_state(gun.address, 0x12345678) == "emergency_stop"
+        assert mesogun("--device", gun.address, "stop", db=db).returncode == 0
+        for command in (("disarm",), ("clear",), ("status",), ("load", "--capacity", "3")):
+            refused = mesogun("--device", gun.address, *command, db=db)
+            assert_one_line_error(refused, 3, "0x12345678", f"0x{FINGERPRINT:08X}")
+        assert _device_state(gun.address, 0x12345678) == "emergency_stop"

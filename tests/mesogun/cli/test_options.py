@@ -56,7 +56,7 @@ def test_a_global_option_after_the_command_works_and_wins_over_one_before(tmp_pa
 
 def test_db_after_a_record_command_is_the_record_read(tmp_path: Path) -> None:
     db = tmp_path / "record.sqlite"
-    assert mesogun("--db", str(db), "status", "--device", "sim://").returncode == 0
+    assert mesogun("--db", str(db), "status", "--device", "sim://?serial=SIM0001").returncode == 0
     listed = mesogun("--db", str(tmp_path / "other.sqlite"), "record", "list", "--json", "--db", str(db))
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout.splitlines()[0])["device_serial"] == "SIM0001"
@@ -117,7 +117,8 @@ def test_baud_is_for_serial_ports_only(tmp_path: Path) -> None:
 
 
 def test_trace_shows_every_frame_on_stderr_and_leaves_stdout_to_the_output(tmp_path: Path) -> None:
-    result = mesogun("--db", str(tmp_path / "r.sqlite"), "status", "--json", "--device", "sim://", "--trace")
+    device = "sim://?serial=SIM0001"
+    result = mesogun("--db", str(tmp_path / "r.sqlite"), "status", "--json", "--device", device, "--trace")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["state"] == "idle"
     lines = result.stderr.splitlines()

@@ -23,7 +23,9 @@ async def main(path: str, shots: int) -> dict[str, Any]:
     recorder = SessionRecorder(path)
     failures: list[str] = []
     recorder.on_failure(lambda error: failures.append(str(error)))
-    info: Any = SimpleNamespace(serial_number="SN-CHILD", model="MG-1", firmware_version="1.0.0")
+    info: Any = SimpleNamespace(
+        serial_number="SN-CHILD", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0
+    )
     status: Any = SimpleNamespace(shots_lifetime=0, active_alarms=())
     committed = 0
     error = None

@@ -26,7 +26,9 @@ from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.record.store import BUSY_TIMEOUT_S
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT
 
-INFO: Any = SimpleNamespace(serial_number="SN1", model="MG-1", firmware_version="1.0.0")
+INFO: Any = SimpleNamespace(
+    serial_number="SN1", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0
+)
 STATUS: Any = SimpleNamespace(shots_lifetime=0, active_alarms=())
 CHILD = Path(__file__).with_name("record_child.py")
 DROP_TO_UID = "MESOGUN_TEST_DROP_TO_UID"

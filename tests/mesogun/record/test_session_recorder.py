@@ -21,7 +21,9 @@ from mesogun.transports.sim import SimTransport
 from sims.inprocess import start_inprocess
 from sims.spawn import spawn_simulator
 
-INFO: Any = SimpleNamespace(serial_number="SN1", model="MG-1", firmware_version="1.0.0")
+INFO: Any = SimpleNamespace(
+    serial_number="SN1", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0
+)
 
 
 def status(lifetime: int) -> Any:
@@ -241,3 +243,35 @@ def test_an_alarm_raised_after_a_clean_close_goes_to_a_between_sessions_entry(vi
         assert first.ended is not None and (first.alarms, second.alarms) == (0, 0)
         (found,) = record.alarms(between.session)
         assert (found.code, found.priority, found.device_time_ms) == ("brownout_reset", "medium", None)
+
+
+def test_a_counter_reset_between_connections_is_detected_even_past_the_old_count(virtual: Any, tmp_path: Path) -> None:
+    """3 shots on record; the device's counter is reset and it fires 5 with no record attached: the next
+    connection sees the device's new counter epoch, so shots 4-5 are not charged to anyone as unreceived."""
+    db = tmp_path / "record.sqlite"
+
+    async def fire(sim: Any, count: int, recorder: SessionRecorder | None) -> None:
+        async with mesogun.connect(SimTransport.attach(sim), recorder=recorder) as gun:
+            await gun.load_syringe(capacity_ml=10)
+            await gun.prime(volume_ml=0.1)
+            await gun.configure(depth_mm=2.0, dose_ml=0.005, rate_hz=10, mode="burst")
+            await gun.arm()
+            await gun.fire(count=count)
+
+    async def main() -> None:
+        sim = await start_inprocess(f"nvm={tmp_path / 'gun.json'}")
+        try:
+            await fire(sim, 3, SessionRecorder(db))
+            sim.device.reset_lifetime_counter()
+            await fire(sim, 5, None)
+            async with mesogun.connect(SimTransport.attach(sim), recorder=SessionRecorder(db)) as gun:
+                assert (await gun.refresh_status()).shots_lifetime == 5
+        finally:
+            await sim.close()
+
+    virtual(main)
+    with TreatmentRecord(db, create=False) as record:
+        sessions = record.sessions()
+        assert [s.kind for s in sessions] == ["treatment", "treatment"]
+        assert sum(s.shots_unreceived for s in sessions) == 0
+        assert sessions[0].shots_recorded == 3

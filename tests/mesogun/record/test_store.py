@@ -214,6 +214,43 @@ def test_a_counter_that_starts_again_records_its_shots_in_a_new_epoch(tmp_path: 
         assert record.session(first).shots_recorded == 3 and record.session(second).shots_recorded == 2
 
 
+def test_a_reset_counter_that_passed_its_old_value_is_a_new_epoch_by_its_epoch_id(tmp_path: Path) -> None:
+    """The counter was reset between two connections and counted past its old value (3 → reset → 5): the
+    device's new counter epoch id says so, so nothing is charged as unreceived and no index collides."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
+        record.reconcile(first, 0)
+        for index in (1, 2, 3):
+            record.log_message(first, "device", _shot(index))
+        record.reconcile(first, 3)
+        record.end_session(first)
+        second = record.start_session("SN1", hardware_id="ab12", counter_epoch=8)
+        assert record.reconcile(second, 5, at_connect=True) == 0
+        record.log_message(second, "device", _shot(6))
+        assert [(s.epoch, s.shot_index, s.received) for s in record.shots(second)] == [(1, 6, True)]
+        assert [s.session for s in record.sessions()] == [first, second]  # no between-sessions entry
+        assert record.session(first).shots_recorded == 3
+
+
+def test_another_board_with_the_same_serial_is_a_new_epoch(tmp_path: Path) -> None:
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
+        record.reconcile(first, 10)
+        second = record.start_session("SN1", hardware_id="cd34", counter_epoch=7)
+        assert record.reconcile(second, 40, at_connect=True) == 0
+        record.log_message(second, "device", _shot(41))
+        assert [(s.epoch, s.shot_index) for s in record.shots(second)] == [(1, 41)]
+
+
+def test_the_same_epoch_id_charges_shots_fired_while_away_as_before(tmp_path: Path) -> None:
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
+        record.reconcile(first, 3)
+        record.end_session(first)
+        second = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
+        assert record.reconcile(second, 5, at_connect=True) == 2
+
+
 def test_unreceived_shots_are_one_range_row_and_a_late_shot_splits_it(tmp_path: Path) -> None:
     """1,000 shots lost take one row; the late event of shot 500 leaves two ranges and 999 unreceived."""
     db = tmp_path / "r.sqlite"

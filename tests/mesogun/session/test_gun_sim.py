@@ -16,6 +16,8 @@ from mesogun import HostState
 from mesogun.errors import RecordError
 from mesogun.session.timeouts import Timeouts
 from mesogun.testing import sim_gun
+from mesogun.transports.sim import SimTransport
+from sims.inprocess import start_inprocess
 
 
 async def ready_to_fire(gun: mesogun.Gun, *, rate_hz: float = 5.0, mode: str = "burst") -> None:
@@ -382,6 +384,33 @@ def test_no_reply_at_all_raises_link_timeout_naming_command_attempts_and_timeout
         assert caught.value.command == "hello"
         assert caught.value.attempts == 3
         assert "hello got no reply after 3 attempts of 0.2 s each" in str(caught.value)
+
+    virtual(scenario)
+
+
+def test_a_gun_of_another_core_catalog_still_obeys_stop_and_emergency_stop(virtual: Any) -> None:
+    """Opened to make it safe: stop and emergency_stop reach the device (its snapshot shows them); every other
+    command is refused before it is sent, naming both fingerprints."""
+
+    async def scenario() -> None:
+        sim = await start_inprocess("fingerprint=0x12345678")
+        try:
+            transport = SimTransport.attach(sim)
+            async with mesogun.connect(transport, safety_only_if_incompatible=True) as gun:
+                assert gun.incompatible is not None and "0x12345678" in str(gun.incompatible)
+                await gun.stop()
+                assert sim.device.snapshot().last_stop is not None
+                await gun.emergency_stop()
+                assert sim.device.snapshot().state is DeviceState.EMERGENCY_STOP
+                frames = sim.device.counters.frames_in
+                for refused in (gun.arm(), gun.clear_alarm(), gun.refresh_status()):
+                    with pytest.raises(mesogun.IncompatibleDevice) as caught:
+                        await refused
+                    assert "0x12345678" in str(caught.value) and f"0x{FINGERPRINT:08X}" in str(caught.value)
+                assert sim.device.counters.frames_in == frames, "nothing else was sent"
+            assert sim.device.snapshot().state is DeviceState.EMERGENCY_STOP
+        finally:
+            await sim.close()
 
     virtual(scenario)
 

@@ -45,10 +45,10 @@ def lose_shot_events(sim: InProcessSim, lost: set[int]) -> None:
 
 
 @asynccontextmanager
-async def gun_on(sim: InProcessSim, db: Path | None = None) -> AsyncIterator[Gun]:
-    """A Gun connected to ``sim`` (recording to ``db`` when given)."""
+async def gun_on(sim: InProcessSim, db: Path | None = None, *, attempts: int = 1) -> AsyncIterator[Gun]:
+    """A Gun connected to ``sim`` (recording to ``db`` when given; ``attempts`` handshakes on a lossy line)."""
     recorder = SessionRecorder(db) if db is not None else None
-    async with connect(SimTransport.attach(sim), recorder=recorder) as gun:
+    async with connect(SimTransport.attach(sim), recorder=recorder, attempts=attempts) as gun:
         yield gun
 
 
@@ -109,7 +109,7 @@ def test_a_lossy_line_loses_no_shot(virtual: Any, tmp_path: Path, seed: int) -> 
     async def main() -> tuple[list[FiredShots], int]:
         sim = await start_inprocess(f"drop=0.002&seed={seed}")
         try:
-            async with gun_on(sim, db) as gun:
+            async with gun_on(sim, db, attempts=5) as gun:  # the handshake too may lose every frame of a try
                 await make_ready(gun, rate_hz=10)
                 results = [await gun.fire(20) for _ in range(3)]
                 await settle(gun)
@@ -263,3 +263,35 @@ def test_ranges_merge_split_and_count() -> None:
     assert ranges.count_in(2, 8) == 4 and 7 in ranges and 6 not in ranges
     ranges.remove(0, 100)
     assert not ranges and ranges.first() is None
+
+
+def test_a_device_whose_logs_family_differs_is_driven_without_its_shot_log(
+    virtual: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another logs fingerprint: the core works (fire fires), the shot log is never asked for, the lost shots
+    stay unreceived, and the host says why once."""
+    db = tmp_path / "record.sqlite"
+
+    async def main() -> tuple[FiredShots, FiredShots, int]:
+        sim = await start_inprocess("logs_fingerprint=0x0BADF00D")
+        lose_shot_events(sim, {3, 7})
+        try:
+            async with gun_on(sim, db) as gun:
+                await make_ready(gun)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ShotsNotReceived)
+                    first, second = await gun.fire(10), await gun.fire(5)
+                await settle(gun)
+                return first, second, sim.device.counters.executed["get_shot_log"]
+        finally:
+            await sim.close()
+
+    with caplog.at_level("WARNING", logger="mesogun.session.families"):
+        first, second, pages = virtual(main)
+    assert pages == 0, "get_shot_log was never sent"
+    assert (first.fired, first.unreceived, second.fired) == (10, 2, 5)
+    assert [s.index for s in first] == [1, 2, 4, 5, 6, 8, 9, 10]
+    said = [r.getMessage() for r in caplog.records if "logs family" in r.getMessage()]
+    assert len(said) == 1 and "0x0BADF00D" in said[0], said
+    rows = shot_rows(db)
+    assert [r.shot_index for r in rows if not r.received] == [3, 7]
