@@ -64,6 +64,7 @@ WIRE_COMMANDS: dict[str, str] = {
     "heartbeat": "heartbeat",
     "get_status": "get_status",
     "get_shot_log": "get_shot_log",
+    "set_burst_count": "set_burst_count",
 }
 """Controller trigger (the Gun's command) → the wire command it sends."""
 
