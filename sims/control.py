@@ -202,7 +202,11 @@ class ControlClient:
 
     def request(self, cmd: str, **fields: Any) -> Answer:
         """Send one request and return its answer."""
-        self._file.write(json.dumps({"cmd": cmd, **fields}).encode() + b"\n")
+        return self.send_line(json.dumps({"cmd": cmd, **fields}))
+
+    def send_line(self, line: str) -> Answer:
+        """Send one raw request line (any text) and return its answer."""
+        self._file.write(line.encode() + b"\n")
         self._file.flush()
         answer: Answer = json.loads(self._file.readline())
         return answer

@@ -107,7 +107,9 @@ def test_a_second_press_while_one_is_held_is_ignored(sim_run: Callable[..., None
 
 def test_bad_trigger_input_is_refused_with_the_value_and_what_is_allowed(sim_run: Callable[..., None]) -> None:
     async def test(sim: InProcessSim, host: Host) -> None:
-        with pytest.raises(SimConfigError, match="source=remote is not a trigger source: allowed one of trigger, pedal"):
+        with pytest.raises(
+            SimConfigError, match="source=remote is not a trigger source: allowed one of trigger, pedal"
+        ):
             sim.device.press_trigger("remote")
         assert sim.device.hold_trigger(0) == "ms=0 out of range: 0 < ms <= 3600000 ms"
 
@@ -133,7 +135,9 @@ def test_remote_fire_is_refused_with_a_clear_nak_when_disabled(sim_run: Callable
         assert identity["remote_fire"] is False
         reply = await host.request("fire", count=3)
         assert Host.code(reply) == "remote_fire_disabled"
-        assert reply["detail"] == "fire refused: this device fires from its trigger and pedal only (remote fire disabled)"
+        assert (
+            reply["detail"] == "fire refused: this device fires from its trigger and pedal only (remote fire disabled)"
+        )
         assert sim.device.state is DeviceState.ARMED
         assert sim.device.press_trigger() is None  # the trigger still fires
         await asyncio.sleep(1.0)
