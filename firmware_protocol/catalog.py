@@ -317,6 +317,16 @@ _MESSAGES: tuple[MessageSpec, ...] = (
         reply="ack",
     ),
     MessageSpec(
+        0x19,
+        "set_burst_count",
+        Direction.HOST_TO_DEVICE,
+        "Sets how many shots one trigger or pedal press fires in burst mode (a parameter of its own: commands "
+        "never gain fields). Allowed where set_parameters is; 1 to identity.burst_count_max.",
+        (_u16("burst_count", "shots", "shots per trigger or pedal press in burst mode, 1–identity.burst_count_max"),),
+        reply="ack",
+        echoes=True,
+    ),
+    MessageSpec(
         0x80,
         "identity",
         Direction.DEVICE_TO_HOST,
@@ -364,6 +374,8 @@ _MESSAGES: tuple[MessageSpec, ...] = (
                 _FAMILY_ENTRY,
                 "each further message family the device implements (not the core), with its fingerprint",
             ),
+            _flag("remote_fire", "1: the device accepts fire from a host; 0: it refuses it (remote_fire_disabled)"),
+            _u16("burst_count_max", "shots", "most shots one trigger press may fire in burst mode (set_burst_count)"),
         ),
         frozen_prefix=True,
     ),
@@ -412,10 +424,21 @@ _MESSAGES: tuple[MessageSpec, ...] = (
         "One shot was delivered. shot_index is the lifetime shot counter after this shot, so a gap means a lost event.",
         (
             _u32("shot_index", "", "lifetime shot number of this shot"),
-            _u16("fire_seq", "", "seq of the fire command this shot belongs to"),
+            _u16("fire_seq", "", "seq of the fire command this shot belongs to (0 for a trigger or pedal shot)"),
             _u16("depth_um", "µm", "depth the device commanded for this shot (its estimate)"),
             _u32("dose_nl", "nL", "volume the device commanded for this shot (its estimate)"),
             _u32("device_time_ms", "ms", "device time of the shot"),
+            Field(
+                "source",
+                cs.Int8ul,
+                "u8",
+                "",
+                "what fired it: the trigger, the pedal, or a host's fire (remote; a device older than this field "
+                "fires only remotely, hence the default)",
+                kind=FieldKind.ENUM,
+                enum=ShotSource,
+                default=ShotSource.REMOTE,
+            ),
         ),
     ),
     MessageSpec(
@@ -427,6 +450,19 @@ _MESSAGES: tuple[MessageSpec, ...] = (
             _enum("code", AlarmCode, "which alarm"),
             _enum("priority", AlarmPriority, "IEC 60601-1-8 priority"),
             _flag("raised", "1 raised, 0 cleared"),
+            _u32("device_time_ms", "ms", "device time of the change"),
+        ),
+    ),
+    MessageSpec(
+        0x86,
+        "trigger",
+        Direction.DEVICE_TO_HOST,
+        "The handpiece trigger or the foot pedal was pressed (pressed=1) and the device acted on it, or that "
+        "press was released (pressed=0). A press the device does not act on (not armed, already firing) is "
+        "not reported and changes nothing.",
+        (
+            _enum("source", ShotSource, "which switch: trigger or pedal (never remote)"),
+            _flag("pressed", "1 pressed, 0 released"),
             _u32("device_time_ms", "ms", "device time of the change"),
         ),
     ),

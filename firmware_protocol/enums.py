@@ -108,10 +108,13 @@ class NakCode(WireEnum):
     """An alarm or emergency stop is latched; ``clear_alarm`` first."""
     INSUFFICIENT_VOLUME = 10
     """The reservoir holds less than the command needs."""
+    REMOTE_FIRE_DISABLED = 11
+    """This device is configured to fire from its trigger and pedal only (``identity.remote_fire`` = 0): it
+    refuses ``fire``."""
 
 
 class ShotSource(WireEnum):
-    """What fired a shot, as the device's shot log keeps it (``shot_log`` entries)."""
+    """What fired a shot (``shot`` events, ``shot_log`` entries) or which switch a ``trigger`` event is about."""
 
     TRIGGER = 1
     """The trigger on the handpiece."""

@@ -53,6 +53,8 @@ class Limits:
     rate_step_mhz: int = 100
     modes: tuple[Mode, ...] = (Mode.SINGLE, Mode.BURST, Mode.CONTINUOUS, Mode.NAPPAGE)
     syringe_sizes_nl: tuple[int, ...] = (2_000_000, 3_000_000, 5_000_000, 10_000_000)
+    burst_count_max: int = 20
+    """Most shots one trigger or pedal press fires in burst mode (``set_burst_count`` takes 1 to this)."""
 
     def identity_fields(self) -> dict[str, Any]:
         """The ``identity`` fields these limits fill (lists, as a message holds them)."""
@@ -91,6 +93,8 @@ class DeviceModel:
     """Plunger stroke time of the largest dose (``dose_max_nl``); between the two, linear in the dose."""
     low_reservoir_doses: int = 10
     """``reservoir_low`` is raised when fewer than this many doses at the set dose are left."""
+    power_on_burst_count: int = 3
+    """Shots per trigger press in burst mode until a ``set_burst_count``."""
 
     def stroke_ms(self, dose_nl: int, dose_max_nl: int) -> float:
         """The plunger stroke time of one dose: ``stroke_min_ms + (stroke_max_ms − stroke_min_ms) × dose/max``."""
@@ -143,6 +147,7 @@ REFERENCE_IDENTITY: Mapping[str, Any] = MappingProxyType(
             for name, value in CATALOG.family_fingerprints.items()
             if name != CORE.name
         ],
+        "remote_fire": True,
     }
 )
 """The reference device's ``identity`` (JSON-ready: enums as names). Model, serial and versions are examples."""
@@ -292,13 +297,23 @@ STATE_TABLE: Mapping[str, Mapping[DeviceState, Outcome]] = MappingProxyType(
         # disarm while priming: wrong_state, not busy. Priming ends in ready, where disarm is refused all the
         # same: busy ("retry later") would invite a retry that can never succeed; the gun is not armed.
         "disarm": _rule(_nak(_N.WRONG_STATE), armed=_ok(_S.READY), **_IN_ALARM),
+        # A device configured to fire from its trigger and pedal only refuses fire where it would take it.
         "fire": _rule(
             _nak(_N.WRONG_STATE),
-            armed=_ok(_S.FIRING, checks=(_N.BUSY, _N.INSUFFICIENT_VOLUME)),
+            armed=_ok(_S.FIRING, checks=(_N.REMOTE_FIRE_DISABLED, _N.BUSY, _N.INSUFFICIENT_VOLUME)),
             priming=_nak(_N.BUSY),
             **_IN_ALARM,
         ),
         "stop": _rule(_ok(), firing=_ok(_S.ARMED)),
+        # A parameter of its own (commands never gain fields, docs/protocol.md section 7): where set_parameters.
+        "set_burst_count": _rule(
+            _nak(_N.WRONG_STATE),
+            idle=_ok(checks=(_N.OUT_OF_RANGE,)),
+            ready=_ok(checks=(_N.OUT_OF_RANGE,)),
+            armed=_ok(checks=(_N.OUT_OF_RANGE,)),
+            priming=_nak(_N.BUSY),
+            **_IN_ALARM,
+        ),
         "emergency_stop": _rule(_ok(_S.EMERGENCY_STOP)),
         # clear_alarm outside alarm and emergency_stop changes no state but clears notices (brownout_reset):
         # a host sends it, so a notice can be acknowledged and clearing is idempotent.

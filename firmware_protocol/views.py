@@ -112,6 +112,13 @@ class ClearAlarm(_Header):
 
 
 @dataclass(frozen=True, slots=True)
+class SetBurstCount(_Header):
+    """``set_burst_count`` (and the value an ``ack`` of it echoes): shots per trigger press in burst mode."""
+
+    burst_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class GetShotLog(_Header):
     """``get_shot_log``: asks for a page of the device's shot log."""
 
@@ -167,8 +174,11 @@ class Identity(_Header):
         families = tuple(f if isinstance(f, FamilyFingerprint) else FamilyFingerprint(**f) for f in self.families)
         object.__setattr__(self, "families", families)
 
+    remote_fire: bool
+    burst_count_max: int
 
-EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire
+
+EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire | SetBurstCount
 """The views an ``ack`` may echo (the commands whose catalog entry has ``echoes=True``)."""
 
 
@@ -219,6 +229,7 @@ class Shot(_Header):
     depth_um: int
     dose_nl: int
     device_time_ms: int
+    source: ShotSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +239,15 @@ class Alarm(_Header):
     code: AlarmCode
     priority: AlarmPriority
     raised: bool
+    device_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger(_Header):
+    """``trigger``: the handpiece trigger or the foot pedal was pressed (and acted on) or released."""
+
+    source: ShotSource
+    pressed: bool
     device_time_ms: int
 
 
@@ -315,6 +335,7 @@ MessageView: TypeAlias = (
     | Stop
     | EmergencyStop
     | ClearAlarm
+    | SetBurstCount
     | GetShotLog
     | GetDiagnostics
     | Identity
@@ -323,6 +344,7 @@ MessageView: TypeAlias = (
     | Status
     | Shot
     | Alarm
+    | Trigger
     | ShotLog
     | Diagnostics
 )
@@ -341,6 +363,7 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "stop": Stop,
     "emergency_stop": EmergencyStop,
     "clear_alarm": ClearAlarm,
+    "set_burst_count": SetBurstCount,
     "get_shot_log": GetShotLog,
     "get_diagnostics": GetDiagnostics,
     "identity": Identity,
@@ -349,6 +372,7 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "status": Status,
     "shot": Shot,
     "alarm": Alarm,
+    "trigger": Trigger,
     "shot_log": ShotLog,
     "diagnostics": Diagnostics,
 }
@@ -471,12 +495,14 @@ __all__ = [
     "MessageView",
     "Nak",
     "Prime",
+    "SetBurstCount",
     "SetParameters",
     "Shot",
     "ShotLog",
     "ShotLogEntry",
     "Status",
     "Stop",
+    "Trigger",
     "echoed",
     "view",
     "view_as",

@@ -34,6 +34,7 @@ from mesogun.models import (
     Status,
     StatusEvent,
     Syringe,
+    TriggerEvent,
 )
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.controller import HostState
@@ -78,6 +79,7 @@ __all__ = [
     "Syringe",
     "Timeouts",
     "Transport",
+    "TriggerEvent",
     "connect",
     "find_by_serial",
     "list_guns",

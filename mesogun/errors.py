@@ -255,7 +255,8 @@ class DeviceAlarm(MesogunError):
     ``AlarmCode.OCCLUSION`` and ``shots`` holds the 5 delivered); ``prime()`` when the syringe runs empty;
     the device's communication watchdog tripped because the host stopped sending.
     ``alarm`` is the :class:`~firmware_protocol.AlarmCode` (``None`` if the device only reported its
-    alarm state); ``shots`` the shot records delivered before the alarm stopped the command.
+    alarm state); ``shots`` the shot records delivered before the alarm stopped the command, and ``fired`` the
+    device's own count of the shots it fired for it (more than ``len(shots)`` when some shots' details were lost).
     """
 
     code = "MG500"
@@ -265,6 +266,7 @@ class DeviceAlarm(MesogunError):
         super().__init__(message)
         self.alarm = alarm
         self.shots: list[Any] = list(shots)
+        self.fired = len(self.shots)
 
 
 class ShotsNotReceived(UserWarning):

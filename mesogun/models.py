@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from firmware_protocol import AlarmCode, AlarmPriority, DecoderStats, DeviceState, Message, Mode, views
+from firmware_protocol import AlarmCode, AlarmPriority, DecoderStats, DeviceState, Message, Mode, ShotSource, views
 from firmware_protocol.views import view, view_as
 from mesogun.units import DEPTH, DOSE, RATE, WireRange, from_wire, volume
 
@@ -43,6 +43,10 @@ class GunInfo:
     """The lifetime counter's epoch id: a new one whenever the device's lifetime counter was reset."""
     families: tuple[tuple[int, int], ...] = ()
     """The further message families the device implements: (first type id of the family, its fingerprint)."""
+    remote_fire: bool = True
+    """The device accepts a host's ``fire`` (a device that fires from its trigger and pedal only refuses it)."""
+    burst_count_max: int = 1
+    """Most shots one trigger or pedal press may fire in burst mode (``Gun.set_burst_count``)."""
 
     @property
     def depth_range_mm(self) -> tuple[float, float]:
@@ -91,6 +95,8 @@ class GunInfo:
             hardware_id=v.hardware_id,
             counter_epoch=v.counter_epoch,
             families=tuple((f.family, f.fingerprint) for f in v.families),
+            remote_fire=bool(v.remote_fire),
+            burst_count_max=v.burst_count_max,
         )
 
 
@@ -196,6 +202,9 @@ class ShotRecord:
     """Sequence number of the ``fire`` command this shot belongs to."""
     recovered: bool = False
     """The shot's event never arrived: its details were read back from the device's shot log."""
+    source: ShotSource = ShotSource.REMOTE
+    """What fired it: the handpiece trigger, the foot pedal, or a host's ``fire`` (remote; ``fire_seq`` is then
+    that command's seq, else 0)."""
 
     @classmethod
     def from_message(cls, m: Message) -> ShotRecord:
@@ -207,13 +216,18 @@ class ShotRecord:
         """From an entry of the device's shot log (``recovered``; a partial stroke counts its delivered volume)."""
         dose_nl = e.delivered_nl if e.partial else e.dose_nl
         depth, dose = from_wire(DEPTH, e.depth_um), from_wire(DOSE, dose_nl)
-        return cls(e.shot_index, depth, dose, e.device_time_ms / 1000, e.fire_seq, recovered=True)
+        return cls(e.shot_index, depth, dose, e.device_time_ms / 1000, e.fire_seq, recovered=True, source=e.source)
 
     @classmethod
     def from_view(cls, v: views.Shot) -> ShotRecord:
         """From a ``shot`` view."""
         return cls(
-            v.shot_index, from_wire(DEPTH, v.depth_um), from_wire(DOSE, v.dose_nl), v.device_time_ms / 1000, v.fire_seq
+            v.shot_index,
+            from_wire(DEPTH, v.depth_um),
+            from_wire(DOSE, v.dose_nl),
+            v.device_time_ms / 1000,
+            v.fire_seq,
+            source=v.source,
         )
 
 
@@ -399,11 +413,27 @@ class Diagnostics:
 
 
 @dataclass(frozen=True)
+class TriggerEvent:
+    """The handpiece trigger or the foot pedal was pressed (and the device fires for it) or released."""
+
+    source: ShotSource
+    pressed: bool
+    device_time: float
+    """Device seconds since power-on."""
+
+    @classmethod
+    def from_message(cls, m: Message) -> TriggerEvent:
+        """From a ``trigger`` event."""
+        v = view_as(m, views.Trigger)
+        return cls(v.source, bool(v.pressed), v.device_time_ms / 1000)
+
+
+@dataclass(frozen=True)
 class MissedEvents:
     """This subscriber fell behind and ``count`` older events were dropped for it (others were not affected)."""
 
     count: int
 
 
-Event = StatusEvent | ShotEvent | AlarmEvent | MissedEvents
+Event = StatusEvent | ShotEvent | AlarmEvent | TriggerEvent | MissedEvents
 """Everything :meth:`mesogun.session.gun.Gun.events` yields."""

@@ -168,6 +168,10 @@ class SyncGun:
         """Fire ``count`` shots (0: until ``stop()`` from another thread); return their records."""
         return self._runner.call(self._gun.fire(count))
 
+    def set_burst_count(self, count: int) -> int:
+        """Set the shots one trigger or pedal press fires in burst mode; returns the count applied."""
+        return self._runner.call(self._gun.set_burst_count(count))
+
     def stop(self) -> None:
         """Stop firing at the end of the shot in progress."""
         self._runner.call(self._gun.stop())

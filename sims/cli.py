@@ -20,7 +20,9 @@ _EPILOG = (
     "until SIGINT/SIGTERM and exits 0. The device outlives connections: a new connection sees the state the "
     "last one left. TCP serves one connection at a time and a NEW CONNECTION REPLACES THE CURRENT ONE (a "
     "crashed host can leave a half-open socket that would otherwise lock it out; a USB gun also talks to "
-    "whoever opens the port next). The same options work as sim:// URL query keys with underscores, e.g. "
+    "whoever opens the port next). With --control, a line 'CONTROL 127.0.0.1:PORT' comes first (see "
+    "sims/control.py for its JSON-lines requests). The same options work as sim:// URL query keys with "
+    "underscores, e.g. "
     "sim://?latency_ms=5&fault=occlusion:after_shots=5."
 )
 
@@ -44,7 +46,10 @@ def _help(spec: OptionSpec) -> str:
 
 def _add_sim_options(command: Any) -> Any:
     for spec in reversed(OPTIONS):
-        if spec.kind == "bool":
+        if spec.kind == "bool" and spec.default is True:  # on unless turned off: --remote-fire/--no-remote-fire
+            flags = f"{spec.cli_name}/--no-{spec.cli_name[2:]}"
+            option = click.option(flags, spec.name, default=None, help=_help(spec))
+        elif spec.kind == "bool":
             option = click.option(spec.cli_name, spec.name, is_flag=True, default=None, help=_help(spec))
         elif spec.kind == "fault":
             option = click.option(spec.cli_name, spec.name, multiple=True, metavar="NAME:KEY=VALUE", help=_help(spec))
@@ -62,8 +67,14 @@ def _add_sim_options(command: Any) -> Any:
     help="serve on TCP (127.0.0.1:0 picks a free port); binds to 127.0.0.1 unless another host is given",
 )
 @click.option("--serial-port", metavar="PATH", help="serve on an existing serial device (null-modem, socat pty pair)")
+@click.option(
+    "--control",
+    metavar="127.0.0.1:PORT",
+    help="also serve a control channel (JSON lines over TCP, loopback only; port 0 picks a free one): press and "
+    'release the trigger or pedal, inject faults and impairments while running, e.g. {"cmd": "press"}',
+)
 @_add_sim_options
-def sim_command(use_pty: bool, tcp: str | None, serial_port: str | None, **values: Any) -> None:
+def sim_command(use_pty: bool, tcp: str | None, serial_port: str | None, control: str | None, **values: Any) -> None:
     """Serve a simulated mesotherapy gun speaking the mesogun wire protocol."""
     from sims.serving import serve
 
@@ -72,12 +83,15 @@ def sim_command(use_pty: bool, tcp: str | None, serial_port: str | None, **value
         raise _OneLineError(f"choose one transport, not {' and '.join(chosen)}")
     raw: dict[str, list[str]] = {}
     for name, value in values.items():
-        if value is None or value == () or value is False:
+        if value is None or value == ():
             continue
-        raw[name] = [str(v) for v in value] if isinstance(value, tuple) else ["1" if value is True else str(value)]
+        if isinstance(value, bool):
+            raw[name] = ["1" if value else "0"]
+        else:
+            raw[name] = [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
     try:
         options = parse_options(raw)
-        asyncio.run(serve(options, pty=use_pty, tcp=tcp, serial_port=serial_port, announce=_announce))
+        asyncio.run(serve(options, pty=use_pty, tcp=tcp, serial_port=serial_port, control=control, announce=_announce))
     except SimError as exc:
         raise _OneLineError(str(exc)) from None
     except KeyboardInterrupt:

@@ -57,7 +57,7 @@ def _detail_of(compute: Callable[[Message], object]) -> Callable[[Message], str 
 
 
 class Commands:
-    """The eleven command handlers of the reference device, over the shared core, firing and alarms."""
+    """The core command handlers of the reference device, over the shared core, firing and alarms."""
 
     def __init__(self, core: DeviceCore, firing: Firing, alarms: Alarms, identity: Callable[[], dict[str, Any]]):
         self._core = core
@@ -89,7 +89,15 @@ class Commands:
             "arm": CommandHandler(self._arm, {_N.INSUFFICIENT_VOLUME: insufficient_for_a_dose}),
             "disarm": CommandHandler(self._disarm),
             "fire": CommandHandler(
-                self._fire, {_N.BUSY: self._check_motor, _N.INSUFFICIENT_VOLUME: insufficient_for_a_dose}
+                self._fire,
+                {
+                    _N.REMOTE_FIRE_DISABLED: self._check_remote_fire,
+                    _N.BUSY: self._check_motor,
+                    _N.INSUFFICIENT_VOLUME: insufficient_for_a_dose,
+                },
+            ),
+            "set_burst_count": CommandHandler(
+                self._set_burst_count, {_N.OUT_OF_RANGE: _detail_of(self._applied_burst_count)}
             ),
             "stop": CommandHandler(self._stop),
             "emergency_stop": CommandHandler(self._emergency_stop),
@@ -133,6 +141,15 @@ class Commands:
         if ram.reservoir_nl < ram.dose_nl:
             return f"reservoir {ram.reservoir_nl} nL below one dose of {ram.dose_nl} nL"
         return None
+
+    def _check_remote_fire(self, message: Message) -> str | None:
+        if not self._core.config.remote_fire:
+            return "fire refused: this device fires from its trigger and pedal only (remote fire disabled)"
+        return None
+
+    def _applied_burst_count(self, message: Message) -> int:
+        top = self._core.config.limits.burst_count_max
+        return _rounded("burst_count", int(message["burst_count"]), 1, top, 1)
 
     def _check_motor(self, message: Message) -> str | None:
         core = self._core
@@ -222,6 +239,10 @@ class Commands:
         if ram.motor.target_um != depth:
             ram.motor.move_to(depth, core.now())
         return "ack", {"command": "set_parameters", "depth_um": depth, "dose_nl": dose, "rate_mhz": rate, "mode": mode}
+
+    def _set_burst_count(self, message: Message) -> Reply:
+        self._core.ram.burst_count = count = self._applied_burst_count(message)
+        return "ack", {"command": "set_burst_count", "burst_count": count}
 
     def _load_syringe(self, message: Message) -> Reply:
         capacity, fill = self._checked_syringe(message)

@@ -88,3 +88,7 @@ class DeviceConfig:
     boot_dose_nl: int = REFERENCE_MODEL.power_on_dose_nl
     boot_rate_mhz: int = REFERENCE_MODEL.power_on_rate_mhz
     boot_mode: Mode = REFERENCE_MODEL.power_on_mode
+    boot_burst_count: int = REFERENCE_MODEL.power_on_burst_count
+    remote_fire: bool = True
+    """Whether the device accepts a host's ``fire`` (``identity.remote_fire``); a clinical configuration that
+    fires from its trigger and pedal only refuses it with ``remote_fire_disabled``."""

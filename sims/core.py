@@ -145,6 +145,8 @@ class Ram:
     rate_mhz: int
     mode: Mode
     motor: DepthMotor
+    burst_count: int = 1
+    """Shots per trigger or pedal press in burst mode (``set_burst_count``)."""
     syringe_capacity_nl: int = 0
     reservoir_nl: int = 0
     """The device's own estimate of what the syringe holds: the fill less every volume it commanded."""
@@ -163,7 +165,9 @@ class Ram:
         """The RAM right after a power-on at loop time ``now``."""
         depth = config.boot_depth_um
         motor = DepthMotor(config.physics.motor_speed_um_s, depth, depth, now)
-        return cls(now, depth, config.boot_dose_nl, config.boot_rate_mhz, config.boot_mode, motor)
+        return cls(
+            now, depth, config.boot_dose_nl, config.boot_rate_mhz, config.boot_mode, motor, config.boot_burst_count
+        )
 
 
 class Timers:

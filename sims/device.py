@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firmware_protocol import CATALOG, AlarmCode, Catalog, DeviceState, Mode, StreamDecoder
+from firmware_protocol import CATALOG, AlarmCode, Catalog, DeviceState, Mode, ShotSource, StreamDecoder
 from firmware_protocol.families import BY_NAME
 from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.alarms import Alarms
@@ -32,12 +32,14 @@ from sims.config import DeviceConfig
 from sims.core import CommandRecord, DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark, WatchdogTrip
 from sims.diagnostics import DiagnosticsReader
 from sims.dispatch import Dispatcher
+from sims.errors import SimConfigError
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.firing import Firing
 from sims.logs import ShotLogReader
 from sims.nvm import Nvm, NvmData
 from sims.snapshot import DeviceSnapshot, FiringSnapshot
 from sims.statemachine import DeviceStateMachine, Event
+from sims.trigger import SWITCHES, TriggerSwitch
 from sims.watchdog import Watchdog
 
 ALARM_PRIORITY = ALARM_PRIORITIES
@@ -73,6 +75,7 @@ class SimulatedGun:
         self._core = core = DeviceCore(cfg, self.nvm, DeviceStateMachine(self._on_state_change))
         self._alarms = Alarms(core, halt_motion=self._halt_motion, reboot=self._reboot)
         self._firing = Firing(core, self._alarms)
+        self._trigger = TriggerSwitch(core, self._firing)
         self._watchdog = Watchdog(core, self._alarms.raise_alarm)
         self._commands = Commands(core, self._firing, self._alarms, lambda: self.identity)
         self._decoder = StreamDecoder()
@@ -122,6 +125,7 @@ class SimulatedGun:
                 {"family": BY_NAME[name].wire_id, "fingerprint": value}
                 for name, value in cfg.family_fingerprints.items()
             ],
+            "remote_fire": cfg.remote_fire,
         }
 
     @property
@@ -147,6 +151,16 @@ class SimulatedGun:
     def mode(self) -> Mode:
         """The set firing mode."""
         return self._ram.mode
+
+    @property
+    def burst_count(self) -> int:
+        """Shots per trigger or pedal press in burst mode."""
+        return self._ram.burst_count
+
+    @property
+    def trigger_pressed(self) -> ShotSource | None:
+        """The switch held down whose press the device acted on (``None``: none)."""
+        return self._trigger.pressed
 
     @property
     def syringe_capacity_nl(self) -> int:
@@ -271,6 +285,21 @@ class SimulatedGun:
             self._watchdog.feed()
             self._dispatcher.on_frame(frame)
 
+    # ------------------------------------------------------------------ the trigger and the pedal
+
+    def press_trigger(self, source: ShotSource | str = ShotSource.TRIGGER) -> str | None:
+        """Press the handpiece trigger (or ``source="pedal"``): ``None`` if the device acted on it (it fires as
+        its mode says), else why it ignored the press (nothing changed, no event sent; see :mod:`sims.trigger`)."""
+        return self._trigger.press(_switch(source))
+
+    def release_trigger(self) -> str | None:
+        """Let go of the trigger or pedal held: ``None``, or why there was nothing to release."""
+        return self._trigger.release()
+
+    def hold_trigger(self, ms: float, source: ShotSource | str = ShotSource.TRIGGER) -> str | None:
+        """Press ``source`` and let go ``ms`` device milliseconds later: ``None``, or why the press was ignored."""
+        return self._trigger.hold(ms, _switch(source))
+
     # ------------------------------------------------------------------ faults
 
     def inject(self, fault: str, **params: Any) -> FaultSpec:
@@ -315,6 +344,7 @@ class SimulatedGun:
         core.ram = Ram.at_boot(self.config, now)
         self._dispatcher.reset()
         self._firing.reset()
+        self._trigger.reset()
         self._watchdog.feed()
         core.counters.boots += 1
         self.nvm.update(boot_count=self.nvm.data.boot_count + 1)
@@ -339,3 +369,15 @@ class SimulatedGun:
 
     def _on_state_change(self, old: DeviceState, new: DeviceState) -> None:
         self._watchdog.on_state_change(old, new)
+
+
+def _switch(source: ShotSource | str) -> ShotSource:
+    """``source`` as a switch (``trigger`` or ``pedal``); :class:`SimConfigError` otherwise."""
+    names = ", ".join(s.json_name for s in SWITCHES)
+    try:
+        switch = source if isinstance(source, ShotSource) else ShotSource[str(source).upper()]
+    except KeyError:
+        raise SimConfigError("source", source, f"one of {names}", reason="is not a trigger source") from None
+    if switch not in SWITCHES:
+        raise SimConfigError("source", switch.json_name, f"one of {names}", reason="is not a trigger source")
+    return switch

@@ -6,7 +6,7 @@ ends in a shot: the lifetime counter is persisted before the ``shot`` event is s
 
 from __future__ import annotations
 
-from firmware_protocol import AlarmCode, DeviceState, Mode
+from firmware_protocol import AlarmCode, DeviceState, Mode, ShotSource
 from sims.alarms import Alarms
 from sims.core import DeviceCore, ShotRecord
 from sims.nvm import LoggedShot
@@ -29,6 +29,7 @@ class Firing:
     def reset(self) -> None:
         """No burst in progress (power-on)."""
         self.fire_seq = 0
+        self.source = ShotSource.REMOTE
         self.shots_remaining = 0
         self.unbounded = False
         self.in_stroke = False
@@ -41,12 +42,14 @@ class Firing:
         """Whether a stroke timer is pending."""
         return self._core.started and self._core.timers.active(_STROKE)
 
-    def begin(self, count: int, fire_seq: int) -> int:
-        """Start a burst of ``count`` shots (0: until stop; single mode: one); returns the count applied."""
+    def begin(self, count: int, fire_seq: int, source: ShotSource = ShotSource.REMOTE) -> int:
+        """Start a burst of ``count`` shots (0: until stop; single mode: one) fired by ``source`` (a trigger or
+        pedal burst has ``fire_seq`` 0); returns the count applied."""
         core = self._core
         count = 1 if core.ram.mode is Mode.SINGLE else count
         now = core.now()
         self.fire_seq = fire_seq
+        self.source = source
         self.shots_remaining = count
         self.unbounded = count == 0
         self._stop_after_stroke = False
@@ -141,7 +144,7 @@ class Firing:
         time_ms = core.device_time_ms()
         core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
         core.nvm.shot_log.append(
-            LoggedShot(lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, delivered_nl=ram.dose_nl)
+            LoggedShot(lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, self.source, delivered_nl=ram.dose_nl)
         )
         core.emit(
             "shot",
@@ -150,6 +153,7 @@ class Firing:
             depth_um=depth,
             dose_nl=ram.dose_nl,
             device_time_ms=time_ms,
+            source=self.source,
         )
         self._check_reservoir_low()
         if not self.unbounded:

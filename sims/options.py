@@ -109,6 +109,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         0,
     ),
     OptionSpec(
+        "remote_fire",
+        "bool",
+        "accept a host's fire (remote fire); off: fire from the trigger and pedal only, fire is refused "
+        "remote_fire_disabled",
+        default=True,
+    ),
+    OptionSpec(
         "volume_gain",
         "float",
         "hidden calibration error: delivered = set dose x gain (new NVM only)",
@@ -167,7 +174,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
             continue
         if len(raws) != 1:
             raise SimConfigError(name, ",".join(raws), "one value", reason="is given more than once")
-        checked[name] = _convert(spec, raws[0])
+        checked[name] = convert(spec, raws[0])
 
     def get(name: str) -> object:
         value = checked.get(name)
@@ -191,6 +198,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         calibration=Calibration(volume_gain=_float(get("volume_gain")), depth_offset_um=_int(get("depth_offset_um"))),
         shot_log_capacity=_int(get("shot_log_capacity")),
         initial_lifetime=_int(get("lifetime_shots")),
+        remote_fire=bool(get("remote_fire")),
     )
     impairments = Impairments(
         baud=_int(get("baud")),
@@ -232,7 +240,7 @@ def _float(value: object) -> float:
     return float(value)
 
 
-def _convert(spec: OptionSpec, raw: str) -> object:
+def convert(spec: OptionSpec, raw: str) -> object:
     """One raw string to its checked value."""
     text = raw.strip()
     if spec.kind == "bool":

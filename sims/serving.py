@@ -18,13 +18,15 @@ import os
 import signal
 import tty
 from collections.abc import Callable
+from dataclasses import replace
 
 import serial
 
+from sims.control import ControlChannel
 from sims.device import SimulatedGun
 from sims.errors import ServeError
 from sims.factory import start_device
-from sims.impairments import ImpairedPipe, make_rng
+from sims.impairments import ImpairedPipe, Impairments, make_rng
 from sims.options import SimOptions
 
 
@@ -42,6 +44,10 @@ class _Link:
     def close(self) -> None:
         self.to_device.close()
         self.to_host.close()
+
+    def impair(self, impairments: Impairments) -> None:
+        """The line changes now, both ways (bytes already on it keep the timing they had)."""
+        self.to_device.impairments = self.to_host.impairments = impairments
 
 
 class FdServer:
@@ -72,6 +78,11 @@ class FdServer:
     def cut(self) -> None:
         """The line goes dead (``disconnect_at_s``): bytes are lost both ways from now on."""
         self._link.close()
+
+    def impair(self, impairments: Impairments) -> None:
+        """Change the line's impairments now (the control channel's ``impair``)."""
+        self.options = replace(self.options, impairments=impairments)
+        self._link.impair(impairments)
 
     def close(self) -> None:
         """Stop serving (the fd is closed by its owner)."""
@@ -128,6 +139,12 @@ class TcpServer:
             if task is not None:
                 self._handlers.discard(task)
 
+    def impair(self, impairments: Impairments) -> None:
+        """Change the line's impairments now, for the current connection and the next ones."""
+        self.options = replace(self.options, impairments=impairments)
+        if self._current is not None:
+            self._current[1].impair(impairments)
+
     def cut(self) -> None:
         """Close the current connection, if any (replaced, or ``disconnect_at_s``)."""
         if self._current is not None:
@@ -149,11 +166,11 @@ class TcpServer:
             await self._server.wait_closed()
 
 
-def parse_tcp(address: str) -> tuple[str, int]:
+def parse_tcp(address: str, option: str = "--tcp") -> tuple[str, int]:
     """``HOST:PORT`` (port 0: any free port) → (host, port); :class:`ServeError` if malformed."""
     host, sep, port_text = address.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ServeError(f"--tcp {address!r} is not HOST:PORT with PORT 0..65535 (0 picks a free port)")
+        raise ServeError(f"{option} {address!r} is not HOST:PORT with PORT 0..65535 (0 picks a free port)")
     return host.strip("[]"), int(port_text)
 
 
@@ -163,11 +180,13 @@ async def serve(
     pty: bool = False,
     tcp: str | None = None,
     serial_port: str | None = None,
+    control: str | None = None,
     announce: Callable[[str], None] = print,
     on_device: Callable[[SimulatedGun], None] | None = None,
 ) -> None:
-    """Serve one device on the chosen transport until SIGINT/SIGTERM; ``announce`` gets the one line;
-    ``on_device`` sees the started device first (a benchmark that watches its snapshot)."""
+    """Serve one device on the chosen transport until SIGINT/SIGTERM; ``announce`` gets the one line (with
+    ``control``, ``CONTROL HOST:PORT`` of the control channel first, :mod:`sims.control`); ``on_device`` sees
+    the started device first (a benchmark that watches its snapshot)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     device = await start_device(options)
@@ -176,16 +195,30 @@ async def serve(
     cleanups: list[Callable[[], None]] = []
     cut: Callable[[], None] | None = None
     tcp_server: TcpServer | None = None
+    channel: ControlChannel | None = None
+    line: list[Impairments] = [options.impairments]  # the line now; the server applies a change
+    apply_line: list[Callable[[Impairments], None]] = []
+
+    def set_line(impairments: Impairments) -> None:
+        line[0] = impairments
+        for apply in apply_line:
+            apply(impairments)
+
     try:
         # Handlers first: a supervisor may signal as soon as it reads the announcement line.
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
             cleanups.append(_signal_remover(loop, sig))
+        if control is not None:
+            channel = ControlChannel(device, lambda: line[0], set_line)
+            control_host, control_port = await channel.start(*parse_tcp(control, "--control"))
+            announce(f"CONTROL {control_host}:{control_port}")
         if tcp is not None:
             host, port = parse_tcp(tcp)
             tcp_server = TcpServer(device, options)
             bound_host, bound_port = await tcp_server.start(host, port)
             cut = tcp_server.cut
+            apply_line.append(tcp_server.impair)
             announce(f"URL socket://{bound_host}:{bound_port}")
         elif serial_port is not None:
             try:
@@ -195,12 +228,14 @@ async def serve(
             fd_server = FdServer(device, options, port_obj.fileno())
             cleanups += [port_obj.close, fd_server.close]
             cut = fd_server.cut
+            apply_line.append(fd_server.impair)
             announce(f"SERIAL {serial_port}")
         else:
             master, slave, path = open_pty()
             fd_server = FdServer(device, options, master)
             cleanups += [lambda: os.close(slave), lambda: os.close(master), fd_server.close]
             cut = fd_server.cut
+            apply_line.append(fd_server.impair)
             announce(f"PTY {path}")
         if options.disconnect_at_s is not None and cut is not None:
             cleanups.append(loop.call_later(options.disconnect_at_s, cut).cancel)
@@ -211,6 +246,8 @@ async def serve(
                 cleanup()
         if tcp_server is not None:
             await tcp_server.close()
+        if channel is not None:
+            await channel.close()
         await device.close()
 
 

@@ -39,6 +39,8 @@ class SpawnedSimulator:
     address: str
     """A pty path, a ``socket://`` URL or a serial device path: what a host opens."""
     process: subprocess.Popen[str]
+    control: str | None = None
+    """``127.0.0.1:PORT`` of its control channel (started with ``--control``), else ``None``."""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Signal the simulator, wait for it (kill it after ``timeout``), and return its exit code."""
@@ -70,6 +72,11 @@ def start_simulator(*args: str, launcher: Sequence[str] = SIMS_CLI, timeout: flo
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     line = proc.stdout.readline().strip() if ready else ""
     kind, _, address = line.partition(" ")
+    control: str | None = None
+    if kind == "CONTROL":  # the control channel's line comes first; the transport's follows at once (or EOF)
+        control = address
+        line = proc.stdout.readline().strip()  # not select(): it may already sit in the reader's buffer
+        kind, _, address = line.partition(" ")
     if kind not in ("PTY", "URL", "SERIAL") or not address:
         if proc.poll() is None:
             proc.kill()
@@ -77,7 +84,7 @@ def start_simulator(*args: str, launcher: Sequence[str] = SIMS_CLI, timeout: flo
         raise SimulatorDidNotStart(
             f"simulator {' '.join(args)} announced {line!r}, not 'PTY|URL|SERIAL <where>'; stderr: {stderr[-1000:]}"
         )
-    return SpawnedSimulator(kind, address, proc)
+    return SpawnedSimulator(kind, address, proc, control)
 
 
 @contextmanager

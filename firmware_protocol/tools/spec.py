@@ -361,6 +361,7 @@ def _reference_device() -> list[str]:
         "syringe_sizes_nl": "2, 3, 5, 10 mL",
         "watchdog_ms": "1 s",
         "status_period_ms": "0.1 s",
+        "burst_count_max": "20 shots per press",
     }
     identity = CATALOG.by_name["identity"]
     rows = [
@@ -371,7 +372,8 @@ def _reference_device() -> list[str]:
     model = REFERENCE_MODEL
     model_rows = [
         ("power-on parameters", f"depth_um {model.power_on_depth_um}, dose_nl {model.power_on_dose_nl}, "
-         f"rate_mhz {model.power_on_rate_mhz}, mode {model.power_on_mode.json_name}",
+         f"rate_mhz {model.power_on_rate_mhz}, mode {model.power_on_mode.json_name}, burst_count "
+         f"{model.power_on_burst_count}",
          "set at every power-on and brown-out, needle stop at that depth"),
         ("depth motor speed", f"{model.depth_speed_um_s} µm/s", "constant; a move of d µm takes d / 5 ms"),
         ("priming flow", f"{model.prime_rate_nl_s} nL/s", "priming volume_nl takes volume_nl / 50 000 s"),

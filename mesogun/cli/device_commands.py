@@ -48,6 +48,8 @@ def info_fields(info: GunInfo) -> dict[str, Any]:
         "syringe_sizes_ml": list(info.syringe_sizes_ml),
         "watchdog_ms": info.watchdog_ms,
         "status_period_ms": info.status_period_ms,
+        "remote_fire": info.remote_fire,
+        "burst_count_max": info.burst_count_max,
     }
 
 
@@ -74,6 +76,10 @@ def info_text(info: GunInfo) -> dict[str, str]:
         "prime volume": f"at least {fmt(DOSE, limits.dose_nl.step, decimals_for(DOSE, limits.dose_nl.step))} mL",
         "watchdog": f"{info.watchdog_ms / 1000:g} s without a message from the host disarms the gun",
         "status period": f"{info.status_period_ms / 1000:g} s",
+        "remote fire": "accepted (fire from this host)"
+        if info.remote_fire
+        else "refused: fires from its trigger and pedal only",
+        "burst per press": f"1–{info.burst_count_max} shots (mode burst, trigger or pedal)",
     }
 
 

@@ -44,8 +44,9 @@ def choose_style(as_json: bool) -> Style:
 
 
 def shot_fields(shot: ShotRecord) -> dict[str, Any]:
-    """One shot in user units, as JSON lines carry it (index, depth_mm, dose_ml, device_time, fire_seq)."""
-    return dataclasses.asdict(shot)
+    """One shot in user units, as JSON lines carry it (index, depth_mm, dose_ml, device_time, fire_seq, recovered,
+    source: trigger, pedal or remote)."""
+    return {**dataclasses.asdict(shot), "source": shot.source.json_name}
 
 
 def alarm_fields(alarm: AlarmEvent) -> dict[str, Any]:

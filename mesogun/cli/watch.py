@@ -26,7 +26,7 @@ from mesogun.cli.output import emit_fields, emit_json
 from mesogun.cli.progress import alarm_fields, shot_fields
 from mesogun.cli.session import device_url, run_on_gun
 from mesogun.link import LinkHealth
-from mesogun.models import AlarmEvent, Event, GunInfo, MissedEvents, ShotEvent, Status, StatusEvent
+from mesogun.models import AlarmEvent, Event, GunInfo, MissedEvents, ShotEvent, Status, StatusEvent, TriggerEvent
 from mesogun.session.gun import Gun
 from mesogun.units import DEPTH, DOSE, RATE, decimals_for
 
@@ -115,7 +115,7 @@ class WatchView:
         """No news for a while (the link's age moved on)."""
 
     def event(self, event: Event) -> None:
-        """A shot, an alarm or missed events."""
+        """A shot, an alarm, the trigger or pedal pressed or released, or missed events."""
 
     def close(self) -> None:
         """Stop any live display (idempotent)."""
@@ -138,6 +138,11 @@ class JsonView(WatchView):
             emit_json({"event": "shot", **shot_fields(event.shot)})
         elif isinstance(event, AlarmEvent):
             emit_json(alarm_fields(event))
+        elif isinstance(event, TriggerEvent):
+            state = "pressed" if event.pressed else "released"
+            emit_json(
+                {"event": "trigger", "source": event.source.json_name, "state": state, "device_time": event.device_time}
+            )
         elif isinstance(event, MissedEvents):
             emit_json({"event": "missed", "count": event.count})
 

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS shots (
     dose_nl INTEGER,
     device_time_ms INTEGER,
     recovered INTEGER NOT NULL DEFAULT 0, -- 1: the details were read back from the device's shot log
-    source TEXT,                      -- from the shot log: trigger, pedal or remote (NULL: from the shot event)
+    source TEXT,                      -- what fired it: trigger, pedal or remote (NULL: unreceived, or an old record)
     partial INTEGER,                  -- from the shot log: 1 for a stroke aborted by an alarm
     delivered_nl INTEGER,             -- from the shot log: the volume of the stroke
     PRIMARY KEY (device_serial, epoch, shot_index)
@@ -250,6 +250,8 @@ class ShotRow:
     """The shot event never arrived: the details were read back from the device's shot log."""
     beyond_log: bool = False
     """An unreceived shot older than the device's shot log window: its details are lost for good."""
+    source: str | None = None
+    """What fired it: ``trigger``, ``pedal`` or ``remote`` (a host's fire); ``None`` for an unreceived shot."""
 
 
 class TreatmentRecord:
@@ -444,10 +446,10 @@ class TreatmentRecord:
                 # seen twice (a replay after a reconnect) stays one shot.
                 db.execute(
                     "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um,"
-                    " dose_nl, device_time_ms) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
+                    " dose_nl, device_time_ms, source) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1, ts = excluded.ts,"
                     " fire_seq = excluded.fire_seq, depth_um = excluded.depth_um, dose_nl = excluded.dose_nl,"
-                    " device_time_ms = excluded.device_time_ms WHERE received = 0",
+                    " device_time_ms = excluded.device_time_ms, source = excluded.source WHERE received = 0",
                     (
                         serial,
                         epoch,
@@ -458,6 +460,7 @@ class TreatmentRecord:
                         shot.depth_um,
                         shot.dose_nl,
                         shot.device_time_ms,
+                        shot.source.json_name,
                     ),
                 )
                 self._take_from_ranges(db, serial, epoch, shot.shot_index)
@@ -749,11 +752,14 @@ class TreatmentRecord:
         each range is at most :data:`MAX_PLAUSIBLE_UNRECEIVED` long)."""
         self.session(session_id)
         rows = self._db.execute(
-            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch, recovered FROM shots"
-            " WHERE session_id = ?",
+            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch, recovered, source"
+            " FROM shots WHERE session_id = ?",
             (session_id,),
         ).fetchall()
-        shots = [ShotRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], recovered=bool(r[8])) for r in rows]
+        shots = [
+            ShotRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], recovered=bool(r[8]), source=r[9])
+            for r in rows
+        ]
         for first, last, ts, epoch, beyond in self._db.execute(
             "SELECT first, last, ts, epoch, beyond_log FROM unreceived WHERE session_id = ?", (session_id,)
         ):

@@ -31,7 +31,7 @@ from mesogun.errors import (
     RecordError,
 )
 from mesogun.link import Link, Received
-from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent
+from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent, TriggerEvent
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.controller import Controller, HostState
 from mesogun.session.families import FamilyGate
@@ -525,6 +525,11 @@ class ControlActor:
             self._apply_status(received)
             await self._reconcile(received)
             self.events.publish(StatusEvent(Status.from_message(message)))
+            return
+        if message.name == "trigger":  # recorded with the next batch, like a reply; shown at once
+            self.tracker.taken(number, pending=False)
+            self.record.put("trigger", lambda: self.recorder.on_message("device", message))
+            self.events.publish(TriggerEvent.from_message(message))
             return
         if message.name not in ("shot", "alarm"):
             self.tracker.taken(number, pending=False)

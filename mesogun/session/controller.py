@@ -65,6 +65,7 @@ WIRE_COMMANDS: dict[str, str] = {
     "get_status": "get_status",
     "get_shot_log": "get_shot_log",
     "get_diagnostics": "get_diagnostics",
+    "set_burst_count": "set_burst_count",
 }
 """Controller trigger (the Gun's command) → the wire command it sends."""
 

@@ -453,7 +453,8 @@ class Gun:
         try:
             shots = await self._wait(burst.future, "the burst to end")
         except DeviceAlarm as alarm:
-            alarm.shots = list(await actor.shot_log.complete(burst, alarm.shots, before))
+            completed = await actor.shot_log.complete(burst, alarm.shots, before)
+            alarm.shots, alarm.fired = list(completed), completed.fired
             raise
         except (LinkTimeout, ConnectionLost) as error:  # the device fired: say so, with the shots so far
             raise actor.outcomes.burst_cut(error, burst, count, before) from None
@@ -477,6 +478,18 @@ class Gun:
                 value=error,
             )
         return await self._actor.outcomes.settle(error.outcome)
+
+    async def set_burst_count(self, count: int) -> int:
+        """Set how many shots one trigger or pedal press fires in burst mode (1 to the device's
+        ``burst_count_max``); return the count the device applied. Out of range: :class:`ParameterError`, nothing
+        sent."""
+        count = check_count("burst_count", count, minimum=1, maximum=self.info.burst_count_max)
+        actor = self._actor
+
+        async def run() -> Received:
+            return await actor.command("set_burst_count", burst_count=count)
+
+        return echoed((await actor.call("set_burst_count", run)).message, views.SetBurstCount).burst_count
 
     async def stop(self) -> None:
         """Stop firing at the end of the shot in progress; sent in every connected state (a gun that is not
@@ -555,7 +568,7 @@ class Gun:
             raise actor.record_error
 
     def events(self, maxsize: int = 256) -> EventStream:
-        """Typed events (status, shot, alarm) from this call on, as an async iterator.
+        """Typed events (status, shot, alarm, trigger) from this call on, as an async iterator.
 
         A consumer that falls more than ``maxsize`` events behind loses its oldest ones and is told with a
         :class:`MissedEvents`; it never stalls the gun or other consumers. Raises :class:`ConnectionLost`

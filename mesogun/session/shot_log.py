@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from firmware_protocol import Message, views
+from firmware_protocol import Message, ShotSource, views
 from firmware_protocol.catalog import SHOT_LOG_PAGE_MAX
 from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
@@ -271,7 +271,7 @@ class ShotLogRecovery:
             recovered = self._recovered.get(index)
             if recovered is None or index in by_index:
                 continue
-            if recovered.fire_seq == seq:
+            if recovered.fire_seq == seq and recovered.source is ShotSource.REMOTE:
                 by_index[index] = self._recovered.pop(index)
             else:
                 others += 1  # fired for another command (not this one's)

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware_protocol import AlarmPriority, DeviceState
+from firmware_protocol import AlarmPriority, DeviceState, ShotSource
 from mesogun.errors import DeviceAlarm, MesogunError
 from mesogun.models import AlarmEvent, ShotRecord, Status
 
@@ -86,7 +86,9 @@ class Tracker:
         self.burst = burst
 
     def shot(self, shot: ShotRecord) -> Burst | None:
-        """Attribute a shot to its burst (by the fire's seq); return that burst."""
+        """Attribute a shot to its burst (by the fire's seq); return that burst (none for a trigger or pedal shot)."""
+        if shot.source is not ShotSource.REMOTE:
+            return None
         burst = next((b for b in self._bursts() if b.seq == shot.fire_seq), None)
         if burst is not None:
             burst.shots.append(shot)

@@ -34,6 +34,7 @@ VALID_FIELDS: dict[str, dict[str, Any]] = {
     "prime": {"volume_nl": PRIME_VOLUME_NL},
     "fire": {"count": 0},
     "get_shot_log": {"from_index": 0, "count": 1},  # from the oldest shot held: valid on an empty log too
+    "set_burst_count": {"burst_count": 3},
 }
 """Values inside the reference limits, so that only the state rules (not a range check) can refuse."""
 

@@ -62,7 +62,7 @@ class ModeRenumbered(WireEnum):
     NAPPAGE = 7
 
 
-_NEW_MESSAGE = MessageSpec(0x19, "pause", Direction.HOST_TO_DEVICE, "A new core command.", reply="ack")
+_NEW_MESSAGE = MessageSpec(0x1E, "pause", Direction.HOST_TO_DEVICE, "A new core command.", reply="ack")
 _NEW_FAMILY = MessageSpec(0x40, "calibrate_depth", Direction.HOST_TO_DEVICE, "A calibration command.", reply="ack")
 _NEW_LOG_MESSAGE = MessageSpec(0x6F, "clear_shot_log", Direction.HOST_TO_DEVICE, "A logs command.", reply="ack")
 _EXTRA_FIELD = Field("pause_ms", cs.Int16ul, "u16", "ms", "pause between shots", default=0)
@@ -76,7 +76,7 @@ MODIFICATIONS: dict[str, Callable[[], Catalog]] = {
     "change a unit": lambda: _replace_field("prime", "volume_nl", unit="µL"),
     "change a field kind": lambda: _replace_field("status", "primed", kind=FieldKind.INT),
     "rename a message": lambda: _replace_message("fire", name="shoot"),
-    "change a type id": lambda: _replace_message("fire", type_id=0x19),
+    "change a type id": lambda: _replace_message("fire", type_id=0x1F),  # a free core id (0x19 is set_burst_count)
     "change a reply": lambda: _replace_message("heartbeat", reply="status"),
     "make an ack echo": lambda: _replace_message("arm", echoes=True),
     "add an enum member": lambda: _replace_field("set_parameters", "mode", enum=ModeWithExtra),

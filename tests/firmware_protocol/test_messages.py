@@ -180,7 +180,9 @@ def test_an_older_host_decodes_a_newer_devices_longer_replies_and_events() -> No
         "needle_depth_um": 2000, "syringe_capacity_nl": 2_000_000, "reservoir_nl": 1_000_000, "primed": True,
         "shots_session": 3, "shots_lifetime": 9, "shots_remaining": 0, "device_time_ms": 5, "active_alarms": [7],
     }  # fmt: skip
-    shot_fields = {"shot_index": 9, "fire_seq": 4, "depth_um": 2000, "dose_nl": 10_000, "device_time_ms": 5}
+    shot_fields = {
+        "shot_index": 9, "fire_seq": 4, "depth_um": 2000, "dose_nl": 10_000, "device_time_ms": 5, "source": "remote"
+    }  # fmt: skip
     for name, fields in (("identity", dict(REFERENCE_IDENTITY)), ("status", status_fields), ("shot", shot_fields)):
         sent = make(name, seq=3, flags=2, catalog=newer, added_later_ms=1234, **fields)
         frame = encode_message(sent, newer)

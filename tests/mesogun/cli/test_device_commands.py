@@ -118,3 +118,15 @@ def test_on_a_terminal_it_asks_and_records_the_typed_reason(
     assert main(["--db", str(db), "--device", url, "set", "--depth", "2.6"]) == 0  # the gun's mode is nappage
     assert settings(url, db)["depth_mm"] == 2.6
     assert [n["reason"] for n in notes(db)] == ["very thick skin", "still thick"]
+
+
+@pytest.mark.parametrize(("query", "accepted"), [("", True), ("?remote_fire=0", False)])
+def test_info_says_whether_the_device_accepts_remote_fire(tmp_path: Path, query: str, accepted: bool) -> None:
+    plain = mesogun("--device", f"sim://{query}", "info", db=tmp_path / "r.sqlite")
+    assert plain.returncode == 0, plain.stderr
+    line = next(line for line in plain.stdout.splitlines() if "remote fire" in line)
+    assert ("accepted" in line) is accepted and (
+        "refused: fires from its trigger and pedal only" in line
+    ) is not accepted
+    as_json = json.loads(mesogun("--device", f"sim://{query}", "info", "--json", db=tmp_path / "r.sqlite").stdout)
+    assert (as_json["remote_fire"], as_json["burst_count_max"]) == (accepted, 20)

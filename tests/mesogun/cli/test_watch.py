@@ -139,3 +139,20 @@ def test_alarms_are_listed_highest_priority_first() -> None:
         {"code": "occlusion", "priority": "high"},
         {"code": "reservoir_low", "priority": "low"},
     ]
+
+
+def test_json_lines_show_the_trigger_pressed_and_released(capsys: pytest.CaptureFixture[str]) -> None:
+    """watch --json: one line per trigger or pedal change, beside shots and alarms."""
+    from firmware_protocol import ShotSource, make
+    from firmware_protocol.rules import REFERENCE_IDENTITY
+    from mesogun.cli.watch import JsonView
+    from mesogun.models import GunInfo, TriggerEvent
+
+    view = JsonView(GunInfo.from_identity(make("identity", **REFERENCE_IDENTITY)))
+    view.event(TriggerEvent(ShotSource.PEDAL, True, 1.5))
+    view.event(TriggerEvent(ShotSource.PEDAL, False, 2.0))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines == [
+        {"event": "trigger", "source": "pedal", "state": "pressed", "device_time": 1.5},
+        {"event": "trigger", "source": "pedal", "state": "released", "device_time": 2.0},
+    ]

@@ -73,7 +73,9 @@ def test_a_lossy_link_shows_on_both_sides_and_every_replay_was_a_host_retry(virt
             assert host.retries > 0
             assert host.crc_errors + host.framing_errors + host.bytes_discarded > 0
             assert device.crc_errors + device.framing_errors + device.bytes_discarded > 0
-            assert 0 < device.replays <= host.retries  # a replay is a retry whose original was carried out
+            # a replay is a retry whose original was carried out (how many depends on the seed and every frame's
+            # length; tests/sims/test_diagnostics.py pins a replay counted exactly)
+            assert device.replays <= host.retries
             assert device.replays == sim.device.counters.duplicates  # one power-on: the device's own count
 
     virtual(scenario)

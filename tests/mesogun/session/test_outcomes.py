@@ -292,7 +292,7 @@ def test_on_a_lossy_line_the_recipe_fires_single_shots_exactly_once(virtual: Any
     async def main() -> tuple[list[CommandOutcome], list[Any], InProcessSim]:
         sim = await start_inprocess(f"drop=0.01&seed={seed}")
         try:
-            async with connect(SimTransport.attach(sim), attempts=5) as gun:
+            async with connect(SimTransport.attach(sim), attempts=5, retries=6) as gun:
                 await gun.load_syringe(capacity_ml=2)
                 await gun.prime(volume_ml=0.05)
                 await gun.configure(mode="burst", rate_hz=10, dose_ml=0.001)
