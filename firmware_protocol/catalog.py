@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import construct as cs
@@ -119,6 +119,13 @@ def _enum_list(name: str, enum_cls: type[WireEnum], doc: str) -> Field:
 
 def _message_type(name: str, doc: str) -> Field:
     return Field(name, cs.Int8ul, "u8", "", doc, kind=FieldKind.MESSAGE_TYPE)
+
+
+def _appended(f: Field, default: Any) -> Field:
+    """``f``, appended to a device→host message after its first release: a receiver fills in ``default`` (what a
+    sender that predates the field implies) when an older sender's payload ends before it (docs/protocol.md,
+    section 7)."""
+    return replace(f, default=default)
 
 
 def _record_list(name: str, record: tuple[Field, ...], doc: str) -> Field:
@@ -359,23 +366,40 @@ _MESSAGES: tuple[MessageSpec, ...] = (
             ),
             _u16("watchdog_ms", "ms", "communication watchdog period while armed or firing"),
             _u16("status_period_ms", "ms", "period of unsolicited status messages"),
-            _text(
-                "hardware_id",
-                "the board's unique id (e.g. its microcontroller's unique id in hex): never changes, never reused",
-            ),
-            _u32(
-                "counter_epoch",
+            _appended(
+                _text(
+                    "hardware_id",
+                    "the board's unique id (e.g. its microcontroller's unique id in hex): never changes, never reused",
+                ),
                 "",
-                "id of the lifetime counter's epoch: a new random non-zero value whenever the lifetime counter is "
-                "reset (NVM erased or replaced), unchanged otherwise",
             ),
-            _record_list(
-                "families",
-                _FAMILY_ENTRY,
-                "each further message family the device implements (not the core), with its fingerprint",
+            _appended(
+                _u32(
+                    "counter_epoch",
+                    "",
+                    "id of the lifetime counter's epoch: a new random non-zero value whenever the lifetime counter "
+                    "is reset (NVM erased or replaced), unchanged otherwise (0: the device does not say)",
+                ),
+                0,
             ),
-            _flag("remote_fire", "1: the device accepts fire from a host; 0: it refuses it (remote_fire_disabled)"),
-            _u16("burst_count_max", "shots", "most shots one trigger press may fire in burst mode (set_burst_count)"),
+            _appended(
+                _record_list(
+                    "families",
+                    _FAMILY_ENTRY,
+                    "each further message family the device implements (not the core), with its fingerprint",
+                ),
+                (),
+            ),
+            _appended(
+                _flag("remote_fire", "1: the device accepts fire from a host; 0: it refuses it (remote_fire_disabled)"),
+                True,
+            ),
+            _appended(
+                _u16(
+                    "burst_count_max", "shots", "most shots one trigger press may fire in burst mode (set_burst_count)"
+                ),
+                1,
+            ),
         ),
         frozen_prefix=True,
     ),

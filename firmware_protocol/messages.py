@@ -291,20 +291,43 @@ def _parse_failure(spec: MessageSpec, payload: bytes, offset: int) -> str:
     return f"{spec.name}: the payload does not match its layout"  # not reached: some field failed to parse
 
 
+def _parse_older(spec: MessageSpec, payload: bytes, offset: int) -> tuple[dict[str, Any], int]:
+    """A payload from an older sender that ends before fields appended later: the fields it has, and the
+    default of each missing one (docs/protocol.md, section 7). Only for messages that may gain fields, and only
+    when the payload ends exactly at a field boundary before fields that all have a default; otherwise
+    :class:`BadPayload` naming the first field that does not fit."""
+    values: dict[str, Any] = {}
+    position = offset
+    for index, f in enumerate(spec.fields):
+        if position == len(payload) and ignores_trailing_bytes(spec):
+            missing = spec.fields[index:]
+            defaults = [m.default_value() for m in missing]
+            if all(d is not None for d in defaults):
+                values.update(zip((m.name for m in missing), defaults, strict=True))
+                return values, position
+        stream = io.BytesIO(payload[position:])
+        try:
+            values[f.name] = f.wire.parse_stream(stream)
+        except (cs.ConstructError, UnicodeDecodeError):
+            raise BadPayload(_parse_failure(spec, payload, offset)) from None
+        position += stream.tell()
+    return values, position
+
+
 def _parse_fields(spec: MessageSpec, payload: bytes, offset: int, catalog: Catalog) -> tuple[dict[str, Any], int]:
     if spec.fast is not None:
         try:
             values, end = spec.fast.parse(payload, offset)
         except ValueError:
-            raise BadPayload(_parse_failure(spec, payload, offset)) from None
+            values, end = _parse_older(spec, payload, offset)
     else:
         stream = io.BytesIO(payload[offset:])
         try:
             parsed = spec.struct.parse_stream(stream)
+            values = {f.name: parsed[f.name] for f in spec.fields}
+            end = offset + stream.tell()
         except (cs.ConstructError, UnicodeDecodeError):
-            raise BadPayload(_parse_failure(spec, payload, offset)) from None
-        values = {f.name: parsed[f.name] for f in spec.fields}
-        end = offset + stream.tell()
+            values, end = _parse_older(spec, payload, offset)
     for name, members in spec.enum_fields:
         try:
             values[name] = members[values[name]]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_protocol import CATALOG, BadPayload, Frame, Message, decode_message, encode_message
-from firmware_protocol.messages import _wire_value
+from firmware_protocol.messages import _wire_value, ignores_trailing_bytes
 
 FAST_SPECS = [spec for spec in CATALOG if spec.fast is not None]
 
@@ -35,7 +35,9 @@ def test_fast_path_bytes_equal_the_construct_declaration(spec: Any, data: Any, m
 
 @pytest.mark.parametrize("spec", [s for s in FAST_SPECS if s.fields], ids=lambda s: s.name)
 def test_a_short_payload_is_bad_payload_on_the_fast_path_too(spec: Any) -> None:
-    """One byte short of the layout: BadPayload naming the message, never struct.error."""
+    """Cut inside a field: BadPayload naming the message, never struct.error. (A payload that ends exactly
+    before a one-byte field appended later, with its default, is an older sender's: cut one byte more.)"""
     payload = b"\x00" * spec.fast.head.size + (b"\x02\x01" if spec.fast.tail else b"")
+    older_sender = ignores_trailing_bytes(spec) and spec.fields[-1].default_value() is not None
     with pytest.raises(BadPayload, match=spec.name):
-        decode_message(Frame(spec.type_id, 1, payload[:-1]))
+        decode_message(Frame(spec.type_id, 1, payload[: -2 if older_sender else -1]))

@@ -191,6 +191,55 @@ def test_an_older_host_decodes_a_newer_devices_longer_replies_and_events() -> No
         assert len(frame.payload) == len(encode_message(received).payload) + 4
 
 
+def _older_catalog() -> Any:
+    """This catalog as the first release had it: identity without the fields appended since, shot without source."""
+    from dataclasses import replace
+
+    from firmware_protocol.catalog import Catalog
+
+    since = {"identity": "hardware_id", "shot": "source"}
+
+    def first_release(m: Any) -> Any:
+        names = [f.name for f in m.fields]
+        return replace(m, fields=m.fields[: names.index(since[m.name])]) if m.name in since else m
+
+    return Catalog(first_release(m) for m in CATALOG)
+
+
+def test_a_newer_host_decodes_an_older_devices_shorter_identity_and_shot_with_the_defaults() -> None:
+    """The other direction of the versioning rule: a device that predates appended fields sends shorter replies
+    and events; the host fills in each missing field's default (so a newer host can still read its identity,
+    name its fingerprint and send it stop and emergency_stop)."""
+    from firmware_protocol.rules import REFERENCE_IDENTITY
+
+    older = _older_catalog()
+    first_fields = {f.name for f in older.by_name["identity"].fields}
+    old_identity = {k: v for k, v in REFERENCE_IDENTITY.items() if k in first_fields}
+    received = decode_message(encode_message(make("identity", seq=1, flags=2, catalog=older, **old_identity), older))
+    got = received.fields
+    assert (got["hardware_id"], got["counter_epoch"], list(got["families"])) == ("", 0, [])
+    assert (got["remote_fire"], got["burst_count_max"]) == (True, 1)
+    assert got["serial_number"] == REFERENCE_IDENTITY["serial_number"]
+    shot = {"shot_index": 9, "fire_seq": 4, "depth_um": 2000, "dose_nl": 10_000, "device_time_ms": 5}
+    assert (
+        decode_message(encode_message(make("shot", seq=3, catalog=older, **shot), older)).fields["source"].json_name
+        == "remote"
+    )
+
+
+def test_a_payload_cut_inside_a_field_or_before_a_field_without_default_is_still_bad_payload() -> None:
+    """Only a payload that ends exactly before fields that all have a default is an older sender's."""
+    frame = encode_message(
+        make("identity", seq=1, flags=2, **__import__("firmware_protocol.rules").rules.REFERENCE_IDENTITY)
+    )
+    names = [f.name for f in CATALOG.by_name["identity"].fields]
+    assert names.index("hardware_id") > 0
+    with pytest.raises(BadPayload, match="identity"):
+        decode_message(Frame(frame.msg_type, 1, frame.payload[:20], frame.flags))  # inside the first fields
+    with pytest.raises(BadPayload, match="set_parameters"):
+        decode_message(_frame(0x10, b"\x01\x02"))  # a command never takes defaults for missing bytes
+
+
 def test_a_newer_hosts_longer_hello_is_read_by_an_older_device() -> None:
     """hello has a frozen prefix: a device reads the version and fingerprint of any host."""
     frame = encode_message(make("hello", seq=1))
