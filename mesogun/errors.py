@@ -261,12 +261,27 @@ class DeviceAlarm(MesogunError):
 
     code = "MG500"
     exit_code = 5
+    cause = ""
+    """What stopped a firing command (an alarm's name, or the device's state), for :meth:`firing_stopped`."""
 
     def __init__(self, message: str, *, alarm: AlarmCode | None = None, shots: Sequence[object] = ()) -> None:
         super().__init__(message)
         self.alarm = alarm
         self.shots: list[Any] = list(shots)
         self.fired = len(self.shots)
+
+    @classmethod
+    def firing_stopped(
+        cls, cause: str, fired: int, count: int, *, alarm: AlarmCode | None, shots: Sequence[object]
+    ) -> DeviceAlarm:
+        """``firing stopped by occlusion after 5 of 30 shots``: ``fired`` is the device's count of the shots it
+        fired for the command (``count`` 0: unlimited), ``shots`` those whose details the host has."""
+        error = cls(
+            f"firing stopped by {cause} after {fired} of {count or 'unlimited'} shots", alarm=alarm, shots=shots
+        )
+        error.fired = max(fired, len(error.shots))
+        error.cause = cause
+        return error
 
 
 class ShotsNotReceived(UserWarning):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from mesogun.errors import DeviceAlarm
 from mesogun.models import AlarmEvent, FiredShots, ShotEvent, ShotRecord
 from mesogun.session.gun import Gun
 
@@ -56,7 +57,12 @@ async def arm_fire_disarm(
             if not firing.done():
                 await gun.stop()
             stopper.cancel()
-        shots = await firing
+        try:
+            shots = await firing
+        except DeviceAlarm as alarm:  # its shots include those read back from the device's log: report them too
+            for shot in alarm.shots:
+                report(shot)
+            raise
         for shot in shots:  # the burst's own list is authoritative: report any the watcher has not seen yet
             report(shot)
         await gun.disarm()

@@ -18,7 +18,7 @@ from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.hints import cli_message
 from mesogun.cli.progress import FireReport, PrimeReport, choose_style, fire_report, prime_report
 from mesogun.cli.session import device_url, run_on_gun
-from mesogun.errors import MesogunError, ParameterError, ShotsNotReceived
+from mesogun.errors import DeviceAlarm, MesogunError, ParameterError, ShotsNotReceived
 from mesogun.models import AlarmEvent, FiredShots
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
@@ -54,14 +54,18 @@ async def fire_with_report(
     check_single_mode(gun, count)
     with warnings.catch_warnings():  # the summary names shots not received: no Python warning as well
         warnings.simplefilter("ignore", ShotsNotReceived)
-        shots = await arm_fire_disarm(
-            gun,
-            count,
-            lambda shot: report.shot(shot, gun.status.reservoir_ml),
-            report.alarm,
-            stop_request if count == 0 else None,
-            on_ack=report.acknowledged,
-        )
+        try:
+            shots = await arm_fire_disarm(
+                gun,
+                count,
+                lambda shot: report.shot(shot, gun.status.reservoir_ml),
+                report.alarm,
+                stop_request if count == 0 else None,
+                on_ack=report.acknowledged,
+            )
+        except DeviceAlarm as alarm:  # the summary after the alarm carries the device's count too
+            report.completed(alarm.fired)
+            raise
     report.completed(shots.fired)
     report.totals.reservoir_ml = (await gun.refresh_status()).reservoir_ml
     return shots

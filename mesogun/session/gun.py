@@ -454,8 +454,10 @@ class Gun:
             shots = await self._wait(burst.future, "the burst to end")
         except DeviceAlarm as alarm:
             completed = await actor.shot_log.complete(burst, alarm.shots, before)
-            alarm.shots, alarm.fired = list(completed), completed.fired
-            raise
+            cause = alarm.cause or (alarm.alarm.json_name if alarm.alarm is not None else "an alarm")
+            raise DeviceAlarm.firing_stopped(  # the device's count and every shot it fired, recovered ones too
+                cause, completed.fired, burst.count, alarm=alarm.alarm, shots=completed
+            ) from None
         except (LinkTimeout, ConnectionLost) as error:  # the device fired: say so, with the shots so far
             raise actor.outcomes.burst_cut(error, burst, count, before) from None
         return await actor.shot_log.complete(burst, shots, before)

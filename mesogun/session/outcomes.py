@@ -186,9 +186,12 @@ class CommandOutcomes:
             entry.shot_index: ShotRecord.from_log_entry(entry) for entry in entries if entry.fire_seq == outcome.seq
         }
         shots.update({shot.index: shot for shot in outcome.shots})  # the details received first are kept
-        fired = FiredShots(sorted(shots.values(), key=lambda shot: shot.index), fired=len(shots))
+        # The device's counter decides how many it fired: shots of the window the log did not give (another
+        # logs family, overwritten, refused) count as this fire's, so a caller never fires them again.
+        unread = max(0, (lifetime - before) - len(entries))
+        fired = FiredShots(sorted(shots.values(), key=lambda shot: shot.index), fired=len(shots) + unread)
         executed: bool | None = outcome.executed
-        if fired:
+        if fired.fired:
             executed = True
         elif executed is None and covered and lifetime == before and status.state is not DeviceState.FIRING:
             executed = False

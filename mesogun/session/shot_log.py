@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
 from mesogun.errors import DeviceRefused, MesogunError, ShotsNotReceived
 from mesogun.models import FiredShots, ShotEvent, ShotRecord
+from mesogun.session.controller import HostState
 
 if TYPE_CHECKING:
     from mesogun.session.actor import ControlActor
@@ -87,9 +89,12 @@ class Ranges:
                 kept.append((last + 1, hi))
         self._ranges = kept
 
-    def first(self) -> tuple[int, int] | None:
-        """The lowest range, or ``None``."""
-        return self._ranges[0] if self._ranges else None
+    def first(self, lowest: int = 0) -> tuple[int, int] | None:
+        """The lowest range (clipped to start at ``lowest`` or above), or ``None``."""
+        for lo, hi in self._ranges:
+            if hi >= lowest:
+                return max(lo, lowest), hi
+        return None
 
     def count_in(self, first: int, last: int) -> int:
         """How many indices of ``first..last`` are in the ranges."""
@@ -175,8 +180,11 @@ class ShotLogRecovery:
     # ------------------------------------------------------------------ reading pages (actor task)
 
     def _schedule(self) -> None:
-        """Queue one page as ordinary work (behind what is queued), unless one is queued already."""
-        if self.missing and not self._scheduled and self._actor.link is not None and self._usable():
+        """Queue one page as ordinary work (behind what is queued), unless one is queued already; never while the
+        gun is armed or firing, so a ``stop`` or the closing disarm never waits behind a page: the next status
+        after the burst (each calls :meth:`lifetime`) schedules it, and ``fire()`` reads its own shots itself."""
+        busy = self._actor.controller.state in (HostState.ARMED, HostState.FIRING)
+        if self.missing and not busy and not self._scheduled and self._actor.link is not None and self._usable():
             self._scheduled = True
             self._actor.post("get_shot_log", self._background_page)
 
@@ -185,9 +193,10 @@ class ShotLogRecovery:
         if await self.read_page():
             self._schedule()
 
-    async def read_page(self) -> bool:
-        """Read the page of the lowest missing shots; True if one was read and more are missing."""
-        first = self.missing.first()
+    async def read_page(self, lowest: int = 0) -> bool:
+        """Read the page of the lowest missing shots from index ``lowest`` on; True if one was read and more
+        are missing (``fire()`` passes its own first index, so it never pages through older gaps)."""
+        first = self.missing.first(lowest)
         link = self._actor.link
         if first is None or link is None or link.lost is not None or not self._usable():
             return False
@@ -251,7 +260,8 @@ class ShotLogRecovery:
             if self.accounted_to is None or last > self.accounted_to:  # the status that ended it showed more
                 await actor.call("get_shot_log", note)
             while self.missing.count_in(before + 1, last):
-                if not await actor.call("get_shot_log", self.read_page) and self.missing.count_in(before + 1, last):
+                page = functools.partial(self.read_page, before + 1)
+                if not await actor.call("get_shot_log", page) and self.missing.count_in(before + 1, last):
                     break  # the link is gone: what is still missing stays missing
         result = self._result(burst.seq, shots, before, last)
         if result.unreceived:

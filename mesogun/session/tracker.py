@@ -175,11 +175,7 @@ def _resolve(burst: Burst) -> None:
         code = burst.alarm.code if burst.alarm is not None else (status.active_alarms or (None,))[0]
         name = code.json_name if code is not None else status.state.json_name
         burst.future.set_exception(
-            DeviceAlarm(
-                f"firing stopped by {name} after {len(burst.shots)} of {burst.count or 'unlimited'} shots",
-                alarm=code,
-                shots=burst.shots,
-            )
+            DeviceAlarm.firing_stopped(name, len(burst.shots), burst.count, alarm=code, shots=burst.shots)
         )
     else:
         burst.future.set_result(list(burst.shots))
