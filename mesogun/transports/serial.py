@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 from typing import Any
 
@@ -63,7 +64,7 @@ class SerialTransport(Transport):
         try:
             port = serial.serial_for_url(self.url, **kwargs)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortNotFound(f"cannot open {self.url}: {exc}") from exc
+            raise PortNotFound(f"cannot open {self.url}: {_why_not_opened(exc)}") from exc
         self._port = port
         self._chunks = asyncio.Queue()
         self._eof = False
@@ -199,3 +200,16 @@ class SerialTransport(Transport):
                 raise PortNotFound(f"no serial port with serial number {serial_number!r} (was {self.url})")
             self.url = port.device
         await self.open()
+
+
+def _why_not_opened(exc: BaseException) -> str:
+    """Why a port did not open, in a technician's words (pyserial nests the OS error in its own text)."""
+    errno_value = getattr(exc, "errno", None)
+    text = str(exc)
+    if errno_value == errno.ENOENT or "No such file or directory" in text:
+        return "no such port (unplugged, or a mistyped path; see 'mesogun devices')"
+    if errno_value in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return "permission denied (add the user to the 'dialout' group, or check the port's owner)"
+    if errno_value == errno.EBUSY or "Device or resource busy" in text or "exclusively lock" in text:
+        return "busy: another program has the port open"
+    return text
