@@ -297,3 +297,45 @@ def test_a_device_whose_logs_family_differs_is_driven_without_its_shot_log(
     assert len(said) == 1 and "0x0BADF00D" in said[0], said
     rows = shot_rows(db)
     assert [r.shot_index for r in rows if not r.received] == [3, 7]
+
+
+def test_no_shot_log_page_is_asked_while_the_gun_fires_and_a_fire_reads_only_its_own_shots(virtual: Any) -> None:
+    """A shot event lost mid-burst: the device sees no get_shot_log while it is firing (a stop never waits
+    behind a page), the fire reads its own missing shot once the burst is over, and a later fire with nothing
+    lost asks for no page at all."""
+    asked: list[tuple[str, int]] = []
+
+    async def main() -> tuple[FiredShots, FiredShots]:
+        sim = await start_inprocess("")
+        lose_shot_events(sim, {3})
+        original = sim.connect
+
+        def watching() -> Any:
+            connection = original()
+            send, decoder = connection.to_device.send, StreamDecoder()
+
+            def seen(data: bytes) -> None:
+                for frame in decoder.feed(data):
+                    message = decode_message(frame)
+                    if message.name == "get_shot_log":
+                        asked.append((sim.device.state.json_name, message["from_index"]))
+                send(data)
+
+            connection.to_device.send = seen  # type: ignore[method-assign]
+            return connection
+
+        sim.connect = watching  # type: ignore[method-assign]
+        try:
+            async with gun_on(sim) as gun:
+                await make_ready(gun)
+                first = await gun.fire(5)
+                second = await gun.fire(5)
+                return first, second
+        finally:
+            await sim.close()
+
+    first, second = virtual(main)
+    assert [s.index for s in first] == [1, 2, 3, 4, 5] and first[2].recovered
+    assert [s.index for s in second] == [6, 7, 8, 9, 10] and second.unreceived == 0
+    assert asked and all(state != "firing" for state, _ in asked), asked
+    assert [index for _, index in asked] == [3], "one page, for the fire's own lost shot"
