@@ -18,7 +18,7 @@ from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.hints import cli_message
 from mesogun.cli.progress import FireReport, PrimeReport, choose_style, fire_report, prime_report
 from mesogun.cli.session import device_url, run_on_gun
-from mesogun.errors import MesogunError, ParameterError, ShotsNotReceived
+from mesogun.errors import DeviceAlarm, MesogunError, ParameterError, ShotsNotReceived
 from mesogun.models import AlarmEvent, FiredShots
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
@@ -138,6 +138,8 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
                 stop_request=until_stopped,
             )
         except (MesogunError, KeyboardInterrupt) as exc:
+            if isinstance(exc, DeviceAlarm) and exc.alarm is not None:
+                report.stopped_by(exc.alarm)
             report.finish(None, _why(exc, "fire"))
             raise
         report.finish(None)
