@@ -26,12 +26,18 @@ def test_a_partial_shot_is_stored_with_its_volume_and_the_summary_adds_delivered
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         record.log_message(session, "device", _shot(1))
-        cut = {"partial": True, "delivered_nl": 21_000}
-        record.log_message(
-            session,
-            "device",
-            make("shot", seq=2, shot_index=2, fire_seq=8, depth_um=2500, dose_nl=50_000, device_time_ms=2, **cut),
+        cut = make(
+            "shot",
+            seq=2,
+            shot_index=2,
+            fire_seq=8,
+            depth_um=2500,
+            dose_nl=50_000,
+            device_time_ms=2,
+            partial=True,
+            delivered_nl=21_000,
         )
+        record.log_message(session, "device", cut)
         rows = record.shots(session)
         assert [(r.shot_index, r.partial, r.delivered_nl) for r in rows] == [(1, False, 50_000), (2, True, 21_000)]
         assert record.session(session).volume_nl == 71_000
