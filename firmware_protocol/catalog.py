@@ -93,8 +93,8 @@ def _u32(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field
     return Field(name, cs.Int32ul, "u32", unit, doc, default=default)
 
 
-def _flag(name: str, doc: str) -> Field:
-    return Field(name, cs.Flag, "u8 (0/1)", "", doc, kind=FieldKind.BOOL)
+def _flag(name: str, doc: str, default: Any = None) -> Field:
+    return Field(name, cs.Flag, "u8 (0/1)", "", doc, kind=FieldKind.BOOL, default=default)
 
 
 def _text(name: str, doc: str) -> Field:
@@ -197,8 +197,8 @@ _SHOT_LOG_ENTRY = (
     _u32("dose_nl", "nL", "dose of the shot (as in its shot event)"),
     _u32("device_time_ms", "ms", "device time of the shot (as in its shot event)"),
     _enum("source", ShotSource, "what fired it"),
-    _flag("partial", "1: the stroke was aborted by an alarm before it ended"),
-    _u32("delivered_nl", "nL", "volume of the stroke: dose_nl for a whole stroke, less for a partial one"),
+    _flag("partial", "1: the stroke was aborted by an alarm after the plunger started moving (as in its shot event)"),
+    _u32("delivered_nl", "nL", "estimated volume of the stroke: dose_nl for a whole stroke (as in its shot event)"),
 )
 SHOT_LOG_HEADER_SIZE = 9
 """Bytes of a ``shot_log`` payload before its entries: oldest_index, newest_index, the entry count."""
@@ -445,7 +445,8 @@ _MESSAGES: tuple[MessageSpec, ...] = (
         0x84,
         "shot",
         Direction.DEVICE_TO_HOST,
-        "One shot was delivered. shot_index is the lifetime shot counter after this shot, so a gap means a lost event.",
+        "One shot was delivered, whole or (partial = 1) cut short by an alarm. shot_index is the lifetime shot "
+        "counter after this shot, so a gap means a lost event.",
         (
             _u32("shot_index", "", "lifetime shot number of this shot"),
             _u16("fire_seq", "", "seq of the fire command this shot belongs to (0 for a trigger or pedal shot)"),
@@ -462,6 +463,19 @@ _MESSAGES: tuple[MessageSpec, ...] = (
                 kind=FieldKind.ENUM,
                 enum=ShotSource,
                 default=ShotSource.REMOTE,
+            ),
+            _flag(
+                "partial",
+                "1: the stroke was aborted by an alarm after the plunger started moving (a device older than this "
+                "field reports only whole strokes, hence the default 0)",
+                default=False,
+            ),
+            _u32(
+                "delivered_nl",
+                "nL",
+                "the device's estimate of the volume that left: dose_nl for a whole stroke, dose_nl x the fraction "
+                "of the stroke done for a partial one (read as dose_nl when partial is 0)",
+                default=0,
             ),
         ),
     ),

@@ -230,6 +230,8 @@ class Shot(_Header):
     dose_nl: int
     device_time_ms: int
     source: ShotSource
+    partial: bool
+    delivered_nl: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,6 +205,15 @@ class ShotRecord:
     source: ShotSource = ShotSource.REMOTE
     """What fired it: the handpiece trigger, the foot pedal, or a host's ``fire`` (remote; ``fire_seq`` is then
     that command's seq, else 0)."""
+    partial: bool = False
+    """The stroke was cut short by an alarm (or an emergency stop) after the plunger started moving."""
+    delivered_ml: float = -1.0
+    """The device's estimate of what left, the volume to add up: :attr:`dose_ml` for a whole shot (a negative
+    value given, the default, is replaced by it), less for a partial one."""
+
+    def __post_init__(self) -> None:
+        if self.delivered_ml < 0:
+            object.__setattr__(self, "delivered_ml", self.dose_ml)
 
     @classmethod
     def from_message(cls, m: Message) -> ShotRecord:
@@ -213,10 +222,18 @@ class ShotRecord:
 
     @classmethod
     def from_log_entry(cls, e: views.ShotLogEntry) -> ShotRecord:
-        """From an entry of the device's shot log (``recovered``; a partial stroke counts its delivered volume)."""
-        dose_nl = e.delivered_nl if e.partial else e.dose_nl
-        depth, dose = from_wire(DEPTH, e.depth_um), from_wire(DOSE, dose_nl)
-        return cls(e.shot_index, depth, dose, e.device_time_ms / 1000, e.fire_seq, recovered=True, source=e.source)
+        """From an entry of the device's shot log (``recovered``)."""
+        return cls(
+            e.shot_index,
+            from_wire(DEPTH, e.depth_um),
+            from_wire(DOSE, e.dose_nl),
+            e.device_time_ms / 1000,
+            e.fire_seq,
+            recovered=True,
+            source=e.source,
+            partial=e.partial,
+            delivered_ml=_delivered_ml(e.partial, e.delivered_nl, e.dose_nl),
+        )
 
     @classmethod
     def from_view(cls, v: views.Shot) -> ShotRecord:
@@ -228,7 +245,15 @@ class ShotRecord:
             v.device_time_ms / 1000,
             v.fire_seq,
             source=v.source,
+            partial=v.partial,
+            delivered_ml=_delivered_ml(v.partial, v.delivered_nl, v.dose_nl),
         )
+
+
+def _delivered_ml(partial: bool, delivered_nl: int, dose_nl: int) -> float:
+    """What a shot put in, in mL: its ``delivered_nl`` if partial, else its dose (a whole shot; an older device
+    sends no ``delivered_nl``)."""
+    return from_wire(DOSE, delivered_nl if partial else dose_nl)
 
 
 class FiredShots(list[ShotRecord]):

@@ -66,9 +66,11 @@ class Alarms:
         core.emit("alarm", code=code, priority=priority, raised=raised, device_time_ms=time_ms)
 
     def schedule(self, spec: FaultSpec) -> None:
-        """Schedule a checked fault: after ``after_shots`` shots, or ``at_s`` loop seconds from now."""
-        if spec.after_shots is not None:
-            self.shot_faults.append((spec, spec.after_shots))
+        """Schedule a checked fault: after ``after_shots`` shots (or halfway through the stroke after
+        ``mid_stroke`` shots), or ``at_s`` loop seconds from now."""
+        shots = spec.after_shots if spec.after_shots is not None else spec.mid_stroke
+        if shots is not None:
+            self.shot_faults.append((spec, shots))
             return
         assert spec.at_s is not None
         loop = self._core.loop
@@ -76,12 +78,12 @@ class Alarms:
             raise RuntimeError("SimulatedGun.start() must be awaited first")
         self._fault_timers.append(loop.call_at(loop.time() + spec.at_s, self.apply, spec.name))
 
-    def due_shot_fault(self) -> FaultName | None:
+    def due_shot_fault(self) -> FaultSpec | None:
         """Take the shot-triggered fault whose shots have all been delivered, if any."""
         for index, (spec, left) in enumerate(self.shot_faults):
             if left <= 0:
                 del self.shot_faults[index]
-                return spec.name
+                return spec
         return None
 
     def shot_delivered(self) -> None:

@@ -306,7 +306,8 @@ class SimulatedGun:
         """Inject a fault: ``inject("occlusion", after_shots=5)`` or ``inject("brownout", at_s=2.0)``.
 
         ``after_shots=N``: exactly N more shots are delivered, then the fault hits when the plunger next
-        pushes. ``at_s=T``: the fault hits T device seconds from now, whatever the state.
+        pushes. ``mid_stroke=N``: N whole shots, then the fault hits halfway through the next stroke (a partial
+        shot). ``at_s=T``: the fault hits T device seconds from now, whatever the state.
         Raises :class:`~sims.errors.SimConfigError` for an unknown fault or trigger.
         """
         spec = make_fault(fault, **params)

@@ -2,7 +2,9 @@
 
 ``occlusion``, ``empty`` (the syringe runs out), ``stall`` (motor stall) and ``brownout`` (reboot).
 Trigger with ``after_shots=N`` (the fault hits when the plunger next pushes after N more shots, so
-exactly N shots are delivered first) or ``at_s=T`` (T device seconds from now, whatever the state).
+exactly N shots are delivered first, and no stroke is cut), ``mid_stroke=N`` (N whole shots, then the fault
+hits halfway through the next stroke: a partial shot) or ``at_s=T`` (T device seconds from now, whatever
+the state).
 """
 
 from __future__ import annotations
@@ -39,14 +41,21 @@ _MAX_S = 86_400.0
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """One fault to inject: exactly one of ``after_shots`` and ``at_s`` is set."""
+    """One fault to inject: exactly one of ``after_shots``, ``mid_stroke`` and ``at_s`` is set."""
 
     name: FaultName
     after_shots: int | None = None
     at_s: float | None = None
+    mid_stroke: int | None = None
+    """Whole shots delivered first; the fault then hits halfway through the next stroke."""
 
     def __str__(self) -> str:
-        trigger = f"after_shots={self.after_shots}" if self.after_shots is not None else f"at_s={self.at_s}"
+        if self.after_shots is not None:
+            trigger = f"after_shots={self.after_shots}"
+        elif self.mid_stroke is not None:
+            trigger = f"mid_stroke={self.mid_stroke}"
+        else:
+            trigger = f"at_s={self.at_s}"
         return f"{self.name.value}:{trigger}"
 
 
@@ -56,16 +65,21 @@ def make_fault(name: str, **params: object) -> FaultSpec:
         fault = FaultName(name)
     except ValueError:
         raise SimConfigError("fault", name, f"one of {_NAMES}", reason="is not a known fault") from None
-    if len(params) != 1 or next(iter(params)) not in ("after_shots", "at_s"):
+    if len(params) != 1 or next(iter(params)) not in ("after_shots", "mid_stroke", "at_s"):
         given = ",".join(f"{k}={v}" for k, v in params.items()) or "nothing"
         raise SimConfigError(
-            "fault", f"{name}:{given}", "exactly one of after_shots=N or at_s=T", reason="needs one trigger"
+            "fault",
+            f"{name}:{given}",
+            "exactly one of after_shots=N, mid_stroke=N or at_s=T",
+            reason="needs one trigger",
         )
     key, raw = next(iter(params.items()))
-    if key == "after_shots":
-        shots = _number(raw, int, "fault after_shots")
+    if key in ("after_shots", "mid_stroke"):
+        shots = _number(raw, int, f"fault {key}")
         if not 0 <= shots <= _MAX_SHOTS:
-            raise SimConfigError("fault after_shots", raw, f"0 to {_MAX_SHOTS}", "shots", "is out of range")
+            raise SimConfigError(f"fault {key}", raw, f"0 to {_MAX_SHOTS}", "shots", "is out of range")
+        if key == "mid_stroke":
+            return FaultSpec(fault, mid_stroke=int(shots))
         return FaultSpec(fault, after_shots=int(shots))
     seconds = _number(raw, float, "fault at_s")
     if not (math.isfinite(seconds) and 0 <= seconds <= _MAX_S):
@@ -79,7 +93,10 @@ def parse_fault(text: str) -> FaultSpec:
     key, eq, value = rest.partition("=")
     if not sep or not eq or not key:
         raise SimConfigError(
-            "fault", text, f"NAME:after_shots=N or NAME:at_s=T with NAME one of {_NAMES}", reason="is malformed"
+            "fault",
+            text,
+            f"NAME:after_shots=N, NAME:mid_stroke=N or NAME:at_s=T with NAME one of {_NAMES}",
+            reason="is malformed",
         )
     return make_fault(name.strip(), **{key.strip(): value.strip()})
 

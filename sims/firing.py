@@ -1,7 +1,10 @@
 """Firing: plunger strokes at the set rate, shot events, the end of a burst, and halting all motion.
 
 A stroke starts (faults and an empty reservoir are checked then), takes the plunger time of the dose, and
-ends in a shot: the lifetime counter is persisted before the ``shot`` event is sent.
+ends in a shot: the lifetime counter is persisted before the ``shot`` event is sent. A stroke cut short by an
+alarm (or an emergency stop) after the plunger started moving is a *partial* shot: liquid went in, so it takes
+the next index and is reported with the device's estimate of what left (the dose × the fraction of the
+stroke time done).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sims.statemachine import Event
 
 _STROKE = "stroke"
 _PRIME = "prime"
+_MID_STROKE_FAULT = "mid_stroke_fault"
 _MILLI = 1000
 """Milli-shots per shot: a rate of ``rate_mhz`` fires every ``_MILLI / rate_mhz`` seconds."""
 
@@ -36,6 +40,7 @@ class Firing:
         self._stop_after_stroke = False
         self._next_stroke_at = 0.0
         self._stroke_began = 0.0
+        self._stroke_s = 0.0
 
     @property
     def stroke_scheduled(self) -> bool:
@@ -98,7 +103,10 @@ class Firing:
             self._alarms.raise_alarm(AlarmCode.RESERVOIR_LOW)
 
     def halt(self) -> None:
-        """Stop firing, priming and the depth motor at once (alarm, emergency stop)."""
+        """Stop firing, priming and the depth motor at once (alarm, emergency stop); a stroke under way is
+        reported as a partial shot."""
+        if self.in_stroke:
+            self._abort_stroke()
         self._end()
         self._core.timers.cancel(_PRIME)
         self._core.ram.motor.halt(self._core.now())
@@ -114,9 +122,9 @@ class Firing:
         core = self._core
         if core.state is not DeviceState.FIRING:
             return
-        fault = self._alarms.due_shot_fault()
-        if fault is not None:
-            self._alarms.apply(fault)
+        due = self._alarms.due_shot_fault()
+        if due is not None and due.mid_stroke is None:
+            self._alarms.apply(due.name)  # before the plunger moves: no shot
             return
         ram = core.ram
         if ram.reservoir_nl < ram.dose_nl or not core.syringe.holds(ram.dose_nl, core.nvm.data.volume_gain):
@@ -126,35 +134,17 @@ class Firing:
             return
         self.in_stroke = True
         self._stroke_began = core.now()
-        stroke_s = core.config.physics.plunger_s(ram.dose_nl, core.config.limits.dose_max_nl)
-        core.timers.at(_STROKE, core.now() + stroke_s, self._stroke_end)
+        self._stroke_s = core.config.physics.plunger_s(ram.dose_nl, core.config.limits.dose_max_nl)
+        core.timers.at(_STROKE, core.now() + self._stroke_s, self._stroke_end)
+        if due is not None:  # a mid-stroke fault: it hits halfway through this stroke
+            name = due.name
+            core.timers.at(_MID_STROKE_FAULT, core.now() + self._stroke_s / 2, lambda: self._alarms.apply(name))
 
     def _stroke_end(self) -> None:
         core, ram = self._core, self._core.ram
         self.in_stroke = False
         ram.plunger.record(round((core.now() - self._stroke_began) * 1_000_000))  # as the device times its strokes
-        offset = core.nvm.data.depth_offset_um
-        volume = core.syringe.push(ram.dose_nl, core.nvm.data.volume_gain)  # the truth, for the shot record only
-        ram.reservoir_nl -= ram.dose_nl  # the device's estimate: the dose it commanded
-        ram.shots_session += 1
-        lifetime = core.nvm.data.shots_lifetime + 1
-        core.nvm.update(shots_lifetime=lifetime)  # persisted before the shot is reported
-        self._alarms.shot_delivered()
-        depth = round(ram.motor.position(core.now()))
-        time_ms = core.device_time_ms()
-        core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
-        core.nvm.shot_log.append(
-            LoggedShot(lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, self.source, delivered_nl=ram.dose_nl)
-        )
-        core.emit(
-            "shot",
-            shot_index=lifetime & 0xFFFF_FFFF,
-            fire_seq=self.fire_seq,
-            depth_um=depth,
-            dose_nl=ram.dose_nl,
-            device_time_ms=time_ms,
-            source=self.source,
-        )
+        self._report_shot(ram.dose_nl, partial=False)
         self._check_reservoir_low()
         if not self.unbounded:
             self.shots_remaining -= 1
@@ -164,3 +154,47 @@ class Firing:
             return
         self._next_stroke_at += _MILLI / ram.rate_mhz
         core.timers.at(_STROKE, max(self._next_stroke_at, core.now()), self._stroke_start)
+
+    def _abort_stroke(self) -> None:
+        """The stroke under way stops where the plunger is: a partial shot if it had started moving.
+
+        The device estimates what left from the time the plunger ran: the dose × the fraction of the stroke time
+        done (rounded down, so a partial shot is always less than the dose).
+        """
+        core = self._core
+        self.in_stroke = False
+        core.timers.cancel(_MID_STROKE_FAULT)
+        elapsed = core.now() - self._stroke_began
+        if elapsed <= 0 or self._stroke_s <= 0:
+            return  # the plunger never moved: nothing left the syringe, no shot
+        fraction = min(elapsed / self._stroke_s, 1.0)
+        dose = core.ram.dose_nl
+        self._report_shot(min(int(dose * fraction), dose), partial=True)
+
+    def _report_shot(self, delivered_nl: int, *, partial: bool) -> None:
+        """Count, persist, log and send one shot whose plunger pushed ``delivered_nl`` (the device's estimate)."""
+        core, ram = self._core, self._core.ram
+        offset = core.nvm.data.depth_offset_um
+        volume = core.syringe.push(delivered_nl, core.nvm.data.volume_gain)  # the truth, for the shot record only
+        ram.reservoir_nl = max(ram.reservoir_nl - delivered_nl, 0)  # the device's estimate: what it commanded
+        ram.shots_session += 1
+        lifetime = core.nvm.data.shots_lifetime + 1
+        core.nvm.update(shots_lifetime=lifetime)  # persisted before the shot is reported
+        self._alarms.shot_delivered()
+        depth = round(ram.motor.position(core.now()))
+        time_ms = core.device_time_ms()
+        core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
+        core.nvm.shot_log.append(
+            LoggedShot(lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, self.source, partial, delivered_nl)
+        )
+        core.emit(
+            "shot",
+            shot_index=lifetime & 0xFFFF_FFFF,
+            fire_seq=self.fire_seq,
+            depth_um=depth,
+            dose_nl=ram.dose_nl,
+            device_time_ms=time_ms,
+            source=self.source,
+            partial=partial,
+            delivered_nl=delivered_nl,
+        )

@@ -70,7 +70,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "fault",
         "fault",
-        "inject a fault: NAME:after_shots=N or NAME:at_s=T, NAME one of occlusion, empty, stall, brownout (repeatable)",
+        "inject a fault: NAME:after_shots=N, NAME:mid_stroke=N (halfway through the stroke after N shots) or "
+        "NAME:at_s=T, NAME one of occlusion, empty, stall, brownout (repeatable)",
     ),
     OptionSpec(
         "watchdog_ms", "int", "communication watchdog while armed or firing", "ms", 100, 60_000, REFERENCE_WATCHDOG_MS

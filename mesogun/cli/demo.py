@@ -55,7 +55,9 @@ def _demo(db: Path, shots: int, preset: str, as_json: bool) -> dict[str, Any]:
     def on_shot(shot: ShotRecord) -> None:
         progress.append(shot.index)
         where = f"[{len(progress):>3}/{shots}] shot {shot.index:>4}"
-        say(f"  {where}  depth {shot.depth_mm:.2f} mm  dose {shot.dose_ml * 1000:.0f} µL")
+        dose = f"dose {shot.dose_ml * 1000:.0f} µL"
+        volume = f"partial, {shot.delivered_ml * 1000:.0f} µL of the {dose}" if shot.partial else dose
+        say(f"  {where}  depth {shot.depth_mm:.2f} mm  {volume}")
 
     def on_alarm(alarm: AlarmEvent) -> None:
         alarms.append(alarm.code.json_name)
@@ -76,7 +78,7 @@ def _demo(db: Path, shots: int, preset: str, as_json: bool) -> dict[str, Any]:
         return {
             "shots": len(fired),
             "primed_ml": primed_ml,
-            "volume_delivered_ml": round(sum(s.dose_ml for s in fired), 6),
+            "volume_delivered_ml": round(sum(s.delivered_ml for s in fired), 6),  # a partial shot: what left
             "reservoir_loaded_ml": loaded.reservoir_ml,
             "reservoir_left_ml": status.reservoir_ml,
             "alarms": alarms,

@@ -142,6 +142,8 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
                 stop_request=until_stopped,
             )
         except (MesogunError, KeyboardInterrupt) as exc:
+            if isinstance(exc, DeviceAlarm) and exc.alarm is not None:
+                report.stopped_by(exc.alarm)
             report.finish(None, _why(exc, "fire"))
             raise
         report.finish(None)

@@ -24,6 +24,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from firmware_protocol import AlarmCode
 from mesogun.cli.output import emit_fields, emit_json
 from mesogun.models import AlarmEvent, ShotRecord
 
@@ -45,7 +46,7 @@ def choose_style(as_json: bool) -> Style:
 
 def shot_fields(shot: ShotRecord) -> dict[str, Any]:
     """One shot in user units, as JSON lines carry it (index, depth_mm, dose_ml, device_time, fire_seq, recovered,
-    source: trigger, pedal or remote)."""
+    source: trigger, pedal or remote, partial, delivered_ml)."""
     return {**dataclasses.asdict(shot), "source": shot.source.json_name}
 
 
@@ -83,13 +84,15 @@ class FireTotals:
     shots: int = 0
     """Shots delivered so far."""
     volume_ml: float = 0.0
-    """Their volume, as the device measured each shot."""
+    """Their volume: what the device estimates each shot delivered (a partial shot less than its dose)."""
     reservoir_ml: float | None = None
     """What the device last reported left in the syringe."""
     device_fired: int | None = None
     """The device's own count of shots fired for this command, once the burst is over (``None`` before)."""
     recovered: int = 0
     """Shots among :attr:`shots` whose event was lost and whose details were read back from the device's log."""
+    partial: int = 0
+    """Shots among :attr:`shots` cut short by an alarm (their volume is what left before the abort)."""
 
     @property
     def fired(self) -> int:
@@ -102,11 +105,12 @@ class FireTotals:
         return self.fired - self.shots
 
     def summary(self) -> dict[str, Any]:
-        """The closing figures (``fired``, ``recovered``, ``unreceived``, ``count``, ``volume_ml``,
+        """The closing figures (``fired``, ``recovered``, ``partial``, ``unreceived``, ``count``, ``volume_ml``,
         ``reservoir_ml``): the device's counts."""
         return {
             "fired": self.fired,
             "recovered": self.recovered,
+            "partial": self.partial,
             "unreceived": self.unreceived,
             "count": self.count if self.count is not None else self.requested,
             "volume_ml": round(self.volume_ml, 6),
@@ -114,11 +118,12 @@ class FireTotals:
         }
 
     def summary_line(self) -> str:
-        """``fired 40 shots, 0.400 mL`` and, if any, how many shots' details came from the device's log or
-        were not received: the device's count, never a silent difference."""
+        """``fired 40 shots, 0.400 mL`` and, if any, how many were partial and how many shots' details came from
+        the device's log or were not received: the device's count, never a silent difference."""
         said = ((self.recovered, "recovered from the device log"), (self.unreceived, "not received"))
+        partial = f" ({self.partial} partial)" if self.partial else ""
         notes = "".join(f"; {_shots_details(n)} {what}" for n, what in said if n)
-        return f"fired {self.fired} shots, {self.volume_ml:.3f} mL{notes}"
+        return f"fired {self.fired} shots{partial}, {self.volume_ml:.3f} mL{notes}"
 
     @property
     def of(self) -> str:
@@ -146,9 +151,10 @@ class FireReport:
         """A shot landed; ``reservoir_ml`` is the device's latest report."""
         totals = self.totals
         totals.shots += 1
-        totals.volume_ml += shot.dose_ml
+        totals.volume_ml += shot.delivered_ml
         totals.reservoir_ml = reservoir_ml
         totals.recovered += shot.recovered
+        totals.partial += shot.partial
         self._show_shot(shot)
 
     def completed(self, fired: int) -> None:
@@ -157,6 +163,9 @@ class FireReport:
 
     def alarm(self, alarm: AlarmEvent) -> None:
         """An alarm was raised while firing."""
+
+    def stopped_by(self, code: AlarmCode) -> None:
+        """The fire ended with alarm ``code`` (said before :meth:`finish`, whether or not its event was shown)."""
 
     def finish(self, reservoir_ml: float | None, error: str | None = None) -> None:
         """The fire is over (``error``: why it ended early); show the summary."""
@@ -177,18 +186,39 @@ class FireReport:
 
 
 class PlainFireReport(FireReport):
-    """One line per shot on stdout (``[3/10] shot 42: …``), then ``fired N shots, V mL``."""
+    """One line per shot on stdout (``[3/10] shot 42: …``), then ``fired N shots, V mL``.
+
+    A partial shot's line waits for the alarm that cut it (its event comes just before) to name it:
+    ``shot 6: partial, 0.004 of 0.010 mL, stopped by occlusion``.
+    """
+
+    def __init__(self, requested: int) -> None:
+        super().__init__(requested)
+        self._partial: str | None = None
 
     def _show_shot(self, shot: ShotRecord) -> None:
-        click.echo(
-            f"[{self.totals.shots}{self.totals.of}] shot {shot.index}: depth {shot.depth_mm:.2f} mm, "
-            f"dose {shot.dose_ml:.3f} mL, t={shot.device_time:.3f} s"
-        )
+        self._flush_partial("an alarm")
+        where = f"[{self.totals.shots}{self.totals.of}] shot {shot.index}"
+        if shot.partial:
+            self._partial = f"{where}: partial, {shot.delivered_ml:.3f} of {shot.dose_ml:.3f} mL, stopped by {{}}"
+            self._partial += f" (depth {shot.depth_mm:.2f} mm, t={shot.device_time:.3f} s)"
+            return
+        click.echo(f"{where}: depth {shot.depth_mm:.2f} mm, dose {shot.dose_ml:.3f} mL, t={shot.device_time:.3f} s")
+
+    def _flush_partial(self, cause: str) -> None:
+        if self._partial is not None:
+            click.echo(self._partial.format(cause))
+            self._partial = None
 
     def alarm(self, alarm: AlarmEvent) -> None:
+        self._flush_partial(alarm.code.json_name)
         click.echo(alarm_text(alarm))
 
+    def stopped_by(self, code: AlarmCode) -> None:
+        self._flush_partial(code.json_name)
+
     def finish(self, reservoir_ml: float | None, error: str | None = None) -> None:
+        self._flush_partial("an alarm")
         super().finish(reservoir_ml, error)
         if error is None:
             click.echo(self.totals.summary_line())

@@ -88,8 +88,8 @@ CREATE TABLE IF NOT EXISTS shots (
     device_time_ms INTEGER,
     recovered INTEGER NOT NULL DEFAULT 0, -- 1: the details were read back from the device's shot log
     source TEXT,                      -- what fired it: trigger, pedal or remote (NULL: unreceived, or an old record)
-    partial INTEGER,                  -- from the shot log: 1 for a stroke aborted by an alarm
-    delivered_nl INTEGER,             -- from the shot log: the volume of the stroke
+    partial INTEGER,                  -- 1: a stroke cut short by an alarm (a partial shot), 0 a whole one
+    delivered_nl INTEGER,             -- the device's estimate of what left: dose_nl for a whole shot
     PRIMARY KEY (device_serial, epoch, shot_index)
 );
 CREATE INDEX IF NOT EXISTS shots_by_session ON shots(session_id);
@@ -211,7 +211,8 @@ class SessionSummary:
     shots_unreceived: int
     """Shots the device counted but whose event never reached the host."""
     volume_nl: int
-    """Volume delivered by the recorded shots (unreceived shots' volumes are unknown)."""
+    """Volume delivered by the recorded shots, each its ``delivered_nl`` (a partial shot less than its dose;
+    unreceived shots' volumes are unknown)."""
     alarms: int
     anomalies: int = 0
     """Entries the record refused to believe (e.g. a device counter that jumped): :meth:`TreatmentRecord.anomalies`."""
@@ -252,6 +253,10 @@ class ShotRow:
     """An unreceived shot older than the device's shot log window: its details are lost for good."""
     source: str | None = None
     """What fired it: ``trigger``, ``pedal`` or ``remote`` (a host's fire); ``None`` for an unreceived shot."""
+    partial: bool = False
+    """A stroke cut short by an alarm after the plunger started moving."""
+    delivered_nl: int | None = None
+    """The device's estimate of what left (``dose_nl`` for a whole shot); ``None`` for an unreceived shot."""
 
 
 class TreatmentRecord:
@@ -446,10 +451,11 @@ class TreatmentRecord:
                 # seen twice (a replay after a reconnect) stays one shot.
                 db.execute(
                     "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um,"
-                    " dose_nl, device_time_ms, source) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1, ts = excluded.ts,"
-                    " fire_seq = excluded.fire_seq, depth_um = excluded.depth_um, dose_nl = excluded.dose_nl,"
-                    " device_time_ms = excluded.device_time_ms, source = excluded.source WHERE received = 0",
+                    " dose_nl, device_time_ms, source, partial, delivered_nl) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?) ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1,"
+                    " ts = excluded.ts, fire_seq = excluded.fire_seq, depth_um = excluded.depth_um,"
+                    " dose_nl = excluded.dose_nl, device_time_ms = excluded.device_time_ms, source = excluded.source,"
+                    " partial = excluded.partial, delivered_nl = excluded.delivered_nl WHERE received = 0",
                     (
                         serial,
                         epoch,
@@ -461,6 +467,8 @@ class TreatmentRecord:
                         shot.dose_nl,
                         shot.device_time_ms,
                         shot.source.json_name,
+                        int(shot.partial),
+                        shot.delivered_nl if shot.partial else shot.dose_nl,
                     ),
                 )
                 self._take_from_ranges(db, serial, epoch, shot.shot_index)
@@ -498,7 +506,7 @@ class TreatmentRecord:
                     entry.device_time_ms,
                     entry.source.json_name,
                     int(entry.partial),
-                    entry.delivered_nl,
+                    entry.delivered_nl if entry.partial else entry.dose_nl,
                 ),
             )
         if page.oldest_index > 0:
@@ -727,7 +735,8 @@ class TreatmentRecord:
             " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 1),"
             " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 0)"
             "  + (SELECT COALESCE(SUM(last - first + 1), 0) FROM unreceived WHERE session_id = s.id),"
-            " (SELECT COALESCE(SUM(dose_nl), 0) FROM shots WHERE session_id = s.id AND received = 1),"
+            " (SELECT COALESCE(SUM(COALESCE(delivered_nl, dose_nl)), 0) FROM shots"
+            "  WHERE session_id = s.id AND received = 1),"
             " (SELECT COUNT(*) FROM events WHERE session_id = s.id AND type = 'alarm'"
             "  AND json_extract(body, '$.raised') = 1)"
             "  + (SELECT COUNT(*) FROM alarms_found WHERE session_id = s.id),"
@@ -752,12 +761,25 @@ class TreatmentRecord:
         each range is at most :data:`MAX_PLAUSIBLE_UNRECEIVED` long)."""
         self.session(session_id)
         rows = self._db.execute(
-            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch, recovered, source"
-            " FROM shots WHERE session_id = ?",
+            "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch, recovered, source,"
+            " partial, COALESCE(delivered_nl, dose_nl) FROM shots WHERE session_id = ?",
             (session_id,),
         ).fetchall()
         shots = [
-            ShotRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], recovered=bool(r[8]), source=r[9])
+            ShotRow(
+                r[0],
+                bool(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                recovered=bool(r[8]),
+                source=r[9],
+                partial=bool(r[10]),
+                delivered_nl=r[11],
+            )
             for r in rows
         ]
         for first, last, ts, epoch, beyond in self._db.execute(

@@ -276,7 +276,9 @@ def test_stop_during_a_stroke_lets_that_shot_finish_then_arms(sim_run):
         assert sim.device.state.json_name == "firing"
         await host.wait_for(lambda m: m.name == "status" and m["state"].json_name == "armed")
         await asyncio.sleep(1.0)
-        assert len(host.events("shot")) == 2
+        shots = host.events("shot")
+        assert len(shots) == 2
+        assert [(s["partial"], s["delivered_nl"]) for s in shots] == [(False, s["dose_nl"]) for s in shots]
 
     sim_run(test)
 

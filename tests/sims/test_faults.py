@@ -42,6 +42,60 @@ def test_occlusion_at_a_time_stops_a_running_burst(sim_run):
     sim_run(test)
 
 
+def test_an_occlusion_mid_stroke_is_reported_as_a_partial_shot_with_its_estimated_volume(sim_run):
+    """Liquid went in before the alarm: the cut stroke takes the next index, its event and log entry say partial
+    with a volume between 0 and the dose, it comes before the alarm, and the reservoir drains by it."""
+
+    async def test(sim, host):
+        await host.ready_to_fire(dose_nl=10_000)
+        host.start_heartbeat()
+        before = (await host.request("get_status"))["reservoir_nl"]
+        await host.request("fire", count=20)
+        await host.wait_for(lambda m: m.name == "alarm")
+        await asyncio.sleep(1)
+        shots = host.events("shot")
+        assert [s["shot_index"] for s in shots] == [1, 2, 3, 4, 5, 6]
+        assert [s["partial"] for s in shots] == [False] * 5 + [True]
+        assert all(s["delivered_nl"] == s["dose_nl"] == 10_000 for s in shots[:5])
+        cut = shots[-1]
+        assert 0 < cut["delivered_nl"] < cut["dose_nl"] == 10_000
+        names = [m.name for m in host.messages if m.name in ("shot", "alarm")]
+        assert names[-2:] == ["shot", "alarm"]  # the partial shot's event comes before the alarm's
+        status = await host.request("get_status")
+        assert (status["shots_lifetime"], status["state"].json_name) == (6, "alarm")
+        assert before - status["reservoir_nl"] == 5 * 10_000 + cut["delivered_nl"]
+        (entry,) = (await host.request("get_shot_log", from_index=6, count=1))["entries"]
+        assert (entry["partial"], entry["delivered_nl"]) == (True, cut["delivered_nl"])
+
+    sim_run(test, "fault=occlusion:mid_stroke=5")
+
+
+def test_an_emergency_stop_mid_stroke_is_a_partial_shot_too(sim_run):
+    async def test(sim, host):
+        await host.ready_to_fire(mode="continuous")
+        host.start_heartbeat()
+        await host.request("fire", count=0)
+        await asyncio.sleep(0.51)  # the second stroke runs from 500 to 522 ms
+        assert (await host.request("emergency_stop")).name == "ack"
+        shots = host.events("shot")
+        assert [(s["shot_index"], s["partial"]) for s in shots] == [(1, False), (2, True)]
+        assert 0 < shots[1]["delivered_nl"] < shots[1]["dose_nl"]
+
+    sim_run(test)
+
+
+def test_a_fault_between_strokes_makes_no_partial_shot(sim_run):
+    async def test(sim, host):
+        await host.ready_to_fire()
+        host.start_heartbeat()
+        await host.request("fire", count=0)
+        sim.device.inject("occlusion", at_s=0.3)  # strokes at 0-22 ms and 500-522 ms
+        await asyncio.sleep(2)
+        assert [(s["shot_index"], s["partial"]) for s in host.events("shot")] == [(1, False)]
+
+    sim_run(test)
+
+
 def test_empty_syringe_fault_mid_burst_raises_reservoir_empty_and_stops(sim_run):
     async def test(sim, host):
         await host.ready_to_fire()
@@ -118,6 +172,7 @@ def test_fault_options_are_checked():
     from sims.faults import parse_fault
 
     assert str(parse_fault("occlusion:after_shots=5")) == "occlusion:after_shots=5"
+    assert str(parse_fault("occlusion:mid_stroke=5")) == "occlusion:mid_stroke=5"
     for bad, words in [
         ("leak:after_shots=1", "not a known fault"),
         ("occlusion", "malformed"),

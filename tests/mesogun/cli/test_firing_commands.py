@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,6 +60,7 @@ def test_fire_json_streams_a_line_per_shot_then_a_summary(tcp_gun: SpawnedSimula
         "event": "summary",
         "fired": 5,
         "recovered": 0,
+        "partial": 0,
         "unreceived": 0,
         "count": 5,
         "volume_ml": 0.1,
@@ -82,6 +84,31 @@ def test_fire_json_ends_with_a_summary_naming_the_alarm(tmp_path: Path) -> None:
     assert lines[2]["code"] == "occlusion" and lines[2]["priority"] == "high"
     assert lines[-1]["fired"] == 2 and "occlusion" in lines[-1]["error"]
     assert "occlusion" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_fire_marks_a_shot_cut_by_an_alarm_as_partial_and_counts_only_what_left(tmp_path: Path) -> None:
+    """An occlusion halfway through the 3rd stroke: that shot's line says partial, what left of the dose and
+    the alarm that stopped it; the JSON summary counts it and adds its delivered volume, not its dose."""
+    db = tmp_path / "r.sqlite"
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--fault", "occlusion:mid_stroke=2") as sim:
+        load_and_prime(sim.address, db, mode="burst")
+        assert mesogun("--device", sim.address, "prime", "--volume", "0.01", db=db).returncode == 0
+        plain = mesogun("--device", sim.address, "fire", "--count", "10", db=db)
+        assert plain.returncode == 5, plain.stderr
+        lines = plain.stdout.splitlines()
+        assert lines[0].startswith("[1/10] shot 1: depth") and lines[1].startswith("[2/10] shot 2: depth")
+        assert re.match(r"\[3/10\] shot 3: partial, 0\.0(0\d|1\d) of 0\.020 mL, stopped by occlusion \(", lines[2])
+        assert lines[3].startswith("ALARM occlusion")
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--fault", "occlusion:mid_stroke=2") as sim:
+        load_and_prime(sim.address, db, mode="burst")
+        assert mesogun("--device", sim.address, "prime", "--volume", "0.01", db=db).returncode == 0
+        result = mesogun("--device", sim.address, "fire", "--count", "10", "--json", db=db)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    shots, summary = [e for e in events if e["event"] == "shot"], events[-1]
+    assert [(s["index"], s["partial"]) for s in shots] == [(1, False), (2, False), (3, True)]
+    assert 0 < shots[2]["delivered_ml"] < shots[2]["dose_ml"] == 0.02
+    assert (summary["fired"], summary["partial"]) == (3, 1)
+    assert summary["volume_ml"] == pytest.approx(0.04 + shots[2]["delivered_ml"])
 
 
 def test_single_mode_refuses_a_count_above_one_before_sending(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:

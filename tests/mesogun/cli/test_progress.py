@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from firmware_protocol import AlarmCode
 from mesogun.cli.firing_commands import fire_with_report, prime_with_report
-from mesogun.cli.progress import BarFireReport, BarPrimeReport, JsonFireReport, Style, choose_style
+from mesogun.cli.progress import BarFireReport, BarPrimeReport, JsonFireReport, PlainFireReport, Style, choose_style
+from mesogun.models import ShotRecord
 from mesogun.testing import sim_gun
 
 
@@ -99,3 +101,20 @@ def test_a_fire_refused_before_the_ack_leaves_no_bar_behind() -> None:
     with BarFireReport(10, console) as report:
         report.finish(None, "cannot fire: the gun is idle")
     assert screen.getvalue() == ""
+
+
+def test_a_partial_shot_line_names_the_alarm_even_when_only_the_error_told_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fire ended with an alarm whose event was not shown (it raced the error): the partial shot's line
+    still names it, once; a partial shot's volume is what left, not its dose."""
+    report = PlainFireReport(10)
+    report.shot(ShotRecord(1, 1.5, 0.02, 0.0, 3), 4.0)
+    report.shot(ShotRecord(2, 1.5, 0.02, 0.2, 3, partial=True, delivered_ml=0.009), 3.9)
+    report.stopped_by(AlarmCode.OCCLUSION)
+    report.finish(None, "fire: occlusion")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[1/10] shot 1: depth 1.50 mm, dose 0.020 mL")
+    assert lines[1] == "[2/10] shot 2: partial, 0.009 of 0.020 mL, stopped by occlusion (depth 1.50 mm, t=0.200 s)"
+    assert len(lines) == 2
+    assert report.totals.summary()["volume_ml"] == 0.029 and report.totals.partial == 1

@@ -19,6 +19,32 @@ def _shot(index: int, dose_nl: int = 50_000) -> Message:
     return make("shot", seq=index, shot_index=index, fire_seq=8, depth_um=2500, dose_nl=dose_nl, device_time_ms=index)
 
 
+def test_a_partial_shot_is_stored_with_its_volume_and_the_summary_adds_delivered_volumes(tmp_path: Path) -> None:
+    """A stroke cut by an alarm is a shot on record, marked partial with the volume the device estimates left;
+    the session's volume is the sum of what each shot delivered, not of the set doses."""
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        session = record.start_session("SN1")
+        record.reconcile(session, 0)
+        record.log_message(session, "device", _shot(1))
+        cut = make(
+            "shot",
+            seq=2,
+            shot_index=2,
+            fire_seq=8,
+            depth_um=2500,
+            dose_nl=50_000,
+            device_time_ms=2,
+            partial=True,
+            delivered_nl=21_000,
+        )
+        record.log_message(session, "device", cut)
+        rows = record.shots(session)
+        assert [(r.shot_index, r.partial, r.delivered_nl) for r in rows] == [(1, False, 50_000), (2, True, 21_000)]
+        assert record.session(session).volume_nl == 71_000
+        header = next(csv.reader(io.StringIO(record.export(session, "csv"))))
+        assert "partial" in header and "delivered_nl" in header
+
+
 def test_shot_is_on_disk_before_log_returns(tmp_path: Path) -> None:
     """A shot logged by one connection is visible to another at once: committed, not buffered."""
     db = tmp_path / "r.sqlite"

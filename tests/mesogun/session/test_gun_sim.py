@@ -306,6 +306,30 @@ def test_occlusion_mid_burst_raises_device_alarm_with_the_shots_delivered(virtua
     virtual(scenario)
 
 
+def test_an_occlusion_mid_stroke_gives_a_partial_shot_and_the_volumes_still_add_up(virtual: Any) -> None:
+    """Fault: occlusion halfway through the 6th stroke. DeviceAlarm.shots holds 6 shots, the last marked partial
+    with less than its dose; reservoir at load - reservoir now = primed + the shots' delivered volumes."""
+
+    async def scenario() -> None:
+        async with sim_gun("fault=occlusion:mid_stroke=5") as (gun, _sim):
+            await gun.load_syringe(capacity_ml=5, fill_ml=5)
+            loaded = (await gun.refresh_status()).reservoir_nl
+            primed = round(await gun.prime(volume_ml=0.1) * 1_000_000)
+            await gun.configure(depth_mm=1.5, dose_ml=0.02, rate_hz=5.0, mode="burst")
+            await gun.arm()
+            with pytest.raises(mesogun.DeviceAlarm) as caught:
+                await gun.fire(count=10)
+            shots = caught.value.shots
+            assert caught.value.alarm is AlarmCode.OCCLUSION
+            assert [(s.index, s.partial) for s in shots] == [(i, i == 6) for i in range(1, 7)]
+            assert all(s.delivered_ml == s.dose_ml == 0.02 for s in shots[:5])
+            assert 0 < shots[-1].delivered_ml < shots[-1].dose_ml == 0.02
+            now = (await gun.refresh_status()).reservoir_nl
+            assert loaded - now == primed + sum(round(s.delivered_ml * 1_000_000) for s in shots)
+
+    virtual(scenario)
+
+
 def test_host_state_follows_the_device_when_it_changes_on_its_own(virtual: Any) -> None:
     """Fault: brown-out (the device reboots to idle). The host reconciles with the reported state."""
 
