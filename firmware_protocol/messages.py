@@ -315,13 +315,36 @@ def _parse_fields(spec: MessageSpec, payload: bytes, offset: int, catalog: Catal
     return values, end
 
 
+def _parse_older(spec: MessageSpec, payload: bytes, catalog: Catalog) -> tuple[dict[str, Any], int]:
+    """``payload`` from an older sender that lacks fields appended later: the fields it ends before take their
+    defaults (only fields declared with one); any other short payload is :class:`BadPayload` as before."""
+    for known in range(len(spec.fields) - 1, 0, -1):
+        missing = spec.fields[known:]
+        if any(f.default_value() is None for f in missing):
+            break
+        older = MessageSpec(spec.type_id, spec.name, spec.direction, spec.doc, spec.fields[:known])
+        try:
+            values, used = _parse_fields(older, payload, 0, catalog)
+        except BadPayload:
+            continue
+        if used == len(payload):
+            values.update({f.name: f.default_value() for f in missing})
+            return values, used
+    raise BadPayload(_parse_failure(spec, payload, 0))
+
+
 def decode_message(frame: Frame, catalog: Catalog = CATALOG) -> Message:
     """The message a frame carries; raises :class:`UnknownMessageType` or :class:`BadPayload`."""
     spec = catalog.by_id.get(frame.msg_type)
     if spec is None:
         raise UnknownMessageType(f"unknown message type id 0x{frame.msg_type:02X}")
     payload = frame.payload
-    values, used = _parse_fields(spec, payload, 0, catalog)
+    try:
+        values, used = _parse_fields(spec, payload, 0, catalog)
+    except BadPayload:
+        if not ignores_trailing_bytes(spec):
+            raise
+        values, used = _parse_older(spec, payload, catalog)
     if spec.name == "ack":
         command = catalog.by_name.get(values["command"]) if isinstance(values["command"], str) else None
         if command is not None and command.echoes:

@@ -42,6 +42,7 @@ class Hello(_Header):
 
     protocol_version: int
     fingerprint: int
+    host_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +231,7 @@ class Shot(_Header):
     dose_nl: int
     device_time_ms: int
     source: ShotSource
+    host_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +265,7 @@ class ShotLogEntry:
     source: ShotSource
     partial: bool
     delivered_nl: int
+    host_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,6 +190,12 @@ class Status:
         )
 
 
+def fired_by_other_host(stamp: int, own_host_id: int) -> bool:
+    """Whether a shot stamped with host id ``stamp`` was fired by a session of another host than ``own_host_id``
+    (0 is no session: a switch pressed while no host was connected, or a device older than host ids)."""
+    return stamp != 0 and stamp != own_host_id
+
+
 @dataclass(frozen=True)
 class ShotRecord:
     """One delivered shot: its lifetime index, what the device measured, and when (device seconds)."""
@@ -205,6 +211,12 @@ class ShotRecord:
     source: ShotSource = ShotSource.REMOTE
     """What fired it: the handpiece trigger, the foot pedal, or a host's ``fire`` (remote; ``fire_seq`` is then
     that command's seq, else 0)."""
+    host_id: int = 0
+    """The host id the device stamped on it: the session open when it was fired (0: none, or an older device)."""
+
+    def fired_by_other_host(self, own_host_id: int) -> bool:
+        """Whether another host's session fired it (not the host whose id is ``own_host_id``)."""
+        return fired_by_other_host(self.host_id, own_host_id)
 
     @classmethod
     def from_message(cls, m: Message) -> ShotRecord:
@@ -216,7 +228,16 @@ class ShotRecord:
         """From an entry of the device's shot log (``recovered``; a partial stroke counts its delivered volume)."""
         dose_nl = e.delivered_nl if e.partial else e.dose_nl
         depth, dose = from_wire(DEPTH, e.depth_um), from_wire(DOSE, dose_nl)
-        return cls(e.shot_index, depth, dose, e.device_time_ms / 1000, e.fire_seq, recovered=True, source=e.source)
+        return cls(
+            e.shot_index,
+            depth,
+            dose,
+            e.device_time_ms / 1000,
+            e.fire_seq,
+            recovered=True,
+            source=e.source,
+            host_id=e.host_id,
+        )
 
     @classmethod
     def from_view(cls, v: views.Shot) -> ShotRecord:
@@ -228,6 +249,7 @@ class ShotRecord:
             v.device_time_ms / 1000,
             v.fire_seq,
             source=v.source,
+            host_id=v.host_id,
         )
 
 

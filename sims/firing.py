@@ -30,6 +30,7 @@ class Firing:
         """No burst in progress (power-on)."""
         self.fire_seq = 0
         self.source = ShotSource.REMOTE
+        self.host_id = 0
         self.shots_remaining = 0
         self.unbounded = False
         self.in_stroke = False
@@ -50,6 +51,7 @@ class Firing:
         now = core.now()
         self.fire_seq = fire_seq
         self.source = source
+        self.host_id = core.ram.host_id  # a remote burst stays its sender's, whoever says hello meanwhile
         self.shots_remaining = count
         self.unbounded = count == 0
         self._stop_after_stroke = False
@@ -143,8 +145,18 @@ class Firing:
         depth = round(ram.motor.position(core.now()))
         time_ms = core.device_time_ms()
         core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
+        host_id = self.host_id if self.source is ShotSource.REMOTE else ram.host_id  # a switch: the session now
         core.nvm.shot_log.append(
-            LoggedShot(lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, self.source, delivered_nl=ram.dose_nl)
+            LoggedShot(
+                lifetime,
+                self.fire_seq,
+                depth,
+                ram.dose_nl,
+                time_ms,
+                self.source,
+                delivered_nl=ram.dose_nl,
+                host_id=host_id,
+            )
         )
         core.emit(
             "shot",
@@ -154,6 +166,7 @@ class Firing:
             dose_nl=ram.dose_nl,
             device_time_ms=time_ms,
             source=self.source,
+            host_id=host_id,
         )
         self._check_reservoir_low()
         if not self.unbounded:

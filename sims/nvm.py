@@ -140,6 +140,8 @@ class LoggedShot:
     """The stroke was aborted by an alarm (this simulator never logs one: an aborted stroke is not a shot)."""
     delivered_nl: int = 0
     """Volume of the stroke as the device believes it (``dose_nl`` for a whole stroke)."""
+    host_id: int = 0
+    """The host id of the session open when it was fired (0: none)."""
 
 
 class ShotLogRing:
@@ -209,8 +211,11 @@ class ShotLogRing:
         for number, line in enumerate(complete, start=1):
             try:
                 values = json.loads(line)
-                index, fire_seq, depth, dose, time_ms, source, partial, delivered = (int(v) for v in values)
-                shot = LoggedShot(index, fire_seq, depth, dose, time_ms, ShotSource(source), bool(partial), delivered)
+                index, fire_seq, depth, dose, time_ms, source, partial, delivered, *host = (int(v) for v in values)
+                host_id = host[0] if host else 0  # a log written before host ids
+                shot = LoggedShot(
+                    index, fire_seq, depth, dose, time_ms, ShotSource(source), bool(partial), delivered, host_id
+                )
             except (ValueError, TypeError, IndexError) as exc:
                 raise NvmError(f"shot log {path} line {number} is damaged: {exc}") from exc
             self._shots.append(shot)

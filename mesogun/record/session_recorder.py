@@ -63,6 +63,8 @@ class SessionRecorder:
         """Open a session for this device, reconcile with its lifetime counter, log the handshake."""
         self.writer.raise_if_failed()
         handshake, self._before_session = self._before_session, []
+        hellos = [m for d, m in handshake if d == "host" and m.name == "hello"]
+        host_id = int(hellos[-1].get("host_id", 0)) or None if hellos else None  # the id our shots carry
 
         def start(record: TreatmentRecord) -> tuple[int, int]:
             session = record.start_session(
@@ -72,6 +74,7 @@ class SessionRecorder:
                 url=url,
                 hardware_id=info.hardware_id or None,
                 counter_epoch=info.counter_epoch or None,
+                host_id=host_id,
             )
             added = record.reconcile(session, status.shots_lifetime, at_connect=True)
             record.enter_active_alarms(session, status.active_alarms)  # raised while no host was connected

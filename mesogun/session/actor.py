@@ -112,7 +112,10 @@ class ControlActor:
         self.recorder = recorder
         self.timeouts = timeouts
         self.controller = Controller()
-        self.tracker = Tracker()
+        self.host_id = secrets.randbits(32) or 1
+        """This host's id in every hello of this actor (one per Gun: kept across reconnects), which the device
+        stamps on the shots it fires for it: a shot stamped with another id is another host's."""
+        self.tracker = Tracker(self.host_id)
         self.needle = NeedleStop()
         self.events: FanOut[Event] = FanOut()
         self.link: Link | None = None
@@ -311,7 +314,11 @@ class ControlActor:
         """Hello, identity check, first status, on the open transport (connect and reconnect)."""
         link = self.new_link()
         await link.start()
-        identity = (await self.exchange("hello", protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT)).message
+        identity = (
+            await self.exchange(
+                "hello", protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT, host_id=self.host_id
+            )
+        ).message
         info = GunInfo.from_identity(identity)
         self.families.on_identity(info)  # another core: refused, unless this session only makes the gun safe
         if expected_serial is not None and info.serial_number != expected_serial:

@@ -22,7 +22,7 @@ from firmware_protocol.catalog import SHOT_LOG_PAGE_MAX
 from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
 from mesogun.errors import CommandOutcome, ConnectionLost, DeviceRefused, LinkError, LinkTimeout
-from mesogun.models import FiredShots, ShotRecord, Status
+from mesogun.models import FiredShots, ShotRecord, Status, fired_by_other_host
 
 if TYPE_CHECKING:
     from mesogun.link import Received
@@ -183,7 +183,9 @@ class CommandOutcomes:
         lifetime = status.shots_lifetime
         entries, covered = await self._log(before + 1, lifetime)
         shots = {
-            entry.shot_index: ShotRecord.from_log_entry(entry) for entry in entries if entry.fire_seq == outcome.seq
+            entry.shot_index: ShotRecord.from_log_entry(entry)
+            for entry in entries
+            if entry.fire_seq == outcome.seq and not fired_by_other_host(entry.host_id, self._actor.host_id)
         }
         shots.update({shot.index: shot for shot in outcome.shots})  # the details received first are kept
         fired = FiredShots(sorted(shots.values(), key=lambda shot: shot.index), fired=len(shots))

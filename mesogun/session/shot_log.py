@@ -7,7 +7,8 @@ from the device, one page per queued work item at normal priority (``stop`` and 
 it, heartbeats go out between pages). Each page reaches the record through the ordinary command path, so
 the record replaces its "details unknown" rows with the recovered shots (and marks those older than the log
 window as lost for good). ``fire()`` waits for its own missing shots the same way and returns them marked
-``recovered``.
+``recovered``. A shot the log shows stamped with another host's id (another workstation's session fired it)
+is taken out of the missing ones and never attributed to this host (:attr:`ShotLogRecovery.other_hosts`).
 
 The log is read only when the device's logs family has this host's fingerprint (the actor's
 :class:`~mesogun.session.families.FamilyGate`); otherwise lost shots stay "details unknown".
@@ -111,6 +112,8 @@ class ShotLogRecovery:
         """Shots fired but not received, still to be read from the log."""
         self.lost = Ranges()
         """Shots whose details are lost for good: older than the device's log window when asked for."""
+        self.other_hosts = Ranges()
+        """Shots the device's log shows another host's session fired: never this host's, nor unreceived."""
         self._recovered: dict[int, ShotRecord] = {}
         self._scheduled = False
         self.pages = 0
@@ -221,6 +224,9 @@ class ShotLogRecovery:
                 continue
             self.missing.remove(index, index)
             shot = ShotRecord.from_log_entry(entry)
+            if shot.fired_by_other_host(self._actor.host_id):  # not ours to return, count or show as ours
+                self.other_hosts.add(index, index)
+                continue
             self._recovered[index] = shot
             self._actor.tracker.shot(shot)  # a burst still collecting takes it at once
             self._actor.events.publish(ShotEvent(shot))
@@ -266,7 +272,7 @@ class ShotLogRecovery:
 
     def _result(self, seq: int, shots: list[ShotRecord], before: int, last: int) -> FiredShots:
         by_index = {shot.index: shot for shot in shots}
-        others = 0
+        others = self.other_hosts.count_in(before + 1, last)  # another host's session fired them
         for index in range(before + 1, last + 1):
             recovered = self._recovered.get(index)
             if recovered is None or index in by_index:

@@ -297,3 +297,45 @@ def test_a_device_whose_logs_family_differs_is_driven_without_its_shot_log(
     assert len(said) == 1 and "0x0BADF00D" in said[0], said
     rows = shot_rows(db)
     assert [r.shot_index for r in rows if not r.received] == [3, 7]
+
+
+def test_two_hosts_on_one_gun_each_record_names_the_others_shots_not_unreceived(virtual: Any, tmp_path: Path) -> None:
+    """Host A fires 30, host B (another workstation, its own record) fires 30 on the same gun, then A
+    reconnects: A's record has its 30 and names B's 30 as another host's, none as unreceived."""
+    db_a, db_b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+
+    async def main() -> tuple[list[int], int]:
+        sim = await start_inprocess("")
+        try:
+            a = Gun(SimTransport.attach(sim), recorder=SessionRecorder(db_a))
+            await a.open()
+            await make_ready(a, rate_hz=10)
+            fired_a = await a.fire(30)
+            await a.disarm()
+            sim.unplug()  # A's cable is taken over by B
+            await asyncio.sleep(1.0)
+            async with gun_on(sim, db_b) as b:
+                assert b.host_id != a.host_id
+                await b.arm()
+                fired_b = await b.fire(30)
+                await b.disarm()
+            await a.reconnect()
+            await settle(a)
+            await a.close()
+            return [shot.index for shot in fired_a], len(fired_b)
+        finally:
+            await sim.close()
+
+    fired_a, fired_b = virtual(main)
+    assert fired_a == list(range(1, 31)) and fired_b == 30
+    rows = shot_rows(db_a)
+    assert [r.shot_index for r in rows] == list(range(1, 61))
+    assert [r.shot_index for r in rows if not r.other_host] == list(range(1, 31))
+    assert all(r.received and r.other_host for r in rows if r.shot_index > 30), "B's shots: another host's, in detail"
+    with TreatmentRecord(db_a, create=False) as record:
+        sessions = record.sessions()
+    assert sum(s.shots_unreceived for s in sessions) == 0, "none of B's shots charged to A as unreceived"
+    assert sum(s.shots_recorded for s in sessions) == 30
+    assert sum(s.shots_other_host for s in sessions) == 30
+    rows_b = shot_rows(db_b)
+    assert [r.shot_index for r in rows_b] == list(range(31, 61)) and not any(r.other_host for r in rows_b)
