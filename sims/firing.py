@@ -139,7 +139,7 @@ class Firing:
         volume = core.syringe.push(ram.dose_nl, core.nvm.data.volume_gain)  # the truth, for the shot record only
         ram.reservoir_nl -= ram.dose_nl  # the device's estimate: the dose it commanded
         ram.shots_session += 1
-        lifetime = core.nvm.data.shots_lifetime + 1
+        lifetime = (core.nvm.data.shots_lifetime + 1) & 0xFFFF_FFFF  # a u32: after 2**32 - 1 comes 0
         core.nvm.update(shots_lifetime=lifetime)  # persisted before the shot is reported
         self._alarms.shot_delivered()
         depth = round(ram.motor.position(core.now()))
@@ -160,7 +160,7 @@ class Firing:
         )
         core.emit(
             "shot",
-            shot_index=lifetime & 0xFFFF_FFFF,
+            shot_index=lifetime,
             fire_seq=self.fire_seq,
             depth_um=depth,
             dose_nl=ram.dose_nl,

@@ -24,6 +24,7 @@ from mesogun.models import GunInfo, Status
 from mesogun.record.recorder import Direction, FailureHandler
 from mesogun.record.store import TreatmentRecord, default_path, is_keepalive
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
+from mesogun.shot_counter import unwrap
 
 _DURABLE = frozenset({"shot", "alarm"})
 """Device messages whose ``on_message`` returns only once committed. A ``shot_log`` page (shots read back
@@ -139,12 +140,12 @@ class SessionRecorder:
         """The write for one message: log it, and reconcile the counter it reveals (a gap, a status)."""
         reconcile_to: int | None = None
         if direction == "device" and message.name == "shot":
-            index = view_as(message, views.Shot).shot_index
+            index = unwrap(view_as(message, views.Shot).shot_index, self._last_index)  # past the 2**32 wrap
             if self._last_index is not None and index > self._last_index + 1:
                 reconcile_to = index - 1
             self._last_index = max(index, self._last_index or 0)
         elif direction == "device" and message.name == "status":  # a get_status reply: the device's counter rules
-            reconcile_to = view_as(message, views.Status).shots_lifetime
+            reconcile_to = unwrap(view_as(message, views.Status).shots_lifetime, self._last_index)
             self._last_index = max(reconcile_to, self._last_index or 0)
 
         def write(record: TreatmentRecord) -> int:

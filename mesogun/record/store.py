@@ -48,6 +48,7 @@ from firmware_protocol.rules import ALARM_PRIORITIES
 from firmware_protocol.views import view_as
 from mesogun.errors import NoSuchSession, RecordError
 from mesogun.models import fired_by_other_host
+from mesogun.shot_counter import unwrap, unwrap_page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -459,6 +460,7 @@ class TreatmentRecord:
             if message.name == "shot" and direction == "device":
                 shot = view_as(message, views.Shot)
                 serial, epoch = self._device_of(db, session_id)
+                index = unwrap(shot.shot_index, self._reconciled_to(db, serial))  # counted on past the 2**32 wrap
                 # A received shot replaces an "unreceived" placeholder for the same index; the same shot event
                 # seen twice (a replay after a reconnect) stays one shot.
                 db.execute(
@@ -472,7 +474,7 @@ class TreatmentRecord:
                     (
                         serial,
                         epoch,
-                        shot.shot_index,
+                        index,
                         session_id,
                         ts,
                         shot.fire_seq,
@@ -484,9 +486,11 @@ class TreatmentRecord:
                         int(self._other_host(db, session_id, shot.host_id)),
                     ),
                 )
-                self._take_from_ranges(db, serial, epoch, shot.shot_index)
+                self._take_from_ranges(db, serial, epoch, index)
             elif message.name == "shot_log" and direction == "device":
-                self._recover(db, session_id, view_as(message, views.ShotLog))
+                serial, _ = self._device_of(db, session_id)
+                page = unwrap_page(view_as(message, views.ShotLog), self._reconciled_to(db, serial) or 0)
+                self._recover(db, session_id, page)
 
     def _recover(self, db: sqlite3.Connection, session_id: int, page: views.ShotLog) -> None:
         """A page of the device's shot log: its shots replace their "unreceived" placeholders (in the session
@@ -527,6 +531,12 @@ class TreatmentRecord:
             )
         if page.oldest_index > 0:
             self._mark_beyond_log(db, serial, epoch, page.oldest_index)
+
+    @staticmethod
+    def _reconciled_to(db: sqlite3.Connection, serial: str) -> int | None:
+        """The device's lifetime counter as last reconciled (unwrapped past 2**32; ``None``: a new device)."""
+        row = db.execute("SELECT reconciled_to FROM devices WHERE serial = ?", (serial,)).fetchone()
+        return int(row[0]) if row is not None else None
 
     @staticmethod
     def _other_host(db: sqlite3.Connection, session_id: int, stamp: int) -> bool:
@@ -613,7 +623,8 @@ class TreatmentRecord:
                 )
                 return 0
             complete_to, epoch = int(row[0]), int(row[1])
-            if _new_counter_epoch(tuple(board), (row[2], row[3])) or device_lifetime < complete_to:
+            counted = unwrap(device_lifetime, complete_to)  # the device's u32 counter wraps at 2**32: count on
+            if _new_counter_epoch(tuple(board), (row[2], row[3])) or counted < complete_to:
                 # The counter was reset (the device reports a new counter epoch, or another board with this
                 # serial, or - from a device that reports neither - the counter went back): its indices will
                 # repeat, so its shots go in a new epoch rather than collide with recorded ones.
@@ -623,6 +634,7 @@ class TreatmentRecord:
                     (epoch + 1, device_lifetime, device_lifetime, board[0], board[1], serial),
                 )
                 return 0
+            device_lifetime = counted
             if row[3] is None and board[1] is not None:  # a record from before these ids: adopt the device's
                 adopt = "UPDATE devices SET hardware_id = ?, counter_epoch = ? WHERE serial = ?"
                 db.execute(adopt, (board[0], board[1], serial))

@@ -17,10 +17,10 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState, views
+from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState, Message, views
 from firmware_protocol.views import echoed
 from mesogun.errors import (
     CommandOutcome,
@@ -512,8 +512,13 @@ class ControlActor:
     def _apply_status(self, received: Received) -> None:
         if received.rx_index > self.status_rx:
             self.status_rx = received.rx_index
-            self.status = Status.from_message(received.message)
+            self.status = self._status_of(received.message)
             self.needle.status(self.status, received.rx_index)
+
+    def _status_of(self, message: Message) -> Status:
+        """A ``status`` with its lifetime counter counted on past the device's 2**32 wrap."""
+        status = Status.from_message(message)
+        return replace(status, shots_lifetime=self.shot_log.unwrap(status.shots_lifetime))
 
     async def _reconcile(self, received: Received) -> None:
         """Follow the device's state unless a command reply newer than this status already moved us."""
@@ -531,7 +536,7 @@ class ControlActor:
             self.tracker.taken(number, pending=False)
             self._apply_status(received)
             await self._reconcile(received)
-            self.events.publish(StatusEvent(Status.from_message(message)))
+            self.events.publish(StatusEvent(self._status_of(message)))
             return
         if message.name == "trigger":  # recorded with the next batch, like a reply; shown at once
             self.tracker.taken(number, pending=False)
@@ -581,6 +586,7 @@ class ControlActor:
         message = received.message
         if message.name == "shot":
             shot = ShotRecord.from_message(message)
+            shot = replace(shot, index=self.shot_log.unwrap(shot.index))  # past the device's 2**32 wrap
             burst = self.tracker.shot(shot)
             self.events.publish(ShotEvent(shot))
             if burst is not None and burst.last_shot_in and not burst.asked_status:

@@ -32,6 +32,7 @@ from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
 from mesogun.errors import DeviceRefused, MesogunError, ShotsNotReceived
 from mesogun.models import FiredShots, ShotEvent, ShotRecord
+from mesogun.shot_counter import on_wire, unwrap, unwrap_page
 
 if TYPE_CHECKING:
     from mesogun.session.actor import ControlActor
@@ -134,12 +135,16 @@ class ShotLogRecovery:
     def taken(self, message: Message) -> None:
         """A device event the actor took from its inbox, in arrival order (before it waits for the record)."""
         if message.name == "shot":
-            index = view_as(message, views.Shot).shot_index
+            index = self.unwrap(view_as(message, views.Shot).shot_index)
             self.missing.remove(index, index)  # a status reply may have shown it before its event came
             self._account(index - 1)
             self.accounted_to = max(index, self.accounted_to or 0)
         elif message.name == "status":
-            self.lifetime(view_as(message, views.Status).shots_lifetime)
+            self.lifetime(self.unwrap(view_as(message, views.Status).shots_lifetime))
+
+    def unwrap(self, index: int) -> int:
+        """The lifetime number of a device index (mod 2**32) nearest to the shots accounted for."""
+        return unwrap(index, self.accounted_to)
 
     def lifetime(self, lifetime: int) -> None:
         """The device counts ``lifetime`` shots: any above those accounted for are missing."""
@@ -197,7 +202,7 @@ class ShotLogRecovery:
         lo, hi = first
         count = min(hi - lo + 1, SHOT_LOG_PAGE_MAX)
         try:
-            received = await self._actor.command("get_shot_log", from_index=lo, count=count)
+            received = await self._actor.command("get_shot_log", from_index=on_wire(lo), count=count)
         except DeviceRefused as exc:  # past the device's newest shot: its counter went back, these never come
             log.warning("the device refused its shot log for shots %d-%d: %s", lo, hi, exc.detail)
             self.missing.remove(lo, hi)
@@ -207,7 +212,7 @@ class ShotLogRecovery:
             log.info("shot log not read (%s); will retry", exc)
             return False
         self.pages += 1
-        self._take_page(view_as(received.message, views.ShotLog), lo, count)
+        self._take_page(unwrap_page(view_as(received.message, views.ShotLog), lo), lo, count)
         return bool(self.missing)
 
     def _usable(self) -> bool:

@@ -63,7 +63,8 @@ def test_a_page_ends_at_the_newest_shot(sim_run: Any) -> None:
         ),
         ({"from_index": 1, "count": 0xFFFF}, f"count=65535 above max {SHOT_LOG_PAGE_MAX}"),
         ({"from_index": 4, "count": 1}, "from_index=4 past the newest shot 3"),
-        ({"from_index": 0xFFFF_FFFF, "count": 1}, "from_index=4294967295 past the newest shot 3"),
+        # modulo 2**32 the half of the range after the newest shot is past it (the other half is older)
+        ({"from_index": 2**31 + 2, "count": 1}, "from_index=2147483650 past the newest shot 3"),
     ],
 )
 def test_bad_pages_are_refused_out_of_range_and_change_nothing(
@@ -221,3 +222,24 @@ def test_a_shot_log_file_written_before_host_ids_loads_with_host_id_0(tmp_path: 
     path = tmp_path / "shots.jsonl"
     path.write_text("[1, 4, 2000, 10000, 5, 2, 0, 10000]\n", encoding="utf-8")
     assert [shot.host_id for shot in ShotLogRing(path=path)] == [0]
+
+
+def test_the_lifetime_counter_wraps_at_2_32_and_the_log_pages_across_the_wrap(sim_run: Any) -> None:
+    async def main(sim: Any, host: Any) -> None:
+        await host.ready_to_fire()
+        host.start_heartbeat()
+        await _fire(host, 4)
+        assert [m["shot_index"] for m in host.events("shot")] == [2**32 - 1, 0, 1, 2]
+        status = await host.request("get_status")
+        assert status["shots_lifetime"] == 2
+        across = await host.request("get_shot_log", from_index=2**32 - 1, count=4)
+        assert [e["shot_index"] for e in across["entries"]] == [2**32 - 1, 0, 1, 2]
+        assert (across["oldest_index"], across["newest_index"]) == (2**32 - 1, 2)
+        after = await host.request("get_shot_log", from_index=0, count=4)
+        assert [e["shot_index"] for e in after["entries"]] == [0, 1, 2]
+        older = await host.request("get_shot_log", from_index=2**32 - 100, count=2)
+        assert [e["shot_index"] for e in older["entries"]] == [2**32 - 1, 0], "from the oldest held"
+        past = await host.request("get_shot_log", from_index=3, count=1)
+        assert past.name == "nak" and past["code"] is NakCode.OUT_OF_RANGE
+
+    sim_run(main, f"lifetime_shots={2**32 - 2}")

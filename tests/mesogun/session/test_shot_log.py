@@ -339,3 +339,40 @@ def test_two_hosts_on_one_gun_each_record_names_the_others_shots_not_unreceived(
     assert sum(s.shots_other_host for s in sessions) == 30
     rows_b = shot_rows(db_b)
     assert [r.shot_index for r in rows_b] == list(range(31, 61)) and not any(r.other_host for r in rows_b)
+
+
+def test_shots_across_the_counters_2_32_wrap_stay_in_order_and_a_lost_one_is_recovered(
+    virtual: Any, tmp_path: Path
+) -> None:
+    """A device 5 shots short of 2**32 fires 10, the events of the last shot before the wrap and the first
+    after it lost on the line: fire() and the record count on past the wrap, in order, with no gap."""
+    db = tmp_path / "record.sqlite"
+    start = 2**32 - 5
+
+    async def main() -> tuple[FiredShots, int]:
+        sim = await start_inprocess(f"lifetime_shots={start}")
+        lose_shot_events(sim, {2**32 - 1, 0})  # the device's u32 indices: 4294967295, then 0
+        try:
+            async with gun_on(sim, db) as gun:
+                await make_ready(gun, rate_hz=10)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", ShotsNotReceived)
+                    shots = await gun.fire(10)
+                await settle(gun)
+                lifetime = gun.status.shots_lifetime
+            return shots, lifetime
+        finally:
+            await sim.close()
+
+    shots, lifetime = virtual(main)
+    expected = list(range(start + 1, start + 11))
+    assert [shot.index for shot in shots] == expected and shots.fired == 10
+    assert [shot.index for shot in shots if shot.recovered] == [2**32 - 1, 2**32]
+    assert lifetime == start + 10, "the status counts on past the wrap"
+    rows = shot_rows(db)
+    assert [r.shot_index for r in rows] == expected
+    assert all(r.received for r in rows) and [r.shot_index for r in rows if r.recovered] == [2**32 - 1, 2**32]
+    with TreatmentRecord(db, create=False) as record:
+        sessions = record.sessions()
+        assert [record.anomalies(s.session) for s in sessions] == [[] for _ in sessions]
+    assert sum(s.shots_unreceived for s in sessions) == 0
