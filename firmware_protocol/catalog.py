@@ -199,13 +199,14 @@ _SHOT_LOG_ENTRY = (
     _enum("source", ShotSource, "what fired it"),
     _flag("partial", "1: the stroke was aborted by an alarm after the plunger started moving (as in its shot event)"),
     _u32("delivered_nl", "nL", "estimated volume of the stroke: dose_nl for a whole stroke (as in its shot event)"),
+    _u32("host_id", "", "the host id of the session open when it was fired (as in its shot event; 0: none)"),
 )
 SHOT_LOG_HEADER_SIZE = 9
 """Bytes of a ``shot_log`` payload before its entries: oldest_index, newest_index, the entry count."""
 SHOT_LOG_ENTRY_SIZE = sum(f.wire.sizeof() for f in _SHOT_LOG_ENTRY)
 """Bytes of one ``shot_log`` entry."""
-SHOT_LOG_PAGE_MAX = 40
-"""Most entries one ``get_shot_log`` may ask for (one ``shot_log`` page): 40 × 22 + 9 = 889 bytes, within
+SHOT_LOG_PAGE_MAX = 38
+"""Most entries one ``get_shot_log`` may ask for (one ``shot_log`` page): 38 × 26 + 9 = 997 bytes, within
 :data:`~firmware_protocol.framing.MAX_PAYLOAD`."""
 assert SHOT_LOG_HEADER_SIZE + SHOT_LOG_PAGE_MAX * SHOT_LOG_ENTRY_SIZE <= MAX_PAYLOAD
 
@@ -235,6 +236,13 @@ def _hello_fields() -> tuple[Field, ...]:
             "",
             "the host's core family fingerprint (0: not checked by the device)",
             default_factory=lambda: CATALOG.fingerprint,
+        ),
+        _u32(
+            "host_id",
+            "",
+            "this host's session id: a random non-zero value per host, kept across its reconnects; the device stamps "
+            "it on every shot it fires while this session is open (0, or absent from an older host: none)",
+            default=0,
         ),
     )
 
@@ -463,6 +471,14 @@ _MESSAGES: tuple[MessageSpec, ...] = (
                 kind=FieldKind.ENUM,
                 enum=ShotSource,
                 default=ShotSource.REMOTE,
+            ),
+            _u32(
+                "host_id",
+                "",
+                "the host_id of the hello of the session open when the shot was fired (a remote shot: the session "
+                "that sent its fire), so a host tells its own shots from another host's; 0: no session was open, "
+                "or a device older than this field",
+                default=0,
             ),
             _flag(
                 "partial",

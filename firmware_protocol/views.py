@@ -42,6 +42,7 @@ class Hello(_Header):
 
     protocol_version: int
     fingerprint: int
+    host_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +231,7 @@ class Shot(_Header):
     dose_nl: int
     device_time_ms: int
     source: ShotSource
+    host_id: int
     partial: bool
     delivered_nl: int
 
@@ -265,6 +267,7 @@ class ShotLogEntry:
     source: ShotSource
     partial: bool
     delivered_nl: int
+    host_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,6 +190,12 @@ class Status:
         )
 
 
+def fired_by_other_host(stamp: int, own_host_id: int) -> bool:
+    """Whether a shot stamped with host id ``stamp`` was fired by a session of another host than ``own_host_id``
+    (0 is no session: a switch pressed while no host was connected, or a device older than host ids)."""
+    return stamp != 0 and stamp != own_host_id
+
+
 @dataclass(frozen=True)
 class ShotRecord:
     """One delivered shot: its lifetime index, what the device measured, and when (device seconds)."""
@@ -211,9 +217,16 @@ class ShotRecord:
     """The device's estimate of what left, the volume to add up: :attr:`dose_ml` for a whole shot (a negative
     value given, the default, is replaced by it), less for a partial one."""
 
+    host_id: int = 0
+    """The host id the device stamped on it: the session open when it was fired (0: none, or an older device)."""
+
     def __post_init__(self) -> None:
         if self.delivered_ml < 0:
             object.__setattr__(self, "delivered_ml", self.dose_ml)
+
+    def fired_by_other_host(self, own_host_id: int) -> bool:
+        """Whether another host's session fired it (not the host whose id is ``own_host_id``)."""
+        return fired_by_other_host(self.host_id, own_host_id)
 
     @classmethod
     def from_message(cls, m: Message) -> ShotRecord:
@@ -233,6 +246,7 @@ class ShotRecord:
             source=e.source,
             partial=e.partial,
             delivered_ml=_delivered_ml(e.partial, e.delivered_nl, e.dose_nl),
+            host_id=e.host_id,
         )
 
     @classmethod
@@ -247,6 +261,7 @@ class ShotRecord:
             source=v.source,
             partial=v.partial,
             delivered_ml=_delivered_ml(v.partial, v.delivered_nl, v.dose_nl),
+            host_id=v.host_id,
         )
 
 

@@ -230,6 +230,7 @@ class Commands:
         host_fp = int(message["fingerprint"])
         mismatch = message["protocol_version"] != config.protocol_version
         self._core.ram.incompatible = mismatch or (host_fp != 0 and host_fp != config.fingerprint)
+        self._core.ram.host_id = int(message.get("host_id", 0))  # a new session: its shots are stamped with it
         return "identity", self._identity()
 
     def _set_parameters(self, message: Message) -> Reply:

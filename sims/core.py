@@ -157,6 +157,8 @@ class Ram:
     event_seq: int = 0
     incompatible: bool = False
     """The last hello's version or core fingerprint differs: all but hello, stop and emergency_stop is refused."""
+    host_id: int = 0
+    """The host id of the session open now (its hello's ``host_id``; 0: none), stamped on every shot fired."""
     link: LinkCounters = field(default_factory=LinkCounters)
     plunger: PlungerStats = field(default_factory=PlungerStats)
 

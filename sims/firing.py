@@ -34,6 +34,7 @@ class Firing:
         """No burst in progress (power-on)."""
         self.fire_seq = 0
         self.source = ShotSource.REMOTE
+        self.host_id = 0
         self.shots_remaining = 0
         self.unbounded = False
         self.in_stroke = False
@@ -55,6 +56,7 @@ class Firing:
         now = core.now()
         self.fire_seq = fire_seq
         self.source = source
+        self.host_id = core.ram.host_id  # a remote burst stays its sender's, whoever says hello meanwhile
         self.shots_remaining = count
         self.unbounded = count == 0
         self._stop_after_stroke = False
@@ -178,23 +180,27 @@ class Firing:
         volume = core.syringe.push(delivered_nl, core.nvm.data.volume_gain)  # the truth, for the shot record only
         ram.reservoir_nl = max(ram.reservoir_nl - delivered_nl, 0)  # the device's estimate: what it commanded
         ram.shots_session += 1
-        lifetime = core.nvm.data.shots_lifetime + 1
+        lifetime = (core.nvm.data.shots_lifetime + 1) & 0xFFFF_FFFF  # a u32: after 2**32 - 1 comes 0
         core.nvm.update(shots_lifetime=lifetime)  # persisted before the shot is reported
         self._alarms.shot_delivered()
         depth = round(ram.motor.position(core.now()))
         time_ms = core.device_time_ms()
         core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
+        host_id = self.host_id if self.source is ShotSource.REMOTE else ram.host_id  # a switch: the session now
         core.nvm.shot_log.append(
-            LoggedShot(lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, self.source, partial, delivered_nl)
+            LoggedShot(
+                lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, self.source, partial, delivered_nl, host_id
+            )
         )
         core.emit(
             "shot",
-            shot_index=lifetime & 0xFFFF_FFFF,
+            shot_index=lifetime,
             fire_seq=self.fire_seq,
             depth_um=depth,
             dose_nl=ram.dose_nl,
             device_time_ms=time_ms,
             source=self.source,
+            host_id=host_id,
             partial=partial,
             delivered_nl=delivered_nl,
         )

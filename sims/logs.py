@@ -34,7 +34,7 @@ class ShotLogReader:
         if count > SHOT_LOG_PAGE_MAX:
             return f"count={count} above max {SHOT_LOG_PAGE_MAX} shots per page"
         log = self._core.nvm.shot_log
-        if from_index > log.newest_index:
+        if log.after_newest(from_index):
             newest = f"the newest shot {log.newest_index}" if len(log) else "the newest shot 0 (the log is empty)"
             return f"from_index={from_index} past {newest}"
         return None

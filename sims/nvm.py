@@ -126,6 +126,10 @@ class AlarmLog:
         return len(self._alarms)
 
 
+_WRAP = 1 << 32
+"""The lifetime counter's modulus: shot indices are u32 and wrap to 0 after 2**32 - 1."""
+
+
 @dataclass(frozen=True)
 class LoggedShot:
     """One entry of the shot log: what the device believes it did (the fields of a ``shot_log`` entry)."""
@@ -137,9 +141,11 @@ class LoggedShot:
     device_time_ms: int
     source: ShotSource = ShotSource.REMOTE
     partial: bool = False
-    """The stroke was aborted by an alarm (this simulator never logs one: an aborted stroke is not a shot)."""
+    """The stroke was cut short by an alarm after the plunger started moving (a partial shot)."""
     delivered_nl: int = 0
     """Volume of the stroke as the device believes it (``dose_nl`` for a whole stroke)."""
+    host_id: int = 0
+    """The host id of the session open when it was fired (0: none)."""
 
 
 class ShotLogRing:
@@ -193,11 +199,21 @@ class ShotLogRing:
         self._lines = 0
 
     def page(self, from_index: int, count: int) -> list[LoggedShot]:
-        """Up to ``count`` shots from ``max(from_index, oldest_index)`` on (indices are consecutive)."""
+        """Up to ``count`` shots from ``max(from_index, oldest_index)`` on (indices are consecutive, counted
+        modulo 2**32 across the counter's wrap)."""
         if not self._shots:
             return []
-        start = max(from_index - self.oldest_index, 0)
+        start = (from_index - self.oldest_index) % _WRAP
+        if start >= len(self._shots) and not self.after_newest(from_index):  # before the window: its oldest shot
+            start = 0
         return list(itertools.islice(self._shots, start, start + count))
+
+    def after_newest(self, index: int) -> bool:
+        """Whether ``index`` comes after the newest shot held (serial-number order modulo 2**32: the half of the
+        counter's range that follows ``newest_index``); never for an empty log but for an index above 0."""
+        if not self._shots:
+            return index > 0
+        return 0 < (index - self.newest_index) % _WRAP < _WRAP // 2
 
     def _load(self, path: Path) -> None:
         try:
@@ -209,8 +225,11 @@ class ShotLogRing:
         for number, line in enumerate(complete, start=1):
             try:
                 values = json.loads(line)
-                index, fire_seq, depth, dose, time_ms, source, partial, delivered = (int(v) for v in values)
-                shot = LoggedShot(index, fire_seq, depth, dose, time_ms, ShotSource(source), bool(partial), delivered)
+                index, fire_seq, depth, dose, time_ms, source, partial, delivered, *host = (int(v) for v in values)
+                host_id = host[0] if host else 0  # a log written before host ids
+                shot = LoggedShot(
+                    index, fire_seq, depth, dose, time_ms, ShotSource(source), bool(partial), delivered, host_id
+                )
             except (ValueError, TypeError, IndexError) as exc:
                 raise NvmError(f"shot log {path} line {number} is damaged: {exc}") from exc
             self._shots.append(shot)

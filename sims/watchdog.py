@@ -46,6 +46,7 @@ class Watchdog:
         silent_s = self._core.now() - self.last_rx
         if silent_s >= self._period_s() - _CLOCK_TOLERANCE_S:
             self._core.mark_watchdog_trip(silent_s)
+            self._core.ram.host_id = 0  # the host is gone: its session is closed
             self._raise_alarm(AlarmCode.COMMUNICATION_LOST)
         else:
             self._arm()

@@ -85,6 +85,12 @@ def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
         click.echo("alarms: none")
         click.echo()
     emit_table([dataclasses.asdict(s) for s in shots], [f.name for f in dataclasses.fields(shots[0])] if shots else [])
+    others = [s.shot_index for s in shots if s.other_host]
+    if others:
+        click.echo(
+            f"{len(others)} shots fired by another host (another workstation's session on this gun; other_host=True):"
+            " not this host's shots, not unreceived"
+        )
 
 
 @record_group.command("export")

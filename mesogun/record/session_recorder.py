@@ -24,10 +24,12 @@ from mesogun.models import GunInfo, Status
 from mesogun.record.recorder import Direction, FailureHandler
 from mesogun.record.store import TreatmentRecord, default_path, is_keepalive
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
+from mesogun.shot_counter import unwrap
 
-_DURABLE = frozenset({"shot", "alarm"})
-"""Device messages whose ``on_message`` returns only once committed. A ``shot_log`` page (shots read back
-from the device) goes with the next batch like a reply: fsyncing every page would hold up the shots behind it."""
+_DURABLE = frozenset({"shot", "alarm", "shot_log"})
+"""Device messages whose ``on_message`` returns only once committed (fsynced): shots, alarms, and a ``shot_log``
+page (shots read back from the device; pages are read only while the gun is neither armed nor firing, or by a
+``fire()`` after its burst, so their fsync never holds up a shot event behind them)."""
 
 
 class SessionRecorder:
@@ -63,6 +65,8 @@ class SessionRecorder:
         """Open a session for this device, reconcile with its lifetime counter, log the handshake."""
         self.writer.raise_if_failed()
         handshake, self._before_session = self._before_session, []
+        hellos = [m for d, m in handshake if d == "host" and m.name == "hello"]
+        host_id = int(hellos[-1].get("host_id", 0)) or None if hellos else None  # the id our shots carry
 
         def start(record: TreatmentRecord) -> tuple[int, int]:
             session = record.start_session(
@@ -72,6 +76,7 @@ class SessionRecorder:
                 url=url,
                 hardware_id=info.hardware_id or None,
                 counter_epoch=info.counter_epoch or None,
+                host_id=host_id,
             )
             added = record.reconcile(session, status.shots_lifetime, at_connect=True)
             record.enter_active_alarms(session, status.active_alarms)  # raised while no host was connected
@@ -136,12 +141,12 @@ class SessionRecorder:
         """The write for one message: log it, and reconcile the counter it reveals (a gap, a status)."""
         reconcile_to: int | None = None
         if direction == "device" and message.name == "shot":
-            index = view_as(message, views.Shot).shot_index
+            index = unwrap(view_as(message, views.Shot).shot_index, self._last_index)  # past the 2**32 wrap
             if self._last_index is not None and index > self._last_index + 1:
                 reconcile_to = index - 1
             self._last_index = max(index, self._last_index or 0)
         elif direction == "device" and message.name == "status":  # a get_status reply: the device's counter rules
-            reconcile_to = view_as(message, views.Status).shots_lifetime
+            reconcile_to = unwrap(view_as(message, views.Status).shots_lifetime, self._last_index)
             self._last_index = max(reconcile_to, self._last_index or 0)
 
         def write(record: TreatmentRecord) -> int:

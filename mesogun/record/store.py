@@ -21,6 +21,10 @@ as detailed rows marked ``recovered`` (``received`` = 1: the details are on reco
 device's log window when it was asked for is marked ``beyond_log``: those shots stay details-unknown for
 good (:meth:`TreatmentRecord.unreceived_ranges` lists the ones a host may still read back).
 
+Every shot carries the host id the device stamped on it (the ``hello`` of the session open when it was
+fired); one stamped with another host's id than the session's own is on record as ``other_host``: fired by
+another workstation on the same gun, shown as such, never counted as this host's shot nor as unreceived.
+
 Keep-alives (``heartbeat`` and its ``ack``) are never recorded: they say nothing about the treatment.
 """
 
@@ -43,6 +47,8 @@ from firmware_protocol import AlarmCode, Message, to_json, views
 from firmware_protocol.rules import ALARM_PRIORITIES
 from firmware_protocol.views import view_as
 from mesogun.errors import NoSuchSession, RecordError
+from mesogun.models import fired_by_other_host
+from mesogun.shot_counter import unwrap, unwrap_page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -64,7 +70,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     ended TEXT,
     kind TEXT NOT NULL DEFAULT 'treatment', -- 'treatment' (a host connected) or 'between_sessions' (none was)
     hardware_id TEXT,                 -- the board connected (identity.hardware_id; NULL: not reported)
-    counter_epoch INTEGER             -- its lifetime counter's epoch id then (identity.counter_epoch)
+    counter_epoch INTEGER,            -- its lifetime counter's epoch id then (identity.counter_epoch)
+    host_id INTEGER                   -- the host id this host said hello with (NULL: not known)
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -90,6 +97,8 @@ CREATE TABLE IF NOT EXISTS shots (
     source TEXT,                      -- what fired it: trigger, pedal or remote (NULL: unreceived, or an old record)
     partial INTEGER,                  -- 1: a stroke cut short by an alarm (a partial shot), 0 a whole one
     delivered_nl INTEGER,             -- the device's estimate of what left: dose_nl for a whole shot
+    host_id INTEGER,                  -- the host id the device stamped on it (0: no session; NULL: not known)
+    other_host INTEGER NOT NULL DEFAULT 0, -- 1: fired by another host's session (not this record's host)
     PRIMARY KEY (device_serial, epoch, shot_index)
 );
 CREATE INDEX IF NOT EXISTS shots_by_session ON shots(session_id);
@@ -171,6 +180,9 @@ _ADDED_COLUMNS = (
     ("sessions", "counter_epoch", "INTEGER"),
     ("devices", "hardware_id", "TEXT"),
     ("devices", "counter_epoch", "INTEGER"),
+    ("sessions", "host_id", "INTEGER"),
+    ("shots", "host_id", "INTEGER"),
+    ("shots", "other_host", "INTEGER NOT NULL DEFAULT 0"),
 )
 """Columns added after the first schema: a record written before them gains them at open (with defaults)."""
 
@@ -218,6 +230,8 @@ class SessionSummary:
     """Entries the record refused to believe (e.g. a device counter that jumped): :meth:`TreatmentRecord.anomalies`."""
     kind: str = TREATMENT
     """``treatment`` (a host was connected) or ``between_sessions`` (what the device did while none was)."""
+    shots_other_host: int = 0
+    """Shots fired by another host's session (another workstation on the gun): not in ``shots_recorded``."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +271,8 @@ class ShotRow:
     """A stroke cut short by an alarm after the plunger started moving."""
     delivered_nl: int | None = None
     """The device's estimate of what left (``dose_nl`` for a whole shot); ``None`` for an unreceived shot."""
+    other_host: bool = False
+    """Fired by another host's session (the device stamped another host id on it): not this host's shot."""
 
 
 class TreatmentRecord:
@@ -405,14 +421,16 @@ class TreatmentRecord:
         url: str = "",
         hardware_id: str | None = None,
         counter_epoch: int | None = None,
+        host_id: int | None = None,
     ) -> int:
         """Open a new session for a device and return its id. ``hardware_id`` and ``counter_epoch`` (from its
-        identity) let :meth:`reconcile` tell a reset counter or another board for certain."""
+        identity) let :meth:`reconcile` tell a reset counter or another board for certain; ``host_id`` (the one
+        this host said hello with) tells its shots from another host's."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO sessions (device_serial, model, firmware_version, url, started, hardware_id,"
-                " counter_epoch) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (device_serial, model, firmware_version, url, _now(), hardware_id, counter_epoch),
+                " counter_epoch, host_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (device_serial, model, firmware_version, url, _now(), hardware_id, counter_epoch, host_id),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
@@ -447,19 +465,22 @@ class TreatmentRecord:
             if message.name == "shot" and direction == "device":
                 shot = view_as(message, views.Shot)
                 serial, epoch = self._device_of(db, session_id)
+                index = unwrap(shot.shot_index, self._reconciled_to(db, serial))  # counted on past the 2**32 wrap
                 # A received shot replaces an "unreceived" placeholder for the same index; the same shot event
                 # seen twice (a replay after a reconnect) stays one shot.
                 db.execute(
                     "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um,"
-                    " dose_nl, device_time_ms, source, partial, delivered_nl) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?,"
-                    " ?, ?) ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1,"
-                    " ts = excluded.ts, fire_seq = excluded.fire_seq, depth_um = excluded.depth_um,"
-                    " dose_nl = excluded.dose_nl, device_time_ms = excluded.device_time_ms, source = excluded.source,"
-                    " partial = excluded.partial, delivered_nl = excluded.delivered_nl WHERE received = 0",
+                    " dose_nl, device_time_ms, source, partial, delivered_nl, host_id, other_host)"
+                    " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1, ts = excluded.ts,"
+                    " fire_seq = excluded.fire_seq, depth_um = excluded.depth_um, dose_nl = excluded.dose_nl,"
+                    " device_time_ms = excluded.device_time_ms, source = excluded.source,"
+                    " partial = excluded.partial, delivered_nl = excluded.delivered_nl, host_id = excluded.host_id,"
+                    " other_host = excluded.other_host WHERE received = 0",
                     (
                         serial,
                         epoch,
-                        shot.shot_index,
+                        index,
                         session_id,
                         ts,
                         shot.fire_seq,
@@ -469,11 +490,15 @@ class TreatmentRecord:
                         shot.source.json_name,
                         int(shot.partial),
                         shot.delivered_nl if shot.partial else shot.dose_nl,
+                        shot.host_id,
+                        int(self._other_host(db, session_id, shot.host_id)),
                     ),
                 )
-                self._take_from_ranges(db, serial, epoch, shot.shot_index)
+                self._take_from_ranges(db, serial, epoch, index)
             elif message.name == "shot_log" and direction == "device":
-                self._recover(db, session_id, view_as(message, views.ShotLog))
+                serial, _ = self._device_of(db, session_id)
+                page = unwrap_page(view_as(message, views.ShotLog), self._reconciled_to(db, serial) or 0)
+                self._recover(db, session_id, page)
 
     def _recover(self, db: sqlite3.Connection, session_id: int, page: views.ShotLog) -> None:
         """A page of the device's shot log: its shots replace their "unreceived" placeholders (in the session
@@ -488,12 +513,13 @@ class TreatmentRecord:
             owner = self._take_from_ranges(db, serial, epoch, entry.shot_index)
             db.execute(
                 "INSERT INTO shots (device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um,"
-                " dose_nl, device_time_ms, recovered, source, partial, delivered_nl)"
-                " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+                " dose_nl, device_time_ms, recovered, source, partial, delivered_nl, host_id, other_host)"
+                " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (device_serial, epoch, shot_index) DO UPDATE SET received = 1, recovered = 1,"
                 " ts = excluded.ts, fire_seq = excluded.fire_seq, depth_um = excluded.depth_um,"
                 " dose_nl = excluded.dose_nl, device_time_ms = excluded.device_time_ms, source = excluded.source,"
-                " partial = excluded.partial, delivered_nl = excluded.delivered_nl WHERE received = 0",
+                " partial = excluded.partial, delivered_nl = excluded.delivered_nl, host_id = excluded.host_id,"
+                " other_host = excluded.other_host WHERE received = 0",
                 (
                     serial,
                     epoch,
@@ -507,10 +533,24 @@ class TreatmentRecord:
                     entry.source.json_name,
                     int(entry.partial),
                     entry.delivered_nl if entry.partial else entry.dose_nl,
+                    entry.host_id,
+                    int(self._other_host(db, session_id, entry.host_id)),
                 ),
             )
         if page.oldest_index > 0:
             self._mark_beyond_log(db, serial, epoch, page.oldest_index)
+
+    @staticmethod
+    def _reconciled_to(db: sqlite3.Connection, serial: str) -> int | None:
+        """The device's lifetime counter as last reconciled (unwrapped past 2**32; ``None``: a new device)."""
+        row = db.execute("SELECT reconciled_to FROM devices WHERE serial = ?", (serial,)).fetchone()
+        return int(row[0]) if row is not None else None
+
+    @staticmethod
+    def _other_host(db: sqlite3.Connection, session_id: int, stamp: int) -> bool:
+        """Whether a shot stamped ``stamp`` was fired by another host than the one holding ``session_id``."""
+        row = db.execute("SELECT host_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return row is not None and row[0] is not None and fired_by_other_host(stamp, int(row[0]))
 
     @staticmethod
     def _mark_beyond_log(db: sqlite3.Connection, serial: str, epoch: int, oldest: int) -> None:
@@ -591,7 +631,8 @@ class TreatmentRecord:
                 )
                 return 0
             complete_to, epoch = int(row[0]), int(row[1])
-            if _new_counter_epoch(tuple(board), (row[2], row[3])) or device_lifetime < complete_to:
+            counted = unwrap(device_lifetime, complete_to)  # the device's u32 counter wraps at 2**32: count on
+            if _new_counter_epoch(tuple(board), (row[2], row[3])) or counted < complete_to:
                 # The counter was reset (the device reports a new counter epoch, or another board with this
                 # serial, or - from a device that reports neither - the counter went back): its indices will
                 # repeat, so its shots go in a new epoch rather than collide with recorded ones.
@@ -601,6 +642,7 @@ class TreatmentRecord:
                     (epoch + 1, device_lifetime, device_lifetime, board[0], board[1], serial),
                 )
                 return 0
+            device_lifetime = counted
             if row[3] is None and board[1] is not None:  # a record from before these ids: adopt the device's
                 adopt = "UPDATE devices SET hardware_id = ?, counter_epoch = ? WHERE serial = ?"
                 db.execute(adopt, (board[0], board[1], serial))
@@ -732,16 +774,17 @@ class TreatmentRecord:
         its shot and alarm counts."""
         rows = self._db.execute(
             "SELECT s.id, s.device_serial, s.started, s.ended,"
-            " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 1),"
+            " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 1 AND other_host = 0),"
             " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND received = 0)"
             "  + (SELECT COALESCE(SUM(last - first + 1), 0) FROM unreceived WHERE session_id = s.id),"
             " (SELECT COALESCE(SUM(COALESCE(delivered_nl, dose_nl)), 0) FROM shots"
-            "  WHERE session_id = s.id AND received = 1),"
+            "  WHERE session_id = s.id AND received = 1 AND other_host = 0),"
             " (SELECT COUNT(*) FROM events WHERE session_id = s.id AND type = 'alarm'"
             "  AND json_extract(body, '$.raised') = 1)"
             "  + (SELECT COUNT(*) FROM alarms_found WHERE session_id = s.id),"
             " (SELECT COUNT(*) FROM anomalies WHERE session_id = s.id),"
-            " s.kind"
+            " s.kind,"
+            " (SELECT COUNT(*) FROM shots WHERE session_id = s.id AND other_host = 1)"
             " FROM sessions s ORDER BY"  # a between-sessions entry just before the session whose connect found it
             " CASE WHEN s.kind = 'treatment' THEN s.id"
             "  ELSE (SELECT MAX(t.id) FROM sessions t WHERE t.kind = 'treatment' AND t.id < s.id) END,"
@@ -762,7 +805,7 @@ class TreatmentRecord:
         self.session(session_id)
         rows = self._db.execute(
             "SELECT shot_index, received, ts, fire_seq, depth_um, dose_nl, device_time_ms, epoch, recovered, source,"
-            " partial, COALESCE(delivered_nl, dose_nl) FROM shots WHERE session_id = ?",
+            " partial, COALESCE(delivered_nl, dose_nl), other_host FROM shots WHERE session_id = ?",
             (session_id,),
         ).fetchall()
         shots = [
@@ -779,6 +822,7 @@ class TreatmentRecord:
                 source=r[9],
                 partial=bool(r[10]),
                 delivered_nl=r[11],
+                other_host=bool(r[12]),
             )
             for r in rows
         ]

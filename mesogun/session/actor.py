@@ -17,10 +17,10 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState, views
+from firmware_protocol import FINGERPRINT, PROTOCOL_VERSION, DeviceState, Message, views
 from firmware_protocol.views import echoed
 from mesogun.errors import (
     CommandOutcome,
@@ -112,7 +112,10 @@ class ControlActor:
         self.recorder = recorder
         self.timeouts = timeouts
         self.controller = Controller()
-        self.tracker = Tracker()
+        self.host_id = secrets.randbits(32) or 1
+        """This host's id in every hello of this actor (one per Gun: kept across reconnects), which the device
+        stamps on the shots it fires for it: a shot stamped with another id is another host's."""
+        self.tracker = Tracker(self.host_id)
         self.needle = NeedleStop()
         self.events: FanOut[Event] = FanOut()
         self.link: Link | None = None
@@ -311,7 +314,11 @@ class ControlActor:
         """Hello, identity check, first status, on the open transport (connect and reconnect)."""
         link = self.new_link()
         await link.start()
-        identity = (await self.exchange("hello", protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT)).message
+        identity = (
+            await self.exchange(
+                "hello", protocol_version=PROTOCOL_VERSION, fingerprint=FINGERPRINT, host_id=self.host_id
+            )
+        ).message
         info = GunInfo.from_identity(identity)
         self.families.on_identity(info)  # another core: refused, unless this session only makes the gun safe
         if expected_serial is not None and info.serial_number != expected_serial:
@@ -505,8 +512,13 @@ class ControlActor:
     def _apply_status(self, received: Received) -> None:
         if received.rx_index > self.status_rx:
             self.status_rx = received.rx_index
-            self.status = Status.from_message(received.message)
+            self.status = self._status_of(received.message)
             self.needle.status(self.status, received.rx_index)
+
+    def _status_of(self, message: Message) -> Status:
+        """A ``status`` with its lifetime counter counted on past the device's 2**32 wrap."""
+        status = Status.from_message(message)
+        return replace(status, shots_lifetime=self.shot_log.unwrap(status.shots_lifetime))
 
     async def _reconcile(self, received: Received) -> None:
         """Follow the device's state unless a command reply newer than this status already moved us."""
@@ -524,7 +536,7 @@ class ControlActor:
             self.tracker.taken(number, pending=False)
             self._apply_status(received)
             await self._reconcile(received)
-            self.events.publish(StatusEvent(Status.from_message(message)))
+            self.events.publish(StatusEvent(self._status_of(message)))
             return
         if message.name == "trigger":  # recorded with the next batch, like a reply; shown at once
             self.tracker.taken(number, pending=False)
@@ -574,6 +586,7 @@ class ControlActor:
         message = received.message
         if message.name == "shot":
             shot = ShotRecord.from_message(message)
+            shot = replace(shot, index=self.shot_log.unwrap(shot.index))  # past the device's 2**32 wrap
             burst = self.tracker.shot(shot)
             self.events.publish(ShotEvent(shot))
             if burst is not None and burst.last_shot_in and not burst.asked_status:

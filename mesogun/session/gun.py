@@ -127,6 +127,12 @@ class Gun:
     # ------------------------------------------------------------------ properties
 
     @property
+    def host_id(self) -> int:
+        """This Gun's random non-zero host id, sent in every hello (kept across :meth:`reconnect`): the device
+        stamps it on the shots it fires for this Gun, so shots another host fired are never taken for ours."""
+        return self._actor.host_id
+
+    @property
     def incompatible(self) -> IncompatibleDevice | None:
         """Why the device's core catalog is not this host's, in a session opened with
         ``safety_only_if_incompatible``: then only :meth:`stop` and :meth:`emergency_stop` are sent (nothing

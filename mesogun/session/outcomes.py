@@ -22,7 +22,8 @@ from firmware_protocol.catalog import SHOT_LOG_PAGE_MAX
 from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
 from mesogun.errors import CommandOutcome, ConnectionLost, DeviceRefused, LinkError, LinkTimeout
-from mesogun.models import FiredShots, ShotRecord, Status
+from mesogun.models import FiredShots, ShotRecord, Status, fired_by_other_host
+from mesogun.shot_counter import on_wire, unwrap_page
 
 if TYPE_CHECKING:
     from mesogun.link import Received
@@ -183,7 +184,9 @@ class CommandOutcomes:
         lifetime = status.shots_lifetime
         entries, covered = await self._log(before + 1, lifetime)
         shots = {
-            entry.shot_index: ShotRecord.from_log_entry(entry) for entry in entries if entry.fire_seq == outcome.seq
+            entry.shot_index: ShotRecord.from_log_entry(entry)
+            for entry in entries
+            if entry.fire_seq == outcome.seq and not fired_by_other_host(entry.host_id, self._actor.host_id)
         }
         shots.update({shot.index: shot for shot in outcome.shots})  # the details received first are kept
         # The device's counter decides how many it fired: shots of the window the log did not give (another
@@ -237,13 +240,13 @@ class CommandOutcomes:
             count = min(last - index + 1, SHOT_LOG_PAGE_MAX)
 
             async def page(start: int = index, count: int = count) -> Received:
-                return await actor.command("get_shot_log", from_index=start, count=count)
+                return await actor.command("get_shot_log", from_index=on_wire(start), count=count)
 
             try:
                 received = await self._ask("get_shot_log", page)
             except DeviceRefused:  # past the device's newest shot: its counter went back (a new NVM)
                 return entries, False
-            shot_log = view_as(received.message, views.ShotLog)
+            shot_log = unwrap_page(view_as(received.message, views.ShotLog), index)
             if index == first and shot_log.oldest_index > first:
                 covered = False
             entries.extend(e for e in shot_log.entries if index <= e.shot_index <= last)

@@ -7,7 +7,8 @@ from the device, one page per queued work item at normal priority (``stop`` and 
 it, heartbeats go out between pages). Each page reaches the record through the ordinary command path, so
 the record replaces its "details unknown" rows with the recovered shots (and marks those older than the log
 window as lost for good). ``fire()`` waits for its own missing shots the same way and returns them marked
-``recovered``.
+``recovered``. A shot the log shows stamped with another host's id (another workstation's session fired it)
+is taken out of the missing ones and never attributed to this host (:attr:`ShotLogRecovery.other_hosts`).
 
 The log is read only when the device's logs family has this host's fingerprint (the actor's
 :class:`~mesogun.session.families.FamilyGate`); otherwise lost shots stay "details unknown".
@@ -33,6 +34,7 @@ from firmware_protocol.views import view_as
 from mesogun.errors import DeviceRefused, MesogunError, ShotsNotReceived
 from mesogun.models import FiredShots, ShotEvent, ShotRecord
 from mesogun.session.controller import HostState
+from mesogun.shot_counter import on_wire, unwrap, unwrap_page
 
 if TYPE_CHECKING:
     from mesogun.session.actor import ControlActor
@@ -116,6 +118,8 @@ class ShotLogRecovery:
         """Shots fired but not received, still to be read from the log."""
         self.lost = Ranges()
         """Shots whose details are lost for good: older than the device's log window when asked for."""
+        self.other_hosts = Ranges()
+        """Shots the device's log shows another host's session fired: never this host's, nor unreceived."""
         self._recovered: dict[int, ShotRecord] = {}
         self._scheduled = False
         self.pages = 0
@@ -136,12 +140,16 @@ class ShotLogRecovery:
     def taken(self, message: Message) -> None:
         """A device event the actor took from its inbox, in arrival order (before it waits for the record)."""
         if message.name == "shot":
-            index = view_as(message, views.Shot).shot_index
+            index = self.unwrap(view_as(message, views.Shot).shot_index)
             self.missing.remove(index, index)  # a status reply may have shown it before its event came
             self._account(index - 1)
             self.accounted_to = max(index, self.accounted_to or 0)
         elif message.name == "status":
-            self.lifetime(view_as(message, views.Status).shots_lifetime)
+            self.lifetime(self.unwrap(view_as(message, views.Status).shots_lifetime))
+
+    def unwrap(self, index: int) -> int:
+        """The lifetime number of a device index (mod 2**32) nearest to the shots accounted for."""
+        return unwrap(index, self.accounted_to)
 
     def lifetime(self, lifetime: int) -> None:
         """The device counts ``lifetime`` shots: any above those accounted for are missing."""
@@ -203,7 +211,7 @@ class ShotLogRecovery:
         lo, hi = first
         count = min(hi - lo + 1, SHOT_LOG_PAGE_MAX)
         try:
-            received = await self._actor.command("get_shot_log", from_index=lo, count=count)
+            received = await self._actor.command("get_shot_log", from_index=on_wire(lo), count=count)
         except DeviceRefused as exc:  # past the device's newest shot: its counter went back, these never come
             log.warning("the device refused its shot log for shots %d-%d: %s", lo, hi, exc.detail)
             self.missing.remove(lo, hi)
@@ -213,7 +221,7 @@ class ShotLogRecovery:
             log.info("shot log not read (%s); will retry", exc)
             return False
         self.pages += 1
-        self._take_page(view_as(received.message, views.ShotLog), lo, count)
+        self._take_page(unwrap_page(view_as(received.message, views.ShotLog), lo), lo, count)
         return bool(self.missing)
 
     def _usable(self) -> bool:
@@ -230,6 +238,9 @@ class ShotLogRecovery:
                 continue
             self.missing.remove(index, index)
             shot = ShotRecord.from_log_entry(entry)
+            if shot.fired_by_other_host(self._actor.host_id):  # not ours to return, count or show as ours
+                self.other_hosts.add(index, index)
+                continue
             self._recovered[index] = shot
             self._actor.tracker.shot(shot)  # a burst still collecting takes it at once
             self._actor.events.publish(ShotEvent(shot))
@@ -256,6 +267,7 @@ class ShotLogRecovery:
         async def note() -> None:
             self.lifetime(last)
 
+        pages = self.pages
         with contextlib.suppress(MesogunError):
             if self.accounted_to is None or last > self.accounted_to:  # the status that ended it showed more
                 await actor.call("get_shot_log", note)
@@ -263,6 +275,8 @@ class ShotLogRecovery:
                 page = functools.partial(self.read_page, before + 1)
                 if not await actor.call("get_shot_log", page) and self.missing.count_in(before + 1, last):
                     break  # the link is gone: what is still missing stays missing
+        if self.pages != pages:  # shots read back are on record (committed) before fire() returns them
+            await actor.record.drain()
         result = self._result(burst.seq, shots, before, last)
         if result.unreceived:
             warnings.warn(
@@ -276,7 +290,7 @@ class ShotLogRecovery:
 
     def _result(self, seq: int, shots: list[ShotRecord], before: int, last: int) -> FiredShots:
         by_index = {shot.index: shot for shot in shots}
-        others = 0
+        others = self.other_hosts.count_in(before + 1, last)  # another host's session fired them
         for index in range(before + 1, last + 1):
             recovered = self._recovered.get(index)
             if recovered is None or index in by_index:

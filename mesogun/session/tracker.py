@@ -55,7 +55,9 @@ class StatusWait:
 class Tracker:
     """Bursts in progress, bursts ending, status waiters; resolved from the statuses and events it is fed."""
 
-    def __init__(self) -> None:
+    def __init__(self, host_id: int = 0) -> None:
+        self.host_id = host_id
+        """This host's id: a shot the device stamped with another one is never this host's burst's."""
         self.burst: Burst | None = None
         self._ending: list[Burst] = []
         self._waits: list[StatusWait] = []
@@ -86,8 +88,9 @@ class Tracker:
         self.burst = burst
 
     def shot(self, shot: ShotRecord) -> Burst | None:
-        """Attribute a shot to its burst (by the fire's seq); return that burst (none for a trigger or pedal shot)."""
-        if shot.source is not ShotSource.REMOTE:
+        """Attribute a shot to its burst (by the fire's seq); return that burst (none for a trigger or pedal shot,
+        or another host's: its fire's seq may equal one of ours)."""
+        if shot.source is not ShotSource.REMOTE or shot.fired_by_other_host(self.host_id):
             return None
         burst = next((b for b in self._bursts() if b.seq == shot.fire_seq), None)
         if burst is not None:

@@ -22,6 +22,7 @@ from firmware_protocol import (
     Mode,
     NakCode,
     ProtocolError,
+    ShotSource,
     UnknownMessageType,
     decode_frame,
     decode_message,
@@ -244,6 +245,22 @@ def test_a_newer_hosts_longer_hello_is_read_by_an_older_device() -> None:
     """hello has a frozen prefix: a device reads the version and fingerprint of any host."""
     frame = encode_message(make("hello", seq=1))
     assert decode_message(Frame(frame.msg_type, 1, frame.payload + b"\x01\x02")) == make("hello", seq=1)
+
+
+def test_a_newer_device_reads_an_older_hosts_hello_without_its_host_id() -> None:
+    """host_id was appended to hello: an older host's hello (version and fingerprint only) reads as host_id 0."""
+    older = struct.pack("<BI", 2, 0x1234_5678)
+    received = decode_message(_frame(0x01, older))
+    assert received["fingerprint"] == 0x1234_5678 and received["host_id"] == 0
+
+
+def test_a_newer_host_reads_an_older_devices_shot_without_source_or_host_id() -> None:
+    """Fields appended to a device→host message take their declared defaults when an older device omits them."""
+    older = struct.pack("<IHHII", 9, 4, 2000, 10_000, 5)
+    shot = decode_message(_frame(0x84, older))
+    assert (shot["shot_index"], shot["source"], shot["host_id"]) == (9, ShotSource.REMOTE, 0)
+    with pytest.raises(BadPayload, match="shot"):  # a field without a default is still required
+        decode_message(_frame(0x84, older[:-4]))
 
 
 @pytest.mark.parametrize(

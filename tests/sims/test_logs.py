@@ -57,10 +57,14 @@ def test_a_page_ends_at_the_newest_shot(sim_run: Any) -> None:
     ("fields", "detail"),
     [
         ({"from_index": 1, "count": 0}, "count=0 below min 1 shot"),
-        ({"from_index": 1, "count": SHOT_LOG_PAGE_MAX + 1}, f"count=41 above max {SHOT_LOG_PAGE_MAX} shots per page"),
-        ({"from_index": 1, "count": 0xFFFF}, "count=65535 above max 40"),
+        (
+            {"from_index": 1, "count": SHOT_LOG_PAGE_MAX + 1},
+            f"count={SHOT_LOG_PAGE_MAX + 1} above max {SHOT_LOG_PAGE_MAX} shots per page",
+        ),
+        ({"from_index": 1, "count": 0xFFFF}, f"count=65535 above max {SHOT_LOG_PAGE_MAX}"),
         ({"from_index": 4, "count": 1}, "from_index=4 past the newest shot 3"),
-        ({"from_index": 0xFFFF_FFFF, "count": 1}, "from_index=4294967295 past the newest shot 3"),
+        # modulo 2**32 the half of the range after the newest shot is past it (the other half is older)
+        ({"from_index": 2**31 + 2, "count": 1}, "from_index=2147483650 past the newest shot 3"),
     ],
 )
 def test_bad_pages_are_refused_out_of_range_and_change_nothing(
@@ -166,7 +170,12 @@ def test_a_line_cut_short_by_a_killed_simulator_is_ignored(tmp_path: Any) -> Non
 
 
 @settings(max_examples=60, deadline=None)
-@given(capacity=st.integers(1, 30), shots=st.integers(0, 90), from_index=st.integers(0, 100), count=st.integers(1, 40))
+@given(
+    capacity=st.integers(1, 30),
+    shots=st.integers(0, 90),
+    from_index=st.integers(0, 100),
+    count=st.integers(1, SHOT_LOG_PAGE_MAX),
+)
 def test_a_ring_page_is_the_window_slice_from_the_asked_index(
     capacity: int, shots: int, from_index: int, count: int
 ) -> None:
@@ -187,3 +196,50 @@ def test_the_file_is_compacted_to_the_ring_when_it_has_grown_to_twice_its_size(t
         ring.append(_shot(index))
     assert len(path.read_text().splitlines()) == 5
     assert [s.shot_index for s in ShotLogRing(5, path)] == [6, 7, 8, 9, 10]
+
+
+def test_every_shot_and_its_log_entry_carry_the_host_id_of_the_session_open_when_it_was_fired(sim_run: Any) -> None:
+    """A remote shot carries its sender's hello host_id, a trigger shot the session open then (after another
+    host's hello: that one's), so a host tells its own shots from another workstation's."""
+
+    async def main(sim: Any, host: Any) -> None:
+        await host.ready_to_fire(mode="single")
+        host.start_heartbeat()
+        assert (await host.request("hello", host_id=0xA11CE)).name == "identity"
+        await _fire(host, 1)
+        assert (await host.request("hello", host_id=0xB0B)).name == "identity"  # another host's session now
+        assert sim.device.press_trigger() is None
+        await host.wait_for(lambda m: m.name == "shot" and m["source"] is ShotSource.TRIGGER)
+        shots = host.events("shot")
+        assert [(m["shot_index"], m["host_id"]) for m in shots] == [(1, 0xA11CE), (2, 0xB0B)]
+        reply = await host.request("get_shot_log", from_index=1, count=2)
+        assert [(e["shot_index"], e["host_id"]) for e in reply["entries"]] == [(1, 0xA11CE), (2, 0xB0B)]
+
+    sim_run(main)
+
+
+def test_a_shot_log_file_written_before_host_ids_loads_with_host_id_0(tmp_path: Any) -> None:
+    path = tmp_path / "shots.jsonl"
+    path.write_text("[1, 4, 2000, 10000, 5, 2, 0, 10000]\n", encoding="utf-8")
+    assert [shot.host_id for shot in ShotLogRing(path=path)] == [0]
+
+
+def test_the_lifetime_counter_wraps_at_2_32_and_the_log_pages_across_the_wrap(sim_run: Any) -> None:
+    async def main(sim: Any, host: Any) -> None:
+        await host.ready_to_fire()
+        host.start_heartbeat()
+        await _fire(host, 4)
+        assert [m["shot_index"] for m in host.events("shot")] == [2**32 - 1, 0, 1, 2]
+        status = await host.request("get_status")
+        assert status["shots_lifetime"] == 2
+        across = await host.request("get_shot_log", from_index=2**32 - 1, count=4)
+        assert [e["shot_index"] for e in across["entries"]] == [2**32 - 1, 0, 1, 2]
+        assert (across["oldest_index"], across["newest_index"]) == (2**32 - 1, 2)
+        after = await host.request("get_shot_log", from_index=0, count=4)
+        assert [e["shot_index"] for e in after["entries"]] == [0, 1, 2]
+        older = await host.request("get_shot_log", from_index=2**32 - 100, count=2)
+        assert [e["shot_index"] for e in older["entries"]] == [2**32 - 1, 0], "from the oldest held"
+        past = await host.request("get_shot_log", from_index=3, count=1)
+        assert past.name == "nak" and past["code"] is NakCode.OUT_OF_RANGE
+
+    sim_run(main, f"lifetime_shots={2**32 - 2}")

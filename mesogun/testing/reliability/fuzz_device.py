@@ -216,8 +216,9 @@ class Harness:
 def step(h: Harness, src: ByteSource) -> None:
     """One step of the input's program."""
     op = src.below(9)
-    if op == 0:  # raw bytes
-        h.send(src.take(src.below(80)), [])
+    if op == 0:  # raw bytes (which may hold a whole valid frame: the device then answers it)
+        data = src.take(src.below(80))
+        h.send(data, [f.seq for f in StreamDecoder().feed(data)])
     elif op == 1:  # one valid-CRC frame, anything in it
         seq = h.next_seq(src)
         h.send(encode_frame(random_frame(src, seq)), [seq])

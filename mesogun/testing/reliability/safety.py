@@ -74,7 +74,7 @@ class BareHost:
         now = self.loop.time()
         for frame in self.decoder.feed(data):
             message = decode_message(frame)
-            if message.name == "shot":
+            if message.name == "shot" and not message.get("partial"):  # a partial shot is the stroke the fault cut
                 self.shots.append(now)
             elif message.name == "alarm" and message["raised"]:
                 self.alarms.append((message["code"], now))

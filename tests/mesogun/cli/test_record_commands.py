@@ -55,3 +55,20 @@ def test_list_labels_the_between_sessions_entry(db: Path, capsys: pytest.Capture
     assert main(["--db", str(db), "record", "show", "3"]) == 0
     out = capsys.readouterr().out
     assert "between_sessions" in out and "communication_lost" in out and "no host was connected" in out
+
+
+def test_show_says_which_shots_another_host_fired(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Shots the device stamped with another host's id are shown as fired by another host, not counted as ours."""
+    path = tmp_path / "r.sqlite"
+    with TreatmentRecord(path) as record:
+        session = record.start_session("SN1", host_id=0xA)
+        record.reconcile(session, 0, at_connect=True)
+        for index, host_id in ((1, 0xA), (2, 0xB), (3, 0xB)):
+            shot = make("shot", shot_index=index, fire_seq=5, depth_um=2000, dose_nl=10_000, device_time_ms=index)
+            record.log_message(session, "device", make("shot", **{**shot.fields, "host_id": host_id}))
+    assert main(["--db", str(path), "record", "show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 shots fired by another host" in out
+    assert main(["--db", str(path), "record", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert (listed["shots_recorded"], listed["shots_unreceived"], listed["shots_other_host"]) == (1, 0, 2)

@@ -450,3 +450,22 @@ def test_repr_names_the_file_and_its_sessions_and_survives_close(tmp_path: Path)
     assert repr(record) == f"<TreatmentRecord {str(path)!r} closed>"
     record.close()  # closing again does nothing
     assert repr(record) == f"<TreatmentRecord {str(path)!r} closed>"
+
+
+def test_a_counter_that_wrapped_at_2_32_while_away_is_counted_on_not_a_new_epoch(tmp_path: Path) -> None:
+    """The device's u32 counter passed 2**32 - 1 between two connections (it reads 3 now): the 6 shots fired
+    meanwhile are unreceived in the same epoch, and the next shot (wire index 4) follows them."""
+    near = 2**32 - 3
+    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+        first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
+        record.reconcile(first, near)
+        record.end_session(first)
+        second = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
+        assert record.reconcile(second, 3, at_connect=True) == 6
+        record.log_message(second, "device", _shot(4))
+        rows = [row for s in record.sessions() for row in record.shots(s.session)]
+        assert [(r.epoch, r.shot_index, r.received) for r in rows] == [
+            *((0, index, False) for index in range(near + 1, near + 7)),
+            (0, 2**32 + 4, True),
+        ]
+        assert all(not record.anomalies(s.session) for s in record.sessions())

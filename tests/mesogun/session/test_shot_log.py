@@ -339,3 +339,82 @@ def test_no_shot_log_page_is_asked_while_the_gun_fires_and_a_fire_reads_only_its
     assert [s.index for s in second] == [6, 7, 8, 9, 10] and second.unreceived == 0
     assert asked and all(state != "firing" for state, _ in asked), asked
     assert [index for _, index in asked] == [3], "one page, for the fire's own lost shot"
+
+
+def test_two_hosts_on_one_gun_each_record_names_the_others_shots_not_unreceived(virtual: Any, tmp_path: Path) -> None:
+    """Host A fires 30, host B (another workstation, its own record) fires 30 on the same gun, then A
+    reconnects: A's record has its 30 and names B's 30 as another host's, none as unreceived."""
+    db_a, db_b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+
+    async def main() -> tuple[list[int], int]:
+        sim = await start_inprocess("")
+        try:
+            a = Gun(SimTransport.attach(sim), recorder=SessionRecorder(db_a))
+            await a.open()
+            await make_ready(a, rate_hz=10)
+            fired_a = await a.fire(30)
+            await a.disarm()
+            sim.unplug()  # A's cable is taken over by B
+            await asyncio.sleep(1.0)
+            async with gun_on(sim, db_b) as b:
+                assert b.host_id != a.host_id
+                await b.arm()
+                fired_b = await b.fire(30)
+                await b.disarm()
+            await a.reconnect()
+            await settle(a)
+            await a.close()
+            return [shot.index for shot in fired_a], len(fired_b)
+        finally:
+            await sim.close()
+
+    fired_a, fired_b = virtual(main)
+    assert fired_a == list(range(1, 31)) and fired_b == 30
+    rows = shot_rows(db_a)
+    assert [r.shot_index for r in rows] == list(range(1, 61))
+    assert [r.shot_index for r in rows if not r.other_host] == list(range(1, 31))
+    assert all(r.received and r.other_host for r in rows if r.shot_index > 30), "B's shots: another host's, in detail"
+    with TreatmentRecord(db_a, create=False) as record:
+        sessions = record.sessions()
+    assert sum(s.shots_unreceived for s in sessions) == 0, "none of B's shots charged to A as unreceived"
+    assert sum(s.shots_recorded for s in sessions) == 30
+    assert sum(s.shots_other_host for s in sessions) == 30
+    rows_b = shot_rows(db_b)
+    assert [r.shot_index for r in rows_b] == list(range(31, 61)) and not any(r.other_host for r in rows_b)
+
+
+def test_shots_across_the_counters_2_32_wrap_stay_in_order_and_a_lost_one_is_recovered(
+    virtual: Any, tmp_path: Path
+) -> None:
+    """A device 5 shots short of 2**32 fires 10, the events of the last shot before the wrap and the first
+    after it lost on the line: fire() and the record count on past the wrap, in order, with no gap."""
+    db = tmp_path / "record.sqlite"
+    start = 2**32 - 5
+
+    async def main() -> tuple[FiredShots, int]:
+        sim = await start_inprocess(f"lifetime_shots={start}")
+        lose_shot_events(sim, {2**32 - 1, 0})  # the device's u32 indices: 4294967295, then 0
+        try:
+            async with gun_on(sim, db) as gun:
+                await make_ready(gun, rate_hz=10)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", ShotsNotReceived)
+                    shots = await gun.fire(10)
+                await settle(gun)
+                lifetime = gun.status.shots_lifetime
+            return shots, lifetime
+        finally:
+            await sim.close()
+
+    shots, lifetime = virtual(main)
+    expected = list(range(start + 1, start + 11))
+    assert [shot.index for shot in shots] == expected and shots.fired == 10
+    assert [shot.index for shot in shots if shot.recovered] == [2**32 - 1, 2**32]
+    assert lifetime == start + 10, "the status counts on past the wrap"
+    rows = shot_rows(db)
+    assert [r.shot_index for r in rows] == expected
+    assert all(r.received for r in rows) and [r.shot_index for r in rows if r.recovered] == [2**32 - 1, 2**32]
+    with TreatmentRecord(db, create=False) as record:
+        sessions = record.sessions()
+        assert [record.anomalies(s.session) for s in sessions] == [[] for _ in sessions]
+    assert sum(s.shots_unreceived for s in sessions) == 0
