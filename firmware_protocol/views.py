@@ -25,6 +25,13 @@ MessageTypeRef: TypeAlias = str | int
 """A message-type field: the message's name, or the raw type id when the catalog does not know it."""
 
 
+def _records_as_views(owner: object, name: str, record_view: type) -> None:
+    """Turn the plain dicts of ``owner``'s record-list field ``name`` (as a message holds them) into a tuple of
+    ``record_view`` views, in place (the owner is a frozen dataclass built from a message)."""
+    items = getattr(owner, name)
+    object.__setattr__(owner, name, tuple(r if isinstance(r, record_view) else record_view(**r) for r in items))
+
+
 @dataclass(frozen=True, slots=True)
 class _Header:
     """The frame header fields every view carries."""
@@ -172,8 +179,7 @@ class Identity(_Header):
     families: Sequence[FamilyFingerprint]
 
     def __post_init__(self) -> None:
-        families = tuple(f if isinstance(f, FamilyFingerprint) else FamilyFingerprint(**f) for f in self.families)
-        object.__setattr__(self, "families", families)
+        _records_as_views(self, "families", FamilyFingerprint)
 
     remote_fire: bool
     burst_count_max: int
@@ -282,8 +288,7 @@ class ShotLog(_Header):
     entries: Sequence[ShotLogEntry]
 
     def __post_init__(self) -> None:
-        entries = tuple(e if isinstance(e, ShotLogEntry) else ShotLogEntry(**e) for e in self.entries)
-        object.__setattr__(self, "entries", entries)
+        _records_as_views(self, "entries", ShotLogEntry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,8 +328,7 @@ class Diagnostics(_Header):
     alarms: Sequence[AlarmLogEntry]
 
     def __post_init__(self) -> None:
-        alarms = tuple(a if isinstance(a, AlarmLogEntry) else AlarmLogEntry(**a) for a in self.alarms)
-        object.__setattr__(self, "alarms", alarms)
+        _records_as_views(self, "alarms", AlarmLogEntry)
 
 
 MessageView: TypeAlias = (
