@@ -191,13 +191,24 @@ class ShotLogRecovery:
         """Queue one page as ordinary work (behind what is queued), unless one is queued already; never while the
         gun is armed or firing, so a ``stop`` or the closing disarm never waits behind a page: the next status
         after the burst (each calls :meth:`lifetime`) schedules it, and ``fire()`` reads its own shots itself."""
-        busy = self._actor.controller.state in (HostState.ARMED, HostState.FIRING)
-        if self.missing and not busy and not self._scheduled and self._actor.link is not None and self._usable():
+        if (
+            self.missing
+            and not self._busy()
+            and not self._scheduled
+            and self._actor.link is not None
+            and self._usable()
+        ):
             self._scheduled = True
             self._actor.post("get_shot_log", self._background_page)
 
+    def _busy(self) -> bool:
+        """The gun is armed or firing: background pages wait (a status after the burst schedules them again)."""
+        return self._actor.controller.state in (HostState.ARMED, HostState.FIRING)
+
     async def _background_page(self) -> None:
         self._scheduled = False
+        if self._busy():  # armed since it was queued: not now (its fsync must not hold up shots)
+            return
         if await self.read_page():
             self._schedule()
 
