@@ -191,7 +191,8 @@ class CommandOutcomes:
         shots.update({shot.index: shot for shot in outcome.shots})  # the details received first are kept
         # The device's counter decides how many it fired: shots of the window the log did not give (another
         # logs family, overwritten, refused) count as this fire's, so a caller never fires them again.
-        unread = max(0, (lifetime - before) - len(entries))
+        known = {entry.shot_index for entry in entries} | set(shots)  # read back, or received before the cut
+        unread = max(0, (lifetime - before) - len(known))
         fired = FiredShots(sorted(shots.values(), key=lambda shot: shot.index), fired=len(shots) + unread)
         executed: bool | None = outcome.executed
         if fired.fired:
