@@ -236,28 +236,23 @@ class ShotRecord:
     @classmethod
     def from_log_entry(cls, e: views.ShotLogEntry) -> ShotRecord:
         """From an entry of the device's shot log (``recovered``)."""
-        return cls(
-            e.shot_index,
-            from_wire(DEPTH, e.depth_um),
-            from_wire(DOSE, e.dose_nl),
-            e.device_time_ms / 1000,
-            e.fire_seq,
-            recovered=True,
-            source=e.source,
-            partial=e.partial,
-            delivered_ml=_delivered_ml(e.partial, e.delivered_nl, e.dose_nl),
-            host_id=e.host_id,
-        )
+        return cls._from_wire(e, recovered=True)
 
     @classmethod
     def from_view(cls, v: views.Shot) -> ShotRecord:
         """From a ``shot`` view."""
+        return cls._from_wire(v, recovered=False)
+
+    @classmethod
+    def _from_wire(cls, v: views.Shot | views.ShotLogEntry, *, recovered: bool) -> ShotRecord:
+        """A shot event and a shot-log entry carry the same fields: one conversion to user units for both."""
         return cls(
             v.shot_index,
             from_wire(DEPTH, v.depth_um),
             from_wire(DOSE, v.dose_nl),
             v.device_time_ms / 1000,
             v.fire_seq,
+            recovered=recovered,
             source=v.source,
             partial=v.partial,
             delivered_ml=_delivered_ml(v.partial, v.delivered_nl, v.dose_nl),

@@ -355,16 +355,21 @@ class ControlActor:
         await self.command("stop")
         if self.families.safety_only:
             return
-        status = await self.refresh()
+        status = await self.until_not_firing(await self.refresh(), self.timeouts.firing_end, self.refresh)
+        if status.state is DeviceState.ARMED:  # the shot in progress has ended
+            await self.command("disarm")
+
+    async def until_not_firing(self, status: Status, within: float, refresh: Callable[[], Awaitable[Status]]) -> Status:
+        """Ask ``refresh`` for statuses, one per status period, until the device is no longer firing or ``within``
+        seconds have passed; the last status (make_safe's stop, outcome_of's burst the device went on with)."""
         assert self.info is not None
         step = max(self.timeouts.status_poll_min, self.info.status_period_ms / 1000)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeouts.firing_end
-        while status.state is DeviceState.FIRING and loop.time() < deadline:  # the shot in progress ends
+        deadline = loop.time() + within
+        while status.state is DeviceState.FIRING and loop.time() < deadline:
             await asyncio.sleep(step)
-            status = await self.refresh()
-        if status.state is DeviceState.ARMED:
-            await self.command("disarm")
+            status = await refresh()
+        return status
 
     async def shutdown(self, reason: ConnectionLost) -> None:
         """End the session: fail waiters, end event streams, stop the actor, drop the link, flush the record.

@@ -451,7 +451,7 @@ class Gun:
 
         async def run() -> tuple[Burst, int]:
             burst = actor.start_burst(await actor.command("fire", count=count))
-            return burst, max(actor.shot_log.accounted_to or 0, self.status.shots_lifetime)
+            return burst, actor.shot_log.counted(self.status)
 
         burst, before = await actor.call("fire", run)
         if on_ack is not None:

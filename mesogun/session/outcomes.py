@@ -12,7 +12,6 @@ again. A reconnect's ``hello`` clears the device's reply cache, so the cache can
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -115,8 +114,7 @@ class CommandOutcomes:
             return
         before = None
         if message.name == "fire":
-            status = self._actor.status
-            before = max(self._actor.shot_log.accounted_to or 0, status.shots_lifetime if status else 0)
+            before = self._actor.shot_log.counted(self._actor.status)
         self._trail.sent.append(_Sent(message, before))
 
     def answered(self, message: Message) -> None:
@@ -179,7 +177,7 @@ class CommandOutcomes:
         assert outcome.seq is not None
         status = await self._status()
         if outcome.fields.get("count") and status.state is DeviceState.FIRING:
-            status = await self._until_not_firing(status)
+            status = await self._actor.until_not_firing(status, self._actor.timeouts.settle, self._status)
         before = outcome.shots_before or 0
         lifetime = status.shots_lifetime
         entries, covered = await self._log(before + 1, lifetime)
@@ -215,19 +213,6 @@ class CommandOutcomes:
 
     async def _status(self) -> Status:
         return await self._ask("get_status", self._actor.refresh)
-
-    async def _until_not_firing(self, status: Status) -> Status:
-        """Statuses until the device stopped firing (a burst it went on with after the link came back)."""
-        actor = self._actor
-        timeouts = actor.timeouts
-        assert actor.info is not None
-        step = max(timeouts.status_poll_min, actor.info.status_period_ms / 1000)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeouts.settle
-        while status.state is DeviceState.FIRING and loop.time() < deadline:
-            await asyncio.sleep(step)
-            status = await self._status()
-        return status
 
     async def _log(self, first: int, last: int) -> tuple[list[views.ShotLogEntry], bool]:
         """The shot log's entries ``first..last`` and whether the log still held ``first`` (nothing overwritten)."""

@@ -32,7 +32,7 @@ from firmware_protocol.catalog import SHOT_LOG_PAGE_MAX
 from firmware_protocol.families import LOGS
 from firmware_protocol.views import view_as
 from mesogun.errors import DeviceRefused, MesogunError, ShotsNotReceived
-from mesogun.models import FiredShots, ShotEvent, ShotRecord
+from mesogun.models import FiredShots, ShotEvent, ShotRecord, Status
 from mesogun.session.controller import HostState
 from mesogun.shot_counter import on_wire, unwrap, unwrap_page
 
@@ -150,6 +150,10 @@ class ShotLogRecovery:
     def unwrap(self, index: int) -> int:
         """The lifetime number of a device index (mod 2**32) nearest to the shots accounted for."""
         return unwrap(index, self.accounted_to)
+
+    def counted(self, status: Status | None) -> int:
+        """The device's shots the host has accounted for now: the index a fire sent now starts after."""
+        return max(self.accounted_to or 0, status.shots_lifetime if status is not None else 0)
 
     def lifetime(self, lifetime: int) -> None:
         """The device counts ``lifetime`` shots: any above those accounted for are missing."""
