@@ -14,43 +14,19 @@ import click
 from firmware_protocol import AlarmCode, DeviceState, Mode
 from mesogun.cli.diagnostics import diagnostics_command
 from mesogun.cli.firing_commands import FIRING_COMMANDS
-from mesogun.cli.output import emit_fields, emit_json, plain
+from mesogun.cli.output import emit_fields, emit_json
 from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
 from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
 from mesogun.errors import IncompatibleDevice, RecordError
+from mesogun.json_forms import info_fields, plain, status_fields
 from mesogun.models import GunInfo, Settings, Status
 from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, soft_limit_breach
 from mesogun.session.controller import HostState
 from mesogun.session.gun import Gun
-from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt, from_wire
+from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON object.")
 MODE_NAMES = [m.json_name for m in Mode]
-
-
-def info_fields(info: GunInfo) -> dict[str, Any]:
-    """What ``info --json`` prints, in user units (the ranges' steps included)."""
-    limits = info.limits
-    return {
-        "model": info.model,
-        "serial_number": info.serial_number,
-        "hardware_revision": info.hardware_revision,
-        "firmware_version": info.firmware_version,
-        "protocol_version": info.protocol_version,
-        "fingerprint": f"0x{info.fingerprint:08X}",
-        "depth_range_mm": list(info.depth_range_mm),
-        "depth_step_mm": from_wire(DEPTH, limits.depth_um.step),
-        "dose_range_ml": list(info.dose_range_ml),
-        "dose_step_ml": from_wire(DOSE, limits.dose_nl.step),
-        "rate_range_hz": list(info.rate_range_hz),
-        "rate_step_hz": from_wire(RATE, limits.rate_mhz.step),
-        "modes": [m.json_name for m in limits.modes],
-        "syringe_sizes_ml": list(info.syringe_sizes_ml),
-        "watchdog_ms": info.watchdog_ms,
-        "status_period_ms": info.status_period_ms,
-        "remote_fire": info.remote_fire,
-        "burst_count_max": info.burst_count_max,
-    }
 
 
 def _range_text(q: Quantity, limits: WireRange, unit: str) -> str:
@@ -81,13 +57,6 @@ def info_text(info: GunInfo) -> dict[str, str]:
         else "refused: fires from its trigger and pedal only",
         "burst per press": f"1–{info.burst_count_max} shots (mode burst, trigger or pedal)",
     }
-
-
-def status_fields(status: Status) -> dict[str, Any]:
-    """What ``status --json`` prints, in user units (shots_lifetime included)."""
-    fields: dict[str, Any] = plain(status)
-    settings = fields.pop("settings")
-    return {"state": fields.pop("state"), **settings, **fields}
 
 
 def status_text(status: Status, info: GunInfo) -> dict[str, str]:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 
-
-def plain(value: Any) -> Any:
-    """``value`` with dataclasses, enums and tuples turned into JSON-ready types."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.name.lower()
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
+from mesogun.json_forms import plain
 
 
 def emit_json(value: Any) -> None:

@@ -13,7 +13,6 @@ Every figure is the device's: the count it acknowledged, the doses it measured, 
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import sys
 from dataclasses import dataclass
@@ -25,7 +24,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from firmware_protocol import AlarmCode
+from mesogun import json_forms
 from mesogun.cli.output import emit_fields, emit_json
+from mesogun.json_forms import shot_fields
 from mesogun.models import AlarmEvent, ShotRecord
 
 
@@ -44,21 +45,9 @@ def choose_style(as_json: bool) -> Style:
     return Style.BAR if sys.stdout.isatty() and sys.stderr.isatty() else Style.PLAIN
 
 
-def shot_fields(shot: ShotRecord) -> dict[str, Any]:
-    """One shot in user units, as JSON lines carry it (index, depth_mm, dose_ml, device_time, fire_seq, recovered,
-    source: trigger, pedal or remote, partial, delivered_ml)."""
-    return {**dataclasses.asdict(shot), "source": shot.source.json_name}
-
-
 def alarm_fields(alarm: AlarmEvent) -> dict[str, Any]:
     """One alarm event as a JSON line (``event: alarm``): code, priority, raised, device_time."""
-    return {
-        "event": "alarm",
-        "code": alarm.code.json_name,
-        "priority": alarm.priority.json_name,
-        "raised": alarm.raised,
-        "device_time": alarm.device_time,
-    }
+    return {"event": "alarm", **json_forms.alarm_fields(alarm)}
 
 
 def alarm_text(alarm: AlarmEvent) -> str:

@@ -21,10 +21,10 @@ from rich.table import Table
 
 from firmware_protocol import AlarmCode, AlarmPriority
 from firmware_protocol.rules import ALARM_PRIORITIES
-from mesogun.cli.device_commands import status_fields
 from mesogun.cli.output import emit_fields, emit_json
-from mesogun.cli.progress import alarm_fields, shot_fields
+from mesogun.cli.progress import alarm_fields
 from mesogun.cli.session import device_url, run_on_gun
+from mesogun.json_forms import shot_fields, status_fields
 from mesogun.link import LinkHealth
 from mesogun.models import AlarmEvent, Event, GunInfo, MissedEvents, ShotEvent, Status, StatusEvent, TriggerEvent
 from mesogun.session.gun import Gun
