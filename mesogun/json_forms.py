@@ -8,7 +8,18 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from mesogun.models import AlarmEvent, FiredShots, GunInfo, ShotRecord, Status, TriggerEvent
+from mesogun.models import (
+    AlarmEvent,
+    Event,
+    FiredShots,
+    GunInfo,
+    MissedEvents,
+    ShotEvent,
+    ShotRecord,
+    Status,
+    StatusEvent,
+    TriggerEvent,
+)
 from mesogun.units import DEPTH, DOSE, RATE, from_wire
 
 
@@ -87,3 +98,18 @@ def fired_fields(fired: FiredShots) -> dict[str, Any]:
         "unreceived": fired.unreceived,
         "shots": [shot_fields(shot) for shot in fired],
     }
+
+
+def event_fields(event: Event) -> tuple[str, dict[str, Any]]:
+    """An event of :meth:`~mesogun.session.gun.Gun.events` as its kind (``status``, ``shot``, ``alarm``,
+    ``trigger``, ``missed``) and its JSON form: what the service's event stream carries."""
+    if isinstance(event, StatusEvent):
+        return "status", status_fields(event.status)
+    if isinstance(event, ShotEvent):
+        return "shot", shot_fields(event.shot)
+    if isinstance(event, AlarmEvent):
+        return "alarm", alarm_fields(event)
+    if isinstance(event, TriggerEvent):
+        return "trigger", trigger_fields(event)
+    assert isinstance(event, MissedEvents)
+    return "missed", {"count": event.count}

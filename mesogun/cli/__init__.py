@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from importlib.metadata import entry_points
 
 import click
 
@@ -61,6 +62,9 @@ def _register_commands() -> None:
     for command in DEVICE_COMMANDS:
         cli.add_command(global_options(command))
     cli.add_command(global_options(watch_command))
+    for plugin in entry_points(group="mesogun.commands"):  # the gun service's serve and users: mesogun never
+        command = plugin.load()  # imports the service; the service plugs its commands in
+        cli.add_command(global_options(command, only=("verbose",)) if plugin.name == "serve" else command, plugin.name)
 
 
 class _OneLineFormatter(logging.Formatter):

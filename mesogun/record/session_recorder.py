@@ -56,6 +56,9 @@ class SessionRecorder:
         """Shots entered as unreceived by this recorder (reconciliation and gaps)."""
         self._last_index: int | None = None
         self._before_session: list[tuple[Direction, Message]] = []  # hello, identity, first status
+        self.visit_id: int | None = None
+        """The visit (:mod:`mesogun.record.visits`) the sessions opened from now on belong to (``None``: none)."""
+        self._connected: tuple[GunInfo, str, int | None] | None = None  # what the open session was started with
 
     def on_failure(self, handler: FailureHandler) -> None:
         """Call ``handler`` on the loop as soon as any write fails (at once if one already has)."""
@@ -68,16 +71,10 @@ class SessionRecorder:
         hellos = [m for d, m in handshake if d == "host" and m.name == "hello"]
         host_id = int(hellos[-1].get("host_id", 0)) or None if hellos else None  # the id our shots carry
 
+        visit_id = self.visit_id
+
         def start(record: TreatmentRecord) -> tuple[int, int]:
-            session = record.start_session(
-                info.serial_number,
-                model=info.model,
-                firmware_version=info.firmware_version,
-                url=url,
-                hardware_id=info.hardware_id or None,
-                counter_epoch=info.counter_epoch or None,
-                host_id=host_id,
-            )
+            session = _start(record, info, url, host_id, visit_id)
             added = record.reconcile(session, status.shots_lifetime, at_connect=True)
             record.enter_active_alarms(session, status.active_alarms)  # raised while no host was connected
             for direction, message in handshake:
@@ -85,6 +82,7 @@ class SessionRecorder:
             return session, added
 
         self.session_id, added = await self.writer.wait(self.writer.submit(start), "the session start")
+        self._connected = (info, url, host_id)
         self.unreceived += added
         self._last_index = status.shots_lifetime
 
@@ -102,6 +100,23 @@ class SessionRecorder:
             self._count(added)
         else:
             self.writer.post(job, self._count)
+
+    async def set_visit(self, visit_id: int | None) -> None:
+        """From now on, record into visit ``visit_id`` (``None``: into no visit). With a session open, it is ended
+        and a new one started in the visit, in order with the messages (what came before stays where it was); the
+        device's counter needs no reconciling there (the host saw everything up to now)."""
+        self.visit_id = visit_id
+        session, connected = self.session_id, self._connected
+        if session is None or connected is None:
+            return  # the next connect opens its session in the visit
+        self.writer.raise_if_failed()
+        info, url, host_id = connected
+
+        def rotate(record: TreatmentRecord) -> int:
+            record.end_session(session)
+            return _start(record, info, url, host_id, visit_id)
+
+        self.session_id = await self.writer.wait(self.writer.submit(rotate), "the visit's session start")
 
     async def on_note(self, kind: str, detail: str, reason: str) -> None:
         """Enter an operator's note in the open session; return once committed."""
@@ -127,7 +142,7 @@ class SessionRecorder:
 
     async def on_disconnected(self, reason: str) -> None:
         """Close the session (committing everything queued) and end the writer thread until the next connect."""
-        session, self.session_id = self.session_id, None
+        session, self.session_id, self._connected = self.session_id, None, None
         try:
             self.writer.raise_if_failed()
             if session is not None:
@@ -157,3 +172,17 @@ class SessionRecorder:
 
     def _count(self, added: Any) -> None:
         self.unreceived += int(added)
+
+
+def _start(record: TreatmentRecord, info: GunInfo, url: str, host_id: int | None, visit_id: int | None) -> int:
+    """A new record session for the connected gun ``info`` (in visit ``visit_id``, if any)."""
+    return record.start_session(
+        info.serial_number,
+        model=info.model,
+        firmware_version=info.firmware_version,
+        url=url,
+        hardware_id=info.hardware_id or None,
+        counter_epoch=info.counter_epoch or None,
+        host_id=host_id,
+        visit_id=visit_id,
+    )

@@ -141,6 +141,15 @@ CREATE TABLE IF NOT EXISTS notes (  -- what the operator said: a soft-limit over
     detail TEXT NOT NULL,             -- what was done, naming the value and the limit
     reason TEXT NOT NULL              -- why, in the operator's words
 );
+CREATE TABLE IF NOT EXISTS visits (  -- a treatment session as a clinic means it: opened and closed explicitly
+    id INTEGER PRIMARY KEY,
+    device_serial TEXT NOT NULL,
+    opened TEXT NOT NULL,
+    closed TEXT,
+    opened_by TEXT NOT NULL DEFAULT '',
+    closed_by TEXT,
+    note TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS anomalies (  -- what the record refused to believe (e.g. a counter jump)
     id INTEGER PRIMARY KEY,
     session_id INTEGER NOT NULL REFERENCES sessions(id),
@@ -183,6 +192,7 @@ _ADDED_COLUMNS = (
     ("sessions", "host_id", "INTEGER"),
     ("shots", "host_id", "INTEGER"),
     ("shots", "other_host", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "visit_id", "INTEGER REFERENCES visits(id)"),  # the visit this connection belongs to (NULL: none)
 )
 """Columns added after the first schema: a record written before them gains them at open (with defaults)."""
 
@@ -404,6 +414,13 @@ class TreatmentRecord:
         except sqlite3.Error as exc:
             raise RecordError(f"treatment record {self.path}: {one_line(exc)}") from exc
 
+    def rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read-only query (for the record's companions, e.g. :mod:`mesogun.record.visits`)."""
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise RecordError(f"treatment record {self.path}: {one_line(exc)}") from exc
+
     def _set_synchronous(self, durable: bool) -> None:
         """FULL (fsync at commit) for durable commits, NORMAL otherwise; the pragma is set only on a change."""
         if durable != self._durable:
@@ -422,15 +439,17 @@ class TreatmentRecord:
         hardware_id: str | None = None,
         counter_epoch: int | None = None,
         host_id: int | None = None,
+        visit_id: int | None = None,
     ) -> int:
         """Open a new session for a device and return its id. ``hardware_id`` and ``counter_epoch`` (from its
         identity) let :meth:`reconcile` tell a reset counter or another board for certain; ``host_id`` (the one
-        this host said hello with) tells its shots from another host's."""
+        this host said hello with) tells its shots from another host's; ``visit_id`` is the visit (see
+        :mod:`mesogun.record.visits`) this connection belongs to."""
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO sessions (device_serial, model, firmware_version, url, started, hardware_id,"
-                " counter_epoch, host_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (device_serial, model, firmware_version, url, _now(), hardware_id, counter_epoch, host_id),
+                " counter_epoch, host_id, visit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (device_serial, model, firmware_version, url, _now(), hardware_id, counter_epoch, host_id, visit_id),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid

@@ -512,6 +512,12 @@ class Gun:
         """
         await self._then_refresh("emergency_stop", urgent=True)
 
+    async def make_safe(self) -> None:
+        """Stop firing and disarm, going by the device's state (a burst in progress ends with its shot first);
+        idempotent: a gun already safe stays as it is. What the gun service does when its operator's view is lost,
+        and what :meth:`close` does before closing."""
+        await self._actor.call("stop", self._actor.make_safe)
+
     async def clear_alarm(self) -> None:
         """Clear latched alarms whose cause is gone, notices (``brownout_reset``) and an emergency stop; the device
         returns to idle or ready. Sent in every connected state: with nothing latched it changes no state."""

@@ -1,0 +1,143 @@
+"""``/guns``: every Gun operation and query, JSON in and out, with the Python API's validation and error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
+from mesogun_service.api.bodies import ConfigureBody, CountBody, NoteBody, PrimeBody, SyringeBody
+from mesogun_service.api.deps import Guns, Hosted
+from mesogun_service.errors import NoAttendedClient
+
+router = APIRouter(prefix="/guns", tags=["guns"])
+
+
+def summary(hosted: Any) -> dict[str, Any]:
+    """One gun as ``GET /guns`` lists it."""
+    info = hosted.info
+    gun = hosted._gun
+    return {
+        "serial": hosted.serial,
+        "url": hosted.url,
+        "connected": hosted.connected.is_set(),
+        "state": gun.state.name.lower() if gun is not None else "disconnected",
+        "model": info.model if info is not None else None,
+        "firmware_version": info.firmware_version if info is not None else None,
+        "last_error": hosted.last_error,
+        "attended_by": hosted.attendance.live(),
+    }
+
+
+@router.get("")
+async def list_guns(guns: Guns) -> list[dict[str, Any]]:
+    """The guns this service owns, connected or not."""
+    return [summary(hosted) for hosted in guns]
+
+
+@router.get("/{serial}")
+async def identity(hosted: Hosted) -> dict[str, Any]:
+    """Identity and ranges (as ``mesogun info --json``), and whether the service is connected to it now."""
+    return {**info_fields(hosted.gun.info), "connected": hosted.connected.is_set()}
+
+
+@router.get("/{serial}/status")
+async def status(hosted: Hosted, refresh: bool = False) -> dict[str, Any]:
+    """The latest status (``?refresh=true``: ask the device now), as ``mesogun status --json``."""
+    gun = hosted.gun
+    return status_fields(await gun.refresh_status() if refresh else gun.status)
+
+
+@router.get("/{serial}/diagnostics")
+async def diagnostics(hosted: Hosted) -> Any:
+    """Both sides' link counters, plunger, pressure, supply, the last alarms (as ``mesogun diagnostics --json``)."""
+    return plain(await hosted.gun.diagnostics())
+
+
+@router.post("/{serial}/configure")
+async def configure(hosted: Hosted, body: ConfigureBody) -> dict[str, Any]:
+    """Set depth, dose, rate and mode (omitted ones keep their value); the status after."""
+    gun = hosted.gun
+    await gun.configure(
+        depth_mm=body.depth_mm, dose_ml=body.dose_ml, rate_hz=body.rate_hz, mode=body.mode, wait=body.wait
+    )
+    return status_fields(gun.status)
+
+
+@router.post("/{serial}/syringe")
+async def load_syringe(hosted: Hosted, body: SyringeBody) -> Any:
+    """Declare a newly loaded syringe (clears priming)."""
+    return plain(await hosted.gun.load_syringe(capacity_ml=body.capacity_ml, fill_ml=body.fill_ml))
+
+
+@router.post("/{serial}/prime")
+async def prime(hosted: Hosted, body: PrimeBody) -> dict[str, Any]:
+    """Prime the line; returns once the device is ready again."""
+    gun = hosted.gun
+    primed = await gun.prime(volume_ml=body.volume_ml)
+    return {"primed_ml": primed, "reservoir_ml": gun.status.reservoir_ml}
+
+
+@router.post("/{serial}/arm")
+async def arm(hosted: Hosted) -> dict[str, Any]:
+    """Arm the gun; refused (409) unless a client is attending it (``POST /guns/{serial}/attendance``)."""
+    gun = hosted.gun
+    if not hosted.attendance.live():
+        raise NoAttendedClient(
+            f"arming gun {hosted.serial} needs a live attended client (a tablet or CLI session sending heartbeats "
+            f"to POST /guns/{hosted.serial}/attendance): nobody is watching it"
+        )
+    await gun.arm()
+    return status_fields(gun.status)
+
+
+@router.post("/{serial}/disarm")
+async def disarm(hosted: Hosted) -> dict[str, Any]:
+    """Stop firing and disarm (idempotent: a gun that is not armed stays as it is)."""
+    gun = hosted.gun
+    await gun.make_safe()
+    return status_fields(gun.status)
+
+
+@router.post("/{serial}/fire")
+async def fire(hosted: Hosted, body: CountBody) -> dict[str, Any]:
+    """Remote fire ``count`` shots (0: until stopped); returns when the burst ends, with every shot."""
+    return fired_fields(await hosted.gun.fire(body.count))
+
+
+@router.post("/{serial}/burst-count")
+async def burst_count(hosted: Hosted, body: CountBody) -> dict[str, Any]:
+    """Shots per trigger press in burst mode."""
+    return {"count": await hosted.gun.set_burst_count(body.count)}
+
+
+@router.post("/{serial}/stop")
+async def stop(hosted: Hosted) -> dict[str, Any]:
+    """Stop firing or priming at the end of the shot in progress (idempotent)."""
+    gun = hosted.gun
+    await gun.stop()
+    return status_fields(gun.status)
+
+
+@router.post("/{serial}/emergency-stop")
+async def emergency_stop(hosted: Hosted) -> dict[str, Any]:
+    """Emergency stop: overtakes queued work and reaches the device first; latched until ``clear``."""
+    gun = hosted.gun
+    await gun.emergency_stop()
+    return status_fields(gun.status)
+
+
+@router.post("/{serial}/clear")
+async def clear(hosted: Hosted) -> dict[str, Any]:
+    """Clear latched alarms whose cause is gone, and an emergency stop."""
+    gun = hosted.gun
+    await gun.clear_alarm()
+    return status_fields(gun.status)
+
+
+@router.post("/{serial}/notes")
+async def note(hosted: Hosted, body: NoteBody) -> dict[str, Any]:
+    """An operator's note in the record (a soft-limit override and its reason), committed before the reply."""
+    await hosted.gun.note(body.kind, body.detail, body.reason)
+    return {}

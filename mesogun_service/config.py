@@ -1,0 +1,136 @@
+"""What a service runs with: its guns, where it listens, its record and accounts, its fail-safe grace period —
+from a TOML file (read with :mod:`tomllib`) and the ``mesogun serve`` options, which override the file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from mesogun.errors import ParameterError
+
+DEFAULT_PORT = 8750
+"""The service's TCP port unless configured."""
+
+DEFAULT_ATTENDED_GRACE_S = 5.0
+"""How long an armed gun may go without a live attended client before the service disarms it, s."""
+
+MAX_BODY_BYTES = 64 * 1024
+"""The largest request body accepted (a gun command is well under 1 kB)."""
+
+
+def default_socket_path() -> Path:
+    """The well-known local socket: ``$XDG_RUNTIME_DIR/mesogun/service.sock``, or ``/tmp/mesogun-<uid>/`` without
+    a runtime dir (a service started outside a login session, e.g. by systemd without ``RuntimeDirectory=``)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "mesogun" / "service.sock"
+    return Path(tempfile.gettempdir()) / f"mesogun-{os.getuid()}" / "service.sock"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything ``mesogun serve`` needs; see docs/service.md for the file format."""
+
+    devices: tuple[str, ...] = ()
+    """Gun URLs (a serial port, ``socket://host:port``, ``sim://``), each owned exclusively by the service."""
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    socket: Path | None = field(default_factory=default_socket_path)
+    """The local socket (mode 0600) for CLI access on this machine; ``None``: none."""
+    record: Path | None = None
+    """The treatment record (default: the user's data folder, as for the CLI)."""
+    accounts: Path | None = None
+    """The users and the audit trail (default: ``accounts.sqlite`` beside the default record)."""
+    attended_grace_s: float = DEFAULT_ATTENDED_GRACE_S
+    trusted_proxy: str | None = None
+    """The one proxy address whose ``X-Forwarded-For`` is believed (default: none is)."""
+    baud: int | None = None
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the service listens on the loopback interface only."""
+        return self.host in ("127.0.0.1", "::1", "localhost")
+
+    def accounts_path(self) -> Path:
+        """Where the users and the audit trail are kept."""
+        if self.accounts is not None:
+            return self.accounts
+        env = os.environ.get("MESOGUN_ACCOUNTS")
+        return Path(env) if env else Path(platformdirs.user_data_dir("mesogun")) / "accounts.sqlite"
+
+
+_KEYS: dict[str, type | tuple[type, ...]] = {
+    "devices": list,
+    "host": str,
+    "port": int,
+    "socket": (str, bool),
+    "record": str,
+    "accounts": str,
+    "attended_grace_s": (int, float),
+    "trusted_proxy": str,
+    "baud": int,
+}
+
+
+def load_config(path: Path) -> ServiceConfig:
+    """The configuration in the TOML file at ``path``; :class:`ParameterError` naming the key for a bad one."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError(
+            f"config={path}: cannot read it ({exc.strerror})", field="config", value=str(path)
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"config={path}: not valid TOML ({exc})", field="config", value=str(path)) from exc
+    return config_from(data, source=str(path))
+
+
+def config_from(data: dict[str, Any], *, source: str = "the config") -> ServiceConfig:
+    """A :class:`ServiceConfig` from parsed TOML, every key checked (unknown keys and wrong types refused)."""
+    for key, value in data.items():
+        expected = _KEYS.get(key)
+        if expected is None:
+            known = ", ".join(sorted(_KEYS))
+            raise ParameterError(f"{source}: unknown key {key!r}; known keys: {known}", field=key, value=value)
+        if (
+            isinstance(value, bool)
+            and expected is not bool
+            and bool not in (expected if isinstance(expected, tuple) else ())
+        ):
+            raise ParameterError(f"{source}: {key} = {value!r} has the wrong type", field=key, value=value)
+        if not isinstance(value, expected):
+            raise ParameterError(f"{source}: {key} = {value!r} has the wrong type", field=key, value=value)
+    devices = tuple(data.get("devices", ()))
+    if not all(isinstance(url, str) and url for url in devices):
+        raise ParameterError(f"{source}: devices must be a list of gun URLs", field="devices", value=devices)
+    config = ServiceConfig(devices=devices)
+    changes: dict[str, Any] = {k: data[k] for k in ("host", "port", "trusted_proxy", "baud") if k in data}
+    if "attended_grace_s" in data:
+        changes["attended_grace_s"] = float(data["attended_grace_s"])
+    for key in ("record", "accounts"):
+        if key in data:
+            changes[key] = Path(data[key]).expanduser()
+    if "socket" in data:
+        changes["socket"] = None if data["socket"] is False else Path(str(data["socket"])).expanduser()
+    return check(replace(config, **changes))
+
+
+def check(config: ServiceConfig) -> ServiceConfig:
+    """``config`` if its values are in range; :class:`ParameterError` naming the first that is not."""
+    if not 0 < config.port < 65536:
+        raise ParameterError(f"port={config.port} must be 1–65535", field="port", value=config.port)
+    if not 0.5 <= config.attended_grace_s <= 600:
+        raise ParameterError(
+            f"attended_grace_s={config.attended_grace_s} must be 0.5–600 s",
+            field="attended_grace_s",
+            value=config.attended_grace_s,
+        )
+    if len(set(config.devices)) != len(config.devices):
+        raise ParameterError(f"devices={list(config.devices)}: a gun is listed twice", field="devices")
+    return config
