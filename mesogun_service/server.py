@@ -100,66 +100,95 @@ def bind_unix(path: Path) -> socket.socket:
     return sock
 
 
-async def serve(
-    config: ServiceConfig, *, registry: GunRegistry | None = None, on_ready: Callable[[str], None] | None = None
-) -> None:
-    """Serve until SIGINT or SIGTERM; every gun is stopped and disarmed before this returns."""
-    app = create_app(config, registry)
-    guns: GunRegistry = app.state.registry
-    tcp = bind_tcp(config.host, config.port)
-    unix = bind_unix(config.socket) if config.socket is not None else None
-    level = logging.getLogger("mesogun").getEffectiveLevel()
-    servers = [
-        _Server(
-            uvicorn.Config(
-                app,
-                log_level=level,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-                proxy_headers=config.trusted_proxy is not None,
-                forwarded_allow_ips=config.trusted_proxy or "",
-            )
-        )
-    ]
-    if unix is not None:
-        local = LocalSocket(app, getpass.getuser())
-        servers.append(
+class Service:
+    """One running service: its app, its listening sockets (bound at creation, so the port is known at once) and
+    its uvicorn servers. :meth:`run` serves until :meth:`stop` (or a signal, with ``signals``)."""
+
+    def __init__(self, config: ServiceConfig, registry: GunRegistry | None = None) -> None:
+        self.config = config
+        self.app = create_app(config, registry)
+        self.guns: GunRegistry = self.app.state.registry
+        self.started = asyncio.Event()
+        self.app.state.on_started = self.started.set
+        self._tcp = bind_tcp(config.host, config.port)
+        self._unix = bind_unix(config.socket) if config.socket is not None else None
+        level = logging.getLogger("mesogun").getEffectiveLevel()
+        self._servers = [
             _Server(
-                uvicorn.Config(local, lifespan="off", log_level=level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+                uvicorn.Config(
+                    self.app,
+                    log_level=level,
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                    proxy_headers=config.trusted_proxy is not None,
+                    forwarded_allow_ips=config.trusted_proxy or "",
+                )
             )
+        ]
+        if self._unix is not None:
+            local = LocalSocket(self.app, getpass.getuser())
+            local_config = uvicorn.Config(
+                local, lifespan="off", log_level=level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+            )
+            self._servers.append(_Server(local_config))
+        self._stopping: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the TCP listener (the port the system chose for ``port = 0``)."""
+        host = self.config.host
+        return (
+            f"http://[{host}]:{self._tcp.getsockname()[1]}"
+            if ":" in host
+            else f"http://{host}:{self._tcp.getsockname()[1]}"
         )
-    loop = asyncio.get_running_loop()
-    stopping: list[asyncio.Task[None]] = []
 
-    async def stop() -> None:
+    async def run(self, *, signals: bool = True) -> None:
+        """Serve until :meth:`stop` (or SIGINT/SIGTERM with ``signals``); the guns are safe when this returns."""
+        loop = asyncio.get_running_loop()
+        if signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self._on_signal, signum)
         try:
-            async with asyncio.timeout(SAFE_ON_STOP_S):
-                await asyncio.gather(*(h.make_safe() for h in guns), return_exceptions=True)
-        except TimeoutError:
-            log.error("making the guns safe took over %g s; their own watchdogs disarm them", SAFE_ON_STOP_S)
-        for server in servers:
-            server.should_exit = True
+            await asyncio.gather(
+                self._servers[0].serve([self._tcp]), *(s.serve([self._unix]) for s in self._servers[1:] if self._unix)
+            )
+        finally:
+            if signals:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
+            if self._unix is not None and self.config.socket is not None:
+                with contextlib.suppress(OSError):
+                    self.config.socket.unlink()
+        if self._stopping is not None:
+            await self._stopping
 
-    def on_signal(signum: int) -> None:
-        if stopping:
+    def _on_signal(self, signum: int) -> None:
+        if self._stopping is not None:
             log.warning("already stopping: the guns are being made safe first")
             return
         log.warning("%s: stopping and disarming the guns, then stopping the service", signal.Signals(signum).name)
-        stopping.append(loop.create_task(stop()))
+        self._stopping = asyncio.get_running_loop().create_task(self.stop())
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
-        where = f"http://{config.host}:{tcp.getsockname()[1]}"
-        if unix is not None:
-            where += f" and {config.socket}"
-        if on_ready is not None:
-            app.state.on_started = lambda: on_ready(where)
-        await asyncio.gather(servers[0].serve([tcp]), *(s.serve([unix]) for s in servers[1:] if unix is not None))
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-        if unix is not None and config.socket is not None:
-            with contextlib.suppress(OSError):
-                config.socket.unlink()
-    if stopping:
-        await stopping[0]
+    async def stop(self) -> None:
+        """Make every gun safe (stop, disarm: bounded by :data:`SAFE_ON_STOP_S`), then stop serving."""
+        try:
+            async with asyncio.timeout(SAFE_ON_STOP_S):
+                await asyncio.gather(*(h.make_safe() for h in self.guns), return_exceptions=True)
+        except TimeoutError:
+            log.error("making the guns safe took over %g s; their own watchdogs disarm them", SAFE_ON_STOP_S)
+        for server in self._servers:
+            server.should_exit = True
+
+
+async def serve(config: ServiceConfig, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve ``config`` until SIGINT or SIGTERM (``mesogun serve``); every gun is stopped and disarmed first."""
+    service = Service(config)
+    where = service.url + (f" and {config.socket}" if config.socket is not None else "")
+    if on_ready is not None:
+
+        def started() -> None:
+            service.started.set()
+            on_ready(where)
+
+        service.app.state.on_started = started
+    await service.run()
