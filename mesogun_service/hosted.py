@@ -14,8 +14,7 @@ from typing import Any
 from mesogun.errors import ConnectionLost, MesogunError
 from mesogun.json_forms import event_fields
 from mesogun.models import GunInfo
-from mesogun.record import SessionRecorder, TreatmentRecord
-from mesogun.record.visits import VisitBook
+from mesogun.record import SessionRecorder
 from mesogun.session.controller import HostState
 from mesogun.session.fanout import FanOut, Subscription
 from mesogun.session.gun import CONNECT_RETRYABLE, Gun
@@ -114,8 +113,6 @@ class HostedGun:
                 await asyncio.sleep(RETRY_INTERVAL_S)
                 continue
             self.last_error = None
-            if self.recorder.visit_id is None:
-                await self._resume_visit()
             self.connected.set()
             self.events.publish(("connection", {"connected": True, "reason": "connected"}))
             reason = await self._pump()
@@ -133,25 +130,6 @@ class HostedGun:
             self._gun = gun
         else:
             await self._gun.reconnect(attempts=1, interval=RETRY_INTERVAL_S)
-
-    async def _resume_visit(self) -> None:
-        """A visit left open on this gun (the service restarted during a treatment) goes on recording."""
-        serial, path = self.serial, self.recorder.path
-        if serial is None:
-            return
-
-        def find() -> int | None:
-            record = TreatmentRecord(path)
-            try:
-                visit = VisitBook(record).open_on(serial)
-            finally:
-                record.close()
-            return visit.id if visit is not None else None
-
-        visit_id = await asyncio.to_thread(find)
-        if visit_id is not None:
-            log.info("gun %s: visit %d is open: recording into it", serial, visit_id)
-            await self.recorder.set_visit(visit_id)
 
     async def _pump(self) -> str:
         """Copy the gun's events to the clients until the connection goes; return why it went."""

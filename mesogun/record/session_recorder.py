@@ -23,6 +23,7 @@ from mesogun.errors import RecordError
 from mesogun.models import GunInfo, Status
 from mesogun.record.recorder import Direction, FailureHandler
 from mesogun.record.store import TreatmentRecord, default_path, is_keepalive
+from mesogun.record.visits import VisitBook
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
 from mesogun.shot_counter import unwrap
 
@@ -57,7 +58,8 @@ class SessionRecorder:
         self._last_index: int | None = None
         self._before_session: list[tuple[Direction, Message]] = []  # hello, identity, first status
         self.visit_id: int | None = None
-        """The visit (:mod:`mesogun.record.visits`) the sessions opened from now on belong to (``None``: none)."""
+        """The visit (:mod:`mesogun.record.visits`) the open session belongs to (``None``: none). A session started
+        at a connect joins the visit open on its gun, whoever opened it (a restarted service, the CLI)."""
         self._connected: tuple[GunInfo, str, int | None] | None = None  # what the open session was started with
 
     def on_failure(self, handler: FailureHandler) -> None:
@@ -71,17 +73,17 @@ class SessionRecorder:
         hellos = [m for d, m in handshake if d == "host" and m.name == "hello"]
         host_id = int(hellos[-1].get("host_id", 0)) or None if hellos else None  # the id our shots carry
 
-        visit_id = self.visit_id
-
-        def start(record: TreatmentRecord) -> tuple[int, int]:
+        def start(record: TreatmentRecord) -> tuple[int, int, int | None]:
+            visit = VisitBook(record).open_on(info.serial_number)  # a visit open on this gun holds the connection
+            visit_id = visit.id if visit is not None else None
             session = _start(record, info, url, host_id, visit_id)
             added = record.reconcile(session, status.shots_lifetime, at_connect=True)
             record.enter_active_alarms(session, status.active_alarms)  # raised while no host was connected
             for direction, message in handshake:
                 record.log_message(session, direction, message)
-            return session, added
+            return session, added, visit_id
 
-        self.session_id, added = await self.writer.wait(self.writer.submit(start), "the session start")
+        self.session_id, added, self.visit_id = await self.writer.wait(self.writer.submit(start), "the session start")
         self._connected = (info, url, host_id)
         self.unreceived += added
         self._last_index = status.shots_lifetime
@@ -102,9 +104,9 @@ class SessionRecorder:
             self.writer.post(job, self._count)
 
     async def set_visit(self, visit_id: int | None) -> None:
-        """From now on, record into visit ``visit_id`` (``None``: into no visit). With a session open, it is ended
-        and a new one started in the visit, in order with the messages (what came before stays where it was); the
-        device's counter needs no reconciling there (the host saw everything up to now)."""
+        """A visit was opened (``visit_id``) or closed (``None``) on the connected gun: the open session is ended and
+        a new one started in it, in order with the messages (what came before stays where it was); the device's
+        counter needs no reconciling there (the host saw everything up to now)."""
         self.visit_id = visit_id
         session, connected = self.session_id, self._connected
         if session is None or connected is None:

@@ -89,7 +89,7 @@ async def arm(hosted: Hosted) -> dict[str, Any]:
             f"to POST /guns/{hosted.serial}/attendance): nobody is watching it"
         )
     await gun.arm()
-    return status_fields(gun.status)
+    return status_fields(await gun.refresh_status())  # the device's state after the arm, not the last period's
 
 
 @router.post("/{serial}/disarm")
@@ -97,7 +97,7 @@ async def disarm(hosted: Hosted) -> dict[str, Any]:
     """Stop firing and disarm (idempotent: a gun that is not armed stays as it is)."""
     gun = hosted.gun
     await gun.make_safe()
-    return status_fields(gun.status)
+    return status_fields(await gun.refresh_status())
 
 
 @router.post("/{serial}/fire")
