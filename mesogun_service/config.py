@@ -123,8 +123,8 @@ def config_from(data: dict[str, Any], *, source: str = "the config") -> ServiceC
 
 def check(config: ServiceConfig) -> ServiceConfig:
     """``config`` if its values are in range; :class:`ParameterError` naming the first that is not."""
-    if not 0 < config.port < 65536:
-        raise ParameterError(f"port={config.port} must be 1–65535", field="port", value=config.port)
+    if not 0 <= config.port < 65536:
+        raise ParameterError(f"port={config.port} must be 0–65535 (0: any free port)", field="port", value=config.port)
     if not 0.5 <= config.attended_grace_s <= 600:
         raise ParameterError(
             f"attended_grace_s={config.attended_grace_s} must be 0.5–600 s",

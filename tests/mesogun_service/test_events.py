@@ -28,9 +28,7 @@ def test_every_client_sees_every_shot_and_a_stalled_one_is_told_it_missed_events
         async with running_service() as svc:
             await svc.ready_to_treat()
             streams: list[list[tuple[str, Any]]] = [[] for _ in range(3)]
-            readers = [
-                asyncio.create_task(_read_events(svc.client, svc.gun("/events"), 8, into)) for into in streams
-            ]
+            readers = [asyncio.create_task(_read_events(svc.client, svc.gun("/events"), 8, into)) for into in streams]
             stalled = svc.service.guns.get(svc.serial).subscribe(maxsize=4)  # a client that never reads
             await asyncio.sleep(0.3)
             await svc.ok("POST", svc.gun("/arm"))

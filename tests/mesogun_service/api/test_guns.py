@@ -4,6 +4,7 @@ with a clear 4xx naming the field — and changing nothing on the gun."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 
@@ -34,12 +35,17 @@ def test_bad_requests_get_a_4xx_naming_the_field_and_change_nothing(real, runnin
     async def scenario() -> None:
         async with running_service() as svc:
             before = await svc.ok("GET", svc.gun("/status"), params={"refresh": "true"})
-            cases = [
+            cases: list[tuple[str, dict[str, Any], int, str | None, str]] = [
                 (svc.gun("/configure"), {"json": {"depth_mm": 9.0}}, 422, "depth_mm", "outside the device's range"),
                 (svc.gun("/configure"), {"json": {"depth_mm": "2"}}, 422, "depth_mm", "valid number"),
                 (svc.gun("/configure"), {"json": {"depth": 2.0}}, 422, "depth", "Extra inputs"),
-                (svc.gun("/configure"), {"content": b"{not json", "headers": {"content-type": "application/json"}},
-                 400, None, "not a JSON object"),
+                (
+                    svc.gun("/configure"),
+                    {"content": b"{not json", "headers": {"content-type": "application/json"}},
+                    400,
+                    None,
+                    "not a JSON object",
+                ),
                 (svc.gun("/configure"), {"json": [1, 2]}, 400, None, "not a JSON object"),
                 (svc.gun("/fire"), {"json": {"count": True}}, 422, "count", "valid integer"),
                 (svc.gun("/notes"), {"content": b"x" * 70_000}, 413, None, "at most 65536 bytes"),
@@ -99,8 +105,24 @@ def test_the_openapi_schema_lists_every_gun_operation(real, running_service) -> 
     async def scenario() -> None:
         async with running_service() as svc:
             paths = (await svc.ok("GET", "/openapi.json"))["paths"]
-        for name in ("configure", "syringe", "prime", "arm", "disarm", "fire", "stop", "emergency-stop", "clear",
-                     "status", "diagnostics", "events", "attendance", "visits", "notes", "burst-count"):
+        for name in (
+            "configure",
+            "syringe",
+            "prime",
+            "arm",
+            "disarm",
+            "fire",
+            "stop",
+            "emergency-stop",
+            "clear",
+            "status",
+            "diagnostics",
+            "events",
+            "attendance",
+            "visits",
+            "notes",
+            "burst-count",
+        ):
             assert f"/guns/{{serial}}/{name}" in paths, name
         assert "/record/sessions" in paths and "/visits/{visit_id}/close" in paths
 

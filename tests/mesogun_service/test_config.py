@@ -1,0 +1,48 @@
+"""The service's TOML config: every key checked, with errors naming the key, the value and what is expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mesogun.errors import ParameterError
+from mesogun_service.config import config_from, load_config
+
+
+def test_a_config_file_sets_the_guns_and_where_the_service_listens(tmp_path: Path) -> None:
+    path = tmp_path / "service.toml"
+    path.write_text(
+        'devices = ["/dev/ttyACM0", "socket://10.0.0.5:4000"]\nhost = "0.0.0.0"\nport = 9000\n'
+        'record = "~/record.sqlite"\nsocket = false\nattended_grace_s = 3\ntrusted_proxy = "127.0.0.1"\n'
+    )
+    config = load_config(path)
+    assert config.devices == ("/dev/ttyACM0", "socket://10.0.0.5:4000")
+    assert (config.host, config.port, config.socket, config.attended_grace_s) == ("0.0.0.0", 9000, None, 3.0)
+    assert config.record == Path("~/record.sqlite").expanduser() and not config.loopback_only
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"gun": ["x"]}, "unknown key 'gun'"),
+        ({"port": "80"}, "port = '80' has the wrong type"),
+        ({"port": True}, "port = True has the wrong type"),
+        ({"port": 70000}, "port=70000 must be 0–65535"),
+        ({"attended_grace_s": 0.1}, "attended_grace_s=0.1 must be 0.5–600 s"),
+        ({"devices": ["a", "a"]}, "a gun is listed twice"),
+        ({"devices": [1]}, "devices must be a list of gun URLs"),
+    ],
+)
+def test_a_bad_key_is_refused_naming_it(data: dict[str, object], words: str) -> None:
+    with pytest.raises(ParameterError, match=words):
+        config_from(data)
+
+
+def test_a_file_that_is_not_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("devices = [")
+    with pytest.raises(ParameterError, match="not valid TOML"):
+        load_config(path)
+    with pytest.raises(ParameterError, match="cannot read it"):
+        load_config(tmp_path / "missing.toml")
