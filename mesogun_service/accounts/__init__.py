@@ -1,11 +1,12 @@
-"""Access control of the gun service: users with argon2-hashed PINs and roles, sign-in sessions, the audit trail
-(:mod:`.store`), the FastAPI dependencies that say who a request is (:mod:`.auth`), the ``/auth`` routes
-(:mod:`.routes`), and the ``mesogun users`` command (:mod:`.cli`). No built-in users: a new store is empty.
+"""Access control of the gun service: users with argon2-hashed PINs and roles, sign-in sessions and the audit
+trail (:mod:`.store`), the roles and the principal a request acts as (:mod:`.identity`), the FastAPI dependencies
+that say who a request is (:mod:`.auth`), the ``/auth`` routes (:mod:`.routes`), and the ``mesogun users``
+command (:mod:`.cli`). No built-in users: a new store is empty.
 
-Wiring an app: ``install(app, Accounts(path), AuthPolicy(...))``, then ``Depends(principal)``,
-``Depends(require_role(Role.PRACTITIONER))`` or ``Depends(require_fresh(Role.TECHNICIAN))`` on its routes.
-The FastAPI parts (:mod:`.auth`, :mod:`.routes`) are imported when first used, so ``mesogun users`` starts
-without FastAPI.
+Wiring an app: ``install(app, Accounts(path), AuthPolicy(...))``, then ``CurrentPrincipal`` (or
+``Annotated[Principal, Depends(require_role(Role.TECHNICIAN))]``, ``... Depends(require_fresh(Role.TECHNICIAN))``)
+as a route parameter. The FastAPI parts (:mod:`.auth`, :mod:`.routes`) are imported when first used, so
+``mesogun users`` starts without FastAPI.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mesogun_service.accounts.errors import (
     UserError,
     error_body,
 )
-from mesogun_service.accounts.principal import Principal, Role, Via, effective_roles, local_principal
+from mesogun_service.accounts.identity import Principal, Role, Via, effective_roles, local_principal
 from mesogun_service.accounts.store import (
     Accounts,
     AuditEntry,

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from mesogun_service.accounts.errors import AuthError, Forbidden, Unauthenticated, error_body
-from mesogun_service.accounts.principal import Principal, Role, Via, local_principal
+from mesogun_service.accounts.identity import Principal, Role, Via, local_principal
 from mesogun_service.accounts.store import Accounts, span_text
 
 SESSION_COOKIE = "mesogun_session"

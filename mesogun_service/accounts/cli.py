@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from mesogun_service.accounts.errors import AccountsUnavailable, AuthError
-from mesogun_service.accounts.principal import Role
+from mesogun_service.accounts.identity import Role
 from mesogun_service.accounts.store import Accounts, UserInfo, check_name, default_accounts_path
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -27,7 +27,7 @@ from mesogun_service.accounts.auth import (
     remote_address,
 )
 from mesogun_service.accounts.errors import AuthError, Forbidden
-from mesogun_service.accounts.principal import Principal, Via
+from mesogun_service.accounts.identity import Principal, Via
 from mesogun_service.accounts.store import MAX_NAME, MAX_PIN, Accounts
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])

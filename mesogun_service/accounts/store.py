@@ -48,7 +48,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mesogun_service.accounts.errors import AccountsUnavailable, Forbidden, LockedOut, Unauthenticated, UserError
-from mesogun_service.accounts.principal import Principal, Role, Via
+from mesogun_service.accounts.identity import Principal, Role, Via
 
 Clock = Callable[[], datetime]
 """Where the store's time comes from: a callable returning an aware datetime (tests pass a fake one)."""
