@@ -6,9 +6,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from mesogun_service.api import attendance, events, guns, record
+from mesogun_service.accounts import Accounts, AuthPolicy, install
+from mesogun_service.api import attendance, events, guns, record, safety
+from mesogun_service.api.audit import AuditTrail, AuditWriter
+from mesogun_service.api.deps import operator
 from mesogun_service.api.replies import BodyLimit, install_error_replies
 from mesogun_service.config import MAX_BODY_BYTES, ServiceConfig
 from mesogun_service.registry import GunRegistry
@@ -17,8 +20,10 @@ FIRST_CONNECT_WAIT_S = 10.0
 """How long start-up waits for the guns' first connection before serving anyway (the rest keep trying)."""
 
 
-def create_app(config: ServiceConfig, registry: GunRegistry | None = None) -> FastAPI:
-    """The app for ``config``; ``registry`` (default: one for ``config.devices``) holds the guns it serves."""
+def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accounts: Accounts | None = None) -> FastAPI:
+    """The app for ``config``; ``registry`` (default: one for ``config.devices``) holds the guns it serves,
+    ``accounts`` (default: the store at ``config.accounts_path()``) its users and audit trail."""
+    users = accounts if accounts is not None else Accounts(config.accounts_path())
     owned = (
         registry
         if registry is not None
@@ -36,23 +41,35 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None) -> Fa
             yield
         finally:
             await owned.close()  # every gun stopped and disarmed before the service exits
+            await audit.drain()
+            users.close()
 
     app = FastAPI(
         title="mesogun gun service",
         version="1",
         summary="One process owns each gun; the CLI, the tablet and the tools are its clients.",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if config.loopback_only else None,  # no map of the API for the network
+        docs_url="/docs" if config.loopback_only else None,
+        redoc_url=None,
     )
     app.state.config = config
     app.state.registry = owned
     install_error_replies(app)
+    install(app, users, AuthPolicy(loopback_only=config.loopback_only, trusted_proxy=config.trusted_proxy))
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    audit = AuditWriter(users)
+    app.add_middleware(AuditTrail, writer=audit)
 
-    @app.get("/health", tags=["service"])
+    health_needs = [Depends(operator)] if not config.loopback_only else []
+
+    @app.get("/health", tags=["service"], dependencies=health_needs)
     async def health() -> dict[str, object]:
         """Liveness: the service answers, and how many guns it owns."""
         return {"status": "ok", "guns": len(owned)}
 
-    for module in (guns, events, attendance, record):
-        app.include_router(module.router)
+    app.include_router(safety.router)  # stop, emergency stop, disarm: no sign-in, never refused for a wrong reason
+    app.include_router(guns.router)
+    for module in (events, attendance, record):
+        app.include_router(module.router, dependencies=[Depends(operator)])
     return app

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from mesogun.errors import ParameterError
+from mesogun_service.accounts.store import default_accounts_path
 
 DEFAULT_PORT = 8750
 """The service's TCP port unless configured."""
@@ -62,7 +61,7 @@ class ServiceConfig:
         if self.accounts is not None:
             return self.accounts
         env = os.environ.get("MESOGUN_ACCOUNTS")
-        return Path(env) if env else Path(platformdirs.user_data_dir("mesogun")) / "accounts.sqlite"
+        return Path(env) if env else default_accounts_path()
 
 
 _KEYS: dict[str, type | tuple[type, ...]] = {

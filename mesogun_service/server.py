@@ -19,14 +19,12 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mesogun.errors import ParameterError
+from mesogun_service.accounts.auth import LOCAL_USER_KEY
 from mesogun_service.app import create_app
 from mesogun_service.config import ServiceConfig
 from mesogun_service.registry import GunRegistry
 
 log = logging.getLogger(__name__)
-
-LOCAL_USER_KEY = "mesogun.local_user"
-"""The ASGI scope key that marks a request that came over the local socket (its value: the OS user)."""
 
 GRACEFUL_SHUTDOWN_S = 3
 """How long open requests (event streams) get to end once the guns are safe."""

@@ -1,4 +1,5 @@
-"""What the routes depend on: the service's guns, the gun a path names, and who is asking."""
+"""What the routes depend on: the service's guns, the gun a path names, and who is asking (a practitioner for
+every gun operation, a technician for diagnostics; the safe commands need nobody: see :mod:`.safety`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from mesogun_service.accounts import Principal, Role
+from mesogun_service.accounts.auth import require_role
 from mesogun_service.hosted import HostedGun
 from mesogun_service.registry import GunRegistry
 
@@ -25,3 +28,23 @@ def hosted_gun(
 
 Hosted = Annotated[HostedGun, Depends(hosted_gun)]
 Guns = Annotated[GunRegistry, Depends(registry)]
+
+
+_PRACTITIONER = require_role(Role.PRACTITIONER)
+_TECHNICIAN = require_role(Role.TECHNICIAN)
+
+
+def operator(request: Request, who: Annotated[Principal, Depends(_PRACTITIONER)]) -> Principal:
+    """A signed-in practitioner (or better), kept on the request for the record and the audit trail."""
+    request.state.principal = who
+    return who
+
+
+def technician(request: Request, who: Annotated[Principal, Depends(_TECHNICIAN)]) -> Principal:
+    """A signed-in technician (or admin)."""
+    request.state.principal = who
+    return who
+
+
+Operator = Annotated[Principal, Depends(operator)]
+Technician = Annotated[Principal, Depends(technician)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
 from mesogun_service.api.bodies import ConfigureBody, CountBody, NoteBody, PrimeBody, SyringeBody
-from mesogun_service.api.deps import Guns, Hosted
+from mesogun_service.api.deps import Guns, Hosted, Technician, operator
 from mesogun_service.errors import NoAttendedClient
 
-router = APIRouter(prefix="/guns", tags=["guns"])
+router = APIRouter(prefix="/guns", tags=["guns"], dependencies=[Depends(operator)])
 
 
 def summary(hosted: Any) -> dict[str, Any]:
@@ -50,7 +50,7 @@ async def status(hosted: Hosted, refresh: bool = False) -> dict[str, Any]:
 
 
 @router.get("/{serial}/diagnostics")
-async def diagnostics(hosted: Hosted) -> Any:
+async def diagnostics(hosted: Hosted, who: Technician) -> Any:
     """Both sides' link counters, plunger, pressure, supply, the last alarms (as ``mesogun diagnostics --json``)."""
     return plain(await hosted.gun.diagnostics())
 
@@ -92,14 +92,6 @@ async def arm(hosted: Hosted) -> dict[str, Any]:
     return status_fields(await gun.refresh_status())  # the device's state after the arm, not the last period's
 
 
-@router.post("/{serial}/disarm")
-async def disarm(hosted: Hosted) -> dict[str, Any]:
-    """Stop firing and disarm (idempotent: a gun that is not armed stays as it is)."""
-    gun = hosted.gun
-    await gun.make_safe()
-    return status_fields(await gun.refresh_status())
-
-
 @router.post("/{serial}/fire")
 async def fire(hosted: Hosted, body: CountBody) -> dict[str, Any]:
     """Remote fire ``count`` shots (0: until stopped); returns when the burst ends, with every shot."""
@@ -110,22 +102,6 @@ async def fire(hosted: Hosted, body: CountBody) -> dict[str, Any]:
 async def burst_count(hosted: Hosted, body: CountBody) -> dict[str, Any]:
     """Shots per trigger press in burst mode."""
     return {"count": await hosted.gun.set_burst_count(body.count)}
-
-
-@router.post("/{serial}/stop")
-async def stop(hosted: Hosted) -> dict[str, Any]:
-    """Stop firing or priming at the end of the shot in progress (idempotent)."""
-    gun = hosted.gun
-    await gun.stop()
-    return status_fields(gun.status)
-
-
-@router.post("/{serial}/emergency-stop")
-async def emergency_stop(hosted: Hosted) -> dict[str, Any]:
-    """Emergency stop: overtakes queued work and reaches the device first; latched until ``clear``."""
-    gun = hosted.gun
-    await gun.emergency_stop()
-    return status_fields(gun.status)
 
 
 @router.post("/{serial}/clear")

@@ -3,6 +3,7 @@ guns, and an HTTP client for it; the gun set up ready to treat (syringe loaded, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mesogun_service.accounts import Accounts, Role
 from mesogun_service.config import ServiceConfig
 from mesogun_service.server import Service
 
@@ -45,6 +47,17 @@ class Running:
         self.attendance.append(joined["id"])
 
 
+USER, PIN = "alice", "2468"
+"""The practitioner (and technician) every service test signs in as."""
+
+
+def add_user(path: Path, name: str = USER, pin: str = PIN, roles: tuple[Role, ...] = (Role.TECHNICIAN,)) -> None:
+    """Create the test's user in the accounts store at ``path`` (a service has none built in)."""
+    with Accounts(path) as accounts:
+        if name not in {user.name for user in accounts.list_users()}:  # a restarted service: the same store
+            accounts.add_user(name, roles, pin, actor="test")
+
+
 ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
 
 
@@ -54,16 +67,19 @@ def running_service(tmp_path: Path) -> ServiceFactory:
 
     @contextlib.asynccontextmanager
     async def start(devices: tuple[str, ...] = ("sim://?serial=SIM0001",), **config: Any) -> AsyncIterator[Running]:
-        import asyncio
-
-        record = tmp_path / "record.sqlite"
-        settings = ServiceConfig(devices=devices, port=0, socket=None, record=record, **config)
+        record, accounts = tmp_path / "record.sqlite", tmp_path / "accounts.sqlite"
+        add_user(accounts)
+        config = {"socket": None, **config}
+        settings = ServiceConfig(devices=devices, port=0, record=record, accounts=accounts, **config)
         service = Service(settings)
         task = asyncio.create_task(service.run(signals=False))
         try:
             async with asyncio.timeout(15):
                 await service.started.wait()
             async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
+                signed_in = await client.post("/auth/login", json={"user": USER, "pin": PIN})
+                assert signed_in.status_code == 200, signed_in.text
+                client.headers["Authorization"] = f"Bearer {signed_in.json()['token']}"
                 guns = (await client.get("/guns")).json()
                 yield Running(service, client, guns[0]["serial"], record)
         finally:

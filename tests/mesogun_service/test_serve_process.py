@@ -19,6 +19,7 @@ import pytest
 
 from sims.control import ControlClient
 from sims.spawn import SpawnedSimulator, spawn_simulator, start_simulator
+from tests.mesogun_service.conftest import PIN, USER, add_user
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
 
@@ -42,8 +43,12 @@ class ServiceProcess:
 @contextlib.contextmanager
 def serving(device: str, tmp_path: Path, *extra: str) -> Iterator[ServiceProcess]:
     """Start ``mesogun serve --device DEVICE`` on a free port; kill it at the end if the test did not stop it."""
+    accounts = tmp_path / "accounts.sqlite"
+    add_user(accounts)
     command = [
         *SERVE,
+        "--accounts",
+        str(accounts),
         "--device",
         device,
         "--port",
@@ -61,6 +66,8 @@ def serving(device: str, tmp_path: Path, *extra: str) -> Iterator[ServiceProcess
         raise AssertionError(f"the service did not start: {line!r} {proc.communicate(timeout=10)[1][-2000:]}")
     url = line.split(" on ", 1)[1].split(";")[0].split(" and ")[0]
     with httpx.Client(base_url=url, timeout=10) as client:
+        token = client.post("/auth/login", json={"user": USER, "pin": PIN}).json()["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
         try:
             yield ServiceProcess(proc, url, client)
         finally:

@@ -1,0 +1,79 @@
+"""Access control as wired into the service: gun operations need a signed-in practitioner, diagnostics a
+technician, the safe commands nobody (never refused for a wrong reason); every state-changing request goes to
+the audit trail after its reply; the local socket signs its user in without a token."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+
+from mesogun_service.accounts import Accounts, Role
+from tests.mesogun_service.conftest import add_user
+
+
+def test_without_a_token_gun_operations_are_refused_but_the_stop_is_not(real, running_service) -> None:
+    async def scenario() -> None:
+        async with running_service() as svc:
+            async with httpx.AsyncClient(base_url=svc.service.url) as anonymous:
+                for method, path in (("GET", "/guns"), ("POST", svc.gun("/arm")), ("GET", svc.gun("/events"))):
+                    reply = await anonymous.request(method, path)
+                    assert reply.status_code == 401, (path, reply.text)
+                    assert reply.json()["error"]["kind"] == "unauthenticated"
+                expired = await anonymous.post(svc.gun("/clear"), headers={"Authorization": "Bearer not-a-token"})
+                assert expired.status_code == 401
+                for path in ("/emergency-stop", "/stop", "/disarm"):  # with a bad token too: safety first
+                    reply = await anonymous.post(svc.gun(path), headers={"Authorization": "Bearer not-a-token"})
+                    assert reply.status_code == 200, (path, reply.text)
+                assert (await anonymous.get("/health")).json() == {"status": "ok", "guns": 1}
+            await svc.ok("POST", svc.gun("/clear"))
+            await asyncio.sleep(0.3)  # entered after the reply, from a worker thread
+        with Accounts(svc.record.parent / "accounts.sqlite") as accounts:
+            trail = [(e.actor, e.action, e.outcome) for e in accounts.audit_trail()]
+        assert ("unknown token holder", "POST /guns/SIM0001/emergency-stop", "ok") in trail
+        assert ("alice", "POST /guns/SIM0001/clear", "ok") in trail
+        assert any(action == "login" or action.startswith("login") for _, action, _ in trail)
+
+    real(scenario)
+
+
+def test_diagnostics_need_the_technician_role(real, running_service, tmp_path) -> None:
+    async def scenario() -> None:
+        add_user(tmp_path / "accounts.sqlite", "bob", "1357", (Role.PRACTITIONER,))
+        async with running_service() as svc:
+            assert "uptime" in await svc.ok("GET", svc.gun("/diagnostics"))
+            async with httpx.AsyncClient(base_url=svc.service.url) as bob:
+                token = (await bob.post("/auth/login", json={"user": "bob", "pin": "1357"})).json()["token"]
+                reply = await bob.get(svc.gun("/diagnostics"), headers={"Authorization": f"Bearer {token}"})
+                assert reply.status_code == 403 and reply.json()["error"]["kind"] == "forbidden"
+                status = await bob.get(svc.gun("/status"), headers={"Authorization": f"Bearer {token}"})
+                assert status.status_code == 200
+
+    real(scenario)
+
+
+def test_on_another_address_every_route_needs_sign_in_and_the_schema_is_not_served(real, running_service) -> None:
+    async def scenario() -> None:
+        async with running_service(host="0.0.0.0") as svc:
+            async with httpx.AsyncClient(base_url=svc.service.url.replace("0.0.0.0", "127.0.0.1")) as anonymous:
+                assert (await anonymous.get("/health")).status_code == 401
+                assert (await anonymous.get("/openapi.json")).status_code == 404
+            assert (await svc.client.get("/health")).status_code == 200
+
+    real(scenario)
+
+
+def test_the_local_socket_is_owner_only_and_signs_its_user_in(real, running_service, tmp_path) -> None:
+    async def scenario() -> None:
+        sock = tmp_path / "run" / "service.sock"
+        async with running_service(socket=sock) as svc:
+            assert oct(os.stat(sock).st_mode & 0o777) == "0o600"
+            transport = httpx.AsyncHTTPTransport(uds=str(sock))
+            async with httpx.AsyncClient(transport=transport, base_url="http://local") as local:
+                me = (await local.get("/auth/me")).json()
+                assert me["user"].startswith("local:") and me["roles"] == ["practitioner"]
+                assert (await local.get(svc.gun("/status"))).status_code == 200
+        assert not sock.exists()  # removed when the service stops
+
+    real(scenario)
