@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
 from mesogun_service.api.bodies import ConfigureBody, CountBody, NoteBody, PrimeBody, SyringeBody
-from mesogun_service.api.deps import Guns, Hosted, Technician, operator
+from mesogun_service.api.deps import Guns, Hosted, operator
 from mesogun_service.errors import NoAttendedClient
 
 router = APIRouter(prefix="/guns", tags=["guns"], dependencies=[Depends(operator)])
@@ -50,7 +50,7 @@ async def status(hosted: Hosted, refresh: bool = False) -> dict[str, Any]:
 
 
 @router.get("/{serial}/diagnostics")
-async def diagnostics(hosted: Hosted, who: Technician) -> Any:
+async def diagnostics(hosted: Hosted) -> Any:
     """Both sides' link counters, plunger, pressure, supply, the last alarms (as ``mesogun diagnostics --json``)."""
     return plain(await hosted.gun.diagnostics())
 
