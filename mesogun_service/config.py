@@ -57,11 +57,16 @@ class ServiceConfig:
         return self.host in ("127.0.0.1", "::1", "localhost")
 
     def accounts_path(self) -> Path:
-        """Where the users and the audit trail are kept."""
+        """Where the users and the audit trail are kept (``accounts``, ``$MESOGUN_ACCOUNTS``, or the user's data
+        folder, created if absent: the same store ``mesogun users`` writes by default)."""
         if self.accounts is not None:
             return self.accounts
         env = os.environ.get("MESOGUN_ACCOUNTS")
-        return Path(env) if env else default_accounts_path()
+        if env:
+            return Path(env)
+        default = default_accounts_path()
+        default.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # only the default location's folders
+        return default
 
 
 _KEYS: dict[str, type | tuple[type, ...]] = {
