@@ -1,0 +1,43 @@
+"""The service sits on top: neither the host library, the contract nor the simulator imports it (the `mesogun`
+command finds `serve` and `users` through an entry point), so a script using `mesogun` never loads FastAPI."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_package_below_the_service_imports_it() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("mesogun", "firmware_protocol", "sims")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if any(name.split(".")[0] == "mesogun_service" for name in _imports(path))
+    ]
+    assert offenders == []
+
+
+def test_using_the_host_library_loads_no_web_framework() -> None:
+    web = "{'fastapi', 'uvicorn', 'starlette', 'mesogun_service'}"
+    code = f"import sys, mesogun, mesogun.record; print(sorted({{m.split('.')[0] for m in sys.modules}} & {web}))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_mesogun_command_offers_the_services_commands() -> None:
+    result = subprocess.run([sys.executable, "-m", "mesogun.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "serve" in result.stdout and "users" in result.stdout
