@@ -75,3 +75,26 @@ def test_the_local_socket_is_owner_only_and_signs_its_user_in(real, running_serv
         assert not sock.exists()  # removed when the service stops
 
     real(scenario)
+
+
+def test_a_browser_session_needs_its_csrf_token_and_a_same_site_origin(real, running_service) -> None:
+    async def scenario() -> None:
+        async with running_service() as svc, httpx.AsyncClient(base_url=svc.service.url) as browser:
+            signed_in = await browser.post("/auth/login", json={"user": "alice", "pin": "2468"})
+            cookie = signed_in.headers.get_list("set-cookie")
+            assert any("mesogun_session=" in c and "HttpOnly" in c and "SameSite=strict" in c for c in cookie)
+            csrf = signed_in.json()["csrf_token"]
+            configure = svc.gun("/configure")
+            assert (await browser.post(configure, json={"depth_mm": 1.5})).status_code == 403  # no CSRF header
+            evil = {"X-CSRF-Token": csrf, "Origin": "http://evil.example"}
+            assert (await browser.post(configure, json={"depth_mm": 1.5}, headers=evil)).status_code == 403
+            ok = await browser.post(configure, json={"depth_mm": 1.5}, headers={"X-CSRF-Token": csrf})
+            assert ok.status_code == 200 and ok.json()["depth_mm"] == 1.5
+            token = signed_in.json()["token"]
+            await browser.post("/auth/logout", headers={"X-CSRF-Token": csrf})
+            replayed = await browser.get("/guns", headers={"Authorization": f"Bearer {token}"})
+            assert replayed.status_code == 401  # a token is dead once its session is signed out
+            in_url = await browser.get(f"/guns?token={token}")
+            assert in_url.status_code == 401 and "URL" in in_url.json()["error"]["message"]
+
+    real(scenario)
