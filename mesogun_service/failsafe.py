@@ -30,7 +30,7 @@ async def watch_attendance(hosted: HostedGun) -> None:
 
 async def check_once(hosted: HostedGun) -> bool:
     """Disarm ``hosted`` if it is armed with no attended client for longer than the grace period; True if so."""
-    gun = hosted._gun
+    gun = hosted.last_gun
     if gun is None or gun.state not in (HostState.ARMED, HostState.FIRING):
         return False
     silent = hosted.attendance.unattended_for()

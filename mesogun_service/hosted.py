@@ -80,6 +80,11 @@ class HostedGun:
             return None
 
     @property
+    def last_gun(self) -> Gun | None:
+        """The :class:`Gun` once first connected, connected now or not (for its state and last status)."""
+        return self._gun
+
+    @property
     def gun(self) -> Gun:
         """The connected :class:`Gun`; :class:`NotConnected` (503) while the service is (re)connecting."""
         gun = self._gun

@@ -26,8 +26,8 @@ async def events(
     """Status, shot, alarm, trigger, connection and fail-safe events as they happen (``missed``: you fell behind)."""
     subscription = hosted.subscribe(buffer)
     try:
-        if hosted.connected.is_set() and hosted._gun is not None:  # where things stand, before what changes
-            yield ServerSentEvent(event="status", data=status_fields(hosted._gun.status))
+        if hosted.connected.is_set() and hosted.last_gun is not None:  # where things stand, before what changes
+            yield ServerSentEvent(event="status", data=status_fields(hosted.last_gun.status))
         else:
             yield ServerSentEvent(event="connection", data={"connected": False, "reason": hosted.last_error})
         while True:

@@ -10,14 +10,15 @@ from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
 from mesogun_service.api.bodies import ConfigureBody, CountBody, NoteBody, PrimeBody, SyringeBody
 from mesogun_service.api.deps import Guns, Hosted, operator
 from mesogun_service.errors import NoAttendedClient
+from mesogun_service.hosted import HostedGun
 
 router = APIRouter(prefix="/guns", tags=["guns"], dependencies=[Depends(operator)])
 
 
-def summary(hosted: Any) -> dict[str, Any]:
+def summary(hosted: HostedGun) -> dict[str, Any]:
     """One gun as ``GET /guns`` lists it."""
     info = hosted.info
-    gun = hosted._gun
+    gun = hosted.last_gun
     return {
         "serial": hosted.serial,
         "url": hosted.url,

@@ -127,3 +127,15 @@ def test_the_openapi_schema_lists_every_gun_operation(real, running_service) -> 
         assert "/record/sessions" in paths and "/visits/{visit_id}/close" in paths
 
     real(scenario)
+
+
+def test_one_service_owns_several_guns_each_by_its_serial(real, running_service) -> None:
+    async def scenario() -> None:
+        async with running_service(devices=("sim://?serial=SIMA", "sim://?serial=SIMB")) as svc:
+            guns = await svc.ok("GET", "/guns")
+            assert sorted(g["serial"] for g in guns) == ["SIMA", "SIMB"] and all(g["connected"] for g in guns)
+            await svc.ok("POST", "/guns/SIMA/configure", json={"depth_mm": 1.2})
+            assert (await svc.ok("GET", "/guns/SIMA/status"))["depth_mm"] == 1.2
+            assert (await svc.ok("GET", "/guns/SIMB/status"))["depth_mm"] == 2.0  # the other gun is untouched
+
+    real(scenario)
