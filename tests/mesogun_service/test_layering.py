@@ -3,22 +3,10 @@ command finds `serve` and `users` through an entry point), so a script using `me
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+from tests.firmware_protocol.test_layering import ROOT, _imports
 
 
 def test_no_package_below_the_service_imports_it() -> None:
