@@ -81,6 +81,11 @@ def running_service(tmp_path: Path) -> ServiceFactory:
                 assert signed_in.status_code == 200, signed_in.text
                 client.headers["Authorization"] = f"Bearer {signed_in.json()['token']}"
                 guns = (await client.get("/guns")).json()
+                for _ in range(200):  # a loaded machine may need a second connect attempt: up to 20 s
+                    if all(g["connected"] for g in guns):
+                        break
+                    await asyncio.sleep(0.1)
+                    guns = (await client.get("/guns")).json()
                 yield Running(service, client, guns[0]["serial"], record)
         finally:
             await service.stop()
