@@ -523,7 +523,8 @@ class ControlActor:
     def _status_of(self, message: Message) -> Status:
         """A ``status`` with its lifetime counter counted on past the device's 2**32 wrap."""
         status = Status.from_message(message)
-        return replace(status, shots_lifetime=self.shot_log.unwrap(status.shots_lifetime))
+        lifetime = self.shot_log.unwrap(status.shots_lifetime)
+        return status if lifetime == status.shots_lifetime else replace(status, shots_lifetime=lifetime)
 
     async def _reconcile(self, received: Received) -> None:
         """Follow the device's state unless a command reply newer than this status already moved us."""
@@ -541,7 +542,9 @@ class ControlActor:
             self.tracker.taken(number, pending=False)
             self._apply_status(received)
             await self._reconcile(received)
-            self.events.publish(StatusEvent(self._status_of(message)))
+            # The status just applied is this message's (converted once); an older one that came late is not.
+            status = self.status if self.status_rx == received.rx_index and self.status is not None else None
+            self.events.publish(StatusEvent(status or self._status_of(message)))
             return
         if message.name == "trigger":  # recorded with the next batch, like a reply; shown at once
             self.tracker.taken(number, pending=False)
