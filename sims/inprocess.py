@@ -27,6 +27,9 @@ class SimConnection:
         self._receiver: Callable[[bytes], None] | None = None
         self._ended = False
         self._eof_read = False
+        self._writing = False
+        self._deferred = 0
+        """Chunks handed to the loop for the next turn, not yet pushed (later ones queue behind them)."""
         imp, seed = options.impairments, options.seed
         self.to_device = ImpairedPipe(sim.device.receive, imp, make_rng(seed, f"h2d{index}"), loop)
         self.to_host = ImpairedPipe(self._to_host, imp, make_rng(seed, f"d2h{index}"), loop)
@@ -34,12 +37,20 @@ class SimConnection:
     def _to_host(self, data: bytes) -> None:
         """Device→host bytes off the line: to the receiver if one is set, else queued for :meth:`read`.
 
-        The receiver gets them on the loop's next turn, as from a real port's readiness callback: never inside
-        the host's own write (a reply cannot arrive before the command's sender has yielded)."""
-        if self._receiver is not None:
-            self._loop.call_soon(self._push, data)
-        else:
+        The receiver gets them as from a real port's readiness callback: at once when the device sends on its
+        own (a status, a shot: the device's timer is that callback), on the loop's next turn when the device
+        answers inside the host's own write (a reply cannot arrive before the command's sender has yielded)."""
+        if self._receiver is None:
             self._queue.put_nowait(data)
+        elif self._writing or self._deferred:  # behind a reply still on its way: first in, first out
+            self._deferred += 1
+            self._loop.call_soon(self._push_deferred, data)
+        else:
+            self._push(data)
+
+    def _push_deferred(self, data: bytes) -> None:
+        self._deferred -= 1
+        self._push(data)
 
     def _push(self, data: bytes) -> None:
         """To the receiver set now (bytes in flight when it was removed are queued for the next reader)."""
@@ -72,7 +83,11 @@ class SimConnection:
         """Send bytes to the device; ``ConnectionError`` if this connection was unplugged or closed."""
         if self._ended:
             raise ConnectionError("simulated gun unplugged or connection closed")
-        self.to_device.send(bytes(data))
+        self._writing = True
+        try:
+            self.to_device.send(bytes(data))
+        finally:
+            self._writing = False
 
     def close(self) -> None:
         """End this connection (pending bytes are lost); idempotent."""

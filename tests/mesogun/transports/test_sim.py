@@ -59,3 +59,22 @@ def test_bytes_that_arrive_without_a_receiver_are_read_or_handed_to_the_next_rec
     read, pushed = virtual(main)
     assert read == ["status"]
     assert pushed == ["ack", "status"]
+
+
+def test_an_event_the_device_sends_while_a_reply_is_on_its_way_arrives_after_it(virtual: Any) -> None:
+    """The line is first in, first out: an alarm raised in the same turn as a reply was sent comes behind it."""
+
+    async def main() -> list[str]:
+        transport = SimTransport("sim://?status_period_ms=0")
+        await transport.open()
+        got: list[bytes] = []
+        transport.set_receiver(lambda data: got.append(data) if isinstance(data, bytes) else None)
+        await transport.write(to_wire(make("get_status", seq=1)))
+        transport.sim.device.brownout()  # the device reboots and raises brownout_reset at once
+        await asyncio.sleep(0.01)
+        transport.set_receiver(None)
+        await transport.close()
+        return names(got)
+
+    received = virtual(main)
+    assert received[0] == "status" and "alarm" in received[1:], received
