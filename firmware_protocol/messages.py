@@ -142,6 +142,44 @@ def _coerce_enum(where: str, enum_cls: type[WireEnum], value: Any) -> WireEnum:
     raise InvalidField(f"{where}={value!r} is not a {enum_cls.__name__}; expected one of: {names}")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How :func:`make` checks the fields of one message kind: their names, and per field the quick check that
+    accepts most values as they are (an in-range ``int``, a ``bool``, a member of the field's enum)."""
+
+    fields: tuple[Field, ...]
+    names: frozenset[str]
+    checks: tuple[tuple[Field, int | None, type[WireEnum] | None, bool], ...]
+    """(field, upper bound of a plain integer, enum class of a single enum, whether a bool is taken as is)."""
+
+
+_PLANS: dict[tuple[int, str, str | None], tuple[Catalog, _Plan]] = {}
+"""Plans by (catalog, message name, echoed command); the catalog is kept so its id stays its own."""
+
+
+def _plan(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog) -> _Plan:
+    """The plan of ``spec`` (an ``ack`` has one per echoed command), made on first use."""
+    command = values.get("command") if spec.name == "ack" else None
+    key = (id(catalog), spec.name, command if isinstance(command, str) else None)
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0] is catalog:
+        return entry[1]
+    fields = _payload_fields(spec, values, catalog)
+    checks = tuple(
+        (
+            f,
+            _INT_BOUNDS[f.wire_type] if f.kind is FieldKind.INT else None,
+            f.enum if f.kind is FieldKind.ENUM else None,
+            f.kind is FieldKind.BOOL,
+        )
+        for f in fields
+    )
+    plan = _Plan(fields, frozenset(f.name for f in fields), checks)
+    if len(_PLANS) < 4096:  # bounded: an ack may name any command, known or not
+        _PLANS[key] = (catalog, plan)
+    return plan
+
+
 def make(name: str, seq: int = 0, flags: int = 0, catalog: Catalog = CATALOG, **values: Any) -> Message:
     """Build a checked :class:`Message`; omitted fields take their defaults, required ones raise.
 
@@ -153,22 +191,27 @@ def make(name: str, seq: int = 0, flags: int = 0, catalog: Catalog = CATALOG, **
         raise InvalidField(f"{name}.seq={seq!r} must be an integer 0..65535")
     if isinstance(flags, bool) or not isinstance(flags, int) or not 0 <= flags <= 0xFF:
         raise InvalidField(f"{name}.flags={flags!r} must be an integer 0..255")
-    fields = _payload_fields(spec, values, catalog)
-    unknown = set(values) - {f.name for f in fields}
-    if unknown:
-        expected = ", ".join(f.name for f in fields) or "no fields"
+    plan = _plan(spec, values, catalog)
+    if not plan.names.issuperset(values):
+        unknown = set(values) - plan.names
+        expected = ", ".join(f.name for f in plan.fields) or "no fields"
         raise InvalidField(f"{name} has no field {', '.join(sorted(unknown))}; it takes: {expected}")
     checked: dict[str, Any] = {}
-    int_kind = FieldKind.INT
-    for f in fields:
+    for f, bound, enum_cls, flag in plan.checks:
         value = values.get(f.name)
         if value is None:
             value = f.default_value()
             if value is None:
                 raise InvalidField(f"{name}.{f.name} is required ({f.wire_type} {f.unit})".rstrip())
-        # Most fields are plain integers already in range: checked inline (messages are built for every
-        # status and reply; the general path below says what is wrong with anything else).
-        if f.kind is int_kind and type(value) is int and 0 <= value <= _INT_BOUNDS[f.wire_type]:
+        # Most values are already in their Python form (an in-range int, a bool, an enum member): taken as
+        # they are (messages are built for every status and reply; the general path below says what is
+        # wrong with anything else).
+        kind = type(value)
+        if (
+            (bound is not None and kind is int and 0 <= value <= bound)
+            or (enum_cls is not None and kind is enum_cls)
+            or (flag and kind is bool)
+        ):
             checked[f.name] = value
         else:
             checked[f.name] = _coerce(name, f, value, catalog)
