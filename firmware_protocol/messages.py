@@ -230,7 +230,25 @@ def _wire_value(f: Field, value: Any, catalog: Catalog) -> Any:
     return value
 
 
+_AS_IS_KINDS = frozenset({FieldKind.INT, FieldKind.BOOL, FieldKind.ENUM, FieldKind.ENUM_LIST})
+"""Field kinds whose Python values ``struct`` packs as they are (an enum member is an ``int``)."""
+_PACKS_AS_IS: dict[int, tuple[MessageSpec, bool]] = {}
+"""By spec id: whether the spec's fast layout packs a checked message's values as they are (no conversion)."""
+
+
+def _packs_as_is(spec: MessageSpec) -> bool:
+    entry = _PACKS_AS_IS.get(id(spec))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    as_is = spec.fast is not None and all(f.kind in _AS_IS_KINDS for f in spec.fields)
+    _PACKS_AS_IS[id(spec)] = (spec, as_is)
+    return as_is
+
+
 def _build_fields(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog) -> bytes:
+    if _packs_as_is(spec):  # most messages (status, shot, ack, heartbeat): no wire dict to make first
+        assert spec.fast is not None
+        return spec.fast.build(values)
     int_kind = FieldKind.INT
     wire = {
         f.name: values[f.name] if f.kind is int_kind else _wire_value(f, values[f.name], catalog) for f in spec.fields
@@ -242,16 +260,20 @@ def _build_fields(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog
 
 def encode_payload(message: Message, catalog: Catalog = CATALOG) -> bytes:
     """The payload bytes of ``message`` (assumed checked: build it with :func:`make`)."""
-    spec = spec_for(message.name, catalog)
+    return _encode_payload(spec_for(message.name, catalog), message, catalog)
+
+
+def _encode_payload(spec: MessageSpec, message: Message, catalog: Catalog) -> bytes:
     own = _build_fields(spec, message.fields, catalog)
-    if len(_payload_fields(spec, message.fields, catalog)) == len(spec.fields):
+    if spec.name != "ack" or len(_payload_fields(spec, message.fields, catalog)) == len(spec.fields):
         return own
     return own + _build_fields(catalog.by_name[message.fields["command"]], message.fields, catalog)
 
 
 def encode_message(message: Message, catalog: Catalog = CATALOG) -> Frame:
     """The frame carrying ``message``."""
-    return Frame(spec_for(message.name, catalog).type_id, message.seq, encode_payload(message, catalog), message.flags)
+    spec = spec_for(message.name, catalog)
+    return Frame(spec.type_id, message.seq, _encode_payload(spec, message, catalog), message.flags)
 
 
 def to_wire(message: Message, catalog: Catalog = CATALOG) -> bytes:
