@@ -142,6 +142,44 @@ def _coerce_enum(where: str, enum_cls: type[WireEnum], value: Any) -> WireEnum:
     raise InvalidField(f"{where}={value!r} is not a {enum_cls.__name__}; expected one of: {names}")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How :func:`make` checks the fields of one message kind: their names, and per field the quick check that
+    accepts most values as they are (an in-range ``int``, a ``bool``, a member of the field's enum)."""
+
+    fields: tuple[Field, ...]
+    names: frozenset[str]
+    checks: tuple[tuple[Field, int | None, type[WireEnum] | None, bool], ...]
+    """(field, upper bound of a plain integer, enum class of a single enum, whether a bool is taken as is)."""
+
+
+_PLANS: dict[tuple[int, str, str | None], tuple[Catalog, _Plan]] = {}
+"""Plans by (catalog, message name, echoed command); the catalog is kept so its id stays its own."""
+
+
+def _plan(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog) -> _Plan:
+    """The plan of ``spec`` (an ``ack`` has one per echoed command), made on first use."""
+    command = values.get("command") if spec.name == "ack" else None
+    key = (id(catalog), spec.name, command if isinstance(command, str) else None)
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0] is catalog:
+        return entry[1]
+    fields = _payload_fields(spec, values, catalog)
+    checks = tuple(
+        (
+            f,
+            _INT_BOUNDS[f.wire_type] if f.kind is FieldKind.INT else None,
+            f.enum if f.kind is FieldKind.ENUM else None,
+            f.kind is FieldKind.BOOL,
+        )
+        for f in fields
+    )
+    plan = _Plan(fields, frozenset(f.name for f in fields), checks)
+    if len(_PLANS) < 4096:  # bounded: an ack may name any command, known or not
+        _PLANS[key] = (catalog, plan)
+    return plan
+
+
 def make(name: str, seq: int = 0, flags: int = 0, catalog: Catalog = CATALOG, **values: Any) -> Message:
     """Build a checked :class:`Message`; omitted fields take their defaults, required ones raise.
 
@@ -153,22 +191,27 @@ def make(name: str, seq: int = 0, flags: int = 0, catalog: Catalog = CATALOG, **
         raise InvalidField(f"{name}.seq={seq!r} must be an integer 0..65535")
     if isinstance(flags, bool) or not isinstance(flags, int) or not 0 <= flags <= 0xFF:
         raise InvalidField(f"{name}.flags={flags!r} must be an integer 0..255")
-    fields = _payload_fields(spec, values, catalog)
-    unknown = set(values) - {f.name for f in fields}
-    if unknown:
-        expected = ", ".join(f.name for f in fields) or "no fields"
+    plan = _plan(spec, values, catalog)
+    if not plan.names.issuperset(values):
+        unknown = set(values) - plan.names
+        expected = ", ".join(f.name for f in plan.fields) or "no fields"
         raise InvalidField(f"{name} has no field {', '.join(sorted(unknown))}; it takes: {expected}")
     checked: dict[str, Any] = {}
-    int_kind = FieldKind.INT
-    for f in fields:
+    for f, bound, enum_cls, flag in plan.checks:
         value = values.get(f.name)
         if value is None:
             value = f.default_value()
             if value is None:
                 raise InvalidField(f"{name}.{f.name} is required ({f.wire_type} {f.unit})".rstrip())
-        # Most fields are plain integers already in range: checked inline (messages are built for every
-        # status and reply; the general path below says what is wrong with anything else).
-        if f.kind is int_kind and type(value) is int and 0 <= value <= _INT_BOUNDS[f.wire_type]:
+        # Most values are already in their Python form (an in-range int, a bool, an enum member): taken as
+        # they are (messages are built for every status and reply; the general path below says what is
+        # wrong with anything else).
+        kind = type(value)
+        if (
+            (bound is not None and kind is int and 0 <= value <= bound)
+            or (enum_cls is not None and kind is enum_cls)
+            or (flag and kind is bool)
+        ):
             checked[f.name] = value
         else:
             checked[f.name] = _coerce(name, f, value, catalog)
@@ -187,7 +230,25 @@ def _wire_value(f: Field, value: Any, catalog: Catalog) -> Any:
     return value
 
 
+_AS_IS_KINDS = frozenset({FieldKind.INT, FieldKind.BOOL, FieldKind.ENUM, FieldKind.ENUM_LIST})
+"""Field kinds whose Python values ``struct`` packs as they are (an enum member is an ``int``)."""
+_PACKS_AS_IS: dict[int, tuple[MessageSpec, bool]] = {}
+"""By spec id: whether the spec's fast layout packs a checked message's values as they are (no conversion)."""
+
+
+def _packs_as_is(spec: MessageSpec) -> bool:
+    entry = _PACKS_AS_IS.get(id(spec))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    as_is = spec.fast is not None and all(f.kind in _AS_IS_KINDS for f in spec.fields)
+    _PACKS_AS_IS[id(spec)] = (spec, as_is)
+    return as_is
+
+
 def _build_fields(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog) -> bytes:
+    if _packs_as_is(spec):  # most messages (status, shot, ack, heartbeat): no wire dict to make first
+        assert spec.fast is not None
+        return spec.fast.build(values)
     int_kind = FieldKind.INT
     wire = {
         f.name: values[f.name] if f.kind is int_kind else _wire_value(f, values[f.name], catalog) for f in spec.fields
@@ -199,16 +260,20 @@ def _build_fields(spec: MessageSpec, values: Mapping[str, Any], catalog: Catalog
 
 def encode_payload(message: Message, catalog: Catalog = CATALOG) -> bytes:
     """The payload bytes of ``message`` (assumed checked: build it with :func:`make`)."""
-    spec = spec_for(message.name, catalog)
+    return _encode_payload(spec_for(message.name, catalog), message, catalog)
+
+
+def _encode_payload(spec: MessageSpec, message: Message, catalog: Catalog) -> bytes:
     own = _build_fields(spec, message.fields, catalog)
-    if len(_payload_fields(spec, message.fields, catalog)) == len(spec.fields):
+    if spec.name != "ack" or len(_payload_fields(spec, message.fields, catalog)) == len(spec.fields):
         return own
     return own + _build_fields(catalog.by_name[message.fields["command"]], message.fields, catalog)
 
 
 def encode_message(message: Message, catalog: Catalog = CATALOG) -> Frame:
     """The frame carrying ``message``."""
-    return Frame(spec_for(message.name, catalog).type_id, message.seq, encode_payload(message, catalog), message.flags)
+    spec = spec_for(message.name, catalog)
+    return Frame(spec.type_id, message.seq, _encode_payload(spec, message, catalog), message.flags)
 
 
 def to_wire(message: Message, catalog: Catalog = CATALOG) -> bytes:

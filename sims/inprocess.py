@@ -8,6 +8,7 @@ running event loop's clock: under :func:`sims.clock.run_virtual` it fast-forward
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from sims.device import SimulatedGun
 from sims.factory import start_device
@@ -21,12 +22,53 @@ class SimConnection:
     def __init__(self, sim: InProcessSim, index: int) -> None:
         loop = asyncio.get_running_loop()
         options = sim.options
+        self._loop = loop
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._receiver: Callable[[bytes], None] | None = None
         self._ended = False
         self._eof_read = False
+        self._writing = False
+        self._deferred = 0
+        """Chunks handed to the loop for the next turn, not yet pushed (later ones queue behind them)."""
         imp, seed = options.impairments, options.seed
         self.to_device = ImpairedPipe(sim.device.receive, imp, make_rng(seed, f"h2d{index}"), loop)
-        self.to_host = ImpairedPipe(self._queue.put_nowait, imp, make_rng(seed, f"d2h{index}"), loop)
+        self.to_host = ImpairedPipe(self._to_host, imp, make_rng(seed, f"d2h{index}"), loop)
+
+    def _to_host(self, data: bytes) -> None:
+        """Device→host bytes off the line: to the receiver if one is set, else queued for :meth:`read`.
+
+        The receiver gets them as from a real port's readiness callback: at once when the device sends on its
+        own (a status, a shot: the device's timer is that callback), on the loop's next turn when the device
+        answers inside the host's own write (a reply cannot arrive before the command's sender has yielded)."""
+        if self._receiver is None:
+            self._queue.put_nowait(data)
+        elif self._writing or self._deferred:  # behind a reply still on its way: first in, first out
+            self._deferred += 1
+            self._loop.call_soon(self._push_deferred, data)
+        else:
+            self._push(data)
+
+    def _push_deferred(self, data: bytes) -> None:
+        self._deferred -= 1
+        self._push(data)
+
+    def _push(self, data: bytes) -> None:
+        """To the receiver set now (bytes in flight when it was removed are queued for the next reader)."""
+        if self._receiver is not None and self._queue.empty():
+            self._eof_read = self._eof_read or not data
+            self._receiver(data)
+        else:
+            self._queue.put_nowait(data)
+
+    def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None:
+        """Hand device→host bytes (``b""`` at the end) to ``receiver`` as they arrive instead of queueing them for
+        :meth:`read`; bytes already queued go first. ``None`` goes back to queueing."""
+        self._receiver = receiver
+        while receiver is not None and not self._queue.empty() and not self._eof_read:
+            data = self._queue.get_nowait()
+            if not data:
+                self._eof_read = True
+            receiver(data)
 
     async def read(self) -> bytes:
         """Next bytes from the device (any chunking); ``b""`` once unplugged or closed."""
@@ -41,7 +83,11 @@ class SimConnection:
         """Send bytes to the device; ``ConnectionError`` if this connection was unplugged or closed."""
         if self._ended:
             raise ConnectionError("simulated gun unplugged or connection closed")
-        self.to_device.send(bytes(data))
+        self._writing = True
+        try:
+            self.to_device.send(bytes(data))
+        finally:
+            self._writing = False
 
     def close(self) -> None:
         """End this connection (pending bytes are lost); idempotent."""
@@ -58,7 +104,7 @@ class SimConnection:
         self._ended = True
         self.to_device.close()
         self.to_host.close()
-        self._queue.put_nowait(b"")
+        self._to_host(b"")
 
 
 class InProcessSim:

@@ -100,7 +100,7 @@ class Link:
         self.transport = transport
         self.ack_timeout = ack_timeout
         self.retries = retries
-        self.silence_timeout = silence_timeout
+        self._silence_timeout = silence_timeout
         self.decoder = StreamDecoder()
         self._next_seq = first_seq & 0xFFFF
         self._pending: dict[int, asyncio.Future[Received]] = {}
@@ -111,7 +111,8 @@ class Link:
         self._event_count = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._monitor: asyncio.Task[None] | None = None
+        self._monitor: asyncio.TimerHandle | None = None
+        self._monitor_due = 0.0
         self._lost: ConnectionLost | None = None
         self._closing = False
         self.last_rx = 0.0
@@ -138,7 +139,7 @@ class Link:
         self.last_rx = self.last_tx = self._loop.time()
         if not self.transport.set_receiver(self._on_data):
             self._reader = self._loop.create_task(self._read_loop(), name="mesogun-link-reader")
-        self._monitor = self._loop.create_task(self._watch_silence(), name="mesogun-link-silence")
+        self._arm_silence()
 
     async def close(self) -> None:
         """Stop receiving and the tasks; waiting commands and subscribers get ConnectionLost.
@@ -148,12 +149,23 @@ class Link:
         self._closing = True
         self._fail(ConnectionLost("link closed by the host"))
         self.transport.set_receiver(None)
-        for task in (self._reader, self._monitor):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._reader = self._monitor = None
+        self._disarm_silence()
+        task, self._reader = self._reader, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def silence_timeout(self) -> float:
+        """Seconds without any frame from the device after which the connection counts as lost."""
+        return self._silence_timeout
+
+    @silence_timeout.setter
+    def silence_timeout(self, seconds: float) -> None:
+        self._silence_timeout = seconds
+        if self._monitor is not None:  # the check already planned may be too late (or early) for the new timeout
+            self._arm_silence()
 
     @property
     def lost(self) -> ConnectionLost | None:
@@ -333,27 +345,49 @@ class Link:
             self._on_event(received)
         self._events.publish(received)
 
-    async def _watch_silence(self) -> None:
-        """Declare the connection lost when nothing arrived for ``silence_timeout`` while the loop ran.
+    def _arm_silence(self) -> None:
+        """Plan the silence check for when the device will have been silent past ``silence_timeout``.
 
-        If this task itself woke up late (the host's loop was blocked), the silence is the host's, not
-        the device's: the check restarts rather than blaming the device.
+        One timer, due only then (not a poll every fraction of the timeout): the device pushes a status every
+        period, so the check usually finds newer data and plans itself again, about once per timeout.
         """
         assert self._loop is not None
-        step = max(self.silence_timeout / 4, 0.01)
-        last_wake = self._loop.time()
-        while True:
-            await asyncio.sleep(step)
-            now = self._loop.time()
-            if now - last_wake > 2 * step:  # the loop was stalled: give the reader a chance first
-                last_wake = now
-                self.last_rx = max(self.last_rx, now - step)
-                continue
-            last_wake = now
+        self._disarm_silence()
+        now = self._loop.time()
+        due = self.last_rx + self._silence_timeout
+        self._monitor_due = due if due > now else now + self._stall_allowance()
+        self._monitor = self._loop.call_at(self._monitor_due, self._check_silence)
+
+    def _stall_allowance(self) -> float:
+        """How late the silence check may run before the host's own loop counts as stalled (and the longest a
+        device silent exactly ``silence_timeout`` waits to be found lost)."""
+        return max(self._silence_timeout / 4, 0.01)
+
+    def _disarm_silence(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            self._monitor = None
+
+    def _check_silence(self) -> None:
+        """Declare the connection lost when nothing arrived for ``silence_timeout`` while the loop ran.
+
+        If this check itself ran late (the host's loop was blocked), the silence is the host's, not the
+        device's: it counts again from a quarter of the timeout ago, so the reader can deliver what arrived meanwhile.
+        """
+        assert self._loop is not None
+        self._monitor = None
+        if self._lost is not None:
+            return
+        now = self._loop.time()
+        allowance = self._stall_allowance()
+        if now - self._monitor_due > allowance:  # the loop was stalled: give the reader a chance first
+            self.last_rx = max(self.last_rx, now - allowance)
+        else:
             silent = now - self.last_rx
-            if silent > self.silence_timeout:
+            if silent > self._silence_timeout:
                 self._fail(ConnectionLost(f"{self.transport.url}: no data from the device for {silent:.2f} s"))
                 return
+        self._arm_silence()
 
     def fail(self, exc: ConnectionLost) -> None:
         """Declare the connection lost (e.g. heartbeats unanswered): fail waiters, end subscriptions."""
@@ -372,8 +406,7 @@ class Link:
         self._events.close(exc)
         if self._on_lost is not None:
             self._on_lost(exc)
-        if self._monitor is not None and self._monitor is not asyncio.current_task():
-            self._monitor.cancel()
+        self._disarm_silence()
 
 
 class _AttemptExpired(Exception):

@@ -17,6 +17,7 @@ failure handlers run on the loop at once, every queued and later write raises th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -116,10 +117,24 @@ class RecordWriter:
         future.add_done_callback(lambda f: _deliver(f, then))
 
     async def wait(self, future: asyncio.Future[T], what: str) -> T:
-        """The committed result of ``future``; RecordError if it failed or took over the write timeout."""
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.write_timeout)
-        except TimeoutError:
+        """The committed result of ``future``; RecordError if it failed or took over the write timeout.
+
+        The caller waits on a future of its own that the job's completion or the deadline resolves, so the job is
+        never cancelled with its caller (what ``asyncio.shield`` inside ``wait_for`` did, at two more futures and
+        loop turns per shot).
+        """
+        if not future.done():
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+            release = functools.partial(_release, waiter)
+            future.add_done_callback(release)
+            deadline = loop.call_later(self.write_timeout, release, None)
+            try:
+                await waiter
+            finally:
+                deadline.cancel()
+                future.remove_done_callback(release)
+        if not future.done():
             self.fail(
                 RecordError(
                     f"treatment record {self.path}: {what} was not written within {self.write_timeout:g} s "
@@ -127,6 +142,7 @@ class RecordWriter:
                 )
             )
             raise self._error from None  # type: ignore[misc]  # set by fail()
+        return future.result()
 
     async def close(self) -> None:
         """Commit everything queued, close the thread's connection and end the thread (reopened on demand)."""
@@ -225,6 +241,12 @@ class RecordWriter:
                 record.close()
             except Exception as exc:  # closing a failed database: nothing more to lose
                 log.debug("closing the treatment record %s: %s", self.path, exc)
+
+
+def _release(waiter: asyncio.Future[None], _: object) -> None:
+    """The job finished or its deadline passed: let its caller look (whichever comes first)."""
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _deliver(future: asyncio.Future[Any], then: Callable[[Any], None] | None) -> None:

@@ -134,6 +134,8 @@ class ControlActor:
         """Set while the actor sleeps: resolving it wakes the actor (new work, or the heartbeat timer)."""
         self._task: asyncio.Task[None] | None = None
         self._last_heartbeat = 0.0
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+        """Due when the actor must look at the heartbeat schedule again (by the next heartbeat, maybe earlier)."""
         self._allowed: set[tuple[str, HostState]] = set()
         """(command, state) pairs the state machine allowed once (a pure function: asked once)."""
         self._unchanged: set[tuple[str, HostState]] = set()
@@ -197,6 +199,12 @@ class ControlActor:
     # ------------------------------------------------------------------ the actor loop
 
     async def _run(self) -> None:
+        try:
+            await self._take_items()
+        finally:
+            self._plan_heartbeat(None)  # no timer outlives the actor
+
+    async def _take_items(self) -> None:
         while True:
             item = await self._next_item()
             if item is None:
@@ -225,16 +233,29 @@ class ControlActor:
             if delay is not None and delay <= HEARTBEAT_SLACK:
                 await self._heartbeat()
                 continue
-            # Sleep until new work or the next heartbeat: one future and at most one timer (an Event
-            # plus an asyncio.timeout() scope per wait cost more than the rest of a command's host path).
+            # Sleep until new work or the next heartbeat: one future, and the heartbeat timer only when the one
+            # already planned is not due by then (an earlier one just wakes the actor to look again): a timer per
+            # sleep would be made and cancelled for every status and shot the actor handles.
             waiter = self._wakeup = loop.create_future()
-            timer = loop.call_later(delay, _wake, waiter) if delay is not None else None
+            self._plan_heartbeat(None if delay is None else loop.time() + delay)
             try:
                 await waiter
             finally:
                 self._wakeup = None
-                if timer is not None:
-                    timer.cancel()
+
+    def _plan_heartbeat(self, due: float | None) -> None:
+        """Have the heartbeat timer wake the sleeping actor by ``due`` (``None``: no heartbeat to send)."""
+        timer = self._heartbeat_timer
+        if timer is not None and (due is None or timer.when() > due):
+            timer.cancel()
+            timer = self._heartbeat_timer = None
+        if timer is None and due is not None:
+            self._heartbeat_timer = asyncio.get_running_loop().call_at(due, self._heartbeat_time)
+
+    def _heartbeat_time(self) -> None:
+        """The heartbeat timer fired: wake the actor (if it sleeps; if busy, it looks at the time when done)."""
+        self._heartbeat_timer = None
+        _wake(self._wakeup)
 
     def _heartbeat_due(self, now: float) -> float | None:
         """Seconds until the next heartbeat, or ``None`` without a live session.
@@ -523,7 +544,8 @@ class ControlActor:
     def _status_of(self, message: Message) -> Status:
         """A ``status`` with its lifetime counter counted on past the device's 2**32 wrap."""
         status = Status.from_message(message)
-        return replace(status, shots_lifetime=self.shot_log.unwrap(status.shots_lifetime))
+        lifetime = self.shot_log.unwrap(status.shots_lifetime)
+        return status if lifetime == status.shots_lifetime else replace(status, shots_lifetime=lifetime)
 
     async def _reconcile(self, received: Received) -> None:
         """Follow the device's state unless a command reply newer than this status already moved us."""
@@ -541,7 +563,9 @@ class ControlActor:
             self.tracker.taken(number, pending=False)
             self._apply_status(received)
             await self._reconcile(received)
-            self.events.publish(StatusEvent(self._status_of(message)))
+            # The status just applied is this message's (converted once); an older one that came late is not.
+            status = self.status if self.status_rx == received.rx_index and self.status is not None else None
+            self.events.publish(StatusEvent(status or self._status_of(message)))
             return
         if message.name == "trigger":  # recorded with the next batch, like a reply; shown at once
             self.tracker.taken(number, pending=False)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mesogun.errors import ConnectionLost, ParameterError
-from mesogun.transports.base import Transport
+from mesogun.transports.base import Receiver, Transport
 
 if TYPE_CHECKING:
     from sims.inprocess import InProcessSim, SimConnection
@@ -27,6 +27,7 @@ class SimTransport(Transport):
         self._sim: InProcessSim | None = None
         self._owns_sim = True
         self._conn: SimConnection | None = None
+        self._receiver: Receiver | None = None
 
     @classmethod
     def attach(cls, sim: InProcessSim, url: str = "sim://") -> SimTransport:
@@ -55,6 +56,15 @@ class SimTransport(Transport):
             except ValueError as exc:  # sims.errors.SimConfigError names option, value and range
                 raise ParameterError(f"{self.url}: {exc}", field="url", value=self.url) from exc
         self._conn = self._sim.connect()
+        if self._receiver is not None:
+            self._conn.set_receiver(self._receiver)
+
+    def set_receiver(self, receiver: Receiver | None) -> bool:
+        """Push the simulated gun's bytes straight to ``receiver`` as the line delivers them (no reader task hop)."""
+        self._receiver = receiver
+        if self._conn is not None:
+            self._conn.set_receiver(receiver)
+        return True
 
     async def read(self) -> bytes:
         """Next bytes from the simulated gun; ``b""`` once unplugged or closed."""

@@ -30,6 +30,8 @@ def test_fast_path_bytes_equal_the_construct_declaration(spec: Any, data: Any, m
     own = {f.name: _wire_value(f, message.fields[f.name], CATALOG) for f in spec.fields}
     assert spec.fast.build(own) == spec.struct.build(own)
     frame = encode_message(message)
+    if spec.name != "ack":  # the encoder packs enum members and flags as they are: still the declared bytes
+        assert frame.payload == spec.struct.build(own)
     assert decode_message(frame) == message
 
 

@@ -251,6 +251,23 @@ def test_silence_past_the_timeout_is_connection_lost(virtual: Any) -> None:
     virtual(scenario)
 
 
+def test_a_silence_timeout_shortened_while_running_applies_at_once(virtual: Any) -> None:
+    """The session shortens the silence timeout once the device said its status period: a device that goes quiet
+    is found lost after the new timeout, not the one the link started with."""
+
+    async def scenario() -> float:
+        link, _ = await started(lambda m: [], ack_timeout=10, retries=0, silence_timeout=100)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        link.silence_timeout = 0.5
+        with pytest.raises(ConnectionLost, match="no data from the device"):
+            await link.request("arm")
+        await link.close()
+        return loop.time() - start
+
+    assert 0.5 <= virtual(scenario) <= 0.5 + 0.5 / 4
+
+
 def test_undecodable_frames_are_counted_not_fatal(virtual: Any) -> None:
     """Fault: noise, a frame cut short, and a valid frame whose message type nobody knows. Must hold: the link
     counts each in its own counter and the command after them still gets its reply."""

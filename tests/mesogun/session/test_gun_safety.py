@@ -12,10 +12,11 @@ import pytest
 
 import mesogun
 from firmware_protocol import AlarmCode, DeviceState, Flag, Message, StreamDecoder, decode_message
-from mesogun.errors import LinkTimeout, RecordError
+from mesogun.errors import ConnectionLost, LinkTimeout, RecordError
 from mesogun.link import Link
 from mesogun.record import SessionRecorder, TreatmentRecord
 from mesogun.testing import sim_gun
+from mesogun.transports.base import Receiver
 from mesogun.transports.sim import SimTransport
 from sims.inprocess import start_inprocess
 
@@ -163,10 +164,24 @@ class WireTap(SimTransport):
         self.wire += [("host", decode_message(f)) for f in self._to_device.feed(data)]
         await super().write(data)
 
+    def _tap(self, data: bytes | ConnectionLost) -> None:
+        if isinstance(data, bytes):
+            self.wire += [("device", decode_message(f)) for f in self._from_device.feed(data)]
+
     async def read(self) -> bytes:
         data = await super().read()
-        self.wire += [("device", decode_message(f)) for f in self._from_device.feed(data)]
+        self._tap(data)
         return data
+
+    def set_receiver(self, receiver: Receiver | None) -> bool:
+        if receiver is None:
+            return super().set_receiver(None)
+
+        def tapped(data: bytes | ConnectionLost) -> None:  # pushed bytes are tapped as read ones would be
+            self._tap(data)
+            receiver(data)
+
+        return super().set_receiver(tapped)
 
     def after(self, direction: str, name: str) -> list[Message]:
         """Every message after the first ``name`` seen going ``direction`` (empty if there was none)."""
