@@ -175,6 +175,32 @@ async def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(function, *args, **kwargs)
 
 
+async def _lasting(function: Callable[..., T], *args: Any) -> T:
+    """A request that lasts as long as the gun takes (prime, fire), in a thread of its own that nothing waits for
+    once the command is interrupted: the gun made safe, the command exits without waiting for the reply."""
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if outcome.done():
+            return
+        if error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = function(*args), None
+        except Exception as exc:  # handed to the waiting command, raised there
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the command ended without it
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=f"mesogun {getattr(function, '__name__', 'request')}", daemon=True).start()
+    return await outcome
+
+
 @dataclass
 class _Burst:
     """One ``fire`` as the event stream shows it: its remote shots, the device's acknowledgement, its end."""
@@ -292,7 +318,7 @@ class RemoteGun:
 
     async def prime(self, *, volume_ml: float) -> float:
         await self._stream_ready()
-        reply = await self._moving(self._client.prime, (self._client.stop,), volume_ml)
+        reply = await self._moving(self._client.prime, (self._client.stop,), volume_ml, lasting=True)
         self._leave_safe = ()
         self._take(await _call(self._client.status, self.serial))
         return float(reply["primed_ml"])
@@ -311,12 +337,16 @@ class RemoteGun:
         return was_armed
 
     async def _moving(
-        self, request: Callable[..., dict[str, Any]], undo: tuple[Callable[[str], Any], ...], *args: Any
+        self,
+        request: Callable[..., dict[str, Any]],
+        undo: tuple[Callable[[str], Any], ...],
+        *args: Any,
+        lasting: bool = False,
     ) -> dict[str, Any]:
         """``request`` (arm, prime): once it went out, closing sends ``undo`` to leave the gun safe. A refusal (the
         gun's state, a value) moved nothing of ours, unless the link failed and whether it did is unknown."""
         try:
-            reply = await _call(request, self.serial, *args)
+            reply = await (_lasting if lasting else _call)(request, self.serial, *args)
         except (LinkError, asyncio.CancelledError):
             self._leave_safe = undo  # it may have been carried out: make the gun safe on the way out
             raise
@@ -331,7 +361,7 @@ class RemoteGun:
         await self._stream_ready()
         burst = self._burst = _Burst(count, on_ack)
         try:
-            reply = await _call(self._client.fire, self.serial, count)
+            reply = await _lasting(self._client.fire, self.serial, count)
         except DeviceAlarm as alarm:
             if self._stream is not None and burst.firing_seen:
                 with contextlib.suppress(TimeoutError):

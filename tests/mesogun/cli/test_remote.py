@@ -210,6 +210,29 @@ def test_sigint_mid_burst_stops_the_gun_through_the_service_and_leaves_it_disarm
     assert device["shots_lifetime"] - before < 40
 
 
+def test_ctrl_c_while_priming_through_the_service_sends_stop_and_exits_at_once(
+    run: Run, pty_service: ServedGun
+) -> None:
+    """A prime of 0.5 mL takes the gun 10 s: Ctrl-C sends stop (what the direct path does on its way out; this
+    device finishes a prime it started) and exits without waiting for the priming to end."""
+    s = ("--service", pty_service.url)
+    assert run(*s, "clear")[0] == 0 and run(*s, "load", "--capacity", "10")[0] == 0
+    priming = cli(*s, "prime", "--volume", "0.5")
+    try:
+        wait_for(lambda: pty_service.snapshot()["state"] == "priming", "priming")
+        began = pty_service.snapshot()["device_time_ms"]
+        priming.send_signal(signal.SIGINT)
+        _, err = priming.communicate(timeout=30)
+    finally:
+        if priming.poll() is None:
+            priming.kill()
+            priming.communicate()
+    assert priming.returncode == 130, err
+    device = pty_service.snapshot()
+    assert device["last_stop"]["device_time_ms"] >= began and device["state"] == "priming"  # exited at once
+    assert run(*s, "estop")[0] == 0 and run(*s, "clear")[0] == 0  # the next test need not wait for the priming
+
+
 def test_sigterm_ends_a_fire_until_stopped_with_its_summary(run: Run, pty_service) -> None:
     ready_to_fire(run, pty_service)
     before = pty_service.snapshot()["shots_lifetime"]
@@ -270,6 +293,27 @@ def test_device_names_the_gun_on_the_service_by_serial_or_url(run: Run, pty_serv
         assert json.loads(out)["serial_number"] == pty_service.serial
     code, _, err = run(*s, "--device", "NOPE01", "status")
     assert code == 2 and "NOPE01" in err and pty_service.serial in err and "--no-service" in err
+    code, out, err = run("status", "--json", "--device", pty_service.serial, "--service", pty_service.url)
+    assert code == 0 and json.loads(out)["state"], err  # the service options after the command too
+
+
+def test_with_several_guns_on_the_service_device_chooses_one(run: Run, tmp_path: Path) -> None:
+    """Two guns (simulated inside the service): no --device is a usage error listing both; --device picks one."""
+    sock = tmp_path / "s.sock"
+    command = [*MESOGUN, "serve", "--port", "0", "--socket", str(sock), "--db", str(tmp_path / "r.sqlite")]
+    command += ["--accounts", str(tmp_path / "a.sqlite"), "--device", "sim://?serial=GUNA01"]
+    command += ["--device", "sim://?serial=GUNB01"]
+    service = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert service.stdout is not None and "http://" in service.stdout.readline()
+        s = ("--service", f"unix://{sock}")
+        code, _, err = run(*s, "status")
+        assert code == 2 and "serves 2 guns" in err and "GUNA01" in err and "GUNB01" in err and "--device" in err
+        code, out, err = run(*s, "--device", "GUNB01", "info", "--json")
+        assert code == 0 and json.loads(out)["serial_number"] == "GUNB01", err
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.communicate(timeout=15)
 
 
 def test_visits_are_opened_shown_and_closed_through_the_service(run: Run, pty_service) -> None:
