@@ -4,6 +4,10 @@ Every exception a user of :mod:`mesogun` can see derives from :class:`MesogunErr
 stable ``code`` (for logs and support) and the process ``exit_code`` the CLI uses for it:
 0 success, 2 bad usage, a value out of range, a bad device URL or no such session, 3 refused by the device
 (nak), 4 link failure or timeout, 5 device alarm, 6 treatment record unavailable.
+
+A gun service answers an error with the code of the exception its :class:`~mesogun.Gun` raised;
+:func:`error_from_reply` turns that code back into the same class (:func:`error_class_for_code`), so a client
+of the service raises, and the CLI exits with, what it would without a service.
 """
 
 from __future__ import annotations
@@ -312,3 +316,132 @@ class NoSuchSession(RecordError):
 
     code = "MG601"
     exit_code = 2
+
+
+class ServiceUnreachable(LinkError):
+    """No gun service answers at the URL a client was given or found (nothing listens, the socket is gone).
+
+    Example: "no gun service answers at unix:///run/user/1000/mesogun/service.sock (given with --service): …".
+    """
+
+    code = "MG405"
+
+
+class ServiceRequestError(MesogunError):
+    """The gun service refused a request as malformed, too large, or naming a gun, visit, session or route it does
+    not have (its other ``MG9xx`` codes): a usage error (exit 2); nothing changed."""
+
+    code = "MG900"
+    exit_code = 2
+
+
+class AccessDenied(MesogunError):
+    """The gun service refused a request for who is asking: not signed in, a role missing, locked out (its codes
+    ``MG910``–``MG912``); nothing changed."""
+
+    code = "MG910"
+    exit_code = 3
+
+
+_FAMILIES: tuple[tuple[str, type[MesogunError]], ...] = (
+    ("MG1", ParameterError),
+    ("MG2", StateError),
+    ("MG3", DeviceRefused),
+    ("MG4", LinkError),
+    ("MG5", DeviceAlarm),
+    ("MG6", RecordError),
+    ("MG910", AccessDenied),  # unauthenticated
+    ("MG911", AccessDenied),  # forbidden
+    ("MG912", AccessDenied),  # locked out
+    ("MG9", ServiceRequestError),
+)
+"""A code this host does not know (a newer service's) is taken as its family's base class: same exit code."""
+
+_BY_KIND: dict[str, type[MesogunError]] = {"not_connected": ConnectionLost, "accounts_unavailable": RecordError}
+"""Classes by the reply's ``kind`` where the code alone would mislead: the service's ``not_connected`` is
+``MG404``, the code of :class:`ProtocolViolation`; its ``accounts_unavailable`` (``MG914``, a store that cannot
+be opened) is no refusal of who asks but a store that failed, as the record can (exit 6)."""
+
+
+def _known() -> dict[str, type[MesogunError]]:
+    from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen  # the record imports this module
+
+    classes: tuple[type[MesogunError], ...] = (
+        ParameterError,
+        StateError,
+        DeviceRefused,
+        IncompatibleDevice,
+        LinkError,
+        LinkTimeout,
+        ConnectionLost,
+        PortNotFound,
+        ProtocolViolation,
+        ServiceUnreachable,
+        DeviceAlarm,
+        RecordError,
+        NoSuchSession,
+        NoSuchVisit,
+        VisitAlreadyOpen,
+        ServiceRequestError,
+        AccessDenied,
+    )
+    return {cls.code: cls for cls in classes}
+
+
+def error_class_for_code(code: str, kind: str | None = None) -> type[MesogunError]:
+    """The exception class whose ``code`` is ``code`` (``MG100`` → :class:`ParameterError`); a code this host
+    does not know maps to its family's base class (``MG2xx`` → :class:`StateError`, ``MG910``–``MG912`` →
+    :class:`AccessDenied`, other ``MG9xx`` → :class:`ServiceRequestError`), anything else to
+    :class:`MesogunError`. ``kind`` (a service reply's) settles a code the service uses with another meaning."""
+    if kind is not None and kind in _BY_KIND:
+        return _BY_KIND[kind]
+    known = _known().get(code)
+    if known is not None:
+        return known
+    for prefix, cls in _FAMILIES:
+        if code.startswith(prefix):
+            return cls
+    return MesogunError
+
+
+def error_from_reply(
+    code: str,
+    message: str,
+    *,
+    kind: str | None = None,
+    field: str | None = None,
+    value: object = None,
+    hint: Hint | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> MesogunError:
+    """The exception a service's error reply stands for: the class of ``code`` with the reply's ``message``
+    (as the Python API worded it), ``field`` and ``value``, ``hint``, and what ``details`` carry (``state`` and
+    ``reason`` of a :class:`StateError`, ``nak`` of a :class:`DeviceRefused`, ``alarm`` and ``fired`` of a
+    :class:`DeviceAlarm`). ``error.code`` is the reply's code even when the class is a family's base."""
+    cls = error_class_for_code(code, kind)
+    more = dict(details or {})
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.hint = hint
+    attrs: dict[str, Any] = {"field": field or "", "value": value}
+    if issubclass(cls, StateError):
+        attrs |= {"command": "", "state": more.get("state") or "", "reason": more.get("reason") or ""}
+    if issubclass(cls, DeviceRefused):
+        nak = more.get("nak")
+        nak_code = NakCode[nak.upper()] if isinstance(nak, str) and nak.upper() in NakCode.__members__ else None
+        attrs |= {"command": "", "nak_code": nak_code, "detail": ""}
+    if issubclass(cls, LinkError):
+        attrs["outcome"] = None
+    if issubclass(cls, LinkTimeout):
+        attrs |= {"command": "", "attempts": 0, "timeout": 0.0}
+    if issubclass(cls, DeviceAlarm):
+        alarm = more.get("alarm")
+        code_of_alarm = (
+            AlarmCode[alarm.upper()] if isinstance(alarm, str) and alarm.upper() in AlarmCode.__members__ else None
+        )
+        fired = more.get("fired")
+        attrs |= {"alarm": code_of_alarm, "shots": [], "fired": fired if isinstance(fired, int) else 0}
+    vars(error).update(attrs)
+    if code != cls.code:
+        error.code = code  # an instance's own code: the reply's, under its family's class
+    return error

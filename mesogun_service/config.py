@@ -4,13 +4,13 @@ from a TOML file (read with :mod:`tomllib`) and the ``mesogun serve`` options, w
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mesogun.errors import ParameterError
+from mesogun.service_client import default_socket_path
 from mesogun_service.accounts.store import default_accounts_path
 
 DEFAULT_PORT = 8750
@@ -21,15 +21,6 @@ DEFAULT_ATTENDED_GRACE_S = 5.0
 
 MAX_BODY_BYTES = 64 * 1024
 """The largest request body accepted (a gun command is well under 1 kB)."""
-
-
-def default_socket_path() -> Path:
-    """The well-known local socket: ``$XDG_RUNTIME_DIR/mesogun/service.sock``, or ``/tmp/mesogun-<uid>/`` without
-    a runtime dir (a service started outside a login session, e.g. by systemd without ``RuntimeDirectory=``)."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "mesogun" / "service.sock"
-    return Path(tempfile.gettempdir()) / f"mesogun-{os.getuid()}" / "service.sock"
 
 
 @dataclass(frozen=True)

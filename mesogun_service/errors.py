@@ -116,6 +116,11 @@ def error_body(error: MesogunError, serial: str | None = None) -> dict[str, Any]
         "value": _json_value(getattr(error, "value", None)),
         "hint": error.hint.render(route) if error.hint is not None else None,
     }
+    if error.hint is not None:  # the hint unrendered, for a client to say it in its own words (the CLI's commands)
+        body["hint_parts"] = {"text": error.hint.text, "actions": list(error.hint.actions)}
+    if isinstance(error, StateError):
+        body["state"] = error.state or None
+        body["reason"] = error.reason or None
     if isinstance(error, DeviceRefused):
         body["nak"] = error.nak_code.json_name
     if isinstance(error, DeviceAlarm):

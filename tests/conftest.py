@@ -22,14 +22,17 @@ USER_ENV = ("MESOGUN_DB", "MESOGUN_DEVICE", "MESOGUN_ACCOUNTS", "MESOGUN_SERVICE
 
 @pytest.fixture(autouse=True)
 def private_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point HOME and the XDG data directory (where the record lives by default) at a fresh directory.
+    """Point HOME and the XDG data and runtime directories (where the record lives by default, and the gun
+    service's well-known socket) at a fresh directory.
 
     The suite must never write to the user's treatment record: a command run without ``--db`` (in this
-    process or in a child, which inherits the environment) lands here instead.
+    process or in a child, which inherits the environment) lands here instead; nor may a command find the user's
+    running gun service and go through it.
     """
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(home / "run"))
     for name in USER_ENV:
         monkeypatch.delenv(name, raising=False)
     return home

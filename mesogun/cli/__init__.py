@@ -1,6 +1,10 @@
 """The ``mesogun`` command line: one entry point; global options before or after the command
 (:mod:`mesogun.cli.options`), ``-h`` as well as ``--help`` everywhere.
 
+Device commands go through a running gun service when one is configured or found (``--service URL``,
+``$MESOGUN_SERVICE``, or the service on the well-known local socket), else open the device directly
+(:mod:`mesogun.cli.session`, :mod:`mesogun.cli.remote`); the exit codes are the same either way.
+
 Exit codes: 0 success, 2 bad usage or a value out of range (a bad device URL, no such session, a file that
 cannot be written), 3 refused by the device (nak), 4 link failure or timeout, 5 device alarm, 6 treatment
 record unavailable. Errors are one line on stderr,
@@ -16,8 +20,14 @@ from importlib.metadata import entry_points
 import click
 
 from mesogun.cli.hints import cli_message
-from mesogun.cli.options import GROUP_OPTIONS_HELP, CliContext, global_options, group_options
+from mesogun.cli.options import GROUP_OPTIONS_HELP, CliContext, global_options, group_options, service_options
 from mesogun.errors import MesogunError
+
+SERVICE_HELP = (
+    "Device commands go through a running gun service (mesogun serve) when one is given with --service URL or "
+    "$MESOGUN_SERVICE, or answers on the local socket; otherwise they open the device directly (--no-service: "
+    "always). The exit codes are the same either way."
+)
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success, 2 bad usage or a value out of range (a bad device URL, no such session, a file "
@@ -31,7 +41,8 @@ _INVOKED: list[str] = []
 
 @group_options
 @click.group(
-    epilog=f"{GROUP_OPTIONS_HELP}\n\n{EXIT_CODES_HELP}", context_settings={"help_option_names": ["-h", "--help"]}
+    epilog=f"{GROUP_OPTIONS_HELP}\n\n{SERVICE_HELP}\n\n{EXIT_CODES_HELP}",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="mesogun")
 @click.pass_context
@@ -48,6 +59,7 @@ def _register_commands() -> None:
     from mesogun.cli.device_commands import DEVICE_COMMANDS
     from mesogun.cli.devices import devices_command
     from mesogun.cli.record_commands import record_group
+    from mesogun.cli.visit_commands import visit_group
     from mesogun.cli.watch import watch_command
     from sims.cli import sim_command
 
@@ -59,9 +71,11 @@ def _register_commands() -> None:
     cli.add_command(record_group, "record")
     cli.add_command(global_options(demo_command, only=("db", "verbose", "trace")), "demo")
     cli.add_command(global_options(devices_command, only=("verbose", "trace", "baud", "timeout", "connect_attempts")))
-    for command in DEVICE_COMMANDS:
-        cli.add_command(global_options(command))
-    cli.add_command(global_options(watch_command))
+    for command in [*DEVICE_COMMANDS, watch_command]:
+        cli.add_command(service_options(global_options(command)))
+    for visit_command in visit_group.commands.values():
+        service_options(global_options(visit_command, only=("device", "verbose")))
+    cli.add_command(visit_group, "visit")
     for plugin in entry_points(group="mesogun.commands"):  # the gun service's serve and users: mesogun never
         command = plugin.load()  # imports the service; the service plugs its commands in
         cli.add_command(global_options(command, only=("verbose",)) if plugin.name == "serve" else command, plugin.name)

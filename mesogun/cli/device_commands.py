@@ -1,7 +1,8 @@
 """Commands that talk to a gun: info, status, set, load, prime, fire, stop, disarm, estop, clear, diagnostics.
 
 Each command opens the device given by ``--device``, records everything in the treatment record
-(``--db``), does one thing and closes; the gun is never left armed when the command exits.
+(``--db``), does one thing and closes; the gun is never left armed when the command exits. With a running gun
+service (:func:`mesogun.cli.session.on_gun`) the same bodies go through it, and the service keeps the record.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from mesogun.cli.diagnostics import diagnostics_command
 from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json
 from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
-from mesogun.cli.session import device_url, run_on_gun, run_safe_on_gun
+from mesogun.cli.session import CliGun, on_gun, on_gun_safe
 from mesogun.errors import IncompatibleDevice, RecordError
 from mesogun.json_forms import info_fields, plain, status_fields
 from mesogun.models import GunInfo, Settings, Status
 from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, soft_limit_breach
 from mesogun.session.controller import HostState
-from mesogun.session.gun import Gun
 from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON object.")
@@ -91,10 +91,10 @@ def status_text(status: Status, info: GunInfo) -> dict[str, str]:
 def info_command(ctx: click.Context, as_json: bool) -> None:
     """Show the gun's identity and hard limits as it reports them."""
 
-    async def body(gun: Gun) -> GunInfo:
+    async def body(gun: CliGun) -> GunInfo:
         return gun.info
 
-    info = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    info = on_gun(ctx, body)
     emit_json(info_fields(info)) if as_json else emit_fields(info_text(info))
 
 
@@ -105,10 +105,10 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
     """Show the gun's state, parameters, syringe and shot counters (session and lifetime), in mm, mL, shots/s and
     seconds; the device time is on the gun's own clock (seconds since it powered on)."""
 
-    async def body(gun: Gun) -> tuple[Status, GunInfo]:
+    async def body(gun: CliGun) -> tuple[Status, GunInfo]:
         return await gun.refresh_status(), gun.info
 
-    status, info = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    status, info = on_gun(ctx, body)
     emit_json(status_fields(status)) if as_json else emit_fields(status_text(status, info))
 
 
@@ -169,7 +169,7 @@ def set_command(
         confirmed = confirm_override(breach, yes=yes, reason=reason, ask=ask, value=depth)
 
     def apply(confirmed: str | None) -> tuple[Settings, str | None] | str:
-        async def body(gun: Gun) -> tuple[Settings, str | None] | str:
+        async def body(gun: CliGun) -> tuple[Settings, str | None] | str:
             current = gun.status.settings
             breach = soft_limit_breach(wanted_mode or current.mode, current.depth_mm if depth is None else depth)
             why = confirmed
@@ -182,7 +182,7 @@ def set_command(
             applied = await gun.configure(depth_mm=depth, dose_ml=dose, rate_hz=rate, mode=mode)
             return applied, breach
 
-        return run_on_gun(device_url(ctx), ctx.obj.db, body)
+        return on_gun(ctx, body)
 
     result = apply(confirmed)
     if isinstance(result, str):
@@ -202,34 +202,34 @@ def set_command(
 def load_command(ctx: click.Context, capacity: float, fill: float | None, as_json: bool) -> None:
     """Declare a newly loaded syringe (the line must be primed again)."""
 
-    async def body(gun: Gun) -> Any:
+    async def body(gun: CliGun) -> Any:
         return await gun.load_syringe(capacity_ml=capacity, fill_ml=fill)
 
-    loaded = plain(run_on_gun(device_url(ctx), ctx.obj.db, body))
+    loaded = plain(on_gun(ctx, body))
     emit_json(loaded) if as_json else emit_fields(loaded)
 
 
-SafeAction = Callable[[Gun], Awaitable[str | None]]
+SafeAction = Callable[[CliGun], Awaitable[str | None]]
 """A safe-making command's body: does it, returns what to say when the gun was already safe (else None)."""
 
 
-async def _stop(gun: Gun) -> str | None:
+async def _stop(gun: CliGun) -> str | None:
     was_firing = gun.state is HostState.FIRING
     await gun.stop()  # sent whatever the host believes: a fire whose ack was lost may be firing
     return None if was_firing else "already stopped (the gun was not firing)"
 
 
-async def _estop(gun: Gun) -> str | None:
+async def _estop(gun: CliGun) -> str | None:
     was_stopped = gun.state is HostState.EMERGENCY_STOP
     await gun.emergency_stop()
     return "already in emergency stop" if was_stopped else None
 
 
-async def _disarm(gun: Gun) -> str | None:
+async def _disarm(gun: CliGun) -> str | None:
     return None if await gun.disarm() else "already disarmed"
 
 
-async def _clear(gun: Gun) -> str | None:
+async def _clear(gun: CliGun) -> str | None:
     status = gun.status
     latched = status.state in (DeviceState.ALARM, DeviceState.EMERGENCY_STOP) or any(
         code is not AlarmCode.RESERVOIR_LOW for code in status.active_alarms
@@ -238,7 +238,7 @@ async def _clear(gun: Gun) -> str | None:
     return None if latched else "nothing was latched (already clear)"
 
 
-async def _send_to_incompatible(gun: Gun, name: str) -> str:
+async def _send_to_incompatible(gun: CliGun, name: str) -> str:
     """``stop``/``estop`` to a gun of another core catalog (sent, unrecorded, state unknown); others refused."""
     error = gun.incompatible
     assert error is not None
@@ -258,13 +258,13 @@ def _safe_command(name: str, action: SafeAction, doc: str) -> click.Command:
     @JSON_OPTION
     @click.pass_context
     def command(ctx: click.Context, as_json: bool) -> None:
-        async def body(gun: Gun) -> tuple[str | None, Status | None]:
+        async def body(gun: CliGun) -> tuple[str | None, Status | None]:
             if gun.incompatible is not None:  # another core catalog: only stop and emergency_stop reach it
                 return await _send_to_incompatible(gun, name), None
             note = await action(gun)
             return note, gun.status
 
-        (note, status), record_error = run_safe_on_gun(device_url(ctx), ctx.obj.db, body)
+        (note, status), record_error = on_gun_safe(ctx, body)
         if status is None:
             assert note is not None
             emit_json({"done": name, "state": None, "already": False}) if as_json else click.echo(f"{name}: {note}")

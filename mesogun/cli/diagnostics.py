@@ -9,9 +9,8 @@ from __future__ import annotations
 import click
 
 from mesogun.cli.output import emit_fields, emit_json, emit_table
-from mesogun.cli.session import device_url, run_on_gun
+from mesogun.cli.session import CliGun, on_gun
 from mesogun.models import DeviceLinkCounters, Diagnostics, HostLinkCounters
-from mesogun.session.gun import Gun
 
 
 def _frames(link: DeviceLinkCounters | HostLinkCounters) -> str:
@@ -61,10 +60,10 @@ def diagnostics_command(ctx: click.Context, as_json: bool) -> None:
     """Show the gun's diagnostics: link counters on both sides, plunger stroke times and stalls, line pressure
     (kPa), supply (V), uptime, boot count and the last alarms with their times. Changes nothing on the gun."""
 
-    async def body(gun: Gun) -> Diagnostics:
+    async def body(gun: CliGun) -> Diagnostics:
         return await gun.diagnostics()
 
-    diagnostics = run_on_gun(device_url(ctx), ctx.obj.db, body)
+    diagnostics = on_gun(ctx, body)
     if as_json:
         emit_json(diagnostics)
         return

@@ -6,16 +6,16 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from mesogun.cli.session import CliGun
 from mesogun.errors import DeviceAlarm
 from mesogun.models import AlarmEvent, FiredShots, ShotEvent, ShotRecord
-from mesogun.session.gun import Gun
 
 ShotCallback = Callable[[ShotRecord], None]
 AlarmCallback = Callable[[AlarmEvent], None]
 
 
 async def arm_fire_disarm(
-    gun: Gun,
+    gun: CliGun,
     count: int,
     on_shot: ShotCallback,
     on_alarm: AlarmCallback | None = None,

@@ -17,11 +17,10 @@ from firmware_protocol import Mode
 from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.hints import cli_message
 from mesogun.cli.progress import FireReport, PrimeReport, choose_style, fire_report, prime_report
-from mesogun.cli.session import device_url, run_on_gun
+from mesogun.cli.session import CliGun, on_gun
 from mesogun.errors import DeviceAlarm, MesogunError, ParameterError, ShotsNotReceived
 from mesogun.models import AlarmEvent, FiredShots
 from mesogun.session.controller import HostState
-from mesogun.session.gun import Gun
 
 JSON_LINES_OPTION = click.option(
     "--json",
@@ -32,7 +31,7 @@ JSON_LINES_OPTION = click.option(
 )
 
 
-def check_single_mode(gun: Gun, count: int) -> None:
+def check_single_mode(gun: CliGun, count: int) -> None:
     """In ``single`` mode a fire delivers one shot: refuse any other count before anything is sent (exit 2).
 
     Checked on a gun ready to arm: one that is not is refused by arming, which says what to do first."""
@@ -47,7 +46,7 @@ def check_single_mode(gun: Gun, count: int) -> None:
 
 
 async def fire_with_report(
-    gun: Gun, count: int, report: FireReport, stop_request: asyncio.Event | None = None
+    gun: CliGun, count: int, report: FireReport, stop_request: asyncio.Event | None = None
 ) -> FiredShots:
     """Arm, fire ``count`` shots (0: until ``stop_request``), disarm, telling ``report`` as it goes; the
     closing summary carries the reservoir the device reports after the burst."""
@@ -72,7 +71,7 @@ async def fire_with_report(
 
 
 @contextlib.asynccontextmanager
-async def alarms_to(gun: Gun, on_alarm: Callable[[AlarmEvent], None]) -> AsyncIterator[None]:
+async def alarms_to(gun: CliGun, on_alarm: Callable[[AlarmEvent], None]) -> AsyncIterator[None]:
     """Pass every alarm the gun raises while the block runs to ``on_alarm``."""
 
     async def forward() -> None:
@@ -91,7 +90,7 @@ async def alarms_to(gun: Gun, on_alarm: Callable[[AlarmEvent], None]) -> AsyncIt
             await task
 
 
-async def prime_with_report(gun: Gun, volume: float, report: PrimeReport) -> dict[str, Any]:
+async def prime_with_report(gun: CliGun, volume: float, report: PrimeReport) -> dict[str, Any]:
     """Prime ``volume`` mL, telling ``report`` as it goes; return ``primed_ml`` and ``reservoir_ml``."""
     report.started(volume, gun.status.reservoir_ml)
     async with alarms_to(gun, report.alarm):
@@ -111,7 +110,7 @@ def prime_command(ctx: click.Context, volume: float, as_json: bool) -> None:
     """
     with prime_report(choose_style(as_json)) as report:
         try:
-            result = run_on_gun(device_url(ctx), ctx.obj.db, lambda gun: prime_with_report(gun, volume, report))
+            result = on_gun(ctx, lambda gun: prime_with_report(gun, volume, report))
         except (MesogunError, KeyboardInterrupt) as exc:
             report.finish(None, _why(exc, "prime"))
             raise
@@ -135,9 +134,8 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
     until_stopped = stop_request if count == 0 else None
     with fire_report(choose_style(as_json), count) as report:
         try:
-            run_on_gun(
-                device_url(ctx),
-                ctx.obj.db,
+            on_gun(
+                ctx,
                 lambda gun: fire_with_report(gun, count, report, until_stopped),
                 stop_request=until_stopped,
             )

@@ -11,12 +11,13 @@ To give a command the global options, apply :func:`global_options` to it (a clic
     @click.command("watch")
     @click.pass_context
     def watch_command(ctx: click.Context) -> None:
-        run_on_gun(device_url(ctx), ctx.obj.db, body)  # --baud, --timeout, --trace... apply by themselves
+        on_gun(ctx, body)  # --service, --device, --db, --baud, --timeout, --trace... apply by themselves
 
-``mesogun.cli`` applies it to every command in ``DEVICE_COMMANDS`` when registering them, so a new device
-command only has to be listed there. ``global_options(command, only=("db", "verbose"))`` gives a subset (the
-record commands take only ``--db`` and ``-v``). Commands read the values from ``ctx.obj``;
-:func:`mesogun.cli.session.run_on_gun` applies the connection settings (:class:`LinkSettings`) itself.
+``mesogun.cli`` applies it, and :func:`service_options` (``--service``, ``--no-service``), to every command in
+``DEVICE_COMMANDS`` when registering them, so a new device command only has to be listed there.
+``global_options(command, only=("db", "verbose"))`` gives a subset (the record commands take only ``--db`` and
+``-v``). Commands read the values from ``ctx.obj``; :func:`mesogun.cli.session.on_gun` chooses the service or the
+device, and :func:`mesogun.cli.session.run_on_gun` applies the connection settings (:class:`LinkSettings`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from click.core import ParameterSource
 
 from mesogun.errors import ParameterError
 from mesogun.link import ACK_TIMEOUT, RETRIES
+from mesogun.service_client import SERVICE_ENV
 from mesogun.transports.serial import BAUDRATE, BAUDRATE_RANGE, check_baudrate
 
 DEVICE_ENV = "MESOGUN_DEVICE"
@@ -65,6 +67,10 @@ class CliContext:
     db: Path | None = None
     verbose: int = 0
     link: LinkSettings = field(default_factory=LinkSettings)
+    service: str | None = None
+    """``--service URL``: the gun service to go through (else ``$MESOGUN_SERVICE``, else the local socket's)."""
+    no_service: bool = False
+    """``--no-service``: open the gun directly even if a service is running."""
 
 
 def current_link_settings() -> LinkSettings:
@@ -227,6 +233,26 @@ GLOBAL_OPTIONS: dict[str, _GlobalOption] = {
 }
 """Every global option, by its parameter name."""
 
+SERVICE_OPTIONS: dict[str, _GlobalOption] = {
+    "service": _GlobalOption(
+        ("--service",),
+        _attr("service"),
+        {
+            "metavar": "URL",
+            "help": "Go through the gun service (mesogun serve) at URL: unix:///path/to/service.sock or "
+            f"http://HOST:PORT. Default: ${SERVICE_ENV}, else the service on the local socket "
+            "($XDG_RUNTIME_DIR/mesogun/service.sock) if one answers, else the gun is opened directly.",
+        },
+    ),
+    "no_service": _GlobalOption(
+        ("--no-service",),
+        _attr("no_service"),
+        {"is_flag": True, "default": None, "help": "Open the gun directly, even if a gun service is running."},
+    ),
+}
+"""How a command that talks to a gun reaches it: through a gun service or directly. The group takes them before
+the command, like the global options; :func:`service_options` gives them to a command (after its name)."""
+
 GROUP_OPTIONS_HELP = (
     "Global options may also follow the command (mesogun status --device URL); given in both places, the one "
     "after the command wins."
@@ -236,9 +262,18 @@ C = TypeVar("C", bound=click.Command)
 
 
 def group_options(group: C) -> C:
-    """Give the top-level group every global option (with their environment variables)."""
-    group.params[:0] = [option.make(before_command=True) for option in GLOBAL_OPTIONS.values()]
+    """Give the top-level group every global option (with their environment variables) and the service options."""
+    options = (*GLOBAL_OPTIONS.values(), *SERVICE_OPTIONS.values())
+    group.params[:0] = [option.make(before_command=True) for option in options]
     return group
+
+
+def service_options(command: C) -> C:
+    """Let ``command`` (one that talks to a gun) take ``--service URL`` and ``--no-service`` after its name;
+    idempotent."""
+    taken = {param.name for param in command.params}
+    command.params += [option.make(before_command=False) for n, option in SERVICE_OPTIONS.items() if n not in taken]
+    return command
 
 
 def global_options(command: C, *, only: Iterable[str] | None = None) -> C:

@@ -1,4 +1,9 @@
-"""One CLI invocation's connection: open the gun with the treatment record attached, run, leave it safe."""
+"""One CLI invocation's connection: open the gun with the treatment record attached, run, leave it safe.
+
+A device command runs its body with :func:`on_gun` (or :func:`on_gun_safe`): the one place that chooses between
+the gun service, when one is configured or found (:mod:`mesogun.cli.remote`), and opening the device directly
+(:func:`run_on_gun`). The body sees a :class:`CliGun` either way: a :class:`~mesogun.Gun`, or the service's gun.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,128 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
 from mesogun.cli.options import CONNECT_INTERVAL, LinkSettings, current_link_settings
-from mesogun.errors import RecordError
+from mesogun.errors import IncompatibleDevice, RecordError
+from mesogun.link import LinkHealth
+from mesogun.models import Diagnostics, FiredShots, GunInfo, Settings, Status, Syringe
 from mesogun.record import SessionRecorder, TreatmentRecord
-from mesogun.session.gun import Gun, connect
+from mesogun.session.controller import HostState
+from mesogun.session.gun import EventStream, Gun, connect
 from mesogun.transports import Transport, is_serial_line, transport_for_url
 from mesogun.transports.trace import TracingTransport
 
 T = TypeVar("T")
+
+
+class LinkView(Protocol):
+    """What a command reads of the link: its health (``watch``)."""
+
+    def health(self) -> LinkHealth: ...
+
+
+class CliGun(Protocol):
+    """The part of :class:`~mesogun.Gun` the commands use: a :class:`~mesogun.Gun` opened directly has it, and so
+    has the gun a service serves (:class:`mesogun.cli.remote.RemoteGun`)."""
+
+    @property
+    def info(self) -> GunInfo: ...
+    @property
+    def state(self) -> HostState: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def incompatible(self) -> IncompatibleDevice | None: ...
+    @property
+    def link(self) -> LinkView: ...
+    def events(self, maxsize: int = 256) -> EventStream: ...
+    async def refresh_status(self) -> Status: ...
+    async def configure(
+        self,
+        *,
+        depth_mm: float | None = None,
+        dose_ml: float | None = None,
+        rate_hz: float | None = None,
+        mode: str | None = None,
+    ) -> Settings: ...
+    async def load_syringe(self, *, capacity_ml: float, fill_ml: float | None = None) -> Syringe: ...
+    async def prime(self, *, volume_ml: float) -> float: ...
+    async def arm(self) -> None: ...
+    async def disarm(self) -> bool: ...
+    async def fire(self, count: int = 1, *, on_ack: Callable[[int], None] | None = None) -> FiredShots: ...
+    async def stop(self) -> None: ...
+    async def emergency_stop(self) -> None: ...
+    async def clear_alarm(self) -> None: ...
+    async def diagnostics(self) -> Diagnostics: ...
+    async def note(self, kind: str, detail: str, reason: str) -> None: ...
+
+
+Body = Callable[[CliGun], Awaitable[T]]
+"""What a device command does with the gun."""
+
+
+def on_gun(ctx: click.Context, body: Body[T], *, stop_request: asyncio.Event | None = None) -> T:
+    """Run ``body`` on the command's gun: through the gun service if one is configured or found, else on the
+    device opened directly (:func:`run_on_gun`, with ``--device`` and ``--db``). ``stop_request`` as there."""
+    from mesogun.cli.remote import service_target  # the remote session builds on this module
+
+    target = service_target(ctx)
+    if target is not None:
+        return target.run(body, stop_request=stop_request)
+    return run_on_gun(device_url(ctx), ctx.obj.db, body, stop_request=stop_request)
+
+
+def on_gun_safe(ctx: click.Context, body: Body[T]) -> tuple[T, RecordError | None]:
+    """:func:`on_gun` for a command that makes the gun safe (:func:`run_safe_on_gun` without a service; through
+    one, the service keeps the record and no record error comes back)."""
+    from mesogun.cli.remote import service_target
+
+    target = service_target(ctx)
+    if target is not None:
+        return target.run(body), None
+    return run_safe_on_gun(device_url(ctx), ctx.obj.db, body)
+
+
+class StopSignals:
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed) while a command's body runs: the first sets
+    ``stop_request`` if given (the body stops gracefully), else cancels the body; every later one is only noted,
+    so making the gun safe is never cut short. The handlers stay until the event loop closes."""
+
+    def __init__(self, stop_request: asyncio.Event | None) -> None:
+        self.stop_request = stop_request
+        self.interrupted = False
+        self._task: asyncio.Future[Any] | None = None
+        loop = asyncio.get_running_loop()
+        for sig in _STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        if self.interrupted:
+            click.echo("still making the gun safe (stopping, disarming): please wait", err=True)
+            return
+        self.interrupted = True
+        if self.stop_request is not None:
+            self.stop_request.set()
+        elif self._task is not None:
+            self._task.cancel()
+
+    def guard(self, body: Awaitable[T]) -> asyncio.Future[T]:
+        """Run ``body`` as the task a signal cancels (when there is no ``stop_request``)."""
+        task = asyncio.ensure_future(body)
+        self._task = task
+        return task
+
+    async def run(self, body: Awaitable[T]) -> T:
+        """Await ``body``; interrupted by a signal, it ends in ``KeyboardInterrupt``."""
+        try:
+            return await self.guard(body)
+        except asyncio.CancelledError:
+            if self.interrupted:
+                raise KeyboardInterrupt from None
+            raise
 
 
 def device_url(ctx: click.Context) -> str:
@@ -138,14 +253,13 @@ async def _run(
     *,
     safe: bool = False,
 ) -> T:
-    loop = asyncio.get_running_loop()
     record_failure: list[RecordError] = []
     started = False
     try:
         async with connect_with(url, link, recorder=recorder, safety_only_if_incompatible=safe) as gun:
             started = True
-            task = asyncio.ensure_future(body(gun))
-            interrupted = False
+            signals = StopSignals(stop_request)
+            task = signals.guard(body(gun))
 
             def on_record_failure(error: RecordError) -> None:
                 record_failure.append(error)
@@ -153,26 +267,12 @@ async def _run(
 
             if recorder is not None:
                 recorder.on_failure(on_record_failure)
-
-            def on_signal() -> None:
-                nonlocal interrupted
-                if interrupted:
-                    click.echo("still making the gun safe (stopping, disarming): please wait", err=True)
-                    return
-                interrupted = True
-                if stop_request is not None:
-                    stop_request.set()
-                else:
-                    task.cancel()
-
-            for sig in _STOP_SIGNALS:
-                loop.add_signal_handler(sig, on_signal)
             try:
                 return await task
             except asyncio.CancelledError:
                 if record_failure:
                     raise record_failure[0] from None  # leaving the block makes the gun safe first
-                if interrupted:
+                if signals.interrupted:
                     raise KeyboardInterrupt from None
                 raise
         # leaving the with block closed the gun (stop, disarm) with the handlers still ignoring signals

@@ -23,11 +23,10 @@ from firmware_protocol import AlarmCode, AlarmPriority
 from firmware_protocol.rules import ALARM_PRIORITIES
 from mesogun.cli.output import emit_fields, emit_json
 from mesogun.cli.progress import alarm_fields
-from mesogun.cli.session import device_url, run_on_gun
+from mesogun.cli.session import CliGun, on_gun
 from mesogun.json_forms import shot_fields, status_fields
 from mesogun.link import LinkHealth
 from mesogun.models import AlarmEvent, Event, GunInfo, MissedEvents, ShotEvent, Status, StatusEvent, TriggerEvent
-from mesogun.session.gun import Gun
 from mesogun.units import DEPTH, DOSE, RATE, decimals_for
 
 WIRE_UNIT_SUFFIXES = ("_um", "_nl", "_mhz")
@@ -190,7 +189,7 @@ class LiveView(WatchView):
         self._live.stop()
 
 
-async def watch(gun: Gun, view: WatchView, stop: asyncio.Event) -> None:
+async def watch(gun: CliGun, view: WatchView, stop: asyncio.Event) -> None:
     """Show ``gun`` through ``view`` until ``stop`` is set. Sends no command of its own (the session's
     heartbeats go on as for any connection)."""
     priorities: dict[AlarmCode, AlarmPriority] = {}
@@ -252,10 +251,12 @@ def watch_command(ctx: click.Context, as_json: bool, once: bool) -> None:
     observes: it never arms or fires. Like every command it leaves the gun safe when it exits (firing
     stopped, disarmed): the safe default, kept for an observer too. It holds the connection while it runs
     (a serial port is one program's at a time; a TCP simulator gives its gun to the newest connection).
+    Through a gun service it watches the service's event stream beside any other client and leaves the gun as
+    it is (the link row is then the stream's: the age of its last event).
     """
     stop = asyncio.Event()
 
-    async def body(gun: Gun) -> None:
+    async def body(gun: CliGun) -> None:
         if once:
             now = Snapshot(gun.status, gun.link.health())
             emit_json(now.fields()) if as_json else emit_fields(now.rows(gun.info))
@@ -263,4 +264,4 @@ def watch_command(ctx: click.Context, as_json: bool, once: bool) -> None:
         with watch_view(gun.info, as_json) as view:
             await watch(gun, view, stop)
 
-    run_on_gun(device_url(ctx), ctx.obj.db, body, stop_request=stop)
+    on_gun(ctx, body, stop_request=stop)

@@ -63,7 +63,7 @@ async def configure(hosted: Hosted, body: ConfigureBody) -> dict[str, Any]:
     await gun.configure(
         depth_mm=body.depth_mm, dose_ml=body.dose_ml, rate_hz=body.rate_hz, mode=body.mode, wait=body.wait
     )
-    return status_fields(gun.status)
+    return status_fields(await gun.refresh_status())  # the device's settings after the change, not the last period's
 
 
 @router.post("/{serial}/syringe")

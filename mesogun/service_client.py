@@ -1,0 +1,405 @@
+"""A client of a running gun service (``mesogun serve``): where to find one, one method per route, its event stream,
+and this process's attendance. Used by the CLI (:mod:`mesogun.cli.remote`); it never imports the service.
+
+A service is reached at ``http://HOST:PORT`` or over its local Unix socket (``unix:///path/to/service.sock``). Its
+error replies become the exceptions of the Python API (:func:`mesogun.errors.error_from_reply`), so a caller
+sees, and the CLI exits with, what it would without a service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from mesogun.errors import (
+    ConnectionLost,
+    Hint,
+    LinkTimeout,
+    MesogunError,
+    ParameterError,
+    ServiceUnreachable,
+    error_from_reply,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_ENV = "MESOGUN_SERVICE"
+"""The environment variable that names the service (its URL)."""
+
+CONNECT_TIMEOUT_S = 5.0
+"""How long to wait for the service to accept a connection."""
+
+REPLY_TIMEOUT_S = 60.0
+"""How long to wait for a reply; the service bounds every gun command itself (its link's timeouts), so this is
+only for a service that stopped answering. ``fire`` and the event stream wait as long as they last."""
+
+PROBE_TIMEOUT_S = 1.0
+"""How long the well-known socket gets to answer before a client goes to the gun directly."""
+
+
+def default_socket_path() -> Path:
+    """The well-known local socket: ``$XDG_RUNTIME_DIR/mesogun/service.sock``, or ``/tmp/mesogun-<uid>/`` without
+    a runtime dir (a service started outside a login session, e.g. by systemd without ``RuntimeDirectory=``)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "mesogun" / "service.sock"
+    return Path(tempfile.gettempdir()) / f"mesogun-{os.getuid()}" / "service.sock"
+
+
+@dataclass(frozen=True)
+class FoundService:
+    """A service to use: its URL and how it was found (said in every error about reaching it)."""
+
+    url: str
+    found_by: str
+    """``given with --service``, ``from $MESOGUN_SERVICE``, ``found at the local socket``."""
+
+
+def find_service(given: str | None = None, *, given_by: str = "given with --service") -> FoundService | None:
+    """The service to use: ``given`` (a ``--service`` URL), else ``$MESOGUN_SERVICE``, else the well-known local
+    socket if a service answers on it; ``None``: no service (open the gun directly).
+
+    A service named by ``given`` or the environment is used even if it does not answer (the first request then
+    says so: :class:`ServiceUnreachable`); the well-known socket only if it answers, so a stale socket left by a
+    service that died does not stand in the way of the direct path."""
+    if given:
+        return FoundService(given, given_by)
+    env = os.environ.get(SERVICE_ENV, "").strip()
+    if env:
+        return FoundService(env, f"from ${SERVICE_ENV}")
+    path = default_socket_path()
+    if not path.is_socket():
+        return None
+    found = FoundService(f"unix://{path}", "found at the local socket")
+    try:
+        with ServiceClient(found, timeout=PROBE_TIMEOUT_S) as client:
+            client.health()
+    except MesogunError:
+        log.info("no service answers at %s: opening the gun directly", path)
+        return None
+    return found
+
+
+def _transport_and_base(url: str) -> tuple[httpx.HTTPTransport, str]:
+    """The transport and base URL for a service URL; :class:`ParameterError` (exit 2) for another kind of URL."""
+    if url.startswith("unix://"):
+        path = url.removeprefix("unix://")
+        if not path.startswith("/"):
+            raise ParameterError(
+                f"service={url}: a socket URL needs an absolute path, unix:///path/to/service.sock",
+                field="service",
+                value=url,
+            )
+        return httpx.HTTPTransport(uds=path), "http://mesogun"
+    if url.startswith(("http://", "https://")):
+        return httpx.HTTPTransport(), url.rstrip("/")
+    raise ParameterError(
+        f"service={url}: not a service URL; give http://HOST:PORT or unix:///path/to/service.sock",
+        field="service",
+        value=url,
+    )
+
+
+class ServiceClient:
+    """One service: a method per route the CLI needs, JSON in and out; errors as the Python API's exceptions.
+
+    Thread-safe (its connection pool is): the CLI calls it from worker threads, a heartbeat thread and the event
+    stream's reader at once. Close it (or use it as a context manager) when done."""
+
+    def __init__(self, service: FoundService, *, timeout: float = REPLY_TIMEOUT_S) -> None:
+        self.service = service
+        transport, base = _transport_and_base(service.url)
+        self._http = httpx.Client(
+            transport=transport,
+            base_url=base,
+            timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout)),
+        )
+
+    @property
+    def url(self) -> str:
+        """The service's URL as given or found."""
+        return self.service.url
+
+    def close(self) -> None:
+        """Close every connection to the service."""
+        self._http.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------------------------------------- requests
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None, **options: Any) -> Any:
+        """``method path`` with the JSON ``body``; the reply's JSON, or its error raised as the Python API's."""
+        with self._reaching():
+            reply = self._http.request(method, path, json=body, **options)
+        return self._json(reply)
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Transport failures as one-line errors naming the service and how it was found (exit 4)."""
+        where = f"{self.url} ({self.service.found_by})"
+        try:
+            yield
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            raise ServiceUnreachable(
+                f"no gun service answers at {where}: {_reason(exc)}; start one with 'mesogun serve', or give "
+                "--no-service to open the gun directly"
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise LinkTimeout(f"the gun service at {where} did not answer in time ({_reason(exc)})") from None
+        except httpx.TransportError as exc:
+            raise ConnectionLost(f"the connection to the gun service at {where} failed: {_reason(exc)}") from None
+
+    def _json(self, reply: httpx.Response) -> Any:
+        if reply.is_success:
+            return reply.json() if reply.content else None
+        raise self._error(reply)
+
+    def _error(self, reply: httpx.Response) -> MesogunError:
+        """The exception a service's error reply stands for (one for a reply that is not the service's JSON)."""
+        try:
+            body = reply.json()["error"]
+            code, message = str(body["code"]), str(body["message"])
+        except (ValueError, KeyError, TypeError):
+            text = " ".join(reply.text.split())[:200]
+            return ConnectionLost(f"the gun service at {self.url} answered {reply.status_code}: {text or 'no body'}")
+        if code in ("MG910", "MG911") and not self.url.startswith("unix://"):
+            message += "; the CLI is signed in on the service's local socket only: give --service unix:///PATH"
+        hint: Hint | None = None
+        parts = body.get("hint_parts")
+        if isinstance(parts, dict) and isinstance(parts.get("text"), str):
+            hint = Hint(parts["text"], tuple(str(a) for a in parts.get("actions") or ()))
+        elif isinstance(body.get("hint"), str):
+            hint = Hint(body["hint"].replace("{", "{{").replace("}", "}}"))
+        return error_from_reply(
+            code,
+            message,
+            kind=body.get("kind"),
+            field=body.get("field"),
+            value=body.get("value"),
+            hint=hint,
+            details=body,
+        )
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``: the service answers, and how many guns it owns."""
+        reply: dict[str, Any] = self.request("GET", "/health")
+        return reply
+
+    def guns(self) -> list[dict[str, Any]]:
+        """``GET /guns``: every gun the service owns (``serial``, ``url``, ``connected``, ``state``, …)."""
+        reply: list[dict[str, Any]] = self.request("GET", "/guns")
+        return reply
+
+    def identity(self, serial: str) -> dict[str, Any]:
+        """``GET /guns/{serial}``: identity and ranges (``info --json``'s fields) and ``connected``."""
+        return self._gun("GET", serial, "")
+
+    def status(self, serial: str, *, refresh: bool = False) -> dict[str, Any]:
+        """The latest status (``refresh``: the device asked now), as ``status --json`` prints it."""
+        return self._gun("GET", serial, "/status", params={"refresh": "true"} if refresh else None)
+
+    def diagnostics(self, serial: str) -> dict[str, Any]:
+        """The technician's view, as ``diagnostics --json`` prints it."""
+        return self._gun("GET", serial, "/diagnostics")
+
+    def configure(self, serial: str, **fields: Any) -> dict[str, Any]:
+        """Set the given ones of depth_mm, dose_ml, rate_hz, mode; the status after."""
+        return self._gun("POST", serial, "/configure", {k: v for k, v in fields.items() if v is not None})
+
+    def load_syringe(self, serial: str, capacity_ml: float, fill_ml: float | None = None) -> dict[str, Any]:
+        """Declare a newly loaded syringe; ``capacity_ml`` and ``fill_ml`` as the device accepted them."""
+        body: dict[str, Any] = {"capacity_ml": capacity_ml}
+        if fill_ml is not None:
+            body["fill_ml"] = fill_ml
+        return self._gun("POST", serial, "/syringe", body)
+
+    def prime(self, serial: str, volume_ml: float) -> dict[str, Any]:
+        """Prime the line; ``primed_ml`` and ``reservoir_ml`` once the gun is ready again."""
+        return self._gun("POST", serial, "/prime", {"volume_ml": volume_ml}, timeout=_no_read_timeout())
+
+    def arm(self, serial: str) -> dict[str, Any]:
+        """Arm (this client must be attending the gun: :meth:`attend`); the status after."""
+        return self._gun("POST", serial, "/arm")
+
+    def disarm(self, serial: str) -> dict[str, Any]:
+        """Stop firing and disarm (a gun that is not armed stays as it is); the status after."""
+        return self._gun("POST", serial, "/disarm")
+
+    def fire(self, serial: str, count: int) -> dict[str, Any]:
+        """Fire ``count`` shots (0: until stopped); returns when the burst ends: ``fired`` (the device's count),
+        ``recovered``, ``unreceived`` and the ``shots``. Waits as long as the burst lasts."""
+        return self._gun("POST", serial, "/fire", {"count": count}, timeout=_no_read_timeout())
+
+    def stop(self, serial: str) -> dict[str, Any]:
+        """Stop firing or priming; the status after."""
+        return self._gun("POST", serial, "/stop")
+
+    def emergency_stop(self, serial: str) -> dict[str, Any]:
+        """Emergency stop (it overtakes the gun's queued work on the service); the status after."""
+        return self._gun("POST", serial, "/emergency-stop")
+
+    def clear(self, serial: str) -> dict[str, Any]:
+        """Clear latched alarms and an emergency stop; the status after."""
+        return self._gun("POST", serial, "/clear")
+
+    def note(self, serial: str, kind: str, detail: str, reason: str) -> None:
+        """An operator's note in the service's record, committed before the reply."""
+        self._gun("POST", serial, "/notes", {"kind": kind, "detail": detail, "reason": reason})
+
+    def open_visit(self, serial: str, note: str = "") -> dict[str, Any]:
+        """Open a visit (a treatment session) on the gun."""
+        return self._gun("POST", serial, "/visits", {"note": note})
+
+    def current_visit(self, serial: str) -> dict[str, Any]:
+        """The visit open on the gun (:class:`~mesogun.record.visits.NoSuchVisit` if none)."""
+        return self._gun("GET", serial, "/visit")
+
+    def close_visit(self, visit_id: int) -> dict[str, Any]:
+        """Close a visit; the visit as closed."""
+        reply: dict[str, Any] = self.request("POST", f"/visits/{visit_id}/close")
+        return reply
+
+    def visit(self, visit_id: int) -> dict[str, Any]:
+        """One visit with its connections and shot totals."""
+        reply: dict[str, Any] = self.request("GET", f"/visits/{visit_id}")
+        return reply
+
+    def _gun(
+        self, method: str, serial: str, path: str, body: dict[str, Any] | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """A request about one gun (every such route answers a JSON object)."""
+        reply: dict[str, Any] = self.request(method, f"/guns/{_quoted(serial)}{path}", body, **options)
+        return reply
+
+    # -------------------------------------------------------------------------------------------- streams
+
+    @contextlib.contextmanager
+    def events(self, serial: str) -> Iterator[EventReader]:
+        """The gun's live events (``GET /guns/{serial}/events``): iterate ``(kind, data)`` pairs; the first is where
+        things stand (a ``status``, or a ``connection`` event while the service is not connected to the gun).
+        :meth:`EventReader.close` ends the iteration from another thread."""
+        with (
+            self._reaching(),
+            self._http.stream("GET", f"/guns/{_quoted(serial)}/events", timeout=_no_read_timeout()) as reply,
+        ):
+            if not reply.is_success:
+                reply.read()
+                raise self._error(reply)
+            reader = EventReader(reply)
+            try:
+                yield reader
+            finally:
+                reader.close()
+
+    def attend(self, serial: str, client: str) -> Attendance:
+        """Attend the gun as ``client`` (needed to arm it): heartbeats go from a background thread until
+        :meth:`Attendance.leave`."""
+        joined = self._gun("POST", serial, "/attendance", {"client": client})
+        return Attendance(self, str(joined["id"]), float(joined["heartbeat_s"]))
+
+
+class EventReader:
+    """The ``(kind, data)`` pairs of one Server-Sent Events reply, in order; ends when the service ends the stream
+    or :meth:`close` is called (from any thread)."""
+
+    def __init__(self, reply: httpx.Response) -> None:
+        self._reply = reply
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        kind, data = "message", list[str]()
+        try:
+            for line in self._reply.iter_lines():
+                if self._closed.is_set():
+                    return
+                if not line:  # a blank line ends one event
+                    if data:
+                        yield kind, json.loads("\n".join(data))
+                    kind, data = "message", []
+                elif line.startswith(":"):  # a comment (keep-alive)
+                    continue
+                else:
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "event":
+                        kind = value
+                    elif name == "data":
+                        data.append(value)
+        except httpx.TransportError:
+            if not self._closed.is_set():
+                raise
+        except httpx.StreamClosed:
+            return
+
+    def close(self) -> None:
+        """End the stream now: shut its connection down, so a reader blocked on it returns."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        stream = self._reply.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class Attendance:
+    """This process attends a gun: a heartbeat every ``heartbeat_s`` from a background thread until :meth:`leave`.
+
+    While a gun is armed the service needs a live attending client; when this process dies its heartbeats stop
+    and the service disarms the gun after its grace period."""
+
+    def __init__(self, client: ServiceClient, attendee_id: str, heartbeat_s: float) -> None:
+        self.id = attendee_id
+        self.heartbeat_s = heartbeat_s
+        self._client = client
+        self._leaving = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="mesogun attendance", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._leaving.wait(self.heartbeat_s):
+            try:
+                self._client.request("POST", f"/attendance/{_quoted(self.id)}/heartbeat")
+            except MesogunError as exc:
+                log.warning("attendance heartbeat failed: %s", exc)
+
+    def leave(self) -> None:
+        """Stop the heartbeats and tell the service (best effort: a service that is gone has forgotten us)."""
+        if self._leaving.is_set():
+            return
+        self._leaving.set()
+        self._thread.join()
+        with contextlib.suppress(MesogunError):
+            self._client.request("DELETE", f"/attendance/{_quoted(self.id)}")
+
+
+def _no_read_timeout() -> httpx.Timeout:
+    """For a request that lasts as long as the gun takes (fire, prime, the event stream): no read timeout."""
+    return httpx.Timeout(REPLY_TIMEOUT_S, connect=CONNECT_TIMEOUT_S, read=None)
+
+
+def _quoted(part: str) -> str:
+    return quote(part, safe="")
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]
