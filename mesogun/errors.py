@@ -358,9 +358,9 @@ _FAMILIES: tuple[tuple[str, type[MesogunError]], ...] = (
 """A code this host does not know (a newer service's) is taken as its family's base class: same exit code."""
 
 _BY_KIND: dict[str, type[MesogunError]] = {"not_connected": ConnectionLost, "accounts_unavailable": RecordError}
-"""Classes by the reply's ``kind`` where the code alone would mislead: the service's ``not_connected`` is
-``MG404``, the code of :class:`ProtocolViolation`; its ``accounts_unavailable`` (``MG914``, a store that cannot
-be opened) is no refusal of who asks but a store that failed, as the record can (exit 6)."""
+"""Classes by the reply's ``kind`` where the code alone would say less: the service's ``not_connected``
+(``MG406``) is a :class:`ConnectionLost`, not just a link error; its ``accounts_unavailable`` (``MG914``, a store
+that cannot be opened) is no refusal of who asks but a store that failed, as the record can (exit 6)."""
 
 
 def _known() -> dict[str, type[MesogunError]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from mesogun.errors import ParameterError
 from mesogun.service_client import default_socket_path
-from mesogun_service.accounts.store import default_accounts_path
+from mesogun_service.accounts.location import default_accounts_path
 
 DEFAULT_PORT = 8750
 """The service's TCP port unless configured."""

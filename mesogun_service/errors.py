@@ -51,7 +51,7 @@ class NotFound(ServiceError):
 class NotConnected(ServiceError, ConnectionLost):
     """The service owns the gun but is not connected to it now (unplugged, powered off): it keeps trying."""
 
-    code = "MG404"
+    code = "MG406"
     kind = "not_connected"
     status = 503
     exit_code = 4

@@ -24,15 +24,7 @@ from mesogun_service.accounts.errors import (
     error_body,
 )
 from mesogun_service.accounts.identity import Principal, Role, Via, effective_roles, local_principal
-from mesogun_service.accounts.store import (
-    Accounts,
-    AuditEntry,
-    Clock,
-    Limits,
-    NewSession,
-    UserInfo,
-    default_accounts_path,
-)
+from mesogun_service.accounts.location import default_accounts_path
 
 if TYPE_CHECKING:
     from mesogun_service.accounts.auth import (
@@ -49,6 +41,7 @@ if TYPE_CHECKING:
         require_role,
     )
     from mesogun_service.accounts.routes import auth_router, install
+    from mesogun_service.accounts.store import Accounts, AuditEntry, Clock, Limits, NewSession, UserInfo
 
 _LAZY = {
     **dict.fromkeys(
@@ -67,10 +60,13 @@ _LAZY = {
         ),
         "mesogun_service.accounts.auth",
     ),
+    **dict.fromkeys(
+        ("Accounts", "AuditEntry", "Clock", "Limits", "NewSession", "UserInfo"), "mesogun_service.accounts.store"
+    ),
     "auth_router": "mesogun_service.accounts.routes",
     "install": "mesogun_service.accounts.routes",
 }
-"""The names that need FastAPI, and their modules."""
+"""The names that need FastAPI or the database layer (SQLAlchemy), and their modules: loaded on first use."""
 
 
 def __getattr__(name: str) -> Any:

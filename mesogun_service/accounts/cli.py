@@ -13,13 +13,16 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mesogun_service.accounts.errors import AccountsUnavailable, AuthError
 from mesogun_service.accounts.identity import Role
-from mesogun_service.accounts.store import Accounts, UserInfo, check_name, default_accounts_path
+from mesogun_service.accounts.location import default_accounts_path
+
+if TYPE_CHECKING:
+    from mesogun_service.accounts.store import Accounts, UserInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +73,8 @@ def _open(ctx: click.Context, path: Path | None) -> Accounts:
         chosen = default_accounts_path()
         chosen.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
+        from mesogun_service.accounts.store import Accounts  # the database layer: only when a command runs
+
         accounts = Accounts(chosen)
     except AuthError as exc:
         raise _cli_error(exc) from None
@@ -135,6 +140,8 @@ def add_command(
 ) -> None:
     """Add the user NAME (asks for the PIN twice: at least 4 digits or characters)."""
     accounts = _open(ctx, accounts_path)
+    from mesogun_service.accounts.store import check_name
+
     _run(lambda: check_name(name))
     if any(user.name == name for user in accounts.list_users()):
         raise CliError(f"user {name!r} already exists (see 'mesogun users list')")

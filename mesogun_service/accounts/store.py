@@ -23,7 +23,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import platformdirs
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
@@ -66,11 +65,6 @@ WRONG_CREDENTIALS = "unknown user or wrong PIN"
 def utc_now() -> datetime:
     """The default clock: now, in UTC."""
     return datetime.now(UTC)
-
-
-def default_accounts_path() -> Path:
-    """Where the accounts live unless told otherwise (``--accounts``, ``MESOGUN_ACCOUNTS``): the user's data folder."""
-    return Path(platformdirs.user_data_dir("mesogun")) / "accounts.sqlite"
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def client(pty_service: ServedGun) -> Any:
         ("MG300", None, DeviceRefused, 3),
         ("MG402", None, ConnectionLost, 4),
         ("MG404", None, ProtocolViolation, 4),
-        ("MG404", "not_connected", ConnectionLost, 4),  # the service reuses the code: its kind settles it
+        ("MG406", "not_connected", ConnectionLost, 4),  # the service's: its kind says which LinkError
         ("MG500", None, DeviceAlarm, 5),
         ("MG604", None, NoSuchVisit, 2),
         ("MG600", None, RecordError, 6),
