@@ -36,6 +36,10 @@ from mesogun.errors import (
 log = logging.getLogger(__name__)
 
 SERVICE_ENV = "MESOGUN_SERVICE"
+
+TOKEN_ENV = "MESOGUN_TOKEN"
+"""A bearer token (from the service's ``POST /auth/login``) the CLI sends to a service reached over TCP; never on
+a command line or in a URL, where other users or logs would see it."""
 """The environment variable that names the service (its URL)."""
 
 CONNECT_TIMEOUT_S = 5.0
@@ -121,10 +125,12 @@ class ServiceClient:
     def __init__(self, service: FoundService, *, timeout: float = REPLY_TIMEOUT_S) -> None:
         self.service = service
         transport, base = _transport_and_base(service.url)
+        token = os.environ.get(TOKEN_ENV, "").strip()
         self._http = httpx.Client(
             transport=transport,
             base_url=base,
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout)),
+            headers={"Authorization": f"Bearer {token}"} if token else None,
         )
 
     @property
@@ -180,7 +186,10 @@ class ServiceClient:
             text = " ".join(reply.text.split())[:200]
             return ConnectionLost(f"the gun service at {self.url} answered {reply.status_code}: {text or 'no body'}")
         if code in ("MG910", "MG911") and not self.url.startswith("unix://"):
-            message += "; the CLI is signed in on the service's local socket only: give --service unix:///PATH"
+            message += (
+                f"; over TCP the CLI signs in with a token in ${TOKEN_ENV} (from POST /auth/login), or use the "
+                "service's local socket: --service unix:///PATH"
+            )
         hint: Hint | None = None
         parts = body.get("hint_parts")
         if isinstance(parts, dict) and isinstance(parts.get("text"), str):

@@ -16,7 +16,7 @@ T = TypeVar("T")
 Runner = Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]
 """``run(factory)``: run the coroutine ``factory()`` on a fresh loop and return its result."""
 
-USER_ENV = ("MESOGUN_DB", "MESOGUN_DEVICE", "MESOGUN_ACCOUNTS", "MESOGUN_SERVICE")
+USER_ENV = ("MESOGUN_DB", "MESOGUN_DEVICE", "MESOGUN_ACCOUNTS", "MESOGUN_SERVICE", "MESOGUN_TOKEN")
 """The user's own settings that would point the CLI at their record or their gun; no test may inherit them."""
 
 

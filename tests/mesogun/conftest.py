@@ -44,6 +44,8 @@ class ServedGun:
     runtime: Path
     record: Path
     serial: str
+    http: str = ""
+    """The service's ``http://127.0.0.1:PORT`` (sign-in needed there, unlike on the local socket)."""
 
     @property
     def socket(self) -> Path:
@@ -94,7 +96,8 @@ def serve_gun(where: Path, serial: str, *sim_args: str) -> Iterator[ServedGun]:
                 service.kill()
                 service.wait(timeout=10)
                 raise AssertionError(f"the service did not start: {line!r} {log.read_text()[-2000:]}")
-            yield ServedGun(sim, service, runtime, record, serial)
+            http = line.split(" on ", 1)[1].split(" and ")[0].split(";")[0]
+            yield ServedGun(sim, service, runtime, record, serial, http)
         finally:
             if service.poll() is None:
                 service.send_signal(signal.SIGTERM)

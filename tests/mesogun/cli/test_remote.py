@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mesogun.cli import main
 from mesogun.record import TreatmentRecord
+from mesogun_service.accounts import Accounts
 from tests.mesogun.conftest import MESOGUN, ServedGun, serve_gun
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
@@ -372,3 +374,17 @@ def test_a_service_that_is_not_there_exits_4_naming_it(
     assert code == 4
     said = "given with --service" if how == "option" else "from $MESOGUN_SERVICE"
     assert err.count("\n") == 1 and url in err and said in err and "--no-service" in err, err
+
+
+def test_over_tcp_the_cli_signs_in_with_the_token_in_its_environment(
+    run: Run, pty_service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Accounts(pty_service.record.parent / "accounts.sqlite") as accounts:
+        if "carol" not in {user.name for user in accounts.list_users()}:
+            accounts.add_user("carol", ["practitioner"], "8642", actor="test")
+    code, _, err = run("--service", pty_service.http, "status")
+    assert code == 3 and "$MESOGUN_TOKEN" in err and err.count("\n") == 1, err
+    token = httpx.post(f"{pty_service.http}/auth/login", json={"user": "carol", "pin": "8642"}).json()["token"]
+    monkeypatch.setenv("MESOGUN_TOKEN", token)
+    code, out, err = run("--service", pty_service.http, "status", "--json")
+    assert code == 0 and json.loads(out)["state"], err
