@@ -32,6 +32,11 @@ GRACEFUL_SHUTDOWN_S = 3
 SAFE_ON_STOP_S = 10.0
 """The most the guns are given to be made safe at shutdown (each also has its own command timeouts)."""
 
+SEND_BUFFER_BYTES = 32 * 1024
+"""The kernel send buffer of every TCP connection (set on the listening socket, which they inherit; Linux doubles
+it). Left to autotuning it grows to megabytes for a client that stops reading, so that client's bounded event
+buffer would only overflow, and the client be told it missed events, after minutes of events."""
+
 
 class LocalSocket:
     """ASGI wrapper for the local socket: marks each request with the OS user allowed to open the socket."""
@@ -57,8 +62,11 @@ class _Server(uvicorn.Server):
 def bind_tcp(host: str, port: int) -> socket.socket:
     """A listening TCP socket; a port in use is a clear error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections of a socket that says it is TCP.
+    # Without it Nagle holds a reply's body (written after its headers) until the client's delayed ACK, 40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     try:
         sock.bind((host, port))
     except OSError as exc:
