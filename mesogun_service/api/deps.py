@@ -13,17 +13,25 @@ from mesogun_service.hosted import HostedGun
 from mesogun_service.registry import GunRegistry
 
 
-def registry(request: Request) -> GunRegistry:
-    """The service's guns."""
+def _registry(request: Request) -> GunRegistry:
     guns: GunRegistry = request.app.state.registry
     return guns
 
 
-def hosted_gun(
+# ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, a hop (0.5 ms and more on a busy
+# machine) that every gun request, the emergency stop included, would wait for; these two never block.
+
+
+async def registry(request: Request) -> GunRegistry:
+    """The service's guns."""
+    return _registry(request)
+
+
+async def hosted_gun(
     request: Request, serial: Annotated[str, Path(max_length=128, description="The gun's serial number")]
 ) -> HostedGun:
     """The gun ``{serial}`` names; 404 naming the known ones if there is none."""
-    return registry(request).get(serial)
+    return _registry(request).get(serial)
 
 
 Hosted = Annotated[HostedGun, Depends(hosted_gun)]
