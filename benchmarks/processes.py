@@ -96,11 +96,13 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 2.0) -> None:
 def child(args: Sequence[str], *, stdout: bool = False) -> Iterator[Child]:
     """Run ``args`` as a child process for the duration of the ``with`` block, then stop it.
 
-    ``stdout=True`` gives a pipe to read the child's announcements with :meth:`Child.read_line`.
+    ``stdout=True`` gives a pipe to read the child's announcements with :meth:`Child.read_line` (unbuffered, so
+    each ``readline`` takes one line and ``select`` sees the next).
     """
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             list(args),
+            bufsize=0,  # unbuffered: a buffered readline could take two lines at once, and select() not see the second
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
             stderr=errors,

@@ -25,9 +25,17 @@ class Benchmark:
 
 def registry() -> list[Benchmark]:
     """Every benchmark, in the order they run (cheap and self-contained first)."""
-    from benchmarks import decode, estop, host_cost, roundtrip, virtual_time
+    from benchmarks import decode, estop, host_cost, roundtrip, service_estop, service_load, virtual_time
 
-    return [decode.BENCHMARK, roundtrip.BENCHMARK, estop.BENCHMARK, virtual_time.BENCHMARK, host_cost.BENCHMARK]
+    return [
+        decode.BENCHMARK,
+        roundtrip.BENCHMARK,
+        estop.BENCHMARK,
+        service_estop.BENCHMARK,
+        virtual_time.BENCHMARK,
+        host_cost.BENCHMARK,
+        service_load.BENCHMARK,  # the longest (5 minutes in a full run): last
+    ]
 
 
 def _progress(message: str) -> None:

@@ -33,12 +33,25 @@ class Settings:
     """Wall seconds of continuous firing measured for the host's CPU cost."""
     estop_tries: int
     """Emergency stops timed while firing (p50 and p99 need at least 50)."""
+    service_estop_tries: int
+    """Emergency stops timed through a ``mesogun serve`` process (and as many direct ones, interleaved)."""
+    load_seconds: float
+    """Wall seconds the load test's 20 clients stream events while the gun fires (issue 13: 5 minutes)."""
+    load_baseline_seconds: float
+    """Wall seconds of the load test's first burst, watched by one client: the service's CPU peer."""
+    load_clients: int
+    """Clients that read their event stream promptly (each must receive every shot)."""
+    slow_stall_seconds: float
+    """How long the slow client reads nothing after subscribing (it must be told it missed events)."""
+    slow_small_buffers: bool
+    """The slow client shrinks its socket's receive buffer and asks for a 16-event buffer, so that it falls
+    behind within a short run (quick and smoke); full runs keep a client's defaults."""
 
     @classmethod
     def for_mode(cls, mode: Mode) -> Settings:
         """The settings of ``mode``."""
         if mode is Mode.FULL:
-            return cls(mode, 4000, 15, 1000, 30.0, 5, 60.0, 100)
+            return cls(mode, 4000, 15, 1000, 30.0, 5, 60.0, 100, 100, 300.0, 30.0, 20, 150.0, False)
         if mode is Mode.QUICK:
-            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50)
-        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3)
+            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50, 50, 20.0, 5.0, 20, 3600.0, True)
+        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3, 3, 2.0, 1.0, 20, 3600.0, True)

@@ -35,3 +35,18 @@ def served_simulator(*options: str) -> Iterator[str]:
             if not line.startswith("SERIAL"):
                 raise RuntimeError(f"mesogun sim announced {line!r}, expected 'SERIAL <path>'")
             yield host_end
+
+
+@contextlib.contextmanager
+def served_simulator_with_control(*options: str) -> Iterator[tuple[str, str]]:
+    """:func:`served_simulator` with its control channel (``--control 127.0.0.1:0``, :mod:`sims.control`: the
+    trigger, snapshots); yield (the host's end of the pty pair, the control channel's ``HOST:PORT``)."""
+    require_host_and_simulator()
+    with socat_pair() as (device_end, host_end):
+        args = ("sim", "--serial-port", device_end, "--control", "127.0.0.1:0", *options)
+        with python_child("mesogun.cli", *args, stdout=True) as sim:
+            control = sim.read_line(READY_TIMEOUT, "mesogun sim")
+            serial = sim.read_line(READY_TIMEOUT, "mesogun sim")
+            if not control.startswith("CONTROL ") or not serial.startswith("SERIAL"):
+                raise RuntimeError(f"mesogun sim announced {control!r}, {serial!r}: expected CONTROL …, SERIAL …")
+            yield host_end, control.split(" ", 1)[1]

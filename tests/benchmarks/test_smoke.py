@@ -1,4 +1,5 @@
-"""Runs ``python -m benchmarks --smoke --json`` end to end and checks its output's shape, never its speeds."""
+"""Runs ``python -m benchmarks --smoke --json`` end to end and checks its output's shape, never its speeds; and the
+quick load test, whose lines are checks (every shot to every client, the slow client told), not speeds."""
 
 from __future__ import annotations
 
@@ -36,25 +37,47 @@ EXPECTED_LINES = {
     "estop_p99_vs_echo",
     "virtual_time_speedup",
     "host_cpu_while_firing",
+    "service_estop_p99_margin",
+    "service_estop_p50_vs_echo",
+    "service_estop_p99_vs_echo",
+    "service_estop_p50_vs_direct",
+    "service_estop_p50_vs_bare_client",
+    "service_estop_p99_vs_direct",
+    "service_sse_clients_complete",
+    "service_sse_slow_client_told",
+    "service_record_shots_vs_device",
+    "service_cpu_while_streaming",
 }
+LOAD_CHECKS = ("service_sse_clients_complete", "service_sse_slow_client_told", "service_record_shots_vs_device")
+"""The load test's lines that are checks, not speeds: each must be met (every shot to every prompt client, the
+slow client told it missed events, the record complete)."""
 
 
-def test_every_benchmark_prints_one_json_line_with_a_numeric_ratio() -> None:
+def _require_peers_and_socat() -> None:
     pytest.importorskip("pymavlink", reason="the bench extra is not installed: pip install -e '.[bench]'")
     pytest.importorskip("pymodbus", reason="the bench extra is not installed: pip install -e '.[bench]'")
     if shutil.which("socat") is None:
         pytest.skip("socat is not installed: apt-get install socat")
+
+
+def _run(*args: str, timeout: float) -> list[dict[str, object]]:
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--json"],
+        [sys.executable, "-m", "benchmarks", *args, "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=timeout,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    assert {line["name"] for line in lines} == EXPECTED_LINES, proc.stderr[-3000:]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.timeout(240)
+def test_every_benchmark_prints_one_json_line_with_a_numeric_ratio() -> None:
+    _require_peers_and_socat()
+    lines = _run("--smoke", timeout=200)
+    assert {line["name"] for line in lines} == EXPECTED_LINES
     for line in lines:
         assert "skipped" not in line, line
         for key, kind in REQUIRED.items():
@@ -62,3 +85,13 @@ def test_every_benchmark_prints_one_json_line_with_a_numeric_ratio() -> None:
         assert isinstance(line["ratio"], (int, float)) and not isinstance(line["ratio"], bool), line
         assert line["goal"] is None or isinstance(line["goal"], (int, float)), line
         assert line["better"] in ("higher", "lower"), line
+
+
+@pytest.mark.timeout(240)
+def test_quick_load_test_every_client_gets_every_shot_and_the_slow_one_is_told_it_missed_events() -> None:
+    """The quick load test (20 clients, about 25 s of firing through a real ``mesogun serve``) passes its checks."""
+    if shutil.which("socat") is None:
+        pytest.skip("socat is not installed: apt-get install socat")
+    lines = {line["name"]: line for line in _run("--quick", "--only", "service_load", timeout=200)}
+    for name in LOAD_CHECKS:
+        assert lines[name]["met"] is True, lines[name]
