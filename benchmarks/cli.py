@@ -22,7 +22,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="mesogun against named peers, same machine, same run; ratio > 1 means we are better.",
     )
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--quick", action="store_true", help="shorter runs: the whole set in about two minutes")
+    length.add_argument("--quick", action="store_true", help="shorter runs: the whole set in about three minutes")
     length.add_argument("--smoke", action="store_true", help="tiny runs that only check the harness (tests)")
     parser.add_argument("--json", action="store_true", help="one JSON object per result line on stdout")
     parser.add_argument("--only", metavar="NAME", help="run only the benchmarks whose name contains NAME")

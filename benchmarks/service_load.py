@@ -9,9 +9,10 @@ simulator's handpiece trigger held down (its control channel's ``press`` … ``r
 Two bursts. The first (:attr:`Settings.load_baseline_seconds`) is watched by one client: the service's CPU
 then is the peer. Then the other clients subscribe, and the second burst (:attr:`Settings.load_seconds`, 5
 minutes in a full run) is watched by all :attr:`Settings.load_clients`. Throughout, one more client — the slow
-one — subscribes first and then reads nothing for :attr:`Settings.slow_stall_seconds` (at most until the
-second burst ends): its socket and the service's buffers for it fill up and the service must drop events for
-it, and tell it so with a ``missed`` event once it reads again, while the others miss nothing.
+one, its socket's receive buffer shrunk to :data:`SLOW_RCVBUF` before it connects — subscribes first and then
+reads nothing for :attr:`Settings.slow_stall_seconds` (at most until the second burst ends): its socket and
+the service's buffers for it fill up and the service must drop events for it, and tell it so with a
+``missed`` event once it reads again, while the others miss nothing.
 
 Checks: every prompt client received every shot of the second burst exactly once, in order — the shot
 indices the device fired (``shots_lifetime`` before and after, from its snapshot) — and no ``missed`` event;
@@ -51,9 +52,9 @@ DRAIN_TIMEOUT_S = 20.0
 SLOW_CATCH_UP_S = 2.0
 """Seconds the slow client is given to read its backlog once told it missed events."""
 SLOW_RCVBUF = 4096
-"""The slow client's socket receive buffer with ``slow_small_buffers`` (bytes; Linux doubles it)."""
-SLOW_BUFFER = 16
-"""The events the slow client asks the service to keep for it with ``slow_small_buffers`` (default 256)."""
+"""The slow client's socket receive buffer, set before it connects (bytes; Linux doubles it). With the default,
+autotuned, a client that stops reading holds minutes of events in its own kernel (a full run's, stalled 150 s,
+held about 1 MB and lost nothing): the service then drops nothing and has nothing to tell it."""
 
 COMPLETE_PEER = "every client, every shot the device fired"
 TOLD_PEER = "told it missed events (1)"
@@ -201,10 +202,9 @@ async def _measure(svc: ServedService, control: str, settings: Settings) -> dict
 
 
 async def _bursts(gun: Gun, svc: ServedService, streams: Streams, settings: Settings) -> dict[str, Any]:
-    small = settings.slow_small_buffers
     slow, resume = Tally("slow client"), asyncio.Event()
-    options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RCVBUF)] if small else None
-    await streams.open(slow, buffer=SLOW_BUFFER if small else None, socket_options=options, resume=resume)
+    options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RCVBUF)]
+    await streams.open(slow, buffer=settings.slow_buffer, socket_options=options, resume=resume)
     stalled_at = time.monotonic()
     resumer = asyncio.get_running_loop().call_later(settings.slow_stall_seconds, resume.set)
     prompt = [Tally(f"client {i + 1}") for i in range(settings.load_clients)]
@@ -283,7 +283,7 @@ def evaluate(figures: dict[str, Any], settings: Settings) -> list[Result]:
         "slow_caught_up": bool(slow_got) and slow_got[-1] == after,
         "slow_stalled_s": round(figures["slow_stalled_s"], 1),
         "slow_told_after_s": None if figures["slow_told_after_s"] is None else round(figures["slow_told_after_s"], 1),
-        "slow_small_buffers": settings.slow_small_buffers,
+        "slow_buffer_events": settings.slow_buffer or 256,
         "record_shots": len(in_record),
         "service_cpu_s": round(main["cpu_s"], 2),
         "clients_process_cpu_pct": round(main["clients_cpu_s"] / main["wall_s"] * 100, 1),

@@ -43,15 +43,15 @@ class Settings:
     """Clients that read their event stream promptly (each must receive every shot)."""
     slow_stall_seconds: float
     """How long the slow client reads nothing after subscribing (it must be told it missed events)."""
-    slow_small_buffers: bool
-    """The slow client shrinks its socket's receive buffer and asks for a 16-event buffer, so that it falls
-    behind within a short run (quick and smoke); full runs keep a client's defaults."""
+    slow_buffer: int | None
+    """The events the slow client asks the service to keep for it (``?buffer=``; ``None``: the default, 256). Quick
+    and smoke runs ask for 16, so that it falls behind within their short bursts."""
 
     @classmethod
     def for_mode(cls, mode: Mode) -> Settings:
         """The settings of ``mode``."""
         if mode is Mode.FULL:
-            return cls(mode, 4000, 15, 1000, 30.0, 5, 60.0, 100, 100, 300.0, 30.0, 20, 150.0, False)
+            return cls(mode, 4000, 15, 1000, 30.0, 5, 60.0, 100, 100, 300.0, 30.0, 20, 150.0, None)
         if mode is Mode.QUICK:
-            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50, 50, 20.0, 5.0, 20, 3600.0, True)
-        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3, 3, 2.0, 1.0, 20, 3600.0, True)
+            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50, 50, 20.0, 5.0, 20, 3600.0, 16)
+        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3, 3, 2.0, 1.0, 20, 3600.0, 16)
