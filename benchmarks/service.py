@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import sys
 from collections.abc import Iterator
@@ -19,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.processes import Child, child
+from mesogun_service.cli import announced_url
 
 READY_TIMEOUT = 60.0
 """Seconds ``mesogun serve`` may take to announce itself (imports, the first connection, a busy machine)."""
 USER = "bench"
 """The practitioner the benchmarks sign in as."""
-_ADDRESS = re.compile(r"(https?://[^\s;]+)")
 
 
 @dataclass(frozen=True)
@@ -75,10 +74,10 @@ def served_service(device: str, folder: Path, *options: str) -> Iterator[ServedS
     ]
     with child(args, stdout=True) as proc:
         line = proc.read_line(READY_TIMEOUT, "mesogun serve")
-        found = _ADDRESS.search(line)
-        if found is None:
+        url = announced_url(line)
+        if url is None:
             raise RuntimeError(f"mesogun serve announced {line!r}, expected '… on http://HOST:PORT; …'")
-        yield ServedService(found.group(1), USER, pin, proc)
+        yield ServedService(url, USER, pin, proc)
 
 
 def process_cpu_seconds(pid: int) -> float:

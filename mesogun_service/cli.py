@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
 import click
 
 from mesogun_service.config import DEFAULT_PORT, ServiceConfig, check, load_config
+
+
+def announcement(guns: int, where: str) -> str:
+    """The one line ``mesogun serve`` prints on stdout once it serves (``where``: its URL, then its socket)."""
+    return f"mesogun service: {guns} gun(s) on {where}; Ctrl-C stops (guns disarmed first)"
+
+
+def announced_url(line: str) -> str | None:
+    """The ``http://HOST:PORT`` in an :func:`announcement` (for whoever starts a service: tests, benchmarks)."""
+    found = re.search(r" on (https?://[^\s;]+)", line)
+    return found.group(1) if found else None
 
 
 @click.command("serve")
@@ -60,6 +72,6 @@ def serve_command(
         raise click.UsageError("no gun to serve: give --device URL (repeatable) or a config file with devices = [...]")
 
     def ready(where: str) -> None:
-        click.echo(f"mesogun service: {len(config.devices)} gun(s) on {where}; Ctrl-C stops (guns disarmed first)")
+        click.echo(announcement(len(config.devices), where))
 
     asyncio.run(serve(config, on_ready=ready))

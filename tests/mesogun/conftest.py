@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mesogun_service.cli import announced_url
 from sims.control import ControlClient
 from sims.spawn import SpawnedSimulator, spawn_simulator
 
@@ -92,11 +93,11 @@ def serve_gun(where: Path, serial: str, *sim_args: str) -> Iterator[ServedGun]:
         try:
             assert service.stdout is not None
             line = service.stdout.readline()
-            if "http://" not in line:
+            http = announced_url(line)
+            if http is None:
                 service.kill()
                 service.wait(timeout=10)
                 raise AssertionError(f"the service did not start: {line!r} {log.read_text()[-2000:]}")
-            http = line.split(" on ", 1)[1].split(" and ")[0].split(";")[0]
             yield ServedGun(sim, service, runtime, record, serial, http)
         finally:
             if service.poll() is None:

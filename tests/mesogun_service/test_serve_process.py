@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mesogun_service.cli import announced_url
 from sims.control import ControlClient
 from sims.spawn import SpawnedSimulator, spawn_simulator, start_simulator
 from tests.mesogun_service.conftest import PIN, USER, add_user
@@ -61,10 +62,10 @@ def serving(device: str, tmp_path: Path, *extra: str) -> Iterator[ServiceProcess
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if "http://" not in line:
+    url = announced_url(line)
+    if url is None:
         proc.kill()
         raise AssertionError(f"the service did not start: {line!r} {proc.communicate(timeout=10)[1][-2000:]}")
-    url = line.split(" on ", 1)[1].split(";")[0].split(" and ")[0]
     with httpx.Client(base_url=url, timeout=10) as client:
         token = client.post("/auth/login", json={"user": USER, "pin": PIN}).json()["token"]
         client.headers["Authorization"] = f"Bearer {token}"
