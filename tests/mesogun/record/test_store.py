@@ -469,3 +469,26 @@ def test_a_counter_that_wrapped_at_2_32_while_away_is_counted_on_not_a_new_epoch
             (0, 2**32 + 4, True),
         ]
         assert all(not record.anomalies(s.session) for s in record.sessions())
+
+
+def test_a_postgresql_record_another_writer_holds_fails_within_the_busy_timeout(postgres_url: str) -> None:
+    """Another process holds the record's write lock: a write waits at most BUSY_TIMEOUT_S, then fails in one line
+    naming the record and the cause (as SQLite's "database is locked" does); reads go on meanwhile."""
+    import time
+
+    import psycopg
+
+    from mesogun.record.dialects import WRITE_LOCK_KEY
+
+    with TreatmentRecord(postgres_url) as record:
+        session = record.start_session("SN1")
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK_KEY,))
+            started = time.monotonic()
+            with pytest.raises(RecordError, match="locked by another writer") as refused:
+                record.log_message(session, "device", _shot(1))
+            assert time.monotonic() - started < store.BUSY_TIMEOUT_S + 1.0
+            assert "postgresql://" in str(refused.value) and "\n" not in str(refused.value)
+            assert record.session(session).shots_recorded == 0  # reading is not held up
+        record.log_message(session, "device", _shot(1))  # the lock released: writes go on
+        assert record.session(session).shots_recorded == 1
