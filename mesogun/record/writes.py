@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Executable, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, Executable, and_, bindparam, delete, func, insert, select, update
 
 from firmware_protocol import AlarmCode, Message, to_json, views
 from firmware_protocol.rules import ALARM_PRIORITIES
@@ -71,11 +71,29 @@ def inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+@functools.cache
+def _insert_event() -> Executable:
+    """``INSERT INTO events``, built once (run with the row as parameters)."""
+    return insert(t.events)
+
+
+@functools.cache
+def _shot_context() -> Executable:
+    """What a shot's row needs, in one query: the session's device, its host id, the device's epoch and counter."""
+    s, d = t.sessions.c, t.devices.c
+    return (
+        select(s.device_serial, s.host_id, d.epoch, d.reconciled_to)
+        .select_from(t.sessions.outerjoin(t.devices, d.serial == s.device_serial))
+        .where(s.id == bindparam("session_id"))
+    )
+
+
 def log_message(db: Connection, session_id: int, direction: str, message: Message) -> None:
-    """One command or reply/event in ``events``; a shot also in ``shots``, a ``shot_log`` page recovers shots."""
+    """One command or reply/event in ``events``; a shot also in ``shots``, a ``shot_log`` page recovers shots.
+    A shot costs four statements (its event, one look-up, its row, its unreceived range), each built once."""
     ts = now()
     db.execute(
-        insert(t.events),
+        _insert_event(),
         {
             "session_id": session_id,
             "ts": ts,
@@ -87,8 +105,12 @@ def log_message(db: Connection, session_id: int, direction: str, message: Messag
     )
     if message.name == "shot" and direction == "device":
         shot = view_as(message, views.Shot)
-        serial, epoch = device_of(db, session_id)
-        index = unwrap(shot.shot_index, reconciled_to(db, serial))  # counted on past the 2**32 wrap
+        context = db.execute(_shot_context(), {"session_id": session_id}).first()
+        if context is None:
+            raise RecordError(f"no session {session_id} in the treatment record")
+        serial, host, epoch = str(context[0]), context[1], int(context[2] or 0)
+        index = unwrap(shot.shot_index, None if context[3] is None else int(context[3]))  # on past the 2**32 wrap
+        other = host is not None and fired_by_other_host(shot.host_id, int(host))
         db.execute(
             _shot_upsert(db.dialect.name, False),
             {
@@ -97,7 +119,7 @@ def log_message(db: Connection, session_id: int, direction: str, message: Messag
                 "shot_index": index,
                 "session_id": session_id,
                 "received": 1,
-                **_details(db, session_id, ts, shot),
+                **_details(ts, shot, other),
             },
         )
         take_from_ranges(db, serial, epoch, index)
@@ -107,7 +129,7 @@ def log_message(db: Connection, session_id: int, direction: str, message: Messag
         recover(db, session_id, page)
 
 
-def _details(db: Connection, session_id: int, ts: str, shot: views.Shot | views.ShotLogEntry) -> dict[str, Any]:
+def _details(ts: str, shot: views.Shot | views.ShotLogEntry, other_host: bool) -> dict[str, Any]:
     """A shot's detail columns, from its event or its shot log entry."""
     return {
         "ts": ts,
@@ -119,7 +141,7 @@ def _details(db: Connection, session_id: int, ts: str, shot: views.Shot | views.
         "partial": int(shot.partial),
         "delivered_nl": shot.delivered_nl if shot.partial else shot.dose_nl,
         "host_id": shot.host_id,
-        "other_host": int(other_host(db, session_id, shot.host_id)),
+        "other_host": int(other_host),
     }
 
 
@@ -143,7 +165,7 @@ def recover(db: Connection, session_id: int, page: views.ShotLog) -> None:
                 "session_id": owner if owner is not None else session_id,
                 "received": 1,
                 "recovered": 1,
-                **_details(db, session_id, ts, entry),
+                **_details(ts, entry, other_host(db, session_id, entry.host_id)),
             },
         )
     if page.oldest_index > 0:
@@ -188,15 +210,22 @@ def _insert_ranges(db: Connection, rows: list[tuple[str, int, int, int, int, str
         db.execute(insert(t.unreceived), [dict(zip(keys, row, strict=True)) for row in rows])
 
 
+@functools.cache
+def _range_of() -> Executable:
+    """The unreceived range holding an index, if any (built once)."""
+    u = t.unreceived.c
+    return select(u.first, u.last, u.session_id, u.ts, u.beyond_log).where(
+        u.device_serial == bindparam("serial"),
+        u.epoch == bindparam("epoch"),
+        u.first <= bindparam("index"),
+        u.last >= bindparam("index"),
+    )
+
+
 def take_from_ranges(db: Connection, serial: str, epoch: int, index: int) -> int | None:
     """A shot arrived (its event, or from the device's log) for an index on record as unreceived: split its
     range around it; return the session that owned it (``None`` if it was not on record as unreceived)."""
-    u = t.unreceived.c
-    row = db.execute(
-        select(u.first, u.last, u.session_id, u.ts, u.beyond_log).where(
-            u.device_serial == serial, u.epoch == epoch, u.first <= index, u.last >= index
-        )
-    ).first()
+    row = db.execute(_range_of(), {"serial": serial, "epoch": epoch, "index": index}).first()
     if row is None:
         return None
     first, last, owner, ts, beyond = int(row[0]), int(row[1]), int(row[2]), str(row[3]), int(row[4])
