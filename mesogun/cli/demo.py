@@ -43,7 +43,7 @@ def demo_command(ctx: click.Context, shots: int, preset: str, as_json: bool, kee
         emit_fields({**summary, "record": summary["record"] or "not kept (give --db FILE or --keep)"})
 
 
-def _demo(db: Path, shots: int, preset: str, as_json: bool) -> dict[str, Any]:
+def _demo(db: Path | str, shots: int, preset: str, as_json: bool) -> dict[str, Any]:
     """Run the scripted treatment with its record at ``db``; the closing summary, in the device's figures."""
     chosen = PRESETS[preset]
     alarms: list[str] = []

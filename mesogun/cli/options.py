@@ -64,7 +64,8 @@ class CliContext:
     """The global options every command sees (``ctx.obj``)."""
 
     device: str | None = None
-    db: Path | None = None
+    db: Path | str | None = None
+    """``--db``: the record's file, or a database URL (``postgresql://…``, kept as text)."""
     verbose: int = 0
     link: LinkSettings = field(default_factory=LinkSettings)
     service: str | None = None
@@ -83,11 +84,17 @@ def current_link_settings() -> LinkSettings:
 # ---------------------------------------------------------------------------------------------- checks
 
 
-def _check_db(value: Path) -> Path:
-    """``--db`` names a file: an empty value (``--db ""``) or a folder is a usage error (exit 2)."""
-    if str(value) in ("", ".") or value.is_dir():
-        raise click.BadParameter("needs the treatment record's file path, not an empty value or a folder")
-    return value
+def _check_db(value: Path | str) -> Path | str:
+    """``--db`` names a file or a database URL (``postgresql://…``, ``sqlite:///…``: kept as text, which a Path would
+    fold): an empty value (``--db ""``) or a folder is a usage error (exit 2)."""
+    if isinstance(value, str) and "://" in value:
+        return value
+    path = Path(value)
+    if str(value) in ("", ".") or path.is_dir():
+        raise click.BadParameter(
+            "needs the treatment record's file path or database URL, not an empty value or a folder"
+        )
+    return path
 
 
 def _check_timeout(value: float) -> float:
@@ -174,9 +181,9 @@ GLOBAL_OPTIONS: dict[str, _GlobalOption] = {
         ("--db",),
         _attr("db"),
         {
-            "type": click.Path(dir_okay=False, path_type=Path),
-            "help": f"Treatment record (SQLite). Default: ${DB_ENV}, else the user's data directory (the only place "
-            "whose folders are created).",
+            "type": click.STRING,
+            "help": f"Treatment record: a SQLite file, or a database URL (postgresql://user@host/dbname). Default: "
+            f"${DB_ENV}, else a file in the user's data directory (the only place whose folders are created).",
         },
         check=_check_db,
         envvar=DB_ENV,

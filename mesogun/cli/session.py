@@ -175,7 +175,7 @@ def connect_with(url: str, link: LinkSettings, **options: Any) -> contextlib.Abs
 
 def run_on_gun(
     url: str,
-    db: Path | None,
+    db: Path | str | None,
     body: Callable[[Gun], Awaitable[T]],
     *,
     stop_request: asyncio.Event | None = None,
@@ -200,7 +200,7 @@ def run_on_gun(
 
 
 def run_safe_on_gun(
-    url: str, db: Path | None, body: Callable[[Gun], Awaitable[T]], *, link: LinkSettings | None = None
+    url: str, db: Path | str | None, body: Callable[[Gun], Awaitable[T]], *, link: LinkSettings | None = None
 ) -> tuple[T, RecordError | None]:
     """Like :func:`run_on_gun` for a command that makes the gun safe (stop, disarm, estop, clear): it is sent
     even when the treatment record cannot be opened or refuses the session (read-only, corrupt). Then the gun
@@ -222,7 +222,7 @@ class _SessionRefused(Exception):
 async def _main(
     url: str,
     link: LinkSettings,
-    db: Path | None,
+    db: Path | str | None,
     body: Callable[[Gun], Awaitable[T]],
     stop_request: asyncio.Event | None,
     *,

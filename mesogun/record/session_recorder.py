@@ -22,8 +22,7 @@ from firmware_protocol.views import view_as
 from mesogun.errors import RecordError
 from mesogun.models import GunInfo, Status
 from mesogun.record.recorder import Direction, FailureHandler
-from mesogun.record.store import TreatmentRecord, default_path, is_keepalive
-from mesogun.record.visits import VisitBook
+from mesogun.record.store import TreatmentRecord, Where, default_path, is_keepalive
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT, Job, RecordWriter
 from mesogun.shot_counter import unwrap
 
@@ -40,17 +39,15 @@ class SessionRecorder:
     in shot indices during a session (a shot event lost on the link) is entered as unreceived as soon as
     the next shot or the next ``get_status`` reply shows it (a shot event arriving later replaces it).
 
-    ``record`` is a :class:`TreatmentRecord` (its path, and its class, which the writer thread opens its own
-    connection with), a path, or ``None`` for the default location. The caller's record object itself is not
-    written through. The file is opened (and created if absent) at the first session start, not before.
+    ``record`` is a :class:`TreatmentRecord` (its location, and its class, which the writer thread opens its own
+    connection with), a path or database URL, or ``None`` for the default location. The caller's record object
+    itself is not written through. The file is opened (and created if absent) at the first session start, not before.
     """
 
-    def __init__(
-        self, record: TreatmentRecord | str | Path | None, *, write_timeout: float = RECORD_WRITE_TIMEOUT
-    ) -> None:
-        given = record.path if isinstance(record, TreatmentRecord) else None if record is None else Path(record)
+    def __init__(self, record: TreatmentRecord | Where | None, *, write_timeout: float = RECORD_WRITE_TIMEOUT) -> None:
+        given = record.location.given if isinstance(record, TreatmentRecord) else record
         opener = type(record) if isinstance(record, TreatmentRecord) else TreatmentRecord
-        self.path = given if given is not None else default_path()
+        self.path: Path | str = _shown(given) if given is not None else default_path()
         self.writer = RecordWriter(functools.partial(opener, given), self.path, write_timeout=write_timeout)
         self.session_id: int | None = None
         self.unreceived = 0
@@ -74,6 +71,8 @@ class SessionRecorder:
         host_id = int(hellos[-1].get("host_id", 0)) or None if hellos else None  # the id our shots carry
 
         def start(record: TreatmentRecord) -> tuple[int, int, int | None]:
+            from mesogun.record.visits import VisitBook  # with the database layer, in the writer thread
+
             visit = VisitBook(record).open_on(info.serial_number)  # a visit open on this gun holds the connection
             visit_id = visit.id if visit is not None else None
             session = _start(record, info, url, host_id, visit_id)
@@ -188,3 +187,11 @@ def _start(record: TreatmentRecord, info: GunInfo, url: str, host_id: int | None
         host_id=host_id,
         visit_id=visit_id,
     )
+
+
+def _shown(given: Where) -> Path | str:
+    """How messages name the record at ``given``: its file, or its URL without the password."""
+    from mesogun.record.database import locate
+
+    location = locate(given)
+    return location.file if location.file is not None else location.shown

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, insert, select, update
+
 from mesogun.errors import ParameterError, RecordError
-from mesogun.record.store import TreatmentRecord, _now
+from mesogun.record import schema as t
+from mesogun.record.basics import now
+from mesogun.record.queries import as_int
+from mesogun.record.store import TreatmentRecord
+from mesogun.record.writes import inserted_id
 
 NOTE_MAX = 2000
 """The longest visit note, characters."""
@@ -49,7 +55,7 @@ class Visit:
 
 
 class VisitBook:
-    """Opens, closes and reads visits in a :class:`TreatmentRecord` (each write its own fsynced commit)."""
+    """Opens, closes and reads visits in a :class:`TreatmentRecord` (each write its own durable commit)."""
 
     def __init__(self, record: TreatmentRecord) -> None:
         self.record = record
@@ -60,59 +66,60 @@ class VisitBook:
             raise ParameterError(
                 f"note is {len(note)} characters; at most {NOTE_MAX} are kept", field="note", value=len(note)
             )
+        v = t.visits.c
         with self.record.transaction() as db:
-            row = db.execute(
-                "SELECT id FROM visits WHERE device_serial = ? AND closed IS NULL", (device_serial,)
-            ).fetchone()
-            if row is not None:
-                raise VisitAlreadyOpen(f"gun {device_serial} has visit {row[0]} open; close it before opening another")
-            cur = db.execute(
-                "INSERT INTO visits (device_serial, opened, opened_by, note) VALUES (?, ?, ?, ?)",
-                (device_serial, _now(), opened_by, note),
+            open_id = db.execute(select(v.id).where(v.device_serial == device_serial, v.closed.is_(None))).scalar()
+            if open_id is not None:
+                raise VisitAlreadyOpen(f"gun {device_serial} has visit {open_id} open; close it before opening another")
+            visit_id = inserted_id(
+                db.execute(
+                    insert(t.visits).values(device_serial=device_serial, opened=now(), opened_by=opened_by, note=note)
+                )
             )
-            assert cur.lastrowid is not None
-            visit_id = cur.lastrowid
         return self.get(visit_id)
 
     def close(self, visit_id: int, *, closed_by: str) -> Visit:
         """Close an open visit; :class:`NoSuchVisit` if there is no such open visit."""
+        v = t.visits.c
         with self.record.transaction() as db:
-            cur = db.execute(
-                "UPDATE visits SET closed = ?, closed_by = ? WHERE id = ? AND closed IS NULL",
-                (_now(), closed_by, visit_id),
+            result = db.execute(
+                update(t.visits).where(v.id == visit_id, v.closed.is_(None)).values(closed=now(), closed_by=closed_by)
             )
-            if cur.rowcount != 1:
+            if result.rowcount != 1:
                 raise NoSuchVisit(f"no open visit {visit_id} in the treatment record {self.record.path}")
         return self.get(visit_id)
 
     def open_on(self, device_serial: str) -> Visit | None:
         """The visit open on ``device_serial``, if any."""
-        rows = self.record.rows("SELECT id FROM visits WHERE device_serial = ? AND closed IS NULL", (device_serial,))
+        v = t.visits.c
+        rows = self.record.rows(select(v.id).where(v.device_serial == device_serial, v.closed.is_(None)))
         return self.get(rows[0][0]) if rows else None
 
     def get(self, visit_id: int) -> Visit:
         """One visit with its sessions and shot totals; :class:`NoSuchVisit` if there is none."""
+        v, s, sh, u = t.visits.c, t.sessions.c, t.shots.c, t.unreceived.c
         rows = self.record.rows(
-            "SELECT id, device_serial, opened, closed, opened_by, closed_by, note FROM visits WHERE id = ?",
-            (visit_id,),
+            select(v.id, v.device_serial, v.opened, v.closed, v.opened_by, v.closed_by, v.note).where(v.id == visit_id)
         )
         if not rows:
             raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}")
-        sessions = tuple(
-            r[0] for r in self.record.rows("SELECT id FROM sessions WHERE visit_id = ? ORDER BY id", (visit_id,))
-        )
+        sessions = tuple(r[0] for r in self.record.rows(select(s.id).where(s.visit_id == visit_id).order_by(s.id)))
+        in_visit = select(s.id).where(s.visit_id == visit_id)
         ((shots, volume_nl),) = self.record.rows(
-            "SELECT COUNT(*), COALESCE(SUM(COALESCE(delivered_nl, dose_nl)), 0) FROM shots"
-            " WHERE session_id IN (SELECT id FROM sessions WHERE visit_id = ?) AND received = 1 AND other_host = 0",
-            (visit_id,),
+            select(
+                as_int(func.count()), as_int(func.coalesce(func.sum(func.coalesce(sh.delivered_nl, sh.dose_nl)), 0))
+            ).where(sh.session_id.in_(in_visit), sh.received == 1, sh.other_host == 0)
         )
-        ((unreceived,),) = self.record.rows(
-            "SELECT (SELECT COUNT(*) FROM shots WHERE received = 0 AND session_id IN"
-            "        (SELECT id FROM sessions WHERE visit_id = ?))"
-            " + (SELECT COALESCE(SUM(last - first + 1), 0) FROM unreceived WHERE session_id IN"
-            "        (SELECT id FROM sessions WHERE visit_id = ?))",
-            (visit_id, visit_id),
+        placeholders = (
+            select(func.count())
+            .select_from(t.shots)
+            .where(sh.received == 0, sh.session_id.in_(in_visit))
+            .scalar_subquery()
         )
+        ranges = (
+            select(func.coalesce(func.sum(u.last - u.first + 1), 0)).where(u.session_id.in_(in_visit)).scalar_subquery()
+        )
+        ((unreceived,),) = self.record.rows(select(as_int(placeholders + ranges)))
         vid, serial, opened, closed, opened_by, closed_by, note = rows[0]
         return Visit(
             id=vid,
@@ -130,8 +137,7 @@ class VisitBook:
 
     def all(self, device_serial: str | None = None) -> list[Visit]:
         """Every visit (of one gun if given), oldest first."""
-        if device_serial is None:
-            ids = self.record.rows("SELECT id FROM visits ORDER BY id")
-        else:
-            ids = self.record.rows("SELECT id FROM visits WHERE device_serial = ? ORDER BY id", (device_serial,))
+        v = t.visits.c
+        query = select(v.id).order_by(v.id)
+        ids = self.record.rows(query if device_serial is None else query.where(v.device_serial == device_serial))
         return [self.get(row[0]) for row in ids]

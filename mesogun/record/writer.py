@@ -1,10 +1,11 @@
-"""The record's writer: one thread owns the SQLite connection, so no SQLite call ever runs on the event loop.
+"""The record's writer: one thread owns the database connection, so no database call ever runs on the event loop.
 
 Writes are jobs (a function of the thread's :class:`~mesogun.record.store.TreatmentRecord`) queued on the
 loop and run in FIFO order, in batches: everything queued while the previous batch was committing goes into
-the next transaction, one fsync for all of it (WAL, ``synchronous=FULL``) if any job in it is durable (a shot,
-an alarm, a session's start or end); a batch of commands and replies only is committed without an fsync
-(``synchronous=NORMAL``: safe from a host crash, fsynced with the next durable batch). Results come back as loop futures
+the next transaction, one fsync for all of it (SQLite: WAL, ``synchronous=FULL``; PostgreSQL: ``synchronous_commit``
+on) if any job in it is durable (a shot, an alarm, a session's start or end); a batch of commands and replies only
+is committed without an fsync (``synchronous=NORMAL``, or ``synchronous_commit=off``: safe from a host crash,
+fsynced with the next durable batch). Results come back as loop futures
 (``run_in_executor`` resolves them with ``call_soon_threadsafe``; virtual-time loops such as ``looptime``
 know to keep their clock in step with real time while it runs).
 
@@ -54,7 +55,11 @@ class RecordWriter:
     """Runs record jobs in one dedicated thread, batched into transactions; fails once and for all."""
 
     def __init__(
-        self, open_record: Callable[[], TreatmentRecord], path: Path, *, write_timeout: float = RECORD_WRITE_TIMEOUT
+        self,
+        open_record: Callable[[], TreatmentRecord],
+        path: Path | str,
+        *,
+        write_timeout: float = RECORD_WRITE_TIMEOUT,
     ) -> None:
         """``open_record`` is called in the writer thread (the connection belongs to it); ``path`` names
         the record in errors."""

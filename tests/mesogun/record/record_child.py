@@ -47,6 +47,10 @@ async def main(path: str, shots: int) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if uid := os.environ.get("MESOGUN_TEST_DROP_TO_UID"):
+        # The database layer loads with the first record; load it while the interpreter's files are readable.
+        from mesogun.record import database, migrations
+
+        assert database and migrations.head()
         os.setgid(int(uid))
         os.setuid(int(uid))
     print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))

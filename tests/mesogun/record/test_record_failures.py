@@ -7,11 +7,13 @@ every later call raise RecordError naming the record and the cause, and (c) neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -226,9 +228,9 @@ def test_a_read_only_record_fails_the_session_start(tmp_path: Path) -> None:
     shared.mkdir(mode=0o755, exist_ok=True)
     db = shared / "r.sqlite"
     try:
-        record = TreatmentRecord(db)
-        record._db.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm files a reader would have to create
-        record.close()
+        TreatmentRecord(db).close()
+        with contextlib.closing(sqlite3.connect(db)) as plain:
+            plain.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm files a reader would have to create
         db.chmod(0o444)
         shared.chmod(0o555)
         drop = {DROP_TO_UID: str(pwd.getpwnam("nobody").pw_uid)} if os.geteuid() == 0 else {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -35,18 +34,15 @@ def shot(index: int) -> Message:
     return make("shot", seq=index, shot_index=index, fire_seq=8, depth_um=2500, dose_nl=50_000, device_time_ms=index)
 
 
-def committed(db: Path, sql: str) -> list[tuple[Any, ...]]:
+def committed(db: Path | str, sql: str) -> list[tuple[Any, ...]]:
     """What another connection (another process, after a crash) would read now."""
-    other = sqlite3.connect(db)
-    try:
-        return other.execute(sql).fetchall()
-    finally:
-        other.close()
+    with TreatmentRecord(db, create=False) as other:
+        return other.rows(sql)
 
 
-def test_a_shot_and_an_alarm_are_committed_when_on_message_returns(real: Any, tmp_path: Path) -> None:
+def test_a_shot_and_an_alarm_are_committed_when_on_message_returns(real: Any, where: Path | str) -> None:
     """Another connection sees the shot and the alarm the moment the Gun could report them."""
-    db = tmp_path / "r.sqlite"
+    db = where
 
     async def scenario() -> None:
         recorder = SessionRecorder(db)
@@ -63,9 +59,9 @@ def test_a_shot_and_an_alarm_are_committed_when_on_message_returns(real: Any, tm
     real(scenario)
 
 
-def test_commands_and_replies_are_committed_by_the_session_end(real: Any, tmp_path: Path) -> None:
+def test_commands_and_replies_are_committed_by_the_session_end(real: Any, where: Path | str) -> None:
     """Queued writes are not lost: closing the session commits them (and ends the writer thread)."""
-    db = tmp_path / "r.sqlite"
+    db = where
 
     async def scenario() -> None:
         recorder = SessionRecorder(db)
@@ -79,9 +75,9 @@ def test_commands_and_replies_are_committed_by_the_session_end(real: Any, tmp_pa
     real(scenario)
 
 
-def test_heartbeats_and_their_acks_are_not_recorded(real: Any, tmp_path: Path) -> None:
+def test_heartbeats_and_their_acks_are_not_recorded(real: Any, where: Path | str) -> None:
     """An idle armed minute must not fill the record with keep-alives (even if a caller passes them)."""
-    db = tmp_path / "r.sqlite"
+    db = where
 
     async def scenario() -> None:
         recorder = SessionRecorder(db)
@@ -110,13 +106,13 @@ class ThreadNotingRecord(TreatmentRecord):
         super().log_message(session_id, direction, message)
 
 
-def test_sqlite_runs_in_the_writer_thread_not_on_the_event_loop(real: Any, tmp_path: Path) -> None:
+def test_sqlite_runs_in_the_writer_thread_not_on_the_event_loop(real: Any, where: Path | str) -> None:
     """The event loop (link reader, control task, heartbeats) never waits inside SQLite."""
     loop_threads: set[int] = set()
 
     async def scenario() -> None:
         loop_threads.add(threading.get_ident())
-        recorder = SessionRecorder(ThreadNotingRecord(tmp_path / "r.sqlite"))
+        recorder = SessionRecorder(ThreadNotingRecord(where))
         await recorder.on_connected(INFO, status(0), "sim://")
         await recorder.on_message("host", make("fire", seq=8, count=1))
         await recorder.on_message("device", shot(1))
@@ -126,9 +122,9 @@ def test_sqlite_runs_in_the_writer_thread_not_on_the_event_loop(real: Any, tmp_p
     assert ThreadNotingRecord.threads and not ThreadNotingRecord.threads & loop_threads
 
 
-def test_a_gap_in_shot_indices_is_entered_as_one_unreceived_range(real: Any, tmp_path: Path) -> None:
+def test_a_gap_in_shot_indices_is_entered_as_one_unreceived_range(real: Any, where: Path | str) -> None:
     """Shot 2..4 lost on the link: one range row, counted as 3 unreceived shots in the session."""
-    db = tmp_path / "r.sqlite"
+    db = where
 
     async def scenario() -> None:
         recorder = SessionRecorder(db)
@@ -219,11 +215,11 @@ def test_communication_lost_after_the_host_died_reaches_the_record_at_the_next_c
     assert "host wall clock, UTC" in shown.stdout and "device clock" in shown.stdout
 
 
-def test_an_alarm_raised_after_a_clean_close_goes_to_a_between_sessions_entry(virtual: Any, tmp_path: Path) -> None:
+def test_an_alarm_raised_after_a_clean_close_goes_to_a_between_sessions_entry(virtual: Any, where: Path | str) -> None:
     """The host closed its session (the gun disarmed); then the supply dipped with no host connected. The next
     connection finds brownout_reset latched and enters it in a between-sessions entry of that device, listed
     between the two sessions - not in the session that had already ended."""
-    db = tmp_path / "record.sqlite"
+    db = where
 
     async def main() -> None:
         sim = await start_inprocess("")

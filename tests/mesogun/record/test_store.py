@@ -19,10 +19,10 @@ def _shot(index: int, dose_nl: int = 50_000) -> Message:
     return make("shot", seq=index, shot_index=index, fire_seq=8, depth_um=2500, dose_nl=dose_nl, device_time_ms=index)
 
 
-def test_a_partial_shot_is_stored_with_its_volume_and_the_summary_adds_delivered_volumes(tmp_path: Path) -> None:
+def test_a_partial_shot_is_stored_with_its_volume_and_the_summary_adds_delivered_volumes(where: Path | str) -> None:
     """A stroke cut by an alarm is a shot on record, marked partial with the volume the device estimates left;
     the session's volume is the sum of what each shot delivered, not of the set doses."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         record.log_message(session, "device", _shot(1))
@@ -45,22 +45,21 @@ def test_a_partial_shot_is_stored_with_its_volume_and_the_summary_adds_delivered
         assert "partial" in header and "delivered_nl" in header
 
 
-def test_shot_is_on_disk_before_log_returns(tmp_path: Path) -> None:
+def test_shot_is_on_disk_before_log_returns(where: Path | str) -> None:
     """A shot logged by one connection is visible to another at once: committed, not buffered."""
-    db = tmp_path / "r.sqlite"
+    db = where
     record = TreatmentRecord(db)
     session = record.start_session("SN1")
     record.reconcile(session, 0)
     record.log_message(session, "device", _shot(1))
-    other = sqlite3.connect(db)
-    assert other.execute("SELECT shot_index, received FROM shots").fetchall() == [(1, 1)]
-    other.close()
+    with TreatmentRecord(db, create=False) as other:
+        assert other.rows("SELECT shot_index, received FROM shots") == [(1, 1)]
     record.close()
 
 
-def test_same_shot_twice_is_counted_once(tmp_path: Path) -> None:
+def test_same_shot_twice_is_counted_once(where: Path | str) -> None:
     """A shot event seen twice (e.g. replayed after a reconnect) stays one shot."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         record.log_message(session, "device", _shot(1))
@@ -68,17 +67,17 @@ def test_same_shot_twice_is_counted_once(tmp_path: Path) -> None:
         assert record.session(session).shots_recorded == 1
 
 
-def test_first_sight_of_a_device_sets_the_baseline(tmp_path: Path) -> None:
+def test_first_sight_of_a_device_sets_the_baseline(where: Path | str) -> None:
     """Shots a device fired before this record existed are not 'unreceived'."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN1")
         assert record.reconcile(session, 1234) == 0
         assert record.session(session).shots_unreceived == 0
 
 
-def test_shots_lost_in_a_crash_are_recorded_as_unreceived(tmp_path: Path) -> None:
+def test_shots_lost_in_a_crash_are_recorded_as_unreceived(where: Path | str) -> None:
     """Host crashed after shot 2 while the device fired 5: shots 3-5 are counted, details unknown, once."""
-    db = tmp_path / "r.sqlite"
+    db = where
     with TreatmentRecord(db) as record:
         first = record.start_session("SN1")
         record.reconcile(first, 0)
@@ -95,11 +94,11 @@ def test_shots_lost_in_a_crash_are_recorded_as_unreceived(tmp_path: Path) -> Non
         assert rows[2].dose_nl is None
 
 
-def test_shots_fired_after_a_closed_session_go_to_a_between_sessions_entry(tmp_path: Path) -> None:
+def test_shots_fired_after_a_closed_session_go_to_a_between_sessions_entry(where: Path | str) -> None:
     """The host closed session 1 after shot 2; at the next connect the device counts 5: shots 3-5 were fired
     while no host was connected, so a between-sessions entry of that device holds them, listed between the
     two sessions and spanning the end of one to the start of the other; session 1 keeps its own 2 shots."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SN1")
         record.reconcile(first, 0, at_connect=True)
         record.log_message(first, "device", _shot(1))
@@ -119,10 +118,10 @@ def test_shots_fired_after_a_closed_session_go_to_a_between_sessions_entry(tmp_p
         assert listed[2].shots_unreceived == 0
 
 
-def test_a_gap_during_a_session_is_that_sessions_even_before_its_first_shot(tmp_path: Path) -> None:
+def test_a_gap_during_a_session_is_that_sessions_even_before_its_first_shot(where: Path | str) -> None:
     """The first shot event of a session is lost: the next status charges it to this session, not to the
     session that recorded the shot before (which had ended)."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SN1")
         record.reconcile(first, 0, at_connect=True)
         record.log_message(first, "device", _shot(1))
@@ -133,10 +132,10 @@ def test_a_gap_during_a_session_is_that_sessions_even_before_its_first_shot(tmp_
         assert [s.shots_unreceived for s in record.sessions()] == [0, 1]
 
 
-def test_alarms_latched_at_a_connect_that_the_record_never_saw_are_entered_once(tmp_path: Path) -> None:
+def test_alarms_latched_at_a_connect_that_the_record_never_saw_are_entered_once(where: Path | str) -> None:
     """communication_lost raised after the host closed: entered at the next connect, with its priority and a
     note, in a between-sessions entry; an alarm the record saw raised (and not cleared) is not entered again."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SN1")
         record.reconcile(first, 0, at_connect=True)
         raised = make("alarm", seq=1, code="occlusion", priority="high", raised=True, device_time_ms=1500)
@@ -160,9 +159,9 @@ def test_alarms_latched_at_a_connect_that_the_record_never_saw_are_entered_once(
         assert record.session(between.session).alarms == 1
 
 
-def test_late_shot_event_replaces_its_unreceived_placeholder(tmp_path: Path) -> None:
+def test_late_shot_event_replaces_its_unreceived_placeholder(where: Path | str) -> None:
     """A gap filled in later counts the shot as received, not twice."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         record.log_message(session, "device", _shot(1))
@@ -172,9 +171,9 @@ def test_late_shot_event_replaces_its_unreceived_placeholder(tmp_path: Path) -> 
         assert (summary.shots_recorded, summary.shots_unreceived) == (2, 0)
 
 
-def test_sessions_list_and_exports(tmp_path: Path) -> None:
+def test_sessions_list_and_exports(where: Path | str) -> None:
     """record list/show/export see commands, shots and alarms of each session."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN9", model="MG-1", firmware_version="1.0.0", url="sim://")
         record.reconcile(session, 0)
         record.log_message(session, "host", make("fire", seq=8, count=2))
@@ -210,9 +209,9 @@ def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
         TreatmentRecord(blocker / "sub" / "r.sqlite")
 
 
-def test_a_device_counter_that_goes_back_changes_nothing_recorded(tmp_path: Path) -> None:
+def test_a_device_counter_that_goes_back_changes_nothing_recorded(where: Path | str) -> None:
     """A device reporting fewer lifetime shots than already on record (e.g. NVM restored) removes nothing."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         record.log_message(session, "device", _shot(1))
@@ -222,10 +221,10 @@ def test_a_device_counter_that_goes_back_changes_nothing_recorded(tmp_path: Path
         assert (summary.shots_recorded, summary.shots_unreceived) == (1, 2)
 
 
-def test_a_counter_that_starts_again_records_its_shots_in_a_new_epoch(tmp_path: Path) -> None:
+def test_a_counter_that_starts_again_records_its_shots_in_a_new_epoch(where: Path | str) -> None:
     """Two fresh simulators with the same serial (both counting from 0): the second one's shots 1-2 are on
     record beside the first one's, not dropped as duplicates."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SIM0001")
         record.reconcile(first, 0)
         for index in (1, 2, 3):
@@ -240,10 +239,10 @@ def test_a_counter_that_starts_again_records_its_shots_in_a_new_epoch(tmp_path: 
         assert record.session(first).shots_recorded == 3 and record.session(second).shots_recorded == 2
 
 
-def test_a_reset_counter_that_passed_its_old_value_is_a_new_epoch_by_its_epoch_id(tmp_path: Path) -> None:
+def test_a_reset_counter_that_passed_its_old_value_is_a_new_epoch_by_its_epoch_id(where: Path | str) -> None:
     """The counter was reset between two connections and counted past its old value (3 → reset → 5): the
     device's new counter epoch id says so, so nothing is charged as unreceived and no index collides."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
         record.reconcile(first, 0)
         for index in (1, 2, 3):
@@ -258,8 +257,8 @@ def test_a_reset_counter_that_passed_its_old_value_is_a_new_epoch_by_its_epoch_i
         assert record.session(first).shots_recorded == 3
 
 
-def test_another_board_with_the_same_serial_is_a_new_epoch(tmp_path: Path) -> None:
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+def test_another_board_with_the_same_serial_is_a_new_epoch(where: Path | str) -> None:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
         record.reconcile(first, 10)
         second = record.start_session("SN1", hardware_id="cd34", counter_epoch=7)
@@ -268,8 +267,8 @@ def test_another_board_with_the_same_serial_is_a_new_epoch(tmp_path: Path) -> No
         assert [(s.epoch, s.shot_index) for s in record.shots(second)] == [(1, 41)]
 
 
-def test_the_same_epoch_id_charges_shots_fired_while_away_as_before(tmp_path: Path) -> None:
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+def test_the_same_epoch_id_charges_shots_fired_while_away_as_before(where: Path | str) -> None:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
         record.reconcile(first, 3)
         record.end_session(first)
@@ -277,27 +276,27 @@ def test_the_same_epoch_id_charges_shots_fired_while_away_as_before(tmp_path: Pa
         assert record.reconcile(second, 5, at_connect=True) == 2
 
 
-def test_unreceived_shots_are_one_range_row_and_a_late_shot_splits_it(tmp_path: Path) -> None:
+def test_unreceived_shots_are_one_range_row_and_a_late_shot_splits_it(where: Path | str) -> None:
     """1,000 shots lost take one row; the late event of shot 500 leaves two ranges and 999 unreceived."""
-    db = tmp_path / "r.sqlite"
+    db = where
     with TreatmentRecord(db) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         assert record.reconcile(session, 1000) == 1000
         ranges = "SELECT first, last FROM unreceived ORDER BY first"
-        assert record._db.execute(ranges).fetchall() == [(1, 1000)]
+        assert record.rows(ranges) == [(1, 1000)]
         record.log_message(session, "device", _shot(500))
-        assert record._db.execute(ranges).fetchall() == [(1, 499), (501, 1000)]
+        assert record.rows(ranges) == [(1, 499), (501, 1000)]
         summary = record.session(session)
         assert (summary.shots_recorded, summary.shots_unreceived) == (1, 999)
         rows = list(csv.DictReader(io.StringIO(record.export(session, "csv"))))
         assert len(rows) == 1000 and rows[499] == {**rows[499], "shot_index": "500", "received": "1"}
 
 
-def test_an_implausible_counter_jump_is_flagged_not_expanded(tmp_path: Path) -> None:
+def test_an_implausible_counter_jump_is_flagged_not_expanded(where: Path | str) -> None:
     """2,000,000 added to the device's counter: no placeholder rows, nothing charged to the patient, an
     anomaly says what happened; the record goes on from the new counter."""
-    db = tmp_path / "r.sqlite"
+    db = where
     with TreatmentRecord(db) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 10)
@@ -308,16 +307,17 @@ def test_an_implausible_counter_jump_is_flagged_not_expanded(tmp_path: Path) -> 
         assert (summary.shots_recorded, summary.shots_unreceived, summary.anomalies) == (1, 0, 1)
         (anomaly,) = record.anomalies(session)
         assert anomaly["kind"] == "counter_jump" and "+2000000" in anomaly["detail"]
-        assert record._db.execute("SELECT COUNT(*) FROM unreceived").fetchone() == (0,)
+        assert record.rows("SELECT COUNT(*) FROM unreceived") == [(0,)]
         assert len(record.shots(session)) == 1
         assert json.loads(record.export(session, "json"))["anomalies"][0]["kind"] == "counter_jump"
         assert record.reconcile(session, 2_000_013) == 2  # later gaps are counted as usual
-    assert db.stat().st_size < 200_000
+    if isinstance(db, Path):
+        assert db.stat().st_size < 200_000
 
 
-def test_a_jump_up_to_the_plausible_limit_is_counted(tmp_path: Path) -> None:
+def test_a_jump_up_to_the_plausible_limit_is_counted(where: Path | str) -> None:
     """The limit is inclusive: exactly MAX_PLAUSIBLE_UNRECEIVED unseen shots are entered as unreceived."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         assert record.reconcile(session, MAX_PLAUSIBLE_UNRECEIVED) == MAX_PLAUSIBLE_UNRECEIVED
@@ -370,14 +370,14 @@ def test_a_record_written_before_ranges_existed_opens_and_reads_the_same(tmp_pat
         assert [(s.shot_index, s.received) for s in record.shots(between.session)] == [(i, False) for i in (5, 6, 7)]
 
 
-def test_the_all_shots_view_lists_every_shot_once(tmp_path: Path) -> None:
+def test_the_all_shots_view_lists_every_shot_once(where: Path | str) -> None:
     """Audits read ``all_shots``: received shots and every index of every unreceived range, one row each."""
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         session = record.start_session("SN1")
         record.reconcile(session, 0)
         record.log_message(session, "device", _shot(2))
         record.reconcile(session, 5)
-        rows = record._db.execute("SELECT shot_index, received FROM all_shots ORDER BY shot_index").fetchall()
+        rows = record.rows("SELECT shot_index, received FROM all_shots ORDER BY shot_index")
         assert rows == [(1, 0), (2, 1), (3, 0), (4, 0), (5, 0)]
 
 
@@ -452,11 +452,11 @@ def test_repr_names_the_file_and_its_sessions_and_survives_close(tmp_path: Path)
     assert repr(record) == f"<TreatmentRecord {str(path)!r} closed>"
 
 
-def test_a_counter_that_wrapped_at_2_32_while_away_is_counted_on_not_a_new_epoch(tmp_path: Path) -> None:
+def test_a_counter_that_wrapped_at_2_32_while_away_is_counted_on_not_a_new_epoch(where: Path | str) -> None:
     """The device's u32 counter passed 2**32 - 1 between two connections (it reads 3 now): the 6 shots fired
     meanwhile are unreceived in the same epoch, and the next shot (wire index 4) follows them."""
     near = 2**32 - 3
-    with TreatmentRecord(tmp_path / "r.sqlite") as record:
+    with TreatmentRecord(where) as record:
         first = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
         record.reconcile(first, near)
         record.end_session(first)
@@ -469,3 +469,26 @@ def test_a_counter_that_wrapped_at_2_32_while_away_is_counted_on_not_a_new_epoch
             (0, 2**32 + 4, True),
         ]
         assert all(not record.anomalies(s.session) for s in record.sessions())
+
+
+def test_a_postgresql_record_another_writer_holds_fails_within_the_busy_timeout(postgres_url: str) -> None:
+    """Another process holds the record's write lock: a write waits at most BUSY_TIMEOUT_S, then fails in one line
+    naming the record and the cause (as SQLite's "database is locked" does); reads go on meanwhile."""
+    import time
+
+    import psycopg
+
+    from mesogun.record.dialects import WRITE_LOCK_KEY
+
+    with TreatmentRecord(postgres_url) as record:
+        session = record.start_session("SN1")
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK_KEY,))
+            started = time.monotonic()
+            with pytest.raises(RecordError, match="locked by another writer") as refused:
+                record.log_message(session, "device", _shot(1))
+            assert time.monotonic() - started < store.BUSY_TIMEOUT_S + 1.0
+            assert "postgresql://" in str(refused.value) and "\n" not in str(refused.value)
+            assert record.session(session).shots_recorded == 0  # reading is not held up
+        record.log_message(session, "device", _shot(1))  # the lock released: writes go on
+        assert record.session(session).shots_recorded == 1

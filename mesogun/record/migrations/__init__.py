@@ -1,0 +1,56 @@
+"""The record's schema migrations (Alembic), run at every open: a record of any earlier schema is brought to the
+current one (users need no ``alembic.ini``). Revision 1 is the schema as it stood when the record moved to
+SQLAlchemy; revision 2 gives a SQLite file written before some of its columns existed those columns.
+
+A new schema change: edit :mod:`mesogun.record.schema`, then add a revision under ``versions/`` (``alembic -c
+mesogun/record/migrations/alembic.ini revision -m "what"`` writes its skeleton; fill in ``upgrade``);
+``tests/mesogun/record/test_migrations.py`` checks that the migrated database matches the schema.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from mesogun.record import dialects
+
+HERE = Path(__file__).parent
+
+
+def config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration of these migrations, run on ``connection`` (no ``alembic.ini`` needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+@functools.cache
+def head() -> str:
+    """The newest revision (read from the scripts once per process)."""
+    revision = ScriptDirectory.from_config(config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current(connection: Connection) -> str | None:
+    """The record's revision (``None``: a new database, or a record made before migrations existed)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(connection: Connection) -> None:
+    """Bring the record to :func:`head` in one write transaction (another process opening it at the same time waits,
+    then finds it done). A record already there costs one read of its revision."""
+    with connection.begin():
+        if current(connection) == head():
+            return
+    dialects.next_transaction(connection, write=True, durable=True)
+    with connection.begin():
+        if current(connection) != head():
+            command.upgrade(config(connection), "head")

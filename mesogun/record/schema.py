@@ -1,0 +1,164 @@
+"""The treatment record's schema, declared once as SQLAlchemy Core tables (every backend: SQLite, PostgreSQL).
+
+Integers are 64-bit everywhere (lifetime shot indices count on past the device's 2³² wrap): ``BIGINT`` on
+PostgreSQL, ``INTEGER`` on SQLite (where an ``INTEGER`` primary key is the rowid, as in records made before
+SQLAlchemy). Flags (``received``, ``recovered``…) stay integers 0/1, as the record has always stored them.
+Timestamps are ISO 8601 text in UTC, so they sort as text on every backend. The ``all_shots`` view is in
+:mod:`mesogun.record.dialects` (its DDL differs per dialect); changes to this module need a migration
+(:mod:`mesogun.record.migrations`): a test compares the migrated database with these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text
+
+from mesogun.record.basics import BETWEEN_SESSIONS, TREATMENT
+
+__all__ = ["BETWEEN_SESSIONS", "TREATMENT", "Int", "metadata"]
+
+Int = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit integer: BIGINT on PostgreSQL, INTEGER on SQLite (64-bit there, and the rowid for a primary key)."""
+
+metadata = MetaData()
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("serial", Text, primary_key=True),
+    Column("first_seen", Text, nullable=False),
+    Column("baseline_lifetime", Int, nullable=False, comment="the device's lifetime counter when this epoch began"),
+    Column("reconciled_to", Int, nullable=False, comment="every index up to this one is on record (received or not)"),
+    Column("epoch", Int, nullable=False, server_default="0", comment="bumped when the device's counter was reset"),
+    Column("hardware_id", Text, comment="the board this epoch was counted on (identity.hardware_id)"),
+    Column("counter_epoch", Int, comment="the device's own id of this epoch (identity.counter_epoch)"),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("device_serial", Text, nullable=False),
+    Column("opened", Text, nullable=False),
+    Column("closed", Text),
+    Column("opened_by", Text, nullable=False, server_default=""),
+    Column("closed_by", Text),
+    Column("note", Text, nullable=False, server_default=""),
+    comment="a treatment session as a clinic means it: opened and closed explicitly",
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("device_serial", Text, nullable=False),
+    Column("model", Text, nullable=False, server_default=""),
+    Column("firmware_version", Text, nullable=False, server_default=""),
+    Column("url", Text, nullable=False, server_default=""),
+    Column("started", Text, nullable=False),
+    Column("ended", Text),
+    Column("kind", Text, nullable=False, server_default=TREATMENT, comment="'treatment' or 'between_sessions'"),
+    Column("hardware_id", Text, comment="the board connected (identity.hardware_id; NULL: not reported)"),
+    Column("counter_epoch", Int, comment="its lifetime counter's epoch id then (identity.counter_epoch)"),
+    Column("host_id", Int, comment="the host id this host said hello with (NULL: not known)"),
+    Column("visit_id", Int, ForeignKey("visits.id"), comment="the visit this connection belongs to (NULL: none)"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("session_id", Int, ForeignKey("sessions.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("direction", Text, nullable=False, comment="'host' (command) or 'device' (reply or event)"),
+    Column("type", Text, nullable=False),
+    Column("seq", Int, nullable=False),
+    Column("body", Text, nullable=False, comment="the message's JSON form"),
+    Index("events_by_session", "session_id"),
+)
+
+shots = Table(
+    "shots",
+    metadata,
+    Column("device_serial", Text, nullable=False),
+    Column("epoch", Int, nullable=False, comment="the device's counter epoch: (serial, epoch, index) names one shot"),
+    Column("shot_index", Int, nullable=False),
+    Column("session_id", Int, ForeignKey("sessions.id"), nullable=False),
+    Column("received", Int, nullable=False, comment="1: the shot event reached the host; 0: counted by the device"),
+    Column("ts", Text, nullable=False),
+    Column("fire_seq", Int),
+    Column("depth_um", Int),
+    Column("dose_nl", Int),
+    Column("device_time_ms", Int),
+    Column("recovered", Int, nullable=False, server_default="0", comment="1: read back from the device's shot log"),
+    Column("source", Text, comment="trigger, pedal or remote (NULL: unreceived, or an old record)"),
+    Column("partial", Int, comment="1: a stroke cut short by an alarm (a partial shot), 0 a whole one"),
+    Column("delivered_nl", Int, comment="the device's estimate of what left: dose_nl for a whole shot"),
+    Column("host_id", Int, comment="the host id the device stamped on it (0: no session; NULL: not known)"),
+    Column("other_host", Int, nullable=False, server_default="0", comment="1: fired by another host's session"),
+    PrimaryKeyConstraint("device_serial", "epoch", "shot_index"),
+    Index("shots_by_session", "session_id"),
+)
+
+unreceived = Table(
+    "unreceived",
+    metadata,
+    Column("device_serial", Text, nullable=False),
+    Column("epoch", Int, nullable=False),
+    Column("first", Int, nullable=False),
+    Column("last", Int, nullable=False),
+    Column("session_id", Int, ForeignKey("sessions.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("beyond_log", Int, nullable=False, server_default="0", comment="1: older than the device's log window"),
+    PrimaryKeyConstraint("device_serial", "epoch", "first"),
+    Index("unreceived_by_session", "session_id"),
+    comment="shots first..last the device counted, whose events never arrived",
+)
+
+alarms_found = Table(
+    "alarms_found",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("session_id", Int, ForeignKey("sessions.id"), nullable=False),
+    Column("ts", Text, nullable=False, comment="host wall time (UTC) of the connect that found it"),
+    Column("code", Text, nullable=False),
+    Column("priority", Text, nullable=False),
+    Column("device_time_ms", Int, comment="when the device raised it, if it reports that"),
+    Column("note", Text, nullable=False),
+    comment="alarms latched on the device at a connect, never seen raised",
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("session_id", Int, ForeignKey("sessions.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("kind", Text, nullable=False, comment="e.g. 'soft_limit_override'"),
+    Column("detail", Text, nullable=False, comment="what was done, naming the value and the limit"),
+    Column("reason", Text, nullable=False, comment="why, in the operator's words"),
+    comment="what the operator said: a soft-limit override and its reason",
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("session_id", Int, ForeignKey("sessions.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    comment="what the record refused to believe (e.g. a counter jump)",
+)
+
+ALL_SHOTS_SELECT = """
+WITH RECURSIVE expanded(device_serial, epoch, shot_index, last, session_id, ts) AS (
+    SELECT device_serial, epoch, first, last, session_id, ts FROM unreceived
+    UNION ALL
+    SELECT device_serial, epoch, shot_index + 1, last, session_id, ts FROM expanded WHERE shot_index < last
+)
+SELECT device_serial, epoch, shot_index, session_id, received, ts, fire_seq, depth_um, dose_nl, device_time_ms
+FROM shots
+UNION ALL
+SELECT device_serial, epoch, shot_index, session_id, 0, ts, NULL, NULL, NULL, NULL FROM expanded
+"""
+"""The ``all_shots`` view's query (standard SQL): every shot, received or not, one row each (ranges expanded)."""
