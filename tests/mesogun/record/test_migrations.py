@@ -151,3 +151,7 @@ def test_a_password_in_the_url_is_never_shown(postgres_cluster: str) -> None:
     with pytest.raises(RecordError) as refused:
         TreatmentRecord(url)
     assert "s3cret" not in str(refused.value) and "***" in str(refused.value)
+
+
+def test_the_head_known_without_alembic_is_the_scripts_head() -> None:
+    assert migrations.head() == migrations.HEAD
