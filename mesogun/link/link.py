@@ -104,6 +104,9 @@ class Link:
         self.decoder = StreamDecoder()
         self._next_seq = first_seq & 0xFFFF
         self._pending: dict[int, asyncio.Future[Received]] = {}
+        self._on_deadline: dict[int, Received] = {}
+        """Replies that arrived in the very instant their attempt's deadline fired (the deadline ran first):
+        taken by the attempt instead of being dropped and the command sent again."""
         self._events: FanOut[Received] = FanOut()
         self._on_event = on_event
         self._on_lost = on_lost
@@ -253,6 +256,9 @@ class Link:
                 except _AttemptExpired:
                     if self._lost is not None:
                         raise ConnectionLost(str(self._lost)) from None
+                    on_deadline = self._on_deadline.pop(seq, None)
+                    if on_deadline is not None:  # the reply came in the deadline's own instant
+                        return on_deadline
                 finally:
                     deadline.cancel()
             self.timeouts += 1
@@ -264,6 +270,7 @@ class Link:
             )
         finally:
             self._pending.pop(seq, None)
+            self._on_deadline.pop(seq, None)
 
     async def request(
         self, name: str, *, timeout: float | None = None, retries: int | None = None, **fields: Any
@@ -337,6 +344,8 @@ class Link:
             future = self._pending.get(message.seq)
             if future is not None and not future.done():
                 future.set_result(received)
+            elif future is not None and not future.cancelled() and isinstance(future.exception(), _AttemptExpired):
+                self._on_deadline[message.seq] = received  # its attempt is still waking: it takes this reply
             else:
                 log.debug("late or duplicate reply %s seq %d ignored", message.name, message.seq)
             return

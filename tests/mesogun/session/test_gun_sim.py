@@ -596,6 +596,7 @@ def test_fire_returns_every_shot_when_status_replies_overtake_its_events(virtual
 @example(latency_ms=50, count=20, rate_hz=2.0)  # issue 12 item 14: returned [] while the device still fired
 @example(latency_ms=150, count=20, rate_hz=2.0)
 @example(latency_ms=50.0, count=20, rate_hz=10.0)
+@example(latency_ms=125, count=1, rate_hz=2.0)  # each reply landed in its attempt's deadline instant: hello failed
 def test_fire_returns_exactly_the_shots_asked_for_at_any_latency(
     virtual: Any, latency_ms: float, count: int, rate_hz: float
 ) -> None:
