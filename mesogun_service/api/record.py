@@ -3,8 +3,6 @@ queries. Every SQLite call runs in a worker thread, never on the event loop that
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +25,6 @@ def record_path(request: Request) -> Path:
     return path if path is not None else default_path()
 
 
-@contextlib.contextmanager
-def opened(path: Path) -> Iterator[TreatmentRecord]:
-    """The record at ``path`` (created if absent: a service that never connected a gun still answers)."""
-    record = TreatmentRecord(path)
-    try:
-        yield record
-    finally:
-        record.close()
-
-
 def _visit_fields(visit: Visit) -> dict[str, Any]:
     fields: dict[str, Any] = plain(visit)
     return fields
@@ -56,7 +44,7 @@ async def open_visit(request: Request, hosted: Hosted, body: VisitBody) -> dict[
     path, user = record_path(request), _user(request)
 
     def open_() -> Visit:
-        with opened(path) as record:
+        with TreatmentRecord(path) as record:
             return VisitBook(record).open(serial, opened_by=user, note=body.note)
 
     visit = await run_in_threadpool(open_)
@@ -70,7 +58,7 @@ async def current_visit(request: Request, hosted: Hosted) -> dict[str, Any]:
     path, serial = record_path(request), hosted.serial or hosted.url
 
     def find() -> Visit | None:
-        with opened(path) as record:
+        with TreatmentRecord(path) as record:
             return VisitBook(record).open_on(serial)
 
     visit = await run_in_threadpool(find)
@@ -85,7 +73,7 @@ async def close_visit(request: Request, guns: Guns, visit_id: int) -> dict[str, 
     path, user = record_path(request), _user(request)
 
     def close() -> Visit:
-        with opened(path) as record:
+        with TreatmentRecord(path) as record:
             return VisitBook(record).close(visit_id, closed_by=user)
 
     await run_in_threadpool(close)
@@ -96,14 +84,14 @@ async def close_visit(request: Request, guns: Guns, visit_id: int) -> dict[str, 
 
 
 def _get_visit(path: Path, visit_id: int) -> Visit:
-    with opened(path) as record:
+    with TreatmentRecord(path) as record:
         return VisitBook(record).get(visit_id)
 
 
 @router.get("/visits", tags=["visits"])
 def list_visits(request: Request, serial: str | None = None) -> list[dict[str, Any]]:
     """Every visit on record (of one gun with ``?serial=``), oldest first."""
-    with opened(record_path(request)) as record:
+    with TreatmentRecord(record_path(request)) as record:
         return [_visit_fields(v) for v in VisitBook(record).all(serial)]
 
 
@@ -116,14 +104,14 @@ def get_visit(request: Request, visit_id: int) -> dict[str, Any]:
 @router.get("/record/sessions")
 def sessions(request: Request) -> Any:
     """The record's sessions (connections), as ``mesogun record list --json``."""
-    with opened(record_path(request)) as record:
+    with TreatmentRecord(record_path(request)) as record:
         return plain(record.sessions())
 
 
 @router.get("/record/sessions/{session_id}")
 def session(request: Request, session_id: int) -> Any:
     """One session: summary, alarms, notes and every shot, as ``mesogun record show --json``."""
-    with opened(record_path(request)) as record:
+    with TreatmentRecord(record_path(request)) as record:
         return plain(
             {
                 "session": record.session(session_id),
