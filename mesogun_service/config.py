@@ -3,7 +3,6 @@ from a TOML file (read with :mod:`tomllib`) and the ``mesogun serve`` options, w
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from mesogun.errors import ParameterError
 from mesogun.service_client import default_socket_path
-from mesogun_service.accounts.location import default_accounts_path
+from mesogun_service.accounts.location import accounts_path
 
 DEFAULT_PORT = 8750
 """The service's TCP port unless configured."""
@@ -50,14 +49,7 @@ class ServiceConfig:
     def accounts_path(self) -> Path:
         """Where the users and the audit trail are kept (``accounts``, ``$MESOGUN_ACCOUNTS``, or the user's data
         folder, created if absent: the same store ``mesogun users`` writes by default)."""
-        if self.accounts is not None:
-            return self.accounts
-        env = os.environ.get("MESOGUN_ACCOUNTS")
-        if env:
-            return Path(env)
-        default = default_accounts_path()
-        default.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # only the default location's folders
-        return default
+        return accounts_path(self.accounts)
 
 
 _KEYS: dict[str, type | tuple[type, ...]] = {

@@ -19,14 +19,13 @@ import click
 
 from mesogun_service.accounts.errors import AccountsUnavailable, AuthError
 from mesogun_service.accounts.identity import Role
-from mesogun_service.accounts.location import default_accounts_path
+from mesogun_service.accounts.location import ACCOUNTS_ENV, accounts_path, default_accounts_path
 
 if TYPE_CHECKING:
     from mesogun_service.accounts.store import Accounts, UserInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ACCOUNTS_ENV = "MESOGUN_ACCOUNTS"
 _GROUP_PATH = "mesogun_service.accounts.path"
 """Where the group's ``--accounts`` waits for the command (``ctx.meta``: shared, and ``ctx.obj`` is the host's)."""
 
@@ -68,10 +67,7 @@ def _accounts_option(command: F) -> F:
 
 
 def _open(ctx: click.Context, path: Path | None) -> Accounts:
-    chosen = path or ctx.meta.get(_GROUP_PATH)
-    if chosen is None:
-        chosen = default_accounts_path()
-        chosen.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    chosen = accounts_path(path or ctx.meta.get(_GROUP_PATH))
     try:
         from mesogun_service.accounts.store import Accounts  # the database layer: only when a command runs
 
