@@ -162,3 +162,20 @@ UNION ALL
 SELECT device_serial, epoch, shot_index, session_id, 0, ts, NULL, NULL, NULL, NULL FROM expanded
 """
 """The ``all_shots`` view's query (standard SQL): every shot, received or not, one row each (ranges expanded)."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Int, primary_key=True, autoincrement=False, comment="the entry's place in the chain: 1, 2, 3…"),
+    Column("ts", Text, nullable=False),
+    Column("actor", Text, nullable=False, comment="who did it: a user of the service, local:<os user>, or a program"),
+    Column("action", Text, nullable=False, comment="what was done, e.g. 'patient.add', 'session.sign_off'"),
+    Column("entity", Text, nullable=False, comment="the kind of thing changed, e.g. 'patient'"),
+    Column("entity_id", Text, nullable=False, comment="which one"),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("old_value", Text, comment="the values before, canonical JSON (NULL: created)"),
+    Column("new_value", Text, comment="the values after, canonical JSON (NULL: removed)"),
+    Column("prev_hash", Text, nullable=False, comment="the hash of entry seq-1 (64 zeros for the first)"),
+    Column("hash", Text, nullable=False, comment="SHA-256 of this entry's fields and prev_hash"),
+    comment="append-only: every change and privileged action, each chained to the one before (record verify)",
+)
