@@ -30,6 +30,8 @@ class Field:
 
     label: str
     value: str
+    alert: bool = False
+    """A value no reader may miss (e.g. NOT SIGNED): shown in red."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,11 @@ def session_report(summary: SessionSummary, *, clinic_name: str = DEFAULT_CLINIC
     signed = f"signed by {summary.signoff.by}" if summary.signoff else NOT_SIGNED
     head = replace(
         head,
-        fields=(Field("Practitioner", summary.practitioner), Field("Date", _date(summary)), Field("Sign-off", signed)),
+        fields=(
+            Field("Practitioner", summary.practitioner),
+            Field("Date", _date(summary)),
+            Field("Sign-off", signed, alert=summary.signoff is None),
+        ),
     )
     sections = (
         _session(summary),

@@ -112,6 +112,16 @@ class _Document(FPDF):
         """Text as the current font can set it."""
         return text if self.report_unicode else latin1(text)
 
+    def fit(self, text: str, width: float) -> str:
+        """``text`` (as the font sets it) shortened with "…" to fit ``width`` mm in the current font."""
+        text = self.t(text)
+        if self.get_string_width(text) <= width:
+            return text
+        ellipsis = self.t("…")
+        while text and self.get_string_width(text + ellipsis) > width:
+            text = text[:-1]
+        return text.rstrip() + ellipsis
+
     def font(self, size: float, bold: bool = False) -> None:
         self.set_font(self.report_family, "B" if bold else "", size)
 
@@ -121,9 +131,8 @@ class _Document(FPDF):
         self.font(8)
         self.set_text_color(*_MUTED)
         head = self.report_masthead
-        self.cell(
-            0, 4, self.t(f"{head.clinic} · {head.title} · {head.visit_label}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
+        running = self.fit(f"{head.clinic} · {head.title} · {head.visit_label}", self.epw)
+        self.cell(0, 4, running, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_draw_color(*_RULE)
         self.line(_MARGIN, self.get_y() + 1, self.w - _MARGIN, self.get_y() + 1)
         self.set_y(self.get_y() + 4)
@@ -136,17 +145,19 @@ class _Document(FPDF):
         self.set_y(self.get_y() + 1.5)
         self.font(8)
         self.set_text_color(*_MUTED)
-        width = (self.w - 2 * _MARGIN) / 3
-        self.cell(width, 4, self.t(f"{self.report_masthead.clinic} · {self.report_masthead.title}"))
-        if self.report_masthead.pseudonymised:
+        right, middle = 50.0, 28.0
+        left = self.epw - right - middle
+        head = self.report_masthead
+        self.cell(left, 4, self.fit(f"{head.clinic} · {head.title}", left - 2))
+        if head.pseudonymised:
             self.font(8, bold=True)
             self.set_text_color(*_ALERT)
-            self.cell(width, 4, content.PSEUDONYMISED.lower(), align=Align.C)
+            self.cell(middle, 4, content.PSEUDONYMISED.lower(), align=Align.C)
             self.font(8)
             self.set_text_color(*_MUTED)
         else:
-            self.cell(width, 4, "")
-        self.cell(width, 4, f"{self.report_masthead.visit_label} · page {self.page_no()} of {{nb}}", align=Align.R)
+            self.cell(middle, 4, "")
+        self.cell(right, 4, f"{head.visit_label} · page {self.page_no()} of {{nb}}", align=Align.R)
         self.set_text_color(*_INK)
 
     # --- blocks ---------------------------------------------------------------------------------------------
@@ -155,7 +166,7 @@ class _Document(FPDF):
         head = self.report_masthead
         self.font(10, bold=True)
         self.set_text_color(*_MUTED)
-        self.cell(0, 5, self.t(head.clinic), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 5, self.t(head.clinic), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(*_INK)
         self.font(18, bold=True)
         self.cell(0, 10, self.t(head.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -212,8 +223,10 @@ class _Document(FPDF):
             self.set_text_color(*_MUTED)
             self.set_x(self.l_margin + x)
             self.cell(width, line, self.t(item.label))
-            self.set_text_color(*_INK)
+            self.set_text_color(*(_ALERT if item.alert else _INK))
+            self.font(size, bold=item.alert)
             self.multi_cell(0, line, self.t(item.value), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.set_text_color(*_INK)
 
     def table_block(self, table: Table) -> None:
         self.font(8.5)
@@ -269,15 +282,22 @@ class _Document(FPDF):
         if section.is_empty and section.empty:
             self.empty(section.empty)
 
+    def line_count(self, width: float, line: float, text: str) -> int:
+        """How many lines ``text`` takes in a ``width`` mm column in the current font."""
+        lines = self.multi_cell(width, line, self.t(text), dry_run=True, output=MethodReturnValue.LINES)
+        return max(1, len(lines)) if isinstance(lines, list) else 1
+
     def signature(self, signature: Signature) -> None:
         """The sign-off in a box kept on one page; unsigned, a red "NOT SIGNED" on red no reader can miss."""
         inner = self.w - 2 * _MARGIN - 6
         if signature.signed:
-            body = 4.75 * len(signature.fields) + 6
+            self.font(9.5)
+            value_w = inner + 3 - max(30, *(self.get_string_width(self.t(f.label)) + 4 for f in signature.fields))
+            body = sum(4.75 * self.line_count(value_w, 4.75, f.value) for f in signature.fields)
+            body += 5 * self.line_count(inner, 5, signature.statement) + 1
         else:
             self.font(10)
-            lines = self.multi_cell(inner, 5, self.t(signature.statement), dry_run=True, output=MethodReturnValue.LINES)
-            body = 10 + 5 * len(lines if isinstance(lines, list) else [""]) + 1
+            body = 10 + 5 * self.line_count(inner, 5, signature.statement) + 1
         height = 2 + 7 + body + 3
         if self.will_page_break(height + 6):
             self.add_page()
@@ -293,7 +313,7 @@ class _Document(FPDF):
             self.fields(signature.fields, label_w=30, x=3)
             self.set_x(_MARGIN + 3)
             self.font(9.5)
-            self.cell(0, 6, self.t(signature.statement), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.multi_cell(inner, 5, self.t(signature.statement), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         else:
             self.set_x(_MARGIN + 3)
             self.font(18, bold=True)
@@ -303,6 +323,7 @@ class _Document(FPDF):
             self.font(10)
             self.multi_cell(inner, 5, self.t(signature.statement), align=Align.L, new_x=XPos.LMARGIN)
             self.set_text_color(*_INK)
+        height = max(height, self.get_y() + 3 - top)  # the box holds what was set, whatever the estimate
         self.set_draw_color(*(_INK if signature.signed else _ALERT))
         self.set_line_width(0.5)
         self.rect(_MARGIN, top, self.w - 2 * _MARGIN, height)

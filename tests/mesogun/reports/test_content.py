@@ -47,7 +47,7 @@ def test_the_zone_totals_count_the_shots_whose_details_never_arrived(long) -> No
 def test_an_unsigned_session_says_not_signed_in_its_head_and_signature(long, short) -> None:
     unsigned = content.session_report(long)
     assert not unsigned.signature.signed and unsigned.signature.headline == content.NOT_SIGNED
-    assert Field("Sign-off", content.NOT_SIGNED) in unsigned.masthead.fields
+    assert Field("Sign-off", content.NOT_SIGNED, alert=True) in unsigned.masthead.fields  # shown in red
     signed = content.session_report(short).signature
     assert signed.signed and Field("Meaning", "performed and reviewed the treatment") in signed.fields
 

@@ -111,3 +111,13 @@ def test_without_a_unicode_font_the_text_is_spelled_in_latin1(short, monkeypatch
     text = Pdf.read(session_report_pdf(short)).text
     assert "Dose <= 20 µL per point." in text and "Décolleté" in text
     assert pdf_module.latin1("≤ Ω ő") == "<= ? o"
+
+
+def test_a_long_clinic_name_is_shortened_in_the_footer_not_overprinted(short, monkeypatch) -> None:
+    monkeypatch.setattr(pdf_module, "FONT_DIRS", ())  # the core font: fast, and the same layout rules
+    name = "A clinic with a rather long name, Lausanne and Geneva, Switzerland, Rooms 1 to 4, and more words"
+    pages = Pdf.read(session_report_pdf(short, clinic_name=name)).pages
+    assert name in pages[0]  # the masthead wraps it whole
+    for number, page in enumerate(pages, start=1):
+        assert "... pseudonymised" in page.replace("\n", " ") or "...pseudonymised" in page
+        assert f"Visit 17 · page {number} of {len(pages)}" in page
