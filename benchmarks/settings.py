@@ -46,6 +46,14 @@ class Settings:
     slow_buffer: int | None
     """The events the slow client asks the service to keep for it (``?buffer=``; ``None``: the default, 256). Quick
     and smoke runs ask for 16, so that it falls behind within their short bursts."""
+    scale_shots: int = 1_000_000
+    """Shots in the record the scale benchmark builds (issue 14: 1,000,000)."""
+    scale_visits: int = 10_000
+    """Visits (one record session each) they are spread over (issue 14: 10,000)."""
+    scale_fire_shots: int = 300
+    """Shots fired at 10/s on each of the big and the empty record for the commit latency."""
+    scale_queries: int = 50
+    """Timed calls of each summary and history query."""
 
     @classmethod
     def for_mode(cls, mode: Mode) -> Settings:
@@ -53,5 +61,5 @@ class Settings:
         if mode is Mode.FULL:
             return cls(mode, 4000, 15, 1000, 30.0, 5, 60.0, 100, 100, 300.0, 30.0, 20, 150.0, None)
         if mode is Mode.QUICK:
-            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50, 50, 20.0, 5.0, 20, 3600.0, 16)
-        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3, 3, 2.0, 1.0, 20, 3600.0, 16)
+            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50, 50, 20.0, 5.0, 20, 3600.0, 16, 50_000, 500, 40, 20)
+        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3, 3, 2.0, 1.0, 20, 3600.0, 16, 2_000, 20, 3, 3)

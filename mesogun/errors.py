@@ -318,6 +318,18 @@ class NoSuchSession(RecordError):
     exit_code = 2
 
 
+class AuditChainBroken(RecordError):
+    """The record's audit log does not verify (``mesogun record verify``): an entry was altered, inserted or deleted
+    behind the program's back, or the log is not the one whose head was noted (``--expect-head``).
+
+    Example: "the audit log is broken at entry 5 (visit.open at 2025-01-02T10:00:00.000+00:00): altered: its
+    fields no longer give its hash".
+    """
+
+    code = "MG780"
+    exit_code = 6
+
+
 class ServiceUnreachable(LinkError):
     """No gun service answers at the URL a client was given or found (nothing listens, the socket is gone).
 
@@ -380,6 +392,7 @@ def _known() -> dict[str, type[MesogunError]]:
         DeviceAlarm,
         RecordError,
         NoSuchSession,
+        AuditChainBroken,
         NoSuchVisit,
         VisitAlreadyOpen,
         ServiceRequestError,

@@ -1,4 +1,4 @@
-"""``mesogun record list|show|export``: read the treatment record."""
+"""``mesogun record list|show|export|verify``: read the treatment record, verify its audit log."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from mesogun.cli.output import emit_fields, emit_json, emit_table
-from mesogun.errors import ParameterError, RecordError
+from mesogun.errors import AuditChainBroken, ParameterError, RecordError
+from mesogun.json_forms import plain
 from mesogun.record import AlarmRow, TreatmentRecord
 from mesogun.record.store import one_line
 
@@ -29,7 +30,7 @@ def open_record(ctx: click.Context) -> Iterator[TreatmentRecord]:
 
 @click.group("record")
 def record_group() -> None:
-    """Read the treatment record: sessions, shots, alarms and every command."""
+    """Read the treatment record: sessions, shots, alarms and every command; verify its audit log."""
 
 
 @record_group.command("list")
@@ -121,3 +122,41 @@ def record_export(ctx: click.Context, session: int, fmt: str, output: Path) -> N
         raise ParameterError(
             f"--output {output}: cannot write the export there: {exc.strerror or exc}", field="output", value=output
         ) from None
+
+
+@record_group.command("verify")
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="A head printed by an earlier verify (its hash's first 16 or more hex digits): the log must still hold it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.pass_context
+def record_verify(ctx: click.Context, expect_head: str | None, as_json: bool) -> None:
+    """Verify the audit log: recompute every entry's hash and its link to the entry before, oldest first.
+
+    Exit 0 when it is intact (the head printed: note it, or print it, and give it as --expect-head later to show
+    newest entries removed, or the log rewritten with its hashes recomputed, since). Exit 6 (MG780) naming the
+    first entry altered, inserted or deleted, with its action and time. See docs/audit.md.
+    """
+    from mesogun.record.audit_verify import Head, verify_chain  # with the database layer
+
+    expected = Head.parse(expect_head) if expect_head is not None else None  # refused before the record opens
+    with open_record(ctx) as record:
+        report = verify_chain(record, expect_head=expected)
+    if as_json:
+        emit_json({"intact": report.intact, **plain(report)})
+    elif report.intact:
+        what = f"{report.entries} entries" if report.entries else "no entries yet"
+        click.echo(f"audit log intact: {what}, every hash and link verified")
+        if expected is not None:
+            click.echo(f"it holds the head noted earlier, {expected}")
+        click.echo(f"head {report.head} (note it; later: mesogun record verify --expect-head {report.head})")
+    if not report.guarded:
+        click.echo(
+            "warning: the audit log's append-only triggers are missing or disabled (dropped behind the program's"
+            " back?): an entry could be changed in place; verify still shows it",
+            err=True,
+        )
+    if report.broken is not None:
+        raise AuditChainBroken(report.broken.describe())

@@ -68,6 +68,8 @@ def test_quick_and_full_runs_take_enough_samples_for_the_goals_they_report() -> 
         assert settings.load_clients >= 20
     full = Settings.for_mode(Mode.FULL)
     assert full.load_seconds >= 300  # issue 13: 20 clients for 5 minutes
+    assert (full.scale_shots, full.scale_visits) == (1_000_000, 10_000)  # issue 14: 1,000,000 shots, 10,000 sessions
+    assert full.scale_fire_shots >= 100  # a p99 of the shot commit over at least 100 shots per record
     assert full.slow_stall_seconds < full.load_baseline_seconds + full.load_seconds  # it reads again mid-burst
 
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import postgres
+from benchmarks.errors import Unavailable
+
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +51,11 @@ EXPECTED_LINES = {
     "service_sse_slow_client_told",
     "service_record_shots_vs_device",
     "service_cpu_while_streaming",
+    *(
+        f"record_scale_{row}_{backend}"
+        for row in ("shot_commit_p50", "shot_commit_p99", "session_summary", "patient_history")
+        for backend in ("sqlite", "postgresql")
+    ),
 }
 LOAD_CHECKS = ("service_sse_clients_complete", "service_sse_slow_client_told", "service_record_shots_vs_device")
 """The load test's lines that are checks, not speeds: each must be met (every shot to every prompt client, the
@@ -59,6 +67,11 @@ def _require_peers_and_socat() -> None:
     pytest.importorskip("pymodbus", reason="the bench extra is not installed: pip install -e '.[bench]'")
     if shutil.which("socat") is None:
         pytest.skip("socat is not installed: apt-get install socat")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgresql]'")
+    try:
+        postgres.server_programs()
+    except Unavailable as exc:
+        pytest.skip(str(exc))  # the scale benchmark's PostgreSQL lines need a throw-away cluster
 
 
 def _run(*args: str, timeout: float) -> list[dict[str, object]]:
