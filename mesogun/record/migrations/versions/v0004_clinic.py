@@ -51,7 +51,7 @@ def upgrade() -> None:
             table, column = refers.split(".")
             op.execute(f"ALTER TABLE visits ADD COLUMN {name} INTEGER REFERENCES {table}({column})")
         else:
-            op.add_column("visits", Column(name, kind, ForeignKey(refers) if refers else None))
+            op.add_column("visits", Column(name, kind, *([ForeignKey(refers)] if refers else [])))
     op.create_index("visits_by_patient", "visits", ["patient_id"])
     op.add_column("sessions", Column("calibration", Text))
     op.add_column("shots", Column("zone", Text))
