@@ -279,6 +279,7 @@ checklist_answers = Table(
     metadata,
     Column("visit_id", Int, ForeignKey("visits.id"), nullable=False),
     Column("item", Text, nullable=False, comment="the item's id (mesogun.clinic.checklist)"),
+    Column("position", Int, nullable=False, comment="its place on the checklist (1, 2, 3…)"),
     Column("question", Text, nullable=False, comment="the question as asked"),
     Column("present", Int, nullable=False, comment="1: the contraindication is present"),
     Column("note", Text, nullable=False, server_default=""),

@@ -109,6 +109,7 @@ def _create_tables() -> None:
         "checklist_answers",
         Column("visit_id", Int, ForeignKey("visits.id"), nullable=False),
         Column("item", Text, nullable=False),
+        Column("position", Int, nullable=False),
         Column("question", Text, nullable=False),
         Column("present", Int, nullable=False),
         Column("note", Text, nullable=False, server_default=""),
