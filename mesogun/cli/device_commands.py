@@ -151,7 +151,7 @@ def set_command(
     the --preset's own soft limit (face 2.5 mm, scalp 3.5 mm), warns and asks for confirmation and a reason on a
     terminal; without a terminal it needs --yes --reason TEXT, else it exits 2
     and sends nothing. A confirmed override is entered in the treatment record with its reason (see 'mesogun
-    record show').
+    record show --session').
     """
     chosen: Preset | None = None
     if preset is not None:

@@ -383,7 +383,10 @@ class TreatmentBook:
         from mesogun.record import summaries
 
         with self.record.reading() as db:
-            return summaries.summary(db, visit_id, identified=identified)
+            try:
+                return summaries.summary(db, visit_id, identified=identified)
+            except NoSuchVisit:
+                raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}") from None
 
     def history(self, patient_id: int, *, identified: bool = False) -> list[SessionSummary]:
         """The patient's treatment sessions, oldest first."""
