@@ -100,6 +100,7 @@ class TreatmentBook:
         lot_id: int,
         zone: str,
         checklist: Mapping[str, AnswerGiven],
+        consent: str,
         course_id: int | None = None,
         preset: str | None = None,
         override_reason: str | None = None,
@@ -110,11 +111,13 @@ class TreatmentBook:
         today: date | None = None,
     ) -> Started:
         """Open a treatment session on the gun for the patient (in ``course_id`` if given), checked first: the
-        actor's practitioner role, the zone, every checklist item answered (a contraindication present only with
+        actor's practitioner role, the zone, the patient's informed ``consent`` (how it was given, e.g. "signed
+        form v3"; never blank), every checklist item answered (a contraindication present only with
         ``override_reason``), the patient, the course (the patient's, open), the lot (not expired ``today``), the
         preset (``None``: the course's). Each refusal names its field; nothing is written then."""
         actor.require(PRACTITIONER, "starting a treatment session")
         zone_id = zones.zone(zone).id
+        consent_kept = _text(consent, "consent", limit=200)
         checked = checklist_rules.check(checklist, items=self.checklist_items, override_reason=override_reason)
         check_note(note)
         syringe = _syringe(syringe_brand, syringe_ml)
@@ -136,6 +139,7 @@ class TreatmentBook:
                 "preset": chosen,
                 "lot_id": lot_id,
                 "zone": zone_id,
+                "consent": consent_kept,
                 **syringe,
                 **_needle_columns(needle),
                 "needle_changed": None if needle is None else now(),

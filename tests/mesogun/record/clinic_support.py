@@ -46,6 +46,7 @@ class Clinic:
             "lot_id": self.lot,
             "zone": "face.forehead",
             "checklist": ALL_CLEAR,
+            "consent": "signed form v3",
             "preset": "face",
             "today": TODAY,
             **overrides,

@@ -101,6 +101,7 @@ REFUSALS: list[tuple[str, Setup, Attempt, str, str]] = [
         "'face.nose' is not a treatment zone",
     ),
     ("unknown zone", _nothing, lambda c, v, _: c.treatment.change_zone(v, "body.knee", actor=DR), "zone", "nearest"),
+    ("no consent", _nothing, lambda c, v, _: c.start("SN2", consent=" "), "consent", "consent must be non-blank"),
     ("unknown preset", _nothing, lambda c, v, _: c.start("SN2", preset="lips"), "preset", "preset 'lips' is not known"),
     ("soft-limit override without a reason", _nothing, _override_without_reason, "reason", "needs a reason"),
     (

@@ -43,6 +43,7 @@ def test_a_session_starts_with_its_checklist_lot_preset_and_zone(where: Path | s
             lot_id=c.lot,
             zone="face.forehead",
             checklist={**ALL_CLEAR, "allergy": (False, "none known")},
+            consent="signed form v3",
             syringe_brand="BD Plastipak",
             syringe_ml=5,
             needle=Needle(32, 4),
@@ -64,6 +65,7 @@ def test_a_session_starts_with_its_checklist_lot_preset_and_zone(where: Path | s
         assert [a.item for a in summary.checklist] == [i.id for i in DEFAULT_ITEMS]
         assert summary.checklist[4].note == "none known" and not any(a.present for a in summary.checklist)
         assert summary.syringe == "BD Plastipak 5 mL" and summary.needle == "32G 4 mm"
+        assert summary.consent == "signed form v3"
         with pytest.raises(VisitAlreadyOpen):
             c.start("SN1")
 
@@ -81,6 +83,7 @@ def test_a_lot_near_expiry_warns_and_a_contraindication_needs_an_override_kept_w
             lot_id=near.id,
             zone="face.chin",
             checklist={**ALL_CLEAR, "clotting": (True, "aspirin 75 mg")},
+            consent="signed form v3",
             override_reason="GP confirmed low dose; superficial only",
             today=TODAY,
         )
