@@ -10,7 +10,7 @@ audit log. The actor (:class:`~mesogun.clinic.actors.Actor`) is who the gun serv
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +24,7 @@ from mesogun.clinic import limits, lots, needles, zones
 from mesogun.clinic.actors import PRACTITIONER, Actor
 from mesogun.clinic.checklist import DEFAULT_ITEMS, AnswerGiven, ChecklistItem
 from mesogun.clinic.errors import ClinicError, VisitNotTreatment
-from mesogun.clinic.presets import Preset, find
+from mesogun.clinic.presets import find
 from mesogun.clinic.summary import SessionSummary, SignOff
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
@@ -121,6 +121,7 @@ class TreatmentBook:
         checked = checklist_rules.check(checklist, items=self.checklist_items, override_reason=override_reason)
         check_note(note)
         syringe = _syringe(syringe_brand, syringe_ml)
+        fitted = _needle_columns(needle)
         day = today or date.today()
         with self.record.transaction() as db:
             patient_of(db, patient_id)
@@ -141,7 +142,7 @@ class TreatmentBook:
                 "zone": zone_id,
                 "consent": consent_kept,
                 **syringe,
-                **_needle_columns(needle),
+                **fitted,
                 "needle_changed": None if needle is None else now(),
             }
             visit_id = open_visit(db, device_serial, opened_by=actor.name, note=note, **clinical)
@@ -409,7 +410,7 @@ class TreatmentBook:
         action: str,
         values: Mapping[str, Any],
         *,
-        check: Any = None,
+        check: Callable[[Connection], None] | None = None,
     ) -> None:
         """Update an open session's columns with an audit entry holding the old values and the new."""
         v = t.visits.c
@@ -527,8 +528,3 @@ def treatment_of(db: Connection, visit_id: int, *, open_only: bool = False) -> T
         closed=row.closed,
         signoff=signoff,
     )
-
-
-def preset_of(db: Connection, name: str | None) -> Preset | None:
-    """The preset a session names (built in or the clinic's), ``None`` for none."""
-    return None if name is None else find(name, clinic_presets(db))
