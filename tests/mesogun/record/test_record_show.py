@@ -10,37 +10,37 @@ import pytest
 
 from mesogun.cli import main
 from mesogun.record import TreatmentRecord
-from tests.mesogun.record.clinic_support import DR, clinic, connect, fire
+from tests.mesogun.record.clinic_support import DR, Clinic, clinic, connect, fire
 
 
-def _treated(where: Path | str) -> int:
-    with TreatmentRecord(where) as record:
-        c = clinic(record)
-        visit = c.start()
-        session = connect(record, "SN1", visit)
-        fire(record, session, 1, 4)
-        c.treatment.change_zone(visit, "face.cheek_right", actor=DR)
-        fire(record, session, 5, 2, depth_um=2000)
-        c.treatment.adverse_event(visit, kind="bruising", severity="mild", actor=DR)
-        c.treatment.give_aftercare(visit, ["SPF 30+"], actor=DR)
-        c.treatment.sign_off(visit, actor=DR)
-        return visit
+def _treated(record: TreatmentRecord) -> tuple[Clinic, int]:
+    """A signed-off session of a new clinic in ``record``: 4 shots in the forehead, 2 in the right cheek."""
+    c = clinic(record)
+    visit = c.start()
+    session = connect(record, c.serial, visit)
+    fire(record, session, 1, 4)
+    c.treatment.change_zone(visit, "face.cheek_right", actor=DR)
+    fire(record, session, 5, 2, depth_um=2000)
+    c.treatment.adverse_event(visit, kind="bruising", severity="mild", actor=DR)
+    c.treatment.give_aftercare(visit, ["SPF 30+"], actor=DR)
+    c.treatment.sign_off(visit, actor=DR)
+    return c, visit
 
 
-@pytest.fixture
-def db(where: Path | str) -> str:
-    """The record on each backend, as ``--db`` takes it."""
-    return str(where)
+def db_of(record: TreatmentRecord) -> str:
+    """The record as ``--db`` names it (the same file or database, opened again by the command)."""
+    return str(record.location.given)
 
 
-def test_show_prints_the_sessions_summary(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    visit = _treated(db)
+def test_show_prints_the_sessions_summary(shared_record: TreatmentRecord, capsys: pytest.CaptureFixture[str]) -> None:
+    c, visit = _treated(shared_record)
+    db = db_of(shared_record)
     assert main(["--db", db, "record", "show", str(visit)]) == 0
     out = capsys.readouterr().out
     fields = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()[:17] if line.split()}
-    assert fields["patient"] == "P-0001" and "Ada" not in out
-    assert fields["course"] == "1: skin rejuvenation, session 1 of 4, every 14 days"
-    assert fields["lots"] == "NCTF 135 HA lot L2403 (expires 2026-12-31)"
+    assert fields["patient"] == c.pseudonym and "Ada" not in out
+    assert fields["course"] == f"{c.course}: skin rejuvenation, session 1 of 4, every 14 days"
+    assert fields["lots"] == f"NCTF 135 HA lot {c.lot_number} (expires 2026-12-31)"
     assert fields["shots"] == "6 (0 unreceived), 0.12 mL" and fields["depth_mm"] == "1.5-2"
     assert fields["signed_off"].startswith("dr.lee at ") and fields["signed_off"].endswith(
         "performed and reviewed the treatment"
@@ -54,16 +54,17 @@ def test_show_prints_the_sessions_summary(db: str, capsys: pytest.CaptureFixture
     assert "aftercare:\n  SPF 30+" in out and "overrides: none" in out and "alarms: none" in out
 
 
-def test_show_json_and_identified(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    visit = _treated(db)
+def test_show_json_and_identified(shared_record: TreatmentRecord, capsys: pytest.CaptureFixture[str]) -> None:
+    c, visit = _treated(shared_record)
+    db = db_of(shared_record)
     assert main(["--db", db, "record", "show", str(visit), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["patient"] == "P-0001" and shown["patient_name"] is None
+    assert shown["patient"] == c.pseudonym and shown["patient_name"] is None
     assert [(z["zone"], z["shots"]) for z in shown["zones"]] == [("face.forehead", 4), ("face.cheek_right", 2)]
     assert main(["--db", db, "record", "show", str(visit), "--json", "--identified"]) == 0
     assert json.loads(capsys.readouterr().out)["patient_name"] == "Ada Byron"
     assert main(["--db", db, "record", "show", str(visit), "--identified"]) == 0
-    assert "P-0001 (Ada Byron)" in capsys.readouterr().out
+    assert f"{c.pseudonym} (Ada Byron)" in capsys.readouterr().out
 
 
 def test_show_of_no_such_visit_or_two_things_is_a_usage_error(
