@@ -308,7 +308,7 @@ class RecordError(MesogunError):
 
 
 class NoSuchSession(RecordError):
-    """The treatment record holds no session with this number (``record show 999``): a usage error (exit 2).
+    """The treatment record holds no session with this number (``record show --session 999``): a usage error (exit 2).
 
     Example: "no session 999 in the treatment record /home/u/.local/share/mesogun/treatment-record.sqlite
     (see 'mesogun record list')".
@@ -362,6 +362,7 @@ _FAMILIES: tuple[tuple[str, type[MesogunError]], ...] = (
     ("MG4", LinkError),
     ("MG5", DeviceAlarm),
     ("MG6", RecordError),
+    ("MG7", ParameterError),  # the clinic's refusals (mesogun.clinic.errors): bad input
     ("MG910", AccessDenied),  # unauthenticated
     ("MG911", AccessDenied),  # forbidden
     ("MG912", AccessDenied),  # locked out
@@ -376,7 +377,8 @@ that cannot be opened) is no refusal of who asks but a store that failed, as the
 
 
 def _known() -> dict[str, type[MesogunError]]:
-    from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen  # the record imports this module
+    from mesogun.clinic.errors import CLINIC_ERRORS  # they import this module
+    from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen
 
     classes: tuple[type[MesogunError], ...] = (
         ParameterError,
@@ -397,15 +399,17 @@ def _known() -> dict[str, type[MesogunError]]:
         VisitAlreadyOpen,
         ServiceRequestError,
         AccessDenied,
+        *CLINIC_ERRORS,
     )
     return {cls.code: cls for cls in classes}
 
 
 def error_class_for_code(code: str, kind: str | None = None) -> type[MesogunError]:
     """The exception class whose ``code`` is ``code`` (``MG100`` → :class:`ParameterError`); a code this host
-    does not know maps to its family's base class (``MG2xx`` → :class:`StateError`, ``MG910``–``MG912`` →
-    :class:`AccessDenied`, other ``MG9xx`` → :class:`ServiceRequestError`), anything else to
-    :class:`MesogunError`. ``kind`` (a service reply's) settles a code the service uses with another meaning."""
+    does not know maps to its family's base class (``MG2xx`` → :class:`StateError`, the clinic's ``MG7xx`` →
+    :class:`ParameterError`, ``MG910``–``MG912`` → :class:`AccessDenied`, other ``MG9xx`` →
+    :class:`ServiceRequestError`), anything else to :class:`MesogunError`. ``kind`` (a service reply's) settles a
+    code the service uses with another meaning."""
     if kind is not None and kind in _BY_KIND:
         return _BY_KIND[kind]
     known = _known().get(code)

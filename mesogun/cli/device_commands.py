@@ -18,10 +18,11 @@ from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json
 from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
 from mesogun.cli.session import CliGun, on_gun, on_gun_safe
+from mesogun.clinic.limits import breaches
 from mesogun.errors import IncompatibleDevice, RecordError
 from mesogun.json_forms import info_fields, plain, status_fields
 from mesogun.models import GunInfo, Settings, Status
-from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, soft_limit_breach
+from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, Preset
 from mesogun.session.controller import HostState
 from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt
 
@@ -126,8 +127,8 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--yes",
     is_flag=True,
-    help=f"Go past a soft limit (nappage deeper than {NAPPAGE_SOFT_MAX_DEPTH_MM:g} mm) without being asked; "
-    "needs --reason.",
+    help=f"Go past a soft limit (nappage deeper than {NAPPAGE_SOFT_MAX_DEPTH_MM:g} mm, a --preset's depth limit) "
+    "without being asked; needs --reason.",
 )
 @click.option("--reason", metavar="TEXT", help="Why a soft limit is overridden; entered in the treatment record.")
 @JSON_OPTION
@@ -146,11 +147,13 @@ def set_command(
     """Set depth, dose, rate and mode from a --preset and/or one by one (omitted ones keep their value) and
     print what the device applied.
 
-    Nappage deeper than its soft limit (2 mm; a limit of the technique, not of the device) warns and asks for
-    confirmation and a reason on a terminal; without a terminal it needs --yes --reason TEXT, else it exits 2
+    Nappage deeper than its soft limit (2 mm; a limit of the technique, not of the device), or a depth past
+    the --preset's own soft limit (face 2.5 mm, scalp 3.5 mm), warns and asks for confirmation and a reason on a
+    terminal; without a terminal it needs --yes --reason TEXT, else it exits 2
     and sends nothing. A confirmed override is entered in the treatment record with its reason (see 'mesogun
-    record show').
+    record show --session').
     """
+    chosen: Preset | None = None
     if preset is not None:
         chosen = PRESETS[preset]
         depth = chosen.depth_mm if depth is None else depth
@@ -164,14 +167,15 @@ def set_command(
     wanted_mode = Mode[mode.upper()] if mode else None
     ask = stdin_is_terminal()
     confirmed: str | None = None  # the override's reason, once confirmed
-    breach = soft_limit_breach(wanted_mode, depth) if wanted_mode is not None and depth is not None else None
+    breach = _soft_limit_breach(chosen, wanted_mode, depth) if wanted_mode is not None and depth is not None else None
     if breach is not None:  # known before connecting: ask (or refuse) before anything is sent
         confirmed = confirm_override(breach, yes=yes, reason=reason, ask=ask, value=depth)
 
     def apply(confirmed: str | None) -> tuple[Settings, str | None] | str:
         async def body(gun: CliGun) -> tuple[Settings, str | None] | str:
             current = gun.status.settings
-            breach = soft_limit_breach(wanted_mode or current.mode, current.depth_mm if depth is None else depth)
+            depth_then = current.depth_mm if depth is None else depth
+            breach = _soft_limit_breach(chosen, wanted_mode or current.mode, depth_then)
             why = confirmed
             if breach is not None and why is None:
                 if ask and not yes:
@@ -192,6 +196,12 @@ def set_command(
     emit_json(plain(applied)) if as_json else emit_fields(plain(applied))
     if overridden is not None:
         click.echo(f"override entered in the treatment record: {overridden}", err=True)
+
+
+def _soft_limit_breach(preset: Preset | None, mode: Mode, depth_mm: float) -> str | None:
+    """The soft limits these settings go past, in one line (:func:`mesogun.clinic.limits.breaches`), or ``None``."""
+    found = breaches(preset, mode, depth_mm)
+    return "; ".join(b.message for b in found) if found else None
 
 
 @click.command("load")

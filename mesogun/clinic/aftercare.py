@@ -75,3 +75,28 @@ def _item(entry: AftercareItem | Mapping[str, str], index: int) -> AftercareItem
                 value=value,
             )
     return AftercareItem(id_.strip(), text.strip())
+
+
+LINE_MAX = 500
+"""The longest advice line the record keeps, characters."""
+
+
+def lines_given(lines: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The advice lines a session's record keeps: ``lines`` stripped of blanks (the default advice's texts if
+    ``None``); refused (field ``aftercare``) if none is left, or one is longer than :data:`LINE_MAX` or not one
+    line."""
+    kept = (
+        tuple(item.text for item in DEFAULT_ADVICE)
+        if lines is None
+        else tuple(line.strip() for line in lines if line.strip())
+    )
+    if not kept:
+        raise ParameterError("aftercare needs at least one line of advice", field="aftercare", value=[])
+    for line in kept:
+        if len(line) > LINE_MAX or "\n" in line:
+            raise ParameterError(
+                f"an aftercare line is one line of at most {LINE_MAX} characters (got {len(line)})",
+                field="aftercare",
+                value=line[:40],
+            )
+    return kept

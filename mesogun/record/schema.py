@@ -10,7 +10,18 @@ Timestamps are ISO 8601 text in UTC, so they sort as text on every backend. The 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from mesogun.record.basics import BETWEEN_SESSIONS, TREATMENT
 
@@ -43,6 +54,23 @@ visits = Table(
     Column("opened_by", Text, nullable=False, server_default=""),
     Column("closed_by", Text),
     Column("note", Text, nullable=False, server_default=""),
+    # A treatment session's clinical side (NULL on a visit opened without a patient, and on older records):
+    Column("patient_id", Int, ForeignKey("patients.id"), comment="the patient treated"),
+    Column("course_id", Int, ForeignKey("courses.id"), comment="the course this session belongs to (NULL: none)"),
+    Column("practitioner", Text, comment="who treats: a user of the service"),
+    Column("preset", Text, comment="the preset by name (built in, or clinic_presets.name)"),
+    Column("lot_id", Int, ForeignKey("lots.id"), comment="the product lot in use now (shots.lot_id: per shot)"),
+    Column("syringe_brand", Text),
+    Column("syringe_ul", Int, comment="the syringe's size, µL"),
+    Column("needle_gauge", Int),
+    Column("needle_length_um", Int),
+    Column("needle_changed", Text, comment="when the needle in use was fitted (its shots count from then)"),
+    Column("zone", Text, comment="the treatment zone in force now (mesogun.clinic.zones; shots.zone: per shot)"),
+    Column("consent", Text, comment="how the patient's informed consent was given, e.g. 'signed form v3'"),
+    Column("signed_off_by", Text, comment="the practitioner's signature: who"),
+    Column("signed_off_at", Text, comment="… when"),
+    Column("signed_off_meaning", Text, comment="… and what it means"),
+    Index("visits_by_patient", "patient_id"),
     comment="a treatment session as a clinic means it: opened and closed explicitly",
 )
 
@@ -61,6 +89,7 @@ sessions = Table(
     Column("counter_epoch", Int, comment="its lifetime counter's epoch id then (identity.counter_epoch)"),
     Column("host_id", Int, comment="the host id this host said hello with (NULL: not known)"),
     Column("visit_id", Int, ForeignKey("visits.id"), comment="the visit this connection belongs to (NULL: none)"),
+    Column("calibration", Text, comment="the device calibration in force (NULL: the device reports none yet)"),
 )
 
 events = Table(
@@ -95,6 +124,8 @@ shots = Table(
     Column("delivered_nl", Int, comment="the device's estimate of what left: dose_nl for a whole shot"),
     Column("host_id", Int, comment="the host id the device stamped on it (0: no session; NULL: not known)"),
     Column("other_host", Int, nullable=False, server_default="0", comment="1: fired by another host's session"),
+    Column("zone", Text, comment="the visit's treatment zone when the shot was written (NULL: none)"),
+    Column("lot_id", Int, comment="the visit's product lot (lots.id) when the shot was written (NULL: none)"),
     PrimaryKeyConstraint("device_serial", "epoch", "shot_index"),
     Index("shots_by_session", "session_id"),
 )
@@ -178,4 +209,147 @@ audit_log = Table(
     Column("prev_hash", Text, nullable=False, comment="the hash of entry seq-1 (64 zeros for the first)"),
     Column("hash", Text, nullable=False, comment="SHA-256 of this entry's fields and prev_hash"),
     comment="append-only: every change and privileged action, each chained to the one before (record verify)",
+)
+
+# -- the clinic's record (issue 14; docs/record.md): patients, courses, products and lots, a treatment session's
+# checklist, adverse events, aftercare, notes and overrides, the clinic's presets. Identifying details of a patient
+# are in patient_identities only; every other table names a patient by patients.id (pseudonymous).
+
+patients = Table(
+    "patients",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("pseudonym", Text, nullable=False, comment="how the record and its exports name the patient"),
+    Column("created", Text, nullable=False),
+    UniqueConstraint("pseudonym", name="patients_pseudonym"),
+    comment="a patient, pseudonymous: identifying details are in patient_identities only",
+)
+
+patient_identities = Table(
+    "patient_identities",
+    metadata,
+    Column("patient_id", Int, ForeignKey("patients.id"), primary_key=True, autoincrement=False),
+    Column("name", Text),
+    Column("birth_date", Text, comment="ISO date"),
+    Column("contact", Text),
+    Column("salt", Text, comment="the key of this patient's audit digests (hex; NULL once erased)"),
+    Column("erased", Int, nullable=False, server_default="0", comment="1: the details were erased"),
+    Column("erased_at", Text),
+    comment="a patient's identifying details, the only place they are kept; erased on request",
+)
+
+courses = Table(
+    "courses",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("patient_id", Int, ForeignKey("patients.id"), nullable=False),
+    Column("indication", Text, nullable=False),
+    Column("preset", Text, comment="the preset planned (NULL: chosen per session)"),
+    Column("planned_sessions", Int, nullable=False),
+    Column("interval_days", Int, nullable=False, comment="days between sessions"),
+    Column("opened", Text, nullable=False),
+    Column("closed", Text),
+    Index("courses_by_patient", "patient_id"),
+    comment="a course of treatments: an indication, sessions planned every so many days",
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, comment="a product or cocktail"),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("added", Text, nullable=False),
+    UniqueConstraint("name", name="products_name"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("product_id", Int, ForeignKey("products.id"), nullable=False),
+    Column("lot_number", Text, nullable=False),
+    Column("expiry", Text, nullable=False, comment="ISO date: usable through this day"),
+    Column("added", Text, nullable=False),
+    UniqueConstraint("product_id", "lot_number", name="lots_product_lot_number"),
+    comment="a product's lot: its number and expiry (an expired lot is refused)",
+)
+
+checklist_answers = Table(
+    "checklist_answers",
+    metadata,
+    Column("visit_id", Int, ForeignKey("visits.id"), nullable=False),
+    Column("item", Text, nullable=False, comment="the item's id (mesogun.clinic.checklist)"),
+    Column("position", Int, nullable=False, comment="its place on the checklist (1, 2, 3…)"),
+    Column("question", Text, nullable=False, comment="the question as asked"),
+    Column("present", Int, nullable=False, comment="1: the contraindication is present"),
+    Column("note", Text, nullable=False, server_default=""),
+    PrimaryKeyConstraint("visit_id", "item"),
+    comment="the pre-treatment checklist of a treatment session, every item answered",
+)
+
+adverse_events = Table(
+    "adverse_events",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("visit_id", Int, ForeignKey("visits.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("kind", Text, nullable=False, comment="e.g. bruising, bleeding, pain, allergic reaction"),
+    Column("severity", Text, nullable=False, comment="mild, moderate or severe"),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("reported_by", Text, nullable=False),
+    Index("adverse_events_by_visit", "visit_id"),
+)
+
+aftercare = Table(
+    "aftercare",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("visit_id", Int, ForeignKey("visits.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("advice", Text, nullable=False, comment="one line of advice, as given"),
+    Column("given_by", Text, nullable=False),
+    Index("aftercare_by_visit", "visit_id"),
+    comment="the aftercare advice given to the patient after a session",
+)
+
+visit_notes = Table(
+    "visit_notes",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("visit_id", Int, ForeignKey("visits.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("written_by", Text, nullable=False),
+    Index("visit_notes_by_visit", "visit_id"),
+    comment="the practitioner's notes during a treatment session",
+)
+
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("visit_id", Int, ForeignKey("visits.id"), nullable=False),
+    Column("ts", Text, nullable=False),
+    Column("limit_name", Text, nullable=False, comment="e.g. preset.face.max_depth_mm, checklist.clotting"),
+    Column("detail", Text, nullable=False, comment="the value and the limit in words"),
+    Column("reason", Text, nullable=False),
+    Column("overridden_by", Text, nullable=False),
+    Index("overrides_by_visit", "visit_id"),
+    comment="a soft limit or a contraindication gone past on purpose, with the reason (CLI overrides: notes)",
+)
+
+clinic_presets = Table(
+    "clinic_presets",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("depth_um", Int, nullable=False),
+    Column("dose_nl", Int, nullable=False),
+    Column("rate_mhz", Int, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("max_depth_um", Int, comment="soft limit (NULL: none)"),
+    Column("max_volume_per_zone_nl", Int, comment="soft limit per zone per session (NULL: none)"),
+    Column("created", Text, nullable=False),
+    comment="presets the clinic defined (the built-in ones are in mesogun.clinic.presets)",
 )

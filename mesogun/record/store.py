@@ -35,6 +35,7 @@ Keep-alives (``heartbeat`` and its ``ack``) are never recorded: they say nothing
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -199,6 +200,11 @@ class TreatmentRecord:
                 yield db
         except SQLAlchemyError as exc:
             raise RecordError(f"treatment record {self.path}: {database.cause(exc)}") from exc
+
+    def reading(self) -> contextlib.AbstractContextManager[Connection]:
+        """The connection for several reads in one transaction (the record's books read through it): inside the
+        open transaction if any, else a read transaction of its own; a database error is a :class:`RecordError`."""
+        return self._reading()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

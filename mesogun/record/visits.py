@@ -5,8 +5,9 @@ whose ``visit_id`` names its visit). One open visit per gun at a time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from mesogun.errors import ParameterError, RecordError
 from mesogun.record import schema as t
@@ -54,6 +55,25 @@ class Visit:
     """Volume delivered by the recorded shots, mL."""
 
 
+def check_note(note: str) -> None:
+    """Refuse (field ``note``) a note longer than :data:`NOTE_MAX`."""
+    if len(note) > NOTE_MAX:
+        raise ParameterError(
+            f"note is {len(note)} characters; at most {NOTE_MAX} are kept", field="note", value=len(note)
+        )
+
+
+def open_visit(db: Connection, device_serial: str, *, opened_by: str, note: str = "", **columns: Any) -> int:
+    """Insert an open visit on ``device_serial`` (with more ``columns``: a treatment session's clinical side) inside
+    the caller's transaction; its id. :class:`VisitAlreadyOpen` if one is open on the gun."""
+    v = t.visits.c
+    open_id = db.execute(select(v.id).where(v.device_serial == device_serial, v.closed.is_(None))).scalar()
+    if open_id is not None:
+        raise VisitAlreadyOpen(f"gun {device_serial} has visit {open_id} open; close it before opening another")
+    values = {"device_serial": device_serial, "opened": now(), "opened_by": opened_by, "note": note, **columns}
+    return inserted_id(db.execute(insert(t.visits).values(**values)))
+
+
 class VisitBook:
     """Opens, closes and reads visits in a :class:`TreatmentRecord` (each write its own durable commit)."""
 
@@ -62,20 +82,9 @@ class VisitBook:
 
     def open(self, device_serial: str, *, opened_by: str, note: str = "") -> Visit:
         """Open a visit on ``device_serial``; :class:`VisitAlreadyOpen` if one is open on it."""
-        if len(note) > NOTE_MAX:
-            raise ParameterError(
-                f"note is {len(note)} characters; at most {NOTE_MAX} are kept", field="note", value=len(note)
-            )
-        v = t.visits.c
+        check_note(note)
         with self.record.transaction() as db:
-            open_id = db.execute(select(v.id).where(v.device_serial == device_serial, v.closed.is_(None))).scalar()
-            if open_id is not None:
-                raise VisitAlreadyOpen(f"gun {device_serial} has visit {open_id} open; close it before opening another")
-            visit_id = inserted_id(
-                db.execute(
-                    insert(t.visits).values(device_serial=device_serial, opened=now(), opened_by=opened_by, note=note)
-                )
-            )
+            visit_id = open_visit(db, device_serial, opened_by=opened_by, note=note)
         return self.get(visit_id)
 
     def close(self, visit_id: int, *, closed_by: str) -> Visit:

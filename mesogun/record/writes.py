@@ -42,6 +42,8 @@ _SHOT_DETAILS = (
     "delivered_nl",
     "host_id",
     "other_host",
+    "zone",
+    "lot_id",
 )
 """The columns a shot's details fill in (over an "unreceived" placeholder row of an old record)."""
 
@@ -79,18 +81,39 @@ def _insert_event() -> Executable:
 
 @functools.cache
 def _shot_context() -> Executable:
-    """What a shot's row needs, in one query: the session's device, its host id, the device's epoch and counter."""
-    s, d = t.sessions.c, t.devices.c
+    """What a shot's row needs, in one query: the session's device, its host id, the device's epoch and counter,
+    and its visit's treatment zone and product lot in force now (the shot carries them: item 3's traceability)."""
+    s, d, v = t.sessions.c, t.devices.c, t.visits.c
     return (
-        select(s.device_serial, s.host_id, d.epoch, d.reconciled_to)
-        .select_from(t.sessions.outerjoin(t.devices, d.serial == s.device_serial))
+        select(s.device_serial, s.host_id, d.epoch, d.reconciled_to, v.zone, v.lot_id)
+        .select_from(
+            t.sessions.outerjoin(t.devices, d.serial == s.device_serial).outerjoin(t.visits, v.id == s.visit_id)
+        )
         .where(s.id == bindparam("session_id"))
     )
 
 
+@functools.cache
+def _in_force() -> Executable:
+    """A session's visit's treatment zone and product lot in force now (built once)."""
+    s, v = t.sessions.c, t.visits.c
+    return (
+        select(v.zone, v.lot_id)
+        .select_from(t.sessions.join(t.visits, v.id == s.visit_id))
+        .where(s.id == bindparam("session_id"))
+    )
+
+
+def in_force(db: Connection, session_id: int) -> tuple[str | None, int | None]:
+    """The zone and lot a shot of ``session_id`` written now carries (``None``: no visit, or none set)."""
+    row = db.execute(_in_force(), {"session_id": session_id}).first()
+    return (None, None) if row is None else (row[0], None if row[1] is None else int(row[1]))
+
+
 def log_message(db: Connection, session_id: int, direction: str, message: Message) -> None:
     """One command or reply/event in ``events``; a shot also in ``shots``, a ``shot_log`` page recovers shots.
-    A shot costs four statements (its event, one look-up, its row, its unreceived range), each built once."""
+    A shot costs four statements (its event, one look-up, its row, its unreceived range), each built once; the
+    look-up also reads the zone and lot in force on the session's visit, which the shot's row carries."""
     ts = now()
     db.execute(
         _insert_event(),
@@ -120,6 +143,8 @@ def log_message(db: Connection, session_id: int, direction: str, message: Messag
                 "session_id": session_id,
                 "received": 1,
                 **_details(ts, shot, other),
+                "zone": context[4],
+                "lot_id": context[5],
             },
         )
         take_from_ranges(db, serial, epoch, index)
@@ -147,25 +172,33 @@ def _details(ts: str, shot: views.Shot | views.ShotLogEntry, other_host: bool) -
 
 def recover(db: Connection, session_id: int, page: views.ShotLog) -> None:
     """A page of the device's shot log: its shots replace their "unreceived" placeholders (in the session
-    that owned them), and unreceived shots older than the log window are marked ``beyond_log``."""
+    that owned them), and unreceived shots older than the log window are marked ``beyond_log``. A recovered shot
+    carries the zone and lot in force on its owner session's visit when it is read back (the device does not
+    report them)."""
     serial, epoch = device_of(db, session_id)
     baseline = db.execute(select(t.devices.c.baseline_lifetime).where(t.devices.c.serial == serial)).scalar()
     baseline = int(baseline) if baseline is not None else 0
     ts = now()
+    carried: dict[int, tuple[str | None, int | None]] = {}
     for entry in page.entries:
         if entry.shot_index <= baseline:  # fired before this record existed: not this record's shot
             continue
         owner = take_from_ranges(db, serial, epoch, entry.shot_index)
+        session = owner if owner is not None else session_id
+        if session not in carried:
+            carried[session] = in_force(db, session)
         db.execute(
             _shot_upsert(db.dialect.name, True),
             {
                 "device_serial": serial,
                 "epoch": epoch,
                 "shot_index": entry.shot_index,
-                "session_id": owner if owner is not None else session_id,
+                "session_id": session,
                 "received": 1,
                 "recovered": 1,
                 **_details(ts, entry, other_host(db, session_id, entry.host_id)),
+                "zone": carried[session][0],
+                "lot_id": carried[session][1],
             },
         )
     if page.oldest_index > 0:

@@ -4,7 +4,7 @@ entry. Whoever may drop a trigger can still edit the table; ``mesogun record ver
 (docs/audit.md).
 
 Revision ID: 0005
-Revises: 0003 (the lead re-points it to 0004, the clinic tables, at merge)
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
