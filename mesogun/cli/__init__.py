@@ -59,6 +59,7 @@ def _register_commands() -> None:
     from mesogun.cli.device_commands import DEVICE_COMMANDS
     from mesogun.cli.devices import devices_command
     from mesogun.cli.record_commands import record_group
+    from mesogun.cli.report_commands import aftercare_command, report_command
     from mesogun.cli.visit_commands import visit_group
     from mesogun.cli.watch import watch_command
     from sims.cli import sim_command
@@ -66,6 +67,8 @@ def _register_commands() -> None:
     if "sim" in cli.commands:
         return
     cli.add_command(sim_command, "sim")
+    record_group.add_command(report_command)
+    record_group.add_command(aftercare_command)
     for record_command in record_group.commands.values():
         global_options(record_command, only=("db", "verbose"))
     cli.add_command(record_group, "record")

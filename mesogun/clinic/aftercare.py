@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from mesogun.clinic.errors import ClinicError
 from mesogun.errors import ParameterError
 
 
@@ -91,10 +92,10 @@ def lines_given(lines: Iterable[str] | None = None) -> tuple[str, ...]:
         else tuple(line.strip() for line in lines if line.strip())
     )
     if not kept:
-        raise ParameterError("aftercare needs at least one line of advice", field="aftercare", value=[])
+        raise ClinicError("aftercare needs at least one line of advice", field="aftercare", value=[])
     for line in kept:
         if len(line) > LINE_MAX or "\n" in line:
-            raise ParameterError(
+            raise ClinicError(
                 f"an aftercare line is one line of at most {LINE_MAX} characters (got {len(line)})",
                 field="aftercare",
                 value=line[:40],

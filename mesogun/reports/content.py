@@ -281,6 +281,7 @@ def _session(summary: SessionSummary) -> Section:
             Field("Device" if len(summary.devices) == 1 else "Devices", devices),
             Field("Opened", when(summary.opened)),
             Field("Closed", when(summary.closed) if summary.closed else "still open"),
+            Field("Consent", summary.consent or "not recorded"),
         ),
     )
 

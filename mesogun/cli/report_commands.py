@@ -1,0 +1,120 @@
+"""``mesogun record report|aftercare VISIT -o FILE``: a treatment session's report, or the patient's aftercare
+sheet, as PDF or HTML (docs/reports.md), made from the record's summary of the session. Pseudonymised unless
+``--identified``; the file is created readable by its owner only, as the record is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import click
+
+from mesogun.cli.record_commands import open_record
+from mesogun.clinic.summary import SessionSummary
+from mesogun.errors import ParameterError
+
+Format = Literal["pdf", "html"]
+FORMATS: tuple[Format, ...] = ("pdf", "html")
+
+
+def _options(command: click.Command) -> click.Command:
+    """The options both exports take."""
+    for option in (
+        click.argument("visit", type=int),
+        click.option(
+            "--output",
+            "-o",
+            required=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="The file to write (.pdf or .html; created readable by you only).",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            help="pdf or html (default: from the file's suffix).",
+        ),
+        click.option("--identified", is_flag=True, help="Name the patient; pseudonymous otherwise."),
+        click.option("--clinic", default="Clinic", show_default=True, metavar="NAME", help="The clinic's name."),
+    ):
+        command = option(command)
+    return command
+
+
+def format_of(output: Path, given: str | None) -> Format:
+    """The export's format: ``given``, else the file's suffix; a :class:`ParameterError` naming ``--format``."""
+    if given is not None:
+        return "pdf" if given == "pdf" else "html"
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix == "pdf":
+        return "pdf"
+    if suffix in ("html", "htm"):
+        return "html"
+    raise ParameterError(
+        f"--output {output}: cannot tell the format from the suffix {output.suffix or '(none)'!r}; name the file "
+        ".pdf or .html, or give --format pdf|html",
+        field="format",
+        value=output.suffix,
+    )
+
+
+def write_private(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output``, a new file created 0600; a :class:`ParameterError` naming ``--output``."""
+    try:
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+    except OSError as exc:
+        raise ParameterError(
+            f"--output {output}: cannot write it there: {exc.strerror or exc}", field="output", value=str(output)
+        ) from None
+
+
+def _summary(ctx: click.Context, visit: int, identified: bool) -> SessionSummary:
+    from mesogun.record.treatment import TreatmentBook
+
+    with open_record(ctx) as record:
+        return TreatmentBook(record).summary(visit, identified=identified)
+
+
+@click.command("report")
+@click.pass_context
+def report_command(
+    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, clinic: str
+) -> None:
+    """Write treatment session VISIT's report: summary, zones with volumes, parameters, lots, checklist,
+    overrides, alarms, adverse events, aftercare and the practitioner's signature (NOT SIGNED until signed off)."""
+    chosen = format_of(output, fmt)
+    summary = _summary(ctx, visit, identified)
+    from mesogun import reports
+
+    if chosen == "pdf":
+        data = reports.session_report_pdf(summary, clinic_name=clinic)
+    else:
+        data = reports.session_report_html(summary, clinic_name=clinic).encode("utf-8")
+    write_private(output, data)
+    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {'identified' if identified else 'pseudonymised'})")
+
+
+@click.command("aftercare")
+@click.pass_context
+def aftercare_command(
+    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, clinic: str
+) -> None:
+    """Write the patient's aftercare sheet for treatment session VISIT: the advice given (the default advice if
+    none was entered) and the next session suggested from the course's interval."""
+    chosen = format_of(output, fmt)
+    summary = _summary(ctx, visit, identified)
+    from mesogun import reports
+
+    if chosen == "pdf":
+        data = reports.aftercare_pdf(summary, clinic_name=clinic)
+    else:
+        data = reports.aftercare_html(summary, clinic_name=clinic).encode("utf-8")
+    write_private(output, data)
+    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {'identified' if identified else 'pseudonymised'})")
+
+
+report_command = _options(report_command)
+aftercare_command = _options(aftercare_command)
