@@ -14,6 +14,7 @@ from mesogun_service.api.audit import AuditTrail, AuditWriter
 from mesogun_service.api.deps import operator
 from mesogun_service.api.replies import BodyLimit, install_error_replies
 from mesogun_service.config import MAX_BODY_BYTES, ServiceConfig
+from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
 
 FIRST_CONNECT_WAIT_S = 10.0
@@ -43,6 +44,7 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
             await owned.close()  # every gun stopped and disarmed before the service exits
             await audit.drain()
             users.close()
+            shared.close()
 
     app = FastAPI(
         title="mesogun gun service",
@@ -53,8 +55,10 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
         docs_url="/docs" if config.loopback_only else None,
         redoc_url=None,
     )
+    shared = SharedRecord(config.record)
     app.state.config = config
     app.state.registry = owned
+    app.state.record = shared
     install_error_replies(app)
     install(app, users, AuthPolicy(loopback_only=config.loopback_only, trusted_proxy=config.trusted_proxy))
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from mesogun_service.config import DEFAULT_PORT, ServiceConfig, check, load_config
+from mesogun_service.config import DEFAULT_PORT, ServiceConfig, check, load_config, record_location
 
 
 def announcement(guns: int, where: str) -> str:
@@ -38,7 +38,7 @@ def announced_url(line: str) -> str | None:
 @click.option("--port", type=int, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port, printed).")
 @click.option("--socket", "socket_path", type=click.Path(path_type=Path), help="The local socket (mode 0600).")
 @click.option("--no-socket", is_flag=True, help="No local socket.")
-@click.option("--db", type=click.Path(path_type=Path), help="The treatment record (default: the CLI's).")
+@click.option("--db", metavar="PATH|URL", help="The treatment record: a file or postgresql://… (default: the CLI's).")
 @click.option("--accounts", type=click.Path(path_type=Path), help="The users and the audit trail.")
 @click.option("--grace", type=float, metavar="S", help="Disarm an armed gun nobody attends after S seconds.")
 def serve_command(
@@ -48,7 +48,7 @@ def serve_command(
     port: int | None,
     socket_path: Path | None,
     no_socket: bool,
-    db: Path | None,
+    db: str | None,
     accounts: Path | None,
     grace: float | None,
 ) -> None:
@@ -58,7 +58,12 @@ def serve_command(
 
     config = load_config(config_path) if config_path is not None else ServiceConfig()
     changes: dict[str, Any] = {"devices": tuple(dict.fromkeys((*config.devices, *devices)))}
-    for name, value in (("host", host), ("port", port), ("record", db), ("accounts", accounts)):
+    for name, value in (
+        ("host", host),
+        ("port", port),
+        ("record", record_location(db) if db else None),
+        ("accounts", accounts),
+    ):
         if value is not None:
             changes[name] = value
     if grace is not None:

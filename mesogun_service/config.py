@@ -32,8 +32,9 @@ class ServiceConfig:
     port: int = DEFAULT_PORT
     socket: Path | None = field(default_factory=default_socket_path)
     """The local socket (mode 0600) for CLI access on this machine; ``None``: none."""
-    record: Path | None = None
-    """The treatment record (default: the user's data folder, as for the CLI)."""
+    record: Path | str | None = None
+    """The treatment record: a file, or a database URL (``postgresql://…``: one record for a clinic's rooms);
+    default: the user's data folder, as for the CLI."""
     accounts: Path | None = None
     """The users and the audit trail (default: ``accounts.sqlite`` beside the default record)."""
     attended_grace_s: float = DEFAULT_ATTENDED_GRACE_S
@@ -63,6 +64,13 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "trusted_proxy": str,
     "baud": int,
 }
+
+
+def record_location(given: str) -> Path | str:
+    """A record given as text: a database URL as it is, a file path with ``~`` expanded."""
+    from mesogun.record.database import is_url
+
+    return given if is_url(given) else Path(given).expanduser()
 
 
 def load_config(path: Path) -> ServiceConfig:
@@ -100,9 +108,10 @@ def config_from(data: dict[str, Any], *, source: str = "the config") -> ServiceC
     changes: dict[str, Any] = {k: data[k] for k in ("host", "port", "trusted_proxy", "baud") if k in data}
     if "attended_grace_s" in data:
         changes["attended_grace_s"] = float(data["attended_grace_s"])
-    for key in ("record", "accounts"):
-        if key in data:
-            changes[key] = Path(data[key]).expanduser()
+    if "record" in data:
+        changes["record"] = record_location(data["record"])
+    if "accounts" in data:
+        changes["accounts"] = Path(data["accounts"]).expanduser()
     if "socket" in data:
         changes["socket"] = None if data["socket"] is False else Path(str(data["socket"])).expanduser()
     return check(replace(config, **changes))

@@ -41,7 +41,7 @@ class HostedGun:
     def __init__(
         self,
         url: str,
-        record: Path | None,
+        record: Path | str | None,
         *,
         grace_s: float,
         transport: Transport | None = None,

@@ -21,7 +21,7 @@ class GunRegistry:
         self._watchers: list[asyncio.Task[None]] = []
 
     @classmethod
-    def for_urls(cls, urls: tuple[str, ...], record: Path | None, *, grace_s: float) -> GunRegistry:
+    def for_urls(cls, urls: tuple[str, ...], record: Path | str | None, *, grace_s: float) -> GunRegistry:
         """A registry of the guns at ``urls``, each recorded in ``record``."""
         return cls([HostedGun(url, record, grace_s=grace_s) for url in urls])
 

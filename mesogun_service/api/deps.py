@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Request
 from mesogun_service.accounts import Principal, Role
 from mesogun_service.accounts.auth import require_role
 from mesogun_service.hosted import HostedGun
+from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
 
 
@@ -34,8 +35,15 @@ async def hosted_gun(
     return _registry(request).get(serial)
 
 
+async def shared_record(request: Request) -> SharedRecord:
+    """The service's treatment record (:class:`SharedRecord`: use it through ``await record.call(work)``)."""
+    record: SharedRecord = request.app.state.record
+    return record
+
+
 Hosted = Annotated[HostedGun, Depends(hosted_gun)]
 Guns = Annotated[GunRegistry, Depends(registry)]
+Record = Annotated[SharedRecord, Depends(shared_record)]
 
 
 _PRACTITIONER = require_role(Role.PRACTITIONER)

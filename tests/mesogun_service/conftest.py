@@ -67,7 +67,7 @@ def running_service(tmp_path: Path) -> ServiceFactory:
 
     @contextlib.asynccontextmanager
     async def start(devices: tuple[str, ...] = ("sim://?serial=SIM0001",), **config: Any) -> AsyncIterator[Running]:
-        record, accounts = tmp_path / "record.sqlite", tmp_path / "accounts.sqlite"
+        record, accounts = config.pop("record", tmp_path / "record.sqlite"), tmp_path / "accounts.sqlite"
         add_user(accounts)
         config = {"socket": None, **config}
         settings = ServiceConfig(devices=devices, port=0, record=record, accounts=accounts, **config)

@@ -22,6 +22,11 @@ def test_a_config_file_sets_the_guns_and_where_the_service_listens(tmp_path: Pat
     assert config.record == Path("~/record.sqlite").expanduser() and not config.loopback_only
 
 
+def test_a_database_url_for_the_record_is_kept_as_a_url() -> None:
+    url = "postgresql://mesogun@db.clinic.local/record"
+    assert config_from({"record": url}).record == url
+
+
 @pytest.mark.parametrize(
     ("data", "words"),
     [

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from mesogun.record import TreatmentRecord
+from tests.mesogun.record.conftest import postgres_cluster, postgres_url
+
+__all__ = ["postgres_cluster", "postgres_url"]  # the record tests' throw-away PostgreSQL, for the clinic's case
 
 
 def test_a_visit_holds_its_connection_and_shots_and_is_closed_explicitly(real, running_service) -> None:
@@ -44,5 +47,23 @@ def test_a_visit_left_open_goes_on_recording_after_the_service_restarts(real, ru
             assert resumed["id"] == visit["id"] and resumed["shots"] == 2 and len(resumed["sessions"]) == 2
         with TreatmentRecord(svc.record) as record:
             assert len(record.sessions()) == 3  # before the visit, the visit's first, the visit after the restart
+
+    real(scenario)
+
+
+def test_a_service_on_a_postgresql_record_keeps_its_visits_and_shots_there(real, running_service, postgres_url) -> None:
+    """A clinic's several rooms share one record: ``mesogun serve --db postgresql://…``."""
+
+    async def scenario() -> None:
+        async with running_service(record=postgres_url) as svc:
+            await svc.ready_to_treat()
+            visit = await svc.ok("POST", svc.gun("/visits"), json={"note": "room 2"})
+            await svc.ok("POST", svc.gun("/arm"))
+            await svc.ok("POST", svc.gun("/fire"), json={"count": 3})
+            await svc.ok("POST", svc.gun("/disarm"))
+            closed = await svc.ok("POST", f"/visits/{visit['id']}/close")
+            assert closed["shots"] == 3
+        with TreatmentRecord(postgres_url) as record:
+            assert sum(s.shots_recorded for s in record.sessions()) == 3
 
     real(scenario)
