@@ -22,6 +22,8 @@ from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded, UnknownPres
 from mesogun.clinic.limits import Breach
 from mesogun.clinic.presets import Preset
 from mesogun.record import TreatmentRecord
+from mesogun.record.presets import PresetBook
+from mesogun.record.summaries import OVERRIDE_NOTE
 from mesogun.record.treatment import TreatmentBook, preset_of, zone_volume_ml
 from mesogun.record.visits import NoSuchVisit
 from mesogun_service.hosted import HostedGun
@@ -103,18 +105,28 @@ class SoftLimits:
     # -------------------------------------------------------------------------------------------- the checks
 
     async def check_configure(
-        self, *, mode: Mode | None, depth_mm: float | None, reason: str | None, actor: Actor
+        self, *, mode: Mode | None, depth_mm: float | None, preset: str | None, reason: str | None, actor: Actor
     ) -> str | None:
-        """A configure to ``mode`` at ``depth_mm`` (what the gun will be set to): refused beyond the session's depth
-        limits (the mode's, the preset's) without ``reason``; the override kept (its reason returned) with one."""
-        state = await self.current()
-        if state is None or depth_mm is None:
+        """A configure to ``mode`` at ``depth_mm`` (what the gun will be set to): refused past a depth limit without
+        ``reason``; with one, the override is kept and its reason returned. In a treatment session the limits are
+        the mode's and the session preset's (the override kept beside the session's values); outside one, the
+        mode's and those of ``preset`` (where the values came from; the override kept as the connection's note,
+        as the CLI enters it)."""
+        if depth_mm is None:
             return None
-        visit = state.visit_id
-        found = await self.record.call(
-            lambda r: TreatmentBook(r).check_limits(visit, mode=mode, depth_mm=depth_mm, planned_ml=0.0)
-        )
-        return await self._authorize(state, [b for b in found if b.field == "depth_mm"], reason, actor)
+        state = await self.current()
+        if state is not None:
+            visit = state.visit_id
+            found = await self.record.call(
+                lambda r: TreatmentBook(r).check_limits(visit, mode=mode, depth_mm=depth_mm, planned_ml=0.0)
+            )
+            return await self._authorize(state, [b for b in found if b.field == "depth_mm"], reason, actor)
+        chosen = None if preset is None else await self.record.call(lambda r: PresetBook(r).find(preset))
+        found = limits.breaches(chosen, mode, depth_mm)
+        kept = _authorized(found, reason)
+        if kept is not None:
+            await self.hosted.gun.note(OVERRIDE_NOTE, "confirmed: " + "; ".join(b.message for b in found), kept)
+        return kept
 
     async def check_fire(self, *, count: int, dose_ml: float, reason: str | None, actor: Actor) -> str | None:
         """A fire of ``count`` shots of ``dose_ml`` (0: until stopped, at least one shot): refused if the zone would
@@ -149,25 +161,9 @@ class SoftLimits:
     async def _authorize(
         self, state: ZoneState, found: Sequence[Breach], reason: str | None, actor: Actor
     ) -> str | None:
-        if not found:
+        """:func:`_authorized`, the override then kept in the session (beside its values, with the reason)."""
+        if _authorized(found, reason) is None:
             return None
-        if reason is None:
-            try:
-                limits.authorize(found, None)
-            except SoftLimitExceeded as exc:
-                names = ", ".join(b.limit for b in found)
-                raise SoftLimitExceeded(
-                    f"{exc.args[0]} (soft limit {names}); nothing was sent: {HOW_TO_OVERRIDE}",
-                    field=exc.field,
-                    value=exc.value,
-                ) from None
-        if reason is not None and not reason.strip():
-            raise ReasonRequired(
-                "override_reason is blank: an override of a soft limit needs a reason, entered in the record "
-                f"({'; '.join(b.message for b in found)}); nothing was sent",
-                field="override_reason",
-                value=reason,
-            )
         visit = state.visit_id
         return await self.record.call(lambda r: TreatmentBook(r).override(visit, found, reason, actor=actor))
 
@@ -197,3 +193,24 @@ def _load(record: TreatmentRecord, visit_id: int) -> ZoneState | None:
             preset = None
         delivered = zone_volume_ml(db, visit_id, treatment.zone)
     return ZoneState(visit_id, treatment.zone, preset, delivered)
+
+
+def _authorized(found: Sequence[Breach], reason: str | None) -> str | None:
+    """:func:`mesogun.clinic.limits.authorize` as the service says it: a refusal names the limits and how to
+    override through the API (the field ``override_reason`` for a blank one)."""
+    if not found:
+        return None
+    if reason is not None and not reason.strip():
+        raise ReasonRequired(
+            "override_reason is blank: an override of a soft limit needs a reason, entered in the record "
+            f"({'; '.join(b.message for b in found)}); nothing was sent",
+            field="override_reason",
+            value=reason,
+        )
+    try:
+        return limits.authorize(found, reason)
+    except SoftLimitExceeded as exc:
+        names = ", ".join(b.limit for b in found)
+        raise SoftLimitExceeded(
+            f"{exc.args[0]} (soft limit {names}); nothing was sent: {HOW_TO_OVERRIDE}", field=exc.field, value=exc.value
+        ) from None

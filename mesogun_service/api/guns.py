@@ -7,9 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from firmware_protocol import Mode
-from mesogun.clinic.limits import breaches
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
-from mesogun.record.summaries import OVERRIDE_NOTE
 from mesogun.units import DEPTH, to_wire
 from mesogun_service.api.bodies import ArmBody, ConfigureBody, CountBody, FireBody, NoteBody, PrimeBody, SyringeBody
 from mesogun_service.api.deps import Guns, Hosted, Limits, actor_of, operator
@@ -62,10 +60,10 @@ async def diagnostics(hosted: Hosted) -> Any:
 
 @router.post("/{serial}/configure")
 async def configure(request: Request, hosted: Hosted, soft: Limits, body: ConfigureBody) -> dict[str, Any]:
-    """Set depth, dose, rate and mode (omitted ones keep their value); the status after. In a treatment session a
-    depth past a soft limit (the mode's, the session's preset's) is refused (409) unless ``override_reason`` says
-    why (then entered in the record beside the values, before anything is sent); outside one, an
-    ``override_reason`` is entered as the CLI's override note when a soft limit is passed."""
+    """Set depth, dose, rate and mode (omitted ones keep their value); the status after. A depth past a soft limit
+    (the mode's; a treatment session's preset's, else the body's ``preset``'s) is refused (409) unless
+    ``override_reason`` says why, entered in the record before anything is sent. The device's hard limits are
+    checked first and never overridden."""
     gun = hosted.gun
     if body.depth_mm is not None or body.mode is not None:
         settings = gun.status.settings
@@ -73,12 +71,9 @@ async def configure(request: Request, hosted: Hosted, soft: Limits, body: Config
         if body.depth_mm is not None:
             to_wire(DEPTH, body.depth_mm, gun.info.limits.depth_um)  # a hard limit first: never overridden
         mode = _mode_or_none(body.mode) if body.mode is not None else settings.mode
-        actor = actor_of(request)
-        kept = await soft.check_configure(mode=mode, depth_mm=depth, reason=body.override_reason, actor=actor)
-        if kept is None and body.override_reason is not None and await soft.current() is None:
-            found = breaches(None, mode, depth)
-            if found and body.override_reason.strip():
-                await gun.note(OVERRIDE_NOTE, "confirmed: " + "; ".join(b.message for b in found), body.override_reason)
+        await soft.check_configure(
+            mode=mode, depth_mm=depth, preset=body.preset, reason=body.override_reason, actor=actor_of(request)
+        )
     await gun.configure(
         depth_mm=body.depth_mm, dose_ml=body.dose_ml, rate_hz=body.rate_hz, mode=body.mode, wait=body.wait
     )
