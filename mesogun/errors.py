@@ -308,7 +308,7 @@ class RecordError(MesogunError):
 
 
 class NoSuchSession(RecordError):
-    """The treatment record holds no session with this number (``record show 999``): a usage error (exit 2).
+    """The treatment record holds no session with this number (``record show --session 999``): a usage error (exit 2).
 
     Example: "no session 999 in the treatment record /home/u/.local/share/mesogun/treatment-record.sqlite
     (see 'mesogun record list')".

@@ -373,7 +373,8 @@ class ServiceClient:
 
     def start_treatment(self, serial: str, **fields: Any) -> dict[str, Any]:
         """``POST /guns/{serial}/treatments``: a treatment session started on the gun (patient_id, lot_id, zone,
-        checklist, course_id, preset, override_reason, syringe_brand, syringe_ml, needle_gauge, needle_length_mm)."""
+        consent, checklist, course_id, preset, override_reason, syringe_brand, syringe_ml, needle_gauge,
+        needle_length_mm)."""
         return self._gun("POST", serial, "/treatments", _given(fields))
 
     def current_treatment(self, serial: str) -> dict[str, Any]:

@@ -20,11 +20,11 @@ from mesogun.clinic import limits
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded, UnknownPreset, VisitNotTreatment
 from mesogun.clinic.limits import Breach
-from mesogun.clinic.presets import Preset
+from mesogun.clinic.presets import Preset, find
 from mesogun.record import TreatmentRecord
-from mesogun.record.presets import PresetBook
+from mesogun.record.presets import PresetBook, clinic_presets
 from mesogun.record.summaries import OVERRIDE_NOTE
-from mesogun.record.treatment import TreatmentBook, preset_of, zone_volume_ml
+from mesogun.record.treatment import TreatmentBook, zone_volume_ml
 from mesogun.record.visits import NoSuchVisit
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
@@ -188,7 +188,7 @@ def _load(record: TreatmentRecord, visit_id: int) -> ZoneState | None:
         return None
     with record.reading() as db:
         try:
-            preset = preset_of(db, treatment.preset)
+            preset = None if treatment.preset is None else find(treatment.preset, clinic_presets(db))
         except UnknownPreset:  # a clinic preset no longer on record: no limits to keep
             preset = None
         delivered = zone_volume_ml(db, visit_id, treatment.zone)

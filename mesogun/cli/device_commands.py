@@ -151,8 +151,8 @@ def set_command(
     the --preset's own soft limit (face 2.5 mm, scalp 3.5 mm), warns and asks for confirmation and a reason on a
     terminal; without a terminal it needs --yes --reason TEXT, else it exits 2
     and sends nothing. A confirmed override is entered in the treatment record with its reason (see 'mesogun
-    record show'). Through a gun service with a treatment session open on the gun, the service also checks the
-    session preset's limits (refused, exit 2, unless --yes --reason).
+    record show --session'). Through a gun service with a treatment session open on the gun, the service also
+    checks the session preset's limits (refused, exit 2, unless --yes --reason).
     """
     chosen: Preset | None = None
     if preset is not None:

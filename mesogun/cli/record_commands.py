@@ -1,4 +1,5 @@
-"""``mesogun record list|show|export``: read the treatment record."""
+"""``mesogun record list|show|export``: read the treatment record (``show``: a treatment session's summary, or one
+connection with ``--session``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 
 from mesogun.cli.output import emit_fields, emit_json, emit_table
+from mesogun.clinic.summary import SessionSummary
 from mesogun.errors import ParameterError, RecordError
 from mesogun.record import AlarmRow, TreatmentRecord
 from mesogun.record.store import one_line
@@ -55,16 +57,130 @@ def record_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @record_group.command("show")
-@click.argument("session", type=int)
-@click.option("--json", "as_json", is_flag=True, help="The session summary and its shots as JSON.")
+@click.argument("visit", type=int, required=False)
+@click.option(
+    "--session",
+    type=int,
+    metavar="SESSION",
+    help="Show one connection of 'record list' instead: its summary, alarms, notes and every shot.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+@click.option("--identified", is_flag=True, help="Name the patient (identifying details); pseudonymous otherwise.")
 @click.pass_context
-def record_show(ctx: click.Context, session: int, as_json: bool) -> None:
-    """Show one session: summary, its alarms, the operator's notes (soft-limit overrides and their reasons)
-    and every shot (exit 2 if the record has no session SESSION).
-    Alarms list both clocks: host_time_utc is the host's wall clock (UTC) when it was recorded,
-    device_time_ms the device's clock (ms since its last power-on; '-' if the device did not say). A session
-    of kind between_sessions holds what the device did while no host was connected, found at the next connect.
+def record_show(ctx: click.Context, visit: int | None, session: int | None, as_json: bool, identified: bool) -> None:
+    """Show one treatment session (visit VISIT): the patient (pseudonymous unless --identified), practitioner and
+    course; preset, modes, lots, syringe and needle; shots, volume and depth per zone; the checklist, overrides
+    with their reasons, alarms, adverse events, aftercare, notes, the sign-off and the next session suggested
+    (exit 2 if the record has no visit VISIT).
+
+    With --session SESSION instead: one connection (a record session of 'record list'): its summary, alarms,
+    the operator's notes (soft-limit overrides and their reasons) and every shot. Alarms list both clocks:
+    host_time_utc is the host's wall clock (UTC) when it was recorded, device_time_ms the device's clock (ms
+    since its last power-on; '-' if the device did not say). A session of kind between_sessions holds what the
+    device did while no host was connected, found at the next connect.
     """
+    if (visit is None) == (session is None):
+        raise click.UsageError("give a VISIT (a treatment session), or --session SESSION (a connection), not both")
+    if session is not None:
+        if identified:
+            raise click.UsageError("--identified is for a VISIT: a connection names no patient")
+        _show_session(ctx, session, as_json)
+        return
+    assert visit is not None
+    from mesogun.record.treatment import TreatmentBook  # the clinic's record: loaded for this command only
+
+    with open_record(ctx) as record:
+        summary = TreatmentBook(record).summary(visit, identified=identified)
+    if as_json:
+        emit_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _print_summary(s: SessionSummary) -> None:
+    """A treatment session's summary for people: fields, then zones, then the lists (each "none" when empty)."""
+    who = s.patient or "-"
+    if s.patient_name:
+        who = f"{who} ({s.patient_name})"
+    course = None
+    if s.course_id is not None:
+        course = (
+            f"{s.course_id}: {s.indication}, session {s.session_number} of {s.planned_sessions}, every "
+            f"{s.interval_days} days"
+        )
+    shots = f"{s.shots} ({s.shots_unreceived} unreceived), {s.volume_ml:g} mL"
+    emit_fields(
+        {
+            "visit": s.visit_id,
+            "patient": who,
+            "practitioner": s.practitioner,
+            "course": course,
+            "next_session": s.next_session,
+            "devices": list(s.devices),
+            "opened": s.opened,
+            "closed": s.closed,
+            "preset": s.preset,
+            "mode": s.mode,
+            "depth_mm": None if s.depth_mm is None else _span(s.depth_mm),
+            "dose_ml": None if s.dose_ml is None else _span(s.dose_ml),
+            "lots": [f"{lot.product} lot {lot.lot} (expires {lot.expiry})" for lot in s.lots],
+            "syringe": s.syringe,
+            "needle": s.needle,
+            "shots": shots,
+            "signed_off": None if s.signoff is None else f"{s.signoff.by} at {s.signoff.at}: {s.signoff.meaning}",
+        }
+    )
+    click.echo()
+    if s.zones:
+        rows = [
+            {
+                "zone": z.zone or "-",
+                "label": z.label,
+                "shots": z.shots,
+                "volume_ml": f"{z.volume_ml:g}",
+                "depth_mm": None
+                if z.depth_mm_min is None or z.depth_mm_max is None
+                else _span((z.depth_mm_min, z.depth_mm_max)),
+            }
+            for z in s.zones
+        ]
+        emit_table(rows, ["zone", "label", "shots", "volume_ml", "depth_mm"])
+    else:
+        click.echo("zones: no shots")
+    sections: list[tuple[str, list[str]]] = [
+        (
+            "checklist",
+            [f"{a.item}: {'PRESENT' if a.present else 'no'}{f' ({a.note})' if a.note else ''}" for a in s.checklist],
+        ),
+        (
+            "overrides",
+            [f"{o.ts} {o.limit}: {o.detail} (reason: {o.reason}{f'; by {o.by}' if o.by else ''})" for o in s.overrides],
+        ),
+        ("alarms", [f"{a.ts} {a.code} ({a.priority}){f': {a.detail}' if a.detail else ''}" for a in s.alarms]),
+        (
+            "adverse events",
+            [
+                f"{e.ts} {e.kind} ({e.severity}, by {e.by}){f': {e.detail}' if e.detail else ''}"
+                for e in s.adverse_events
+            ],
+        ),
+        ("aftercare", list(s.aftercare)),
+        ("notes", list(s.notes)),
+    ]
+    for title, lines in sections:
+        click.echo()
+        click.echo(f"{title}:" if lines else f"{title}: none")
+        for line in lines:
+            click.echo(f"  {line}")
+
+
+def _span(values: tuple[float, float]) -> str:
+    low, high = values
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
+def _show_session(ctx: click.Context, session: int, as_json: bool) -> None:
+    """``record show --session``: one connection with its alarms, notes and shots."""
     with open_record(ctx) as record:
         summary = record.session(session)
         alarms = record.alarms(session)

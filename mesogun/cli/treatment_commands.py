@@ -149,6 +149,7 @@ def summary_text(summary: dict[str, Any]) -> dict[str, str]:
         "zones": "; ".join(zones) or "no shots",
         "shots": f"{summary['shots']}, {summary['volume_ml']:.3f} mL"
         + (f"; {summary['shots_unreceived']} more unreceived" if summary["shots_unreceived"] else ""),
+        "consent": str(summary.get("consent") or "-"),
         "checklist": ("; ".join(checklist) if checklist else "all answered, none present")
         if summary["checklist"]
         else "-",
@@ -183,6 +184,12 @@ def session_group() -> None:
 @click.option("--lot", "lot_id", type=int, required=True, metavar="ID", help="The lot ('mesogun lot list').")
 @click.option("--preset", metavar="NAME", help="The preset (default: the course's); its soft limits apply.")
 @click.option("--zone", required=True, metavar="ZONE", help="The first zone, e.g. face.forehead.")
+@click.option(
+    "--consent",
+    required=True,
+    metavar="TEXT",
+    help="How the patient's informed consent was given, e.g. 'signed form v3'.",
+)
 @click.option("--syringe", metavar="'BRAND SIZE'", help="The syringe, e.g. 'BD 5' (5 mL).")
 @click.option("--needle", metavar="GAUGE:LENGTH", help="The needle, e.g. 32G:4mm.")
 @click.option(
@@ -208,6 +215,7 @@ def start_command(
     lot_id: int,
     preset: str | None,
     zone: str,
+    consent: str,
     syringe: str | None,
     needle: str | None,
     answers: tuple[str, ...],
@@ -223,6 +231,7 @@ def start_command(
     fields: dict[str, Any] = {
         "lot_id": lot_id,
         "zone": zone,
+        "consent": consent,
         "checklist": checklist,
         "course_id": course_id,
         "preset": preset,

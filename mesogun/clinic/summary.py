@@ -131,3 +131,5 @@ class SessionSummary:
     signoff: SignOff | None
     next_session: str | None
     """The suggested date of the next session (ISO date), from the course's interval; ``None``: none planned."""
+    consent: str | None = None
+    """How the patient's informed consent was given (e.g. "signed form v3"); ``None``: not on record."""

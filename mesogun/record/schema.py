@@ -66,6 +66,7 @@ visits = Table(
     Column("needle_length_um", Int),
     Column("needle_changed", Text, comment="when the needle in use was fitted (its shots count from then)"),
     Column("zone", Text, comment="the treatment zone in force now (mesogun.clinic.zones; shots.zone: per shot)"),
+    Column("consent", Text, comment="how the patient's informed consent was given, e.g. 'signed form v3'"),
     Column("signed_off_by", Text, comment="the practitioner's signature: who"),
     Column("signed_off_at", Text, comment="… when"),
     Column("signed_off_meaning", Text, comment="… and what it means"),

@@ -60,6 +60,7 @@ def summary(db: Connection, visit_id: int, *, identified: bool = False) -> Sessi
             v.signed_off_by,
             v.signed_off_at,
             v.signed_off_meaning,
+            v.consent,
             v.course_id,
             p.pseudonym,
             i.name,
@@ -137,6 +138,7 @@ def summary(db: Connection, visit_id: int, *, identified: bool = False) -> Sessi
             else None
         ),
         next_session=upcoming,
+        consent=row.consent,
     )
 
 

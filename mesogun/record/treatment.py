@@ -10,7 +10,7 @@ audit log. The actor (:class:`~mesogun.clinic.actors.Actor`) is who the gun serv
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +24,7 @@ from mesogun.clinic import limits, lots, needles, zones
 from mesogun.clinic.actors import PRACTITIONER, Actor
 from mesogun.clinic.checklist import DEFAULT_ITEMS, AnswerGiven, ChecklistItem
 from mesogun.clinic.errors import ClinicError, VisitNotTreatment
-from mesogun.clinic.presets import Preset, find
+from mesogun.clinic.presets import find
 from mesogun.clinic.summary import SessionSummary, SignOff
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
@@ -100,6 +100,7 @@ class TreatmentBook:
         lot_id: int,
         zone: str,
         checklist: Mapping[str, AnswerGiven],
+        consent: str,
         course_id: int | None = None,
         preset: str | None = None,
         override_reason: str | None = None,
@@ -110,14 +111,17 @@ class TreatmentBook:
         today: date | None = None,
     ) -> Started:
         """Open a treatment session on the gun for the patient (in ``course_id`` if given), checked first: the
-        actor's practitioner role, the zone, every checklist item answered (a contraindication present only with
+        actor's practitioner role, the zone, the patient's informed ``consent`` (how it was given, e.g. "signed
+        form v3"; never blank), every checklist item answered (a contraindication present only with
         ``override_reason``), the patient, the course (the patient's, open), the lot (not expired ``today``), the
         preset (``None``: the course's). Each refusal names its field; nothing is written then."""
         actor.require(PRACTITIONER, "starting a treatment session")
         zone_id = zones.zone(zone).id
+        consent_kept = _text(consent, "consent", limit=200)
         checked = checklist_rules.check(checklist, items=self.checklist_items, override_reason=override_reason)
         check_note(note)
         syringe = _syringe(syringe_brand, syringe_ml)
+        fitted = _needle_columns(needle)
         day = today or date.today()
         with self.record.transaction() as db:
             patient_of(db, patient_id)
@@ -136,8 +140,9 @@ class TreatmentBook:
                 "preset": chosen,
                 "lot_id": lot_id,
                 "zone": zone_id,
+                "consent": consent_kept,
                 **syringe,
-                **_needle_columns(needle),
+                **fitted,
                 "needle_changed": None if needle is None else now(),
             }
             visit_id = open_visit(db, device_serial, opened_by=actor.name, note=note, **clinical)
@@ -383,7 +388,10 @@ class TreatmentBook:
         from mesogun.record import summaries
 
         with self.record.reading() as db:
-            return summaries.summary(db, visit_id, identified=identified)
+            try:
+                return summaries.summary(db, visit_id, identified=identified)
+            except NoSuchVisit:
+                raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}") from None
 
     def history(self, patient_id: int, *, identified: bool = False) -> list[SessionSummary]:
         """The patient's treatment sessions, oldest first."""
@@ -402,7 +410,7 @@ class TreatmentBook:
         action: str,
         values: Mapping[str, Any],
         *,
-        check: Any = None,
+        check: Callable[[Connection], None] | None = None,
     ) -> None:
         """Update an open session's columns with an audit entry holding the old values and the new."""
         v = t.visits.c
@@ -520,8 +528,3 @@ def treatment_of(db: Connection, visit_id: int, *, open_only: bool = False) -> T
         closed=row.closed,
         signoff=signoff,
     )
-
-
-def preset_of(db: Connection, name: str | None) -> Preset | None:
-    """The preset a session names (built in or the clinic's), ``None`` for none."""
-    return None if name is None else find(name, clinic_presets(db))

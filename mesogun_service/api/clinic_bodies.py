@@ -71,6 +71,9 @@ class TreatmentBody(Body):
     checklist: dict[str, bool | ChecklistAnswerBody] = Field(
         max_length=64, description="Every item of GET /checklist answered: true (present) or false"
     )
+    consent: str = Field(
+        max_length=LINE, description="How the patient's informed consent was given, e.g. 'signed form v3'"
+    )
     course_id: int | None = None
     preset: str | None = Field(default=None, max_length=40, description="Default: the course's")
     override_reason: str | None = Field(

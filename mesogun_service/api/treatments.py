@@ -69,9 +69,10 @@ async def _follow(guns: GunRegistry, visit_id: int, soft_of: Mapping[str, Any]) 
 
 @router.post("/guns/{serial}/treatments")
 async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, body: TreatmentBody) -> Any:
-    """Start a treatment session on the gun (a practitioner): the patient (and course), the lot (not expired),
-    the preset (default: the course's), the zone and every checklist item answered (a contraindication present
-    only with ``override_reason``). The gun's connection is recorded in it from now on."""
+    """Start a treatment session on the gun (a practitioner): the patient (and course), how their informed consent
+    was given, the lot (not expired), the preset (default: the course's), the zone and every checklist item
+    answered (a contraindication present only with ``override_reason``). The gun's connection is recorded in it
+    from now on."""
     serial = hosted.serial
     if serial is None:
         raise NotConnected(f"the gun at {hosted.url} has not been connected yet: its serial number is not known")
@@ -89,6 +90,7 @@ async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, 
             lot_id=body.lot_id,
             zone=body.zone,
             checklist=answers,
+            consent=body.consent,
             preset=body.preset,
             override_reason=body.override_reason,
             syringe_brand=body.syringe_brand,

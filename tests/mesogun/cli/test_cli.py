@@ -161,7 +161,7 @@ def test_record_of_an_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
     and the file, not "record unavailable" (6)."""
     db = tmp_path / "r.sqlite"
     TreatmentRecord(db).close()
-    assert_one_line_error(mesogun("record", "show", "42", db=db), 2, "no session 42", str(db))
+    assert_one_line_error(mesogun("record", "show", "--session", "42", db=db), 2, "no session 42", str(db))
     assert_one_line_error(mesogun("record", "export", "42", db=db), 2, "no session 42", str(db))
 
 
@@ -416,7 +416,7 @@ def test_a_record_with_damaged_inner_pages_is_named_and_left_untouched(tmp_path:
     damaged = db.read_bytes()
     for args in (
         ("record", "list"),
-        ("record", "show", "1"),
+        ("record", "show", "--session", "1"),
         ("record", "export", "1"),
         ("--device", "sim://", "status"),
         ("--device", "sim://", "fire", "--count", "1"),

@@ -32,8 +32,8 @@ TINY = {
 }
 """A clinic preset whose zone limit five shots of 0.02 mL reach."""
 
-CLEAR = [arg for item in DEFAULT_ITEMS for arg in ("--checklist", f"{item.id}=no")]
-"""Every checklist item answered no, as options."""
+CLEAR = ["--consent", "signed form v3", *(arg for item in DEFAULT_ITEMS for arg in ("--checklist", f"{item.id}=no"))]
+"""The consent and every checklist item answered no, as options."""
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_
         ((*start, "--zone", "face.ear", *CLEAR), "face.ear"),
         ((*start, "--zone", "face.chin", *CLEAR[:-2]), "retinol_alcohol"),
         ((*start, "--zone", "face.chin", *CLEAR, "--checklist", "pregnancy=yes"), "override"),
-        ((*start, "--zone", "face.chin", "--checklist", "pregnancy=maybe"), "ITEM=yes"),
+        ((*start, "--zone", "face.chin", "--consent", "x", "--checklist", "pregnancy=maybe"), "ITEM=yes"),
         (("session", "start", "--patient", "999", "--lot", str(lot), "--zone", "neck", *CLEAR), "patient 999"),
         (("session", "zone", "neck"), "no treatment session is open"),
     ):
@@ -130,7 +130,8 @@ def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_
         assert code == 2 and named in err.strip().splitlines()[-1], (args, err)  # the one error line (click's last)
     answers = tmp_path / "answers.toml"
     answers.write_text("\n".join(f"{item.id} = false" for item in DEFAULT_ITEMS) + "\n")
-    started = ok(run, *start, "--zone", "face.chin", "--checklist-file", str(answers), "--needle", "32G:4mm",
+    started = ok(run, *start, "--zone", "face.chin", "--checklist-file", str(answers), "--consent", "signed",
+                 "--needle", "32G:4mm",
                  "--syringe", "BD 5")  # fmt: skip
     assert started["zone"] == "face.chin" and started["needle"] == {"gauge": 32, "length_mm": 4.0}
     assert (started["syringe_brand"], started["syringe_ml"]) == ("BD", 5.0)
@@ -192,7 +193,8 @@ def test_a_treatment_session_typed_at_the_command_line(run: Run, served: ServedG
                      "--interval", "21", "--preset", "scalp")["id"]  # fmt: skip
     lot = mesogun("lot", "add", "--product", "Dutasteride 0.01%", "--number", "D77", "--expiry", "2099-06-30")["id"]
     started = mesogun("session", "start", "--patient", "P-E2E", "--course", str(course), "--lot", str(lot),
-                      "--zone", "scalp.crown", "--checklist-file", str(answers))  # fmt: skip
+                      "--zone", "scalp.crown", "--checklist-file", str(answers),
+                      "--consent", "verbal, witnessed")  # fmt: skip
     assert started["preset"] == "scalp"
     assert mesogun("fire", "--count", "2")["fired"] == 2
     mesogun("session", "zone", "scalp.vertex")

@@ -44,9 +44,13 @@ def settings(url: str, db: Path) -> dict[str, object]:
 
 
 def notes(db: Path) -> list[dict[str, str]]:
-    """Every note of every session, read back through ``record show --json``."""
+    """Every note of every session, read back through ``record show --session N --json``."""
     sessions = [json.loads(line)["session"] for line in mesogun("record", "list", "--json", db=db).stdout.splitlines()]
-    return [n for s in sessions for n in json.loads(mesogun("record", "show", str(s), "--json", db=db).stdout)["notes"]]
+    return [
+        n
+        for s in sessions
+        for n in json.loads(mesogun("record", "show", "--session", str(s), "--json", db=db).stdout)["notes"]
+    ]
 
 
 def test_a_preset_applies_its_values_and_explicit_options_win(tcp_gun: SpawnedSimulator, tmp_path: Path) -> None:

@@ -30,12 +30,12 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_show_lists_alarms_with_both_clocks_and_priority(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--db", str(db), "record", "show", "1"]) == 0
+    assert main(["--db", str(db), "record", "show", "--session", "1"]) == 0
     out = capsys.readouterr().out
     assert "host wall clock, UTC" in out and "device clock" in out
     rows = [line.split() for line in out.splitlines() if line.split()[2:3] == ["occlusion"]]
     assert [(row[1], row[3], row[4]) for row in rows] == [("1000", "high", "yes"), ("2000", "high", "no")]
-    assert main(["--db", str(db), "record", "show", "1", "--json"]) == 0
+    assert main(["--db", str(db), "record", "show", "--session", "1", "--json"]) == 0
     alarms = json.loads(capsys.readouterr().out)["alarms"]
     assert [(a["code"], a["device_time_ms"], a["priority"], a["raised"]) for a in alarms] == [
         ("occlusion", 1000, "high", True),
@@ -52,7 +52,7 @@ def test_list_labels_the_between_sessions_entry(db: Path, capsys: pytest.Capture
         (3, BETWEEN_SESSIONS, 1),
         (2, "treatment", 0),
     ]
-    assert main(["--db", str(db), "record", "show", "3"]) == 0
+    assert main(["--db", str(db), "record", "show", "--session", "3"]) == 0
     out = capsys.readouterr().out
     assert "between_sessions" in out and "communication_lost" in out and "no host was connected" in out
 
@@ -66,7 +66,7 @@ def test_show_says_which_shots_another_host_fired(tmp_path: Path, capsys: pytest
         for index, host_id in ((1, 0xA), (2, 0xB), (3, 0xB)):
             shot = make("shot", shot_index=index, fire_seq=5, depth_um=2000, dose_nl=10_000, device_time_ms=index)
             record.log_message(session, "device", make("shot", **{**shot.fields, "host_id": host_id}))
-    assert main(["--db", str(path), "record", "show", "1"]) == 0
+    assert main(["--db", str(path), "record", "show", "--session", "1"]) == 0
     out = capsys.readouterr().out
     assert "2 shots fired by another host" in out
     assert main(["--db", str(path), "record", "list", "--json"]) == 0

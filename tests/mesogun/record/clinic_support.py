@@ -3,6 +3,7 @@ show that a refusal changed nothing); the audit chain recomputed."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,21 +25,30 @@ ASSISTANT = Actor.of("sam", ["assistant"])
 ALL_CLEAR: dict[str, AnswerGiven] = {item.id: False for item in DEFAULT_ITEMS}
 
 
+_clinics = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class Clinic:
-    """A record with one patient, a course of theirs and a lot (expiring 2026-12-31)."""
+    """One patient (``pseudonym``, named Ada Byron), a course of theirs, a lot (``lot_number``, expiring 2026-12-31)
+    and guns of their own (``serial``, ``serial2``) in a record other tests may share."""
 
     record: TreatmentRecord
     patient: int
     course: int
     lot: int
+    pseudonym: str
+    lot_number: str
+    serial: str
+    serial2: str
 
     @property
     def treatment(self) -> TreatmentBook:
         return TreatmentBook(self.record)
 
-    def start(self, serial: str = "SN1", **overrides: Any) -> int:
-        """A treatment session started on ``serial`` in face.forehead with preset face; its visit id."""
+    def start(self, serial: str | None = None, **overrides: Any) -> int:
+        """A treatment session started on ``serial`` (default: this clinic's gun) in face.forehead with preset
+        face; its visit id."""
         values: dict[str, Any] = {
             "actor": DR,
             "patient_id": self.patient,
@@ -46,20 +56,24 @@ class Clinic:
             "lot_id": self.lot,
             "zone": "face.forehead",
             "checklist": ALL_CLEAR,
+            "consent": "signed form v3",
             "preset": "face",
             "today": TODAY,
             **overrides,
         }
-        return self.treatment.start(serial, **values).treatment.visit_id
+        return self.treatment.start(serial or self.serial, **values).treatment.visit_id
 
 
 def clinic(record: TreatmentRecord) -> Clinic:
-    patient = PatientBook(record).add(actor=DR, pseudonym="P-0001", name="Ada Byron", birth_date="1985-12-10")
+    """A new patient, course, lot and guns, named apart from every other clinic's in the record."""
+    n = next(_clinics)
+    pseudonym, lot_number = f"P-{n:04d}", f"L2403-{n}"
+    patient = PatientBook(record).add(actor=DR, pseudonym=pseudonym, name="Ada Byron", birth_date="1985-12-10")
     course = CourseBook(record).open(
         patient.id, actor=DR, indication="skin rejuvenation", planned_sessions=4, interval_days=14, preset="face"
     )
-    lot = LotBook(record).add("NCTF 135 HA", "L2403", "2026-12-31", actor=DR)
-    return Clinic(record, patient.id, course.id, lot.id)
+    lot = LotBook(record).add("NCTF 135 HA", lot_number, "2026-12-31", actor=DR)
+    return Clinic(record, patient.id, course.id, lot.id, pseudonym, lot_number, f"SN{n}A", f"SN{n}B")
 
 
 def fire(
@@ -103,6 +117,15 @@ def chain_verifies(record: TreatmentRecord) -> bool:
             return False
         previous = digest
     return True
+
+
+def last_audit(record: TreatmentRecord) -> tuple[str, str, str, str | None, str | None, str]:
+    """The newest audit entry's action, entity, entity id, old and new values (JSON) and reason."""
+    return tuple(
+        record.rows(
+            "SELECT action, entity, entity_id, old_value, new_value, reason FROM audit_log ORDER BY seq DESC LIMIT 1"
+        )[0]
+    )
 
 
 def audit(record: TreatmentRecord) -> list[tuple[str, str, str]]:

@@ -135,15 +135,20 @@ def postgres_cluster() -> Iterator[str]:
 _databases = itertools.count(1)
 
 
-@pytest.fixture
-def postgres_url(postgres_cluster: str) -> str:
-    """The URL of a new, empty database in the session's cluster (one per test)."""
+def new_database(cluster: str) -> str:
+    """The URL of a new, empty database in ``cluster`` (a URL template with ``{database}``)."""
     import psycopg
 
     name = f"record_{next(_databases)}"
-    with psycopg.connect(postgres_cluster.format(database="postgres"), autocommit=True) as admin:
+    with psycopg.connect(cluster.format(database="postgres"), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    return postgres_cluster.format(database=name)
+    return cluster.format(database=name)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: str) -> str:
+    """The URL of a new, empty database in the session's cluster (one per test)."""
+    return new_database(postgres_cluster)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -153,3 +158,17 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
         return tmp_path / "r.sqlite"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_record(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TreatmentRecord]:
+    """One record per backend for a whole test module, for tests that each enter their own patients, lots and guns
+    (a new PostgreSQL database and its migrations cost about 0.4 s a test otherwise)."""
+    if request.param == "sqlite":
+        where: Path | str = tmp_path_factory.mktemp("shared") / "r.sqlite"
+    else:
+        where = new_database(request.getfixturevalue("postgres_cluster"))
+    with TreatmentRecord(where) as record:
+        yield record

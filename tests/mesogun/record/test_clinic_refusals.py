@@ -5,7 +5,6 @@ without the role - each refused naming the field, with the record and its audit 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +27,7 @@ def _nothing(c: Clinic) -> Any:
 
 
 def _expired_lot(c: Clinic) -> Any:
-    return LotBook(c.record).add("NCTF 135 HA", "L2001", "2026-03-09", actor=DR).id  # entered: it is on the shelf
+    return LotBook(c.record).add("NCTF 135 HA", f"{c.lot_number}-old", "2026-03-09", actor=DR).id  # on the shelf
 
 
 def _close_course(c: Clinic) -> Any:
@@ -38,7 +37,7 @@ def _close_course(c: Clinic) -> Any:
 def _another_patient(c: Clinic) -> Any:
     from mesogun.record.patients import PatientBook
 
-    return PatientBook(c.record).add(actor=DR, pseudonym="P-0002").id
+    return PatientBook(c.record).add(actor=DR).id
 
 
 def _override_without_reason(c: Clinic, visit: int, _: Any) -> Any:
@@ -47,23 +46,23 @@ def _override_without_reason(c: Clinic, visit: int, _: Any) -> Any:
 
 
 REFUSALS: list[tuple[str, Setup, Attempt, str, str]] = [
-    ("unknown patient", _nothing, lambda c, v, _: c.start("SN2", patient_id=99), "patient", "no patient 99"),
-    ("unknown course", _nothing, lambda c, v, _: c.start("SN2", course_id=42), "course", "no course 42"),
+    ("unknown patient", _nothing, lambda c, v, _: c.start(c.serial2, patient_id=99_999), "patient", "no patient 99999"),
+    ("unknown course", _nothing, lambda c, v, _: c.start(c.serial2, course_id=99_999), "course", "no course 99999"),
     (
         "another patient's course",
         _another_patient,
-        lambda c, v, other: c.start("SN2", patient_id=other),
+        lambda c, v, other: c.start(c.serial2, patient_id=other),
         "course",
         "is not patient",
     ),
-    ("closed course", _close_course, lambda c, v, _: c.start("SN2"), "course", "was closed"),
-    ("unknown lot", _nothing, lambda c, v, _: c.start("SN2", lot_id=7), "lot", "no lot 7"),
+    ("closed course", _close_course, lambda c, v, _: c.start(c.serial2), "course", "was closed"),
+    ("unknown lot", _nothing, lambda c, v, _: c.start(c.serial2, lot_id=99_999), "lot", "no lot 99999"),
     (
         "expired lot",
         _expired_lot,
-        lambda c, v, lot: c.start("SN2", lot_id=lot),
+        lambda c, v, lot: c.start(c.serial2, lot_id=lot),
         "lot",
-        "lot L2001 of NCTF 135 HA expired on 2026-03-09",
+        "of NCTF 135 HA expired on 2026-03-09: an expired lot is never used",
     ),
     (
         "expired lot mid-session",
@@ -75,33 +74,40 @@ REFUSALS: list[tuple[str, Setup, Attempt, str, str]] = [
     (
         "unanswered checklist item",
         _nothing,
-        lambda c, v, _: c.start("SN2", checklist={k: a for k, a in ALL_CLEAR.items() if k != "pregnancy"}),
+        lambda c, v, _: c.start(c.serial2, checklist={k: a for k, a in ALL_CLEAR.items() if k != "pregnancy"}),
         "checklist.pregnancy",
         "checklist item pregnancy",
     ),
     (
         "contraindication not overridden",
         _nothing,
-        lambda c, v, _: c.start("SN2", checklist={**ALL_CLEAR, "skin_infection": True}),
+        lambda c, v, _: c.start(c.serial2, checklist={**ALL_CLEAR, "skin_infection": True}),
         "checklist.skin_infection",
         "contraindication present: skin_infection",
     ),
     (
         "contraindication overridden without a reason",
         _nothing,
-        lambda c, v, _: c.start("SN2", checklist={**ALL_CLEAR, "skin_infection": True}, override_reason=""),
+        lambda c, v, _: c.start(c.serial2, checklist={**ALL_CLEAR, "skin_infection": True}, override_reason=""),
         "override_reason",
         "needs a reason",
     ),
     (
         "unknown zone at start",
         _nothing,
-        lambda c, v, _: c.start("SN2", zone="face.nose"),
+        lambda c, v, _: c.start(c.serial2, zone="face.nose"),
         "zone",
         "'face.nose' is not a treatment zone",
     ),
     ("unknown zone", _nothing, lambda c, v, _: c.treatment.change_zone(v, "body.knee", actor=DR), "zone", "nearest"),
-    ("unknown preset", _nothing, lambda c, v, _: c.start("SN2", preset="lips"), "preset", "preset 'lips' is not known"),
+    ("no consent", _nothing, lambda c, v, _: c.start(c.serial2, consent=" "), "consent", "consent must be non-blank"),
+    (
+        "unknown preset",
+        _nothing,
+        lambda c, v, _: c.start(c.serial2, preset="lips"),
+        "preset",
+        "preset 'lips' is not known",
+    ),
     ("soft-limit override without a reason", _nothing, _override_without_reason, "reason", "needs a reason"),
     (
         "sign-off without the role",
@@ -113,7 +119,7 @@ REFUSALS: list[tuple[str, Setup, Attempt, str, str]] = [
     (
         "start without the role",
         _nothing,
-        lambda c, v, _: c.start("SN2", actor=ASSISTANT),
+        lambda c, v, _: c.start(c.serial2, actor=ASSISTANT),
         "actor.roles",
         "practitioner role",
     ),
@@ -129,15 +135,15 @@ REFUSALS: list[tuple[str, Setup, Attempt, str, str]] = [
 
 @pytest.mark.parametrize(("setup", "attempt", "field", "says"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
 def test_bad_input_is_refused_naming_the_field_and_nothing_changes(
-    where: Path | str, setup: Setup, attempt: Attempt, field: str, says: str
+    shared_record: TreatmentRecord, setup: Setup, attempt: Attempt, field: str, says: str
 ) -> None:
-    with TreatmentRecord(where) as record:
-        c = clinic(record)
-        visit = c.start("SN1", today=TODAY)
-        made = setup(c)
-        before = everything(record)  # the audit log included
-        with pytest.raises(MesogunError) as refused:
-            attempt(c, visit, made)
-        assert getattr(refused.value, "field", None) == field
-        assert says in str(refused.value) and refused.value.exit_code in (2, 3)
-        assert everything(record) == before
+    record = shared_record
+    c = clinic(record)
+    visit = c.start()
+    made = setup(c)
+    before = everything(record)  # the audit log included
+    with pytest.raises(MesogunError) as refused:
+        attempt(c, visit, made)
+    assert getattr(refused.value, "field", None) == field
+    assert says in str(refused.value) and refused.value.exit_code in (2, 3)
+    assert everything(record) == before

@@ -34,7 +34,7 @@ def test_record_commands_read_a_postgresql_record(postgres_url: str, capsys: pyt
     assert main(["--db", postgres_url, "record", "list", "--json"]) == 0
     (listed,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (listed["device_serial"], listed["shots_recorded"], listed["shots_unreceived"]) == ("SN7", 2, 1)
-    assert main(["--db", postgres_url, "record", "show", str(session), "--json"]) == 0
+    assert main(["--db", postgres_url, "record", "show", "--session", str(session), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert [(s["shot_index"], s["received"]) for s in shown["shots"]] == [(1, True), (2, True), (3, False)]
     assert main(["--db", postgres_url, "record", "export", str(session), "--format", "csv"]) == 0

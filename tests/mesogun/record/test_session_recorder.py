@@ -208,7 +208,7 @@ def test_communication_lost_after_the_host_died_reaches_the_record_at_the_next_c
         (found,) = [a for a in record.alarms(dead.session) if a.code == "communication_lost"]
         assert (found.priority, found.raised) == ("high", True) and "no host was connected" in found.note
         assert dead.alarms == 1
-    shown = mesogun_cli("--db", str(db), "record", "show", str(dead.session))
+    shown = mesogun_cli("--db", str(db), "record", "show", "--session", str(dead.session))
     assert shown.returncode == 0, shown.stderr
     line = next(line for line in shown.stdout.splitlines() if "communication_lost" in line)
     assert "high" in line and "no host was connected" in line

@@ -79,6 +79,7 @@ def start_body(prepared: Prepared, **changes: Any) -> dict[str, Any]:
         "lot_id": prepared.lot,
         "zone": "face.forehead",
         "checklist": ALL_CLEAR,
+        "consent": "signed form v3",
         "syringe_brand": "BD",
         "syringe_ml": 5.0,
         "needle_gauge": 32,

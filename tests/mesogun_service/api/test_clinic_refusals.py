@@ -43,6 +43,7 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(real, running
                 ({"checklist": unanswered}, 422, "MG703", "checklist.allergy"),
                 ({"checklist": {**ALL_CLEAR, "tattoo": False}}, 422, "MG703", "checklist.tattoo"),
                 ({"zone": "face.ear"}, 422, "MG701", "zone"),
+                ({"consent": " "}, 422, "MG700", "consent"),
                 ({"preset": "nope"}, 422, "MG702", "preset"),
                 ({"checklist": {**ALL_CLEAR, "pregnancy": True}}, 409, "MG704", "checklist.pregnancy"),
                 ({"checklist": {**ALL_CLEAR, "pregnancy": True}, "override_reason": " "}, 422, "MG706", None),

@@ -66,6 +66,7 @@ def test_a_treatment_session_from_patient_to_sign_off(real, running_service) -> 
             assert [(e["kind"], e["severity"]) for e in summary["adverse_events"]] == [("bruising", "mild")]
             assert summary["aftercare"] == advice and "tolerated well" in summary["notes"]
             assert summary["signoff"] == signed["signoff"] and summary["session_number"] == 1
+            assert summary["consent"] == "signed form v3"
             assert summary["next_session"] is not None  # 14 days on: session 2 of 4
 
             named = await svc.ok("GET", f"/treatments/{visit}/summary", params={"identified": "true"})

@@ -1,8 +1,8 @@
 """The clinic's record (issue 14): patients and their identities (kept apart), courses, products and lots, and a
-treatment session's clinical side: its visit's patient, course, practitioner, preset, lot, syringe, needle, zone and
-sign-off; its checklist answers, adverse events, aftercare, notes and overrides; the clinic's presets. Every shot
-carries the zone and lot in force when it was written, every connection the device calibration in force (NULL
-until devices report one).
+treatment session's clinical side: its visit's patient, course, practitioner, preset, lot, syringe, needle, zone,
+consent and sign-off; its checklist answers, adverse events, aftercare, notes and overrides; the clinic's
+presets. Every shot carries the zone and lot in force when it was written, every connection the device
+calibration in force (NULL until devices report one).
 
 A record migrated forward keeps every row: the new columns are NULL on its visits, sessions and shots (a visit
 of before was a device's, without a patient). The tables are declared here as they stand at this revision.
@@ -35,6 +35,7 @@ VISIT_COLUMNS = (
     ("needle_length_um", Int, None),
     ("needle_changed", Text, None),
     ("zone", Text, None),
+    ("consent", Text, None),
     ("signed_off_by", Text, None),
     ("signed_off_at", Text, None),
     ("signed_off_meaning", Text, None),
