@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
 
+from mesogun.clinic import checklist
+from mesogun.clinic.checklist import DEFAULT_ITEMS
 from mesogun_service.accounts import Accounts, AuthPolicy, install
 from mesogun_service.api import attendance, clinic, events, guns, record, safety, treatments
 from mesogun_service.api.audit import AuditTrail, AuditWriter
@@ -27,6 +29,7 @@ FIRST_CONNECT_WAIT_S = 10.0
 def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accounts: Accounts | None = None) -> FastAPI:
     """The app for ``config``; ``registry`` (default: one for ``config.devices``) holds the guns it serves,
     ``accounts`` (default: the store at ``config.accounts_path()``) its users and audit trail."""
+    items = checklist.load(config.checklist) if config.checklist is not None else DEFAULT_ITEMS  # a bad file: at once
     users = accounts if accounts is not None else Accounts(config.accounts_path())
     owned = (
         registry
@@ -70,6 +73,7 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     app.state.registry = owned
     app.state.record = shared
     app.state.soft_limits = soft
+    app.state.checklist_items = items
     install_error_replies(app)
     install(app, users, AuthPolicy(loopback_only=config.loopback_only, trusted_proxy=config.trusted_proxy))
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
