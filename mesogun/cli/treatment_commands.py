@@ -293,7 +293,7 @@ def lot_command(ctx: click.Context, lot_id: int, visit_id: int | None, as_json: 
 @JSON_OPTION
 @click.pass_context
 def needle_command(ctx: click.Context, needle: str, visit_id: int | None, as_json: bool) -> None:
-    """A new needle fitted now (e.g. 32G:4mm): the change reminder counts from here."""
+    """A new needle fitted now (GAUGE:LENGTH, as 32G:4mm): the change reminder counts from here."""
     gauge, length = parse_needle(needle)
     with _client(ctx) as client:
         changed = client.change_needle(_session(ctx, client, visit_id), gauge, length)
