@@ -176,7 +176,7 @@ def test_set_and_fire_pass_yes_and_reason_as_the_services_override(run: Run, ser
 
 
 def test_a_treatment_session_typed_at_the_command_line(run: Run, served: ServedGun, tmp_path: Path) -> None:
-    """The workflow end to end, each command its own process, as a practitioner types it."""
+    """A treatment session end to end, each command its own process, as a practitioner types it."""
     ready(run, served)
 
     def mesogun(*args: str) -> Any:
@@ -188,10 +188,10 @@ def test_a_treatment_session_typed_at_the_command_line(run: Run, served: ServedG
 
     answers = tmp_path / "answers.toml"
     answers.write_text("[checklist]\n" + "".join(f"{item.id} = false\n" for item in DEFAULT_ITEMS))
-    mesogun("patient", "add", "--pseudonym", "P-E2E")
-    course = mesogun("course", "add", "--patient", "P-E2E", "--indication", "hair loss", "--sessions", "6",
-                     "--interval", "21", "--preset", "scalp")["id"]  # fmt: skip
-    lot = mesogun("lot", "add", "--product", "Dutasteride 0.01%", "--number", "D77", "--expiry", "2099-06-30")["id"]
+    ok(run, "patient", "add", "--pseudonym", "P-E2E")  # entered in this process (tested above): the session typed
+    course = ok(run, "course", "add", "--patient", "P-E2E", "--indication", "hair loss", "--sessions", "6",
+                "--interval", "21", "--preset", "scalp")["id"]  # fmt: skip
+    lot = ok(run, "lot", "add", "--product", "Dutasteride 0.01%", "--number", "D77", "--expiry", "2099-06-30")["id"]
     started = mesogun("session", "start", "--patient", "P-E2E", "--course", str(course), "--lot", str(lot),
                       "--zone", "scalp.crown", "--checklist-file", str(answers),
                       "--consent", "verbal, witnessed")  # fmt: skip
