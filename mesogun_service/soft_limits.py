@@ -6,8 +6,8 @@ beside the values (:meth:`TreatmentBook.override <mesogun.record.treatment.Treat
 
 :class:`SoftLimits` also follows what the session's current zone has received, shot by shot, for the watcher that
 stops trigger-fired shots at the zone's limit (:mod:`mesogun_service.zone_watch`). An override of the zone's volume
-holds until the gun is next disarmed (or the zone or the session changes). The device's hard limits are the Gun's
-to check (before anything is sent) and no override reaches past them.
+holds for the rest of the arming it was given in (each arming is checked again; a zone or session change ends it).
+The device's hard limits are the Gun's to check (before anything is sent) and no override reaches past them.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class ZoneState:
     delivered_ml: float
     """What the session has delivered into ``zone`` so far, mL (from the record, then each shot added)."""
     overridden: bool = False
-    """An override of the zone's volume limit holds (until the gun is next disarmed)."""
+    """An override of the zone's volume limit holds (for the rest of this arming)."""
     stopped: bool = False
     """The watcher stopped the gun at the zone's limit (and said so); cleared by an override."""
 
@@ -71,7 +71,6 @@ class SoftLimits:
         self.state: ZoneState | None = None
         self._loaded_for: int | None = None
         self._loaded = False
-        self._was_armed = False
 
     # -------------------------------------------------------------------------------------------- the session
 
@@ -148,7 +147,7 @@ class SoftLimits:
 
     async def check_arm(self, *, dose_ml: float, reason: str | None, actor: Actor) -> str | None:
         """Arming where the next shot would take the zone past its volume limit (the watcher stopped the gun there,
-        or a fire filled it) needs an override (``reason``); it then holds until the gun is next disarmed."""
+        or a fire filled it) needs an override (``reason``); it then holds for this arming."""
         state = await self.current()
         if state is None:
             return None
@@ -166,15 +165,6 @@ class SoftLimits:
             return None
         visit = state.visit_id
         return await self.record.call(lambda r: TreatmentBook(r).override(visit, found, reason, actor=actor))
-
-    # -------------------------------------------------------------------------------------------- the watcher's
-
-    def saw_state(self, state: str) -> None:
-        """A status: an override of the zone's volume ends when the gun is disarmed."""
-        armed = state in ARMED_STATES
-        if self._was_armed and not armed and self.state is not None:
-            self.state.overridden = False
-        self._was_armed = armed
 
 
 def _load(record: TreatmentRecord, visit_id: int) -> ZoneState | None:

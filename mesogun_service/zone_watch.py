@@ -48,7 +48,6 @@ async def on_event(hosted: HostedGun, soft: SoftLimits, kind: str, data: dict[st
     armed and not firing (a remote fire filled the zone), make the gun safe if the next shot would pass the zone's
     limit and no override holds. True if it did."""
     if kind == "status":
-        soft.saw_state(str(data.get("state")))
         if data.get("state") != "armed" or soft.stale:
             return False
         state = soft.state
