@@ -229,7 +229,8 @@ class ServiceClient:
         return self._gun("GET", serial, "/diagnostics")
 
     def configure(self, serial: str, **fields: Any) -> dict[str, Any]:
-        """Set the given ones of depth_mm, dose_ml, rate_hz, mode; the status after."""
+        """Set the given ones of depth_mm, dose_ml, rate_hz, mode (and an ``override_reason`` for a soft limit the
+        service would otherwise refuse); the status after."""
         return self._gun("POST", serial, "/configure", {k: v for k, v in fields.items() if v is not None})
 
     def load_syringe(self, serial: str, capacity_ml: float, fill_ml: float | None = None) -> dict[str, Any]:
@@ -243,18 +244,24 @@ class ServiceClient:
         """Prime the line; ``primed_ml`` and ``reservoir_ml`` once the gun is ready again."""
         return self._gun("POST", serial, "/prime", {"volume_ml": volume_ml}, timeout=_no_read_timeout())
 
-    def arm(self, serial: str) -> dict[str, Any]:
-        """Arm (this client must be attending the gun: :meth:`attend`); the status after."""
-        return self._gun("POST", serial, "/arm")
+    def arm(self, serial: str, override_reason: str | None = None) -> dict[str, Any]:
+        """Arm (this client must be attending the gun: :meth:`attend`; ``override_reason``: why, in a treatment zone
+        at its volume limit); the status after."""
+        body = {"override_reason": override_reason} if override_reason is not None else None
+        return self._gun("POST", serial, "/arm", body)
 
     def disarm(self, serial: str) -> dict[str, Any]:
         """Stop firing and disarm (a gun that is not armed stays as it is); the status after."""
         return self._gun("POST", serial, "/disarm")
 
-    def fire(self, serial: str, count: int) -> dict[str, Any]:
+    def fire(self, serial: str, count: int, override_reason: str | None = None) -> dict[str, Any]:
         """Fire ``count`` shots (0: until stopped); returns when the burst ends: ``fired`` (the device's count),
-        ``recovered``, ``unreceived`` and the ``shots``. Waits as long as the burst lasts."""
-        return self._gun("POST", serial, "/fire", {"count": count}, timeout=_no_read_timeout())
+        ``recovered``, ``unreceived`` and the ``shots``. Waits as long as the burst lasts. ``override_reason``: why
+        the treatment zone's volume limit is passed."""
+        body: dict[str, Any] = {"count": count}
+        if override_reason is not None:
+            body["override_reason"] = override_reason
+        return self._gun("POST", serial, "/fire", body, timeout=_no_read_timeout())
 
     def stop(self, serial: str) -> dict[str, Any]:
         """Stop firing or priming; the status after."""
@@ -288,6 +295,133 @@ class ServiceClient:
     def visit(self, visit_id: int) -> dict[str, Any]:
         """One visit with its connections and shot totals."""
         reply: dict[str, Any] = self.request("GET", f"/visits/{visit_id}")
+        return reply
+
+    # -------------------------------------------------------------------------------------------- the clinic
+
+    def add_patient(self, **fields: Any) -> dict[str, Any]:
+        """``POST /patients``: pseudonym (default: a random one), name, birth_date, contact."""
+        return self._object("POST", "/patients", _given(fields))
+
+    def patients(self, pseudonym: str | None = None) -> list[dict[str, Any]]:
+        """``GET /patients``: every patient without identifying details (``pseudonym``: that one's, or 404)."""
+        reply: list[dict[str, Any]] = self.request(
+            "GET", "/patients", params={"pseudonym": pseudonym} if pseudonym is not None else None
+        )
+        return reply
+
+    def patient(self, patient_id: int, *, identified: bool = False) -> dict[str, Any]:
+        """``GET /patients/{id}``: one patient and their courses (``identified``: with the identifying details)."""
+        return self._object("GET", f"/patients/{patient_id}", params=_flag("identified", identified))
+
+    def correct_patient(self, patient_id: int, reason: str, changes: dict[str, str | None]) -> dict[str, Any]:
+        """``POST /patients/{id}/correct``: identifying details corrected, with a reason."""
+        return self._object("POST", f"/patients/{patient_id}/correct", {"reason": reason, "changes": changes})
+
+    def erase_patient(self, patient_id: int, reason: str) -> dict[str, Any]:
+        """``POST /patients/{id}/erase``: the identifying details erased (an admin, with a reason)."""
+        return self._object("POST", f"/patients/{patient_id}/erase", {"reason": reason})
+
+    def patient_history(self, patient_id: int, *, identified: bool = False) -> list[dict[str, Any]]:
+        """``GET /patients/{id}/history``: the patient's sessions summarised, oldest first."""
+        reply: list[dict[str, Any]] = self.request(
+            "GET", f"/patients/{patient_id}/history", params=_flag("identified", identified)
+        )
+        return reply
+
+    def add_course(self, patient_id: int, **fields: Any) -> dict[str, Any]:
+        """``POST /patients/{id}/courses``: indication, planned_sessions, interval_days, preset."""
+        return self._object("POST", f"/patients/{patient_id}/courses", _given(fields))
+
+    def courses(self, patient_id: int) -> list[dict[str, Any]]:
+        """``GET /patients/{id}/courses``: the patient's courses, oldest first."""
+        reply: list[dict[str, Any]] = self.request("GET", f"/patients/{patient_id}/courses")
+        return reply
+
+    def course(self, course_id: int) -> dict[str, Any]:
+        """``GET /courses/{id}``: one course with its sessions."""
+        return self._object("GET", f"/courses/{course_id}")
+
+    def add_lot(self, product: str, lot_number: str, expiry: str, description: str = "") -> dict[str, Any]:
+        """``POST /lots``: a product lot (an expired one may be entered, never used)."""
+        body = {"product": product, "lot_number": lot_number, "expiry": expiry, "description": description}
+        return self._object("POST", "/lots", body)
+
+    def lots(self) -> list[dict[str, Any]]:
+        """``GET /lots``: every lot, with ``expired`` and its near-expiry ``warning``."""
+        reply: list[dict[str, Any]] = self.request("GET", "/lots")
+        return reply
+
+    def presets(self) -> list[dict[str, Any]]:
+        """``GET /presets``: the built-in presets and the clinic's, with their soft limits."""
+        reply: list[dict[str, Any]] = self.request("GET", "/presets")
+        return reply
+
+    def add_preset(self, **fields: Any) -> dict[str, Any]:
+        """``POST /presets``: a clinic preset (name, depth_mm, dose_ml, rate_hz, mode, its soft limits)."""
+        return self._object("POST", "/presets", _given(fields))
+
+    def zones(self) -> list[dict[str, Any]]:
+        """``GET /zones``: the treatment zones (id, label, region)."""
+        reply: list[dict[str, Any]] = self.request("GET", "/zones")
+        return reply
+
+    def checklist(self) -> list[dict[str, Any]]:
+        """``GET /checklist``: the pre-treatment checklist's items (id, question)."""
+        reply: list[dict[str, Any]] = self.request("GET", "/checklist")
+        return reply
+
+    def start_treatment(self, serial: str, **fields: Any) -> dict[str, Any]:
+        """``POST /guns/{serial}/treatments``: a treatment session started on the gun (patient_id, lot_id, zone,
+        consent, checklist, course_id, preset, override_reason, syringe_brand, syringe_ml, needle_gauge,
+        needle_length_mm)."""
+        return self._gun("POST", serial, "/treatments", _given(fields))
+
+    def current_treatment(self, serial: str) -> dict[str, Any]:
+        """``GET /guns/{serial}/treatment``: the treatment session open on the gun (``NoSuchVisit`` if none)."""
+        return self._gun("GET", serial, "/treatment")
+
+    def treatment(self, visit_id: int) -> dict[str, Any]:
+        """``GET /treatments/{id}``: one treatment session's clinical side."""
+        return self._object("GET", f"/treatments/{visit_id}")
+
+    def change_zone(self, visit_id: int, zone: str) -> dict[str, Any]:
+        """``POST /treatments/{id}/zone``: the zone of the next shots."""
+        return self._object("POST", f"/treatments/{visit_id}/zone", {"zone": zone})
+
+    def change_lot(self, visit_id: int, lot_id: int) -> dict[str, Any]:
+        """``POST /treatments/{id}/lot``: another lot for the next shots."""
+        return self._object("POST", f"/treatments/{visit_id}/lot", {"lot_id": lot_id})
+
+    def change_needle(self, visit_id: int, gauge: int, length_mm: float) -> dict[str, Any]:
+        """``POST /treatments/{id}/needle``: a new needle fitted now."""
+        return self._object("POST", f"/treatments/{visit_id}/needle", {"gauge": gauge, "length_mm": length_mm})
+
+    def treatment_note(self, visit_id: int, text: str) -> None:
+        """``POST /treatments/{id}/notes``: a note in the session."""
+        self.request("POST", f"/treatments/{visit_id}/notes", {"text": text})
+
+    def adverse_event(self, visit_id: int, kind: str, severity: str, detail: str = "") -> None:
+        """``POST /treatments/{id}/adverse-events``: something that went wrong for the patient."""
+        body = {"kind": kind, "severity": severity, "detail": detail}
+        self.request("POST", f"/treatments/{visit_id}/adverse-events", body)
+
+    def give_aftercare(self, visit_id: int, lines: list[str] | None = None) -> list[str]:
+        """``POST /treatments/{id}/aftercare``: the advice given (``None``: the standard lines); the lines kept."""
+        reply = self._object("POST", f"/treatments/{visit_id}/aftercare", {"lines": lines})
+        return [str(line) for line in reply["aftercare"]]
+
+    def sign_off(self, visit_id: int, meaning: str | None = None) -> dict[str, Any]:
+        """``POST /treatments/{id}/sign-off``: the practitioner's signature, closing the session."""
+        return self._object("POST", f"/treatments/{visit_id}/sign-off", _given({"meaning": meaning}))
+
+    def treatment_summary(self, visit_id: int, *, identified: bool = False) -> dict[str, Any]:
+        """``GET /treatments/{id}/summary``: the session summarised (pseudonymous unless ``identified``)."""
+        return self._object("GET", f"/treatments/{visit_id}/summary", params=_flag("identified", identified))
+
+    def _object(self, method: str, path: str, body: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+        """A request whose reply is a JSON object."""
+        reply: dict[str, Any] = self.request(method, path, body, **options)
         return reply
 
     def _gun(
@@ -398,6 +532,16 @@ class Attendance:
         self._thread.join()
         with contextlib.suppress(MesogunError):
             self._client.request("DELETE", f"/attendance/{_quoted(self.id)}")
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """A body of the fields given (``None``: left to the service's default)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _flag(name: str, on: bool) -> dict[str, str] | None:
+    """A boolean query parameter, sent only when set."""
+    return {name: "true"} if on else None
 
 
 def _no_read_timeout() -> httpx.Timeout:

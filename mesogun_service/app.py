@@ -3,19 +3,24 @@ leaves every one stopped and disarmed at shutdown (SIGINT, SIGTERM: uvicorn runs
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
 
+from mesogun.clinic import checklist
+from mesogun.clinic.checklist import DEFAULT_ITEMS
 from mesogun_service.accounts import Accounts, AuthPolicy, install
-from mesogun_service.api import attendance, events, guns, record, safety
+from mesogun_service.api import attendance, clinic, events, guns, record, safety, treatments
 from mesogun_service.api.audit import AuditTrail, AuditWriter
 from mesogun_service.api.deps import operator
 from mesogun_service.api.replies import BodyLimit, install_error_replies
 from mesogun_service.config import MAX_BODY_BYTES, ServiceConfig
 from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
+from mesogun_service.soft_limits import SoftLimits
+from mesogun_service.zone_watch import watch_zone_volume
 
 FIRST_CONNECT_WAIT_S = 10.0
 """How long start-up waits for the guns' first connection before serving anyway (the rest keep trying)."""
@@ -24,6 +29,7 @@ FIRST_CONNECT_WAIT_S = 10.0
 def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accounts: Accounts | None = None) -> FastAPI:
     """The app for ``config``; ``registry`` (default: one for ``config.devices``) holds the guns it serves,
     ``accounts`` (default: the store at ``config.accounts_path()``) its users and audit trail."""
+    items = checklist.load(config.checklist) if config.checklist is not None else DEFAULT_ITEMS  # a bad file: at once
     users = accounts if accounts is not None else Accounts(config.accounts_path())
     owned = (
         registry
@@ -34,6 +40,7 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned.start()
+        watchers = [asyncio.create_task(watch_zone_volume(h, soft[h.url]), name=f"zone limits {h.url}") for h in owned]
         await owned.wait_connected(FIRST_CONNECT_WAIT_S)
         started = getattr(app.state, "on_started", None)
         if started is not None:
@@ -41,6 +48,11 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
         try:
             yield
         finally:
+            for task in watchers:
+                task.cancel()
+            for task in watchers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await owned.close()  # every gun stopped and disarmed before the service exits
             await audit.drain()
             users.close()
@@ -56,9 +68,12 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
         redoc_url=None,
     )
     shared = SharedRecord(config.record)
+    soft = {hosted.url: SoftLimits(hosted, shared) for hosted in owned}
     app.state.config = config
     app.state.registry = owned
     app.state.record = shared
+    app.state.soft_limits = soft
+    app.state.checklist_items = items
     install_error_replies(app)
     install(app, users, AuthPolicy(loopback_only=config.loopback_only, trusted_proxy=config.trusted_proxy))
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
@@ -76,4 +91,6 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     app.include_router(guns.router)
     for module in (events, attendance, record):
         app.include_router(module.router, dependencies=[Depends(operator)])
+    app.include_router(clinic.router)  # an assistant or better; an erasure needs an admin
+    app.include_router(treatments.router)  # an assistant or better; starting and signing off need a practitioner
     return app

@@ -41,6 +41,9 @@ class ServiceConfig:
     trusted_proxy: str | None = None
     """The one proxy address whose ``X-Forwarded-For`` is believed (default: none is)."""
     baud: int | None = None
+    checklist: Path | None = None
+    """The clinic's pre-treatment checklist, a TOML file of ``[[item]]`` tables (``id``, ``question``); default: the
+    built-in items (:data:`mesogun.clinic.checklist.DEFAULT_ITEMS`)."""
 
     @property
     def loopback_only(self) -> bool:
@@ -63,6 +66,7 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "attended_grace_s": (int, float),
     "trusted_proxy": str,
     "baud": int,
+    "checklist": str,
 }
 
 
@@ -112,6 +116,8 @@ def config_from(data: dict[str, Any], *, source: str = "the config") -> ServiceC
         changes["record"] = record_location(data["record"])
     if "accounts" in data:
         changes["accounts"] = Path(data["accounts"]).expanduser()
+    if "checklist" in data:
+        changes["checklist"] = Path(data["checklist"]).expanduser()
     if "socket" in data:
         changes["socket"] = None if data["socket"] is False else Path(str(data["socket"])).expanduser()
     return check(replace(config, **changes))

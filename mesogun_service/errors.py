@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesogun.clinic.errors import (
+    ContraindicationPresent,
+    DuplicateEntry,
+    NoSuchCourse,
+    NoSuchLot,
+    NoSuchPatient,
+    SoftLimitExceeded,
+    VisitNotTreatment,
+)
 from mesogun.errors import (
+    AccessDenied,
     ConnectionLost,
     DeviceAlarm,
     DeviceRefused,
@@ -78,10 +88,14 @@ def http_status(error: MesogunError) -> int:
     """The HTTP status a :class:`MesogunError` is answered with."""
     if isinstance(error, ServiceError):
         return error.status
+    if isinstance(error, AccessDenied):
+        return 403  # the clinic's RoleRequired (a sign-off by an assistant): signed in, not allowed
+    if isinstance(error, (NoSuchVisit, NoSuchPatient, NoSuchCourse, NoSuchLot)):
+        return 404
+    if isinstance(error, (DuplicateEntry, VisitNotTreatment, SoftLimitExceeded, ContraindicationPresent)):
+        return 409  # the record holds it already, the session is closed, an override (with its reason) is needed
     if isinstance(error, ParameterError):
         return 422
-    if isinstance(error, (NoSuchVisit,)):
-        return 404
     if isinstance(error, (StateError, DeviceRefused, DeviceAlarm, VisitAlreadyOpen)):
         return 409
     if isinstance(error, LinkTimeout):

@@ -55,11 +55,13 @@ def cli(ctx: click.Context) -> None:
 
 def _register_commands() -> None:
     """Add every command; each takes the global options after its name too (``sim`` has its own options)."""
+    from mesogun.cli.clinic_commands import CLINIC_GROUPS
     from mesogun.cli.demo import demo_command
     from mesogun.cli.device_commands import DEVICE_COMMANDS
     from mesogun.cli.devices import devices_command
     from mesogun.cli.record_commands import record_group
     from mesogun.cli.report_commands import aftercare_command, report_command
+    from mesogun.cli.treatment_commands import session_group
     from mesogun.cli.visit_commands import visit_group
     from mesogun.cli.watch import watch_command
     from sims.cli import sim_command
@@ -76,9 +78,10 @@ def _register_commands() -> None:
     cli.add_command(global_options(devices_command, only=("verbose", "trace", "baud", "timeout", "connect_attempts")))
     for command in [*DEVICE_COMMANDS, watch_command]:
         cli.add_command(service_options(global_options(command)))
-    for visit_command in visit_group.commands.values():
-        service_options(global_options(visit_command, only=("device", "verbose")))
-    cli.add_command(visit_group, "visit")
+    for group in (visit_group, *CLINIC_GROUPS, session_group):  # the service's: patients, courses, lots, sessions
+        for service_command in group.commands.values():
+            service_options(global_options(service_command, only=("device", "verbose")))
+        cli.add_command(group)
     for plugin in entry_points(group="mesogun.commands"):  # the gun service's serve and users: mesogun never
         command = plugin.load()  # imports the service; the service plugs its commands in
         cli.add_command(global_options(command, only=("verbose",)) if plugin.name == "serve" else command, plugin.name)

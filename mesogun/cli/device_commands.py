@@ -16,7 +16,7 @@ from firmware_protocol import AlarmCode, DeviceState, Mode
 from mesogun.cli.diagnostics import diagnostics_command
 from mesogun.cli.firing_commands import FIRING_COMMANDS
 from mesogun.cli.output import emit_fields, emit_json
-from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, stdin_is_terminal
+from mesogun.cli.overrides import OVERRIDE_NOTE, confirm_override, send_overrides_with, stdin_is_terminal
 from mesogun.cli.session import CliGun, on_gun, on_gun_safe
 from mesogun.clinic.limits import breaches
 from mesogun.errors import IncompatibleDevice, RecordError
@@ -151,7 +151,8 @@ def set_command(
     the --preset's own soft limit (face 2.5 mm, scalp 3.5 mm), warns and asks for confirmation and a reason on a
     terminal; without a terminal it needs --yes --reason TEXT, else it exits 2
     and sends nothing. A confirmed override is entered in the treatment record with its reason (see 'mesogun
-    record show --session').
+    record show --session'). Through a gun service with a treatment session open on the gun, the service also
+    checks the session preset's limits (refused, exit 2, unless --yes --reason).
     """
     chosen: Preset | None = None
     if preset is not None:
@@ -181,7 +182,9 @@ def set_command(
                 if ask and not yes:
                     return breach  # the device's own values go past the limit: ask with the gun left as it is
                 why = confirm_override(breach, yes=yes, reason=reason, ask=False, value=depth)
-            if breach is not None and why is not None:
+            given = why or (reason.strip() if yes and reason else None)
+            through_service = send_overrides_with(gun, given, preset)  # the service checks, and enters it
+            if breach is not None and why is not None and not through_service:
                 await gun.note(OVERRIDE_NOTE, f"confirmed: {breach}", why)  # on record before it is sent
             applied = await gun.configure(depth_mm=depth, dose_ml=dose, rate_hz=rate, mode=mode)
             return applied, breach

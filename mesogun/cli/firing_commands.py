@@ -16,6 +16,7 @@ import click
 from firmware_protocol import Mode
 from mesogun.cli.firing import arm_fire_disarm
 from mesogun.cli.hints import cli_message
+from mesogun.cli.overrides import send_overrides_with
 from mesogun.cli.progress import FireReport, PrimeReport, choose_style, fire_report, prime_report
 from mesogun.cli.session import CliGun, on_gun
 from mesogun.errors import DeviceAlarm, MesogunError, ParameterError, ShotsNotReceived
@@ -119,9 +120,16 @@ def prime_command(ctx: click.Context, volume: float, as_json: bool) -> None:
 
 @click.command("fire")
 @click.option("--count", type=click.IntRange(min=0), required=True, help="Shots to fire; 0 = until Ctrl-C.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Go past the treatment zone's volume limit (a gun service's treatment session) without being refused; "
+    "needs --reason.",
+)
+@click.option("--reason", metavar="TEXT", help="Why the zone's volume limit is overridden; entered in the record.")
 @JSON_LINES_OPTION
 @click.pass_context
-def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
+def fire_command(ctx: click.Context, count: int, yes: bool, reason: str | None, as_json: bool) -> None:
     """Arm, fire COUNT shots at the set rate, and disarm, showing each shot as it lands.
 
     On a terminal a progress bar on stderr shows the running totals (shots, volume delivered, reservoir
@@ -129,16 +137,24 @@ def fire_command(ctx: click.Context, count: int, as_json: bool) -> None:
     mode a fire is one shot: a COUNT other than 1 is refused before anything is sent. With --count 0 the gun
     fires until Ctrl-C, then stops and disarms. The gun is never left armed when this command exits,
     whatever happens.
+
+    Through a gun service with a treatment session open on the gun, a fire whose shots would take the session's
+    zone past its preset's volume per zone (or arming in a zone at its limit) is refused, exit 2, unless --yes
+    --reason TEXT (the override and its reason are entered in the record).
     """
+    if yes and not (reason and reason.strip()):
+        raise click.UsageError("--yes needs --reason TEXT: an override is entered in the treatment record with why")
+    why = reason.strip() if yes and reason else None
     stop_request = asyncio.Event()  # Ctrl-C sets it: firing stops, the gun is disarmed, the shots are shown
     until_stopped = stop_request if count == 0 else None
     with fire_report(choose_style(as_json), count) as report:
         try:
-            on_gun(
-                ctx,
-                lambda gun: fire_with_report(gun, count, report, until_stopped),
-                stop_request=until_stopped,
-            )
+
+            async def body(gun: CliGun) -> FiredShots:
+                send_overrides_with(gun, why)  # through a service: its treatment session's limits
+                return await fire_with_report(gun, count, report, until_stopped)
+
+            on_gun(ctx, body, stop_request=until_stopped)
         except (MesogunError, KeyboardInterrupt) as exc:
             if isinstance(exc, DeviceAlarm) and exc.alarm is not None:
                 report.stopped_by(exc.alarm)

@@ -1,5 +1,6 @@
 """Soft limits in the CLI: warn and ask on a terminal, need ``--yes --reason`` in a script; an override is
-entered in the treatment record with its reason (:data:`OVERRIDE_NOTE`)."""
+entered in the treatment record with its reason (:data:`OVERRIDE_NOTE`). Through a gun service the reason goes with
+the requests (:func:`send_overrides_with`): the service checks its treatment session's limits and enters it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 
 import click
 
+from mesogun.cli.session import CliGun
 from mesogun.errors import ParameterError
 
 OVERRIDE_NOTE = "soft_limit_override"
@@ -41,3 +43,16 @@ def confirm_override(breach: str, *, yes: bool, reason: str | None, ask: bool, v
     while not (reason and reason.strip()):
         reason = click.prompt("Reason for the override (entered in the treatment record)", err=True)
     return reason.strip()
+
+
+def send_overrides_with(gun: CliGun, reason: str | None, preset: str | None = None) -> bool:
+    """Through a gun service, send ``reason`` with the gun's configure, arm and fire as their ``override_reason``,
+    and the ``preset`` a configure's values come from: the service checks the soft limits (its treatment
+    session's, else the mode's and the preset's) and enters the override beside the values; True. On a gun opened
+    directly: False, nothing to do (the caller checks and enters its own override note)."""
+    from mesogun.cli.remote import RemoteGun  # the remote session builds on the direct one
+
+    if isinstance(gun, RemoteGun):
+        gun.override_reason, gun.preset = reason, preset
+        return True
+    return False

@@ -249,6 +249,12 @@ class RemoteGun:
         self._lost: str | None = None
         self._burst: _Burst | None = None
         self._attendance: Attendance | None = None
+        self.override_reason: str | None = None
+        """Why a soft limit is passed (``--yes --reason``): sent with configure, arm and fire, for the service to
+        check against the gun's treatment session (its preset's depth and volume per zone) and enter in the record."""
+        self.preset: str | None = None
+        """The preset a configure's values come from (``set --preset``): outside a treatment session the service
+        checks its soft limits too."""
         self._leave_safe: tuple[Callable[[str], Any], ...] = ()
         """What closing sends to leave the gun safe: after this command armed it (stop, disarm) or started priming
         (stop), until it disarmed it or priming finished. Nothing for a command that armed nothing: ``status`` or
@@ -309,7 +315,14 @@ class RemoteGun:
     ) -> Settings:
         name = mode.json_name if isinstance(mode, Mode) else mode
         reply = await _call(
-            self._client.configure, self.serial, depth_mm=depth_mm, dose_ml=dose_ml, rate_hz=rate_hz, mode=name
+            self._client.configure,
+            self.serial,
+            depth_mm=depth_mm,
+            dose_ml=dose_ml,
+            rate_hz=rate_hz,
+            mode=name,
+            preset=self.preset,
+            override_reason=self.override_reason,
         )
         return self._take(reply).settings
 
@@ -328,7 +341,7 @@ class RemoteGun:
         await self._stream_ready()
         if self._attendance is None:
             self._attendance = await _call(self._client.attend, self.serial, client_name())
-        self._take(await self._moving(self._client.arm, (self._client.stop, self._client.disarm)))
+        self._take(await self._moving(self._client.arm, (self._client.stop, self._client.disarm), self.override_reason))
 
     async def disarm(self) -> bool:
         was_armed = self.state in (HostState.ARMED, HostState.FIRING)
@@ -361,7 +374,7 @@ class RemoteGun:
         await self._stream_ready()
         burst = self._burst = _Burst(count, on_ack)
         try:
-            reply = await _lasting(self._client.fire, self.serial, count)
+            reply = await _lasting(self._client.fire, self.serial, count, self.override_reason)
         except DeviceAlarm as alarm:
             if self._stream is not None and burst.firing_seen:
                 with contextlib.suppress(TimeoutError):
@@ -458,7 +471,7 @@ class RemoteGun:
         self._stream_started.set()
         if kind == "connection":
             self._lost = None if data.get("connected") else str(data.get("reason") or "the service lost the gun")
-        elif kind == "failsafe":
+        elif kind in ("failsafe", "soft_limit"):  # the service made the gun safe by itself: say why
             log.warning("gun %s: %s", self.serial, data.get("reason"))
         try:
             event = event_from(kind, data)

@@ -15,16 +15,22 @@ from mesogun.service_client import ServiceClient
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON object.")
 
 
-def _client(ctx: click.Context) -> ServiceClient:
+def service_only(ctx: click.Context, what: str) -> ServiceClient:
+    """A client of the gun service for a command only the service can do (``what`` it keeps: "visits",
+    "patients"); a usage error (exit 2) without one (``--no-service``, or none configured or running)."""
     client = service_client(ctx)
     if client is None and ctx.obj.no_service:
-        raise click.UsageError("visits are kept by the gun service: not with --no-service")
+        raise click.UsageError(f"{what} are kept by the gun service: not with --no-service")
     if client is None:
         raise click.UsageError(
-            "visits are kept by the gun service, and none is configured or running: start one with 'mesogun serve', "
+            f"{what} are kept by the gun service, and none is configured or running: start one with 'mesogun serve', "
             "or give --service URL (or set MESOGUN_SERVICE)"
         )
     return client
+
+
+def _client(ctx: click.Context) -> ServiceClient:
+    return service_only(ctx, "visits")
 
 
 def visit_text(visit: dict[str, Any]) -> dict[str, str]:

@@ -114,7 +114,7 @@ pin_stdin_option = click.option(
 @_accounts_option
 @click.pass_context
 def users(ctx: click.Context, accounts_path: Path | None) -> None:
-    """Manage the gun service's users: PINs, roles (practitioner, technician, admin), lock-outs."""
+    """Manage the gun service's users: PINs, roles (assistant, practitioner, technician, admin), lock-outs."""
     ctx.meta[_GROUP_PATH] = accounts_path
 
 
@@ -126,7 +126,8 @@ def users(ctx: click.Context, accounts_path: Path | None) -> None:
     multiple=True,
     required=True,
     type=click.Choice([role.value for role in Role]),
-    help="A role to give (repeat for more): practitioner treats, technician also services, admin manages users.",
+    help="A role to give (repeat for more): assistant prepares treatments (patients, courses, lots, checklist), "
+    "practitioner also treats and signs off, technician also services, admin manages users.",
 )
 @pin_stdin_option
 @_accounts_option

@@ -17,21 +17,26 @@ service's local Unix socket (whoever can open it is the service's own OS user)."
 
 
 class Role(StrEnum):
-    """What a user may do: ``practitioner`` treats (every gun operation), ``technician`` also services the gun
-    (diagnostics; calibration and firmware later, each after a fresh re-authentication), ``admin`` manages users.
+    """What a user may do: ``assistant`` prepares treatments (patients, courses, product lots, the checklist;
+    reads summaries) but never fires or signs off, ``practitioner`` also treats (every gun operation, starting and
+    signing off a treatment session), ``technician`` also services the gun (diagnostics; calibration and firmware
+    later, each after a fresh re-authentication), ``admin`` manages users and erases a patient's identity.
     """
 
+    ASSISTANT = "assistant"
     PRACTITIONER = "practitioner"
     TECHNICIAN = "technician"
     ADMIN = "admin"
 
 
 IMPLIED: dict[Role, frozenset[Role]] = {
-    Role.PRACTITIONER: frozenset({Role.PRACTITIONER}),
-    Role.TECHNICIAN: frozenset({Role.TECHNICIAN, Role.PRACTITIONER}),
+    Role.ASSISTANT: frozenset({Role.ASSISTANT}),
+    Role.PRACTITIONER: frozenset({Role.PRACTITIONER, Role.ASSISTANT}),
+    Role.TECHNICIAN: frozenset({Role.TECHNICIAN, Role.PRACTITIONER, Role.ASSISTANT}),
     Role.ADMIN: frozenset(Role),
 }
-"""The roles each role includes: admin implies every role, technician implies practitioner."""
+"""The roles each role includes: admin implies every role, technician implies practitioner, practitioner implies
+assistant."""
 
 
 def effective_roles(roles: Iterable[Role]) -> frozenset[Role]:

@@ -18,6 +18,12 @@ class ConfigureBody(Body):
     rate_hz: float | None = Field(default=None, description="Firing rate, shots per second (e.g. 3)")
     mode: str | None = Field(default=None, max_length=32, description="Firing mode: single, burst or continuous")
     wait: bool = Field(default=True, description="Return once the needle stop is at the new depth")
+    preset: str | None = Field(
+        default=None, max_length=40, description="The preset the values come from: its soft limits apply too"
+    )
+    override_reason: str | None = Field(
+        default=None, max_length=1000, description="Why a soft limit is overridden (entered in the record)"
+    )
 
 
 class SyringeBody(Body):
@@ -31,6 +37,18 @@ class PrimeBody(Body):
 
 class CountBody(Body):
     count: int = Field(description="Shots (fire: 0 fires until stopped)")
+
+
+class FireBody(CountBody):
+    override_reason: str | None = Field(
+        default=None, max_length=1000, description="Why the zone's volume limit is overridden (entered in the record)"
+    )
+
+
+class ArmBody(Body):
+    override_reason: str | None = Field(
+        default=None, max_length=1000, description="Why arming in a zone at its volume limit (entered in the record)"
+    )
 
 
 class NoteBody(Body):

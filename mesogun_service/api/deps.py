@@ -1,5 +1,7 @@
 """What the routes depend on: the service's guns, the gun a path names, and who is asking (a practitioner for
-every gun operation, a technician for diagnostics; the safe commands need nobody: see :mod:`.safety`)."""
+every gun operation, a technician for diagnostics, an assistant or better for the clinical workflow's records, an
+admin for an erasure; the safe commands need nobody: see :mod:`.safety`), as the clinic's rules see them
+(:func:`actor_of`)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from mesogun_service.accounts import Principal, Role
+from mesogun.clinic.actors import Actor
+from mesogun_service.accounts import Principal, Role, effective_roles
 from mesogun_service.accounts.auth import require_role
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
+from mesogun_service.soft_limits import SoftLimits
 
 
 def _registry(request: Request) -> GunRegistry:
@@ -41,13 +45,35 @@ async def shared_record(request: Request) -> SharedRecord:
     return record
 
 
+async def soft_limits(request: Request, hosted: Annotated[HostedGun, Depends(hosted_gun)]) -> SoftLimits:
+    """The soft limits of the gun ``{serial}`` names (its open treatment session's)."""
+    found: SoftLimits = request.app.state.soft_limits[hosted.url]
+    return found
+
+
 Hosted = Annotated[HostedGun, Depends(hosted_gun)]
 Guns = Annotated[GunRegistry, Depends(registry)]
 Record = Annotated[SharedRecord, Depends(shared_record)]
+Limits = Annotated[SoftLimits, Depends(soft_limits)]
 
 
+_ASSISTANT = require_role(Role.ASSISTANT)
 _PRACTITIONER = require_role(Role.PRACTITIONER)
 _TECHNICIAN = require_role(Role.TECHNICIAN)
+_ADMIN = require_role(Role.ADMIN)
+
+
+def assistant(request: Request, who: Annotated[Principal, Depends(_ASSISTANT)]) -> Principal:
+    """A signed-in assistant (or better: practitioners, technicians and admins are assistants too), kept on the
+    request. What an assistant may not do (start, sign off) the clinic's rules refuse by role (:func:`actor_of`)."""
+    request.state.principal = who
+    return who
+
+
+def admin(request: Request, who: Annotated[Principal, Depends(_ADMIN)]) -> Principal:
+    """A signed-in admin."""
+    request.state.principal = who
+    return who
 
 
 def operator(request: Request, who: Annotated[Principal, Depends(_PRACTITIONER)]) -> Principal:
@@ -62,5 +88,14 @@ def technician(request: Request, who: Annotated[Principal, Depends(_TECHNICIAN)]
     return who
 
 
+def actor_of(request: Request) -> Actor:
+    """Who acts, as the record and the clinic's rules see it: the request's principal (set by its access
+    dependency) with every role it holds, implied ones included."""
+    who: Principal = request.state.principal
+    return Actor.of(who.user, (role.value for role in effective_roles(who.roles)))
+
+
 Operator = Annotated[Principal, Depends(operator)]
 Technician = Annotated[Principal, Depends(technician)]
+Assistant = Annotated[Principal, Depends(assistant)]
+Admin = Annotated[Principal, Depends(admin)]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from firmware_protocol import Mode
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
-from mesogun_service.api.bodies import ConfigureBody, CountBody, NoteBody, PrimeBody, SyringeBody
-from mesogun_service.api.deps import Guns, Hosted, operator
+from mesogun.units import DEPTH, to_wire
+from mesogun_service.api.bodies import ArmBody, ConfigureBody, CountBody, FireBody, NoteBody, PrimeBody, SyringeBody
+from mesogun_service.api.deps import Guns, Hosted, Limits, actor_of, operator
 from mesogun_service.errors import NoAttendedClient
 from mesogun_service.hosted import HostedGun
 
@@ -57,9 +59,21 @@ async def diagnostics(hosted: Hosted) -> Any:
 
 
 @router.post("/{serial}/configure")
-async def configure(hosted: Hosted, body: ConfigureBody) -> dict[str, Any]:
-    """Set depth, dose, rate and mode (omitted ones keep their value); the status after."""
+async def configure(request: Request, hosted: Hosted, soft: Limits, body: ConfigureBody) -> dict[str, Any]:
+    """Set depth, dose, rate and mode (omitted ones keep their value); the status after. A depth past a soft limit
+    (the mode's; a treatment session's preset's, else the body's ``preset``'s) is refused (409) unless
+    ``override_reason`` says why, entered in the record before anything is sent. The device's hard limits are
+    checked first and never overridden."""
     gun = hosted.gun
+    if body.depth_mm is not None or body.mode is not None:
+        settings = gun.status.settings
+        depth = settings.depth_mm if body.depth_mm is None else body.depth_mm
+        if body.depth_mm is not None:
+            to_wire(DEPTH, body.depth_mm, gun.info.limits.depth_um)  # a hard limit first: never overridden
+        mode = _mode_or_none(body.mode) if body.mode is not None else settings.mode
+        await soft.check_configure(
+            mode=mode, depth_mm=depth, preset=body.preset, reason=body.override_reason, actor=actor_of(request)
+        )
     await gun.configure(
         depth_mm=body.depth_mm, dose_ml=body.dose_ml, rate_hz=body.rate_hz, mode=body.mode, wait=body.wait
     )
@@ -81,22 +95,32 @@ async def prime(hosted: Hosted, body: PrimeBody) -> dict[str, Any]:
 
 
 @router.post("/{serial}/arm")
-async def arm(hosted: Hosted) -> dict[str, Any]:
-    """Arm the gun; refused (409) unless a client is attending it (``POST /guns/{serial}/attendance``)."""
+async def arm(request: Request, hosted: Hosted, soft: Limits, body: ArmBody | None = None) -> dict[str, Any]:
+    """Arm the gun; refused (409) unless a client is attending it (``POST /guns/{serial}/attendance``), and in a
+    treatment session whose zone has no room for another shot (its preset's volume per zone) unless
+    ``override_reason`` says why."""
     gun = hosted.gun
     if not hosted.attendance.live():
         raise NoAttendedClient(
             f"arming gun {hosted.serial} needs a live attended client (a tablet or CLI session sending heartbeats "
             f"to POST /guns/{hosted.serial}/attendance): nobody is watching it"
         )
+    reason = body.override_reason if body is not None else None
+    await soft.check_arm(dose_ml=gun.status.settings.dose_ml, reason=reason, actor=actor_of(request))
     await gun.arm()
     return status_fields(await gun.refresh_status())  # the device's state after the arm, not the last period's
 
 
 @router.post("/{serial}/fire")
-async def fire(hosted: Hosted, body: CountBody) -> dict[str, Any]:
-    """Remote fire ``count`` shots (0: until stopped); returns when the burst ends, with every shot."""
-    return fired_fields(await hosted.gun.fire(body.count))
+async def fire(request: Request, hosted: Hosted, soft: Limits, body: FireBody) -> dict[str, Any]:
+    """Remote fire ``count`` shots (0: until stopped); returns when the burst ends, with every shot. In a treatment
+    session a fire whose planned volume (``count`` × the dose) would take the zone past its preset's volume per
+    zone is refused (409) unless ``override_reason`` says why."""
+    gun = hosted.gun
+    if body.count >= 0:
+        dose = gun.status.settings.dose_ml
+        await soft.check_fire(count=body.count, dose_ml=dose, reason=body.override_reason, actor=actor_of(request))
+    return fired_fields(await gun.fire(body.count))
 
 
 @router.post("/{serial}/burst-count")
@@ -111,6 +135,14 @@ async def clear(hosted: Hosted) -> dict[str, Any]:
     gun = hosted.gun
     await gun.clear_alarm()
     return status_fields(gun.status)
+
+
+def _mode_or_none(name: str) -> Mode | None:
+    """The mode a configure names (``None`` for an unknown one: the Gun refuses it, naming the modes)."""
+    try:
+        return Mode[name.upper()]
+    except KeyError:
+        return None
 
 
 @router.post("/{serial}/notes")

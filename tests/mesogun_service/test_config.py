@@ -51,3 +51,23 @@ def test_a_file_that_is_not_toml_names_the_file(tmp_path: Path) -> None:
         load_config(path)
     with pytest.raises(ParameterError, match="cannot read it"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_a_clinics_own_checklist_replaces_the_built_in_items(tmp_path: Path) -> None:
+    from mesogun.clinic.errors import ChecklistIncomplete
+    from mesogun_service.app import create_app
+
+    items = tmp_path / "checklist.toml"
+    items.write_text(
+        '[[item]]\nid = "pregnancy"\nquestion = "Pregnant?"\n'
+        '[[item]]\nid = "isotretinoin"\nquestion = "Isotretinoin?"\n'
+    )
+    config = config_from({"checklist": str(items), "accounts": str(tmp_path / "a.sqlite"), "socket": False})
+    app = create_app(config)
+    try:
+        assert [item.id for item in app.state.checklist_items] == ["pregnancy", "isotretinoin"]
+    finally:
+        app.state.accounts.close()
+    items.write_text("[[item]]\nid = 'Bad Id'\n")
+    with pytest.raises(ChecklistIncomplete, match=r"checklist\.toml"):
+        create_app(config)
