@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from mesogun.clinic import checklist
 from mesogun.clinic.checklist import DEFAULT_ITEMS
 from mesogun_service.accounts import Accounts, AuthPolicy, install
-from mesogun_service.api import attendance, clinic, events, guns, record, safety, treatments
+from mesogun_service.api import attendance, clinic, events, exports, guns, record, safety, treatments
 from mesogun_service.api.audit import AuditTrail, AuditWriter
 from mesogun_service.api.deps import operator
 from mesogun_service.api.replies import BodyLimit, install_error_replies
@@ -93,4 +93,5 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
         app.include_router(module.router, dependencies=[Depends(operator)])
     app.include_router(clinic.router)  # an assistant or better; an erasure needs an admin
     app.include_router(treatments.router)  # an assistant or better; starting and signing off need a practitioner
+    app.include_router(exports.router)  # an assistant or better: the session report and the aftercare sheet
     return app

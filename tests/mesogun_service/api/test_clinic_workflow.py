@@ -4,7 +4,10 @@ an adverse event, aftercare, the sign-off; the summary and the patient's history
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from pypdf import PdfReader
 
 from tests.mesogun_service.api.clinic_support import ALL_CLEAR, TINY, prepare, refused, start
 from tests.mesogun_service.conftest import USER
@@ -75,5 +78,19 @@ def test_a_treatment_session_from_patient_to_sign_off(real, running_service) -> 
             assert [h["visit_id"] for h in history] == [visit]
             assert (await svc.ok("GET", f"/courses/{prepared.course}"))["sessions"] == [visit]
             assert TINY["name"] == summary["preset"]
+
+            pdf = await svc.client.get(f"/treatments/{visit}/report.pdf", params={"clinic": "Clinique du Lac"})
+            assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+            assert (
+                pdf.headers["cache-control"] == "no-store"
+                and f"report-{visit}.pdf" in pdf.headers["content-disposition"]
+            )
+            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+            assert "Clinique du Lac" in text and "PSEUDONYMISED" in text and "Ada" not in text and USER in text
+            sheet = await svc.client.get(f"/treatments/{visit}/aftercare.html", params={"identified": "true"})
+            assert sheet.status_code == 200 and "Ada Byron" in sheet.text and advice[0] in sheet.text
+            unknown = await svc.client.get("/treatments/999/report.html")
+            assert unknown.status_code == 404
+            assert (await svc.client.get(f"/treatments/{visit}/report.docx")).status_code == 422
 
     real(scenario)

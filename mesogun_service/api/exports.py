@@ -1,0 +1,66 @@
+"""``/treatments/{id}/report.{pdf,html}`` and ``/treatments/{id}/aftercare.{pdf,html}``: a treatment session's
+report and the patient's aftercare sheet (docs/reports.md), made from the record's summary. Pseudonymised unless
+``?identified=true`` (the audit trail names who asked); never cached. The summary is read on the record's one
+worker; the rendering (about a second for a PDF) runs in a worker thread of its own, never on the event loop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from mesogun.clinic.summary import SessionSummary
+from mesogun.record.treatment import TreatmentBook
+from mesogun_service.api.deps import Record, assistant
+
+router = APIRouter(prefix="/treatments", tags=["exports"], dependencies=[Depends(assistant)])
+
+Document = Literal["report", "aftercare"]
+Format = Literal["pdf", "html"]
+MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
+ClinicName = Annotated[str, Query(max_length=200, description="The clinic's name, printed on every page.")]
+
+
+def render(document: Document, fmt: Format, summary: SessionSummary, clinic: str) -> bytes:
+    """The document's bytes (the renderers load Jinja2 or fpdf2 on first use)."""
+    from mesogun import reports
+
+    if document == "report":
+        if fmt == "pdf":
+            return reports.session_report_pdf(summary, clinic_name=clinic)
+        return reports.session_report_html(summary, clinic_name=clinic).encode("utf-8")
+    if fmt == "pdf":
+        return reports.aftercare_pdf(summary, clinic_name=clinic)
+    return reports.aftercare_html(summary, clinic_name=clinic).encode("utf-8")
+
+
+async def _export(
+    record: Record, visit_id: int, document: Document, fmt: Format, identified: bool, clinic: str
+) -> Response:
+    summary = await record.call(lambda r: TreatmentBook(r).summary(visit_id, identified=identified))
+    data = await run_in_threadpool(render, document, fmt, summary, clinic)
+    name = f"{document}-{visit_id}.{fmt}"
+    return Response(
+        data,
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/{visit_id}/report.{fmt}", response_class=Response)
+async def report(
+    record: Record, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
+) -> Response:
+    """The session report (summary, zones with volumes, parameters, lot, checklist, overrides, alarms,
+    signature) as PDF or HTML."""
+    return await _export(record, visit_id, "report", fmt, identified, clinic)
+
+
+@router.get("/{visit_id}/aftercare.{fmt}", response_class=Response)
+async def aftercare(
+    record: Record, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
+) -> Response:
+    """The patient's aftercare sheet (the advice given, the next session suggested) as PDF or HTML."""
+    return await _export(record, visit_id, "aftercare", fmt, identified, clinic)
