@@ -3,7 +3,8 @@
 A record of :attr:`Settings.scale_shots` shots (1,000,000 in a full run) across :attr:`Settings.scale_visits`
 visits (10,000; one connection, a record session, each) is built in the real schema, quickly: SQLAlchemy Core
 ``executemany`` of prepared rows (devices, visits, sessions, every shot and its shot event; psycopg pipelines
-them on PostgreSQL), in commits of :data:`BATCH` shots;
+them on PostgreSQL), in commits of :data:`BATCH` shots; then the clinic's side (:data:`CLINIC_HOOKS`,
+:mod:`benchmarks.record_clinic`: patients, courses, a lot, every session's clinical rows and its audit trail);
 on PostgreSQL then ``ANALYZE`` (what autovacuum would do soon after). Its build time is reported. Then:
 
 * **shot commit latency** (p50, p99) while firing at 10 shots/s through a real :class:`~mesogun.Gun` on
@@ -11,11 +12,13 @@ on PostgreSQL then ``ANALYZE`` (what autovacuum would do soon after). Its build 
   the time the Gun waits in :meth:`SessionRecorder.on_message` for each shot (queued to the record's writer
   thread, its four statements, the durable commit, back on the loop). The peer is the same on an empty record
   of the same backend, fired in alternating rounds with the big one (noise hits both alike).
-* **a session summary** and **a patient's history**: the queries a clinic runs against the record. Until the
-  clinic's summary query (issue 14 item 3) is wired into :data:`CLINIC_HOOKS`, both sides run the current
-  schema's: :meth:`VisitBook.get` (a visit with its sessions and shot totals) for the summary, and one per-visit
-  shot aggregate over a patient's visits (shots, volume, depth range, times; :func:`current_history`) for the
-  history. A "patient" of the built record is every :data:`VISITS_PER_PATIENT` th visit apart (their course).
+* **a session summary** and **a patient's history**: the queries a clinic runs against the record, the clinic's
+  (:meth:`TreatmentBook.summary` and :meth:`TreatmentBook.history`) against the current schema's nearest:
+  :meth:`VisitBook.get` (a visit with its sessions and shot totals) for the summary, and one per-visit shot
+  aggregate over a patient's visits (shots, volume, depth range, times; :func:`current_history`) for the history.
+  A "patient" of the built record is every :data:`VISITS_PER_PATIENT` th visit apart (their course).
+* **the audit log's verify**: ``mesogun record verify`` of the built record's chain, against recomputing its
+  hashes alone.
 
 PostgreSQL runs in a throw-away cluster (:mod:`benchmarks.postgres`, ``fsync`` on); without one the PostgreSQL
 lines are skipped, saying why.
@@ -27,6 +30,8 @@ import asyncio
 import contextlib
 import json
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks import postgres
+from benchmarks import postgres, record_clinic
 from benchmarks.errors import Unavailable
 from benchmarks.record import Better, Result, skipped
 from benchmarks.runner import Benchmark
@@ -64,6 +69,9 @@ ROUNDS_MAX = 3
 """Firing alternates between the big record and the empty one in this many rounds (fewer for tiny runs)."""
 WARMUP_SHOTS = 2
 """Untimed shots on each gun first (the writer thread's connection, first pages)."""
+VERIFY_RUNS = 3
+"""Runs of ``mesogun record verify`` timed (the median is reported)."""
+VERIFY_PEER = "the chain's hashes alone (in memory)"
 SEED = 14
 BACKENDS = ("sqlite", "postgresql")
 
@@ -72,22 +80,51 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
-class ClinicHooks:
-    """HOOK (issue 14): the clinic schema's side of this benchmark, for the lead to wire in once the clinic's tables
-    and its one-query session summary exist. While a field is ``None`` the current schema's query stands in for it
-    (``extra.hook_wired`` says which)."""
+class BenchVisit:
+    """One visit of the built record as planned: its gun, bench patient, depth, times and shots."""
 
-    build_clinic: Callable[[TreatmentRecord, Mapping[int, Sequence[int]]], None] | None = None
-    """After the base build: add the clinic's rows (patients, courses, the visits' clinical side) to the record,
-    given each bench patient's number and its visit ids (oldest first)."""
+    id: int
+    """The visit's id (and its one record session's)."""
+    serial: str
+    patient: int
+    """The bench patient (0, 1, 2…): every :data:`VISITS_PER_PATIENT` th visit apart is one patient's course."""
+    course_visits: int
+    """Visits in the patient's course."""
+    depth_um: int
+    """The depth of every shot (one per course)."""
+    opened: datetime
+    closed: datetime
+    shots: int
+
+    def shot_time(self, n: int) -> datetime:
+        """When the visit's ``n`` th shot (0-based) was fired."""
+        return self.opened + timedelta(seconds=30 + n / RATE_HZ)
+
+
+@dataclass(frozen=True)
+class ClinicHooks:
+    """The clinic schema's side of this benchmark (issue 14): its rows in the built record, and its queries. While
+    a field is ``None`` the current schema's query stands in for it (``extra.hook_wired`` says which)."""
+
+    build_clinic: Callable[[TreatmentRecord, Sequence[BenchVisit]], int] | None = None
+    """After the base build: add the clinic's rows (patients, courses, the visits' clinical side, the audit log)
+    to the record, given its visits (oldest first); the audit entries written."""
+    shot_columns: Callable[[BenchVisit], Sequence[Mapping[str, Any]]] | None = None
+    """The clinical columns (``zone``, ``lot_id``) of each of a visit's shots, written with them in the base
+    build (as the recorder writes them: what is in force on the visit)."""
     session_summary: Callable[[TreatmentRecord, int], object] | None = None
     """The new session summary of one visit (a ``mesogun.clinic.summary.SessionSummary``)."""
     patient_history: Callable[[TreatmentRecord, int], object] | None = None
-    """The new history of one bench patient (by the number ``build_clinic`` was given)."""
+    """The new history of one bench patient (by its number, 0, 1, 2…)."""
 
 
-CLINIC_HOOKS = ClinicHooks()
-"""What this benchmark measures as "ours" for the clinic queries (see :class:`ClinicHooks`)."""
+CLINIC_HOOKS = ClinicHooks(
+    build_clinic=record_clinic.build_clinic,
+    shot_columns=record_clinic.shot_columns,
+    session_summary=record_clinic.session_summary,
+    patient_history=record_clinic.patient_history,
+)
+"""What this benchmark measures as "ours" for the clinic queries: :mod:`benchmarks.record_clinic`."""
 
 
 def current_summary(record: TreatmentRecord, visit_id: int) -> object:
@@ -99,8 +136,9 @@ def current_summary(record: TreatmentRecord, visit_id: int) -> object:
 
 def current_history(record: TreatmentRecord, visit_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """The current schema's patient history: one per-visit shot aggregate over the patient's visits. The shots are
-    found by session (``session_id IN (the visits' sessions)``, as :meth:`VisitBook.get` finds them): a plain join
-    on ``sessions.visit_id``, which has no index, makes SQLite scan every shot (0.44 s at a million)."""
+    found by session (``session_id IN (the visits' sessions)``, as :meth:`VisitBook.get` finds them): before
+    ``sessions.visit_id`` had an index (migration 0006), a plain join on it made SQLite scan every shot (0.44 s at
+    a million)."""
     from sqlalchemy import func, select
 
     from mesogun.record import schema as t
@@ -137,23 +175,38 @@ class Built:
     seconds: float
     patients: dict[int, tuple[int, ...]]
     """Each bench patient's visit ids, oldest first."""
+    audit_entries: int = 0
+    """Entries of the audit log (the clinic's changes), 0 without the clinic's rows."""
+    clinic_seconds: float = 0.0
+    """Of :attr:`seconds`, the time adding the clinic's rows took (``build_clinic``)."""
 
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def _plan(shots: int, visits: int) -> Iterator[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
-    """Each visit's row, its session's row and its shots' rows (serials, indices and times as a gun makes them)."""
+def bench_patients(visits: int) -> dict[int, tuple[int, ...]]:
+    """Each bench patient's visit ids, oldest first: every :data:`VISITS_PER_PATIENT` th visit apart is one."""
+    step = max(visits // VISITS_PER_PATIENT, 1)
+    return {p: tuple(range(p + 1, visits + 1, step)) for p in range(step)}
+
+
+def _plan(shots: int, visits: int) -> Iterator[tuple[BenchVisit, dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
+    """Each visit as planned, its row, its session's row and its shots' rows (serials, indices and times as a gun
+    makes them; with the clinic's columns if :data:`CLINIC_HOOKS` has them). A course's visits share a depth."""
     per_visit, extra = divmod(shots, visits)
     lifetime = dict.fromkeys(range(GUNS), 0)
     rng = random.Random(SEED)
+    patients = bench_patients(visits)
+    depths = [rng.choice((1000, 1500, 2000, 2500, 4000)) for _ in patients]
     for visit in range(1, visits + 1):
         gun = visit % GUNS
         serial = f"BENCH-{gun:04d}"
         opened = START + timedelta(minutes=15 * visit)
         count = per_visit + (1 if visit <= extra else 0)
         closed = opened + timedelta(seconds=count / RATE_HZ + 60)
+        patient = (visit - 1) % len(patients)
+        planned = BenchVisit(visit, serial, patient, len(patients[patient]), depths[patient], opened, closed, count)
         visit_row = {
             "id": visit,
             "device_serial": serial,
@@ -175,7 +228,8 @@ def _plan(shots: int, visits: int) -> Iterator[tuple[dict[str, Any], dict[str, A
             "host_id": 0x1000 + gun,
             "visit_id": visit,
         }
-        depth = rng.choice((1000, 1500, 2000, 2500, 4000))
+        depth = planned.depth_um
+        clinical = CLINIC_HOOKS.shot_columns(planned) if CLINIC_HOOKS.shot_columns is not None else None
         shot_rows = []
         for n in range(count):
             lifetime[gun] += 1
@@ -186,7 +240,7 @@ def _plan(shots: int, visits: int) -> Iterator[tuple[dict[str, Any], dict[str, A
                     "shot_index": lifetime[gun],
                     "session_id": visit,
                     "received": 1,
-                    "ts": _iso(opened + timedelta(seconds=30 + n / RATE_HZ)),
+                    "ts": _iso(planned.shot_time(n)),
                     "fire_seq": 7,
                     "depth_um": depth,
                     "dose_nl": 5000,
@@ -197,9 +251,10 @@ def _plan(shots: int, visits: int) -> Iterator[tuple[dict[str, Any], dict[str, A
                     "delivered_nl": 5000,
                     "host_id": 0x1000 + gun,
                     "other_host": 0,
+                    **(clinical[n] if clinical is not None else {}),
                 }
             )
-        yield visit_row, session_row, shot_rows
+        yield planned, visit_row, session_row, shot_rows
 
 
 def _event(event_id: int, shot: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,7 +303,9 @@ def build(where: Path | str, shots: int, visits: int) -> Built:
                         db.execute(insert(table), rows)
                     rows.clear()
 
-        for visit_row, session_row, shot_rows in _plan(shots, visits):
+        planned: list[BenchVisit] = []
+        for visit, visit_row, session_row, shot_rows in _plan(shots, visits):
+            planned.append(visit)
             pending[t.visits].append(visit_row)
             pending[t.sessions].append(session_row)
             pending[t.shots].extend(shot_rows)
@@ -271,15 +328,12 @@ def build(where: Path | str, shots: int, visits: int) -> Built:
                 for table in ("visits", "sessions", "events"):
                     sequence = f"pg_get_serial_sequence('{table}', 'id')"
                     db.execute(text(f"SELECT setval({sequence}, (SELECT max(id) FROM {table}))"))
-        patients = {
-            p: tuple(range(p + 1, visits + 1, max(visits // VISITS_PER_PATIENT, 1)))
-            for p in range(max(visits // VISITS_PER_PATIENT, 1))
-        }
-        if CLINIC_HOOKS.build_clinic is not None:
-            CLINIC_HOOKS.build_clinic(record, patients)
+        clinic_begun = time.perf_counter()
+        entries = CLINIC_HOOKS.build_clinic(record, planned) if CLINIC_HOOKS.build_clinic is not None else 0
+        clinic_seconds = time.perf_counter() - clinic_begun
         if record.dialect == "postgresql":
             _analyze(record)
-    return Built(shots, visits, events, time.perf_counter() - start, patients)
+    return Built(shots, visits, events, time.perf_counter() - start, bench_patients(visits), entries, clinic_seconds)
 
 
 def _analyze(record: TreatmentRecord) -> None:
@@ -366,6 +420,49 @@ def _query_times(where: Path | str, built: Built, samples: int) -> dict[str, lis
     return times
 
 
+# -- the audit log's verify ---------------------------------------------------------------------------------------
+
+
+def _verify_times(where: Path | str, built: Built) -> dict[str, float]:
+    """Seconds of ``mesogun record verify`` on the built record (a process, as a clinic runs it: the median of
+    :data:`VERIFY_RUNS`), of its parts in this process (the record's open, :func:`verify_chain` alone), and of the
+    floor: every entry's hash and link recomputed over the entries already in memory."""
+    from sqlalchemy import select
+
+    from mesogun.record import TreatmentRecord
+    from mesogun.record import schema as t
+    from mesogun.record.audit import GENESIS, entry_hash
+    from mesogun.record.audit_verify import verify_chain
+
+    command = [sys.executable, "-m", "mesogun.cli", "--db", str(where), "record", "verify", "--json"]
+    runs = []
+    for _ in range(VERIFY_RUNS):
+        begun = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        runs.append(time.perf_counter() - begun)
+        report = json.loads(done.stdout) if done.returncode == 0 else {}
+        if not report.get("intact") or report.get("entries") != built.audit_entries:
+            raise RuntimeError(f"record verify: exit {done.returncode}, {done.stdout or done.stderr}")
+    begun = time.perf_counter()
+    with TreatmentRecord(where, create=False) as record:
+        opened = time.perf_counter() - begun
+        begun = time.perf_counter()
+        verify_chain(record)
+        in_process = time.perf_counter() - begun
+        a = t.audit_log.c
+        columns = (a.seq, a.ts, a.actor, a.action, a.entity, a.entity_id, a.reason, a.old_value, a.new_value)
+        entries = record.rows(select(*columns, a.prev_hash, a.hash).order_by(a.seq))
+    names = ("seq", "ts", "actor", "action", "entity", "entity_id", "reason", "old_value", "new_value", "prev_hash")
+    begun = time.perf_counter()
+    previous = GENESIS
+    for entry in entries:
+        if entry[9] != previous or entry_hash(**dict(zip(names, entry[:10], strict=True))) != entry[10]:
+            raise RuntimeError(f"audit entry {entry[0]} does not verify")
+        previous = entry[10]
+    floor = time.perf_counter() - begun
+    return {"command": median(runs), "open": opened, "verify_chain": in_process, "floor": floor}
+
+
 # -- the benchmark ------------------------------------------------------------------------------------------------
 
 
@@ -381,6 +478,7 @@ def _lines(backend: str) -> tuple[tuple[str, str, str, Better, float | None], ..
             Better.LOWER,
             None,
         ),
+        (f"record_scale_audit_verify_{backend}", VERIFY_PEER, "ms", Better.LOWER, None),
     )
 
 
@@ -411,13 +509,20 @@ def _run_backend(backend: str, settings: Settings) -> list[Result]:
         _create(empty)  # the peer: a new record, as a clinic starts
         ours, peer = asyncio.run(_fire_alternating(big, empty, settings.scale_fire_shots))
         queries = _query_times(big, built, settings.scale_queries)
+        verify = _verify_times(big, built)
     size = f"{built.shots:,} shots in {built.visits:,} visits"
     wired = {
         "summary": CLINIC_HOOKS.session_summary is not None,
         "history": CLINIC_HOOKS.patient_history is not None,
         "build_clinic": CLINIC_HOOKS.build_clinic is not None,
     }
-    common = {"shots": built.shots, "visits": built.visits, "build_s": round(built.seconds, 1)}
+    common = {
+        "shots": built.shots,
+        "visits": built.visits,
+        "build_s": round(built.seconds, 1),
+        "clinic_s": round(built.clinic_seconds, 1),
+        "audit_entries": built.audit_entries,
+    }
     firing = {**common, "events": built.events, "samples": len(ours), "peer_samples": len(peer)}
     names = [line[0] for line in _lines(backend)]
     results = [
@@ -457,6 +562,23 @@ def _run_backend(backend: str, settings: Settings) -> list[Result]:
                 },
             )
         )
+    results.append(
+        Result(
+            names[4],
+            _ms(verify["command"]),
+            VERIFY_PEER,
+            _ms(verify["floor"]),
+            "ms",
+            Better.LOWER,
+            None,
+            note=f"mesogun record verify of {built.audit_entries:,} audit entries on {size}, median of {VERIFY_RUNS}",
+            extra={
+                **common,
+                "open_ms": _ms(verify["open"]),
+                "verify_chain_ms": _ms(verify["verify_chain"]),
+            },
+        )
+    )
     return results
 
 

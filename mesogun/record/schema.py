@@ -71,6 +71,7 @@ visits = Table(
     Column("signed_off_at", Text, comment="… when"),
     Column("signed_off_meaning", Text, comment="… and what it means"),
     Index("visits_by_patient", "patient_id"),
+    Index("visits_by_course", "course_id"),
     comment="a treatment session as a clinic means it: opened and closed explicitly",
 )
 
@@ -90,6 +91,7 @@ sessions = Table(
     Column("host_id", Int, comment="the host id this host said hello with (NULL: not known)"),
     Column("visit_id", Int, ForeignKey("visits.id"), comment="the visit this connection belongs to (NULL: none)"),
     Column("calibration", Text, comment="the device calibration in force (NULL: the device reports none yet)"),
+    Index("sessions_by_visit", "visit_id"),
 )
 
 events = Table(
@@ -155,6 +157,7 @@ alarms_found = Table(
     Column("priority", Text, nullable=False),
     Column("device_time_ms", Int, comment="when the device raised it, if it reports that"),
     Column("note", Text, nullable=False),
+    Index("alarms_found_by_session", "session_id"),
     comment="alarms latched on the device at a connect, never seen raised",
 )
 
@@ -167,6 +170,7 @@ notes = Table(
     Column("kind", Text, nullable=False, comment="e.g. 'soft_limit_override'"),
     Column("detail", Text, nullable=False, comment="what was done, naming the value and the limit"),
     Column("reason", Text, nullable=False, comment="why, in the operator's words"),
+    Index("notes_by_session", "session_id"),
     comment="what the operator said: a soft-limit override and its reason",
 )
 

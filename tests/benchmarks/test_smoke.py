@@ -53,7 +53,7 @@ EXPECTED_LINES = {
     "service_cpu_while_streaming",
     *(
         f"record_scale_{row}_{backend}"
-        for row in ("shot_commit_p50", "shot_commit_p99", "session_summary", "patient_history")
+        for row in ("shot_commit_p50", "shot_commit_p99", "session_summary", "patient_history", "audit_verify")
         for backend in ("sqlite", "postgresql")
     ),
 }

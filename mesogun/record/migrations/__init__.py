@@ -1,7 +1,8 @@
 """The record's schema migrations (Alembic), run at every open: a record of any earlier schema is brought to the
 current one (users need no ``alembic.ini``). Revision 1 is the schema as it stood when the record moved to
 SQLAlchemy; revision 2 gives a SQLite file written before some of its columns existed those columns; revision 3
-adds the audit log, revision 5 the triggers that keep it append-only.
+adds the audit log, revision 4 the clinic's tables, revision 5 the triggers that keep the audit log
+append-only, revision 6 the indexes of a session summary and a patient's history.
 
 A new schema change: edit :mod:`mesogun.record.schema`, then add a revision under ``versions/`` (``alembic -c
 mesogun/record/migrations/alembic.ini revision -m "what"`` writes its skeleton; fill in ``upgrade``);
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 
-HEAD = "0005"
+HEAD = "0006"
 """The newest revision, known without loading Alembic (about 0.2 s a CLI command need not pay when its record is
 current); ``tests/mesogun/record/test_migrations.py`` checks it is the scripts' head."""
 
