@@ -88,6 +88,7 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
         return {"status": "ok", "guns": len(owned)}
 
     app.include_router(safety.router)  # stop, emergency stop, disarm: no sign-in, never refused for a wrong reason
+    app.include_router(guns.listing)  # an assistant or better
     app.include_router(guns.router)
     for module in (events, attendance, record):
         app.include_router(module.router, dependencies=[Depends(operator)])

@@ -75,6 +75,9 @@ def serve_command(
     config = check(dataclasses.replace(config, **changes))
     if not config.devices:
         raise click.UsageError("no gun to serve: give --device URL (repeatable) or a config file with devices = [...]")
+    from mesogun.record import TreatmentRecord
+
+    TreatmentRecord.check(config.record)  # a record that cannot be used stops the service here, in one line
 
     def ready(where: str) -> None:
         click.echo(announcement(len(config.devices), where))

@@ -79,8 +79,8 @@ def status_text(status: Status, info: GunInfo) -> dict[str, str]:
         "rate": f"{settings.rate_hz:.{hz}f} shots/s",
         "mode": settings.mode.json_name,
         "syringe": syringe,
-        "shots": f"{status.shots_session} this session, {status.shots_lifetime} lifetime, "
-        f"{status.shots_remaining} left in the syringe",
+        "shots": f"{status.shots_session} this session, {status.shots_lifetime} lifetime"
+        + (f", {status.shots_remaining} left in this fire command" if status.shots_remaining else ""),
         "alarms": ", ".join(code.json_name for code in status.active_alarms) or "none",
         "device time": f"{status.device_time:.3f} s since the gun powered on (the gun's clock, not this computer's)",
     }

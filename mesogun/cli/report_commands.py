@@ -60,15 +60,24 @@ def format_of(output: Path, given: str | None) -> Format:
 
 
 def write_private(output: Path, data: bytes) -> None:
-    """Write ``data`` to ``output``, a new file created 0600; a :class:`ParameterError` naming ``--output``."""
+    """Write ``data`` to ``output``, readable by its owner only (0600, an existing file's mode too: it holds
+    patient data); a :class:`ParameterError` naming ``--output``."""
     try:
         descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o600)
             file.write(data)
     except OSError as exc:
         raise ParameterError(
             f"--output {output}: cannot write it there: {exc.strerror or exc}", field="output", value=str(output)
         ) from None
+
+
+def _privacy(summary: SessionSummary, identified: bool) -> str:
+    """What the document says of the patient, as the command reports it."""
+    if summary.patient_name is not None:
+        return "identified"
+    return "pseudonymised: the patient's identity was erased" if identified else "pseudonymised"
 
 
 def _summary(ctx: click.Context, visit: int, identified: bool) -> SessionSummary:
@@ -94,7 +103,7 @@ def report_command(
     else:
         data = reports.session_report_html(summary, clinic_name=clinic).encode("utf-8")
     write_private(output, data)
-    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {'identified' if identified else 'pseudonymised'})")
+    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
 
 
 @click.command("aftercare")
@@ -113,7 +122,7 @@ def aftercare_command(
     else:
         data = reports.aftercare_html(summary, clinic_name=clinic).encode("utf-8")
     write_private(output, data)
-    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {'identified' if identified else 'pseudonymised'})")
+    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
 
 
 report_command = _options(report_command)

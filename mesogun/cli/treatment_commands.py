@@ -374,7 +374,14 @@ def close_command(ctx: click.Context, visit_id: int | None, meaning: str | None,
 @click.pass_context
 def show_command(ctx: click.Context, visit_id: int | None, identified: bool, as_json: bool) -> None:
     """The session's summary: shots and volume per zone, depth, lots, checklist, overrides, alarms, adverse
-    events, aftercare, the sign-off."""
+    events, aftercare, the sign-off; and a warning when the needle is due for a change (every 500 shots)."""
     with _client(ctx) as client:
-        summary = client.treatment_summary(_session(ctx, client, visit_id), identified=identified)
-    emit_json(summary) if as_json else emit_fields(summary_text(summary))
+        visit = _session(ctx, client, visit_id)
+        summary = client.treatment_summary(visit, identified=identified)
+        reminder = client.treatment(visit).get("needle_reminder")
+    if as_json:
+        emit_json({**summary, "needle_reminder": reminder})
+        return
+    emit_fields(summary_text(summary))
+    if reminder:
+        click.echo(f"warning: {reminder}", err=True)

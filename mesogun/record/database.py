@@ -91,6 +91,11 @@ def connect(location: Location, *, create: bool) -> Connection:
         engine = create_engine(location.url, poolclass=NullPool, connect_args=_connect_args(location))
         dialects.install(engine)
         connection = engine.connect()
+    except ModuleNotFoundError as exc:  # the database's driver is an optional extra
+        raise RecordError(
+            f"cannot open the treatment record {location.shown}: its driver {exc.name} is not installed; "
+            f"install it with: pip install 'mesogun[{location.dialect}]'"
+        ) from None
     except (OSError, SQLAlchemyError) as exc:
         raise RecordError(f"cannot open the treatment record {location.shown}: {cause(exc)}") from exc
     try:

@@ -374,6 +374,7 @@ def _emit(pdf: _Document, target: Target) -> bytes:
     if isinstance(target, str | os.PathLike):
         descriptor = os.open(os.fspath(target), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o600)  # an existing file's mode too: it holds patient data
             file.write(data)
     else:
         target.write(data)

@@ -10,11 +10,13 @@ from firmware_protocol import Mode
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
 from mesogun.units import DEPTH, to_wire
 from mesogun_service.api.bodies import ArmBody, ConfigureBody, CountBody, FireBody, NoteBody, PrimeBody, SyringeBody
-from mesogun_service.api.deps import Guns, Hosted, Limits, actor_of, operator
+from mesogun_service.api.deps import Guns, Hosted, Limits, actor_of, assistant, operator
 from mesogun_service.errors import NoAttendedClient
 from mesogun_service.hosted import HostedGun
 
 router = APIRouter(prefix="/guns", tags=["guns"], dependencies=[Depends(operator)])
+listing = APIRouter(prefix="/guns", tags=["guns"], dependencies=[Depends(assistant)])
+"""The list of guns: an assistant too reads it (to find the treatment session open on a gun)."""
 
 
 def summary(hosted: HostedGun) -> dict[str, Any]:
@@ -33,7 +35,7 @@ def summary(hosted: HostedGun) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@listing.get("")
 async def list_guns(guns: Guns) -> list[dict[str, Any]]:
     """The guns this service owns, connected or not."""
     return [summary(hosted) for hosted in guns]

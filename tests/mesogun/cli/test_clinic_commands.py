@@ -167,6 +167,7 @@ def test_set_and_fire_pass_yes_and_reason_as_the_services_override(run: Run, ser
     code, _, err = run("fire", "--count", "1")
     assert code == 2 and "face.forehead" in err, err  # arming where the zone is full: an override again
     summary = ok(run, "session", "show")
+    assert summary["needle_reminder"] is None  # 500 shots to the next change
     assert summary["visit_id"] == session and summary["zones"][0]["shots"] == 6
     assert [o["reason"] for o in summary["overrides"]] == ["thick skin", "full dose on the forehead"]
     code, out, _ = run("session", "show")

@@ -39,6 +39,8 @@ def test_the_report_pdf_holds_the_session_pseudonymised_and_is_private(
 ) -> None:
     db, visit = treated
     out = tmp_path / "report.pdf"
+    out.write_bytes(b"an older export, readable by everyone")
+    out.chmod(0o644)
     assert main(["--db", db, "record", "report", str(visit), "-o", str(out), "--clinic", "Clinique du Lac"]) == 0
     assert "pseudonymised" in capsys.readouterr().out
     text = _text(out)

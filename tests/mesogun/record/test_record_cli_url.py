@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,14 @@ def test_a_postgresql_database_without_a_record_is_one_line(
     assert main(["--db", postgres_url, "record", "list"]) == 6
     (line,) = capsys.readouterr().err.splitlines()
     assert "no treatment record in postgresql://" in line
+
+
+def test_a_postgresql_url_without_its_driver_installed_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pip install .`` has no PostgreSQL driver: the record names the extra, in one line (no traceback)."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    assert main(["--db", "postgresql://nobody@127.0.0.1:1/record", "record", "list"]) == 6
+    err = capsys.readouterr().err
+    assert "its driver psycopg is not installed; install it with: pip install 'mesogun[postgresql]'" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -102,6 +102,10 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(real, running
                 assert (await sam.post("/patients", json={"pseudonym": "P-0002"})).status_code == 200
                 assert (await sam.post(f"/treatments/{visit}/notes", json={"text": "patient arrived"})).is_success
                 assert (await sam.get(f"/treatments/{visit}/summary")).is_success
+                listed = await sam.get("/guns")  # to find the session open on a gun (the CLI's default)
+                assert listed.is_success and listed.json()[0]["serial"] == svc.serial
+                assert (await sam.get(svc.gun("/treatment"))).json()["visit_id"] == visit
+                assert (await sam.get(svc.gun("/status"))).status_code == 403  # the gun itself: a practitioner's
                 error = await refused_as(sam, "POST", svc.gun("/treatments"), 403, json=start_body(prepared))
                 assert error["code"] == "MG720"
             finally:
