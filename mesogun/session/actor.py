@@ -141,6 +141,9 @@ class ControlActor:
         self._unchanged: set[tuple[str, HostState]] = set()
         """(command, state) pairs whose accepted transition left the state as it was: not triggered again."""
         self._awaiting_record: dict[int, Received] = {}
+        self._committed: set[int] = set()
+        """Events of ``_awaiting_record`` the record has committed, their news still queued for this actor: the
+        record lag counts only what still waits for the record itself, not for this actor's queue."""
         """Shots and alarms handed to the record, by event number, not yet reported to the caller."""
         self.record = RecordPipe(timeouts.record, self._record_failed, enabled=not isinstance(recorder, NullRecorder))
         self.heartbeats_sent = 0
@@ -329,6 +332,7 @@ class ControlActor:
         self.status_rx = self._state_rx = -1
         self.tracker.reset()
         self._awaiting_record.clear()
+        self._committed.clear()
         return link
 
     async def start_session(self, expected_serial: str | None) -> None:
@@ -583,9 +587,11 @@ class ControlActor:
             self.record.put(
                 f"{message.name} {message.get('shot_index', message.get('code', ''))}",
                 lambda: self.recorder.on_message("device", message),
-                lambda: self._put(_Recorded(generation, received)),
+                lambda: self._on_committed(generation, number, received),
             )
             return
+        if recorded:
+            self._committed.discard(number)
         if recorded and self._awaiting_record.pop(number, None) is None:
             return  # already reported (the record failed and its backlog was flushed)
         # Pending until reported: a status that overtook this event must not end its burst without it.
@@ -593,19 +599,27 @@ class ControlActor:
         await self._report(received)
         self.tracker.handled(number)
 
+    def _on_committed(self, generation: int, number: int, received: Received) -> None:
+        """The record lane committed event ``number``: noted at once, reported in this actor's order."""
+        if generation == self._generation:
+            self._committed.add(number)
+        self._put(_Recorded(generation, received))
+
     def _check_record_lag(self, now: float) -> None:
         """A stalled record must not let the gun fire on unrecorded: when the oldest shot or alarm still
-        waiting for the record has waited longer than ``Timeouts.record_lag``, the record has failed."""
-        if not self._awaiting_record:
+        waiting for the record has waited longer than ``Timeouts.record_lag``, the record has failed. One the
+        record committed already, whose news waits behind other events in this actor's queue, is not waiting."""
+        waiting = [number for number in self._awaiting_record if number not in self._committed]
+        if not waiting:
             return
-        oldest = self._awaiting_record[min(self._awaiting_record)]
+        oldest = self._awaiting_record[min(waiting)]
         waited = now - oldest.time
         if waited > self.timeouts.record_lag:
             what = f"{oldest.message.name} {oldest.message.get('shot_index', oldest.message.get('code', ''))}"
             self.record.fail(
                 RecordError(
                     f"the treatment record has not taken {what} for {waited:.2f} s "
-                    f"(limit {self.timeouts.record_lag:g} s, {len(self._awaiting_record)} waiting): its disk is "
+                    f"(limit {self.timeouts.record_lag:g} s, {len(waiting)} waiting): its disk is "
                     "stalled or another process holds it locked"
                 )
             )
