@@ -330,6 +330,18 @@ class AuditChainBroken(RecordError):
     exit_code = 6
 
 
+class ClinicalRecordMismatch(RecordError):
+    """A clinical table does not hold what the audit log says (``mesogun record verify``): a row changed, inserted
+    or deleted behind the program's back while the chain stayed whole.
+
+    Example: "the clinical record does not match its audit log: overrides row 3, reason: the row holds "patient
+    insisted", the audit log says "clinically indicated" (entry 12)".
+    """
+
+    code = "MG781"
+    exit_code = 6
+
+
 class ServiceUnreachable(LinkError):
     """No gun service answers at the URL a client was given or found (nothing listens, the socket is gone).
 
@@ -395,6 +407,7 @@ def _known() -> dict[str, type[MesogunError]]:
         RecordError,
         NoSuchSession,
         AuditChainBroken,
+        ClinicalRecordMismatch,
         NoSuchVisit,
         VisitAlreadyOpen,
         ServiceRequestError,

@@ -13,7 +13,7 @@ import click
 
 from mesogun.cli.output import emit_fields, emit_json, emit_table
 from mesogun.clinic.summary import SessionSummary
-from mesogun.errors import AuditChainBroken, ParameterError, RecordError
+from mesogun.errors import AuditChainBroken, ClinicalRecordMismatch, ParameterError, RecordError
 from mesogun.json_forms import plain
 from mesogun.record import AlarmRow, TreatmentRecord
 from mesogun.record.store import one_line
@@ -253,18 +253,21 @@ def record_verify(ctx: click.Context, expect_head: str | None, as_json: bool) ->
 
     Exit 0 when it is intact (the head printed: note it, or print it, and give it as --expect-head later to show
     newest entries removed, or the log rewritten with its hashes recomputed, since). Exit 6 (MG780) naming the
-    first entry altered, inserted or deleted, with its action and time. See docs/audit.md.
+    first entry altered, inserted or deleted, with its action and time. Then the clinical tables are checked
+    against the log: exit 6 (MG781) naming the first row that does not hold what the log says. See docs/audit.md.
     """
-    from mesogun.record.audit_verify import Head, verify_chain  # with the database layer
+    from mesogun.record.audit_crosscheck import crosscheck  # with the database layer
+    from mesogun.record.audit_verify import Head, verify_chain
 
     expected = Head.parse(expect_head) if expect_head is not None else None  # refused before the record opens
     with open_record(ctx) as record:
         report = verify_chain(record, expect_head=expected)
+        mismatch = crosscheck(record) if report.intact else None
     if as_json:
-        emit_json({"intact": report.intact, **plain(report)})
-    elif report.intact:
+        emit_json({"intact": report.intact and mismatch is None, **plain(report), "mismatch": plain(mismatch)})
+    elif report.intact and mismatch is None:
         what = f"{report.entries} entries" if report.entries else "no entries yet"
-        click.echo(f"audit log intact: {what}, every hash and link verified")
+        click.echo(f"audit log intact: {what}, every hash and link verified, the clinical tables match it")
         if expected is not None:
             click.echo(f"it holds the head noted earlier, {expected}")
         click.echo(f"head {report.head} (note it; later: mesogun record verify --expect-head {report.head})")
@@ -276,3 +279,5 @@ def record_verify(ctx: click.Context, expect_head: str | None, as_json: bool) ->
         )
     if report.broken is not None:
         raise AuditChainBroken(report.broken.describe())
+    if mismatch is not None:
+        raise ClinicalRecordMismatch(mismatch.describe())

@@ -287,7 +287,11 @@ class TreatmentBook:
                 entity="visit",
                 entity_id=visit_id,
                 reason=kept,
-                new={"limits": [{"limit": b.limit, "value": b.value, "maximum": b.maximum} for b in found]},
+                new={
+                    "limits": [
+                        {"limit": b.limit, "value": b.value, "maximum": b.maximum, "detail": b.message} for b in found
+                    ]
+                },
             )
         return kept
 

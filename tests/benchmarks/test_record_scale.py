@@ -12,6 +12,7 @@ from mesogun.clinic.actors import Actor
 from mesogun.clinic.checklist import DEFAULT_ITEMS
 from mesogun.clinic.needles import Needle
 from mesogun.record import TreatmentRecord
+from mesogun.record.audit_crosscheck import crosscheck
 from mesogun.record.audit_verify import verify_chain
 from mesogun.record.courses import CourseBook
 from mesogun.record.lots import LotBook
@@ -67,6 +68,7 @@ def test_every_built_session_summarises_as_a_signed_treatment_of_its_patients_co
         assert identified.patient_name == "Bench Patient 1"
         report = verify_chain(record)
         assert report.intact and report.guarded and report.entries == built.audit_entries
+        assert crosscheck(record) is None  # the clinical rows hold what the bulk-built audit log says
 
 
 def test_the_built_audit_entries_are_those_the_books_write(tmp_path: Path) -> None:
