@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from mesogun.cli.clinic_commands import PATIENT_HELP, patient_id
-from mesogun.cli.output import emit_fields, emit_json
+from mesogun.cli.output import emit_fields, emit_json, emit_table
 from mesogun.cli.remote import choose_gun
 from mesogun.cli.visit_commands import JSON_OPTION, service_only
 from mesogun.errors import ParameterError
@@ -260,6 +260,19 @@ def checklist_command(ctx: click.Context, as_json: bool) -> None:
     else:
         for item in items:
             click.echo(f"{item['id']}  {item['question']}")
+
+
+@session_group.command("zones")
+@JSON_OPTION
+def zones_command(as_json: bool) -> None:
+    """Every treatment zone a session can name (its id), with its label and region: the catalog, no service
+    needed."""
+    from mesogun.clinic.zones import listing
+
+    if as_json:
+        emit_json(listing())
+    else:
+        emit_table(listing(), ["id", "label", "region"])
 
 
 @session_group.command("zone")

@@ -15,6 +15,7 @@ import pytest
 
 from mesogun.cli import main
 from mesogun.clinic.checklist import DEFAULT_ITEMS
+from mesogun.clinic.zones import CATALOG, listing
 from tests.mesogun.conftest import MESOGUN, ServedGun, serve_gun
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
@@ -115,11 +116,20 @@ def test_without_a_service_the_clinics_commands_say_it_keeps_them(capsys: pytest
         assert "kept by the gun service" in capsys.readouterr().err
 
 
+def test_session_zones_lists_the_catalog_without_a_service(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-service", "session", "zones"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "label", "region"] and lines[1].split() == ["face.forehead", "Forehead", "face"]
+    assert len(lines) == 1 + len(CATALOG)
+    assert main(["--no-service", "session", "zones", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == listing()
+
+
 def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_path: Path) -> None:
     _, course, lot = patient_course_lot(run, "P-CLI2")
     start = ("session", "start", "--patient", "P-CLI2", "--course", str(course), "--lot", str(lot))
     for args, named in (
-        ((*start, "--zone", "face.ear", *CLEAR), "face.ear"),
+        ((*start, "--zone", "face.ear", *CLEAR), "(run 'mesogun session zones' to see every zone)"),
         ((*start, "--zone", "face.chin", *CLEAR[:-2]), "retinol_alcohol"),
         ((*start, "--zone", "face.chin", *CLEAR, "--checklist", "pregnancy=yes"), "override"),
         ((*start, "--zone", "face.chin", "--consent", "x", "--checklist", "pregnancy=maybe"), "ITEM=yes"),

@@ -72,7 +72,8 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(real, running
             visit = await start(svc, prepared)
             before = clinical_rows(svc.record)
             error = await refused(svc, "POST", f"/treatments/{visit}/zone", 422, json={"zone": "face.nose"})
-            assert error["field"] == "zone" and "nearest" in error["message"]
+            assert error["field"] == "zone" and "the face zones: face.forehead" in error["message"]
+            assert error["hint"] == "GET /zones to see every zone"
             error = await refused(svc, "POST", f"/treatments/{visit}/lot", 422, json={"lot_id": prepared.expired_lot})
             assert error["code"] == "MG705"
             error = await refused(
