@@ -105,6 +105,7 @@ def test_patients_courses_and_lots_are_kept_by_the_service(run: Run) -> None:
     assert code == 0 and "EXPIRED" in out and "L-P-CLI1" in out
     code, _, err = run("patient", "erase", "P-CLI1", "--reason", "asked")  # the local socket: a practitioner
     assert code == 3 and "admin" in err and len(err.strip().splitlines()) == 1
+    assert "over TCP (--service http://HOST:PORT with $MESOGUN_TOKEN from POST /auth/login" in err, err
     code, _, err = run("patient", "show", "P-NOBODY")
     assert code == 2 and "P-NOBODY" in err and len(err.strip().splitlines()) == 1
     assert lot
