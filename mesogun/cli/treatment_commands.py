@@ -64,10 +64,16 @@ def read_answers(path: Path) -> dict[str, bool | dict[str, Any]]:
     """Checklist answers from a TOML file: ``item = false``, or ``item = {present = true, note = "..."}``."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ParameterError(f"checklist file {path}: {exc}", field="checklist", value=str(path)) from None
-    answers = document.get("checklist", document)
-    return {str(item): answer for item, answer in answers.items()}
+    except FileNotFoundError:
+        problem = "no such file"
+    except OSError as exc:
+        problem = (exc.strerror or type(exc).__name__).lower()
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        problem = f"not a TOML file ({exc})"
+    else:
+        answers = document.get("checklist", document)
+        return {str(item): answer for item, answer in answers.items()}
+    raise ParameterError(f"--checklist-file {path}: {problem}", field="checklist_file", value=str(path))
 
 
 def parse_syringe(given: str) -> dict[str, Any]:

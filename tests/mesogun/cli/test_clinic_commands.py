@@ -126,6 +126,20 @@ def test_session_zones_lists_the_catalog_without_a_service(capsys: pytest.Captur
     assert json.loads(capsys.readouterr().out) == listing()
 
 
+def test_a_checklist_file_that_cannot_be_read_is_one_line_naming_the_option_and_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("pregnancy = \n")
+    start = ["--no-service", "session", "start", "--patient", "1", "--lot", "1", "--zone", "neck", "--consent", "x"]
+    for given, says in ((tmp_path / "nonexist.toml", "no such file"), (bad, "not a TOML file")):
+        capsys.readouterr()
+        assert main([*start, "--checklist-file", str(given)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --checklist-file {given}: {says}") and len(err.splitlines()) == 1, err
+        assert "Errno" not in err
+
+
 def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_path: Path) -> None:
     _, course, lot = patient_course_lot(run, "P-CLI2")
     start = ("session", "start", "--patient", "P-CLI2", "--course", str(course), "--lot", str(lot))
