@@ -29,6 +29,7 @@ ActionRenderer = Callable[[str], str]
 
 API_PHRASES: dict[str, str] = {
     "list_zones": "read mesogun.clinic.zones.CATALOG",
+    "override_soft_limit": "pass an override reason",
 }
 """Actions a hint can name that are no Gun method, in the API's language (the service and the CLI have their own)."""
 

@@ -42,6 +42,7 @@ ROUTE_OF_ACTION = {
 
 PHRASE_OF_ACTION = {
     "list_zones": "GET /zones",
+    "override_soft_limit": "send override_reason with the request",
 }
 """Actions (in hints) that are no gun's route, as an HTTP client is told them."""
 

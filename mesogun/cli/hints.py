@@ -19,6 +19,7 @@ CLI_ACTIONS: dict[str, str] = {
 
 CLI_PHRASES: dict[str, str] = {
     "list_zones": "run 'mesogun session zones'",
+    "override_soft_limit": "give --yes --reason TEXT",
 }
 """Actions a hint can name that are no Gun method, as the CLI says them."""
 

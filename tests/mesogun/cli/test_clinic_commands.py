@@ -183,6 +183,11 @@ def test_set_and_fire_pass_yes_and_reason_as_the_services_override(run: Run, ser
                  "--zone", "face.forehead", *CLEAR)["visit_id"]  # fmt: skip
     code, _, err = run("set", "--depth", "2.2")
     assert code == 2 and "preset.tiny.max_depth_mm" in err and "--yes --reason" in err, err
+    assert err.strip() == (
+        "error: soft limit preset.tiny.max_depth_mm: depth_mm=2.2 is deeper than preset tiny's soft limit of 2 mm; "
+        "nothing was sent (give --yes --reason TEXT to go ahead anyway; the override and its reason are entered in "
+        "the treatment record)"
+    )  # once, in the CLI's words (no override_reason)
     code, _, err = run("set", "--depth", "2.2", "--yes", "--reason", "thick skin")
     assert code == 0, err
     code, _, err = run("fire", "--count", "6")
