@@ -89,6 +89,10 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(real, running
             )
             assert error["code"] == "MG100" and "device's range" in error["message"]  # hard limits: never overridden
             await refused(svc, "POST", "/treatments/999/notes", 404, json={"text": "who?"})
+            error = await refused(svc, "GET", "/treatments/999/report.pdf", 404)
+            assert error["message"] == "no visit 999 in the service's treatment record"  # not the server's path
+            error = await refused(svc, "GET", "/patients?pseudonym=P-NOBODY", 404)
+            assert error["message"] == "no patient 'P-NOBODY' in the service's treatment record", error
 
             sam = await signed_in(svc.service.url, ASSISTANT)
             try:
