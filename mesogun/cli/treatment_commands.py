@@ -103,11 +103,11 @@ def treatment_text(treatment: dict[str, Any]) -> dict[str, str]:
     return {
         "session": str(treatment["visit_id"]),
         "gun": str(treatment["device_serial"]),
-        "patient": str(treatment["patient_id"]),
+        "patient": str(treatment.get("pseudonym") or treatment["patient_id"]),
         "course": str(treatment["course_id"] or "-"),
         "practitioner": str(treatment["practitioner"]),
         "preset": str(treatment["preset"] or "-"),
-        "lot": str(treatment["lot_id"] or "-"),
+        "lot": str(treatment.get("lot_number") or treatment["lot_id"] or "-"),
         "zone": str(treatment["zone"] or "-"),
         "needle": f"{needle['gauge']}G {needle['length_mm']:g} mm" if needle else "-",
         "state": state,
@@ -302,7 +302,8 @@ def lot_command(ctx: click.Context, lot_id: int, visit_id: int | None, as_json: 
     """Another product lot for the next shots."""
     with _client(ctx) as client:
         changed = client.change_lot(_session(ctx, client, visit_id), lot_id)
-    emit_json(changed) if as_json else click.echo(f"session {changed['visit_id']}: lot {changed['lot_id']}")
+    lot = changed.get("lot_number") or changed["lot_id"]
+    emit_json(changed) if as_json else click.echo(f"session {changed['visit_id']}: lot {lot}")
     _warn(changed)
 
 

@@ -159,6 +159,7 @@ def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_
                  "--needle", "32G:4mm",
                  "--syringe", "BD 5")  # fmt: skip
     assert started["zone"] == "face.chin" and started["needle"] == {"gauge": 32, "length_mm": 4.0}
+    assert (started["pseudonym"], started["lot_number"]) == ("P-CLI2", "L-P-CLI2")  # as people name them
     assert (started["syringe_brand"], started["syringe_ml"]) == ("BD", 5.0)
     code, _, err = run("session", "adverse-event", "--kind", "pain", "--severity", "awful")
     assert code == 2 and "severity" in err
@@ -179,8 +180,12 @@ def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_
 def test_set_and_fire_pass_yes_and_reason_as_the_services_override(run: Run, served: ServedGun) -> None:
     _, course, lot = patient_course_lot(run, "P-CLI3")
     ready(run, served)
-    session = ok(run, "session", "start", "--patient", "P-CLI3", "--course", str(course), "--lot", str(lot),
-                 "--zone", "face.forehead", *CLEAR)["visit_id"]  # fmt: skip
+    code, out, err = run("session", "start", "--patient", "P-CLI3", "--course", str(course), "--lot", str(lot),
+                         "--zone", "face.forehead", *CLEAR)  # fmt: skip
+    assert code == 0, err
+    shown = dict(line.split(None, 1) for line in out.splitlines())
+    assert (shown["patient"].strip(), shown["lot"].strip()) == ("P-CLI3", "L-P-CLI3")  # not their ids
+    session = int(shown["session"])
     code, _, err = run("set", "--depth", "2.2")
     assert code == 2 and "preset.tiny.max_depth_mm" in err and "--yes --reason" in err, err
     assert err.strip() == (
@@ -202,6 +207,8 @@ def test_set_and_fire_pass_yes_and_reason_as_the_services_override(run: Run, ser
     assert [o["reason"] for o in summary["overrides"]] == ["thick skin", "full dose on the forehead"]
     code, out, _ = run("session", "show")
     assert code == 0 and "full dose on the forehead" in out and "NOT SIGNED OFF" in out
+    code, out, err = run("session", "lot", str(lot))
+    assert code == 0 and out.strip() == f"session {session}: lot L-P-CLI3", err
     code, _, err = run("set", "--depth", "1.5")
     assert code == 0, err
 
