@@ -27,9 +27,16 @@ ActionRenderer = Callable[[str], str]
 ``call clear_alarm()`` (:func:`as_call`), the CLI ``run 'mesogun clear'``."""
 
 
+API_PHRASES: dict[str, str] = {
+    "list_zones": "read mesogun.clinic.zones.CATALOG",
+    "override_soft_limit": "pass an override reason",
+}
+"""Actions a hint can name that are no Gun method, in the API's language (the service and the CLI have their own)."""
+
+
 def as_call(action: str) -> str:
-    """An action in the API's language: ``call clear_alarm()``."""
-    return f"call {action}()"
+    """An action in the API's language: ``call clear_alarm()`` (an action of :data:`API_PHRASES` as it says)."""
+    return API_PHRASES.get(action) or f"call {action}()"
 
 
 @dataclass(frozen=True)

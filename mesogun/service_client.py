@@ -42,6 +42,9 @@ TOKEN_ENV = "MESOGUN_TOKEN"
 a command line or in a URL, where other users or logs would see it."""
 """The environment variable that names the service (its URL)."""
 
+LOCAL_ROLES = frozenset({"practitioner", "assistant"})
+"""The roles a user on the service's local socket has (``local:<os user>``, a practitioner; an assistant too)."""
+
 CONNECT_TIMEOUT_S = 5.0
 """How long to wait for the service to accept a connection."""
 
@@ -185,11 +188,7 @@ class ServiceClient:
         except (ValueError, KeyError, TypeError):
             text = " ".join(reply.text.split())[:200]
             return ConnectionLost(f"the gun service at {self.url} answered {reply.status_code}: {text or 'no body'}")
-        if code in ("MG910", "MG911") and not self.url.startswith("unix://"):
-            message += (
-                f"; over TCP the CLI signs in with a token in ${TOKEN_ENV} (from POST /auth/login), or use the "
-                "service's local socket: --service unix:///PATH"
-            )
+        message += self._how_to_sign_in(code, body.get("field"), body.get("value"))
         hint: Hint | None = None
         parts = body.get("hint_parts")
         if isinstance(parts, dict) and isinstance(parts.get("text"), str):
@@ -205,6 +204,32 @@ class ServiceClient:
             hint=hint,
             details=body,
         )
+
+    def _how_to_sign_in(self, code: str, field: object, needed: object) -> str:
+        """What a refusal for who is asking adds: how to sign in as someone allowed. The local socket signs in
+        as a practitioner only, so it is suggested only for what a practitioner may do; a role beyond it (an
+        admin's erasure) needs a sign-in over TCP."""
+        local = self.url.startswith("unix://")
+        beyond_local = (
+            code == "MG911"
+            and field == "role"
+            and isinstance(needed, str)
+            and not set(needed.split(" or ")) & LOCAL_ROLES
+        )
+        if beyond_local:
+            by_tcp = f"--service http://HOST:PORT with ${TOKEN_ENV} from POST /auth/login, docs/service.md"
+            if local:
+                return (
+                    "; the local socket signs you in as a practitioner only: sign in as a user with the "
+                    f"{needed} role over TCP ({by_tcp})"
+                )
+            return f"; sign in as a user with the {needed} role (${TOKEN_ENV} from POST /auth/login, docs/service.md)"
+        if code in ("MG910", "MG911") and not local:
+            return (
+                f"; over TCP the CLI signs in with a token in ${TOKEN_ENV} (from POST /auth/login), or use the "
+                "service's local socket: --service unix:///PATH"
+            )
+        return ""
 
     def health(self) -> dict[str, Any]:
         """``GET /health``: the service answers, and how many guns it owns."""

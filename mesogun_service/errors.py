@@ -40,6 +40,12 @@ ROUTE_OF_ACTION = {
 }
 """Gun method names (in hints) whose route differs from the name."""
 
+PHRASE_OF_ACTION = {
+    "list_zones": "GET /zones",
+    "override_soft_limit": "send override_reason with the request",
+}
+"""Actions (in hints) that are no gun's route, as an HTTP client is told them."""
+
 
 class ServiceError(MesogunError):
     """An error of the service itself (not of a gun); ``status`` is its HTTP status."""
@@ -118,6 +124,8 @@ def error_body(error: MesogunError, serial: str | None = None) -> dict[str, Any]
     """The JSON body for ``error``; its hint names routes (``POST /guns/SIM0001/clear``) instead of methods."""
 
     def route(action: str) -> str:
+        if action in PHRASE_OF_ACTION:
+            return PHRASE_OF_ACTION[action]
         path = ROUTE_OF_ACTION.get(action, action).replace("_", "-")
         verb = "GET" if path.startswith("status") else "POST"
         return f"{verb} /guns/{serial or '{serial}'}/{path}"

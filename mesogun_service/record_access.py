@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from mesogun.errors import RecordError
 from mesogun.record import TreatmentRecord
 from mesogun.record.store import Where
 
@@ -24,6 +25,18 @@ class SharedRecord:
         self.where = where
         self._record: TreatmentRecord | None = None
         self._lock = threading.Lock()
+
+    def shown(self) -> str:
+        """How the record's messages name it (its file, or its URL without the password): what a reply to an HTTP
+        client says as "the service's treatment record" instead (:func:`mesogun_service.api.replies.unnamed`)."""
+        from mesogun.record import database  # SQLAlchemy loads with the record
+        from mesogun.record.store import default_path
+
+        try:
+            location = database.locate(self.where if self.where is not None else default_path())
+        except RecordError:  # a malformed URL: no record opens, so no message names it
+            return ""
+        return str(location.file if location.file is not None else location.shown)
 
     async def call(self, work: Callable[[TreatmentRecord], T]) -> T:
         """``work(record)`` in a worker thread, alone on the record; its errors (``RecordError``…) propagate."""

@@ -29,12 +29,6 @@ from mesogun.record.visits import NoSuchVisit
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
 
-HOW_TO_OVERRIDE = (
-    "to go ahead anyway send override_reason with the request (mesogun set/fire: --yes --reason TEXT); "
-    "the override and its reason are entered in the treatment record"
-)
-"""What a refusal adds: how to override it."""
-
 ARMED_STATES = frozenset({"armed", "firing"})
 """The gun states (as the event stream's statuses name them) in which a trigger fires."""
 
@@ -200,7 +194,6 @@ def _authorized(found: Sequence[Breach], reason: str | None) -> str | None:
     try:
         return limits.authorize(found, reason)
     except SoftLimitExceeded as exc:
-        names = ", ".join(b.limit for b in found)
-        raise SoftLimitExceeded(
-            f"{exc.args[0]} (soft limit {names}); nothing was sent: {HOW_TO_OVERRIDE}", field=exc.field, value=exc.value
-        ) from None
+        refused = SoftLimitExceeded(f"{exc.args[0]}; nothing was sent", field=exc.field, value=exc.value)
+        refused.hint = exc.hint  # how to override, in the asker's words (the service's: override_reason)
+        raise refused from None

@@ -17,10 +17,16 @@ CLI_ACTIONS: dict[str, str] = {
 }
 """The command that does each action a hint can name (a Gun method)."""
 
+CLI_PHRASES: dict[str, str] = {
+    "list_zones": "run 'mesogun session zones'",
+    "override_soft_limit": "give --yes --reason TEXT",
+}
+"""Actions a hint can name that are no Gun method, as the CLI says them."""
+
 
 def as_command(action: str) -> str:
     """An action in the CLI's language: ``run 'mesogun clear'``."""
-    return f"run '{CLI_ACTIONS.get(action, 'mesogun ' + action)}'"
+    return CLI_PHRASES.get(action) or f"run '{CLI_ACTIONS.get(action, 'mesogun ' + action)}'"
 
 
 def cli_message(error: MesogunError, command: str | None) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from mesogun.cli.clinic_commands import PATIENT_HELP, patient_id
-from mesogun.cli.output import emit_fields, emit_json
+from mesogun.cli.output import emit_fields, emit_json, emit_table
 from mesogun.cli.remote import choose_gun
 from mesogun.cli.visit_commands import JSON_OPTION, service_only
 from mesogun.errors import ParameterError
@@ -64,10 +64,16 @@ def read_answers(path: Path) -> dict[str, bool | dict[str, Any]]:
     """Checklist answers from a TOML file: ``item = false``, or ``item = {present = true, note = "..."}``."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ParameterError(f"checklist file {path}: {exc}", field="checklist", value=str(path)) from None
-    answers = document.get("checklist", document)
-    return {str(item): answer for item, answer in answers.items()}
+    except FileNotFoundError:
+        problem = "no such file"
+    except OSError as exc:
+        problem = (exc.strerror or type(exc).__name__).lower()
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        problem = f"not a TOML file ({exc})"
+    else:
+        answers = document.get("checklist", document)
+        return {str(item): answer for item, answer in answers.items()}
+    raise ParameterError(f"--checklist-file {path}: {problem}", field="checklist_file", value=str(path))
 
 
 def parse_syringe(given: str) -> dict[str, Any]:
@@ -97,11 +103,11 @@ def treatment_text(treatment: dict[str, Any]) -> dict[str, str]:
     return {
         "session": str(treatment["visit_id"]),
         "gun": str(treatment["device_serial"]),
-        "patient": str(treatment["patient_id"]),
+        "patient": str(treatment.get("pseudonym") or treatment["patient_id"]),
         "course": str(treatment["course_id"] or "-"),
         "practitioner": str(treatment["practitioner"]),
         "preset": str(treatment["preset"] or "-"),
-        "lot": str(treatment["lot_id"] or "-"),
+        "lot": str(treatment.get("lot_number") or treatment["lot_id"] or "-"),
         "zone": str(treatment["zone"] or "-"),
         "needle": f"{needle['gauge']}G {needle['length_mm']:g} mm" if needle else "-",
         "state": state,
@@ -262,6 +268,19 @@ def checklist_command(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{item['id']}  {item['question']}")
 
 
+@session_group.command("zones")
+@JSON_OPTION
+def zones_command(as_json: bool) -> None:
+    """Every treatment zone a session can name (its id), with its label and region: the catalog, no service
+    needed."""
+    from mesogun.clinic.zones import listing
+
+    if as_json:
+        emit_json(listing())
+    else:
+        emit_table(listing(), ["id", "label", "region"])
+
+
 @session_group.command("zone")
 @click.argument("zone", metavar="ZONE")
 @ID_OPTION
@@ -283,7 +302,8 @@ def lot_command(ctx: click.Context, lot_id: int, visit_id: int | None, as_json: 
     """Another product lot for the next shots."""
     with _client(ctx) as client:
         changed = client.change_lot(_session(ctx, client, visit_id), lot_id)
-    emit_json(changed) if as_json else click.echo(f"session {changed['visit_id']}: lot {changed['lot_id']}")
+    lot = changed.get("lot_number") or changed["lot_id"]
+    emit_json(changed) if as_json else click.echo(f"session {changed['visit_id']}: lot {lot}")
     _warn(changed)
 
 

@@ -18,9 +18,17 @@ from dataclasses import dataclass
 from firmware_protocol import Mode
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded
 from mesogun.clinic.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, Preset
+from mesogun.errors import Hint
 
 MODE_MAX_DEPTH_MM: dict[Mode, float] = {Mode.NAPPAGE: NAPPAGE_SOFT_MAX_DEPTH_MM}
 """Soft depth limits of a firing mode, whatever the preset."""
+
+OVERRIDE = Hint(
+    "{0} to go ahead anyway; the override and its reason are entered in the treatment record",
+    ("override_soft_limit",),
+)
+"""How a soft limit's refusal is overridden, said in each audience's words (the API's reason, the service's
+``override_reason``, the CLI's ``--yes --reason TEXT``)."""
 
 REASON_MAX = 1000
 """The longest override reason, characters."""
@@ -121,9 +129,11 @@ def authorize(found: Sequence[Breach], reason: str | None) -> str | None:
     summary = "; ".join(b.message for b in found)
     if reason is None:
         first = found[0]
-        raise SoftLimitExceeded(
-            f"{summary}; override it with a reason (entered in the record)", field=first.field, value=first.value
+        refused = SoftLimitExceeded(
+            "; ".join(f"soft limit {b.limit}: {b.message}" for b in found), field=first.field, value=first.value
         )
+        refused.hint = OVERRIDE
+        raise refused
     kept = reason.strip()
     if not kept:
         raise ReasonRequired(

@@ -2,7 +2,7 @@
 stable id (``face.forehead``, ``scalp.crown``, ``neck``) the record stores, a label people read, and its region.
 
 :func:`zone` is the one check of a zone id: an unknown one is refused naming the field ``zone``, the value and
-the nearest ids of the catalog.
+the catalog's close ids, else its region's, with a hint to list them all (``mesogun session zones``, ``GET /zones``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from mesogun.clinic.errors import UnknownZone
+from mesogun.errors import Hint
 
 
 class Region(StrEnum):
@@ -74,31 +75,43 @@ ZONES: Mapping[str, Zone] = MappingProxyType({z.id: z for z in CATALOG})
 """The zones by id."""
 
 
+LIST_ZONES = Hint("{0} to see every zone", ("list_zones",))
+"""What an unknown zone's refusal suggests: the catalog listed (the CLI's ``mesogun session zones``)."""
+
+
 def zone(zone_id: str) -> Zone:
     """The zone of ``zone_id``; :class:`~mesogun.clinic.errors.UnknownZone` (field ``zone``) naming the value and
-    the nearest ids if the catalog has no such zone."""
+    the close ids (up to 3), else the zones of the region it names, else the regions, if the catalog has none."""
     found = ZONES.get(zone_id.strip().lower()) if isinstance(zone_id, str) else None
     if found is not None:
         return found
-    raise UnknownZone(
-        f"zone {zone_id!r} is not a treatment zone; nearest: {', '.join(near(str(zone_id)))}",
-        field="zone",
-        value=zone_id,
-    )
-
-
-def near(zone_id: str, n: int = 5) -> list[str]:
-    """The catalog's ids nearest ``zone_id``: close spellings, else the zones of the region it names, else the
-    first zone of each region."""
-    wanted = zone_id.strip().lower()
-    close = difflib.get_close_matches(wanted, list(ZONES), n=n, cutoff=0.6)
-    if close:
-        return close
+    wanted = str(zone_id).strip().lower()
+    close = near(wanted)
     region = wanted.split(".", 1)[0]
-    same_region = [z.id for z in CATALOG if z.region.value == region]
-    if same_region:
-        return same_region
-    return [next(z.id for z in CATALOG if z.region is r) for r in Region]
+    if close:
+        more = f"nearest: {', '.join(close)}"
+    elif region in Region.__members__.values():
+        more = f"none is close; the {region} zones: {', '.join(z.id for z in in_region(Region(region)))}"
+    else:
+        more = f"the regions are {', '.join(Region)}"
+    error = UnknownZone(f"zone {zone_id!r} is not a treatment zone; {more}", field="zone", value=zone_id)
+    error.hint = LIST_ZONES
+    raise error
+
+
+def near(zone_id: str, n: int = 3) -> list[str]:
+    """Up to ``n`` of the catalog's ids close to ``zone_id``: those it begins (``face.jaw``: the jawline's), then
+    close spellings (``face.forehed``); none when nothing is close (``face.nose_tip``)."""
+    wanted = zone_id.strip().lower()
+    begun = [z for z in ZONES if wanted and z.startswith(wanted)]
+    close = difflib.get_close_matches(wanted, list(ZONES), n=n, cutoff=0.7)
+    return list(dict.fromkeys([*begun, *close]))[:n]
+
+
+def listing() -> list[dict[str, str]]:
+    """The catalog as the service's ``GET /zones`` and ``mesogun session zones --json`` give it: ``id``,
+    ``label``, ``region``."""
+    return [{"id": z.id, "label": z.label, "region": z.region.value} for z in CATALOG]
 
 
 def in_region(region: Region) -> tuple[Zone, ...]:

@@ -185,7 +185,11 @@ def require_role(*roles: Role) -> Callable[..., Principal]:
         if not any(who.has(role) for role in roles):
             _deny(request, who, f"needs the {needed} role")
             have = ", ".join(sorted(role.value for role in who.roles)) or "none"
-            raise Forbidden(f"{request.method} {request.url.path} needs the {needed} role; {who.user} has {have}")
+            raise Forbidden(
+                f"{request.method} {request.url.path} needs the {needed} role; {who.user} has {have}",
+                field="role",
+                value=needed,
+            )
         return who
 
     return dependency

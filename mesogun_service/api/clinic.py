@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Request
 
 from mesogun.clinic import lots as lot_rules
 from mesogun.clinic import presets as preset_rules
+from mesogun.clinic import zones as zone_rules
 from mesogun.clinic.checklist import DEFAULT_ITEMS, ChecklistItem
 from mesogun.clinic.errors import LotExpired
-from mesogun.clinic.zones import CATALOG
 from mesogun.json_forms import plain
 from mesogun.record.courses import CourseBook
 from mesogun.record.lots import LotBook, StoredLot
@@ -169,7 +169,7 @@ async def add_preset(request: Request, record: Record, body: PresetBody) -> Any:
 @router.get("/zones")
 async def list_zones() -> Any:
     """The treatment zones: ``id`` (what a session names), ``label``, ``region``."""
-    return [{"id": z.id, "label": z.label, "region": z.region.value} for z in CATALOG]
+    return zone_rules.listing()
 
 
 @router.get("/checklist")

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mesogun.errors import MesogunError
 from mesogun_service.errors import error_body, http_status
+from mesogun_service.record_access import SharedRecord
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,29 @@ def _error(status: int, code: str, kind: str, message: str, **extra: Any) -> JSO
     return JSONResponse({"error": body}, status_code=status)
 
 
+def unnamed(message: str, shown: str) -> str:
+    """``message`` without the record's file or URL (``shown``): the server's paths are no HTTP client's business,
+    so "no visit 99 in the treatment record /srv/…/record.sqlite" reads "no visit 99 in the service's treatment
+    record"."""
+    if not shown:
+        return message
+    for named in (f"the treatment record {shown}", f"treatment record {shown}"):
+        message = message.replace(named, "the service's treatment record")
+    return message.replace(shown, "the service's treatment record")
+
+
 async def on_mesogun_error(request: Request, exc: Exception) -> JSONResponse:
-    """A :class:`MesogunError` from a gun, the record or the service: its status and body."""
+    """A :class:`MesogunError` from a gun, the record or the service: its status and body (the record named
+    without its path: :func:`unnamed`; the service's log keeps it)."""
     assert isinstance(exc, MesogunError)
     status = http_status(exc)
     if status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(error_body(exc, request.path_params.get("serial")), status_code=status)
+    body = error_body(exc, request.path_params.get("serial"))
+    record = getattr(request.app.state, "record", None)
+    if isinstance(record, SharedRecord):
+        body["error"]["message"] = unnamed(body["error"]["message"], record.shown())
+    return JSONResponse(body, status_code=status)
 
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,8 @@ from mesogun.clinic.errors import ClinicError
 from mesogun.clinic.needles import Needle
 from mesogun.json_forms import plain
 from mesogun.record import TreatmentRecord
+from mesogun.record.lots import LotBook
+from mesogun.record.patients import PatientBook
 from mesogun.record.treatment import Started, Treatment, TreatmentBook
 from mesogun.record.visits import NoSuchVisit, VisitBook
 from mesogun_service.api.clinic import checklist_items
@@ -38,10 +40,25 @@ from mesogun_service.registry import GunRegistry
 router = APIRouter(tags=["treatments"], dependencies=[Depends(assistant)])
 
 
-def treatment_fields(treatment: Treatment, warnings: tuple[str, ...] = (), reminder: str | None = None) -> Any:
+def treatment_fields(
+    treatment: Treatment,
+    warnings: tuple[str, ...] = (),
+    reminder: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> Any:
     """A treatment session as the API sends it: the record's columns, ``open``, near-expiry ``warnings`` and the
-    needle change ``reminder``."""
-    return {**plain(treatment), "open": treatment.is_open, "warnings": list(warnings), "needle_reminder": reminder}
+    needle change ``reminder``; ``names`` (the patient's ``pseudonym``, the ``lot_number``) where a person reads
+    the reply."""
+    fields = {**plain(treatment), "open": treatment.is_open, "warnings": list(warnings), "needle_reminder": reminder}
+    return fields | dict(names or {})
+
+
+def _names(r: TreatmentRecord, treatment: Treatment) -> dict[str, str]:
+    """The patient's pseudonym and the lot's number of a session, as people name them."""
+    names = {"pseudonym": PatientBook(r).get(treatment.patient_id).pseudonym}
+    if treatment.lot_id is not None:
+        names["lot_number"] = LotBook(r).get(treatment.lot_id).lot_number
+    return names
 
 
 def _answers(checklist: Mapping[str, bool | ChecklistAnswerBody]) -> dict[str, AnswerGiven]:
@@ -81,8 +98,8 @@ async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, 
     needle = _needle(body.needle_gauge, body.needle_length_mm)
     answers = _answers(body.checklist)
 
-    def begin(r: TreatmentRecord) -> Started:
-        return TreatmentBook(r, checklist_items=items).start(
+    def begin(r: TreatmentRecord) -> tuple[Started, dict[str, str]]:
+        started = TreatmentBook(r, checklist_items=items).start(
             serial,
             actor=actor,
             patient_id=body.patient_id,
@@ -98,11 +115,12 @@ async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, 
             needle=needle,
             note=body.note,
         )
+        return started, _names(r, started.treatment)
 
-    started = await record.call(begin)
+    started, names = await record.call(begin)
     await hosted.recorder.set_visit(started.treatment.visit_id)
     await soft.reload()
-    return treatment_fields(started.treatment, started.warnings)
+    return treatment_fields(started.treatment, started.warnings, names=names)
 
 
 @router.get("/guns/{serial}/treatment")
@@ -144,8 +162,13 @@ async def change_zone(request: Request, guns: Guns, record: Record, visit_id: in
 async def change_lot(request: Request, record: Record, visit_id: int, body: LotChangeBody) -> Any:
     """Another product lot for the next shots (not expired; a near-expiry one warns)."""
     actor = actor_of(request)
-    started = await record.call(lambda r: TreatmentBook(r).change_lot(visit_id, body.lot_id, actor=actor))
-    return treatment_fields(started.treatment, started.warnings)
+
+    def change(r: TreatmentRecord) -> tuple[Started, dict[str, str]]:
+        started = TreatmentBook(r).change_lot(visit_id, body.lot_id, actor=actor)
+        return started, _names(r, started.treatment)
+
+    started, names = await record.call(change)
+    return treatment_fields(started.treatment, started.warnings, names=names)
 
 
 @router.post("/treatments/{visit_id}/needle")

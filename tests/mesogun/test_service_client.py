@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import mesogun
@@ -121,6 +122,34 @@ def test_the_json_forms_turn_back_into_the_apis_objects(real: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- finding it
+
+
+@pytest.mark.parametrize(
+    ("url", "says", "never"),
+    [
+        ("unix:///run/mesogun/service.sock", "sign in as a user with the admin role over TCP "
+         "(--service http://HOST:PORT with $MESOGUN_TOKEN from POST /auth/login, docs/service.md)", "unix://"),
+        ("http://127.0.0.1:8750", "sign in as a user with the admin role ($MESOGUN_TOKEN from POST /auth/login",
+         "local socket"),
+    ],
+)  # fmt: skip
+def test_a_role_beyond_the_local_sockets_is_refused_saying_how_to_sign_in_as_one(
+    url: str, says: str, never: str
+) -> None:
+    """The local socket signs in a practitioner only: an admin's erasure is never sent there."""
+    from mesogun_service.accounts.errors import Forbidden, error_body
+
+    refusal = Forbidden(
+        "POST /patients/1/erase needs the admin role; bob has practitioner", field="role", value="admin"
+    )
+    with ServiceClient(FoundService(url, "given with --service")) as client:
+        error = client._error(httpx.Response(403, json=error_body(refusal)))
+    assert isinstance(error, AccessDenied) and error.exit_code == 3
+    assert says in str(error) and never not in str(error), str(error)
+    practitioner = Forbidden("POST /guns/X/arm needs the practitioner role; sam has assistant", field="role",
+                             value="practitioner")  # fmt: skip
+    with ServiceClient(FoundService("http://127.0.0.1:8750", "given with --service")) as client:
+        assert "local socket" in str(client._error(httpx.Response(403, json=error_body(practitioner))))
 
 
 def test_find_service_takes_the_option_then_the_environment_then_a_live_local_socket(

@@ -15,6 +15,7 @@ import pytest
 
 from mesogun.cli import main
 from mesogun.clinic.checklist import DEFAULT_ITEMS
+from mesogun.clinic.zones import CATALOG, listing
 from tests.mesogun.conftest import MESOGUN, ServedGun, serve_gun
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
@@ -104,6 +105,7 @@ def test_patients_courses_and_lots_are_kept_by_the_service(run: Run) -> None:
     assert code == 0 and "EXPIRED" in out and "L-P-CLI1" in out
     code, _, err = run("patient", "erase", "P-CLI1", "--reason", "asked")  # the local socket: a practitioner
     assert code == 3 and "admin" in err and len(err.strip().splitlines()) == 1
+    assert "over TCP (--service http://HOST:PORT with $MESOGUN_TOKEN from POST /auth/login" in err, err
     code, _, err = run("patient", "show", "P-NOBODY")
     assert code == 2 and "P-NOBODY" in err and len(err.strip().splitlines()) == 1
     assert lot
@@ -115,11 +117,34 @@ def test_without_a_service_the_clinics_commands_say_it_keeps_them(capsys: pytest
         assert "kept by the gun service" in capsys.readouterr().err
 
 
+def test_session_zones_lists_the_catalog_without_a_service(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-service", "session", "zones"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "label", "region"] and lines[1].split() == ["face.forehead", "Forehead", "face"]
+    assert len(lines) == 1 + len(CATALOG)
+    assert main(["--no-service", "session", "zones", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == listing()
+
+
+def test_a_checklist_file_that_cannot_be_read_is_one_line_naming_the_option_and_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("pregnancy = \n")
+    start = ["--no-service", "session", "start", "--patient", "1", "--lot", "1", "--zone", "neck", "--consent", "x"]
+    for given, says in ((tmp_path / "nonexist.toml", "no such file"), (bad, "not a TOML file")):
+        capsys.readouterr()
+        assert main([*start, "--checklist-file", str(given)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --checklist-file {given}: {says}") and len(err.splitlines()) == 1, err
+        assert "Errno" not in err
+
+
 def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_path: Path) -> None:
     _, course, lot = patient_course_lot(run, "P-CLI2")
     start = ("session", "start", "--patient", "P-CLI2", "--course", str(course), "--lot", str(lot))
     for args, named in (
-        ((*start, "--zone", "face.ear", *CLEAR), "face.ear"),
+        ((*start, "--zone", "face.ear", *CLEAR), "(run 'mesogun session zones' to see every zone)"),
         ((*start, "--zone", "face.chin", *CLEAR[:-2]), "retinol_alcohol"),
         ((*start, "--zone", "face.chin", *CLEAR, "--checklist", "pregnancy=yes"), "override"),
         ((*start, "--zone", "face.chin", "--consent", "x", "--checklist", "pregnancy=maybe"), "ITEM=yes"),
@@ -134,6 +159,7 @@ def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_
                  "--needle", "32G:4mm",
                  "--syringe", "BD 5")  # fmt: skip
     assert started["zone"] == "face.chin" and started["needle"] == {"gauge": 32, "length_mm": 4.0}
+    assert (started["pseudonym"], started["lot_number"]) == ("P-CLI2", "L-P-CLI2")  # as people name them
     assert (started["syringe_brand"], started["syringe_ml"]) == ("BD", 5.0)
     code, _, err = run("session", "adverse-event", "--kind", "pain", "--severity", "awful")
     assert code == 2 and "severity" in err
@@ -154,10 +180,19 @@ def test_bad_session_input_exits_2_with_one_line_naming_the_field(run: Run, tmp_
 def test_set_and_fire_pass_yes_and_reason_as_the_services_override(run: Run, served: ServedGun) -> None:
     _, course, lot = patient_course_lot(run, "P-CLI3")
     ready(run, served)
-    session = ok(run, "session", "start", "--patient", "P-CLI3", "--course", str(course), "--lot", str(lot),
-                 "--zone", "face.forehead", *CLEAR)["visit_id"]  # fmt: skip
+    code, out, err = run("session", "start", "--patient", "P-CLI3", "--course", str(course), "--lot", str(lot),
+                         "--zone", "face.forehead", *CLEAR)  # fmt: skip
+    assert code == 0, err
+    shown = dict(line.split(None, 1) for line in out.splitlines())
+    assert (shown["patient"].strip(), shown["lot"].strip()) == ("P-CLI3", "L-P-CLI3")  # not their ids
+    session = int(shown["session"])
     code, _, err = run("set", "--depth", "2.2")
     assert code == 2 and "preset.tiny.max_depth_mm" in err and "--yes --reason" in err, err
+    assert err.strip() == (
+        "error: soft limit preset.tiny.max_depth_mm: depth_mm=2.2 is deeper than preset tiny's soft limit of 2 mm; "
+        "nothing was sent (give --yes --reason TEXT to go ahead anyway; the override and its reason are entered in "
+        "the treatment record)"
+    )  # once, in the CLI's words (no override_reason)
     code, _, err = run("set", "--depth", "2.2", "--yes", "--reason", "thick skin")
     assert code == 0, err
     code, _, err = run("fire", "--count", "6")
@@ -172,6 +207,8 @@ def test_set_and_fire_pass_yes_and_reason_as_the_services_override(run: Run, ser
     assert [o["reason"] for o in summary["overrides"]] == ["thick skin", "full dose on the forehead"]
     code, out, _ = run("session", "show")
     assert code == 0 and "full dose on the forehead" in out and "NOT SIGNED OFF" in out
+    code, out, err = run("session", "lot", str(lot))
+    assert code == 0 and out.strip() == f"session {session}: lot L-P-CLI3", err
     code, _, err = run("set", "--depth", "1.5")
     assert code == 0, err
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from firmware_protocol import Mode
+from mesogun.cli.hints import as_command
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded
 from mesogun.clinic.limits import authorize, breaches
 from mesogun.clinic.presets import PRESETS
@@ -49,9 +50,13 @@ def test_a_zones_volume_counts_what_was_delivered_and_what_is_planned() -> None:
 def test_an_override_needs_a_reason() -> None:
     found = breaches(FACE, Mode.NAPPAGE, 3.0)
     assert [b.limit for b in found] == ["mode.nappage.max_depth_mm"]  # the preset's looser 2.5 mm is not repeated
-    with pytest.raises(SoftLimitExceeded, match="override it with a reason") as refused:
+    with pytest.raises(SoftLimitExceeded) as refused:
         authorize(found, None)
     assert refused.value.field == "depth_mm" and refused.value.value == 3.0
+    said = refused.value.describe(as_command)
+    assert said.startswith(f"soft limit mode.nappage.max_depth_mm: {found[0].message} (give --yes --reason TEXT")
+    assert said.count("reason") == 2 and "override_reason" not in said  # said once, in the CLI's words
+    assert "pass an override reason to go ahead" in str(refused.value)  # the Python API's
     with pytest.raises(ReasonRequired) as blank:
         authorize(found, " \t")
     assert blank.value.field == "reason"

@@ -143,6 +143,7 @@ def test_a_route_refuses_a_user_without_its_role(real: Runner, app, accounts: Ac
             error = error_of(reply)
             assert (error["code"], error["kind"]) == ("MG911", "forbidden")
             assert "needs the technician role; alice has practitioner" in error["message"]
+            assert (error["field"], error["value"]) == ("role", "technician")  # what a client says what to do with
 
     real(scenario)
     assert [(e.actor, e.action, e.outcome) for e in accounts.audit_trail() if e.action == "forbidden"] == [

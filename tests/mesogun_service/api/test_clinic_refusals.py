@@ -72,7 +72,8 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(real, running
             visit = await start(svc, prepared)
             before = clinical_rows(svc.record)
             error = await refused(svc, "POST", f"/treatments/{visit}/zone", 422, json={"zone": "face.nose"})
-            assert error["field"] == "zone" and "nearest" in error["message"]
+            assert error["field"] == "zone" and "the face zones: face.forehead" in error["message"]
+            assert error["hint"] == "GET /zones to see every zone"
             error = await refused(svc, "POST", f"/treatments/{visit}/lot", 422, json={"lot_id": prepared.expired_lot})
             assert error["code"] == "MG705"
             error = await refused(
@@ -88,6 +89,10 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(real, running
             )
             assert error["code"] == "MG100" and "device's range" in error["message"]  # hard limits: never overridden
             await refused(svc, "POST", "/treatments/999/notes", 404, json={"text": "who?"})
+            error = await refused(svc, "GET", "/treatments/999/report.pdf", 404)
+            assert error["message"] == "no visit 999 in the service's treatment record"  # not the server's path
+            error = await refused(svc, "GET", "/patients?pseudonym=P-NOBODY", 404)
+            assert error["message"] == "no patient 'P-NOBODY' in the service's treatment record", error
 
             sam = await signed_in(svc.service.url, ASSISTANT)
             try:

@@ -34,7 +34,7 @@ def test_a_treatment_session_from_patient_to_sign_off(real, running_service) -> 
             deep = {"depth_mm": 2.2, "dose_ml": 0.02, "mode": "burst"}
             error = await refused(svc, "POST", svc.gun("/configure"), 409, json=deep)
             assert error["code"] == "MG707" and error["field"] == "depth_mm" and error["value"] == 2.2
-            assert "preset.tiny.max_depth_mm" in error["message"] and "override_reason" in error["message"]
+            assert "preset.tiny.max_depth_mm" in error["message"] and "override_reason" in error["hint"]
             why = "thick skin on the forehead"
             applied = await svc.ok("POST", svc.gun("/configure"), json={**deep, "override_reason": why})
             assert applied["depth_mm"] == 2.2
