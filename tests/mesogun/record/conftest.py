@@ -3,14 +3,8 @@ backend (``where``: a SQLite file, or a database of a throw-away PostgreSQL clus
 
 from __future__ import annotations
 
-import glob
-import itertools
-import os
-import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +13,7 @@ import pytest
 from mesogun.record import TreatmentRecord
 from mesogun.record.store import BUSY_TIMEOUT_S
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT
+from mesogun.testing import postgres
 
 HOLD_LOCK_S = 2 * RECORD_WRITE_TIMEOUT
 """How long the second process holds its write lock: longer than the record waits for one."""
@@ -68,81 +63,21 @@ def locked_by_another_process(tmp_path: Path, second_process_lock: Callable[[Pat
     return db
 
 
-def _postgres_bin() -> Path | None:
-    """The folder of PostgreSQL's server programs (initdb, pg_ctl): on the PATH, or where Debian puts them."""
-    found = shutil.which("initdb")
-    candidates = [found] if found else sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    for initdb in candidates:
-        folder = Path(initdb).resolve().parent
-        if (folder / "pg_ctl").exists():
-            return folder
-    return None
-
-
-def _as_cluster_owner() -> tuple[Callable[[], None] | None, int, int]:
-    """A cluster may not be run by root: as root, run its programs as ``postgres`` (Debian's) or ``nobody``."""
-    if os.geteuid() != 0:
-        return None, os.getuid(), os.getgid()
-    for name in ("postgres", "nobody"):
-        try:
-            user = pwd.getpwnam(name)
-        except KeyError:
-            continue
-
-        def drop(uid: int = user.pw_uid, gid: int = user.pw_gid) -> None:
-            os.setgid(gid)
-            os.setuid(uid)
-
-        return drop, user.pw_uid, user.pw_gid
-    pytest.skip("running as root with neither a postgres nor a nobody user to run a PostgreSQL cluster as")
-
-
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[str]:
-    """A throw-away PostgreSQL cluster for this test session, on a Unix socket in a temporary folder (no TCP port);
-    yields a URL template with ``{database}`` to fill in. Skipped, saying why, when PostgreSQL or psycopg is absent.
-    fsync is off (the tests check what the record does, not the disk); the latency script measures with it on."""
-    pytest.importorskip("psycopg", reason="psycopg (the PostgreSQL driver; pip install 'mesogun[postgresql]')")
-    folder = _postgres_bin()
-    if folder is None:
-        pytest.skip("PostgreSQL's initdb is not installed (Debian: apt-get install postgresql)")
-    drop, uid, gid = _as_cluster_owner()
-    root = Path(tempfile.mkdtemp(prefix="mesogun-pg-"))
-    os.chown(root, uid, gid)
-    data, log = root / "data", root / "server.log"
-    server_options = f"-k {root} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=40"
-
-    def run(*args: str) -> None:
-        done = subprocess.run(args, preexec_fn=drop, capture_output=True, text=True, check=False, cwd=root)
-        assert done.returncode == 0, f"{args[0]} failed: {done.stderr or done.stdout}"
-
+    """A throw-away PostgreSQL cluster for this test session (:mod:`mesogun.testing.postgres`), on a Unix socket in
+    a temporary folder (no TCP port); yields a URL template with ``{database}`` to fill in. Skipped, saying why,
+    when PostgreSQL or psycopg is absent. fsync is off (the tests check what the record does, not the disk)."""
     try:
-        run(str(folder / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        run(str(folder / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o", server_options, "start")
-        yield f"postgresql://postgres@/{{database}}?host={root}"
-    finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(
-                [str(folder / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                preexec_fn=drop,
-                capture_output=True,
-                check=False,
-                cwd=root,
-            )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-_databases = itertools.count(1)
+        with postgres.cluster(durable=False, options="-c max_connections=40") as template:
+            yield template
+    except postgres.PostgresUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def new_database(cluster: str) -> str:
     """The URL of a new, empty database in ``cluster`` (a URL template with ``{database}``)."""
-    import psycopg
-
-    name = f"record_{next(_databases)}"
-    with psycopg.connect(cluster.format(database="postgres"), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    return cluster.format(database=name)
+    return postgres.new_database(cluster)
 
 
 @pytest.fixture

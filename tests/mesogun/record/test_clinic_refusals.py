@@ -99,7 +99,13 @@ REFUSALS: list[tuple[str, Setup, Attempt, str, str]] = [
         "zone",
         "'face.nose' is not a treatment zone",
     ),
-    ("unknown zone", _nothing, lambda c, v, _: c.treatment.change_zone(v, "body.knee", actor=DR), "zone", "nearest"),
+    (
+        "unknown zone",
+        _nothing,
+        lambda c, v, _: c.treatment.change_zone(v, "body.knee", actor=DR),
+        "zone",
+        "the body zones",
+    ),
     ("no consent", _nothing, lambda c, v, _: c.start(c.serial2, consent=" "), "consent", "consent must be non-blank"),
     (
         "unknown preset",
