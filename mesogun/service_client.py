@@ -36,11 +36,11 @@ from mesogun.errors import (
 log = logging.getLogger(__name__)
 
 SERVICE_ENV = "MESOGUN_SERVICE"
+"""The environment variable that names the service (its URL)."""
 
 TOKEN_ENV = "MESOGUN_TOKEN"
 """A bearer token (from the service's ``POST /auth/login``) the CLI sends to a service reached over TCP; never on
 a command line or in a URL, where other users or logs would see it."""
-"""The environment variable that names the service (its URL)."""
 
 LOCAL_ROLES = frozenset({"practitioner", "assistant"})
 """The roles a user on the service's local socket has (``local:<os user>``, a practitioner; an assistant too)."""
