@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 import click
 
 from mesogun.cli.record_commands import open_record
 from mesogun.clinic.summary import SessionSummary
 from mesogun.errors import ParameterError
-
-Format = Literal["pdf", "html"]
-FORMATS: tuple[Format, ...] = ("pdf", "html")
+from mesogun.reports import FORMATS, Document, Format, render
 
 
 def _options(command: click.Command) -> click.Command:
@@ -87,6 +84,16 @@ def _summary(ctx: click.Context, visit: int, identified: bool) -> SessionSummary
         return TreatmentBook(record).summary(visit, identified=identified)
 
 
+def _export(
+    ctx: click.Context, document: Document, visit: int, output: Path, fmt: str | None, identified: bool, clinic: str
+) -> None:
+    chosen = format_of(output, fmt)
+    summary = _summary(ctx, visit, identified)
+    data = render(document, chosen, summary, clinic_name=clinic)
+    write_private(output, data)
+    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
+
+
 @click.command("report")
 @click.pass_context
 def report_command(
@@ -94,16 +101,7 @@ def report_command(
 ) -> None:
     """Write treatment session VISIT's report: summary, zones with volumes, parameters, lots, checklist,
     overrides, alarms, adverse events, aftercare and the practitioner's signature (NOT SIGNED until signed off)."""
-    chosen = format_of(output, fmt)
-    summary = _summary(ctx, visit, identified)
-    from mesogun import reports
-
-    if chosen == "pdf":
-        data = reports.session_report_pdf(summary, clinic_name=clinic)
-    else:
-        data = reports.session_report_html(summary, clinic_name=clinic).encode("utf-8")
-    write_private(output, data)
-    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
+    _export(ctx, "report", visit, output, fmt, identified, clinic)
 
 
 @click.command("aftercare")
@@ -113,16 +111,7 @@ def aftercare_command(
 ) -> None:
     """Write the patient's aftercare sheet for treatment session VISIT: the advice given (the default advice if
     none was entered) and the next session suggested from the course's interval."""
-    chosen = format_of(output, fmt)
-    summary = _summary(ctx, visit, identified)
-    from mesogun import reports
-
-    if chosen == "pdf":
-        data = reports.aftercare_pdf(summary, clinic_name=clinic)
-    else:
-        data = reports.aftercare_html(summary, clinic_name=clinic).encode("utf-8")
-    write_private(output, data)
-    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
+    _export(ctx, "aftercare", visit, output, fmt, identified, clinic)
 
 
 report_command = _options(report_command)

@@ -9,13 +9,36 @@ command) stays light.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from mesogun.clinic.summary import SessionSummary
     from mesogun.reports.html import aftercare_html, session_report_html
     from mesogun.reports.pdf import aftercare_pdf, session_report_pdf
 
-__all__ = ["aftercare_html", "aftercare_pdf", "session_report_html", "session_report_pdf"]
+__all__ = [
+    "DOCUMENTS",
+    "FORMATS",
+    "aftercare_html",
+    "aftercare_pdf",
+    "render",
+    "session_report_html",
+    "session_report_pdf",
+]
+
+Document = Literal["report", "aftercare"]
+Format = Literal["pdf", "html"]
+DOCUMENTS: tuple[Document, ...] = ("report", "aftercare")
+"""The exports: the session report, the patient's aftercare sheet."""
+FORMATS: tuple[Format, ...] = ("pdf", "html")
+
+
+def render(document: Document, fmt: Format, summary: SessionSummary, *, clinic_name: str) -> bytes:
+    """One export's bytes (HTML as UTF-8): what ``mesogun record report|aftercare`` writes and the service sends."""
+    name = f"{'session_report' if document == 'report' else 'aftercare'}_{fmt}"
+    made = getattr(importlib.import_module(_HOME[name]), name)(summary, clinic_name=clinic_name)
+    return made.encode("utf-8") if isinstance(made, str) else bytes(made)
+
 
 _HOME = {
     "session_report_html": "mesogun.reports.html",

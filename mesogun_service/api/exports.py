@@ -5,42 +5,27 @@ worker; the rendering (about a second for a PDF) runs in a worker thread of its 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from mesogun.clinic.summary import SessionSummary
 from mesogun.record.treatment import TreatmentBook
+from mesogun.reports import Document, Format, render
 from mesogun_service.api.deps import Record, assistant
 
 router = APIRouter(prefix="/treatments", tags=["exports"], dependencies=[Depends(assistant)])
 
-Document = Literal["report", "aftercare"]
-Format = Literal["pdf", "html"]
 MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 ClinicName = Annotated[str, Query(max_length=200, description="The clinic's name, printed on every page.")]
-
-
-def render(document: Document, fmt: Format, summary: SessionSummary, clinic: str) -> bytes:
-    """The document's bytes (the renderers load Jinja2 or fpdf2 on first use)."""
-    from mesogun import reports
-
-    if document == "report":
-        if fmt == "pdf":
-            return reports.session_report_pdf(summary, clinic_name=clinic)
-        return reports.session_report_html(summary, clinic_name=clinic).encode("utf-8")
-    if fmt == "pdf":
-        return reports.aftercare_pdf(summary, clinic_name=clinic)
-    return reports.aftercare_html(summary, clinic_name=clinic).encode("utf-8")
 
 
 async def _export(
     record: Record, visit_id: int, document: Document, fmt: Format, identified: bool, clinic: str
 ) -> Response:
     summary = await record.call(lambda r: TreatmentBook(r).summary(visit_id, identified=identified))
-    data = await run_in_threadpool(render, document, fmt, summary, clinic)
+    data = await run_in_threadpool(lambda: render(document, fmt, summary, clinic_name=clinic))
     name = f"{document}-{visit_id}.{fmt}"
     return Response(
         data,
