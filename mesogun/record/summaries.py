@@ -30,7 +30,7 @@ from mesogun.clinic.summary import (
 from mesogun.record import dialects, queries
 from mesogun.record import schema as t
 from mesogun.record.queries import as_int
-from mesogun.record.visits import NoSuchVisit
+from mesogun.record.visits import NoSuchVisit, sessions_of, unreceived_in
 
 OVERRIDE_NOTE = "soft_limit_override"
 """The kind of a session note the CLI enters for a confirmed soft-limit override (``mesogun set --reason``)."""
@@ -78,7 +78,7 @@ def summary(db: Connection, visit_id: int, *, identified: bool = False) -> Sessi
     ).first()
     if row is None:
         raise NoSuchVisit(f"no visit {visit_id} in the treatment record")
-    sessions = [int(s) for s in db.execute(select(t.sessions.c.id).where(t.sessions.c.visit_id == visit_id)).scalars()]
+    sessions = [int(s) for s in db.execute(sessions_of(visit_id).order_by(t.sessions.c.id)).scalars()]
     zone_totals, totals = _shots_by_zone(db, visit_id)
     number = _session_number(db, visit_id, row.course_id, row.opened) if row.course_id is not None else None
     upcoming = None
@@ -149,10 +149,6 @@ def history(db: Connection, patient_id: int, *, identified: bool = False) -> lis
     return [summary(db, int(visit_id), identified=identified) for visit_id in ids]
 
 
-def _in_visit(visit_id: int) -> Any:
-    return select(t.sessions.c.id).where(t.sessions.c.visit_id == visit_id)
-
-
 def _shots_by_zone(db: Connection, visit_id: int) -> tuple[tuple[ZoneTotal, ...], dict[str, Any]]:
     """Shots, volume and depth per zone (catalog order; shots of no zone last) and the session's totals."""
     sh = t.shots.c
@@ -167,7 +163,7 @@ def _shots_by_zone(db: Connection, visit_id: int) -> tuple[tuple[ZoneTotal, ...]
             func.min(sh.dose_nl),
             func.max(sh.dose_nl),
         )
-        .where(sh.session_id.in_(_in_visit(visit_id)), sh.received == 1, sh.other_host == 0)
+        .where(sh.session_id.in_(sessions_of(visit_id)), sh.received == 1, sh.other_host == 0)
         .group_by(sh.zone)
     ).all()
     grouped = [(NO_ZONE if r[0] is None else r[0], *r[1:]) for r in found]
@@ -219,7 +215,10 @@ def _modes(db: Connection, visit_id: int, preset: str | None) -> str | None:
     seen = db.execute(
         select(mode)
         .where(
-            e.session_id.in_(_in_visit(visit_id)), e.direction == "host", e.type == "set_parameters", mode.is_not(None)
+            e.session_id.in_(sessions_of(visit_id)),
+            e.direction == "host",
+            e.type == "set_parameters",
+            mode.is_not(None),
         )
         .order_by(e.id)
     ).scalars()
@@ -242,7 +241,7 @@ def _lots(db: Connection, visit_id: int, current: int | None) -> tuple[LotUsed, 
     used = {
         int(i)
         for i in db.execute(
-            select(sh.lot_id).where(sh.session_id.in_(_in_visit(visit_id)), sh.lot_id.is_not(None)).distinct()
+            select(sh.lot_id).where(sh.session_id.in_(sessions_of(visit_id)), sh.lot_id.is_not(None)).distinct()
         ).scalars()
     }
     if current is not None:
@@ -260,19 +259,7 @@ def _lots(db: Connection, visit_id: int, current: int | None) -> tuple[LotUsed, 
 
 def _unreceived(db: Connection, visit_id: int) -> int:
     """Shots the device counted during the visit whose details never reached the host."""
-    sh, u = t.shots.c, t.unreceived.c
-    placeholders = (
-        select(func.count())
-        .select_from(t.shots)
-        .where(sh.received == 0, sh.session_id.in_(_in_visit(visit_id)))
-        .scalar_subquery()
-    )
-    ranges = (
-        select(func.coalesce(func.sum(u.last - u.first + 1), 0))
-        .where(u.session_id.in_(_in_visit(visit_id)))
-        .scalar_subquery()
-    )
-    return int(db.execute(select(as_int(placeholders + ranges))).scalar_one())
+    return int(db.execute(unreceived_in(visit_id)).scalar_one())
 
 
 def _alarms(db: Connection, sessions: list[int]) -> tuple[AlarmSeen, ...]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, update
 
 from mesogun.errors import ParameterError, RecordError
 from mesogun.record import schema as t
@@ -74,6 +74,25 @@ def open_visit(db: Connection, device_serial: str, *, opened_by: str, note: str 
     return inserted_id(db.execute(insert(t.visits).values(**values)))
 
 
+def sessions_of(visit_id: int) -> Select[Any]:
+    """The ids of the record sessions (connections) a visit holds, as a subquery."""
+    return select(t.sessions.c.id).where(t.sessions.c.visit_id == visit_id)
+
+
+def unreceived_in(visit_id: int) -> Select[Any]:
+    """One number: the shots the device counted during a visit whose details never reached the host (placeholder
+    rows and unreceived ranges)."""
+    sh, u = t.shots.c, t.unreceived.c
+    in_visit = sessions_of(visit_id)
+    placeholders = (
+        select(func.count()).select_from(t.shots).where(sh.received == 0, sh.session_id.in_(in_visit)).scalar_subquery()
+    )
+    ranges = (
+        select(func.coalesce(func.sum(u.last - u.first + 1), 0)).where(u.session_id.in_(in_visit)).scalar_subquery()
+    )
+    return select(as_int(placeholders + ranges))
+
+
 class VisitBook:
     """Opens, closes and reads visits in a :class:`TreatmentRecord` (each write its own durable commit)."""
 
@@ -106,29 +125,20 @@ class VisitBook:
 
     def get(self, visit_id: int) -> Visit:
         """One visit with its sessions and shot totals; :class:`NoSuchVisit` if there is none."""
-        v, s, sh, u = t.visits.c, t.sessions.c, t.shots.c, t.unreceived.c
+        v, s, sh = t.visits.c, t.sessions.c, t.shots.c
         rows = self.record.rows(
             select(v.id, v.device_serial, v.opened, v.closed, v.opened_by, v.closed_by, v.note).where(v.id == visit_id)
         )
         if not rows:
             raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}")
-        sessions = tuple(r[0] for r in self.record.rows(select(s.id).where(s.visit_id == visit_id).order_by(s.id)))
-        in_visit = select(s.id).where(s.visit_id == visit_id)
+        sessions = tuple(r[0] for r in self.record.rows(sessions_of(visit_id).order_by(s.id)))
+        in_visit = sessions_of(visit_id)
         ((shots, volume_nl),) = self.record.rows(
             select(
                 as_int(func.count()), as_int(func.coalesce(func.sum(func.coalesce(sh.delivered_nl, sh.dose_nl)), 0))
             ).where(sh.session_id.in_(in_visit), sh.received == 1, sh.other_host == 0)
         )
-        placeholders = (
-            select(func.count())
-            .select_from(t.shots)
-            .where(sh.received == 0, sh.session_id.in_(in_visit))
-            .scalar_subquery()
-        )
-        ranges = (
-            select(func.coalesce(func.sum(u.last - u.first + 1), 0)).where(u.session_id.in_(in_visit)).scalar_subquery()
-        )
-        ((unreceived,),) = self.record.rows(select(as_int(placeholders + ranges)))
+        ((unreceived,),) = self.record.rows(unreceived_in(visit_id))
         vid, serial, opened, closed, opened_by, closed_by, note = rows[0]
         return Visit(
             id=vid,
