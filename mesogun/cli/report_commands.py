@@ -4,7 +4,6 @@ sheet, as PDF or HTML (docs/reports.md), made from the record's summary of the s
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -12,7 +11,7 @@ import click
 from mesogun.cli.record_commands import open_record
 from mesogun.clinic.summary import SessionSummary
 from mesogun.errors import ParameterError
-from mesogun.reports import FORMATS, Document, Format, render
+from mesogun.reports import FORMATS, Document, Format, render, write_private
 
 
 def _options(command: click.Command) -> click.Command:
@@ -56,14 +55,11 @@ def format_of(output: Path, given: str | None) -> Format:
     )
 
 
-def write_private(output: Path, data: bytes) -> None:
-    """Write ``data`` to ``output``, readable by its owner only (0600, an existing file's mode too: it holds
-    patient data); a :class:`ParameterError` naming ``--output``."""
+def write_export(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output`` (0600: :func:`mesogun.reports.write_private`); a :class:`ParameterError` naming
+    ``--output`` if it cannot be written there."""
     try:
-        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            os.fchmod(file.fileno(), 0o600)
-            file.write(data)
+        write_private(output, data)
     except OSError as exc:
         raise ParameterError(
             f"--output {output}: cannot write it there: {exc.strerror or exc}", field="output", value=str(output)
@@ -90,7 +86,7 @@ def _export(
     chosen = format_of(output, fmt)
     summary = _summary(ctx, visit, identified)
     data = render(document, chosen, summary, clinic_name=clinic)
-    write_private(output, data)
+    write_export(output, data)
     click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
 
 

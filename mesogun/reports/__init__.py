@@ -9,6 +9,7 @@ command) stays light.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -31,6 +32,15 @@ Format = Literal["pdf", "html"]
 DOCUMENTS: tuple[Document, ...] = ("report", "aftercare")
 """The exports: the session report, the patient's aftercare sheet."""
 FORMATS: tuple[Format, ...] = ("pdf", "html")
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write an export to ``path`` readable by its owner only (0600, an existing file's mode too: it holds patient
+    data); an ``OSError`` if it cannot be written there."""
+    descriptor = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(data)
 
 
 def render(document: Document, fmt: Format, summary: SessionSummary, *, clinic_name: str) -> bytes:

@@ -20,7 +20,7 @@ from fpdf.util import Padding
 
 from mesogun.clinic.aftercare import AftercareItem
 from mesogun.clinic.summary import SessionSummary
-from mesogun.reports import content
+from mesogun.reports import content, write_private
 from mesogun.reports.content import AftercareSheet, Field, Masthead, Section, SessionReport, Signature, Table
 
 Target = str | os.PathLike[str] | BinaryIO | None
@@ -372,10 +372,7 @@ def _emit(pdf: _Document, target: Target) -> bytes:
     if target is None:
         return data
     if isinstance(target, str | os.PathLike):
-        descriptor = os.open(os.fspath(target), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            os.fchmod(file.fileno(), 0o600)  # an existing file's mode too: it holds patient data
-            file.write(data)
+        write_private(target, data)
     else:
         target.write(data)
     return data
