@@ -47,6 +47,8 @@ class GunInfo:
     """The device accepts a host's ``fire`` (a device that fires from its trigger and pedal only refuses it)."""
     burst_count_max: int = 1
     """Most shots one trigger or pedal press may fire in burst mode (``Gun.set_burst_count``)."""
+    calibration_id: int = 0
+    """The id of the calibration in force on the device (0: factory, never calibrated, or an older device)."""
 
     @property
     def depth_range_mm(self) -> tuple[float, float]:
@@ -219,6 +221,9 @@ class ShotRecord:
 
     host_id: int = 0
     """The host id the device stamped on it: the session open when it was fired (0: none, or an older device)."""
+    calibration_id: int = 0
+    """The id of the device calibration in force when it was fired (0: factory, never calibrated, or an older
+    device)."""
 
     def __post_init__(self) -> None:
         if self.delivered_ml < 0:

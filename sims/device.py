@@ -128,6 +128,18 @@ class SimulatedGun:
             "remote_fire": cfg.remote_fire,
         }
 
+    def add_outflow_listener(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``listener`` with the true volume (nL) whenever liquid leaves the needle (the hidden truth a
+        balance weighs); returns the function that removes it again."""
+        outflow = self._core.syringe.outflow
+        outflow.append(listener)
+
+        def remove() -> None:
+            if listener in outflow:
+                outflow.remove(listener)
+
+        return remove
+
     @property
     def _ram(self) -> Ram:
         return self._core.ram

@@ -12,7 +12,8 @@ supply).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -71,6 +72,9 @@ class Syringe:
     """
 
     contents_nl: int = 0
+    outflow: list[Callable[[int], None]] = field(default_factory=list)
+    """Called with the true volume (nL) each time liquid leaves the needle (a shot, a partial one, priming), at
+    the moment it leaves: how a simulated vessel on a simulated balance receives what the gun truly delivered."""
 
     def load(self, fill_nl: int) -> None:
         """A syringe holding ``fill_nl`` was loaded."""
@@ -84,6 +88,8 @@ class Syringe:
         """Push ``commanded_nl`` (as the device commands it); return the volume really delivered."""
         delivered = min(delivered_nl(commanded_nl, volume_gain), self.contents_nl)
         self.contents_nl -= delivered
+        for listener in tuple(self.outflow):
+            listener(delivered)
         return delivered
 
     def empty(self) -> None:
