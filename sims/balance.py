@@ -194,6 +194,7 @@ class SimulatedBalance:
         self.received: list[str] = []
         """Every command line received, in order (for tests)."""
         self._detach_gun: Callable[[], None] | None = None
+        self._fail_next: str | None = None
 
     # ------------------------------------------------------------------ the world around it
 
@@ -212,6 +213,11 @@ class SimulatedBalance:
         """Put ``grams`` on the pan (a check weight; negative takes load off, e.g. the pan lifted)."""
         self._extra_g += grams
         self._load_changed()
+
+    def fail_next(self, reply: str) -> None:
+        """Answer the next command with ``reply`` instead (``ET``: line noise garbled it; ``EL``: a setting locks it;
+        ``ES``): a test's fault injection."""
+        self._fail_next = reply
 
     def true_reading_g(self) -> float:
         """What a perfect display would show now (no noise, settled, not rounded): for tests."""
@@ -276,6 +282,10 @@ class SimulatedBalance:
 
     def _execute(self, line: str) -> None:
         command, *params = line.split()
+        if self._fail_next is not None:
+            reply, self._fail_next = self._fail_next, None
+            self._reply(reply)
+            return
         handler = {
             "S": self._weigh,
             "SI": self._weigh_now,

@@ -128,20 +128,20 @@ class Balance:
     async def tare(self, timeout_s: float = 30.0) -> float:
         """``T``: tare the load on the pan once stable, asking again until ``timeout_s``; returns the tare in grams."""
         reply = await self._until_stable("T", timeout_s)
-        return self._weight(reply)
+        return self._weight(reply, "T")
 
     async def stable_weight(self, timeout_s: float = 30.0) -> Reading:
         """``S``: the next stable weight, asking again while the balance answers unstable, until ``timeout_s``.
 
         The wait can pass ``timeout_s`` by one command (the balance's own wait for stability on ``S``)."""
         reply = await self._until_stable("S", timeout_s)
-        return Reading(self._weight(reply), stable=True)
+        return Reading(self._weight(reply, "S"), stable=True)
 
     async def immediate_weight(self) -> Reading:
         """``SI``: the weight now, stable or not."""
         reply = await self._request("SI")
         if reply.status in ("S", "D"):
-            return Reading(self._weight(reply), stable=reply.status == "S")
+            return Reading(self._weight(reply, "SI"), stable=reply.status == "S")
         raise self._refusal("SI", reply)
 
     async def reset(self) -> None:
@@ -176,7 +176,7 @@ class Balance:
             if reply.status == done:
                 return reply
             if command == "S" and reply.status == "D":
-                last = Reading(self._weight(reply), stable=False)
+                last = Reading(self._weight(reply, command), stable=False)
             elif reply.status != "I":
                 raise self._refusal(command, reply)
             remaining = deadline - loop.time()
@@ -226,11 +226,11 @@ class Balance:
                 if reply.command == echo:
                     return reply
 
-    def _weight(self, reply: Reply) -> float:
+    def _weight(self, reply: Reply, command: str) -> float:
         try:
             return weight_g(reply)
         except ValueError as exc:
-            raise self._garbled(reply.command, str(exc)) from exc
+            raise self._garbled(command, str(exc)) from exc
 
     def _garbled(self, command: str, why: str) -> BalanceProtocolError:
         return BalanceProtocolError(
