@@ -299,3 +299,20 @@ def test_weighs_ten_shots_a_simulated_gun_truly_delivered(virtual: Any) -> None:
         assert weighed_mg == pytest.approx(10 * 20 * 1.03 * water_density_mg_ul(20) * 0.99895, rel=3e-4)
 
     virtual(scenario)
+
+
+def test_noise_readability_and_evaporation_show_in_readings(virtual: Any) -> None:
+    async def scenario() -> None:
+        async with await open_balance("sim-balance://?seed=11&noise_mg=0.02&evaporation_mg_s=0.01") as balance:
+            readings = [(await balance.stable_weight()).grams for _ in range(50)]
+            assert len(set(readings)) > 3  # noise
+            assert all(abs(g * 1e5 - round(g * 1e5)) < 1e-6 for g in readings)  # on the 0.01 mg grid
+            simulated(balance).vessel.receive(20_000)
+            first = (await balance.stable_weight()).grams
+            await asyncio.sleep(300)
+            later = (await balance.stable_weight()).grams
+            assert (first - later) * 1000 == pytest.approx(3.0, abs=0.1)  # 0.01 mg/s for 300 s
+        async with await open_balance("sim-balance://?seed=11&noise_mg=0.02") as again:
+            assert [(await again.stable_weight()).grams for _ in range(50)] == readings  # the same seed
+
+    virtual(scenario)
