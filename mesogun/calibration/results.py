@@ -174,6 +174,10 @@ class CalibrationRun:
     certificate_id: str
     due_at: datetime | None
     signature: Signature | None
+    evaporation_mg_per_s: float | None = None
+    """Volume runs: the blank's evaporation rate added back to each reading (``None``: no blank taken)."""
+    notes: tuple[str, ...] = ()
+    """Facts of the run the certificate lists under its method (the check weight's reading, the cycle time)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The run as plain JSON values (``"format"`` first), what :meth:`from_dict` reads back."""

@@ -47,7 +47,7 @@ def _volume(nominal_ul: float, gain: float, shots: int, seed: int) -> SeriesResu
     z = metrology.z_factor(LAB.temperature_c, LAB.pressure_hpa)
     blank = metrology.Evaporation(0.00012, 0.00002)
     readings = [
-        round(nominal_ul * shots * gain * (1 + noise.gauss(0, 0.0015)) / z - blank.loss_mg(20.0), 3) for _ in range(10)
+        round(nominal_ul * shots * gain * (1 + noise.gauss(0, 0.0015)) / z - blank.loss_mg(20.0), 2) for _ in range(10)
     ]
     return metrology.volume_series(
         nominal_ul=nominal_ul,
@@ -93,6 +93,8 @@ def volume_passed() -> CalibrationRun:
             signed_at=STARTED + timedelta(minutes=50),
             meaning="performed this calibration and verified its results",
         ),
+        evaporation_mg_per_s=0.00012,
+        notes=("Check weight 20 g read 20.00003 g (tolerance ±0.08 mg).", "Weighing cycle 20 s."),
     )
 
 
@@ -154,6 +156,49 @@ def rate_aborted() -> CalibrationRun:
         constants_after=None,
         outcome=RunOutcome.ABORTED,
         reason="aborted by the technician (Ctrl-C) during the as-found run; the device keeps its calibration",
+        certificate_id="",
+        due_at=None,
+        signature=None,
+    )
+
+
+def rate_passed() -> CalibrationRun:
+    """A rate run at 1 and 2 shots/s over 65 s each: the gun fires 2 % slow, then within 0.1 % as left."""
+    noise = random.Random(11)
+
+    def point(rate_hz: float, true_factor: float) -> SeriesResult:
+        count = int(65 * rate_hz) + 1
+        times = [n / (rate_hz * true_factor) + noise.gauss(0, 0.0008) for n in range(count)]
+        return metrology.rate_series(set_rate_hz=rate_hz, arrival_times_s=times)
+
+    as_found = (point(1.0, 0.98), point(2.0, 0.98))
+    gain = metrology.corrected_rate_gain(1.0, as_found)
+    as_left = (point(1.0, 0.98 / gain), point(2.0, 0.98 / gain))
+    return replace(
+        rate_aborted(),
+        run_id="run-2026-03-02-1300-SIM0001",
+        finished_at=STARTED + timedelta(hours=3, minutes=12),
+        as_found=as_found,
+        as_left=as_left,
+        constants_after=replace(FACTORY, rate_gain=round(gain, 6), calibration_id=9),
+        outcome=RunOutcome.PASSED,
+        reason="",
+        certificate_id="CAL-SIM0001-0009",
+        due_at=STARTED + timedelta(days=365),
+        signature=Signature("Inès Lefèvre", STARTED + timedelta(hours=3, minutes=14), "performed this calibration"),
+    )
+
+
+def volume_aborted_halfway() -> CalibrationRun:
+    """The volume run stopped after its as-found weighings: nothing written, nothing signed."""
+    run = volume_passed()
+    return replace(
+        run,
+        run_id="run-2026-03-02-1400-SIM0001",
+        as_left=(),
+        constants_after=None,
+        outcome=RunOutcome.ABORTED,
+        reason="the balance disconnected during the as-left run",
         certificate_id="",
         due_at=None,
         signature=None,
