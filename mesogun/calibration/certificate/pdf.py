@@ -17,14 +17,14 @@ from mesogun.calibration.certificate.content import Banner, Certificate
 from mesogun.calibration.results import CalibrationRun
 from mesogun.reports import write_private
 from mesogun.reports.content import Field, Masthead
-from mesogun.reports.pdf import _ALERT, _ALERT_BG, _INK, _MARGIN, _MUTED, _RULE, Target, _Document
+from mesogun.reports.pdf import ALERT, ALERT_BG, INK, MARGIN, MUTED, RULE, PdfDocument, Target
 
 _PASS = (21, 101, 52)
 _PASS_BG = (226, 244, 232)
 _FIGURE_W = 182.0
 
 
-class _CertificateDocument(_Document):
+class _CertificateDocument(PdfDocument):
     """The reports' A4 document with the certificate's own head and footer."""
 
     def __init__(self, doc: Certificate) -> None:
@@ -38,49 +38,49 @@ class _CertificateDocument(_Document):
         if self.page_no() == 1:
             return
         self.font(8)
-        self.set_text_color(*_MUTED)
+        self.set_text_color(*MUTED)
         doc = self.certificate
         running = self.fit(f"{doc.issuer} · {doc.title} · {doc.reference} · {doc.banner.headline}", self.epw)
         self.cell(0, 4, running, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_draw_color(*_RULE)
-        self.line(_MARGIN, self.get_y() + 1, self.w - _MARGIN, self.get_y() + 1)
+        self.set_draw_color(*RULE)
+        self.line(MARGIN, self.get_y() + 1, self.w - MARGIN, self.get_y() + 1)
         self.set_y(self.get_y() + 4)
-        self.set_text_color(*_INK)
+        self.set_text_color(*INK)
 
     def footer(self) -> None:
         self.set_y(-16.0)
-        self.set_draw_color(*_RULE)
-        self.line(_MARGIN, self.get_y(), self.w - _MARGIN, self.get_y())
+        self.set_draw_color(*RULE)
+        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
         self.set_y(self.get_y() + 1.5)
         self.font(8)
-        self.set_text_color(*_MUTED)
+        self.set_text_color(*MUTED)
         right = 62.0
         doc = self.certificate
         self.cell(self.epw - right, 4, self.fit(f"{doc.issuer} · {doc.title}", self.epw - right - 2))
         self.cell(right, 4, self.t(f"{doc.reference} · page {self.page_no()} of {{nb}}"), align=Align.R)
-        self.set_text_color(*_INK)
+        self.set_text_color(*INK)
 
     def certificate_head(self) -> None:
         doc = self.certificate
         self.font(10, bold=True)
-        self.set_text_color(*_MUTED)
+        self.set_text_color(*MUTED)
         self.multi_cell(0, 5, self.t(doc.issuer), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(*_INK)
+        self.set_text_color(*INK)
         self.font(17, bold=True)
         self.multi_cell(0, 9, self.t(doc.title), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.fields(doc.head, size=9.5, label_w=30)
         self.ln(2)
         self.verdict(doc.banner)
-        self.set_draw_color(*_INK)
+        self.set_draw_color(*INK)
         self.set_line_width(0.6)
-        self.line(_MARGIN, self.get_y(), self.w - _MARGIN, self.get_y())
+        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
         self.set_line_width(0.2)
-        self.set_draw_color(*_RULE)
+        self.set_draw_color(*RULE)
         self.ln(2)
 
     def verdict(self, banner: Banner) -> None:
         """The outcome in a coloured box: green PASSED, red FAILED or ABORTED, with why."""
-        ink, background = (_ALERT, _ALERT_BG) if banner.alert else (_PASS, _PASS_BG)
+        ink, background = (ALERT, ALERT_BG) if banner.alert else (_PASS, _PASS_BG)
         top = self.get_y()
         inner = self.epw - 8
         self.font(9.5)
@@ -88,17 +88,17 @@ class _CertificateDocument(_Document):
         self.set_fill_color(*background)
         self.set_draw_color(*ink)
         self.set_line_width(0.5)
-        self.rect(_MARGIN, top, self.epw, height, style="DF")
+        self.rect(MARGIN, top, self.epw, height, style="DF")
         self.set_line_width(0.2)
-        self.set_xy(_MARGIN + 4, top + 2)
+        self.set_xy(MARGIN + 4, top + 2)
         self.set_text_color(*ink)
         self.font(16, bold=True)
         self.cell(inner, 9, self.t(banner.headline), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_x(_MARGIN + 4)
+        self.set_x(MARGIN + 4)
         self.font(9.5)
         self.multi_cell(inner, 5, self.t(banner.detail), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(*_INK)
-        self.set_draw_color(*_RULE)
+        self.set_text_color(*INK)
+        self.set_draw_color(*RULE)
         self.set_y(top + height + 3)
 
     def figure(self, name: str, png: bytes) -> None:
@@ -107,7 +107,7 @@ class _CertificateDocument(_Document):
         if self.will_page_break(height + 12):
             self.add_page()
         self.heading(_FIGURE_TITLES.get(name, name.capitalize()))
-        self.image(io.BytesIO(png), x=_MARGIN, w=_FIGURE_W, h=height)
+        self.image(io.BytesIO(png), x=MARGIN, w=_FIGURE_W, h=height)
         self.ln(2)
 
 
