@@ -396,7 +396,8 @@ that cannot be opened) is no refusal of who asks but a store that failed, as the
 
 
 def _known() -> dict[str, type[MesogunError]]:
-    from mesogun.clinic.errors import CLINIC_ERRORS  # they import this module
+    from mesogun.balance.errors import INSTRUMENT_ERRORS  # they import this module
+    from mesogun.clinic.errors import CLINIC_ERRORS
     from mesogun.record.calibrations import NoSuchCalibration
     from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen
 
@@ -422,6 +423,7 @@ def _known() -> dict[str, type[MesogunError]]:
         ServiceRequestError,
         AccessDenied,
         *CLINIC_ERRORS,
+        *INSTRUMENT_ERRORS,
     )
     return {cls.code: cls for cls in classes}
 
