@@ -398,6 +398,7 @@ that cannot be opened) is no refusal of who asks but a store that failed, as the
 def _known() -> dict[str, type[MesogunError]]:
     from mesogun.balance.errors import INSTRUMENT_ERRORS  # they import this module
     from mesogun.clinic.errors import CLINIC_ERRORS
+    from mesogun.record.calibrations import NoSuchCalibration
     from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen
 
     classes: tuple[type[MesogunError], ...] = (
@@ -418,6 +419,7 @@ def _known() -> dict[str, type[MesogunError]]:
         ClinicalRecordMismatch,
         NoSuchVisit,
         VisitAlreadyOpen,
+        NoSuchCalibration,
         ServiceRequestError,
         AccessDenied,
         *CLINIC_ERRORS,

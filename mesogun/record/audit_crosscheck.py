@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Table, and_, or_, select
 
 from mesogun.record import schema as t
+from mesogun.record.calibrations import AUDITED_COLUMNS as CALIBRATION_COLUMNS
+from mesogun.record.calibrations import sha256
 from mesogun.record.patients import DIGEST_PREFIX, IDENTITY_FIELDS, digest
 
 if TYPE_CHECKING:
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
 
 PAGE = 10_000
 """Rows (and audit entries) read per query."""
+CALIBRATION_PAGE = 100
+"""Calibration runs read per query (each with its certificate, a PDF)."""
+CALIBRATION_AUDITED = (*CALIBRATION_COLUMNS, "run_sha256", "certificate_sha256")
+"""What a calibration run's entry says about its row (the JSON and the certificate by digest)."""
 
 VISIT_COLUMNS = (
     "patient_id",
@@ -78,7 +84,7 @@ CHILD_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 """A visit's entries, audited in the visit's entries (matched in order of their ids)."""
 
-_AUDITED = ("patient", "course", "product", "lot", "preset", "visit")
+_AUDITED = ("patient", "course", "product", "lot", "preset", "visit", "calibration")
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class _Expected:
 
     @classmethod
     def empty(cls) -> _Expected:
-        tables = ("patients", "patient_identities", "checklist_answers", *ENTITY_COLUMNS)
+        tables = ("patients", "patient_identities", "checklist_answers", "calibrations", *ENTITY_COLUMNS)
         return cls({name: {} for name in tables}, {name: {} for name in CHILD_COLUMNS})
 
     def set(self, table: str, key: Any, values: Mapping[str, Any], seq: int) -> None:
@@ -141,6 +147,8 @@ class _Expected:
             self._patient(seq, action, _id(entity_id), new)
         elif entity == "visit":
             self._visit(seq, actor, action, _id(entity_id), reason, new)
+        elif entity == "calibration":  # keyed by its run id (text); a run is saved once, never changed
+            self.set("calibrations", entity_id, {k: new.get(k) for k in CALIBRATION_AUDITED}, seq)
         else:
             table = _ENTITY_TABLE[entity]
             key: Any = entity_id if table == "clinic_presets" else _id(entity_id)
@@ -200,6 +208,7 @@ def crosscheck(record: TreatmentRecord, *, page: int = PAGE) -> Mismatch | None:
         or next((m for table in ENTITY_COLUMNS if (m := _entities(record, expected, table, page))), None)
         or _checklist(record, expected, page)
         or next((m for table in CHILD_COLUMNS if (m := _children(record, expected, table, page))), None)
+        or _calibrations(record, expected, min(page, CALIBRATION_PAGE))
     )
 
 
@@ -336,6 +345,27 @@ def _entities(record: TreatmentRecord, expected: _Expected, table: str, page: in
 
 def _checklist(record: TreatmentRecord, expected: _Expected, page: int) -> Mismatch | None:
     return _rows_against(record, expected, "checklist_answers", ("visit_id", "item"), ("present",), page)
+
+
+def _calibrations(record: TreatmentRecord, expected: _Expected, page: int) -> Mismatch | None:
+    """Each calibration run against its entry: its columns, and the digests of its JSON and certificate."""
+    left = expected.rows["calibrations"]
+    for row in _pages(record, t.calibrations, ("run_id",), (*CALIBRATION_COLUMNS, "run_json", "certificate_pdf"), page):
+        run_id, *values = row
+        stored = dict(zip((*CALIBRATION_COLUMNS, "run_json", "certificate_pdf"), values, strict=True))
+        pdf = stored.pop("certificate_pdf")
+        held = {
+            **stored,
+            "run_sha256": sha256(stored.pop("run_json")),
+            "certificate_sha256": sha256(None if pdf is None else bytes(pdf)),
+        }
+        audited = left.pop(run_id, None)
+        if audited is None:
+            return Mismatch("calibrations", str(run_id), None, _shown(held), None, None)
+        found = _compare("calibrations", str(run_id), held, audited, CALIBRATION_AUDITED)
+        if found is not None:
+            return found
+    return _gone("calibrations", left)
 
 
 def _children(record: TreatmentRecord, expected: _Expected, table: str, page: int) -> Mismatch | None:
