@@ -21,9 +21,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select
+from sqlalchemy import Table, select
 
 from mesogun.record import schema as t
+from mesogun.record.paging import keyset
 from mesogun.record.patients import DIGEST_PREFIX, IDENTITY_FIELDS, digest
 
 if TYPE_CHECKING:
@@ -206,13 +207,10 @@ def crosscheck(record: TreatmentRecord, *, page: int = PAGE) -> Mismatch | None:
 def _expected(record: TreatmentRecord, page: int) -> _Expected:
     a = t.audit_log.c
     expected = _Expected.empty()
-    after = 0
     query = select(a.seq, a.actor, a.action, a.entity, a.entity_id, a.reason, a.new_value).where(a.entity.in_(_AUDITED))
-    while rows := record.rows(query.where(a.seq > after).order_by(a.seq).limit(page)):
-        for seq, actor, action, entity, entity_id, reason, new_value in rows:
-            new = json.loads(new_value) if new_value else None
-            expected.apply(int(seq), actor, action, entity, entity_id, reason, new)
-        after = int(rows[-1][0])
+    for seq, actor, action, entity, entity_id, reason, new_value in keyset(record.rows, query, [a.seq], page):
+        new = json.loads(new_value) if new_value else None
+        expected.apply(int(seq), actor, action, entity, entity_id, reason, new)
     return expected
 
 
@@ -221,21 +219,7 @@ def _pages(
 ) -> Iterator[Any]:
     """The table's rows (key columns first, then ``columns``) in key order, ``page`` at a time (keyset paging)."""
     keys = [table.c[name] for name in key]
-    query = select(*keys, *(table.c[name] for name in columns)).order_by(*keys).limit(page)
-    last: tuple[Any, ...] | None = None
-    while True:
-        rows = record.rows(query if last is None else query.where(_after(keys, last)))
-        yield from rows
-        if len(rows) < page:
-            return
-        last = tuple(rows[-1][: len(keys)])
-
-
-def _after(keys: Sequence[ColumnElement[Any]], last: tuple[Any, ...]) -> ColumnElement[bool]:
-    """Rows whose key sorts after ``last`` (a composite key compared column by column, on every dialect)."""
-    first, rest = keys[0], keys[1:]
-    later: ColumnElement[bool] = first > last[0]
-    return later if not rest else or_(later, and_(first == last[0], _after(rest, last[1:])))
+    return keyset(record.rows, select(*keys, *(table.c[name] for name in columns)), keys, page)
 
 
 def _shown(value: Any) -> str:
