@@ -25,7 +25,7 @@ from sqlalchemy import Table, select
 
 from mesogun.record import schema as t
 from mesogun.record.paging import keyset
-from mesogun.record.patients import DIGEST_PREFIX, IDENTITY_FIELDS, digest
+from mesogun.record.patients import DIGEST_PREFIX, IDENTITY_FIELDS, READ_IDENTIFIED, digest
 
 if TYPE_CHECKING:
     from mesogun.record.store import TreatmentRecord
@@ -83,7 +83,7 @@ CHILD_COLUMNS: Mapping[str, tuple[str, ...]] = {
 """A visit's entries, audited in the visit's entries (matched in order of their ids)."""
 
 _AUDITED = ("patient", "course", "product", "lot", "preset", "visit")
-READ_ACTIONS = frozenset({"patient.read_identified"})
+READ_ACTIONS = frozenset({READ_IDENTIFIED})
 """Entries of a read (who saw identifying details): they change no row."""
 
 
