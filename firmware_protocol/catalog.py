@@ -601,8 +601,8 @@ _CALIBRATION_MESSAGES: tuple[MessageSpec, ...] = (  # the calibration family (0x
         "hold_depth",
         Direction.HOST_TO_DEVICE,
         "A measurement move: drives the needle to depth_um (corrected by the calibration in force) and holds it "
-        "extended for a depth gauge, until release_depth, arm, fire or a new depth. Allowed in idle and ready; "
-        "depth_um within the hard limits, rounded to the depth step (the ack echoes the value applied).",
+        "extended for a depth gauge, until release_depth, arm, set_parameters or another hold. Allowed in idle and "
+        "ready; depth_um within the hard limits, rounded to the depth step (the ack echoes the value applied).",
         (_u16("depth_um", "µm", "the depth to hold the needle at"),),
         reply="ack",
         echoes=True,
