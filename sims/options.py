@@ -89,6 +89,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         0xFFFF_FFFF,
     ),
     OptionSpec(
+        "calibration_fingerprint",
+        "hex",
+        "fingerprint the device reports for its calibration family (override to test a mismatch), e.g. 0x12345678",
+        "",
+        0,
+        0xFFFF_FFFF,
+    ),
+    OptionSpec(
         "logs_fingerprint",
         "hex",
         "fingerprint the device reports for its logs family (override to test a mismatch), e.g. 0x12345678",
