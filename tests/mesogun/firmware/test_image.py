@@ -288,3 +288,10 @@ def test_no_key_material_is_committed() -> None:
     keyish = [p for p in tracked if p.endswith((".pem", ".key", ".der", ".pub"))]
     with_keys = [p for p in tracked if (ROOT / p).is_file() and pem_block.search((ROOT / p).read_bytes())]
     assert keyish == [] and with_keys == []
+
+
+@pytest.mark.realio
+def test_importing_the_firmware_package_does_not_load_imgtool() -> None:
+    code = "import sys, mesogun.firmware; print('imgtool' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
