@@ -298,6 +298,11 @@ def image_hash(data: bytes, image: Image) -> bytes:
     return hashlib.sha256(memoryview(data)[: image.hashed_size]).digest()
 
 
+def payload_of(data: bytes, image: Image) -> bytes:
+    """The payload bytes of a parsed image (what the firmware is; the simulated one's JSON manifest)."""
+    return bytes(data[image.header_size : image.header_size + image.image_size])
+
+
 def check_slot(data: bytes, image: Image, slot_size: int, *, trailer_size: int = TRAILER_SIZE) -> None:
     """:class:`ImageTooLarge` unless the image and MCUboot's trailer fit the slot (and the bytes given do too)."""
     needed = image.end + trailer_size

@@ -199,7 +199,6 @@ def verify_image(
     except ImageError as error:
         raise from_protocol(error) from None
     image = verified.image
-    payload = data[image.header_size : image.header_size + image.image_size]
     return ImageInfo(
         version=str(image.version),
         sha256=verified.sha256,
@@ -207,7 +206,7 @@ def verify_image(
         model=model,
         hardware_revision=hardware_revision,
         key_sha256=verified.key_sha256,
-        manifest=read_manifest(payload),
+        manifest=read_manifest(mcuboot.payload_of(data, image)),
         file_sha256=hashlib.sha256(data).digest(),
         downgrade=current is not None and image.version.release < current.release,
     )

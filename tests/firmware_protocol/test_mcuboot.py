@@ -110,6 +110,7 @@ def test_an_imgtool_image_parses_to_its_header_and_tlvs(signed: bytes) -> None:
     assert image.protected(TlvType.HARDWARE_REVISION) == REVISION.encode()
     assert image.hashed_size == 32 + len(PAYLOAD) + image.protected_tlv_size
     assert image.end == len(signed)
+    assert mcuboot.payload_of(signed, image) == PAYLOAD
     assert [t.type for t in image.tlvs if not t.protected] == [TlvType.SHA256, TlvType.KEYHASH, TlvType.ED25519]
 
 
