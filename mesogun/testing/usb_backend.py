@@ -20,18 +20,22 @@ By default the backend never waits (``runs_on_event_loop``: a read with nothing 
 tells the transport on the event loop when bytes arrive, so tests run in virtual time. ``blocking=True``
 behaves like libusb instead (reads wait up to their timeout, calls may come from any thread), for the
 transport's reader-thread path on a real-time loop.
+
+:func:`usb_guns` is the short way: ``async with usb_guns("USB0001") as (backend, (sim,)):`` then
+``mesogun.connect("usb://1209:6D67/USB0001")``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -39,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import usb.backend
 import usb.core
 
-from mesogun.transports.usb import GUN_PID, GUN_VID
+from mesogun.transports.usb import GUN_PID, GUN_VID, use_backend
 
 if TYPE_CHECKING:
     from sims.inprocess import InProcessSim, SimConnection
@@ -544,3 +548,25 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]  # pyusb is unt
         if device.claims.get(intf) is not dev_handle:
             raise _error("Entity not found (interface not claimed)", -5, errno.ENOENT)
         return device
+
+
+@contextlib.asynccontextmanager
+async def usb_guns(
+    *serials: str, query: str = "", blocking: bool = False, **plug: Any
+) -> AsyncIterator[tuple[SimUsbBackend, list[InProcessSim]]]:
+    """Fresh simulated guns (``sim://?serial=SERIAL&query``) plugged into a new :class:`SimUsbBackend` that every
+    ``usb://`` opened in the block goes through (:func:`~mesogun.transports.usb.use_backend`); ``plug`` is
+    :meth:`SimUsbBackend.plug`'s options. The simulators are closed when the block ends."""
+    from sims.inprocess import start_inprocess
+
+    backend = SimUsbBackend(blocking=blocking)
+    sims: list[InProcessSim] = []
+    try:
+        for serial in serials:
+            sims.append(await start_inprocess(f"serial={serial}&{query}"))
+            backend.plug(sims[-1], **plug)
+        with use_backend(backend):
+            yield backend, sims
+    finally:
+        for sim in sims:
+            await sim.close()

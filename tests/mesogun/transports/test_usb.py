@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +21,18 @@ from mesogun.errors import ConnectionLost, ParameterError, PortNotFound
 from mesogun.record import TreatmentRecord
 from mesogun.record.session_recorder import SessionRecorder
 from mesogun.testing.usb_backend import SimUsbBackend, SimUsbDevice
+from mesogun.testing.usb_backend import usb_guns as plugged_guns
 from mesogun.transports import transport_for_url
-from mesogun.transports.usb import UsbTransport, list_usb_guns, parse_usb_url, use_backend
+from mesogun.transports.usb import UsbTransport, list_usb_guns, parse_usb_url
 from sims.inprocess import InProcessSim, start_inprocess
 
 QUIET = "status_period_ms=0"
 """No periodic status: what a test reads is what it asked for."""
 
 
-@asynccontextmanager
-async def usb_guns(*serials: str, query: str = QUIET, **plug: Any) -> AsyncIterator[tuple[SimUsbBackend, list[Any]]]:
-    """Simulated guns plugged into a simulated USB stack that every ``usb://`` in the block goes through."""
-    backend = SimUsbBackend()
-    sims = [await start_inprocess(f"serial={serial}&{query}") for serial in serials]
-    try:
-        for sim in sims:
-            backend.plug(sim, **plug)
-        with use_backend(backend):
-            yield backend, sims
-    finally:
-        for sim in sims:
-            await sim.close()
+def usb_guns(*serials: str, query: str = QUIET, **plug: Any) -> Any:
+    """Simulated guns on a simulated USB stack, quiet unless ``query`` says otherwise."""
+    return plugged_guns(*serials, query=query, **plug)
 
 
 def names(data: bytes) -> list[str]:
