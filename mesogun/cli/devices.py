@@ -21,6 +21,7 @@ from mesogun.cli.output import emit_json, emit_table
 from mesogun.cli.session import connect_with, open_transport
 from mesogun.errors import LinkTimeout, MesogunError
 from mesogun.models import GunInfo
+from mesogun.transports import is_serial_line
 from mesogun.transports.discovery import PortInfo, list_guns
 from mesogun.transports.usb import list_usb_guns
 
@@ -77,9 +78,9 @@ async def probe(url: str, link: LinkSettings) -> ProbeResult:
         return ProbeResult(None, f"{type(exc).__name__}: {exc}")
 
 
-async def probe_all(urls: list[str], link: LinkSettings) -> list[ProbeResult]:
-    """Probe every port at once; each result in the order of ``urls``."""
-    return list(await asyncio.gather(*(probe(url, link) for url in urls)))
+async def probe_all(urls: list[str], links: list[LinkSettings]) -> list[ProbeResult]:
+    """Probe every port at once, each with its settings; each result in the order of ``urls``."""
+    return list(await asyncio.gather(*(probe(url, link) for url, link in zip(urls, links, strict=True))))
 
 
 def usb_ports(vid_pid: str | None) -> list[PortInfo]:
@@ -134,9 +135,10 @@ def devices_command(vid_pid: str | None, probing: bool, ports: tuple[str, ...], 
     if probing or ports:
         link = current_link_settings()
         link = replace(link, timeout=link.timeout if link.timeout is not None else PROBE_TIMEOUT)
-        for port in found:
-            open_transport(port.device, link)  # --baud on a URL that is no serial line: usage error, nothing opened
-        results = asyncio.run(probe_all([port.device for port in found], link))
+        links = [link if ports or is_serial_line(port.device) else replace(link, baud=None) for port in found]
+        for port, port_link in zip(found, links, strict=True):  # --baud on a --port that is no serial line:
+            open_transport(port.device, port_link)  # usage error, nothing opened (a listed USB gun just has none)
+        results = asyncio.run(probe_all([port.device for port in found], links))
         for row, result in zip(rows, results, strict=True):
             row["probe"] = result.fields() if as_json else result.text()
     if as_json:

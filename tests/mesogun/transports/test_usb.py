@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 import mesogun
 from firmware_protocol import StreamDecoder, decode_message, make, to_wire
 from mesogun import HostState
+from mesogun.cli import main
 from mesogun.cli.devices import devices_command
 from mesogun.errors import ConnectionLost, ParameterError, PortNotFound
 from mesogun.record import TreatmentRecord
@@ -23,7 +25,7 @@ from mesogun.record.session_recorder import SessionRecorder
 from mesogun.testing.usb_backend import SimUsbBackend, SimUsbDevice
 from mesogun.testing.usb_backend import usb_guns as plugged_guns
 from mesogun.transports import transport_for_url
-from mesogun.transports.usb import UsbTransport, list_usb_guns, parse_usb_url
+from mesogun.transports.usb import UsbTransport, list_usb_guns, parse_usb_url, use_backend
 from sims.inprocess import InProcessSim, start_inprocess
 
 QUIET = "status_period_ms=0"
@@ -316,3 +318,33 @@ def test_with_a_blocking_backend_a_reader_thread_moves_the_bytes_and_reports_the
             await sim.close()
 
     real(scenario)
+
+
+def test_mesogun_devices_probe_says_hello_to_a_usb_gun_and_ignores_baud_for_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The probe runs on its own event loop and the simulator on another thread's (as a real gun is elsewhere):
+    through the blocking backend, the USB gun answers hello; --baud, for the serial ports, does not refuse it."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[InProcessSim, SimUsbBackend]:
+        sim = await start_inprocess(f"serial=USBP001&{QUIET}")
+        backend = SimUsbBackend(blocking=True)
+        backend.plug(sim)
+        return sim, backend
+
+    sim, backend = asyncio.run_coroutine_threadsafe(start(), loop).result(5)
+    try:
+        with use_backend(backend):
+            code = main(["devices", "--probe", "--json", "--baud", "9600"])
+    finally:
+        asyncio.run_coroutine_threadsafe(sim.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (row,) = [row for row in json.loads(out) if row["device"].startswith("usb://")]
+    assert row["probe"]["gun"] is True and row["probe"]["serial_number"] == "USBP001"
