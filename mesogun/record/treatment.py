@@ -398,12 +398,13 @@ class TreatmentBook:
                 raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}") from None
 
     def identified_summary(self, visit_id: int, *, read_by: str, via: str, reason: str = "") -> SessionSummary:
-        """:meth:`summary` with the patient's name, and, when it shows one (not erased), an audit entry saying who
-        saw it, through what and why (:func:`~mesogun.record.patients.note_identified_read`): a summary whose entry
-        cannot be written is not given (the :class:`RecordError` propagates)."""
-        found = self.summary(visit_id, identified=True)
-        if found.patient_name is not None:
-            with self.record.transaction() as db:
+        """:meth:`summary` with the patient's name, and, in the same transaction, when it shows one (not erased),
+        an audit entry saying who saw it, through what and why
+        (:func:`~mesogun.record.patients.note_identified_read`): a summary whose entry cannot be written is not
+        given (the :class:`RecordError` propagates)."""
+        with self.record.transaction() as db:
+            found = self.summary(visit_id, identified=True)
+            if found.patient_name is not None:
                 patient_id = db.execute(select(t.visits.c.patient_id).where(t.visits.c.id == visit_id)).scalar_one()
                 note_identified_read(db, int(patient_id), read_by=read_by, via=via, reason=reason)
         return found
@@ -415,6 +416,15 @@ class TreatmentBook:
         with self.record.reading() as db:
             patient_of(db, patient_id)
             return summaries.history(db, patient_id, identified=identified)
+
+    def identified_history(self, patient_id: int, *, read_by: str, via: str, reason: str = "") -> list[SessionSummary]:
+        """:meth:`history` with the patient's name, and one audit entry for the read when it shows the name, as
+        :meth:`identified_summary`."""
+        with self.record.transaction() as db:
+            found = self.history(patient_id, identified=True)
+            if any(s.patient_name is not None for s in found):
+                note_identified_read(db, patient_id, read_by=read_by, via=via, reason=reason)
+        return found
 
     # -- helpers --------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from mesogun.clinic.checklist import AnswerGiven
 from mesogun.clinic.errors import ClinicError
 from mesogun.clinic.needles import Needle
+from mesogun.clinic.summary import SessionSummary
 from mesogun.json_forms import plain
 from mesogun.record import TreatmentRecord
 from mesogun.record.lots import LotBook
@@ -34,7 +35,16 @@ from mesogun_service.api.clinic_bodies import (
     TreatmentBody,
     ZoneBody,
 )
-from mesogun_service.api.deps import Guns, Hosted, Limits, Record, actor_of, assistant
+from mesogun_service.api.deps import (
+    Guns,
+    Hosted,
+    IdentifiedRead,
+    Limits,
+    Reader,
+    Record,
+    actor_of,
+    assistant,
+)
 from mesogun_service.errors import NotConnected
 from mesogun_service.registry import GunRegistry
 
@@ -225,7 +235,17 @@ async def sign_off(request: Request, guns: Guns, record: Record, visit_id: int, 
 
 
 @router.get("/treatments/{visit_id}/summary")
-async def summary(record: Record, visit_id: int, identified: bool = False) -> Any:
+async def summary(record: Record, reader: Reader, visit_id: int, identified: bool = False) -> Any:
     """The session summarised: shots and volume per zone, depth, lots, practitioner, checklist, overrides,
-    alarms, adverse events, aftercare, sign-off; pseudonymous unless ``?identified=true``."""
-    return plain(await record.call(lambda r: TreatmentBook(r).summary(visit_id, identified=identified)))
+    alarms, adverse events, aftercare, sign-off; pseudonymous unless ``?identified=true`` (then the read is entered
+    in the audit log first: who, this route, ``?reason=``)."""
+    return plain(await record.call(lambda r: read_summary(r, visit_id, reader if identified else None)))
+
+
+def read_summary(r: TreatmentRecord, visit_id: int, reader: IdentifiedRead | None) -> SessionSummary:
+    """The session's summary: pseudonymous without a ``reader``, else with the patient's name and the read entered
+    in the audit log in the same transaction (:meth:`TreatmentBook.identified_summary`)."""
+    book = TreatmentBook(r)
+    if reader is None:
+        return book.summary(visit_id)
+    return book.identified_summary(visit_id, read_by=reader.read_by, via=reader.via, reason=reader.reason)
