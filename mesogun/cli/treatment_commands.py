@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from mesogun.cli.clinic_commands import PATIENT_HELP, patient_id
+from mesogun.cli.clinic_commands import PATIENT_HELP, READ_REASON_OPTION, patient_id
 from mesogun.cli.output import emit_fields, emit_json, emit_table
 from mesogun.cli.remote import choose_gun
 from mesogun.cli.visit_commands import JSON_OPTION, service_only
@@ -390,14 +390,16 @@ def close_command(ctx: click.Context, visit_id: int | None, meaning: str | None,
 @session_group.command("show")
 @ID_OPTION
 @click.option("--identified", is_flag=True, help="With the patient's name (the summary is pseudonymous otherwise).")
+@READ_REASON_OPTION
 @JSON_OPTION
 @click.pass_context
-def show_command(ctx: click.Context, visit_id: int | None, identified: bool, as_json: bool) -> None:
+def show_command(ctx: click.Context, visit_id: int | None, identified: bool, reason: str, as_json: bool) -> None:
     """The session's summary: shots and volume per zone, depth, lots, checklist, overrides, alarms, adverse
-    events, aftercare, the sign-off; and a warning when the needle is due for a change (every 500 shots)."""
+    events, aftercare, the sign-off; and a warning when the needle is due for a change (every 500 shots). With
+    --identified the service enters the read in the audit log (you, and --reason) before it shows the name."""
     with _client(ctx) as client:
         visit = _session(ctx, client, visit_id)
-        summary = client.treatment_summary(visit, identified=identified)
+        summary = client.treatment_summary(visit, identified=identified, reason=reason)
         reminder = client.treatment(visit).get("needle_reminder")
     if as_json:
         emit_json({**summary, "needle_reminder": reminder})
