@@ -443,6 +443,11 @@ class ServiceClient:
         """``POST /treatments/{id}/sign-off``: the practitioner's signature, closing the session."""
         return self._object("POST", f"/treatments/{visit_id}/sign-off", _given({"meaning": meaning}))
 
+    def void_treatment(self, visit_id: int, reason: str) -> dict[str, Any]:
+        """``POST /treatments/{id}/void``: a session opened by mistake marked void, with a reason (an open one is
+        closed, not signed off)."""
+        return self._object("POST", f"/treatments/{visit_id}/void", {"reason": reason})
+
     def treatment_summary(self, visit_id: int, *, identified: bool = False, reason: str = "") -> dict[str, Any]:
         """``GET /treatments/{id}/summary``: the session summarised (pseudonymous unless ``identified``: as
         :meth:`patient`)."""

@@ -117,10 +117,21 @@ def patient_show(ctx: click.Context, patient: str, identified: bool, reason: str
         emit_json(found if sessions is None else {**found, "history": sessions})
         return
     emit_fields(patient_text(found))
-    for summary in sessions or []:
+    if sessions is None:
+        return
+    for summary in sessions:
         zones = ", ".join(f"{z['zone']} {z['volume_ml']:.3f} mL" for z in summary["zones"]) or "no shots"
         signed = "signed off" if summary.get("signoff") else "not signed off"
-        click.echo(f"session {summary['visit_id']}  {summary['opened']}  {summary['shots']} shots: {zones}; {signed}")
+        void = f"  VOID ({summary['void']['reason']})" if summary.get("void") else ""
+        click.echo(
+            f"session {summary['visit_id']}{void}  {summary['opened']}  {summary['shots']} shots: {zones}; {signed}"
+        )
+    kept = [s for s in sessions if not s.get("void")]
+    voided = len(sessions) - len(kept)
+    click.echo(
+        f"total: {len(kept)} sessions, {sum(s['shots'] for s in kept)} shots, "
+        f"{sum(s['volume_ml'] for s in kept):.3f} mL" + (f" ({voided} void, not counted)" if voided else "")
+    )
 
 
 @patient_group.command("correct")

@@ -137,8 +137,10 @@ def summary_text(summary: dict[str, Any]) -> dict[str, str]:
     checklist = [
         f"{c['item']} PRESENT" + (f" ({c['note']})" if c["note"] else "") for c in summary["checklist"] if c["present"]
     ]
+    void = summary.get("void")
     return {
         "session": str(summary["visit_id"]),
+        **({"VOID": f"voided by {void['by']} at {void['at']}: {void['reason']}"} if void else {}),
         "patient": patient,
         "practitioner": str(summary["practitioner"]),
         "course": course,
@@ -385,6 +387,23 @@ def close_command(ctx: click.Context, visit_id: int | None, meaning: str | None,
         return
     signoff = signed["signoff"]
     click.echo(f"session {signed['visit_id']} signed off by {signoff['by']} at {signoff['at']}: {signoff['meaning']}")
+
+
+@session_group.command("void")
+@click.argument("visit_id", metavar="VISIT", type=int)
+@click.option("--reason", required=True, metavar="TEXT", help="Why it is void (kept in the audit log).")
+@JSON_OPTION
+@click.pass_context
+def void_command(ctx: click.Context, visit_id: int, reason: str, as_json: bool) -> None:
+    """Mark session VISIT void: opened by mistake (the wrong patient). A correction: nothing is deleted, its shots
+    and entries stay, shown as VOID; an open session is closed, not signed off. A practitioner; once signed off,
+    an admin."""
+    with _client(ctx) as client:
+        voided = client.void_treatment(visit_id, reason)
+    if as_json:
+        emit_json(voided)
+    else:
+        click.echo(f"session {voided['visit_id']} is VOID: {reason.strip()}")
 
 
 @session_group.command("show")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from mesogun.clinic.checklist import AnswerGiven
 from mesogun.clinic.errors import ClinicError
 from mesogun.clinic.needles import Needle
-from mesogun.clinic.summary import SessionSummary
+from mesogun.clinic.summary import SessionSummary, Voided
 from mesogun.json_forms import plain
 from mesogun.record import TreatmentRecord
 from mesogun.record.lots import LotBook
@@ -33,6 +33,7 @@ from mesogun_service.api.clinic_bodies import (
     SignOffBody,
     TextBody,
     TreatmentBody,
+    VoidBody,
     ZoneBody,
 )
 from mesogun_service.api.deps import (
@@ -227,11 +228,32 @@ async def sign_off(request: Request, guns: Guns, record: Record, visit_id: int, 
     actor = actor_of(request)
     meaning = {"meaning": body.meaning} if body.meaning is not None else {}
     treatment = await record.call(lambda r: TreatmentBook(r).sign_off(visit_id, actor=actor, **meaning))
+    await _leave(guns, visit_id, request.app.state.soft_limits)
+    return treatment_fields(treatment)
+
+
+async def _leave(guns: GunRegistry, visit_id: int, soft_of: Mapping[str, Any]) -> None:
+    """The gun the session was on goes on outside it (signed off or voided), its soft limits read again."""
     for hosted in guns:
         if hosted.recorder.visit_id == visit_id:
             await hosted.recorder.set_visit(None)
-            await request.app.state.soft_limits[hosted.url].reload()
-    return treatment_fields(treatment)
+            await soft_of[hosted.url].reload()
+
+
+@router.post("/treatments/{visit_id}/void")
+async def void(request: Request, guns: Guns, record: Record, visit_id: int, body: VoidBody) -> Any:
+    """Mark a session opened by mistake (the wrong patient) void, with a reason: a correction, nothing deleted;
+    an open one is closed (not signed off) and its gun goes on outside it. A practitioner; once signed off, an
+    admin (403 otherwise)."""
+    actor = actor_of(request)
+
+    def mark(r: TreatmentRecord) -> tuple[Treatment, Voided | None]:
+        book = TreatmentBook(r)
+        return book.void(visit_id, actor=actor, reason=body.reason), book.voided(visit_id)
+
+    treatment, voided = await record.call(mark)
+    await _leave(guns, visit_id, request.app.state.soft_limits)
+    return treatment_fields(treatment) | {"void": plain(voided)}
 
 
 @router.get("/treatments/{visit_id}/summary")

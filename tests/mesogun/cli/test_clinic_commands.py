@@ -297,3 +297,21 @@ def test_clinic_presets_are_added_and_listed_with_their_soft_limits(run: Run) ->
     code, _, err = run("preset", "add", "x", "--depth", "1", "--dose", "0.01", "--rate", "2", "--mode", "fast")
     assert code == 2 and "--mode" in err
     assert "deep" not in {p["name"] for p in ok(run, "preset", "list")}
+
+
+def test_a_session_opened_for_the_wrong_patient_is_voided_from_the_command_line(run: Run) -> None:
+    _, course, lot = patient_course_lot(run, "P-CLI5")
+    started = ok(run, "session", "start", "--patient", "P-CLI5", "--course", str(course), "--lot", str(lot),
+                 "--zone", "face.chin", *CLEAR)  # fmt: skip
+    visit = started["visit_id"]
+    code, _, err = run("session", "void", str(visit), "--reason", " ")
+    assert code == 2 and "reason" in err and len(err.strip().splitlines()) == 1, err
+    code, out, err = run("session", "void", str(visit), "--reason", "opened for the wrong patient")
+    assert code == 0 and out.strip() == f"session {visit} is VOID: opened for the wrong patient", err
+    code, out, _ = run("session", "show", "--id", str(visit))
+    assert code == 0 and "VOID" in out and "opened for the wrong patient" in out
+    code, _, err = run("session", "close", "--id", str(visit))
+    assert code == 2 and "voided" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run("patient", "show", "P-CLI5", "--history")
+    assert code == 0 and f"session {visit}  VOID (opened for the wrong patient)" in out
+    assert "total: 0 sessions, 0 shots, 0.000 mL (1 void, not counted)" in out
