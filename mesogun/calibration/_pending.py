@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from mesogun.errors import MesogunError
 
@@ -111,21 +110,35 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The acceptance limits a series is judged against; a limit left ``None`` is not judged."""
+
+    systematic_pct: float | None = None
+    systematic_abs: float | None = None
+    random_pct: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class SeriesResult:
     """One test point's readings and statistics against its limits."""
 
     nominal: float
     unit: str
+    raw_unit: str
     readings: tuple[float, ...]
+    values: tuple[float, ...]
     shots_per_reading: int
     mean: float
+    systematic_error: float
     systematic_pct: float
+    random_sd: float
     random_pct: float
-    systematic_limit_pct: float
-    random_limit_pct: float
+    single_shot_spread_pct: float | None
+    limits: Limits
     expanded_uncertainty: float
     passed: bool
-    single_shot_random_pct: float | None = None
+    coverage_factor: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -154,5 +167,3 @@ class CalibrationRun:
     certificate_id: str
     due_at: datetime | None
     signature: Signature | None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """TODO(merge): the procedure's own notes (aborted step, check weight, blank); not in DESIGN-16's list."""

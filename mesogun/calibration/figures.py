@@ -1,10 +1,10 @@
 """The procedure's one door to the metrology: every figure a run computes (Z factor, evaporation, statistics
-against limits, corrections within plausible bounds) is asked for here, so the procedure never does arithmetic.
+against limits, corrections within plausible bounds) is asked for here, so the procedure does no arithmetic.
 
-TODO(merge): metrology. Until ``mesogun/calibration/metrology.py`` lands these are minimal private versions
-(ISO 8655-6's Z factor from the water density (Tanaka) and a simple air density, CV as the random error, the
-expanded uncertainty from the mean's standard error and the balance's readability); then each becomes a call
-into the metrology and nothing else changes.
+TODO(merge): metrology. Until ``mesogun/calibration/metrology.py`` is on main these are minimal private versions
+with its names and signatures (the Z factor from Tanaka's water density and a simple air density; the expanded
+uncertainty from the mean's standard error and the instrument's resolution, without ``uncertainties``); then
+each name here becomes the metrology's and nothing else changes.
 """
 
 from __future__ import annotations
@@ -15,224 +15,265 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mesogun.calibration.seams import DeviceCalibration, Environment, SeriesResult
+from mesogun.calibration.seams import Environment, Limits, SeriesResult
 from mesogun.errors import ParameterError
 
-TEMPERATURE_C = (15.0, 30.0)
+COVERAGE_FACTOR = 2.0
+TEMPERATURE_RANGE_C = (15.0, 30.0)
 """The laboratory temperatures a run accepts (ISO 8655-6's Z-factor table)."""
-PRESSURE_HPA = (800.0, 1060.0)
-HUMIDITY_PCT = (0.0, 100.0)
+PRESSURE_RANGE_HPA = (800.0, 1060.0)
+HUMIDITY_RANGE_PCT = (0.0, 100.0)
 GAIN_BOUNDS = (0.80, 1.20)
 """Plausible gains (volume, depth, rate): a correction outside is a fault to find, not a constant to write."""
-OFFSET_BOUND_UM = 500
+OFFSET_LIMIT_UM = 500
 """Largest plausible depth offset, µm either way."""
 MULTI_SHOT_BELOW_UL = 10.0
 """Drops under this volume are weighed several to a reading (at least this much liquid per weighing)."""
-VOLUME_LIMITS_PCT = (1.0, 0.5)
-"""Systematic and random limits, % (at least as tight as ISO 8655-2's for a 20 µL pipette)."""
-DEPTH_LIMITS_MM = (0.05, 0.02)
-"""Depth: largest error and largest spread at each test depth, mm."""
-RATE_LIMITS_PCT = (1.0, 1.0)
-"""Rate: largest error and largest spread of the windows' rates, %."""
-RATE_MIN_SECONDS = 60.0
+MIN_RATE_SPAN_S = 60.0
 """A rate is measured over at least this long on the host's clock."""
-BALANCE_BUOYANCY_DENSITY = 8000.0
-"""Density of the balance's reference weights, kg/m³ (steel), in the Z factor's buoyancy term."""
+REFERENCE_DENSITY_KG_M3 = 8000.0
+"""Density of the balance's adjustment weights (steel), in the Z factor's buoyancy term."""
+VOLUME_LIMITS = Limits(systematic_pct=1.0, random_pct=0.5, source="issue 16: a 20 µL pipette's ±1 % / 0.5 %")
+DEPTH_LIMITS = Limits(systematic_abs=50.0, source="issue 16: ±0.05 mm")
+RATE_LIMITS = Limits(systematic_pct=1.0, source="issue 16: ±1 %")
 
 
-def _within(name: str, value: float, bounds: tuple[float, float], unit: str) -> float:
+def _within(name: str, value: float, bounds: tuple[float, float], unit: str) -> None:
     low, high = bounds
     if not (math.isfinite(value) and low <= value <= high):
         raise ParameterError(
             f"{name}={value:g} {unit} is outside the limit {low:g}–{high:g} {unit}", field=name, value=value
         )
-    return value
 
 
-def check_environment(environment: Environment) -> Environment:
-    """The environment, or :class:`ParameterError` naming the field outside its limit (15–30 °C…)."""
-    _within("temperature_c", environment.temperature_c, TEMPERATURE_C, "°C")
-    _within("pressure_hpa", environment.pressure_hpa, PRESSURE_HPA, "hPa")
-    _within("humidity_pct", environment.humidity_pct, HUMIDITY_PCT, "%")
-    return environment
+def check_environment(environment: Environment) -> None:
+    """:class:`ParameterError` naming the field outside its limit (15–30 °C, 800–1060 hPa, 0–100 %)."""
+    _within("temperature_c", environment.temperature_c, TEMPERATURE_RANGE_C, "°C")
+    _within("pressure_hpa", environment.pressure_hpa, PRESSURE_RANGE_HPA, "hPa")
+    _within("humidity_pct", environment.humidity_pct, HUMIDITY_RANGE_PCT, "%")
 
 
-def water_density(temperature_c: float) -> float:
-    """Air-free water, kg/m³ (Tanaka et al., 2001)."""
+def water_density_kg_m3(temperature_c: float) -> float:
+    """Air-free water (Tanaka et al., 2001)."""
     t = temperature_c
     return 999.97495 * (1 - (t - 3.983035) ** 2 * (t + 301.797) / (522528.9 * (t + 69.34881)))
 
 
-def air_density(environment: Environment) -> float:
-    """Moist air, kg/m³ (the CIPM formula's usual approximation)."""
-    t, p, h = environment.temperature_c, environment.pressure_hpa, environment.humidity_pct
-    return (0.34848 * p - 0.009 * h * math.exp(0.061 * t)) / (273.15 + t)
+def air_density_kg_m3(temperature_c: float, pressure_hpa: float, humidity_pct: float = 50.0) -> float:
+    """Moist air (the CIPM formula's usual approximation)."""
+    t = temperature_c
+    return (0.34848 * pressure_hpa - 0.009 * humidity_pct * math.exp(0.061 * t)) / (273.15 + t)
 
 
-def z_factor(environment: Environment) -> float:
-    """µL per mg of water weighed at this temperature and pressure (ISO 8655-6; 1.0029 at 20 °C, 1013 hPa)."""
-    check_environment(environment)
-    rho_w, rho_a = water_density(environment.temperature_c), air_density(environment)
-    return 1000.0 / (rho_w - rho_a) * (1 - rho_a / BALANCE_BUOYANCY_DENSITY)
+def z_factor(temperature_c: float, pressure_hpa: float) -> float:
+    """µL per mg of water weighed (ISO 8655-6; 1.0029 at 20 °C, 1013 hPa)."""
+    check_environment(Environment(temperature_c, pressure_hpa, 50.0))
+    rho_w, rho_a = water_density_kg_m3(temperature_c), air_density_kg_m3(temperature_c, pressure_hpa)
+    return 1000.0 / (rho_w - rho_a) * (1 - rho_a / REFERENCE_DENSITY_KG_M3)
 
 
 def shots_per_reading(dose_ul: float) -> int:
-    """Shots weighed together per reading: 1, or enough drops under 10 µL to make at least 10 µL."""
+    """Shots weighed together per reading: 1, or enough drops under 10 µL to make at least 10 µL.
+
+    TODO(merge): the procedure's own rule (the metrology takes the count it is given)."""
     return 1 if dose_ul >= MULTI_SHOT_BELOW_UL else math.ceil(MULTI_SHOT_BELOW_UL / dose_ul - 1e-9)
 
 
-def required_readability_g(reading_ul: float) -> float:
-    """The coarsest readability that weighs ``reading_ul`` of water (ISO 8655-6 table 1), grams."""
+def required_readability_mg(reading_ul: float) -> float:
+    """The coarsest readability that weighs ``reading_ul`` of water (ISO 8655-6 table 1), mg.
+
+    TODO(merge): the procedure's own rule."""
     if reading_ul < 10:
-        return 1e-6
+        return 0.001
     if reading_ul < 100:
-        return 1e-5
-    return 1e-4
-
-
-def evaporation_rate_mg_s(loss_mg: float, seconds: float) -> float:
-    """Mass the vessel loses per second from the blank (a loss ≥ 0; a gain, e.g. noise, counts as none)."""
-    return max(loss_mg, 0.0) / seconds if seconds > 0 else 0.0
-
-
-def reading_volume_ul(mass_mg: float, *, z: float, evaporation_mg_s: float, cycle_s: float) -> float:
-    """The volume one weighing stands for: its mass plus what evaporated during its cycle, times Z."""
-    return (mass_mg + evaporation_mg_s * cycle_s) * z
+        return 0.01
+    return 0.1
 
 
 @dataclass(frozen=True)
-class _Stats:
-    mean: float
-    sd: float
+class Evaporation:
+    """Mass a vessel loses per second (positive: losing), from a blank, with its standard uncertainty."""
+
+    rate_mg_per_s: float
+    u_rate_mg_per_s: float
+
+    def loss_mg(self, duration_s: float) -> float:
+        return self.rate_mg_per_s * duration_s
 
 
-def _stats(values: Sequence[float]) -> _Stats:
-    return _Stats(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+NO_EVAPORATION = Evaporation(0.0, 0.0)
 
 
-def volume_series(
-    nominal_ul: float, per_shot_ul: Sequence[float], *, shots_per_reading: int, readability_ul: float
+def evaporation_from_blank(
+    times_s: Sequence[float], masses_mg: Sequence[float], *, readability_mg: float
+) -> Evaporation:
+    """The evaporation rate from a blank: minus the least-squares slope of mass against time."""
+    slope, _ = statistics.linear_regression(times_s, masses_mg)
+    span = max(times_s) - min(times_s)
+    return Evaporation(-slope, readability_mg / math.sqrt(6) / span)
+
+
+def _series(
+    *,
+    nominal: float,
+    unit: str,
+    raw_unit: str,
+    readings: Sequence[float],
+    values: Sequence[float],
+    shots_per_reading: int,
+    limits: Limits,
+    standard_uncertainty: float,
+    mean: float | None = None,
 ) -> SeriesResult:
-    """One volume's statistics: ``per_shot_ul`` is each reading divided by its shots."""
-    s = _stats(per_shot_ul)
-    systematic, random = VOLUME_LIMITS_PCT
-    sys_pct = (s.mean - nominal_ul) / nominal_ul * 100
-    rand_pct = s.sd / s.mean * 100 if s.mean else 0.0
-    u = math.hypot(s.sd / math.sqrt(len(per_shot_ul)), readability_ul / shots_per_reading / math.sqrt(12))
+    average = statistics.fmean(values) if mean is None else mean
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    random_pct = 100 * sd / abs(statistics.fmean(values))
+    systematic = average - nominal
+    systematic_pct = 100 * systematic / nominal
+    passed = not (
+        (limits.systematic_pct is not None and abs(systematic_pct) > limits.systematic_pct)
+        or (limits.systematic_abs is not None and abs(systematic) > limits.systematic_abs)
+        or (limits.random_pct is not None and random_pct > limits.random_pct)
+    )
     return SeriesResult(
-        nominal=nominal_ul,
-        unit="µL",
-        readings=tuple(per_shot_ul),
+        nominal=nominal,
+        unit=unit,
+        raw_unit=raw_unit,
+        readings=tuple(readings),
+        values=tuple(values),
         shots_per_reading=shots_per_reading,
-        mean=s.mean,
-        systematic_pct=sys_pct,
-        random_pct=rand_pct,
-        systematic_limit_pct=systematic,
-        random_limit_pct=random,
-        expanded_uncertainty=2 * u,
-        passed=abs(sys_pct) <= systematic and rand_pct <= random,
-        single_shot_random_pct=rand_pct * math.sqrt(shots_per_reading) if shots_per_reading > 1 else None,
+        mean=average,
+        systematic_error=systematic,
+        systematic_pct=systematic_pct,
+        random_sd=sd,
+        random_pct=random_pct,
+        single_shot_spread_pct=random_pct * math.sqrt(shots_per_reading) if shots_per_reading > 1 else None,
+        limits=limits,
+        expanded_uncertainty=COVERAGE_FACTOR * standard_uncertainty,
+        passed=passed,
     )
 
 
-def _bounded_gain(name: str, value: float) -> float:
+def volume_series(
+    *,
+    nominal_ul: float,
+    readings_mg: Sequence[float],
+    shots_per_reading: int,
+    environment: Environment,
+    cycle_time_s: float,
+    readability_mg: float,
+    evaporation: Evaporation = NO_EVAPORATION,
+) -> SeriesResult:
+    """A gravimetric series: each reading the net mass of ``shots_per_reading`` shots; one cycle's evaporation
+    added back, times Z, divided by the shots: µL per shot."""
+    z = z_factor(environment.temperature_c, environment.pressure_hpa)
+    loss = evaporation.loss_mg(cycle_time_s)
+    values = [(mass + loss) * z / shots_per_reading for mass in readings_mg]
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    u = math.hypot(sd / math.sqrt(len(values)), readability_mg * z / shots_per_reading / math.sqrt(6))
+    return _series(
+        nominal=nominal_ul,
+        unit="µL",
+        raw_unit="mg",
+        readings=readings_mg,
+        values=values,
+        shots_per_reading=shots_per_reading,
+        limits=VOLUME_LIMITS,
+        standard_uncertainty=u,
+    )
+
+
+def depth_series(
+    *, set_depth_um: float, gauge_readings_um: Sequence[float], gauge_resolution_um: float
+) -> SeriesResult:
+    """A depth test point: the needle held at ``set_depth_um``, read on a gauge several times (µm)."""
+    sd = statistics.stdev(gauge_readings_um) if len(gauge_readings_um) > 1 else 0.0
+    u = math.hypot(sd / math.sqrt(len(gauge_readings_um)), gauge_resolution_um / math.sqrt(12))
+    return _series(
+        nominal=set_depth_um,
+        unit="µm",
+        raw_unit="µm",
+        readings=gauge_readings_um,
+        values=gauge_readings_um,
+        shots_per_reading=1,
+        limits=DEPTH_LIMITS,
+        standard_uncertainty=u,
+    )
+
+
+def rate_series(*, set_rate_hz: float, arrival_times_s: Sequence[float]) -> SeriesResult:
+    """The firing rate from the shots' arrival times on the host clock, over at least 60 s."""
+    times = sorted(arrival_times_s)
+    span = times[-1] - times[0]
+    if span < MIN_RATE_SPAN_S:
+        raise ParameterError(
+            f"span_s={span:.3f} is shorter than the {MIN_RATE_SPAN_S:g} s a rate is measured over; fire for longer",
+            field="span_s",
+            value=span,
+        )
+    slope, _ = statistics.linear_regression(times, [float(i) for i in range(len(times))])
+    intervals = [b - a for a, b in itertools.pairwise(times)]
+    return _series(
+        nominal=set_rate_hz,
+        unit="Hz",
+        raw_unit="s",
+        readings=times,
+        values=[1.0 / i for i in intervals],
+        shots_per_reading=1,
+        limits=RATE_LIMITS,
+        standard_uncertainty=slope * 1e-3 / span,
+        mean=slope,
+    )
+
+
+@dataclass(frozen=True)
+class DepthFit:
+    """measured = gain × set + offset_um, through the series' means."""
+
+    gain: float
+    offset_um: float
+
+
+def fit_depth_series(series: Sequence[SeriesResult]) -> DepthFit:
+    gain, offset = statistics.linear_regression([s.nominal for s in series], [s.mean for s in series])
+    return DepthFit(gain, offset)
+
+
+def check_gain(field: str, value: float) -> float:
     low, high = GAIN_BOUNDS
     if not (math.isfinite(value) and low <= value <= high):
         raise ParameterError(
-            f"{name}={value:.4f} is outside the plausible bounds {low:.2f}–{high:.2f} (a gain, delivered/set): "
-            "refused, not written; look for the fault (wrong syringe brand, air in the line, a leak)",
-            field=name,
+            f"{field}={value:.6f} is outside the plausible {low:.2f}–{high:.2f}; not written "
+            "(check the measurement and the hardware)",
+            field=field,
             value=value,
         )
     return value
 
 
-def volume_correction(old: DeviceCalibration, brand: str, series: Sequence[SeriesResult]) -> DeviceCalibration:
-    """``old`` with the brand's volume gain corrected by what was weighed (the mean delivered/set over the test
-    points); a gain outside the plausible bounds is refused (:class:`ParameterError`, nothing written)."""
-    ratio = statistics.fmean(s.mean / s.nominal for s in series)
-    gain = _bounded_gain(f"volume_gain.{brand or 'default'}", old.volume_gain_by_brand.get(brand, 1.0) * ratio)
-    return _with(old, volume_gain_by_brand={**old.volume_gain_by_brand, brand: round(gain, 6)})
-
-
-def depth_series(nominal_mm: float, readings_mm: Sequence[float]) -> SeriesResult:
-    """One test depth's statistics: the error and spread of the gauge's readings, against ±0.05 mm."""
-    s = _stats(readings_mm)
-    error, spread = DEPTH_LIMITS_MM
-    return SeriesResult(
-        nominal=nominal_mm,
-        unit="mm",
-        readings=tuple(readings_mm),
-        shots_per_reading=1,
-        mean=s.mean,
-        systematic_pct=(s.mean - nominal_mm) / nominal_mm * 100,
-        random_pct=s.sd / s.mean * 100 if s.mean else 0.0,
-        systematic_limit_pct=error / nominal_mm * 100,
-        random_limit_pct=spread / nominal_mm * 100,
-        expanded_uncertainty=2 * math.hypot(s.sd / math.sqrt(len(readings_mm)), 0.01 / math.sqrt(12)),
-        passed=abs(s.mean - nominal_mm) <= error and s.sd <= spread,
-    )
-
-
-def depth_correction(old: DeviceCalibration, series: Sequence[SeriesResult]) -> DeviceCalibration:
-    """``old`` with the depth gain and offset refitted from the gauge's readings (true = gain × set + offset
-    fitted by least squares, then composed with the constants in force); outside the bounds: refused."""
-    xs = [s.nominal for s in series for _ in s.readings]
-    ys = [r for s in series for r in s.readings]
-    slope, intercept = statistics.linear_regression(xs, ys)
-    gain = _bounded_gain("depth_gain", old.depth_gain * slope)
-    offset_um = round(intercept * 1000 + slope * old.depth_offset_um)
-    if abs(offset_um) > OFFSET_BOUND_UM:
+def check_offset(field: str, value_um: float) -> int:
+    if not (math.isfinite(value_um) and abs(value_um) <= OFFSET_LIMIT_UM):
         raise ParameterError(
-            f"depth_offset_um={offset_um} µm is outside the plausible bounds ±{OFFSET_BOUND_UM} µm: refused, not "
-            "written; check the gauge's zero and its mounting",
-            field="depth_offset_um",
-            value=offset_um,
+            f"{field}={value_um:.1f} is outside the plausible ±{OFFSET_LIMIT_UM} µm; not written "
+            "(check the gauge and the needle)",
+            field=field,
+            value=value_um,
         )
-    return _with(old, depth_gain=round(gain, 6), depth_offset_um=offset_um)
+    return round(value_um)
 
 
-def window_rates(arrivals_s: Sequence[float], windows: int = 10) -> list[float]:
-    """Shots per second in ``windows`` consecutive stretches of the arrival times (host clock)."""
-    n = len(arrivals_s)
-    edges = [round(i * (n - 1) / windows) for i in range(windows + 1)]
-    return [(b - a) / (arrivals_s[b] - arrivals_s[a]) for a, b in itertools.pairwise(edges) if b > a]
+def _ratio(series: Sequence[SeriesResult]) -> float:
+    return sum(s.mean * s.nominal for s in series) / sum(s.nominal**2 for s in series)
 
 
-def rate_series(nominal_hz: float, arrivals_s: Sequence[float]) -> SeriesResult:
-    """The rate measured from shot arrivals on the host's clock (over ≥ 60 s), its windows' spread."""
-    span = arrivals_s[-1] - arrivals_s[0]
-    if span < RATE_MIN_SECONDS * (len(arrivals_s) - 1) / len(arrivals_s) - 1e-9:
-        raise ParameterError(
-            f"rate measured over {span:.1f} s: needs at least {RATE_MIN_SECONDS:g} s", field="duration_s", value=span
-        )
-    windows = window_rates(arrivals_s)
-    mean = (len(arrivals_s) - 1) / span
-    sd = statistics.stdev(windows) if len(windows) > 1 else 0.0
-    error, spread = RATE_LIMITS_PCT
-    sys_pct = (mean - nominal_hz) / nominal_hz * 100
-    return SeriesResult(
-        nominal=nominal_hz,
-        unit="Hz",
-        readings=tuple(windows),
-        shots_per_reading=1,
-        mean=mean,
-        systematic_pct=sys_pct,
-        random_pct=sd / mean * 100,
-        systematic_limit_pct=error,
-        random_limit_pct=spread,
-        expanded_uncertainty=2 * sd / math.sqrt(len(windows)),
-        passed=abs(sys_pct) <= error and sd / mean * 100 <= spread,
-    )
+def corrected_volume_gain(old_gain: float, as_found: Sequence[SeriesResult], *, brand: str = "") -> float:
+    return check_gain(f"volume_gain_by_brand.{brand}" if brand else "volume_gain", old_gain * _ratio(as_found))
 
 
-def rate_correction(old: DeviceCalibration, series: Sequence[SeriesResult]) -> DeviceCalibration:
-    """``old`` with the rate gain corrected by the measured/set rate; outside the bounds: refused."""
-    ratio = statistics.fmean(s.mean / s.nominal for s in series)
-    return _with(old, rate_gain=round(_bounded_gain("rate_gain", old.rate_gain * ratio), 6))
+def corrected_rate_gain(old_gain: float, as_found: Sequence[SeriesResult]) -> float:
+    return check_gain("rate_gain", old_gain * _ratio(as_found))
 
 
-def _with(old: DeviceCalibration, **changes: object) -> DeviceCalibration:
-    from dataclasses import replace
-
-    return replace(old, **changes)  # type: ignore[arg-type]
+def corrected_depth(old_offset_um: float, old_gain: float, fit: DepthFit) -> tuple[int, float]:
+    gain = check_gain("depth_gain", fit.gain * old_gain)
+    return check_offset("depth_offset_um", fit.offset_um + fit.gain * old_offset_um), gain

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import statistics
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,10 @@ log = logging.getLogger(__name__)
 
 DUE_IN_DAYS = 365
 """A passed calibration is due again this many days later."""
+RATE_MARGIN = 1.25
+"""Shots enough for the rate's span to last ``seconds`` even on a gun firing 20 % fast (the plausible bound)."""
+BLANK_WEIGHINGS = 4
+"""Weighings of the evaporation blank, spread over its time (after the tare)."""
 DEFAULT_MEANING = "I performed this calibration and the results recorded are true and complete"
 """What the technician's signature means, unless they say otherwise."""
 
@@ -94,6 +99,8 @@ class DepthPlan:
 
     points: int = 5
     repeats: int = 3
+    hand_resolution_um: float = 10.0
+    """Resolution of readings typed in by hand (a dial indicator's 0.01 mm)."""
     due_in_days: int = DUE_IN_DAYS
 
 
@@ -103,7 +110,7 @@ class RatePlan:
     top), timed on the host's clock."""
 
     rates_hz: tuple[float, ...] | None = None
-    seconds: float = figures.RATE_MIN_SECONDS
+    seconds: float = figures.MIN_RATE_SPAN_S
     syringe_ml: float | None = None
     prime_ml: float = 0.05
     due_in_days: int = DUE_IN_DAYS
@@ -158,7 +165,6 @@ class _Draft:
             certificate_id=self.certificate_id if outcome is RunOutcome.PASSED else "",
             due_at=self.due_at if outcome is RunOutcome.PASSED else None,
             signature=self.signature,
-            extra={**self.notes, **({"step": self.step} if outcome is RunOutcome.ABORTED else {})},
         )
 
 
@@ -189,6 +195,8 @@ class Procedure:
         self._now = now
         self.run: CalibrationRun | None = None
         """The run's record once it ended: passed, failed, or aborted (also when the run raised)."""
+        self.notes: dict[str, Any] = {}
+        """What the run found besides its record: the check weight, the blank, the balance's due date, a restore."""
         self._draft: _Draft | None = None
         self._write_sent = False
         self._armed = False
@@ -216,11 +224,12 @@ class Procedure:
         self, kind: CalibrationKind, steps: Callable[[_Draft], Awaitable[tuple[RunOutcome, str]]]
     ) -> CalibrationRun:
         draft = self._draft = _Draft(kind, self._now())
+        self.notes = draft.notes
         self._write_sent = False
         try:
             outcome, reason = await steps(draft)
         except BaseException as error:  # Ctrl-C (cancelled), a balance error, a refusal, the technician declining
-            reason = _reason(error)
+            reason = f"aborted at {draft.step}: {_reason(error)}"
             self.reporter.step(draft.step, "aborted", reason=reason)
             await self._leave_as_found(draft, reason)
             self.run = draft.finish(RunOutcome.ABORTED, reason, self._now())
@@ -242,16 +251,15 @@ class Procedure:
         await self._step(d, "environment", lambda: self._environment(d, z_factor=True))
         await self._step(d, "check_weight", lambda: self._check_weight(d, balance, plan))
         await self._step(d, "syringe", lambda: self._syringe(d, plan.syringe_ml, plan.prime_ml, brand=True))
-        evaporation: list[float] = []
-        await self._step(d, "evaporation_blank", lambda: self._blank(balance, plan.blank_s, evaporation))
+        evaporation: list[figures.Evaporation] = []
+        await self._step(d, "evaporation_blank", lambda: self._blank(d, balance, plan.blank_s, evaporation))
         rate = self._delivery_rate(d, plan.rate_hz)
 
         async def weigh(series: str) -> tuple[SeriesResult, ...]:
             return await self._weigh_all(d, balance, series, points, plan.readings, rate, evaporation[0])
 
         await self._step(d, "as_found", lambda: self._measured(d, "as_found", weigh))
-        brand = d.syringe_brand
-        await self._step(d, "correction", lambda: self._correct(d, figures.volume_correction(_b(d), brand, d.as_found)))
+        await self._step(d, "correction", lambda: self._correct(d, _volume_corrected(_b(d), d)))
         await self._step(d, "write", lambda: self._write(d, plan.due_in_days))
         await self._step(d, "as_left", lambda: self._measured(d, "as_left", weigh))
         return await self._close(d)
@@ -262,10 +270,10 @@ class Procedure:
         await self._step(d, "environment", lambda: self._environment(d, z_factor=False))
 
         async def gauge_all(series: str) -> tuple[SeriesResult, ...]:
-            return await self._gauge_all(series, gauge, depths, plan.repeats)
+            return await self._gauge_all(series, gauge, depths, plan)
 
         await self._step(d, "as_found", lambda: self._measured(d, "as_found", gauge_all))
-        await self._step(d, "correction", lambda: self._correct(d, figures.depth_correction(_b(d), d.as_found)))
+        await self._step(d, "correction", lambda: self._correct(d, _depth_corrected(_b(d), d)))
         await self._step(d, "write", lambda: self._write(d, plan.due_in_days))
         await self._step(d, "as_left", lambda: self._measured(d, "as_left", gauge_all))
         return await self._close(d)
@@ -280,7 +288,7 @@ class Procedure:
             return await self._time_all(d, series, rates, plan.seconds)
 
         await self._step(d, "as_found", lambda: self._measured(d, "as_found", time_all))
-        await self._step(d, "correction", lambda: self._correct(d, figures.rate_correction(_b(d), d.as_found)))
+        await self._step(d, "correction", lambda: self._correct(d, _rate_corrected(_b(d), d)))
         await self._step(d, "write", lambda: self._write(d, plan.due_in_days))
         await self._step(d, "as_left", lambda: self._measured(d, "as_left", time_all))
         return await self._close(d)
@@ -326,11 +334,11 @@ class Procedure:
         assert d.info is not None
         points[:] = _volume_points(d.info, plan)
         smallest = min(p * figures.shots_per_reading(p) for p in points)
-        needed = figures.required_readability_g(smallest)
-        if identity.readability_g > needed * (1 + 1e-9):
+        needed = figures.required_readability_mg(smallest)
+        if identity.readability_g * 1000 > needed * (1 + 1e-9):
             raise WrongModel(
-                f"balance {identity.model} reads to {identity.readability_g:g} g; weighing {smallest:g} µL needs "
-                f"{needed:g} g or finer (ISO 8655-6): use a finer balance"
+                f"balance {identity.model} reads to {identity.readability_g * 1000:g} mg; weighing {smallest:g} µL "
+                f"needs {needed:g} mg or finer (ISO 8655-6): use a finer balance"
             )
         syringe_ml = _syringe_ml(d.info, plan.syringe_ml)
         per_run_ml = sum(p * figures.shots_per_reading(p) * plan.readings for p in points) / 1000
@@ -376,14 +384,15 @@ class Procedure:
             pressure_hpa=await ask("pressure_hpa", "Air pressure", unit="hPa"),
             humidity_pct=await ask("humidity_pct", "Relative humidity", unit="%"),
         )
-        d.environment = figures.check_environment(env)
+        figures.check_environment(env)
+        d.environment = env
         found: dict[str, Any] = {
             "temperature_c": env.temperature_c,
             "pressure_hpa": env.pressure_hpa,
             "humidity_pct": env.humidity_pct,
         }
         if z_factor:
-            d.z_factor = figures.z_factor(env)
+            d.z_factor = figures.z_factor(env.temperature_c, env.pressure_hpa)
             found["z_factor"] = d.z_factor
         return found
 
@@ -428,17 +437,23 @@ class Procedure:
         await self.target.prime(prime_ml)
         return {"syringe_ml": capacity, "primed_ml": prime_ml} | ({"syringe_brand": d.syringe_brand} if brand else {})
 
-    async def _blank(self, balance: WeighingInstrument, seconds: float, rate: list[float]) -> dict[str, Any]:
+    async def _blank(
+        self, d: _Draft, balance: WeighingInstrument, seconds: float, found: list[figures.Evaporation]
+    ) -> dict[str, Any]:
+        """The vessel weighed over ``seconds`` with nothing delivered (ISO 8655-6's evaporation blank)."""
+        assert d.balance is not None
         await balance.tare()
         start = self.clock()
-        await asyncio.sleep(seconds)
-        reading = await balance.stable_weight()
-        elapsed = self.clock() - start
-        loss_mg = -reading.grams * 1000
-        rate[:] = [figures.evaporation_rate_mg_s(loss_mg, elapsed)]
-        if self._draft is not None:
-            self._draft.notes["evaporation"] = {"loss_mg": loss_mg, "seconds": elapsed, "mg_per_s": rate[0]}
-        return {"loss_mg": loss_mg, "seconds": elapsed, "mg_per_s": rate[0]}
+        times, masses = [0.0], [0.0]
+        for _ in range(BLANK_WEIGHINGS):
+            await asyncio.sleep(max(start + seconds * len(times) / BLANK_WEIGHINGS - self.clock(), 0.0))
+            reading = await balance.stable_weight()
+            times.append(self.clock() - start)
+            masses.append(reading.grams * 1000)
+        readability_mg = d.balance.readability_g * 1000
+        found[:] = [figures.evaporation_from_blank(times, masses, readability_mg=readability_mg)]
+        d.notes["evaporation"] = {"times_s": times, "masses_mg": masses, "mg_per_s": found[0].rate_mg_per_s}
+        return {"loss_mg": -masses[-1], "seconds": times[-1], "mg_per_s": found[0].rate_mg_per_s}
 
     def _delivery_rate(self, d: _Draft, rate_hz: float | None) -> float:
         assert d.info is not None
@@ -453,49 +468,48 @@ class Procedure:
         points: Sequence[float],
         readings: int,
         rate_hz: float,
-        evaporation_mg_s: float,
+        evaporation: figures.Evaporation,
     ) -> tuple[SeriesResult, ...]:
-        assert d.z_factor is not None and d.balance is not None
+        assert d.environment is not None and d.balance is not None
         results = []
         await self._arm()
         for nominal in points:
             shots = figures.shots_per_reading(nominal)
-            per_shot: list[float] = []
+            masses: list[float] = []
+            cycles: list[float] = []
             for index in range(readings):
                 await balance.tare()
                 start = self.clock()
                 await self.target.deliver(shots, nominal / 1000, rate_hz)
                 reading = await balance.stable_weight()
-                cycle = self.clock() - start
-                volume = figures.reading_volume_ul(
-                    reading.grams * 1000, z=d.z_factor, evaporation_mg_s=evaporation_mg_s, cycle_s=cycle
-                )
-                per_shot.append(volume / shots)
+                cycles.append(self.clock() - start)
+                masses.append(reading.grams * 1000)
                 self.reporter.reading(
-                    series,
-                    nominal_ul=nominal,
-                    index=index + 1,
-                    shots=shots,
-                    mass_mg=reading.grams * 1000,
-                    cycle_s=cycle,
-                    volume_ul=volume / shots,
+                    series, nominal_ul=nominal, index=index + 1, shots=shots, mass_mg=masses[-1], cycle_s=cycles[-1]
                 )
-            readability_ul = d.balance.readability_g * 1000 * d.z_factor
-            results.append(
-                figures.volume_series(nominal, per_shot, shots_per_reading=shots, readability_ul=readability_ul)
+            result = figures.volume_series(
+                nominal_ul=nominal,
+                readings_mg=masses,
+                shots_per_reading=shots,
+                environment=d.environment,
+                cycle_time_s=statistics.fmean(cycles),
+                readability_mg=d.balance.readability_g * 1000,
+                evaporation=evaporation,
             )
+            results.append(result)
         await self._disarm()
         return tuple(results)
 
     # ------------------------------------------------------------------------------------------ depth
 
     async def _gauge_all(
-        self, series: str, gauge: DepthGauge | None, depths: Sequence[float], repeats: int
+        self, series: str, gauge: DepthGauge | None, depths: Sequence[float], plan: DepthPlan
     ) -> tuple[SeriesResult, ...]:
         results = []
+        resolution_um = gauge.resolution_um if gauge is not None else plan.hand_resolution_um
         for depth in depths:
-            readings = []
-            for index in range(repeats):
+            readings: list[float] = []
+            for index in range(plan.repeats):
                 await self.target.hold_depth(depth)
                 self._holding = True
                 if gauge is not None:
@@ -506,9 +520,13 @@ class Procedure:
                     )
                 await self.target.release_depth()
                 self._holding = False
-                readings.append(reading)
+                readings.append(reading * 1000)
                 self.reporter.reading(series, set_mm=depth, index=index + 1, gauge_mm=reading)
-            results.append(figures.depth_series(depth, readings))
+            results.append(
+                figures.depth_series(
+                    set_depth_um=depth * 1000, gauge_readings_um=readings, gauge_resolution_um=resolution_um
+                )
+            )
         return tuple(results)
 
     # ------------------------------------------------------------------------------------------ rate
@@ -521,10 +539,10 @@ class Procedure:
         results = []
         await self._arm()
         for rate in rates:
-            count = math.ceil(seconds * rate) + 1
+            count = math.ceil(seconds * rate * RATE_MARGIN) + 1
             arrivals: list[float] = []
             await self.target.deliver(count, dose_ml, rate, on_shot=_arrivals_into(arrivals))
-            result = figures.rate_series(rate, arrivals)
+            result = figures.rate_series(set_rate_hz=rate, arrival_times_s=arrivals)
             self.reporter.reading(
                 series, set_hz=rate, shots=len(arrivals), seconds=arrivals[-1] - arrivals[0], measured_hz=result.mean
             )
@@ -626,6 +644,22 @@ def _arrivals_into(arrivals: list[float]) -> ShotSeen:
     return seen
 
 
+def _volume_corrected(old: DeviceCalibration, d: _Draft) -> DeviceCalibration:
+    brand = d.syringe_brand
+    gain = figures.corrected_volume_gain(old.volume_gain_by_brand.get(brand, 1.0), d.as_found, brand=brand)
+    return replace(old, volume_gain_by_brand={**old.volume_gain_by_brand, brand: round(gain, 6)})
+
+
+def _depth_corrected(old: DeviceCalibration, d: _Draft) -> DeviceCalibration:
+    fit = figures.fit_depth_series(d.as_found)
+    offset_um, gain = figures.corrected_depth(old.depth_offset_um, old.depth_gain, fit)
+    return replace(old, depth_offset_um=offset_um, depth_gain=round(gain, 6))
+
+
+def _rate_corrected(old: DeviceCalibration, d: _Draft) -> DeviceCalibration:
+    return replace(old, rate_gain=round(figures.corrected_rate_gain(old.rate_gain, d.as_found), 6))
+
+
 def _b(d: _Draft) -> DeviceCalibration:
     assert d.before is not None
     return d.before
@@ -701,15 +735,22 @@ def _series_summary(s: SeriesResult) -> dict[str, Any]:
     }
     if s.shots_per_reading > 1:
         summary["shots_per_reading"] = s.shots_per_reading
-        summary["single_shot_random_pct"] = s.single_shot_random_pct
+        summary["single_shot_spread_pct"] = s.single_shot_spread_pct
     return summary
 
 
 def _failure(s: SeriesResult) -> str:
-    return (
-        f"{s.nominal:g} {s.unit}: systematic {s.systematic_pct:+.2f} % (limit ±{s.systematic_limit_pct:.2f} %), "
-        f"random {s.random_pct:.2f} % (limit {s.random_limit_pct:.2f} %)"
-    )
+    limits = s.limits
+    said = [
+        f"systematic {s.systematic_error:+.4g} {s.unit} ({s.systematic_pct:+.2f} %)",
+        f"random {s.random_pct:.2f} %",
+    ]
+    allowed = [
+        f"±{limits.systematic_pct:g} %" if limits.systematic_pct is not None else "",
+        f"±{limits.systematic_abs:g} {s.unit}" if limits.systematic_abs is not None else "",
+        f"random {limits.random_pct:g} %" if limits.random_pct is not None else "",
+    ]
+    return f"{s.nominal:g} {s.unit}: {', '.join(said)} (limits {', '.join(a for a in allowed if a)})"
 
 
 def _constants(c: DeviceCalibration) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from mesogun.calibration._pending import (  # TODO(merge): device.py, mesogun/ba
     CalibrationRun,
     DeviceCalibration,
     Environment,
+    Limits,
     Reading,
     RunOutcome,
     SeriesResult,
@@ -65,8 +66,11 @@ class DepthGauge(Protocol):
 
     @property
     def reference(self) -> str:
-        """The gauge's identification (model and serial number, or 'entered by hand'), for the certificate."""
+        """The gauge's identification (model and serial number), for the certificate."""
         ...
+
+    @property
+    def resolution_um(self) -> float: ...
 
     async def read_mm(self) -> float: ...
 
@@ -105,6 +109,7 @@ __all__ = [
     "DepthGauge",
     "DeviceCalibration",
     "Environment",
+    "Limits",
     "Prompter",
     "Reading",
     "Reporter",

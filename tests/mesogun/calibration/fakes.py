@@ -17,7 +17,7 @@ from typing import Any
 from firmware_protocol import NakCode
 from firmware_protocol.messages import make
 from firmware_protocol.rules import REFERENCE_IDENTITY
-from mesogun.calibration.figures import BALANCE_BUOYANCY_DENSITY, air_density, water_density
+from mesogun.calibration.figures import REFERENCE_DENSITY_KG_M3, air_density_kg_m3, water_density_kg_m3
 from mesogun.calibration.seams import (
     BalanceError,
     BalanceIdentity,
@@ -193,8 +193,9 @@ class FakeBalance:
         self.settle_s = settle_s
         self._rng = random.Random(seed)
         environment = environment or Environment(20.0, 1013.25, 50.0)
-        rho_w, rho_a = water_density(environment.temperature_c), air_density(environment)
-        self._g_per_ul = rho_w / 1_000_000 * (1 - rho_a / rho_w) / (1 - rho_a / BALANCE_BUOYANCY_DENSITY)
+        t, p, h = environment.temperature_c, environment.pressure_hpa, environment.humidity_pct
+        rho_w, rho_a = water_density_kg_m3(t), air_density_kg_m3(t, p, h)
+        self._g_per_ul = rho_w / 1_000_000 * (1 - rho_a / rho_w) / (1 - rho_a / REFERENCE_DENSITY_KG_M3)
         self.liquid_g = 0.0
         self.load_g = 20.0  # the vessel
         self.extra_g = 0.0  # a check weight placed
@@ -251,6 +252,7 @@ class FakeGauge:
     """A dial indicator reading where the needle tip truly is, to 0.001 mm."""
 
     reference = "Mitutoyo 543-390B S/N G0042 (fake)"
+    resolution_um = 1.0
 
     def __init__(self, gun: FakeGun) -> None:
         self.gun = gun
