@@ -167,3 +167,10 @@ class CalibrationRun:
     certificate_id: str
     due_at: datetime | None
     signature: Signature | None
+
+    def to_json(self) -> str:
+        import json
+
+        from mesogun.calibration.prompts import plain
+
+        return json.dumps(plain(self), ensure_ascii=False)
