@@ -396,7 +396,9 @@ that cannot be opened) is no refusal of who asks but a store that failed, as the
 
 
 def _known() -> dict[str, type[MesogunError]]:
-    from mesogun.clinic.errors import CLINIC_ERRORS  # they import this module
+    from mesogun.balance.errors import INSTRUMENT_ERRORS  # they import this module
+    from mesogun.clinic.errors import CLINIC_ERRORS
+    from mesogun.record.calibrations import NoSuchCalibration
     from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen
 
     classes: tuple[type[MesogunError], ...] = (
@@ -417,9 +419,11 @@ def _known() -> dict[str, type[MesogunError]]:
         ClinicalRecordMismatch,
         NoSuchVisit,
         VisitAlreadyOpen,
+        NoSuchCalibration,
         ServiceRequestError,
         AccessDenied,
         *CLINIC_ERRORS,
+        *INSTRUMENT_ERRORS,
     )
     return {cls.code: cls for cls in classes}
 

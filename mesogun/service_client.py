@@ -8,6 +8,7 @@ sees, and the CLI exits with, what it would without a service.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -443,6 +444,63 @@ class ServiceClient:
     def treatment_summary(self, visit_id: int, *, identified: bool = False) -> dict[str, Any]:
         """``GET /treatments/{id}/summary``: the session summarised (pseudonymous unless ``identified``)."""
         return self._object("GET", f"/treatments/{visit_id}/summary", params=_flag("identified", identified))
+
+    # -------------------------------------------------------------------------------------------- calibration
+
+    def calibration(self, serial: str) -> dict[str, Any]:
+        """``GET /guns/{serial}/calibration``: the device's calibration constants and metadata (``calibration_id``,
+        ``volume_gain_by_brand``, ``depth_offset_um``, ``depth_gain``, ``rate_gain``, ``calibrated_at``, ``due_at``,
+        ``technician``, ``certificate_id``)."""
+        return self._gun("GET", serial, "/calibration")
+
+    def write_calibration(self, serial: str, **constants: Any) -> dict[str, Any]:
+        """``PUT /guns/{serial}/calibration``: write the device's constants (a technician, re-authenticated: ``POST
+        /auth/reauth``) and ``reason``; the constants as applied, with the id the device assigned."""
+        return self._gun("PUT", serial, "/calibration", _given(constants))
+
+    def hold_depth(self, serial: str, depth_mm: float) -> dict[str, Any]:
+        """``POST /guns/{serial}/calibration/hold-depth``: the needle held at ``depth_mm`` for a gauge."""
+        return self._gun("POST", serial, "/calibration/hold-depth", {"depth_mm": depth_mm})
+
+    def release_depth(self, serial: str) -> None:
+        """``POST /guns/{serial}/calibration/release-depth``: end a depth hold."""
+        self._gun("POST", serial, "/calibration/release-depth")
+
+    def deliver(self, serial: str, count: int, dose_ml: float, rate_hz: float) -> dict[str, Any]:
+        """``POST /guns/{serial}/calibration/deliver``: ``count`` shots into a vessel; as :meth:`fire` answers."""
+        body = {"count": count, "dose_ml": dose_ml, "rate_hz": rate_hz}
+        return self._gun("POST", serial, "/calibration/deliver", body, timeout=_no_read_timeout())
+
+    def set_syringe_brand(self, serial: str, brand: str) -> None:
+        """``POST /guns/{serial}/calibration/syringe-brand``: the loaded syringe's brand ('': unknown)."""
+        self._gun("POST", serial, "/calibration/syringe-brand", {"brand": brand})
+
+    def calibrations(self, device_serial: str) -> dict[str, Any]:
+        """``GET /calibrations?device=``: the gun's runs, oldest first, and whether it is ``due``."""
+        return self._object("GET", "/calibrations", params={"device": device_serial})
+
+    def calibration_run(self, run_id: str) -> dict[str, Any]:
+        """``GET /calibrations/{run_id}``: one run with its whole JSON (``run``)."""
+        return self._object("GET", f"/calibrations/{_quoted(run_id)}")
+
+    def certificate(self, run_id: str) -> bytes:
+        """``GET /calibrations/{run_id}/certificate``: the run's certificate (PDF bytes)."""
+        with self._reaching():
+            reply = self._http.get(f"/calibrations/{_quoted(run_id)}/certificate")
+        if not reply.is_success:
+            raise self._error(reply)
+        return reply.content
+
+    def save_calibration(
+        self, run: dict[str, Any], *, certificate_pdf: bytes | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """``POST /calibrations``: save a run (``run``: its JSON object; ``fields``: run_id, device_serial, kind,
+        syringe_brand, outcome, started_at, finished_at, calibration_id, certificate_id, due_at as ISO 8601 text,
+        reason) with its certificate (a technician, re-authenticated)."""
+        body: dict[str, Any] = {**_given(fields), "run": run}
+        if certificate_pdf is not None:
+            body["certificate_pdf_base64"] = base64.b64encode(certificate_pdf).decode("ascii")
+        return self._object("POST", "/calibrations", body)
 
     def _object(self, method: str, path: str, body: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
         """A request whose reply is a JSON object."""

@@ -12,11 +12,11 @@ from fastapi import Depends, FastAPI
 from mesogun.clinic import checklist
 from mesogun.clinic.checklist import DEFAULT_ITEMS
 from mesogun_service.accounts import Accounts, AuthPolicy, install
-from mesogun_service.api import attendance, clinic, events, exports, guns, record, safety, treatments
+from mesogun_service.api import attendance, calibration, clinic, events, exports, guns, record, safety, treatments
 from mesogun_service.api.audit import AuditTrail, AuditWriter
 from mesogun_service.api.deps import operator
 from mesogun_service.api.replies import BodyLimit, install_error_replies
-from mesogun_service.config import MAX_BODY_BYTES, ServiceConfig
+from mesogun_service.config import MAX_BODY_BYTES, MAX_RUN_BODY_BYTES, ServiceConfig
 from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
 from mesogun_service.soft_limits import SoftLimits
@@ -76,7 +76,7 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     app.state.checklist_items = items
     install_error_replies(app)
     install(app, users, AuthPolicy(loopback_only=config.loopback_only, trusted_proxy=config.trusted_proxy))
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={"/calibrations": MAX_RUN_BODY_BYTES})
     audit = AuditWriter(users)
     app.add_middleware(AuditTrail, writer=audit)
 
@@ -95,4 +95,5 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     app.include_router(clinic.router)  # an assistant or better; an erasure needs an admin
     app.include_router(treatments.router)  # an assistant or better; starting and signing off need a practitioner
     app.include_router(exports.router)  # an assistant or better: the session report and the aftercare sheet
+    app.include_router(calibration.router)  # reads: practitioner/assistant; moves: technician; writes: a fresh one
     return app

@@ -21,6 +21,10 @@ DEFAULT_ATTENDED_GRACE_S = 5.0
 MAX_BODY_BYTES = 64 * 1024
 """The largest request body accepted (a gun command is well under 1 kB)."""
 
+MAX_RUN_BODY_BYTES = 16 * 1024 * 1024
+"""The largest calibration run accepted (``POST /calibrations``: the run's readings and its certificate, a PDF with
+plots, base64)."""
+
 
 @dataclass(frozen=True)
 class ServiceConfig:

@@ -29,6 +29,7 @@ from mesogun.errors import (
     RecordError,
     StateError,
 )
+from mesogun.record.calibrations import NoSuchCalibration
 from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen
 
 ROUTE_OF_ACTION = {
@@ -96,7 +97,7 @@ def http_status(error: MesogunError) -> int:
         return error.status
     if isinstance(error, AccessDenied):
         return 403  # the clinic's RoleRequired (a sign-off by an assistant): signed in, not allowed
-    if isinstance(error, (NoSuchVisit, NoSuchPatient, NoSuchCourse, NoSuchLot)):
+    if isinstance(error, (NoSuchVisit, NoSuchPatient, NoSuchCourse, NoSuchLot, NoSuchCalibration)):
         return 404
     if isinstance(error, (DuplicateEntry, VisitNotTreatment, SoftLimitExceeded, ContraindicationPresent)):
         return 409  # the record holds it already, the session is closed, an override (with its reason) is needed

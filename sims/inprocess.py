@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from sims import registry
 from sims.device import SimulatedGun
 from sims.factory import start_device
 from sims.impairments import ImpairedPipe, make_rng
@@ -117,6 +118,7 @@ class InProcessSim:
         self._connection: SimConnection | None = None
         self._connections = 0
         self._disconnect_timer: asyncio.TimerHandle | None = None
+        registry.register(device)  # found by serial number: sim-balance://?gun=SERIAL weighs what it delivers
         if options.disconnect_at_s is not None:
             loop = asyncio.get_running_loop()
             self._disconnect_timer = loop.call_at(loop.time() + options.disconnect_at_s, self.unplug)
@@ -144,6 +146,7 @@ class InProcessSim:
         """Unplug and power the device off (cancel its timers); idempotent."""
         if self._disconnect_timer is not None:
             self._disconnect_timer.cancel()
+        registry.unregister(self.device)
         self._drop_connection()
         await self.device.close()
 

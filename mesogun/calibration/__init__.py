@@ -1,5 +1,6 @@
-"""Technician calibration (issue 16): the device's calibration over its message family, the instruments that
-measure it, the metrology, the procedure a technician runs (:mod:`mesogun.calibration.procedure`) and its record.
+"""Technician calibration (issue 16; docs/calibration.md): the run's record (:mod:`.results`), its metrology
+(:mod:`.metrology`: Z factor, statistics, fits, corrections, uncertainty), its certificate (:mod:`.certificate`),
+and the procedure a technician runs (:mod:`.procedure`, over the seams of :mod:`.seams`).
 
-Loaded only when a calibration runs or a certificate is made, never with ``import mesogun``.
+Nothing here is imported by ``import mesogun``; the certificate loads fpdf2 and matplotlib only when it renders.
 """

@@ -30,9 +30,11 @@ from mesogun.calibration.seams import (
     CalibrationKind,
     CalibrationRun,
     CalibrationTarget,
+    ConstantsSnapshot,
     DepthGauge,
     DeviceCalibration,
     Environment,
+    InstrumentIdentity,
     Prompter,
     Reporter,
     RunOutcome,
@@ -40,7 +42,7 @@ from mesogun.calibration.seams import (
     ShotSeen,
     Signature,
     WeighingInstrument,
-    WrongModel,
+    WrongBalanceModel,
 )
 from mesogun.errors import MesogunError, ParameterError
 from mesogun.models import GunInfo, ShotRecord
@@ -149,7 +151,7 @@ class _Draft:
             device_model=info.model if info else "",
             firmware_version=info.firmware_version if info else "",
             syringe_brand=self.syringe_brand,
-            balance=self.balance,
+            balance=_instrument(self.balance, self.notes.get("balance_due")),
             reference=self.reference,
             environment=self.environment,
             z_factor=self.z_factor,
@@ -158,14 +160,56 @@ class _Draft:
             finished_at=now,
             as_found=self.as_found,
             as_left=self.as_left,
-            constants_before=self.before,
-            constants_after=self.after,
+            constants_before=_snapshot(self.before),
+            constants_after=_snapshot(self.after),
             outcome=outcome,
             reason=reason,
             certificate_id=self.certificate_id if outcome is RunOutcome.PASSED else "",
             due_at=self.due_at if outcome is RunOutcome.PASSED else None,
             signature=self.signature,
+            evaporation_mg_per_s=self.notes.get("evaporation", {}).get("mg_per_s"),
+            notes=tuple(_note(key, value) for key, value in self.notes.items() if key in NOTED),
         )
+
+
+NOTED = ("check_weight", "restored", "cleanup_failed")
+"""What a run's record notes besides its fields."""
+
+
+def _note(key: str, value: object) -> str:
+    if key == "check_weight" and isinstance(value, dict):
+        return (
+            f"check weight {value['nominal_g']:g} g read {value['read_g']:.6g} g "
+            f"(tolerance ±{value['tolerance_mg']:.3g} mg)"
+        )
+    if key == "restored":
+        return "the constants in force before the run were written back"
+    return f"{key}: {value}"
+
+
+def _instrument(balance: BalanceIdentity | None, due: object) -> InstrumentIdentity | None:
+    if balance is None:
+        return None
+    return InstrumentIdentity(
+        kind="balance",
+        model=balance.model,
+        serial_number=balance.serial_number,
+        firmware=balance.firmware,
+        readability=balance.readability_g,
+        calibration_due=date.fromisoformat(due) if isinstance(due, str) else None,
+    )
+
+
+def _snapshot(constants: DeviceCalibration | None) -> ConstantsSnapshot | None:
+    if constants is None:
+        return None
+    return ConstantsSnapshot(
+        volume_gain_by_brand=constants.volume_gain_by_brand,
+        depth_offset_um=constants.depth_offset_um,
+        depth_gain=constants.depth_gain,
+        rate_gain=constants.rate_gain,
+        calibration_id=constants.calibration_id,
+    )
 
 
 def _utc_now() -> datetime:
@@ -336,7 +380,7 @@ class Procedure:
         smallest = min(p * figures.shots_per_reading(p) for p in points)
         needed = figures.required_readability_mg(smallest)
         if identity.readability_g * 1000 > needed * (1 + 1e-9):
-            raise WrongModel(
+            raise WrongBalanceModel(
                 f"balance {identity.model} reads to {identity.readability_g * 1000:g} mg; weighing {smallest:g} µL "
                 f"needs {needed:g} mg or finer (ISO 8655-6): use a finer balance"
             )

@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from mesogun.calibration._pending import (  # TODO(merge): device.py, mesogun/balance, results.py
-    BalanceError,
-    BalanceIdentity,
+from mesogun.balance import BalanceIdentity, Reading
+from mesogun.balance.errors import BalanceError, WrongBalanceModel
+from mesogun.calibration._pending import DeviceCalibration  # TODO(merge): mesogun.calibration.device
+from mesogun.calibration.results import (
     CalibrationKind,
     CalibrationRun,
-    DeviceCalibration,
+    ConstantsSnapshot,
     Environment,
+    InstrumentIdentity,
     Limits,
-    Reading,
     RunOutcome,
     SeriesResult,
     Signature,
-    WrongModel,
 )
 from mesogun.models import FiredShots, GunInfo, ShotRecord
 
@@ -106,9 +106,11 @@ __all__ = [
     "CalibrationKind",
     "CalibrationRun",
     "CalibrationTarget",
+    "ConstantsSnapshot",
     "DepthGauge",
     "DeviceCalibration",
     "Environment",
+    "InstrumentIdentity",
     "Limits",
     "Prompter",
     "Reading",
@@ -118,5 +120,5 @@ __all__ = [
     "ShotSeen",
     "Signature",
     "WeighingInstrument",
-    "WrongModel",
+    "WrongBalanceModel",
 ]

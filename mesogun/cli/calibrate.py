@@ -169,7 +169,7 @@ def volume_command(
     plan = VolumePlan(nominal_ul=nominal_ul, syringe_ml=syringe_ml, blank_s=blank_s, due_in_days=due_in_days)
 
     async def run(gun: Gun, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
-        from mesogun.balance import open_balance  # type: ignore[import-untyped, import-not-found, unused-ignore]  # TODO(merge)
+        from mesogun.balance import open_balance
 
         balance = await open_balance(balance_url)
         try:
@@ -296,16 +296,31 @@ def _simulated_technician(balance: object, answers: dict[str, object]) -> Callab
     return act
 
 
+@dataclass(frozen=True)
+class _IdentifiedGauge:
+    """A gauge driver as the procedure's :class:`DepthGauge`: its identity said once, for the certificate."""
+
+    gauge: Any
+    reference: str
+    resolution_um: float
+
+    async def read_mm(self) -> float:
+        reading: float = await self.gauge.read_mm()
+        return reading
+
+
 @asynccontextmanager
 async def _gauge(url: str | None) -> AsyncIterator[DepthGauge | None]:
     if url is None:
         yield None
         return
-    from mesogun.balance.gauge import open_gauge  # type: ignore[import-untyped, import-not-found, unused-ignore]  # TODO(merge)
+    from mesogun.balance.gauge import open_gauge
 
     gauge = await open_gauge(url)
     try:
-        yield gauge
+        identity = await gauge.identify()
+        reference = f"{identity.model} S/N {identity.serial_number} (firmware {identity.firmware})"
+        yield _IdentifiedGauge(gauge, reference, identity.resolution_mm * 1000)
     finally:
         await gauge.close()
 
@@ -313,10 +328,10 @@ async def _gauge(url: str | None) -> AsyncIterator[DepthGauge | None]:
 def _store(ctx: click.Context, run: CalibrationRun, certificate: Path | None) -> None:
     """Keep the run in the record (passed, failed or aborted) with its certificate, and write the certificate
     to ``--certificate`` too."""
-    from mesogun.calibration.certificate import certificate_pdf  # type: ignore[import-untyped, import-not-found, unused-ignore]  # TODO(merge)
+    from mesogun.calibration.certificate import certificate_pdf
     from mesogun.cli.record_commands import open_record
     from mesogun.cli.report_commands import write_export
-    from mesogun.record.calibrations import CalibrationBook  # type: ignore[import-untyped, import-not-found, unused-ignore]  # TODO(merge)
+    from mesogun.record.calibrations import CalibrationBook
 
     pdf = certificate_pdf(run)
     if certificate is not None:
@@ -345,14 +360,14 @@ def _store(ctx: click.Context, run: CalibrationRun, certificate: Path | None) ->
 @click.option("--device", "serial", required=True, metavar="SERIAL", help="The gun (its serial number).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON array.")
 @click.pass_context
-def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> None:
+def history_command(ctx: click.Context, serial: str, as_json: bool) -> None:
     """A gun's calibration runs as the record keeps them: passed, failed and aborted, with their certificate ids
     and due dates."""
     from dataclasses import asdict
 
     from mesogun.cli.output import emit_json, emit_table
     from mesogun.cli.record_commands import open_record
-    from mesogun.record.calibrations import CalibrationBook  # type: ignore[import-untyped, import-not-found, unused-ignore]  # TODO(merge)
+    from mesogun.record.calibrations import CalibrationBook
 
     with open_record(ctx) as record:
         book = CalibrationBook(record)

@@ -4,6 +4,7 @@ or one connection with ``--session``), verify its audit log."""
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,34 @@ def open_record(ctx: click.Context) -> Iterator[TreatmentRecord]:
             yield record
         except sqlite3.DatabaseError as exc:
             raise RecordError(f"the treatment record {record.path} could not be read: {one_line(exc)}") from exc
+
+
+def os_actor() -> str:
+    """Who the audit log says read or changed the record from a command run without a service: the OS user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def read_summary(ctx: click.Context, visit: int, *, identified: bool, reason: str, via: str) -> SessionSummary:
+    """A treatment session's summary read from the record; ``identified``: with the patient's name, and who saw it
+    (the OS user), through ``via``, and ``reason`` entered in the audit log first (no entry, no name shown)."""
+    from mesogun.record.treatment import TreatmentBook  # the clinic's record: loaded for these commands only
+
+    with open_record(ctx) as record:
+        book = TreatmentBook(record)
+        if not identified:
+            return book.summary(visit)
+        return book.identified_summary(visit, read_by=os_actor(), via=via, reason=reason)
+
+
+REASON_OPTION = click.option(
+    "--reason",
+    default="",
+    metavar="TEXT",
+    help="Why the identifying details are read (kept in the audit log with who read them; with --identified).",
+)
 
 
 @click.group("record")
@@ -66,9 +95,16 @@ def record_list(ctx: click.Context, as_json: bool) -> None:
     help="Show one connection of 'record list' instead: its summary, alarms, notes and every shot.",
 )
 @click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
-@click.option("--identified", is_flag=True, help="Name the patient (identifying details); pseudonymous otherwise.")
+@click.option(
+    "--identified",
+    is_flag=True,
+    help="Name the patient (identifying details; who read them is entered in the audit log); pseudonymous otherwise.",
+)
+@REASON_OPTION
 @click.pass_context
-def record_show(ctx: click.Context, visit: int | None, session: int | None, as_json: bool, identified: bool) -> None:
+def record_show(
+    ctx: click.Context, visit: int | None, session: int | None, as_json: bool, identified: bool, reason: str
+) -> None:
     """Show one treatment session (visit VISIT): the patient (pseudonymous unless --identified), practitioner and
     course; preset, modes, lots, syringe and needle; shots, volume and depth per zone; the checklist, overrides
     with their reasons, alarms, adverse events, aftercare, notes, the sign-off and the next session suggested
@@ -88,10 +124,7 @@ def record_show(ctx: click.Context, visit: int | None, session: int | None, as_j
         _show_session(ctx, session, as_json)
         return
     assert visit is not None
-    from mesogun.record.treatment import TreatmentBook  # the clinic's record: loaded for this command only
-
-    with open_record(ctx) as record:
-        summary = TreatmentBook(record).summary(visit, identified=identified)
+    summary = read_summary(ctx, visit, identified=identified, reason=reason, via=f"mesogun record show {visit}")
     if as_json:
         emit_json(summary)
         return

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mesogun.cli.record_commands import open_record
+from mesogun.cli.record_commands import REASON_OPTION, read_summary
 from mesogun.clinic.summary import SessionSummary
 from mesogun.errors import ParameterError
 from mesogun.reports import FORMATS, Document, Format, render, write_private
@@ -31,7 +31,12 @@ def _options(command: click.Command) -> click.Command:
             type=click.Choice(FORMATS),
             help="pdf or html (default: from the file's suffix).",
         ),
-        click.option("--identified", is_flag=True, help="Name the patient; pseudonymous otherwise."),
+        click.option(
+            "--identified",
+            is_flag=True,
+            help="Name the patient (who read the name is entered in the audit log); pseudonymous otherwise.",
+        ),
+        REASON_OPTION,
         click.option("--clinic", default="Clinic", show_default=True, metavar="NAME", help="The clinic's name."),
     ):
         command = option(command)
@@ -73,18 +78,18 @@ def _privacy(summary: SessionSummary, identified: bool) -> str:
     return "pseudonymised: the patient's identity was erased" if identified else "pseudonymised"
 
 
-def _summary(ctx: click.Context, visit: int, identified: bool) -> SessionSummary:
-    from mesogun.record.treatment import TreatmentBook
-
-    with open_record(ctx) as record:
-        return TreatmentBook(record).summary(visit, identified=identified)
-
-
 def _export(
-    ctx: click.Context, document: Document, visit: int, output: Path, fmt: str | None, identified: bool, clinic: str
+    ctx: click.Context,
+    document: Document,
+    visit: int,
+    output: Path,
+    fmt: str | None,
+    identified: bool,
+    reason: str,
+    clinic: str,
 ) -> None:
     chosen = format_of(output, fmt)
-    summary = _summary(ctx, visit, identified)
+    summary = read_summary(ctx, visit, identified=identified, reason=reason, via=f"mesogun record {document} {visit}")
     data = render(document, chosen, summary, clinic_name=clinic)
     write_export(output, data)
     click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
@@ -93,21 +98,21 @@ def _export(
 @click.command("report")
 @click.pass_context
 def report_command(
-    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, clinic: str
+    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, reason: str, clinic: str
 ) -> None:
     """Write treatment session VISIT's report: summary, zones with volumes, parameters, lots, checklist,
     overrides, alarms, adverse events, aftercare and the practitioner's signature (NOT SIGNED until signed off)."""
-    _export(ctx, "report", visit, output, fmt, identified, clinic)
+    _export(ctx, "report", visit, output, fmt, identified, reason, clinic)
 
 
 @click.command("aftercare")
 @click.pass_context
 def aftercare_command(
-    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, clinic: str
+    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, reason: str, clinic: str
 ) -> None:
     """Write the patient's aftercare sheet for treatment session VISIT: the advice given (the default advice if
     none was entered) and the next session suggested from the course's interval."""
-    _export(ctx, "aftercare", visit, output, fmt, identified, clinic)
+    _export(ctx, "aftercare", visit, output, fmt, identified, reason, clinic)
 
 
 report_command = _options(report_command)

@@ -68,7 +68,10 @@ def visit_group() -> None:
 def open_command(ctx: click.Context, note: str, as_json: bool) -> None:
     """Open a visit on the gun: every connection and command is recorded in it until it is closed."""
     with _client(ctx) as client:
-        _show(client.open_visit(choose_gun(client, ctx.obj.device), note), as_json)
+        opened = client.open_visit(choose_gun(client, ctx.obj.device), note)
+    for warning in opened.get("warnings") or []:  # the gun's calibration overdue or never done
+        click.echo(f"warning: {warning}", err=True)
+    _show(opened, as_json)
 
 
 @visit_group.command("close")

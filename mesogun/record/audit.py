@@ -15,13 +15,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, insert, select
 
 from mesogun.record import schema as t
 from mesogun.record.basics import now
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first entry."""
+
+FIELDS = (
+    "seq",
+    "ts",
+    "actor",
+    "action",
+    "entity",
+    "entity_id",
+    "reason",
+    "old_value",
+    "new_value",
+    "prev_hash",
+    "hash",
+)
+"""An entry's columns, in :class:`AuditEntry`'s order (the record's ``audit_log``; the accounts store's is alike)."""
+
+SQLITE_REFUSAL = "audit_log is append-only: an entry is never changed or removed (a correction is a new entry)"
+SQLITE_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
+    f" BEGIN SELECT RAISE(ABORT, '{SQLITE_REFUSAL}'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
+    f" BEGIN SELECT RAISE(ABORT, '{SQLITE_REFUSAL}'); END",
+    # INSERT OR REPLACE removes the entry it replaces without firing delete triggers: refused before it can
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log"
+    f" WHEN EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq) BEGIN SELECT RAISE(ABORT, '{SQLITE_REFUSAL}'); END",
+)
+"""The append-only triggers of an ``audit_log`` table in a SQLite file other than the record's (the service's
+accounts store: no Alembic there); the record's own come from its migration 0005, with the same names."""
 
 
 @dataclass(frozen=True)
@@ -80,15 +108,19 @@ def append_audit(
     reason: str = "",
     old: Mapping[str, Any] | None = None,
     new: Mapping[str, Any] | None = None,
+    log: Table = t.audit_log,
+    ts: str | None = None,
 ) -> AuditEntry:
     """Append one entry to the audit log inside the caller's write transaction (``record.transaction()``,
-    which holds the record's write lock, so entries are numbered and chained one at a time)."""
-    a = t.audit_log.c
+    which holds the record's write lock, so entries are numbered and chained one at a time). ``log`` is another
+    database's table of the same columns (the accounts store's, written under its own write lock), ``ts`` the
+    time if not now."""
+    a = log.c
     last = db.execute(select(a.seq, a.hash).order_by(a.seq.desc()).limit(1)).first()
     seq, prev_hash = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
     fields: dict[str, Any] = {
         "seq": seq,
-        "ts": now(),
+        "ts": now() if ts is None else ts,
         "actor": actor,
         "action": action,
         "entity": entity,
@@ -99,5 +131,5 @@ def append_audit(
         "prev_hash": prev_hash,
     }
     digest = entry_hash(**fields)
-    db.execute(insert(t.audit_log).values(**fields, hash=digest))
+    db.execute(insert(log).values(**fields, hash=digest))
     return AuditEntry(**fields, hash=digest)

@@ -17,20 +17,27 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select
+from sqlalchemy import Table, select
 
 from mesogun.record import schema as t
-from mesogun.record.patients import DIGEST_PREFIX, IDENTITY_FIELDS, digest
+from mesogun.record.calibrations import AUDITED_COLUMNS as CALIBRATION_COLUMNS
+from mesogun.record.calibrations import sha256
+from mesogun.record.paging import keyset
+from mesogun.record.patients import DIGEST_PREFIX, IDENTITY_FIELDS, READ_IDENTIFIED, digest
 
 if TYPE_CHECKING:
     from mesogun.record.store import TreatmentRecord
 
 PAGE = 10_000
 """Rows (and audit entries) read per query."""
+CALIBRATION_PAGE = 100
+"""Calibration runs read per query (each with its certificate, a PDF)."""
+CALIBRATION_AUDITED = (*CALIBRATION_COLUMNS, "run_sha256", "certificate_sha256")
+"""What a calibration run's entry says about its row (the JSON and the certificate by digest)."""
 
 VISIT_COLUMNS = (
     "patient_id",
@@ -49,7 +56,10 @@ VISIT_COLUMNS = (
     "signed_off_at",
     "signed_off_meaning",
 )
-"""A visit's clinical columns (the treatment book's; ``opened``/``closed`` are the visit's own, not audited)."""
+"""A visit's clinical columns (the treatment book's)."""
+VISIT_OWN_COLUMNS = ("device_serial", "opened", "opened_by", "note", "closed", "closed_by")
+"""A visit's own columns (every visit's: ``visit.open`` and ``visit.close`` audit them; a treatment session's
+start its gun, its sign-off its closing)."""
 
 ENTITY_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "courses": ("patient_id", "indication", "preset", "planned_sessions", "interval_days", "closed"),
@@ -65,7 +75,7 @@ ENTITY_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "max_depth_um",
         "max_volume_per_zone_nl",
     ),
-    "visits": VISIT_COLUMNS,
+    "visits": (*VISIT_COLUMNS, *VISIT_OWN_COLUMNS),
 }
 """The audited columns of each table whose rows are audit entities themselves."""
 _ENTITY_TABLE = {"course": "courses", "product": "products", "lot": "lots", "preset": "clinic_presets"}
@@ -78,7 +88,9 @@ CHILD_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 """A visit's entries, audited in the visit's entries (matched in order of their ids)."""
 
-_AUDITED = ("patient", "course", "product", "lot", "preset", "visit")
+_AUDITED = ("patient", "course", "product", "lot", "preset", "visit", "calibration")
+READ_ACTIONS = frozenset({READ_IDENTIFIED})
+"""Entries of a read (who saw identifying details): they change no row."""
 
 
 @dataclass(frozen=True)
@@ -119,10 +131,13 @@ class _Expected:
 
     rows: dict[str, dict[Any, dict[str, tuple[Any, int]]]]
     children: dict[str, dict[Any, deque[_Child]]]
+    first_plain_visit: int | None = None
+    """The first visit opened without a patient with a ``visit.open`` entry: the older ones were opened by a
+    version that did not audit them (only they may lack an entry)."""
 
     @classmethod
     def empty(cls) -> _Expected:
-        tables = ("patients", "patient_identities", "checklist_answers", *ENTITY_COLUMNS)
+        tables = ("patients", "patient_identities", "checklist_answers", "calibrations", *ENTITY_COLUMNS)
         return cls({name: {} for name in tables}, {name: {} for name in CHILD_COLUMNS})
 
     def set(self, table: str, key: Any, values: Mapping[str, Any], seq: int) -> None:
@@ -134,13 +149,15 @@ class _Expected:
         self.children[table].setdefault(visit_id, deque()).append(_Child(values, seq))
 
     def apply(self, seq: int, actor: str, action: str, entity: str, entity_id: str, reason: str, new: Any) -> None:
-        """One entry, applied over what the entries before it said."""
-        if not isinstance(new, dict):
+        """One entry, applied over what the entries before it said (a read changes nothing)."""
+        if not isinstance(new, dict) or action in READ_ACTIONS:
             return
         if entity == "patient":
             self._patient(seq, action, _id(entity_id), new)
         elif entity == "visit":
             self._visit(seq, actor, action, _id(entity_id), reason, new)
+        elif entity == "calibration":  # keyed by its run id (text); a run is saved once, never changed
+            self.set("calibrations", entity_id, {k: new.get(k) for k in CALIBRATION_AUDITED}, seq)
         else:
             table = _ENTITY_TABLE[entity]
             key: Any = entity_id if table == "clinic_presets" else _id(entity_id)
@@ -160,8 +177,15 @@ class _Expected:
             self.set("patient_identities", patient_id, {**dict.fromkeys(IDENTITY_FIELDS), "erased": 1}, seq)
 
     def _visit(self, seq: int, actor: str, action: str, visit_id: Any, reason: str, new: dict[str, Any]) -> None:
-        if action == "session.start":
-            self.set("visits", visit_id, {c: new.get(c) for c in VISIT_COLUMNS}, seq)
+        own = {c: new[c] for c in VISIT_OWN_COLUMNS if c in new}
+        if action == "visit.open":
+            if isinstance(visit_id, int) and (self.first_plain_visit is None or visit_id < self.first_plain_visit):
+                self.first_plain_visit = visit_id
+            self.set(
+                "visits", visit_id, {**dict.fromkeys(VISIT_COLUMNS), "closed": None, "closed_by": None, **own}, seq
+            )
+        elif action == "session.start":
+            self.set("visits", visit_id, {**{c: new.get(c) for c in VISIT_COLUMNS}, **own}, seq)
             for item, present in (new.get("checklist") or {}).items():
                 self.set("checklist_answers", (visit_id, item), {"present": present}, seq)
             for item in new.get("contraindications_overridden") or ():
@@ -181,8 +205,8 @@ class _Expected:
         elif action == "session.aftercare":
             for line in new.get("advice") or ():
                 self.add_child("aftercare", visit_id, {"advice": line, "given_by": actor}, seq)
-        else:
-            self.set("visits", visit_id, {k: v for k, v in new.items() if k in VISIT_COLUMNS}, seq)
+        else:  # a change, the sign-off, visit.close
+            self.set("visits", visit_id, {k: v for k, v in new.items() if k in ENTITY_COLUMNS["visits"]}, seq)
 
 
 def _id(entity_id: str) -> Any:
@@ -200,19 +224,17 @@ def crosscheck(record: TreatmentRecord, *, page: int = PAGE) -> Mismatch | None:
         or next((m for table in ENTITY_COLUMNS if (m := _entities(record, expected, table, page))), None)
         or _checklist(record, expected, page)
         or next((m for table in CHILD_COLUMNS if (m := _children(record, expected, table, page))), None)
+        or _calibrations(record, expected, min(page, CALIBRATION_PAGE))
     )
 
 
 def _expected(record: TreatmentRecord, page: int) -> _Expected:
     a = t.audit_log.c
     expected = _Expected.empty()
-    after = 0
     query = select(a.seq, a.actor, a.action, a.entity, a.entity_id, a.reason, a.new_value).where(a.entity.in_(_AUDITED))
-    while rows := record.rows(query.where(a.seq > after).order_by(a.seq).limit(page)):
-        for seq, actor, action, entity, entity_id, reason, new_value in rows:
-            new = json.loads(new_value) if new_value else None
-            expected.apply(int(seq), actor, action, entity, entity_id, reason, new)
-        after = int(rows[-1][0])
+    for seq, actor, action, entity, entity_id, reason, new_value in keyset(record.rows, query, [a.seq], page):
+        new = json.loads(new_value) if new_value else None
+        expected.apply(int(seq), actor, action, entity, entity_id, reason, new)
     return expected
 
 
@@ -221,21 +243,7 @@ def _pages(
 ) -> Iterator[Any]:
     """The table's rows (key columns first, then ``columns``) in key order, ``page`` at a time (keyset paging)."""
     keys = [table.c[name] for name in key]
-    query = select(*keys, *(table.c[name] for name in columns)).order_by(*keys).limit(page)
-    last: tuple[Any, ...] | None = None
-    while True:
-        rows = record.rows(query if last is None else query.where(_after(keys, last)))
-        yield from rows
-        if len(rows) < page:
-            return
-        last = tuple(rows[-1][: len(keys)])
-
-
-def _after(keys: Sequence[ColumnElement[Any]], last: tuple[Any, ...]) -> ColumnElement[bool]:
-    """Rows whose key sorts after ``last`` (a composite key compared column by column, on every dialect)."""
-    first, rest = keys[0], keys[1:]
-    later: ColumnElement[bool] = first > last[0]
-    return later if not rest else or_(later, and_(first == last[0], _after(rest, last[1:])))
+    return keyset(record.rows, select(*keys, *(table.c[name] for name in columns)), keys, page)
 
 
 def _shown(value: Any) -> str:
@@ -276,7 +284,7 @@ def _rows_against(
     columns: Sequence[str],
     page: int,
     *,
-    unaudited_ok: Any = None,
+    unaudited_ok: Callable[[Any, Mapping[str, Any]], bool] | None = None,
 ) -> Mismatch | None:
     """Each row of ``table`` against its audited values; then any audited row not seen."""
     left = expected.rows[table]
@@ -285,7 +293,7 @@ def _rows_against(
         held = dict(zip(columns, row[len(key) :], strict=True))
         audited = left.pop(row_key, None)
         if audited is None:
-            if unaudited_ok is not None and unaudited_ok(held):
+            if unaudited_ok is not None and unaudited_ok(row_key, held):
                 continue
             return Mismatch(table, _key(row_key), None, _shown(held), None, None)
         found = _compare(table, _key(row_key), held, audited, columns)
@@ -319,9 +327,16 @@ def _identities(record: TreatmentRecord, expected: _Expected, page: int) -> Mism
     return _gone("patient_identities", left)
 
 
-def _no_clinical_side(held: Mapping[str, Any]) -> bool:
-    """A visit opened without a patient (no treatment book wrote it): nothing clinical in it."""
-    return all(value is None for value in held.values())
+def _older_plain_visit(expected: _Expected) -> Callable[[Any, Mapping[str, Any]], bool]:
+    """A visit without an entry that a version not auditing plain visits opened: nothing clinical in it, and older
+    than the first ``visit.open`` entry's (a plain visit opened since without one was inserted behind the
+    program's back)."""
+    first = expected.first_plain_visit
+
+    def older(key: Any, held: Mapping[str, Any]) -> bool:
+        return all(held[c] is None for c in VISIT_COLUMNS) and (first is None or key < first)
+
+    return older
 
 
 def _entities(record: TreatmentRecord, expected: _Expected, table: str, page: int) -> Mismatch | None:
@@ -330,12 +345,33 @@ def _entities(record: TreatmentRecord, expected: _Expected, table: str, page: in
     if table == "clinic_presets":
         for fields in expected.rows[table].values():
             fields.pop("name", None)
-    ok = _no_clinical_side if table == "visits" else None
+    ok = _older_plain_visit(expected) if table == "visits" else None
     return _rows_against(record, expected, table, key, columns, page, unaudited_ok=ok)
 
 
 def _checklist(record: TreatmentRecord, expected: _Expected, page: int) -> Mismatch | None:
     return _rows_against(record, expected, "checklist_answers", ("visit_id", "item"), ("present",), page)
+
+
+def _calibrations(record: TreatmentRecord, expected: _Expected, page: int) -> Mismatch | None:
+    """Each calibration run against its entry: its columns, and the digests of its JSON and certificate."""
+    left = expected.rows["calibrations"]
+    for row in _pages(record, t.calibrations, ("run_id",), (*CALIBRATION_COLUMNS, "run_json", "certificate_pdf"), page):
+        run_id, *values = row
+        stored = dict(zip((*CALIBRATION_COLUMNS, "run_json", "certificate_pdf"), values, strict=True))
+        pdf = stored.pop("certificate_pdf")
+        held = {
+            **stored,
+            "run_sha256": sha256(stored.pop("run_json")),
+            "certificate_sha256": sha256(None if pdf is None else bytes(pdf)),
+        }
+        audited = left.pop(run_id, None)
+        if audited is None:
+            return Mismatch("calibrations", str(run_id), None, _shown(held), None, None)
+        found = _compare("calibrations", str(run_id), held, audited, CALIBRATION_AUDITED)
+        if found is not None:
+            return found
+    return _gone("calibrations", left)
 
 
 def _children(record: TreatmentRecord, expected: _Expected, table: str, page: int) -> Mismatch | None:

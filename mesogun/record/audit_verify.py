@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from mesogun.errors import ParameterError
 from mesogun.record import schema as t
-from mesogun.record.audit import GENESIS, AuditEntry, entry_hash
+from mesogun.record.audit import FIELDS, GENESIS, AuditEntry, entry_hash
+from mesogun.record.paging import Rows, keyset
 
 if TYPE_CHECKING:
     from mesogun.record.store import TreatmentRecord
@@ -36,7 +38,8 @@ APPEND_ONLY_TRIGGERS = {
     "sqlite": frozenset({"audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace"}),
     "postgresql": frozenset({"audit_log_no_change", "audit_log_no_truncate"}),
 }
-"""The triggers that refuse to change or remove an entry (migration 0005), by dialect."""
+"""The triggers that refuse to change or remove an entry (migration 0005; the accounts store's on SQLite), by
+dialect."""
 
 _HEAD = re.compile(r"^\s*(\d+):([0-9a-fA-F]+)\s*$")
 
@@ -90,6 +93,24 @@ EMPTY_HEAD = Head(0, GENESIS)
 
 
 @dataclass(frozen=True)
+class AuditLog:
+    """A hash-chained audit log to verify: its table (the record's ``audit_log``, or another database's table of
+    the same columns: the service's accounts store), how a read runs on its database, and its dialect (for the
+    append-only triggers)."""
+
+    table: Table
+    rows: Rows
+    dialect: str
+    trigger_names: Callable[[], set[str]]
+    """The names of the triggers on the table now."""
+
+    @classmethod
+    def of_record(cls, record: TreatmentRecord) -> AuditLog:
+        """The treatment record's audit log."""
+        return cls(t.audit_log, record.rows, record.dialect, lambda: _record_triggers(record))
+
+
+@dataclass(frozen=True)
 class ChainBreak:
     """The first place the log does not verify."""
 
@@ -133,30 +154,40 @@ class ChainReport:
 
 
 def verify_chain(record: TreatmentRecord, *, expect_head: Head | None = None, page: int = PAGE) -> ChainReport:
-    """Recompute every entry's hash and link, oldest first, and stop at the first break; then, if the chain is
-    intact, check that it still holds ``expect_head`` (a head noted earlier)."""
+    """Recompute every entry's hash and link of the record's audit log, oldest first, and stop at the first break;
+    then, if the chain is intact, check that it still holds ``expect_head`` (a head noted earlier)."""
+    return verify_log(AuditLog.of_record(record), expect_head=expect_head, page=page)
+
+
+def verify_log(log: AuditLog, *, expect_head: Head | None = None, page: int = PAGE) -> ChainReport:
+    """:func:`verify_chain` of any :class:`AuditLog` (the record's, the service's accounts store's)."""
     checked, previous, noted = 0, None, None
-    after = 0
-    while batch := _page(record, after, page):
-        for entry in batch:
-            broken = _check(record, entry, previous)
-            if broken is not None:
-                return ChainReport(checked, _head(previous), broken, expect_head, guarded(record))
-            checked += 1
-            if expect_head is not None and entry.seq == expect_head.seq:
-                noted = entry
-            previous = entry
-        after = batch[-1].seq
+    for row in keyset(log.rows, select(*_columns(log)), [log.table.c.seq], page):
+        entry = AuditEntry(*row)
+        broken = _check(log, entry, previous)
+        if broken is not None:
+            return ChainReport(checked, _head(previous), broken, expect_head, guarded_log(log))
+        checked += 1
+        if expect_head is not None and entry.seq == expect_head.seq:
+            noted = entry
+        previous = entry
     head = _head(previous)
     broken = _against(expect_head, noted, head) if expect_head is not None else None
-    return ChainReport(checked, head, broken, expect_head, guarded(record))
+    return ChainReport(checked, head, broken, expect_head, guarded_log(log))
 
 
 def guarded(record: TreatmentRecord) -> bool:
     """Whether the append-only triggers of the record's dialect are all there and enabled."""
-    names = APPEND_ONLY_TRIGGERS.get(record.dialect)
-    if names is None:
-        return False
+    return guarded_log(AuditLog.of_record(record))
+
+
+def guarded_log(log: AuditLog) -> bool:
+    """Whether the append-only triggers of the log's dialect are all there (and enabled) on its table."""
+    names = APPEND_ONLY_TRIGGERS.get(log.dialect)
+    return names is not None and names <= log.trigger_names()
+
+
+def _record_triggers(record: TreatmentRecord) -> set[str]:
     if record.dialect == "sqlite":
         query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
     else:
@@ -164,36 +195,16 @@ def guarded(record: TreatmentRecord) -> bool:
             "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('audit_log')"
             " AND NOT tgisinternal AND tgenabled <> 'D'"
         )
-    return names <= {str(row[0]) for row in record.rows(query)}
+    return {str(row[0]) for row in record.rows(query)}
 
 
-_COLUMNS = (
-    t.audit_log.c.seq,
-    t.audit_log.c.ts,
-    t.audit_log.c.actor,
-    t.audit_log.c.action,
-    t.audit_log.c.entity,
-    t.audit_log.c.entity_id,
-    t.audit_log.c.reason,
-    t.audit_log.c.old_value,
-    t.audit_log.c.new_value,
-    t.audit_log.c.prev_hash,
-    t.audit_log.c.hash,
-)
+def _columns(log: AuditLog) -> list[Any]:
+    return [log.table.c[name] for name in FIELDS]
 
 
-def _entry(row: tuple[Any, ...]) -> AuditEntry:
-    return AuditEntry(*row)
-
-
-def _page(record: TreatmentRecord, after: int, size: int) -> list[AuditEntry]:
-    a = t.audit_log.c
-    return [_entry(row) for row in record.rows(select(*_COLUMNS).where(a.seq > after).order_by(a.seq).limit(size))]
-
-
-def _entry_at(record: TreatmentRecord, seq: int) -> AuditEntry | None:
-    rows = record.rows(select(*_COLUMNS).where(t.audit_log.c.seq == seq))
-    return _entry(rows[0]) if rows else None
+def _entry_at(log: AuditLog, seq: int) -> AuditEntry | None:
+    rows = log.rows(select(*_columns(log)).where(log.table.c.seq == seq))
+    return AuditEntry(*rows[0]) if rows else None
 
 
 def _head(entry: AuditEntry | None) -> Head:
@@ -216,20 +227,20 @@ def _recomputed(entry: AuditEntry, seq: int | None = None) -> str:
     )
 
 
-def _check(record: TreatmentRecord, entry: AuditEntry, previous: AuditEntry | None) -> ChainBreak | None:
+def _check(log: AuditLog, entry: AuditEntry, previous: AuditEntry | None) -> ChainBreak | None:
     """``None`` if ``entry`` follows ``previous`` (the entry before it, ``None`` for the first) as written."""
     expected_seq, expected_prev = (1, GENESIS) if previous is None else (previous.seq + 1, previous.hash)
     if entry.seq == expected_seq and entry.prev_hash == expected_prev and _recomputed(entry) == entry.hash:
         return None
-    return _diagnose(record, entry, previous)
+    return _diagnose(log, entry, previous)
 
 
-def _diagnose(record: TreatmentRecord, entry: AuditEntry, previous: AuditEntry | None) -> ChainBreak:
+def _diagnose(log: AuditLog, entry: AuditEntry, previous: AuditEntry | None) -> ChainBreak:
     """Which of altered, inserted or deleted explains the first break, at ``entry`` after ``previous``."""
-    a = t.audit_log.c
+    a = log.table.c
     expected_seq = 1 if previous is None else previous.seq + 1
     if previous is not None and entry.prev_hash != previous.hash:
-        earlier = record.rows(
+        earlier = log.rows(
             select(a.seq).where(a.hash == entry.prev_hash, a.seq < previous.seq).order_by(a.seq.desc()).limit(1)
         )
         if earlier:  # entry was written right after an earlier entry: what lies between was put there later
@@ -240,11 +251,9 @@ def _diagnose(record: TreatmentRecord, entry: AuditEntry, previous: AuditEntry |
                 f"{_entries(first, previous.seq)} {_are(first, previous.seq, past=True)} not in the log when entry"
                 f" {entry.seq} was written"
                 f" (it is chained to entry {first - 1})",
-                _entry_at(record, first),
+                _entry_at(log, first),
             )
-        later = record.rows(
-            select(a.seq).where(a.prev_hash == previous.hash, a.seq > entry.seq).order_by(a.seq).limit(1)
-        )
+        later = log.rows(select(a.seq).where(a.prev_hash == previous.hash, a.seq > entry.seq).order_by(a.seq).limit(1))
         if later:  # a later entry was written right after previous: entry and those up to it came later
             last = int(later[0][0]) - 1
             return ChainBreak(
@@ -278,7 +287,7 @@ def _diagnose(record: TreatmentRecord, entry: AuditEntry, previous: AuditEntry |
             written_as,
             f"entry {entry.seq} was written as entry {written_as}: {_entries(written_as, entry.seq - 1)}"
             f" {_are(written_as, entry.seq - 1, past=True)} put before it and the entries from it on renumbered",
-            _entry_at(record, written_as),
+            _entry_at(log, written_as),
         )
     if _recomputed(entry) != entry.hash:
         return ChainBreak(BreakKind.ALTERED, entry.seq, "its fields no longer give its hash", entry)

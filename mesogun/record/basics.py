@@ -111,3 +111,6 @@ class ShotRow:
     """The device's estimate of what left (``dose_nl`` for a whole shot); ``None`` for an unreceived shot."""
     other_host: bool = False
     """Fired by another host's session (the device stamped another host id on it): not this host's shot."""
+    calibration_id: int | None = None
+    """The device calibration it was fired with (0: factory; ``None``: unreceived, or fired before the record kept
+    it): the run that wrote it is the ``calibrations`` row of that ``calibration_id``."""

@@ -38,6 +38,9 @@ TEXT_MAX = 200
 DIGEST_PREFIX = "hmac-sha256:"
 """How an audit entry marks a keyed digest in place of an identifying value."""
 
+READ_IDENTIFIED = "patient.read_identified"
+"""The audit action of a read that showed a patient's identifying details (who saw them, why, through what)."""
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -270,3 +273,18 @@ def patient_of(db: Connection, patient_id: int, *, identified: bool = False) -> 
     erased = bool(row[3])
     identity = Identity(row[4], row[5], row[6]) if identified and not erased else None
     return Patient(int(row[0]), row[1], row[2], erased, identity)
+
+
+def note_identified_read(db: Connection, patient_id: int, *, read_by: str, via: str, reason: str = "") -> None:
+    """Enter, in the caller's transaction, that ``read_by`` was shown patient ``patient_id``'s identifying details
+    through ``via`` (e.g. ``mesogun record show 12``), for ``reason``: nothing is changed, nothing identifying is
+    in the entry."""
+    append_audit(
+        db,
+        actor=read_by,
+        action=READ_IDENTIFIED,
+        entity="patient",
+        entity_id=patient_id,
+        reason=reason,
+        new={"via": via},
+    )

@@ -83,6 +83,7 @@ def shots(db: Connection, session_id: int) -> list[ShotRow]:
             sh.partial,
             func.coalesce(sh.delivered_nl, sh.dose_nl),
             sh.other_host,
+            sh.calibration_id,
         ).where(sh.session_id == session_id)
     ).all()
     found = [
@@ -100,6 +101,7 @@ def shots(db: Connection, session_id: int) -> list[ShotRow]:
             partial=bool(r[10]),
             delivered_nl=r[11],
             other_host=bool(r[12]),
+            calibration_id=None if r[13] is None else int(r[13]),
         )
         for r in rows
     ]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -90,7 +91,12 @@ sessions = Table(
     Column("counter_epoch", Int, comment="its lifetime counter's epoch id then (identity.counter_epoch)"),
     Column("host_id", Int, comment="the host id this host said hello with (NULL: not known)"),
     Column("visit_id", Int, ForeignKey("visits.id"), comment="the visit this connection belongs to (NULL: none)"),
-    Column("calibration", Text, comment="the device calibration in force (NULL: the device reports none yet)"),
+    Column(
+        "calibration",
+        Text,
+        comment="the device calibration id in force at the connect (identity.calibration_id; '0': factory or a "
+        "device that reports none; NULL: a record of before)",
+    ),
     Index("sessions_by_visit", "visit_id"),
 )
 
@@ -128,6 +134,11 @@ shots = Table(
     Column("other_host", Int, nullable=False, server_default="0", comment="1: fired by another host's session"),
     Column("zone", Text, comment="the visit's treatment zone when the shot was written (NULL: none)"),
     Column("lot_id", Int, comment="the visit's product lot (lots.id) when the shot was written (NULL: none)"),
+    Column(
+        "calibration_id",
+        Int,
+        comment="the device calibration the device fired it with (0: factory or an older device; NULL: older record)",
+    ),
     PrimaryKeyConstraint("device_serial", "epoch", "shot_index"),
     Index("shots_by_session", "session_id"),
 )
@@ -356,4 +367,29 @@ clinic_presets = Table(
     Column("max_volume_per_zone_nl", Int, comment="soft limit per zone per session (NULL: none)"),
     Column("created", Text, nullable=False),
     comment="presets the clinic defined (the built-in ones are in mesogun.clinic.presets)",
+)
+
+# -- calibration (issue 16; docs/record.md): one row per technician's calibration run, passed, failed or aborted.
+
+calibrations = Table(
+    "calibrations",
+    metadata,
+    Column("id", Int, primary_key=True, autoincrement=True),
+    Column("run_id", Text, nullable=False, comment="the run's own id (CalibrationRun.run_id)"),
+    Column("device_serial", Text, nullable=False),
+    Column("calibration_id", Int, comment="the device's calibration id after the run (NULL: nothing was written)"),
+    Column("kind", Text, nullable=False, comment="volume, depth or rate"),
+    Column("syringe_brand", Text, nullable=False, server_default="", comment="the brand calibrated (volume)"),
+    Column("outcome", Text, nullable=False, comment="passed, failed or aborted"),
+    Column("technician", Text, nullable=False),
+    Column("started_at", Text, nullable=False, comment="ISO 8601, UTC"),
+    Column("finished_at", Text, comment="ISO 8601, UTC (NULL: aborted before the end)"),
+    Column("certificate_id", Text, nullable=False, server_default=""),
+    Column("due_at", Text, comment="when the next calibration is due, ISO 8601 UTC (NULL: none)"),
+    Column("run_json", Text, nullable=False, comment="the whole run (CalibrationRun.to_json())"),
+    Column("certificate_pdf", LargeBinary, comment="the certificate as issued (NULL: none, e.g. an aborted run)"),
+    Column("saved", Text, nullable=False),
+    UniqueConstraint("run_id", name="calibrations_run_id"),
+    Index("calibrations_by_device", "device_serial"),
+    comment="technicians' calibration runs with their certificates (the device's constants are in its NVM)",
 )

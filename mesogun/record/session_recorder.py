@@ -186,6 +186,7 @@ def _start(record: TreatmentRecord, info: GunInfo, url: str, host_id: int | None
         counter_epoch=info.counter_epoch or None,
         host_id=host_id,
         visit_id=visit_id,
+        calibration_id=info.calibration_id,
     )
 
 

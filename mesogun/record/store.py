@@ -249,11 +249,13 @@ class TreatmentRecord:
         counter_epoch: int | None = None,
         host_id: int | None = None,
         visit_id: int | None = None,
+        calibration_id: int | None = None,
     ) -> int:
         """Open a new session for a device and return its id. ``hardware_id`` and ``counter_epoch`` (from its
         identity) let :meth:`reconcile` tell a reset counter or another board for certain; ``host_id`` (the one
         this host said hello with) tells its shots from another host's; ``visit_id`` is the visit (see
-        :mod:`mesogun.record.visits`) this connection belongs to."""
+        :mod:`mesogun.record.visits`) this connection belongs to; ``calibration_id`` the device calibration in
+        force (its identity's; 0: factory), kept in ``sessions.calibration``."""
         from mesogun.record import writes
 
         with self.transaction() as db:
@@ -267,6 +269,7 @@ class TreatmentRecord:
                 counter_epoch=counter_epoch,
                 host_id=host_id,
                 visit_id=visit_id,
+                calibration=None if calibration_id is None else str(calibration_id),
             )
 
     def end_session(self, session_id: int) -> None:

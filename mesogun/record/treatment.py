@@ -31,7 +31,7 @@ from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
 from mesogun.record.courses import course_of
 from mesogun.record.lots import lot_of
-from mesogun.record.patients import patient_of
+from mesogun.record.patients import note_identified_read, patient_of
 from mesogun.record.presets import clinic_presets
 from mesogun.record.queries import as_int
 from mesogun.record.store import TreatmentRecord
@@ -396,6 +396,17 @@ class TreatmentBook:
                 return summaries.summary(db, visit_id, identified=identified)
             except NoSuchVisit:
                 raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}") from None
+
+    def identified_summary(self, visit_id: int, *, read_by: str, via: str, reason: str = "") -> SessionSummary:
+        """:meth:`summary` with the patient's name, and, when it shows one (not erased), an audit entry saying who
+        saw it, through what and why (:func:`~mesogun.record.patients.note_identified_read`): a summary whose entry
+        cannot be written is not given (the :class:`RecordError` propagates)."""
+        found = self.summary(visit_id, identified=True)
+        if found.patient_name is not None:
+            with self.record.transaction() as db:
+                patient_id = db.execute(select(t.visits.c.patient_id).where(t.visits.c.id == visit_id)).scalar_one()
+                note_identified_read(db, int(patient_id), read_by=read_by, via=via, reason=reason)
+        return found
 
     def history(self, patient_id: int, *, identified: bool = False) -> list[SessionSummary]:
         """The patient's treatment sessions, oldest first."""

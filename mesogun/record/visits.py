@@ -1,6 +1,7 @@
 """Visits: a treatment session as a clinic means it, opened and closed explicitly (by the tablet, the CLI or the
 API), holding every connection, reconnection and command in between (each connection is a record session
-whose ``visit_id`` names its visit). One open visit per gun at a time."""
+whose ``visit_id`` names its visit). One open visit per gun at a time. Opening and closing one is an entry of the
+audit log (``visit.open``, ``visit.close``), in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Select, func, insert, select, update
 
 from mesogun.errors import ParameterError, RecordError
 from mesogun.record import schema as t
+from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
 from mesogun.record.queries import as_int
 from mesogun.record.store import TreatmentRecord
@@ -65,13 +67,18 @@ def check_note(note: str) -> None:
 
 def open_visit(db: Connection, device_serial: str, *, opened_by: str, note: str = "", **columns: Any) -> int:
     """Insert an open visit on ``device_serial`` (with more ``columns``: a treatment session's clinical side) inside
-    the caller's transaction; its id. :class:`VisitAlreadyOpen` if one is open on the gun."""
+    the caller's transaction; its id. :class:`VisitAlreadyOpen` if one is open on the gun. The caller writes its
+    audit entry (``visit.open``, or the treatment book's ``session.start``)."""
+    return _insert(db, {"device_serial": device_serial, "opened": now(), "opened_by": opened_by, "note": note}, columns)
+
+
+def _insert(db: Connection, own: dict[str, Any], columns: dict[str, Any]) -> int:
     v = t.visits.c
-    open_id = db.execute(select(v.id).where(v.device_serial == device_serial, v.closed.is_(None))).scalar()
+    serial = own["device_serial"]
+    open_id = db.execute(select(v.id).where(v.device_serial == serial, v.closed.is_(None))).scalar()
     if open_id is not None:
-        raise VisitAlreadyOpen(f"gun {device_serial} has visit {open_id} open; close it before opening another")
-    values = {"device_serial": device_serial, "opened": now(), "opened_by": opened_by, "note": note, **columns}
-    return inserted_id(db.execute(insert(t.visits).values(**values)))
+        raise VisitAlreadyOpen(f"gun {serial} has visit {open_id} open; close it before opening another")
+    return inserted_id(db.execute(insert(t.visits).values(**own, **columns)))
 
 
 def sessions_of(visit_id: int) -> Select[Any]:
@@ -93,6 +100,11 @@ def unreceived_in(visit_id: int) -> Select[Any]:
     return select(as_int(placeholders + ranges))
 
 
+def _who(user: str) -> str:
+    """The actor of a visit's entry: the user who opened or closed it (a program that names none: ``unnamed``)."""
+    return user or "unnamed"
+
+
 class VisitBook:
     """Opens, closes and reads visits in a :class:`TreatmentRecord` (each write its own durable commit)."""
 
@@ -102,19 +114,29 @@ class VisitBook:
     def open(self, device_serial: str, *, opened_by: str, note: str = "") -> Visit:
         """Open a visit on ``device_serial``; :class:`VisitAlreadyOpen` if one is open on it."""
         check_note(note)
+        own = {"device_serial": device_serial, "opened": now(), "opened_by": opened_by, "note": note}
         with self.record.transaction() as db:
-            visit_id = open_visit(db, device_serial, opened_by=opened_by, note=note)
+            visit_id = _insert(db, own, {})
+            append_audit(db, actor=_who(opened_by), action="visit.open", entity="visit", entity_id=visit_id, new=own)
         return self.get(visit_id)
 
     def close(self, visit_id: int, *, closed_by: str) -> Visit:
         """Close an open visit; :class:`NoSuchVisit` if there is no such open visit."""
         v = t.visits.c
+        closing = {"closed": now(), "closed_by": closed_by}
         with self.record.transaction() as db:
-            result = db.execute(
-                update(t.visits).where(v.id == visit_id, v.closed.is_(None)).values(closed=now(), closed_by=closed_by)
-            )
+            result = db.execute(update(t.visits).where(v.id == visit_id, v.closed.is_(None)).values(**closing))
             if result.rowcount != 1:
                 raise NoSuchVisit(f"no open visit {visit_id} in the treatment record {self.record.path}")
+            append_audit(
+                db,
+                actor=_who(closed_by),
+                action="visit.close",
+                entity="visit",
+                entity_id=visit_id,
+                old={"closed": None, "closed_by": None},
+                new=closing,
+            )
         return self.get(visit_id)
 
     def open_on(self, device_serial: str) -> Visit | None:

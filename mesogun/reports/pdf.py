@@ -32,13 +32,13 @@ FONT_DIRS = (Path(__file__).with_name("fonts"), Path("/usr/share/fonts/truetype/
 back to the PDF core font Helvetica, with the few characters Latin-1 lacks spelled out ("≤" as "<=")."""
 
 _FAMILY = "DejaVu"
-_INK = (27, 31, 36)
-_MUTED = (91, 100, 112)
-_RULE = (201, 206, 214)
+INK = (27, 31, 36)
+MUTED = (91, 100, 112)
+RULE = (201, 206, 214)
 _BAND = (238, 241, 245)
-_ALERT = (164, 22, 26)
-_ALERT_BG = (253, 232, 232)
-_MARGIN = 14.0
+ALERT = (164, 22, 26)
+ALERT_BG = (253, 232, 232)
+MARGIN = 14.0
 _FOOTER = 16.0
 _LABEL_W = 45.0
 
@@ -83,7 +83,7 @@ def latin1(text: str) -> str:
     return "".join(out)
 
 
-class _Document(FPDF):
+class PdfDocument(FPDF):
     """An A4 page with the document's footer (visit, page x of y, pseudonymised) and, after the first page, a
     running head naming the clinic and document."""
 
@@ -98,15 +98,15 @@ class _Document(FPDF):
             self.report_family = _FAMILY
         else:
             self.report_family = "helvetica"
-        self.set_margins(_MARGIN, _MARGIN, _MARGIN)
+        self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=_FOOTER + 4)
         self.alias_nb_pages()  # "{nb}": the digits replace it left-aligned, the slack falls past the right edge
         self.set_title(self.t(f"{masthead.title} · {masthead.visit_label}"))  # never the patient's name
         self.set_author(self.t(masthead.clinic))
         self.set_creator("mesogun")
         self.set_lang("en")
-        self.set_text_color(*_INK)
-        self.set_draw_color(*_RULE)
+        self.set_text_color(*INK)
+        self.set_draw_color(*RULE)
 
     def t(self, text: str) -> str:
         """Text as the current font can set it."""
@@ -129,53 +129,53 @@ class _Document(FPDF):
         if self.page_no() == 1:
             return
         self.font(8)
-        self.set_text_color(*_MUTED)
+        self.set_text_color(*MUTED)
         head = self.report_masthead
         running = self.fit(f"{head.clinic} · {head.title} · {head.visit_label}", self.epw)
         self.cell(0, 4, running, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_draw_color(*_RULE)
-        self.line(_MARGIN, self.get_y() + 1, self.w - _MARGIN, self.get_y() + 1)
+        self.set_draw_color(*RULE)
+        self.line(MARGIN, self.get_y() + 1, self.w - MARGIN, self.get_y() + 1)
         self.set_y(self.get_y() + 4)
-        self.set_text_color(*_INK)
+        self.set_text_color(*INK)
 
     def footer(self) -> None:
         self.set_y(-_FOOTER)
-        self.set_draw_color(*_RULE)
-        self.line(_MARGIN, self.get_y(), self.w - _MARGIN, self.get_y())
+        self.set_draw_color(*RULE)
+        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
         self.set_y(self.get_y() + 1.5)
         self.font(8)
-        self.set_text_color(*_MUTED)
+        self.set_text_color(*MUTED)
         right, middle = 50.0, 28.0
         left = self.epw - right - middle
         head = self.report_masthead
         self.cell(left, 4, self.fit(f"{head.clinic} · {head.title}", left - 2))
         if head.pseudonymised:
             self.font(8, bold=True)
-            self.set_text_color(*_ALERT)
+            self.set_text_color(*ALERT)
             self.cell(middle, 4, content.PSEUDONYMISED.lower(), align=Align.C)
             self.font(8)
-            self.set_text_color(*_MUTED)
+            self.set_text_color(*MUTED)
         else:
             self.cell(middle, 4, "")
         self.cell(right, 4, f"{head.visit_label} · page {self.page_no()} of {{nb}}", align=Align.R)
-        self.set_text_color(*_INK)
+        self.set_text_color(*INK)
 
     # --- blocks ---------------------------------------------------------------------------------------------
 
     def masthead_block(self) -> None:
         head = self.report_masthead
         self.font(10, bold=True)
-        self.set_text_color(*_MUTED)
+        self.set_text_color(*MUTED)
         self.multi_cell(0, 5, self.t(head.clinic), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(*_INK)
+        self.set_text_color(*INK)
         self.font(18, bold=True)
         self.cell(0, 10, self.t(head.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.fields((Field("Visit", str(head.visit_id)), head.patient, *head.fields), size=10, label_w=32)
         if head.pseudonymised:
             self.ln(1)
             self.font(8.5, bold=True)
-            self.set_text_color(*_ALERT)
-            self.set_draw_color(*_ALERT)
+            self.set_text_color(*ALERT)
+            self.set_draw_color(*ALERT)
             self.set_line_width(0.4)
             self.multi_cell(
                 0,
@@ -187,13 +187,13 @@ class _Document(FPDF):
                 new_x=XPos.LMARGIN,
             )
             self.set_line_width(0.2)
-            self.set_text_color(*_INK)
+            self.set_text_color(*INK)
         self.ln(2)
-        self.set_draw_color(*_INK)
+        self.set_draw_color(*INK)
         self.set_line_width(0.6)
-        self.line(_MARGIN, self.get_y(), self.w - _MARGIN, self.get_y())
+        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
         self.set_line_width(0.2)
-        self.set_draw_color(*_RULE)
+        self.set_draw_color(*RULE)
         self.ln(3)
 
     def heading(self, title: str, size: float = 11.5) -> None:
@@ -220,19 +220,19 @@ class _Document(FPDF):
             if self.will_page_break(line):
                 self.add_page()
             self.font(size)
-            self.set_text_color(*_MUTED)
+            self.set_text_color(*MUTED)
             self.set_x(self.l_margin + x)
             self.cell(width, line, self.t(item.label))
-            self.set_text_color(*(_ALERT if item.alert else _INK))
+            self.set_text_color(*(ALERT if item.alert else INK))
             self.font(size, bold=item.alert)
             self.multi_cell(0, line, self.t(item.value), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-            self.set_text_color(*_INK)
+            self.set_text_color(*INK)
 
     def table_block(self, table: Table) -> None:
         self.font(8.5)
         self.set_fill_color(255)  # the table's cells take the current fill colour as their background
         heading = FontFace(emphasis="BOLD", fill_color=_BAND)
-        flagged = FontFace(emphasis="BOLD", fill_color=_ALERT_BG, color=_ALERT)
+        flagged = FontFace(emphasis="BOLD", fill_color=ALERT_BG, color=ALERT)
         total = FontFace(emphasis="BOLD")
         align = tuple("RIGHT" if numeric else "LEFT" for numeric in table.numeric)
         with self.table(
@@ -264,10 +264,10 @@ class _Document(FPDF):
 
     def empty(self, text: str) -> None:
         self.font(9.5)
-        self.set_text_color(*_MUTED)
+        self.set_text_color(*MUTED)
         self.set_x(self.l_margin + 2)
         self.multi_cell(0, 5, self.t(text), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(*_INK)
+        self.set_text_color(*INK)
 
     def section(self, section: Section) -> None:
         self.heading(section.title)
@@ -289,7 +289,7 @@ class _Document(FPDF):
 
     def signature(self, signature: Signature) -> None:
         """The sign-off in a box kept on one page; unsigned, a red "NOT SIGNED" on red no reader can miss."""
-        inner = self.w - 2 * _MARGIN - 6
+        inner = self.w - 2 * MARGIN - 6
         if signature.signed:
             self.font(9.5)
             value_w = inner + 3 - max(30, *(self.get_string_width(self.t(f.label)) + 4 for f in signature.fields))
@@ -304,36 +304,36 @@ class _Document(FPDF):
         self.ln(4)
         top = self.get_y()
         if not signature.signed:
-            self.set_fill_color(*_ALERT_BG)
-            self.rect(_MARGIN, top, self.w - 2 * _MARGIN, height, style="F")
-        self.set_xy(_MARGIN + 3, top + 2)
+            self.set_fill_color(*ALERT_BG)
+            self.rect(MARGIN, top, self.w - 2 * MARGIN, height, style="F")
+        self.set_xy(MARGIN + 3, top + 2)
         self.font(11.5, bold=True)
         self.cell(0, 7, "Signature", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if signature.signed:
             self.fields(signature.fields, label_w=30, x=3)
-            self.set_x(_MARGIN + 3)
+            self.set_x(MARGIN + 3)
             self.font(9.5)
             self.multi_cell(inner, 5, self.t(signature.statement), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         else:
-            self.set_x(_MARGIN + 3)
+            self.set_x(MARGIN + 3)
             self.font(18, bold=True)
-            self.set_text_color(*_ALERT)
+            self.set_text_color(*ALERT)
             self.cell(inner, 10, self.t(signature.headline), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-            self.set_x(_MARGIN + 3)
+            self.set_x(MARGIN + 3)
             self.font(10)
             self.multi_cell(inner, 5, self.t(signature.statement), align=Align.L, new_x=XPos.LMARGIN)
-            self.set_text_color(*_INK)
+            self.set_text_color(*INK)
         height = max(height, self.get_y() + 3 - top)  # the box holds what was set, whatever the estimate
-        self.set_draw_color(*(_INK if signature.signed else _ALERT))
+        self.set_draw_color(*(INK if signature.signed else ALERT))
         self.set_line_width(0.5)
-        self.rect(_MARGIN, top, self.w - 2 * _MARGIN, height)
+        self.rect(MARGIN, top, self.w - 2 * MARGIN, height)
         self.set_line_width(0.2)
-        self.set_draw_color(*_RULE)
+        self.set_draw_color(*RULE)
         self.set_y(top + height + 3)
 
 
-def _session_report(doc: SessionReport) -> _Document:
-    pdf = _Document(doc.masthead)
+def _session_report(doc: SessionReport) -> PdfDocument:
+    pdf = PdfDocument(doc.masthead)
     pdf.add_page()
     pdf.masthead_block()
     for section in doc.sections:
@@ -343,8 +343,8 @@ def _session_report(doc: SessionReport) -> _Document:
     return pdf
 
 
-def _aftercare(doc: AftercareSheet) -> _Document:
-    pdf = _Document(doc.masthead)
+def _aftercare(doc: AftercareSheet) -> PdfDocument:
+    pdf = PdfDocument(doc.masthead)
     pdf.add_page()
     pdf.masthead_block()
     pdf.font(12)
@@ -353,7 +353,7 @@ def _aftercare(doc: AftercareSheet) -> _Document:
     pdf.lines(doc.advice, size=12, numbered=True)
     pdf.ln(4)
     pdf.font(12, bold=True)
-    pdf.set_draw_color(*_INK)
+    pdf.set_draw_color(*INK)
     pdf.set_line_width(0.4)
     pdf.multi_cell(
         0, 6.5, pdf.t(doc.next_session), align=Align.L, border=1, padding=Padding(2.5, 4, 2.5, 4), new_x=XPos.LMARGIN
@@ -367,7 +367,7 @@ def _aftercare(doc: AftercareSheet) -> _Document:
     return pdf
 
 
-def _emit(pdf: _Document, target: Target) -> bytes:
+def _emit(pdf: PdfDocument, target: Target) -> bytes:
     data = bytes(pdf.output())
     if target is None:
         return data

@@ -11,6 +11,7 @@ token. Tokens in the URL are refused.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -20,9 +21,11 @@ from fastapi import Depends, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from mesogun_service.accounts.errors import AuthError, Forbidden, Unauthenticated, error_body
+from mesogun_service.accounts.errors import AccountsUnavailable, AuthError, Forbidden, Unauthenticated, error_body
 from mesogun_service.accounts.identity import Principal, Role, Via, local_principal
 from mesogun_service.accounts.store import Accounts, span_text
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "mesogun_session"
 CSRF_COOKIE = "mesogun_csrf"
@@ -222,9 +225,13 @@ def require_fresh(role: Role = Role.TECHNICIAN) -> Callable[..., Principal]:
 
 
 def _deny(request: Request, who: Principal, why: str) -> None:
-    accounts_of(request).audit(
-        who.user, "forbidden", f"{request.method} {request.url.path}: {why}", remote_address(request), "denied"
-    )
+    """Enter a refused request in the audit trail; if that fails the request is refused all the same (a refusal
+    changes nothing), and the service's log says so."""
+    what = f"{request.method} {request.url.path}: {why}"
+    try:
+        accounts_of(request).audit(who.user, "forbidden", what, remote_address(request), "denied")
+    except AccountsUnavailable as exc:
+        log.error("the audit trail could not enter a refused request (%s by %s): %s", what, who.user, exc.message)
 
 
 async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:

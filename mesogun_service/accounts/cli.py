@@ -1,7 +1,8 @@
 """``mesogun users``: manage the gun service's users on the machine it runs on (there are no built-in users).
 
 ``add NAME --role ROLE`` asks the PIN twice (hidden; ``--pin-stdin`` reads one line from stdin for scripts),
-``list [--json]``, ``remove NAME``, ``set-pin NAME``, ``unlock NAME``. The store is ``--accounts PATH`` (or
+``list [--json]``, ``remove NAME``, ``set-pin NAME``, ``unlock NAME``, ``verify [--expect-head SEQ:HASH]`` (the
+audit trail's hash chain, as ``mesogun record verify`` checks the record's). The store is ``--accounts PATH`` (or
 ``MESOGUN_ACCOUNTS``; default :func:`~.store.default_accounts_path`). Errors are one line; bad input exits 2,
 an accounts store that cannot be opened 6. Imports no FastAPI, so it starts quickly.
 """
@@ -206,6 +207,53 @@ def unlock_command(ctx: click.Context, name: str, accounts_path: Path | None) ->
     accounts = _open(ctx, accounts_path)
     _run(lambda: accounts.unlock(name, actor=_actor()))
     click.echo(f"unlocked {name}")
+
+
+@users.command("verify")
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="A head printed by an earlier verify (its hash's first 16 or more hex digits): the trail must still hold it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@_accounts_option
+@click.pass_context
+def verify_command(ctx: click.Context, expect_head: str | None, as_json: bool, accounts_path: Path | None) -> None:
+    """Verify the audit trail (sign-ins, refusals, user changes, the service's requests): recompute every entry's
+    hash and its link to the entry before, oldest first.
+
+    Exit 0 when it is intact (the head printed: note it, and give it as --expect-head later). Exit 6 naming the
+    first entry altered, inserted or deleted behind the program's back, with its action and time.
+    """
+    from mesogun.errors import ParameterError
+    from mesogun.json_forms import plain
+    from mesogun.record.audit_verify import Head
+
+    try:
+        expected = Head.parse(expect_head) if expect_head is not None else None  # refused before the store opens
+    except ParameterError as exc:
+        raise CliError(str(exc)) from None
+    accounts = _open(ctx, accounts_path)
+    try:
+        report = accounts.verify(expect_head=expected)
+    except AuthError as exc:
+        raise _cli_error(exc) from None
+    if as_json:
+        click.echo(json.dumps({"intact": report.intact, **plain(report)}, indent=2))
+    elif report.intact:
+        what = f"{report.entries} entries" if report.entries else "no entries yet"
+        click.echo(f"audit trail of {accounts.path} intact: {what}, every hash and link verified")
+        if expected is not None:
+            click.echo(f"it holds the head noted earlier, {expected}")
+        click.echo(f"head {report.head} (note it; later: mesogun users verify --expect-head {report.head})")
+    if not report.guarded:
+        click.echo(
+            "warning: the audit trail's append-only triggers are missing (dropped behind the program's back?): an"
+            " entry could be changed in place; verify still shows it",
+            err=True,
+        )
+    if report.broken is not None:
+        raise StoreError(f"{accounts.path}: {report.broken.describe()}")
 
 
 def main(argv: list[str] | None = None) -> int:

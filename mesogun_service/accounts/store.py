@@ -5,6 +5,13 @@ migrations come with the first schema change). One :class:`Accounts` serves ever
 service: each call takes its own pooled connection, and a counter that several requests could change at once
 (failed sign-ins) is changed by one ``UPDATE`` in SQL, not read and written back.
 
+The audit trail is hash-chained as the treatment record's audit log is (the same columns, the same
+:func:`~mesogun.record.audit.append_audit` and append-only triggers, verified by the same
+:func:`~mesogun.record.audit_verify.verify_log`: :meth:`Accounts.verify`, ``mesogun users verify``). Every change
+of a user and every sign-in commits in one transaction with its entry, taken under the file's write lock (``BEGIN
+IMMEDIATE``), so a change whose entry cannot be written is not made. The trail of an older store (its unchained
+``audit`` table) is carried into the chain once, when the store first opens with this version.
+
 What is never stored: a PIN (only its argon2id hash, from argon2-cffi) and a session token (only its SHA-256:
 a copy of the file signs nobody in). There are no built-in users: a new store is empty.
 """
@@ -12,10 +19,12 @@ a copy of the file signs nobody in). There are no built-in users: a new store is
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -40,12 +49,16 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from mesogun.record import schema as record_schema
+from mesogun.record.audit import SQLITE_APPEND_ONLY, append_audit
+from mesogun.record.audit_verify import AuditLog, ChainReport, Head, verify_log
 from mesogun_service.accounts.errors import AccountsUnavailable, Forbidden, LockedOut, Unauthenticated, UserError
 from mesogun_service.accounts.identity import Principal, Role, Via
 
@@ -126,9 +139,13 @@ auth_sessions = Table(
     Column("revoked_at", _UtcIso, nullable=True),
 )
 
-audit = Table(
+audit_log = record_schema.audit_log.to_metadata(metadata)
+"""The audit trail: the treatment record's ``audit_log`` table, hash-chained alike (each entry's ``new_value``
+holds its ``outcome`` and the client's ``remote`` address with what changed)."""
+
+legacy_audit = Table(
     "audit",
-    metadata,
+    MetaData(),  # not created: only read, in a store made before the trail was chained
     Column("id", Integer, primary_key=True),
     Column("ts", _UtcIso, nullable=False),
     Column("actor", String(128), nullable=False),
@@ -137,6 +154,12 @@ audit = Table(
     Column("remote", String(64), nullable=True),
     Column("outcome", String(16), nullable=False),
 )
+"""The unchained trail of an older store, carried into :data:`audit_log` once (and left as it was)."""
+
+USER = "user"
+REQUEST = "request"
+"""The entities of the trail: a user (managed, signed in or refused; ``entity_id`` the name) and a request to the
+service (``entity_id`` its method and path)."""
 
 
 @dataclass(frozen=True)
@@ -166,8 +189,9 @@ class NewSession:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One row of the audit trail: who (``actor``) did what (``action``, ``detail``) from where, and how it ended
-    (``outcome``: ``ok``, ``failed``, ``refused``, ``denied``)."""
+    """One entry of the audit trail: who (``actor``) did what (``action``, ``detail``) to whom or what
+    (``entity_id``: a user's name, a request's method and path) from where, and how it ended (``outcome``: ``ok``,
+    ``failed``, ``refused``, ``denied``), as entry ``seq`` of the chain."""
 
     ts: datetime
     actor: str
@@ -175,6 +199,8 @@ class AuditEntry:
     detail: str
     remote: str | None
     outcome: str
+    seq: int = 0
+    entity_id: str = ""
 
 
 def token_hash(token: str) -> str:
@@ -269,7 +295,16 @@ class Accounts:
         event.listen(self._engine, "connect", _sqlite_settings)
         new = not self.path.exists()
         try:
+            chained = self._has_chain()
             metadata.create_all(self._engine)
+            if not chained:  # once, as the record's migration does (triggers dropped later stay dropped: verify says)
+                with self._writing() as db:
+                    for statement in SQLITE_APPEND_ONLY:
+                        db.exec_driver_sql(statement)
+                    self._carry_over(db)
+        except AccountsUnavailable:
+            self._engine.dispose()
+            raise
         except SQLAlchemyError as exc:
             self._engine.dispose()
             cause = getattr(exc, "orig", None) or exc  # the driver's own message, without SQLAlchemy's SQL and URL
@@ -302,44 +337,66 @@ class Accounts:
         role_set = check_roles(roles)
         pin_hash = self._hasher.hash(check_pin(pin))
         now = self.now()
-        try:
-            with self._engine.begin() as db:
-                db.execute(
-                    insert(users).values(
-                        name=name, roles=_roles_text(role_set), pin_hash=pin_hash, failed_count=0, created=now
-                    )
+        with self._writing() as db:
+            if db.execute(select(users.c.id).where(users.c.name == name)).first() is not None:
+                raise UserError(f"user {name!r} already exists", field="name", value=name)
+            db.execute(
+                insert(users).values(
+                    name=name, roles=_roles_text(role_set), pin_hash=pin_hash, failed_count=0, created=now
                 )
-                self._audit(db, actor, "user_add", f"{name} ({_roles_text(role_set)})", remote, "ok")
-        except IntegrityError:
-            raise UserError(f"user {name!r} already exists", field="name", value=name) from None
+            )
+            self._audit(
+                db,
+                actor,
+                "user_add",
+                f"{name} ({_roles_text(role_set)})",
+                remote,
+                "ok",
+                subject=name,
+                new={"roles": _roles_text(role_set)},
+            )
         return UserInfo(name, role_set, now, 0, None, False)
 
     def remove_user(self, name: str, *, actor: str, remote: str | None = None) -> None:
         """Remove the user ``name`` and end their sessions."""
-        with self._engine.begin() as db:
+        with self._writing() as db:
             user_id = self._user_id(db, name)
+            roles = db.execute(select(users.c.roles).where(users.c.id == user_id)).scalar_one()
             db.execute(delete(auth_sessions).where(auth_sessions.c.user_id == user_id))
             db.execute(delete(users).where(users.c.id == user_id))
-            self._audit(db, actor, "user_remove", name, remote, "ok")
+            self._audit(db, actor, "user_remove", name, remote, "ok", subject=name, old={"roles": roles})
 
     def set_pin(self, name: str, pin: str, *, actor: str, remote: str | None = None) -> None:
         """Give ``name`` a new PIN; their sessions end and a lock-out is lifted."""
         pin_hash = self._hasher.hash(check_pin(pin))
         now = self.now()
-        with self._engine.begin() as db:
+        with self._writing() as db:
             user_id = self._user_id(db, name)
             db.execute(
                 update(users).where(users.c.id == user_id).values(pin_hash=pin_hash, failed_count=0, locked_until=None)
             )
             self._revoke_all(db, user_id, now)
-            self._audit(db, actor, "set_pin", name, remote, "ok")
+            self._audit(db, actor, "set_pin", name, remote, "ok", subject=name, new={"pin": "changed"})
 
     def unlock(self, name: str, *, actor: str, remote: str | None = None) -> None:
         """Lift ``name``'s lock-out and forget their failed sign-ins."""
-        with self._engine.begin() as db:
+        with self._writing() as db:
             user_id = self._user_id(db, name)
+            failed, until = db.execute(
+                select(users.c.failed_count, users.c.locked_until).where(users.c.id == user_id)
+            ).one()
             db.execute(update(users).where(users.c.id == user_id).values(failed_count=0, locked_until=None))
-            self._audit(db, actor, "unlock", name, remote, "ok")
+            self._audit(
+                db,
+                actor,
+                "unlock",
+                name,
+                remote,
+                "ok",
+                subject=name,
+                old={"failed_count": failed, "locked_until": None if until is None else until.isoformat()},
+                new={"failed_count": 0, "locked_until": None},
+            )
 
     def list_users(self) -> list[UserInfo]:
         """Every user, by name."""
@@ -373,7 +430,7 @@ class Accounts:
         new_hash = self._hasher.hash(pin) if self._hasher.check_needs_rehash(row.pin_hash) else None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires_at = now + self.limits.absolute
-        with self._engine.begin() as db:
+        with self._writing() as db:
             values: dict[str, Any] = {"failed_count": 0, "locked_until": None}
             if new_hash is not None:
                 values["pin_hash"] = new_hash
@@ -393,7 +450,7 @@ class Accounts:
             ).inserted_primary_key
             assert inserted is not None
             session_id = int(inserted[0])
-            self._audit(db, name, "login", "rehashed" if new_hash else "", remote, "ok")
+            self._audit(db, name, "login", "rehashed" if new_hash else "", remote, "ok", subject=name)
         principal = Principal(
             user=name,
             roles=_roles_of(row.roles),
@@ -435,11 +492,11 @@ class Accounts:
     def logout(self, token: str, remote: str | None = None) -> None:
         """End the session ``token`` opened (:class:`Unauthenticated` if it is not a live session)."""
         principal = self.session_for(token)
-        with self._engine.begin() as db:
+        with self._writing() as db:
             db.execute(
                 update(auth_sessions).where(auth_sessions.c.id == principal.session_id).values(revoked_at=self.now())
             )
-            self._audit(db, principal.user, "logout", "", remote, "ok")
+            self._audit(db, principal.user, "logout", "", remote, "ok", subject=principal.user)
 
     def reauth(self, token: str, pin: str, remote: str | None = None) -> datetime:
         """Re-authenticate the session ``token`` opened with its user's ``pin``: technician operations are allowed
@@ -457,29 +514,56 @@ class Accounts:
                 field="pin",
             )
         fresh_until = now + self.limits.fresh
-        with self._engine.begin() as db:
+        with self._writing() as db:
             db.execute(update(users).where(users.c.id == row.id).values(failed_count=0))
             db.execute(
                 update(auth_sessions).where(auth_sessions.c.id == principal.session_id).values(fresh_until=fresh_until)
             )
-            self._audit(db, row.name, "reauth", "", remote, "ok")
+            self._audit(db, row.name, "reauth", "", remote, "ok", subject=row.name)
         return fresh_until
 
     # ------------------------------------------------------------------------------------------------ audit
 
-    def audit(self, actor: str, action: str, detail: str = "", remote: str | None = None, outcome: str = "ok") -> None:
-        """Enter one action in the audit trail (the service's privileged actions come here too)."""
-        with self._engine.begin() as db:
-            self._audit(db, actor, action, detail, remote, outcome)
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        detail: str = "",
+        remote: str | None = None,
+        outcome: str = "ok",
+        *,
+        subject: str | None = None,
+    ) -> None:
+        """Enter one action in the audit trail (the service's privileged actions come here too): about the user
+        ``subject`` (default: the actor), or, for an ``action`` that is a request (``POST /path``), that request;
+        :class:`AccountsUnavailable` if the entry cannot be written."""
+        with self._writing() as db:
+            self._audit(db, actor, action, detail, remote, outcome, subject=subject)
 
     def audit_trail(self, *, limit: int | None = None) -> list[AuditEntry]:
         """The audit trail, oldest first (the last ``limit`` entries if given)."""
-        query = select(audit).order_by(audit.c.id.desc())
+        a = audit_log.c
+        query = select(a.seq, a.ts, a.actor, a.action, a.entity_id, a.reason, a.new_value).order_by(a.seq.desc())
         if limit is not None:
             query = query.limit(limit)
         with self._engine.connect() as db:
             rows = db.execute(query).all()
-        return [AuditEntry(r.ts, r.actor, r.action, r.detail, r.remote, r.outcome) for r in reversed(rows)]
+        entries = []
+        for seq, ts, actor, action, entity_id, reason, new_value in reversed(rows):
+            new = json.loads(new_value) if new_value else {}
+            moment = datetime.fromisoformat(ts)
+            entries.append(
+                AuditEntry(
+                    moment, actor, action, reason, new.get("remote"), str(new.get("outcome", "")), seq, entity_id
+                )
+            )
+        return entries
+
+    def verify(self, *, expect_head: Head | None = None) -> ChainReport:
+        """The audit trail's chain recomputed, as ``mesogun record verify`` does the record's (one verifier): the
+        first entry altered, inserted or deleted behind the program's back, or the head noted earlier missing."""
+        log = AuditLog(audit_log, self._rows, "sqlite", self._trigger_names)
+        return verify_log(log, expect_head=expect_head)
 
     # --------------------------------------------------------------------------------------------- internals
 
@@ -494,17 +578,89 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             return False
 
-    def _audit(self, db: Connection, actor: str, action: str, detail: str, remote: str | None, outcome: str) -> None:
-        db.execute(
-            insert(audit).values(
-                ts=self.now(),
-                actor=actor[:128],
-                action=action[:64],
-                detail=detail[:1000],
-                remote=remote[:64] if remote else None,
-                outcome=outcome[:16],
-            )
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction that holds the file's write lock from its start (``BEGIN IMMEDIATE``: the chain's
+        last entry is read and the next one written with no other writer between them), committed at the end;
+        a database error is :class:`AccountsUnavailable` and nothing of the transaction is kept."""
+        try:
+            with self._engine.connect() as db:
+                db.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.rollback()
+                    raise
+                db.commit()
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise AccountsUnavailable(
+                f"the accounts store {self.path} could not be written (the audit trail with it): {cause};"
+                " nothing was changed"
+            ) from exc
+
+    def _audit(
+        self,
+        db: Connection,
+        actor: str,
+        action: str,
+        detail: str,
+        remote: str | None,
+        outcome: str,
+        *,
+        subject: str | None = None,
+        old: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the chain inside ``db``'s write transaction (:meth:`_writing`)."""
+        request = subject is None and " /" in action  # the request trail: "POST /guns/X/arm"
+        append_audit(
+            db,
+            log=audit_log,
+            ts=self.now().isoformat(timespec="microseconds"),
+            actor=actor[:128],
+            action=action[:200],
+            entity=REQUEST if request else USER,
+            entity_id=(action if request else subject or actor)[:200],
+            reason=detail[:1000],
+            old=old,
+            new={**(new or {}), "outcome": outcome[:16], "remote": remote[:64] if remote else None},
         )
+
+    def _has_chain(self) -> bool:
+        """Whether the store has its chained trail already (else it is new, or older than the chain)."""
+        with self._engine.connect() as db:
+            return "audit_log" in inspect(db).get_table_names()
+
+    def _carry_over(self, db: Connection) -> None:
+        """An older store's unchained trail, entered in the chain once (oldest first, each with its own time and
+        the row it came from); the old table is left as it was."""
+        if "audit" not in inspect(db).get_table_names():
+            return
+        if db.execute(select(audit_log.c.seq).limit(1)).first() is not None:  # another process carried it over
+            return
+        for row in db.execute(select(legacy_audit).order_by(legacy_audit.c.id)).all():
+            request = " /" in row.action
+            append_audit(
+                db,
+                log=audit_log,
+                ts=row.ts.isoformat(timespec="microseconds"),
+                actor=row.actor,
+                action=row.action,
+                entity=REQUEST if request else USER,
+                entity_id=row.action if request else row.actor,
+                reason=row.detail,
+                new={"outcome": row.outcome, "remote": row.remote, "carried_over": f"audit row {row.id}"},
+            )
+
+    def _rows(self, query: Any) -> list[tuple[Any, ...]]:
+        with self._engine.connect() as db:
+            return [tuple(row) for row in db.execute(query)]
+
+    def _trigger_names(self) -> set[str]:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        with self._engine.connect() as db:
+            return {str(row[0]) for row in db.exec_driver_sql(query)}
 
     @staticmethod
     def _user_id(db: Connection, name: str) -> int:
@@ -531,19 +687,24 @@ class Accounts:
         """Count a wrong PIN (one atomic ``UPDATE``); the one that reaches the limit locks the user out and raises
         :class:`LockedOut`. Returns how many more failures the user has before that."""
         limits = self.limits
-        with self._engine.begin() as db:
+        with self._writing() as db:
             count = db.execute(
                 update(users)
                 .where(users.c.id == user_id)
                 .values(failed_count=users.c.failed_count + 1)
                 .returning(users.c.failed_count)
             ).scalar_one()
-            self._audit(db, name, action, f"wrong PIN ({count} of {limits.max_failures})", remote, "failed")
+            self._audit(
+                db, name, action, f"wrong PIN ({count} of {limits.max_failures})", remote, "failed", subject=name
+            )
             if count < limits.max_failures:
                 return int(limits.max_failures - count)
             until = now + limits.lockout
             db.execute(update(users).where(users.c.id == user_id).values(failed_count=0, locked_until=until))
-            self._audit(db, name, "lockout", f"{count} failed sign-ins; locked until {until.isoformat()}", remote, "ok")
+            detail = f"{count} failed sign-ins; locked until {until.isoformat()}"
+            self._audit(
+                db, name, "lockout", detail, remote, "ok", subject=name, new={"locked_until": until.isoformat()}
+            )
         raise self._locked_out(name, until, now)
 
     def _locked_out(self, name: str, until: datetime, now: datetime) -> LockedOut:

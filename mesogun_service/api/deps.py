@@ -1,7 +1,7 @@
 """What the routes depend on: the service's guns, the gun a path names, and who is asking (a practitioner for
-every gun operation, a technician for diagnostics, an assistant or better for the clinical workflow's records, an
-admin for an erasure; the safe commands need nobody: see :mod:`.safety`), as the clinic's rules see them
-(:func:`actor_of`)."""
+every gun operation, a technician for diagnostics and calibration, re-authenticated to write it, an assistant or
+better for the clinical workflow's records, an admin for an erasure; the safe commands need nobody: see
+:mod:`.safety`), as the clinic's rules see them (:func:`actor_of`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Request
 
 from mesogun.clinic.actors import Actor
 from mesogun_service.accounts import Principal, Role, effective_roles
-from mesogun_service.accounts.auth import require_role
+from mesogun_service.accounts.auth import require_fresh, require_role
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
@@ -61,6 +61,7 @@ _ASSISTANT = require_role(Role.ASSISTANT)
 _PRACTITIONER = require_role(Role.PRACTITIONER)
 _TECHNICIAN = require_role(Role.TECHNICIAN)
 _ADMIN = require_role(Role.ADMIN)
+_FRESH_TECHNICIAN = require_fresh(Role.TECHNICIAN)
 
 
 def assistant(request: Request, who: Annotated[Principal, Depends(_ASSISTANT)]) -> Principal:
@@ -88,6 +89,13 @@ def technician(request: Request, who: Annotated[Principal, Depends(_TECHNICIAN)]
     return who
 
 
+def fresh_technician(request: Request, who: Annotated[Principal, Depends(_FRESH_TECHNICIAN)]) -> Principal:
+    """A signed-in technician (or admin) who re-authenticated within the last minutes (``POST /auth/reauth``): what a
+    calibration write needs."""
+    request.state.principal = who
+    return who
+
+
 def actor_of(request: Request) -> Actor:
     """Who acts, as the record and the clinic's rules see it: the request's principal (set by its access
     dependency) with every role it holds, implied ones included."""
@@ -97,5 +105,6 @@ def actor_of(request: Request) -> Actor:
 
 Operator = Annotated[Principal, Depends(operator)]
 Technician = Annotated[Principal, Depends(technician)]
+FreshTechnician = Annotated[Principal, Depends(fresh_technician)]
 Assistant = Annotated[Principal, Depends(assistant)]
 Admin = Annotated[Principal, Depends(admin)]

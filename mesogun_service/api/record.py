@@ -11,6 +11,7 @@ from mesogun.json_forms import plain
 from mesogun.record import TreatmentRecord
 from mesogun.record.visits import NoSuchVisit, Visit, VisitBook
 from mesogun_service.api.bodies import VisitBody
+from mesogun_service.api.calibration import calibration_warning, with_warning
 from mesogun_service.api.deps import Guns, Hosted, Record
 from mesogun_service.errors import NotConnected
 
@@ -29,14 +30,19 @@ def _user(request: Request) -> str:
 
 @router.post("/guns/{serial}/visits", tags=["visits"])
 async def open_visit(request: Request, hosted: Hosted, record: Record, body: VisitBody) -> dict[str, Any]:
-    """Open a treatment session (a visit) on the gun: it holds every connection and command until closed."""
+    """Open a treatment session (a visit) on the gun: it holds every connection and command until closed.
+    ``warnings``: the gun's calibration overdue or never done (a warning, never a refusal)."""
     serial = hosted.serial
     if serial is None:
         raise NotConnected(f"the gun at {hosted.url} has not been connected yet: its serial number is not known")
     user = _user(request)
-    visit = await record.call(lambda r: VisitBook(r).open(serial, opened_by=user, note=body.note))
+
+    def open_one(r: TreatmentRecord) -> tuple[Visit, str | None]:
+        return VisitBook(r).open(serial, opened_by=user, note=body.note), calibration_warning(r, serial)
+
+    visit, overdue = await record.call(open_one)
     await hosted.recorder.set_visit(visit.id)
-    return _visit_fields(visit)
+    return with_warning(_visit_fields(visit), overdue)
 
 
 @router.get("/guns/{serial}/visit", tags=["visits"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -96,19 +97,22 @@ def install_error_replies(app: FastAPI) -> None:
 
 class BodyLimit:
     """ASGI middleware: a body over ``limit`` bytes is answered 413 (by its Content-Length before it is read, or
-    as soon as a chunked body passes the limit)."""
+    as soon as a chunked body passes the limit); ``larger`` gives a path its own limit (a calibration run with
+    its certificate)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.limit)
         length = dict(scope.get("headers", ())).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._refuse(scope, receive, send, int(length))
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, int(length), limit)
             return
         seen = 0
 
@@ -117,18 +121,18 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge(seen)
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge as exc:
-            await self._refuse(scope, receive, send, exc.size)
+            await self._refuse(scope, receive, send, exc.size, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int, limit: int) -> None:
         response = _error(
-            413, "MG913", "too_large", f"the request body is {size} bytes; at most {self.limit} bytes are accepted"
+            413, "MG913", "too_large", f"the request body is {size} bytes; at most {limit} bytes are accepted"
         )
         await response(scope, receive, send)
 

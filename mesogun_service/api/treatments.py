@@ -21,6 +21,7 @@ from mesogun.record.lots import LotBook
 from mesogun.record.patients import PatientBook
 from mesogun.record.treatment import Started, Treatment, TreatmentBook
 from mesogun.record.visits import NoSuchVisit, VisitBook
+from mesogun_service.api.calibration import calibration_warning
 from mesogun_service.api.clinic import checklist_items
 from mesogun_service.api.clinic_bodies import (
     AdverseEventBody,
@@ -89,7 +90,8 @@ async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, 
     """Start a treatment session on the gun (a practitioner): the patient (and course), how their informed consent
     was given, the lot (not expired), the preset (default: the course's), the zone and every checklist item
     answered (a contraindication present only with ``override_reason``). The gun's connection is recorded in it
-    from now on."""
+    from now on. ``warnings``: a lot near its expiry, and the gun's calibration overdue or never done (a warning,
+    never a refusal)."""
     serial = hosted.serial
     if serial is None:
         raise NotConnected(f"the gun at {hosted.url} has not been connected yet: its serial number is not known")
@@ -98,7 +100,7 @@ async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, 
     needle = _needle(body.needle_gauge, body.needle_length_mm)
     answers = _answers(body.checklist)
 
-    def begin(r: TreatmentRecord) -> tuple[Started, dict[str, str]]:
+    def begin(r: TreatmentRecord) -> tuple[Started, dict[str, str], str | None]:
         started = TreatmentBook(r, checklist_items=items).start(
             serial,
             actor=actor,
@@ -115,12 +117,13 @@ async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, 
             needle=needle,
             note=body.note,
         )
-        return started, _names(r, started.treatment)
+        return started, _names(r, started.treatment), calibration_warning(r, serial)
 
-    started, names = await record.call(begin)
+    started, names, overdue = await record.call(begin)
     await hosted.recorder.set_visit(started.treatment.visit_id)
     await soft.reload()
-    return treatment_fields(started.treatment, started.warnings, names=names)
+    warnings = (*started.warnings, *([overdue] if overdue else []))
+    return treatment_fields(started.treatment, warnings, names=names)
 
 
 @router.get("/guns/{serial}/treatment")

@@ -2,7 +2,8 @@
 current one (users need no ``alembic.ini``). Revision 1 is the schema as it stood when the record moved to
 SQLAlchemy; revision 2 gives a SQLite file written before some of its columns existed those columns; revision 3
 adds the audit log, revision 4 the clinic's tables, revision 5 the triggers that keep the audit log
-append-only, revision 6 the indexes of a session summary and a patient's history.
+append-only, revision 6 the indexes of a session summary and a patient's history, revision 7 the calibration runs and
+every shot's device calibration.
 
 A new schema change: edit :mod:`mesogun.record.schema`, then add a revision under ``versions/`` (``alembic -c
 mesogun/record/migrations/alembic.ini revision -m "what"`` writes its skeleton; fill in ``upgrade``);
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 
-HEAD = "0006"
+HEAD = "0007"
 """The newest revision, known without loading Alembic (about 0.2 s a CLI command need not pay when its record is
 current); ``tests/mesogun/record/test_migrations.py`` checks it is the scripts' head."""
 

@@ -17,7 +17,7 @@ from typing import Any
 from firmware_protocol import NakCode
 from firmware_protocol.messages import make
 from firmware_protocol.rules import REFERENCE_IDENTITY
-from mesogun.calibration.figures import REFERENCE_DENSITY_KG_M3, air_density_kg_m3, water_density_kg_m3
+from mesogun.calibration.metrology import air_density_kg_m3, water_density_kg_m3
 from mesogun.calibration.seams import (
     BalanceError,
     BalanceIdentity,
@@ -194,8 +194,8 @@ class FakeBalance:
         self._rng = random.Random(seed)
         environment = environment or Environment(20.0, 1013.25, 50.0)
         t, p, h = environment.temperature_c, environment.pressure_hpa, environment.humidity_pct
-        rho_w, rho_a = water_density_kg_m3(t), air_density_kg_m3(t, p, h)
-        self._g_per_ul = rho_w / 1_000_000 * (1 - rho_a / rho_w) / (1 - rho_a / REFERENCE_DENSITY_KG_M3)
+        rho_w, rho_a = water_density_kg_m3(t, p), air_density_kg_m3(t, p, h)
+        self._g_per_ul = rho_w / 1_000_000 * (1 - rho_a / rho_w) / (1 - rho_a / 8000.0)
         self.liquid_g = 0.0
         self.load_g = 20.0  # the vessel
         self.extra_g = 0.0  # a check weight placed

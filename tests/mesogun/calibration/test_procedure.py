@@ -31,7 +31,7 @@ from mesogun.calibration.seams import (
     CalibrationRun,
     Environment,
     RunOutcome,
-    WrongModel,
+    WrongBalanceModel,
 )
 from mesogun.errors import DeviceRefused, ParameterError
 from tests.conftest import Runner
@@ -239,7 +239,7 @@ def test_an_overloaded_balance_aborts(virtual: Runner) -> None:
 
 def test_a_balance_too_coarse_for_the_volumes_is_the_wrong_model(virtual: Runner) -> None:
     b = bench(balance={"identity": BalanceIdentity("ML204", "B2", "1.0", 0.0001, 220.0)})
-    run = aborted(virtual, b, lambda: b.procedure.volume(b.balance), WrongModel)
+    run = aborted(virtual, b, lambda: b.procedure.volume(b.balance), WrongBalanceModel)
     assert run.reason.startswith("aborted at identify:") and "0.1 mg" in run.reason and "0.01 mg or finer" in run.reason
 
 
@@ -254,7 +254,7 @@ def test_an_environment_outside_15_to_30_c_is_refused(virtual: Runner, temperatu
     b = bench(answers={"temperature_c": temperature})
     run = aborted(virtual, b, lambda: b.procedure.volume(b.balance), ParameterError)
     assert run.reason.startswith("aborted at environment:")
-    assert f"temperature_c={temperature:g} °C is outside the limit 15–30 °C" in run.reason
+    assert f"temperature_c={temperature:g} is outside ISO 8655-6's test conditions, 15–30 °C" in run.reason
 
 
 def test_a_check_weight_out_of_tolerance_is_refused(virtual: Runner) -> None:

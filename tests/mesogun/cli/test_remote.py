@@ -324,6 +324,8 @@ def test_visits_are_opened_shown_and_closed_through_the_service(run: Run, pty_se
     assert code == 0, err
     visit = json.loads(out)
     assert visit["device_serial"] == pty_service.serial and visit["closed"] is None
+    never = f"warning: gun {pty_service.serial} has never been calibrated"  # a warning on stderr, never a refusal
+    assert err.startswith(never) and visit["warnings"][0] in err
     code, out, _ = run(*s, "visit", "show")
     assert code == 0 and f"visit        {visit['id']}" in out and "patient 12" in out
     code, out, err = run(*s, "visit", "close", "--json")

@@ -24,7 +24,12 @@ async def main(path: str, shots: int) -> dict[str, Any]:
     failures: list[str] = []
     recorder.on_failure(lambda error: failures.append(str(error)))
     info: Any = SimpleNamespace(
-        serial_number="SN-CHILD", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0
+        serial_number="SN-CHILD",
+        model="MG-1",
+        firmware_version="1.0.0",
+        hardware_id="",
+        counter_epoch=0,
+        calibration_id=0,
     )
     status: Any = SimpleNamespace(shots_lifetime=0, active_alarms=())
     committed = 0

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import stat
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from firmware_protocol import make
 from mesogun.errors import RecordError
 from mesogun.record import TreatmentRecord, migrations
+from mesogun.record.calibrations import CalibrationBook
 from mesogun.record.schema import metadata
 from mesogun.record.visits import VisitBook
 
@@ -49,6 +51,18 @@ def read_out(record: TreatmentRecord) -> dict[str, Any]:
     )
 
 
+def as_read_then(read: dict[str, Any]) -> dict[str, Any]:
+    """What the code before issue 16 read: the same without the shots' ``calibration_id`` (added by revision 0007),
+    which every shot of the old file has as ``None`` (the CSV's last column, empty)."""
+    for per_session in read["per_session"].values():
+        for shot in per_session["shots"]:
+            assert shot.pop("calibration_id") is None
+        lines = per_session["export_csv"].split("\r\n")
+        assert lines[0].endswith(",calibration_id") and all(line.endswith(",") for line in lines[1:] if line)
+        per_session["export_csv"] = "\r\n".join(line.rsplit(",", 1)[0] if line else line for line in lines)
+    return read
+
+
 def legacy_record(tmp_path: Path) -> Path:
     """The record made before the change, as a file again."""
     db = tmp_path / "old.sqlite"
@@ -61,11 +75,15 @@ def legacy_record(tmp_path: Path) -> Path:
 def test_a_record_made_before_alembic_opens_with_nothing_lost(tmp_path: Path) -> None:
     """Sessions, shots (a partial one, a late one that split an unreceived range), unreceived ranges, an alarm, a
     note, an anomaly, a between-sessions entry with an alarm found at a connect, and a visit: all read exactly as
-    the sqlite3 code read them; the file is then at the newest revision and takes new shots."""
+    the sqlite3 code read them (their shots' device calibration unknown); the file is then at the newest revision
+    and takes new shots, each with the device calibration it was fired with, and calibration runs."""
     db = legacy_record(tmp_path)
     with TreatmentRecord(db, create=False) as record:
-        assert read_out(record) == json.loads(READ_THEN.read_text())
-        assert migrations.current(record._db) == migrations.head()
+        assert as_read_then(read_out(record)) == json.loads(READ_THEN.read_text())
+        with record.reading() as connection:  # a read transaction of its own: else the writes below join one
+            assert migrations.current(connection) == migrations.head()  # that is never committed
+        assert record.rows("SELECT count(*) FROM calibrations") == [(0,)]
+        assert {row[0] for row in record.rows("SELECT calibration FROM sessions")} == {None}
         session = record.start_session("SN1", hardware_id="ab12", counter_epoch=7)
         assert record.reconcile(session, 6_000_004, at_connect=True) == 1
         record.log_message(
@@ -73,9 +91,21 @@ def test_a_record_made_before_alembic_opens_with_nothing_lost(tmp_path: Path) ->
             "device",
             make("shot", seq=1, shot_index=6_000_005, fire_seq=1, dose_nl=10, depth_um=500, device_time_ms=1),
         )
-        assert [(s.shot_index, s.received) for s in record.shots(session)] == [(6_000_005, True)]
+        assert [(s.shot_index, s.received, s.calibration_id) for s in record.shots(session)] == [(6_000_005, True, 0)]
+        CalibrationBook(record).save(
+            "{}",
+            run_id="R1",
+            device_serial="SN1",
+            kind="depth",
+            outcome="passed",
+            technician="tom",
+            started_at=datetime(2026, 3, 1, tzinfo=UTC),
+            actor="tom",
+        )
     with TreatmentRecord(db, create=False) as again:  # opened again: nothing to migrate, nothing changed
         assert again.session(1).shots_recorded == 3 and again.unreceived_ranges(1)[:2] == [(3, 3), (5, 6)]
+        assert [s.calibration_id for s in again.shots(session)] == [0]
+        assert [run.run_id for run in CalibrationBook(again).history("SN1")] == ["R1"]
 
 
 def test_the_legacy_record_is_migrated_to_the_declared_schema(tmp_path: Path) -> None:

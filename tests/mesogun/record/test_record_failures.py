@@ -29,7 +29,7 @@ from mesogun.record.store import BUSY_TIMEOUT_S
 from mesogun.record.writer import RECORD_WRITE_TIMEOUT
 
 INFO: Any = SimpleNamespace(
-    serial_number="SN1", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0
+    serial_number="SN1", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0, calibration_id=0
 )
 STATUS: Any = SimpleNamespace(shots_lifetime=0, active_alarms=())
 CHILD = Path(__file__).with_name("record_child.py")

@@ -21,7 +21,7 @@ from sims.inprocess import start_inprocess
 from sims.spawn import spawn_simulator
 
 INFO: Any = SimpleNamespace(
-    serial_number="SN1", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0
+    serial_number="SN1", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0, calibration_id=0
 )
 
 

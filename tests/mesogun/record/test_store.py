@@ -311,8 +311,8 @@ def test_an_implausible_counter_jump_is_flagged_not_expanded(where: Path | str) 
         assert len(record.shots(session)) == 1
         assert json.loads(record.export(session, "json"))["anomalies"][0]["kind"] == "counter_jump"
         assert record.reconcile(session, 2_000_013) == 2  # later gaps are counted as usual
-    if isinstance(db, Path):
-        assert db.stat().st_size < 200_000
+    if isinstance(db, Path):  # an empty record's schema is about 0.2 MB; 2,000,000 placeholder rows would be ~100 MB
+        assert db.stat().st_size < 400_000
 
 
 def test_a_jump_up_to_the_plausible_limit_is_counted(where: Path | str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 
 import httpx
 
@@ -96,5 +97,26 @@ def test_a_browser_session_needs_its_csrf_token_and_a_same_site_origin(real, run
             assert replayed.status_code == 401  # a token is dead once its session is signed out
             in_url = await browser.get(f"/guns?token={token}")
             assert in_url.status_code == 401 and "URL" in in_url.json()["error"]["message"]
+
+    real(scenario)
+
+
+def test_a_trail_that_cannot_be_written_never_blocks_a_safe_command(real, running_service) -> None:
+    async def scenario() -> None:
+        async with running_service() as svc:
+            await svc.ready_to_treat()
+            await svc.ok("POST", svc.gun("/arm"))
+            with sqlite3.connect(svc.record.parent / "accounts.sqlite") as db:  # the disk refuses the trail now
+                db.execute(
+                    "CREATE TRIGGER audit_log_full BEFORE INSERT ON audit_log"
+                    " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+                )
+            db.close()
+            for path in ("/emergency-stop", "/stop", "/disarm"):
+                await svc.ok("POST", svc.gun(path))
+            status = await svc.ok("GET", svc.gun("/status"))
+            assert status["state"] != "armed", status
+            refused = await svc.client.post("/auth/login", json={"user": "alice", "pin": "2468"})
+            assert refused.status_code == 503  # a sign-in it cannot enter is refused
 
     real(scenario)

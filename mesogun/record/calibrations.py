@@ -1,0 +1,369 @@
+"""The device calibrations in the record (issue 16): every technician's calibration run, passed, failed or aborted,
+with the run as JSON and its certificate (PDF), each saved in one transaction with its audit log entry; a
+device's history, the calibration in force and whether it is due.
+
+The book takes plain values (text, datetimes, bytes), not the calibration procedure's dataclasses: the run's JSON
+(``CalibrationRun.to_json()``) is kept as given, and the columns beside it are what the history and the due
+date are read from. A run is never changed once saved (a new run is a new row). The audit entry holds the
+columns and the SHA-256 of the run's JSON and of the certificate, so ``mesogun record verify`` finds a row, a
+run or a certificate changed behind the program's back (:mod:`mesogun.record.audit_crosscheck`).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Select, insert, select
+
+from mesogun.clinic.actors import Actor
+from mesogun.clinic.errors import DuplicateEntry
+from mesogun.errors import ParameterError, RecordError
+from mesogun.record import schema as t
+from mesogun.record.audit import append_audit
+from mesogun.record.basics import now
+from mesogun.record.store import TreatmentRecord
+
+KINDS = ("volume", "depth", "rate")
+"""What a run calibrates (``CalibrationKind``'s values)."""
+OUTCOMES = ("passed", "failed", "aborted")
+"""How a run ended (``RunOutcome``'s values)."""
+PDF_MAGIC = b"%PDF-"
+"""How every PDF file begins."""
+
+
+class NoSuchCalibration(RecordError):
+    """No calibration run of that id in the record (or it has no certificate)."""
+
+    code = "MG606"
+    exit_code = 2
+
+    def __init__(self, message: str, *, field: str = "run_id", value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+class DueState(enum.Enum):
+    """Whether a device's calibration is in force, overdue, or was never done."""
+
+    IN_FORCE = "in_force"
+    OVERDUE = "overdue"
+    NEVER = "never_calibrated"
+
+
+@dataclass(frozen=True)
+class StoredCalibration:
+    """One calibration run as the record holds it (the certificate itself: :meth:`CalibrationBook.certificate`)."""
+
+    run_id: str
+    device_serial: str
+    kind: str
+    """``volume``, ``depth`` or ``rate``."""
+    syringe_brand: str
+    outcome: str
+    """``passed``, ``failed`` or ``aborted``."""
+    technician: str
+    started_at: str
+    """ISO 8601, UTC."""
+    finished_at: str | None
+    calibration_id: int | None
+    """The device's calibration id after the run (``None``: nothing was written)."""
+    certificate_id: str
+    due_at: str | None
+    """When the next calibration is due, ISO 8601 UTC (``None``: no due date)."""
+    has_certificate: bool
+    saved: str
+    run_json: str
+    """The whole run (``CalibrationRun.to_json()``)."""
+
+
+@dataclass(frozen=True)
+class CalibrationDue:
+    """Whether a device is due for calibration on a day: the run in force (the latest passed one) and its due
+    date."""
+
+    device_serial: str
+    state: DueState
+    due_at: str | None
+    run_id: str | None
+    calibration_id: int | None
+
+    @property
+    def overdue(self) -> bool:
+        """Overdue, or never calibrated: the service warns at session start."""
+        return self.state is not DueState.IN_FORCE
+
+    def warning(self) -> str | None:
+        """The warning a practitioner reads at session start (``None``: in force)."""
+        if self.state is DueState.NEVER:
+            return f"gun {self.device_serial} has never been calibrated: its doses and depths are uncorrected"
+        if self.state is DueState.OVERDUE:
+            return (
+                f"gun {self.device_serial}'s calibration was due on {str(self.due_at)[:10]} (run {self.run_id}, "
+                f"calibration id {self.calibration_id}): it is overdue"
+            )
+        return None
+
+
+def _stamp(value: datetime | None, field: str, *, required: bool = False) -> str | None:
+    """A datetime as the record's UTC ISO 8601 text (a naive one is taken as UTC); refused naming ``field``."""
+    if value is None:
+        if required:
+            raise ParameterError(f"{field} is required", field=field)
+        return None
+    if not isinstance(value, datetime):
+        raise ParameterError(f"{field} must be a datetime, not {type(value).__name__}", field=field, value=value)
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat(timespec="seconds")
+
+
+def _text(value: object, field: str, *, blank: bool = False, limit: int = 200) -> str:
+    """A text value, refused naming ``field`` if not text, blank (unless ``blank``) or over ``limit`` characters."""
+    plain = getattr(value, "value", value)  # an enum's value (CalibrationKind.VOLUME → "volume")
+    if not isinstance(plain, str):
+        raise ParameterError(f"{field} must be text, not {type(plain).__name__}", field=field, value=plain)
+    if not blank and not plain.strip():
+        raise ParameterError(f"{field} must not be blank", field=field, value=plain)
+    if len(plain) > limit:
+        raise ParameterError(f"{field} is {len(plain)} characters; at most {limit}", field=field, value=plain[:40])
+    return plain.strip()
+
+
+def _one_of(value: object, field: str, allowed: Sequence[str]) -> str:
+    plain = _text(value, field)
+    if plain not in allowed:
+        raise ParameterError(f"{field} {plain!r} is not one of: {', '.join(allowed)}", field=field, value=plain)
+    return plain
+
+
+def sha256(data: str | bytes | None) -> str | None:
+    """The SHA-256 (hex) of a run's JSON or certificate, as the audit log holds it (``None``: none)."""
+    if data is None:
+        return None
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+AUDITED_COLUMNS = (
+    "device_serial",
+    "calibration_id",
+    "kind",
+    "syringe_brand",
+    "outcome",
+    "technician",
+    "started_at",
+    "finished_at",
+    "certificate_id",
+    "due_at",
+)
+"""The columns of a run the audit entry holds as they are (the run's JSON and the certificate: by digest)."""
+
+
+class CalibrationBook:
+    """Saves and reads calibration runs in a :class:`TreatmentRecord`."""
+
+    def __init__(self, record: TreatmentRecord) -> None:
+        self.record = record
+
+    def save(
+        self,
+        run_json: str,
+        *,
+        run_id: str,
+        device_serial: str,
+        kind: str,
+        syringe_brand: str = "",
+        outcome: str,
+        technician: str,
+        started_at: datetime,
+        finished_at: datetime | None = None,
+        calibration_id: int | None = None,
+        certificate_id: str = "",
+        due_at: datetime | None = None,
+        certificate_pdf: bytes | None = None,
+        actor: Actor | str,
+        reason: str = "",
+    ) -> StoredCalibration:
+        """Save one run (passed, failed or aborted) with its audit entry, in one transaction. Bad input is a
+        :class:`ParameterError` naming the field (nothing saved); a ``run_id`` on record already is
+        :class:`DuplicateEntry` (field ``run_id``)."""
+        values: dict[str, Any] = {
+            "run_id": _text(run_id, "run_id", limit=128),
+            "device_serial": _text(device_serial, "device_serial", limit=128),
+            "kind": _one_of(kind, "kind", KINDS),
+            "syringe_brand": _text(syringe_brand, "syringe_brand", blank=True, limit=64),
+            "outcome": _one_of(outcome, "outcome", OUTCOMES),
+            "technician": _text(technician, "technician", limit=128),
+            "started_at": _stamp(started_at, "started_at", required=True),
+            "finished_at": _stamp(finished_at, "finished_at"),
+            "calibration_id": _calibration_id(calibration_id),
+            "certificate_id": _text(certificate_id, "certificate_id", blank=True, limit=64),
+            "due_at": _stamp(due_at, "due_at"),
+        }
+        _check_json(run_json)
+        if certificate_pdf is not None and (
+            not isinstance(certificate_pdf, bytes) or not certificate_pdf.startswith(PDF_MAGIC)
+        ):
+            raise ParameterError("certificate_pdf is not a PDF (it must begin with %PDF-)", field="certificate_pdf")
+        who = actor.name if isinstance(actor, Actor) else _text(actor, "actor", limit=128)
+        with self.record.transaction() as db:
+            c = t.calibrations.c
+            if db.execute(select(c.id).where(c.run_id == values["run_id"])).first() is not None:
+                raise DuplicateEntry(
+                    f"calibration run {values['run_id']} is on record already (a run is never changed: a new run "
+                    "needs a new id)",
+                    field="run_id",
+                    value=values["run_id"],
+                )
+            db.execute(
+                insert(t.calibrations).values(**values, run_json=run_json, certificate_pdf=certificate_pdf, saved=now())
+            )
+            append_audit(
+                db,
+                actor=who,
+                action="calibration.save",
+                entity="calibration",
+                entity_id=values["run_id"],
+                reason=reason,
+                new=audited(values, run_json, certificate_pdf),
+            )
+        return self.get(values["run_id"])
+
+    def audit_device_write(
+        self,
+        device_serial: str,
+        *,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any],
+        actor: Actor | str,
+        reason: str = "",
+    ) -> None:
+        """Enter a write of a device's calibration constants (old → new) in the audit log (the constants live in
+        the device's NVM, not in a table of the record)."""
+        who = actor.name if isinstance(actor, Actor) else _text(actor, "actor", limit=128)
+        serial = _text(device_serial, "device_serial", limit=128)
+        with self.record.transaction() as db:
+            append_audit(
+                db,
+                actor=who,
+                action="calibration.write_device",
+                entity="device_calibration",
+                entity_id=serial,
+                reason=reason,
+                old=old,
+                new=new,
+            )
+
+    def get(self, run_id: str) -> StoredCalibration:
+        """One run; :class:`NoSuchCalibration` (field ``run_id``) if none."""
+        with self.record.reading() as db:
+            row = db.execute(_runs().where(t.calibrations.c.run_id == run_id)).first()
+        if row is None:
+            raise NoSuchCalibration(f"no calibration run {run_id} in the treatment record", value=run_id)
+        return _stored(row)
+
+    def history(self, device_serial: str) -> list[StoredCalibration]:
+        """The device's runs, oldest first (failed and aborted ones too)."""
+        c = t.calibrations.c
+        with self.record.reading() as db:
+            rows = db.execute(_runs().where(c.device_serial == device_serial).order_by(c.started_at, c.id)).all()
+        return [_stored(row) for row in rows]
+
+    def latest_in_force(self, device_serial: str) -> StoredCalibration | None:
+        """The device's latest passed run (the calibration in force); ``None``: never calibrated here."""
+        c = t.calibrations.c
+        with self.record.reading() as db:
+            row = db.execute(
+                _runs()
+                .where(c.device_serial == device_serial, c.outcome == "passed")
+                .order_by(c.finished_at.desc(), c.started_at.desc(), c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else _stored(row)
+
+    def due(self, device_serial: str, today: date) -> CalibrationDue:
+        """Whether the device's calibration is in force on ``today``: overdue once its due date has passed (due
+        on a day: in force through that day), never calibrated without a passed run."""
+        found = self.latest_in_force(device_serial)
+        if found is None:
+            return CalibrationDue(device_serial, DueState.NEVER, None, None, None)
+        day = today.date() if isinstance(today, datetime) else today
+        late = found.due_at is not None and date.fromisoformat(found.due_at[:10]) < day
+        state = DueState.OVERDUE if late else DueState.IN_FORCE
+        return CalibrationDue(device_serial, state, found.due_at, found.run_id, found.calibration_id)
+
+    def certificate(self, run_id: str) -> bytes:
+        """The run's certificate (PDF bytes); :class:`NoSuchCalibration` if no such run, or it has none."""
+        c = t.calibrations.c
+        with self.record.reading() as db:
+            row = db.execute(select(c.certificate_pdf).where(c.run_id == run_id)).first()
+        if row is None:
+            raise NoSuchCalibration(f"no calibration run {run_id} in the treatment record", value=run_id)
+        if row[0] is None:
+            raise NoSuchCalibration(f"calibration run {run_id} has no certificate", value=run_id)
+        return bytes(row[0])
+
+
+def audited(values: Mapping[str, Any], run_json: str | None, certificate_pdf: bytes | None) -> dict[str, Any]:
+    """What a run's audit entry holds: its columns, and the digests of its JSON and certificate."""
+    return {
+        **{name: values[name] for name in AUDITED_COLUMNS},
+        "run_sha256": sha256(run_json),
+        "certificate_sha256": sha256(certificate_pdf),
+    }
+
+
+def _calibration_id(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ParameterError(
+            f"calibration_id {value!r} is not a device calibration id (0 to 2^32-1)",
+            field="calibration_id",
+            value=value,
+        )
+    return value
+
+
+def _check_json(run_json: str) -> None:
+    if not isinstance(run_json, str):
+        raise ParameterError(f"run_json must be JSON text, not {type(run_json).__name__}", field="run_json")
+    try:
+        parsed = json.loads(run_json)
+    except ValueError as exc:
+        raise ParameterError(f"run_json is not JSON: {exc}", field="run_json") from None
+    if not isinstance(parsed, dict):
+        raise ParameterError("run_json must be a JSON object (the run)", field="run_json")
+
+
+_COLUMNS = (
+    "run_id",
+    "device_serial",
+    "kind",
+    "syringe_brand",
+    "outcome",
+    "technician",
+    "started_at",
+    "finished_at",
+    "calibration_id",
+    "certificate_id",
+    "due_at",
+)
+
+
+def _runs() -> Select[Any]:
+    c = t.calibrations.c
+    return select(*(c[name] for name in _COLUMNS), c.certificate_pdf.is_not(None), c.saved, c.run_json)
+
+
+def _stored(row: Sequence[Any]) -> StoredCalibration:
+    values = dict(zip(_COLUMNS, row[: len(_COLUMNS)], strict=True))
+    if values["calibration_id"] is not None:
+        values["calibration_id"] = int(values["calibration_id"])
+    has_certificate, saved, run_json = row[len(_COLUMNS) :]
+    return StoredCalibration(**values, has_certificate=bool(has_certificate), saved=str(saved), run_json=str(run_json))
