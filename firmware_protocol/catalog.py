@@ -6,9 +6,9 @@ derived from the same declarations.
 
 Type id ranges (so new families never collide): ``0x01-0x3F`` host→device core commands,
 ``0x40-0x4F`` calibration, ``0x50-0x5F`` firmware update, ``0x60-0x6F`` logs, ``0x80-0xFF``
-device→host (the high bit set). A family's own replies take its range with the high bit set (logs:
-``0xE0-0xEF``), so the core's device→host ids (``0x80-0xBF``) stay free for core messages. The families
-and their ranges are :mod:`firmware_protocol.families`; each family has its own fingerprint
+device→host (the high bit set). A family's own replies take its range with the high bit set (calibration:
+``0xC0-0xCF``, logs: ``0xE0-0xEF``), so the core's device→host ids (``0x80-0xBF``) stay free for core messages.
+The families and their ranges are :mod:`firmware_protocol.families`; each family has its own fingerprint
 (:attr:`Catalog.family_fingerprints`), and :attr:`Catalog.fingerprint` (the one ``hello`` checks) is the core's.
 """
 
@@ -91,6 +91,11 @@ def _u16(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field
 
 def _u32(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field:
     return Field(name, cs.Int32ul, "u32", unit, doc, default=default)
+
+
+def _i16(name: str, unit: str = "", doc: str = "", default: Any = None) -> Field:
+    """A signed 16-bit field (two's complement, little-endian): a calibration's depth offset."""
+    return Field(name, cs.Int16sl, "i16", unit, doc, default=default)
 
 
 def _flag(name: str, doc: str, default: Any = None) -> Field:
@@ -200,13 +205,14 @@ _SHOT_LOG_ENTRY = (
     _flag("partial", "1: the stroke was aborted by an alarm after the plunger started moving (as in its shot event)"),
     _u32("delivered_nl", "nL", "estimated volume of the stroke: dose_nl for a whole stroke (as in its shot event)"),
     _u32("host_id", "", "the host id of the session open when it was fired (as in its shot event; 0: none)"),
+    _u32("calibration_id", "", "the device calibration it was fired with (as in its shot event; 0: factory)"),
 )
 SHOT_LOG_HEADER_SIZE = 9
 """Bytes of a ``shot_log`` payload before its entries: oldest_index, newest_index, the entry count."""
 SHOT_LOG_ENTRY_SIZE = sum(f.wire.sizeof() for f in _SHOT_LOG_ENTRY)
 """Bytes of one ``shot_log`` entry."""
-SHOT_LOG_PAGE_MAX = 38
-"""Most entries one ``get_shot_log`` may ask for (one ``shot_log`` page): 38 × 26 + 9 = 997 bytes, within
+SHOT_LOG_PAGE_MAX = 33
+"""Most entries one ``get_shot_log`` may ask for (one ``shot_log`` page): 33 × 30 + 9 = 999 bytes, within
 :data:`~firmware_protocol.framing.MAX_PAYLOAD`."""
 assert SHOT_LOG_HEADER_SIZE + SHOT_LOG_PAGE_MAX * SHOT_LOG_ENTRY_SIZE <= MAX_PAYLOAD
 
@@ -408,6 +414,15 @@ _MESSAGES: tuple[MessageSpec, ...] = (
                 ),
                 1,
             ),
+            _appended(
+                _u32(
+                    "calibration_id",
+                    "",
+                    "the id of the device calibration in force (write_calibration assigns it; 0: factory calibration, "
+                    "or a device older than this field)",
+                ),
+                0,
+            ),
         ),
         frozen_prefix=True,
     ),
@@ -493,6 +508,13 @@ _MESSAGES: tuple[MessageSpec, ...] = (
                 "of the stroke done for a partial one (read as dose_nl when partial is 0)",
                 default=0,
             ),
+            _u32(
+                "calibration_id",
+                "",
+                "the id of the device calibration the shot was fired with (0: factory calibration, or a device older "
+                "than this field)",
+                default=0,
+            ),
         ),
     ),
     MessageSpec(
@@ -518,6 +540,106 @@ _MESSAGES: tuple[MessageSpec, ...] = (
             _enum("source", ShotSource, "which switch: trigger or pedal (never remote)"),
             _flag("pressed", "1 pressed, 0 released"),
             _u32("device_time_ms", "ms", "device time of the change"),
+        ),
+    ),
+)
+
+
+_VOLUME_GAIN_ENTRY = (
+    _text("brand", "the syringe brand, as set_syringe_brand declares it (1–32 bytes, unique in the list)"),
+    _u32("gain_ppm", "ppm", "the device's volume gain for that brand: delivered / commanded, in millionths"),
+)
+_CALIBRATION_CONSTANTS = (
+    _record_list(
+        "volume_gains",
+        _VOLUME_GAIN_ENTRY,
+        "the volume gain per syringe brand (at most 16); a brand not listed, or none declared, has gain 1.0",
+    ),
+    _i16("depth_offset_um", "µm", "true depth = depth_gain × motor position + depth_offset_um"),
+    _u32("depth_gain_ppm", "ppm", "the depth gain, in millionths (1000000: 1.0)"),
+    _u32("rate_gain_ppm", "ppm", "true firing rate / set rate, in millionths (1000000: 1.0)"),
+    _u32("calibrated_at", "s", "when the calibration was made, Unix seconds UTC (0: none)"),
+    _u32("due_at", "s", "when the next calibration is due, Unix seconds UTC (0: none)"),
+    _text("technician", "who calibrated (at most 64 bytes)"),
+    _text("certificate_id", "the calibration certificate's id (at most 64 bytes)"),
+)
+
+_CALIBRATION_MESSAGES: tuple[MessageSpec, ...] = (  # the calibration family (0x40-0x4F, replies 0xC0-0xCF)
+    MessageSpec(
+        0x40,
+        "get_calibration",
+        Direction.HOST_TO_DEVICE,
+        "Reads the device calibration in force: its constants and metadata. Read-only: changes nothing on the "
+        "device and is allowed in every state.",
+        reply="calibration",
+    ),
+    MessageSpec(
+        0x41,
+        "write_calibration",
+        Direction.HOST_TO_DEVICE,
+        "Writes a new device calibration: every constant and the metadata; the device assigns its id (the next "
+        "of its monotonic counter) and keeps it in non-volatile memory before it answers, so it survives a "
+        "power loss or a brown-out, and uses it from the next shot and move on. Allowed in idle and ready "
+        "only (refused while armed, firing or priming). Refused (out_of_range) when a gain is outside "
+        "0.800000–1.200000, |depth_offset_um| is above 500 µm, a brand is empty, repeated, longer than 32 bytes "
+        "or more than 16 are listed, or a text is longer than 64 bytes.",
+        _CALIBRATION_CONSTANTS,
+        reply="calibration",
+    ),
+    MessageSpec(
+        0x42,
+        "set_syringe_brand",
+        Direction.HOST_TO_DEVICE,
+        "Declares the brand of the loaded syringe, which selects its volume gain. Kept in RAM until the next "
+        "load_syringe or power-on; an empty brand is an unknown one (gain 1.0). Allowed where load_syringe is; "
+        "refused (out_of_range) when longer than 32 bytes.",
+        (_text("brand", "the syringe brand (0–32 bytes; empty: unknown)"),),
+        reply="ack",
+    ),
+    MessageSpec(
+        0x43,
+        "hold_depth",
+        Direction.HOST_TO_DEVICE,
+        "A measurement move: drives the needle to depth_um (corrected by the calibration in force) and holds it "
+        "extended for a depth gauge, until release_depth, arm, set_parameters or another hold. Allowed in idle and "
+        "ready; depth_um within the hard limits, rounded to the depth step (the ack echoes the value applied).",
+        (_u16("depth_um", "µm", "the depth to hold the needle at"),),
+        reply="ack",
+        echoes=True,
+    ),
+    MessageSpec(
+        0x44,
+        "release_depth",
+        Direction.HOST_TO_DEVICE,
+        "Ends a hold_depth: the needle retracts and the depth stop returns to the set depth. Accepted in every "
+        "state (without a hold it changes nothing).",
+        reply="ack",
+    ),
+    MessageSpec(
+        0x45,
+        "deliver",
+        Direction.HOST_TO_DEVICE,
+        "A measurement move: fires count shots of dose_nl at rate_mhz into a vessel (armed → firing), at the set "
+        "depth, as a fire would: its shots are normal shot events (fire_seq: this command's seq) and stop ends "
+        "it. The set parameters do not change. Allowed where fire is; count 1–65535, dose and rate within the "
+        "hard limits, rounded to their steps (the ack echoes the values applied).",
+        (
+            _u16("count", "shots", "shots to fire, 1–65535"),
+            _u32("dose_nl", "nL", "drop volume of each shot"),
+            _u16("rate_mhz", "milli-shots/s", "firing rate"),
+        ),
+        reply="ack",
+        echoes=True,
+    ),
+    MessageSpec(
+        0xC0,
+        "calibration",
+        Direction.DEVICE_TO_HOST,
+        "Answers get_calibration and write_calibration: the device calibration in force (after a write: the one "
+        "just written, with the id the device gave it).",
+        (
+            _u32("calibration_id", "", "the calibration's id, assigned by the device, monotonic (0: factory)"),
+            *_CALIBRATION_CONSTANTS,
         ),
     ),
 )
@@ -620,4 +742,4 @@ class Catalog:
 
 
 #: The catalog this package speaks.
-CATALOG = Catalog(_MESSAGES + _LOG_MESSAGES)
+CATALOG = Catalog(_MESSAGES + _CALIBRATION_MESSAGES + _LOG_MESSAGES)

@@ -1,7 +1,7 @@
 """A ``struct`` fast path for payloads of fixed-size integers, derived from the construct declarations.
 
 Construct stays the single source of truth: a :class:`FastLayout` is derived from each field's construct
-subcon, and only for payloads made of ``Int8ul``/``Int16ul``/``Int32ul``/``Flag`` fields, optionally ending
+subcon, and only for payloads made of ``Int8ul``/``Int16ul``/``Int32ul``/``Int16sl``/``Flag`` fields, optionally ending
 with one u8-counted list of u8 (``status.active_alarms``). Text and u32 lists (``identity``, ``nak``) stay on
 construct. Measured need: construct's parse cost 135 µs for a ``status`` payload, the whole budget of a
 stream decoder competing with pymavlink (benchmarks/decode); a test keeps both paths byte-for-byte equal.
@@ -19,7 +19,13 @@ import construct as cs
 if TYPE_CHECKING:
     from firmware_protocol.catalog import Field
 
-_STRUCT_CODES: dict[int, str] = {id(cs.Int8ul): "B", id(cs.Int16ul): "H", id(cs.Int32ul): "I", id(cs.Flag): "?"}
+_STRUCT_CODES: dict[int, str] = {
+    id(cs.Int8ul): "B",
+    id(cs.Int16ul): "H",
+    id(cs.Int32ul): "I",
+    id(cs.Int16sl): "h",
+    id(cs.Flag): "?",
+}
 _BYTE_LIST = "u8 count + u8[]"
 
 

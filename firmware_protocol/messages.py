@@ -19,7 +19,10 @@ from firmware_protocol.enums import WireEnum
 from firmware_protocol.errors import BadPayload, InvalidField, UnknownMessageType
 from firmware_protocol.framing import Frame, encode_frame
 
-_INT_BOUNDS = {"u8": 0xFF, "u16": 0xFFFF, "u32": 0xFFFF_FFFF}
+_INT_RANGES = {"u8": (0, 0xFF), "u16": (0, 0xFFFF), "u32": (0, 0xFFFF_FFFF), "i16": (-0x8000, 0x7FFF)}
+"""Each integer wire type's values (``i16``: signed, two's complement)."""
+_INT_BOUNDS = {name: high for name, (_, high) in _INT_RANGES.items()}
+"""The largest value of each integer wire type (the quick check of :func:`make` takes ``0..bound`` as is)."""
 _HEADER_KEYS = ("type", "seq", "flags")
 
 
@@ -122,9 +125,11 @@ def _coerce_int(where: str, wire_type: str, value: Any, unit: str = "") -> int:
     unit_text = f" {unit}" if unit else ""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidField(f"{where}={value!r} must be an integer in{unit_text or ' wire units'} (no fractions)")
-    limit = _INT_BOUNDS[wire_type]
-    if not 0 <= value <= limit:
-        raise InvalidField(f"{where}={value}{unit_text} does not fit its wire type {wire_type} (0..{limit}{unit_text})")
+    low, limit = _INT_RANGES[wire_type]
+    if not low <= value <= limit:
+        raise InvalidField(
+            f"{where}={value}{unit_text} does not fit its wire type {wire_type} ({low}..{limit}{unit_text})"
+        )
     return value
 
 

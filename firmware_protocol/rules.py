@@ -8,6 +8,7 @@ not part of the wire layout (so not in the fingerprint):
 - :data:`REFERENCE_LIMITS` / :data:`REFERENCE_IDENTITY`: the reference device's identity and hard limits;
   :data:`REFERENCE_MODEL`: what identity does not carry (power-on values, motion speeds, thresholds);
   :func:`applied_value`: how a value inside the limits is rounded to the grid;
+- :data:`CALIBRATION_LIMITS`: the plausible bounds of a device calibration (``write_calibration``);
 - :data:`ALARM_PRIORITIES` and :data:`LATCHING_ALARMS`: how each alarm is raised.
 
 docs/protocol.md renders these (``python -m firmware_protocol spec``), the simulator decides its naks
@@ -148,9 +149,41 @@ REFERENCE_IDENTITY: Mapping[str, Any] = MappingProxyType(
             if name != CORE.name
         ],
         "remote_fire": True,
+        "calibration_id": 0,
     }
 )
 """The reference device's ``identity`` (JSON-ready: enums as names). Model, serial and versions are examples."""
+
+# ---------------------------------------------------------------------------------------------------
+# The device calibration's bounds.
+
+
+@dataclass(frozen=True)
+class CalibrationLimits:
+    """What a device accepts in ``write_calibration`` (and ``set_syringe_brand``): plausible bounds, so a wrong
+    correction is refused rather than written (docs/protocol.md, section 13). Gains in parts per million."""
+
+    gain_min_ppm: int = 800_000
+    """Smallest volume, depth or rate gain (0.80)."""
+    gain_max_ppm: int = 1_200_000
+    """Largest volume, depth or rate gain (1.20)."""
+    depth_offset_max_um: int = 500
+    """Largest depth offset either way (µm)."""
+    brands_max: int = 16
+    """Most syringe brands with a volume gain of their own."""
+    brand_max_bytes: int = 32
+    """Longest syringe brand (UTF-8 bytes)."""
+    text_max_bytes: int = 64
+    """Longest technician name or certificate id (UTF-8 bytes)."""
+    deliver_count_max: int = 0xFFFF
+    """Most shots one ``deliver`` fires."""
+
+
+CALIBRATION_LIMITS = CalibrationLimits()
+"""The reference device's calibration bounds."""
+
+GAIN_PPM = 1_000_000
+"""Parts per million of a gain of 1.0 (the wire form of every calibration gain)."""
 
 # ---------------------------------------------------------------------------------------------------
 # Alarms.
@@ -327,6 +360,41 @@ STATE_TABLE: Mapping[str, Mapping[DeviceState, Outcome]] = MappingProxyType(
         "get_shot_log": _rule(_ok(checks=(_N.OUT_OF_RANGE,))),
         # A read for a technician, allowed in every state (the gun in alarm is the one to diagnose); no checks.
         "get_diagnostics": _rule(_ok()),
+        # The calibration family. A read, allowed in every state.
+        "get_calibration": _rule(_ok()),
+        # A write only while nothing moves or can fire: refused armed, firing (wrong_state) and priming (busy).
+        "write_calibration": _rule(
+            _nak(_N.WRONG_STATE),
+            idle=_ok(checks=(_N.OUT_OF_RANGE,)),
+            ready=_ok(checks=(_N.OUT_OF_RANGE,)),
+            priming=_nak(_N.BUSY),
+            **_IN_ALARM,
+        ),
+        # Where load_syringe is (the brand belongs to the syringe loaded), without its change of state.
+        "set_syringe_brand": _rule(
+            _nak(_N.WRONG_STATE),
+            idle=_ok(checks=(_N.OUT_OF_RANGE,)),
+            ready=_ok(checks=(_N.OUT_OF_RANGE,)),
+            priming=_nak(_N.BUSY),
+            **_IN_ALARM,
+        ),
+        # A measurement move while disarmed (the needle held out for a gauge); arm and fire end it.
+        "hold_depth": _rule(
+            _nak(_N.WRONG_STATE),
+            idle=_ok(checks=(_N.OUT_OF_RANGE,)),
+            ready=_ok(checks=(_N.OUT_OF_RANGE,)),
+            priming=_nak(_N.BUSY),
+            **_IN_ALARM,
+        ),
+        # Retracting the needle is never refused (without a hold it changes nothing).
+        "release_depth": _rule(_ok()),
+        # A measurement move where fire is, with fire's checks and the range of its own dose, rate and count.
+        "deliver": _rule(
+            _nak(_N.WRONG_STATE),
+            armed=_ok(_S.FIRING, checks=(_N.REMOTE_FIRE_DISABLED, _N.OUT_OF_RANGE, _N.BUSY, _N.INSUFFICIENT_VOLUME)),
+            priming=_nak(_N.BUSY),
+            **_IN_ALARM,
+        ),
     }
 )
 """Command × device state → outcome: the device's state rules (docs/protocol.md, "State rules").
@@ -361,8 +429,10 @@ def expected_state(command: str) -> DeviceState | None:
 
 __all__ = [
     "ALARM_PRIORITIES",
+    "CALIBRATION_LIMITS",
     "COMMANDS",
     "FIELD_LIMITS",
+    "GAIN_PPM",
     "GATES",
     "LATCHING_ALARMS",
     "REFERENCE_IDENTITY",
@@ -371,6 +441,7 @@ __all__ = [
     "REFERENCE_STATUS_PERIOD_MS",
     "REFERENCE_WATCHDOG_MS",
     "STATE_TABLE",
+    "CalibrationLimits",
     "DeviceModel",
     "Gate",
     "GateKind",

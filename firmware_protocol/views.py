@@ -139,6 +139,68 @@ class GetDiagnostics(_Header):
     """``get_diagnostics``: asks for the device's diagnostics."""
 
 
+@dataclass(frozen=True, slots=True)
+class VolumeGain:
+    """One entry of a calibration's ``volume_gains`` (a record, not a message): a syringe brand and its gain."""
+
+    brand: str
+    gain_ppm: int
+    """Delivered / commanded for that brand, in millionths."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetCalibration(_Header):
+    """``get_calibration``: asks for the device calibration in force."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCalibration(_Header):
+    """``write_calibration``: a new device calibration (the device assigns its id).
+
+    Built from a message, :attr:`volume_gains` holds :class:`VolumeGain` views (the message holds plain dicts).
+    """
+
+    volume_gains: Sequence[VolumeGain]
+    depth_offset_um: int
+    depth_gain_ppm: int
+    rate_gain_ppm: int
+    calibrated_at: int
+    due_at: int
+    technician: str
+    certificate_id: str
+
+    def __post_init__(self) -> None:
+        _records_as_views(self, "volume_gains", VolumeGain)
+
+
+@dataclass(frozen=True, slots=True)
+class SetSyringeBrand(_Header):
+    """``set_syringe_brand``: the loaded syringe's brand (selects its volume gain)."""
+
+    brand: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldDepth(_Header):
+    """``hold_depth`` (and the depth an ``ack`` of it echoes): hold the needle at a depth for a gauge."""
+
+    depth_um: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseDepth(_Header):
+    """``release_depth``: end a hold_depth."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver(_Header):
+    """``deliver`` (and the values an ``ack`` of it echoes): fire count shots of a dose at a rate into a vessel."""
+
+    count: int
+    dose_nl: int
+    rate_mhz: int
+
+
 # ------------------------------------------------------------------ device → host
 
 
@@ -183,9 +245,10 @@ class Identity(_Header):
 
     remote_fire: bool
     burst_count_max: int
+    calibration_id: int
 
 
-EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire | SetBurstCount
+EchoView: TypeAlias = SetParameters | LoadSyringe | Prime | Fire | SetBurstCount | HoldDepth | Deliver
 """The views an ``ack`` may echo (the commands whose catalog entry has ``echoes=True``)."""
 
 
@@ -240,6 +303,7 @@ class Shot(_Header):
     host_id: int
     partial: bool
     delivered_nl: int
+    calibration_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +338,7 @@ class ShotLogEntry:
     partial: bool
     delivered_nl: int
     host_id: int
+    calibration_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +396,27 @@ class Diagnostics(_Header):
         _records_as_views(self, "alarms", AlarmLogEntry)
 
 
+@dataclass(frozen=True, slots=True)
+class Calibration(_Header):
+    """``calibration``: the device calibration in force.
+
+    Built from a message, :attr:`volume_gains` holds :class:`VolumeGain` views (the message holds plain dicts).
+    """
+
+    calibration_id: int
+    volume_gains: Sequence[VolumeGain]
+    depth_offset_um: int
+    depth_gain_ppm: int
+    rate_gain_ppm: int
+    calibrated_at: int
+    due_at: int
+    technician: str
+    certificate_id: str
+
+    def __post_init__(self) -> None:
+        _records_as_views(self, "volume_gains", VolumeGain)
+
+
 MessageView: TypeAlias = (
     Hello
     | Heartbeat
@@ -347,6 +433,12 @@ MessageView: TypeAlias = (
     | SetBurstCount
     | GetShotLog
     | GetDiagnostics
+    | GetCalibration
+    | WriteCalibration
+    | SetSyringeBrand
+    | HoldDepth
+    | ReleaseDepth
+    | Deliver
     | Identity
     | Ack
     | Nak
@@ -356,6 +448,7 @@ MessageView: TypeAlias = (
     | Trigger
     | ShotLog
     | Diagnostics
+    | Calibration
 )
 """Any message view."""
 
@@ -375,6 +468,12 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "set_burst_count": SetBurstCount,
     "get_shot_log": GetShotLog,
     "get_diagnostics": GetDiagnostics,
+    "get_calibration": GetCalibration,
+    "write_calibration": WriteCalibration,
+    "set_syringe_brand": SetSyringeBrand,
+    "hold_depth": HoldDepth,
+    "release_depth": ReleaseDepth,
+    "deliver": Deliver,
     "identity": Identity,
     "ack": Ack,
     "nak": Nak,
@@ -384,6 +483,7 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "trigger": Trigger,
     "shot_log": ShotLog,
     "diagnostics": Diagnostics,
+    "calibration": Calibration,
 }
 """Message name → its view class (one per catalog message)."""
 
@@ -423,11 +523,11 @@ def _builder(cls: type[MessageView]) -> _Builder:
 _BUILDERS: Mapping[str, tuple[type[MessageView], int, _Builder]] = {
     name: (cls, len(fields(cls)) - len(HEADER_FIELDS), _builder(cls))
     for name, cls in VIEWS.items()
-    if cls not in (Ack, ShotLog, Diagnostics, Identity)
+    if cls not in (Ack, ShotLog, Diagnostics, Identity, WriteCalibration, Calibration)
 }
 """Message name → (its view, its field count, its generated constructor), for every view but :class:`Ack`,
-:class:`ShotLog`, :class:`Diagnostics` and :class:`Identity` (whose records are converted by their
-``__post_init__``)."""
+:class:`ShotLog`, :class:`Diagnostics`, :class:`Identity`, :class:`WriteCalibration` and :class:`Calibration`
+(whose records are converted by their ``__post_init__``)."""
 
 
 def view(message: Message) -> MessageView:
@@ -486,32 +586,40 @@ __all__ = [
     "Alarm",
     "AlarmLogEntry",
     "Arm",
+    "Calibration",
     "ClearAlarm",
+    "Deliver",
     "Diagnostics",
     "Disarm",
     "EchoView",
     "EmergencyStop",
     "FamilyFingerprint",
     "Fire",
+    "GetCalibration",
     "GetDiagnostics",
     "GetShotLog",
     "GetStatus",
     "Heartbeat",
     "Hello",
+    "HoldDepth",
     "Identity",
     "LoadSyringe",
     "MessageTypeRef",
     "MessageView",
     "Nak",
     "Prime",
+    "ReleaseDepth",
     "SetBurstCount",
     "SetParameters",
+    "SetSyringeBrand",
     "Shot",
     "ShotLog",
     "ShotLogEntry",
     "Status",
     "Stop",
     "Trigger",
+    "VolumeGain",
+    "WriteCalibration",
     "echoed",
     "view",
     "view_as",

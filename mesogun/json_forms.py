@@ -70,6 +70,7 @@ def info_fields(info: GunInfo) -> dict[str, Any]:
         "status_period_ms": info.status_period_ms,
         "remote_fire": info.remote_fire,
         "burst_count_max": info.burst_count_max,
+        "calibration_id": info.calibration_id,
     }
 
 
@@ -82,7 +83,7 @@ def status_fields(status: Status) -> dict[str, Any]:
 
 def shot_fields(shot: ShotRecord) -> dict[str, Any]:
     """One shot in user units (index, depth_mm, dose_ml, device_time, fire_seq, recovered, source: trigger, pedal
-    or remote, partial, delivered_ml, host_id)."""
+    or remote, partial, delivered_ml, host_id, calibration_id)."""
     return {**dataclasses.asdict(shot), "source": shot.source.json_name}
 
 
@@ -201,6 +202,7 @@ def info_from(fields: Mapping[str, Any]) -> GunInfo:
         status_period_ms=fields["status_period_ms"],
         remote_fire=fields["remote_fire"],
         burst_count_max=fields["burst_count_max"],
+        calibration_id=int(fields.get("calibration_id", 0)),  # a service older than calibration ids: factory
     )
 
 

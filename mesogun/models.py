@@ -99,6 +99,7 @@ class GunInfo:
             families=tuple((f.family, f.fingerprint) for f in v.families),
             remote_fire=bool(v.remote_fire),
             burst_count_max=v.burst_count_max,
+            calibration_id=v.calibration_id,
         )
 
 
@@ -262,6 +263,7 @@ class ShotRecord:
             partial=v.partial,
             delivered_ml=_delivered_ml(v.partial, v.delivered_nl, v.dose_nl),
             host_id=v.host_id,
+            calibration_id=v.calibration_id,
         )
 
 

@@ -53,6 +53,8 @@ def _add_sim_options(command: Any) -> Any:
             option = click.option(spec.cli_name, spec.name, is_flag=True, default=None, help=_help(spec))
         elif spec.kind == "fault":
             option = click.option(spec.cli_name, spec.name, multiple=True, metavar="NAME:KEY=VALUE", help=_help(spec))
+        elif spec.kind == "brand_gain":
+            option = click.option(spec.cli_name, spec.name, multiple=True, metavar="BRAND=GAIN", help=_help(spec))
         else:
             option = click.option(spec.cli_name, spec.name, default=None, metavar=spec.kind.upper(), help=_help(spec))
         command = option(command)

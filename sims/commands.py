@@ -18,6 +18,7 @@ from typing import Any
 from firmware_protocol import AlarmCode, DeviceState, Message, Mode, NakCode
 from firmware_protocol.rules import accepting_states, applied_value
 from sims.alarms import Alarms
+from sims.calibration import believed_needle_depth_um, move_needle_stop, release
 from sims.core import DeviceCore
 from sims.dispatch import CommandHandler, Refusals, Reply
 from sims.firing import Firing
@@ -67,6 +68,14 @@ class Commands:
 
     # ------------------------------------------------------------------ registry
 
+    def fire_checks(self) -> dict[NakCode, Callable[[Message], str | None]]:
+        """The conditions ``fire`` is checked against, by nak code (``deliver`` shares them)."""
+        return {
+            _N.REMOTE_FIRE_DISABLED: self._check_remote_fire,
+            _N.BUSY: self._check_motor,
+            _N.INSUFFICIENT_VOLUME: self._check_one_dose,
+        }
+
     def registry(self) -> dict[str, CommandHandler]:
         """Message name → handler: the commands this device implements."""
         insufficient_for_a_dose = self._check_one_dose
@@ -88,14 +97,7 @@ class Commands:
             ),
             "arm": CommandHandler(self._arm, {_N.INSUFFICIENT_VOLUME: insufficient_for_a_dose}),
             "disarm": CommandHandler(self._disarm),
-            "fire": CommandHandler(
-                self._fire,
-                {
-                    _N.REMOTE_FIRE_DISABLED: self._check_remote_fire,
-                    _N.BUSY: self._check_motor,
-                    _N.INSUFFICIENT_VOLUME: insufficient_for_a_dose,
-                },
-            ),
+            "fire": CommandHandler(self._fire, self.fire_checks()),
             "set_burst_count": CommandHandler(
                 self._set_burst_count, {_N.OUT_OF_RANGE: _detail_of(self._applied_burst_count)}
             ),
@@ -144,7 +146,8 @@ class Commands:
 
     def _check_remote_fire(self, message: Message) -> str | None:
         if not self._core.config.remote_fire:
-            return "fire refused: this device fires from its trigger and pedal only (remote fire disabled)"
+            command = message.name
+            return f"{command} refused: this device fires from its trigger and pedal only (remote fire disabled)"
         return None
 
     def _applied_burst_count(self, message: Message) -> int:
@@ -214,7 +217,7 @@ class Commands:
             "dose_nl": ram.dose_nl,
             "rate_mhz": ram.rate_mhz,
             "mode": ram.mode,
-            "needle_depth_um": round(ram.motor.position(core.now())),
+            "needle_depth_um": believed_needle_depth_um(core),
             "syringe_capacity_nl": ram.syringe_capacity_nl,
             "reservoir_nl": ram.reservoir_nl,
             "primed": ram.primed,
@@ -237,8 +240,8 @@ class Commands:
         depth, dose, rate, mode = self._applied_parameters(message)
         core, ram = self._core, self._core.ram
         ram.depth_um, ram.dose_nl, ram.rate_mhz, ram.mode = depth, dose, rate, mode
-        if ram.motor.target_um != depth:
-            ram.motor.move_to(depth, core.now())
+        ram.held_depth_um = None  # a new depth ends a hold_depth
+        move_needle_stop(core)  # to where the device's calibration puts the set depth
         return "ack", {"command": "set_parameters", "depth_um": depth, "dose_nl": dose, "rate_mhz": rate, "mode": mode}
 
     def _set_burst_count(self, message: Message) -> Reply:
@@ -249,6 +252,7 @@ class Commands:
         capacity, fill = self._checked_syringe(message)
         ram = self._core.ram
         ram.syringe_capacity_nl, ram.reservoir_nl, ram.primed = capacity, fill, False
+        ram.syringe_brand = ""  # a new syringe: its brand is declared anew (set_syringe_brand)
         self._core.syringe.load(fill)
         self._alarms.clear_alarm(AlarmCode.RESERVOIR_LOW)
         self._core.machine.send(Event.LOAD)
@@ -260,6 +264,7 @@ class Commands:
         return "ack", {"command": "prime", "volume_nl": volume}
 
     def _arm(self, message: Message) -> Reply:
+        release(self._core)  # arming ends a hold_depth
         self._core.machine.send(Event.ARM)
         return "ack", {"command": "arm"}
 

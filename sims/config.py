@@ -1,4 +1,4 @@
-"""The simulated gun's configuration: hard limits, timing, physics and calibration.
+"""The simulated gun's configuration: hard limits, timing, physics and its hidden physical truth.
 
 Plain frozen dataclasses; every number is in the unit its name says. Defaults are the reference device;
 its hard limits, periods, power-on values and motion speeds come from :mod:`firmware_protocol.rules`
@@ -15,7 +15,7 @@ from firmware_protocol import CATALOG, FINGERPRINT, PROTOCOL_VERSION, Mode
 from firmware_protocol.families import CORE
 from firmware_protocol.rules import REFERENCE_MODEL, REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS, Limits
 
-__all__ = ["SIM_FIRMWARE_VERSION", "Calibration", "DeviceConfig", "Limits", "Physics"]
+__all__ = ["SIM_FIRMWARE_VERSION", "DeviceConfig", "HiddenTruth", "Limits", "Physics"]
 
 SIM_FIRMWARE_VERSION = "0.1.0"
 """Firmware version the simulated device reports in ``identity``."""
@@ -49,18 +49,37 @@ class Physics:
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """The hidden per-device error a calibration must find (factory values, kept in NVM)."""
+class HiddenTruth:
+    """The simulated hardware's hidden error: what a calibration must find (the hardware, not NVM).
+
+    The device cannot see it; it applies its own calibration (NVM, :class:`sims.nvm.StoredCalibration`, factory:
+    the identity), so an uncalibrated gun delivers +3 % and reaches 80 µm deeper than set.
+    """
 
     volume_gain: float = 1.03
-    """Delivered volume = set dose × gain (+3 %)."""
-    depth_offset_um: int = 80
-    """Reached depth = set depth + offset (+0.08 mm)."""
+    """True volume / volume pushed, for a brand without an override (and an undeclared brand)."""
+    volume_gain_by_brand: Mapping[str, float] = field(default_factory=dict)
+    """Per syringe brand (as ``set_syringe_brand`` declares it), overriding :attr:`volume_gain`."""
+    depth_offset_um: float = 80.0
+    """True depth = :attr:`depth_gain` × motor position + this (µm)."""
+    depth_gain: float = 1.0
+    """True depth per µm of motor position."""
+    rate_gain: float = 1.0
+    """True firing rate / the rate the device's timer runs at; the device's clock (``device_time_ms``) runs at the
+    same wrong speed, so its own timestamps cannot show it (only a host clock can)."""
+
+    def volume_gain_for(self, brand: str) -> float:
+        """The true volume gain of a syringe of ``brand`` ("": undeclared, the default gain)."""
+        return self.volume_gain_by_brand.get(brand, self.volume_gain)
+
+    def depth_um(self, motor_um: float) -> float:
+        """Where the needle tip truly is for a motor position (µm)."""
+        return self.depth_gain * motor_um + self.depth_offset_um
 
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    """Everything that makes one simulated gun: identity, limits, timing, physics, calibration."""
+    """Everything that makes one simulated gun: identity, limits, timing, physics, its hidden truth."""
 
     serial_number: str | None = None
     """Serial number of a new NVM; ``None``: derived from the board's random hardware id (distinct per simulator)."""
@@ -77,7 +96,8 @@ class DeviceConfig:
     status_period_ms: int = REFERENCE_STATUS_PERIOD_MS
     """Period of unsolicited status messages; 0 turns them off."""
     physics: Physics = field(default_factory=Physics)
-    calibration: Calibration = field(default_factory=Calibration)
+    hidden_truth: HiddenTruth = field(default_factory=HiddenTruth)
+    """The hardware's hidden error (the device's own calibration is in NVM)."""
     replay_window: int = 128
     """How many recent sequence numbers the exactly-once reply cache remembers."""
     initial_lifetime: int = 0

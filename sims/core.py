@@ -66,11 +66,13 @@ class ShotRecord:
     shot_index: int
     fire_seq: int
     set_depth_um: int
+    """The depth the device reported (its estimate, after its calibration: the set depth once arrived)."""
     set_dose_nl: int
+    """The dose the device reported (its estimate: the dose it was asked for)."""
     depth_um: int
-    """Depth really reached: set depth + hidden offset."""
+    """Depth really reached: hidden depth gain × motor position + hidden offset."""
     dose_nl: int
-    """Volume really delivered: set dose × hidden gain."""
+    """Volume really delivered: the volume pushed (dose / the device's gain) × the hidden gain of the brand."""
     device_time_ms: int
 
 
@@ -159,14 +161,20 @@ class Ram:
     """The last hello's version or core fingerprint differs: all but hello, stop and emergency_stop is refused."""
     host_id: int = 0
     """The host id of the session open now (its hello's ``host_id``; 0: none), stamped on every shot fired."""
+    syringe_brand: str = ""
+    """The loaded syringe's brand (``set_syringe_brand``; "": unknown): selects the volume gain."""
+    held_depth_um: int | None = None
+    """The depth a ``hold_depth`` holds the needle at (``None``: no hold; the stop is at the set depth)."""
     link: LinkCounters = field(default_factory=LinkCounters)
     plunger: PlungerStats = field(default_factory=PlungerStats)
 
     @classmethod
-    def at_boot(cls, config: DeviceConfig, now: float) -> Ram:
-        """The RAM right after a power-on at loop time ``now``."""
+    def at_boot(cls, config: DeviceConfig, now: float, motor_um: float | None = None) -> Ram:
+        """The RAM right after a power-on at loop time ``now``, the depth motor at ``motor_um`` (default: the
+        power-on depth; the device puts it where its calibration says the power-on depth is)."""
         depth = config.boot_depth_um
-        motor = DepthMotor(config.physics.motor_speed_um_s, depth, depth, now)
+        position = float(depth) if motor_um is None else motor_um
+        motor = DepthMotor(config.physics.motor_speed_um_s, position, position, now)
         return cls(
             now, depth, config.boot_dose_nl, config.boot_rate_mhz, config.boot_mode, motor, config.boot_burst_count
         )
@@ -278,8 +286,10 @@ class DeviceCore:
         return self.loop.time() if self.loop is not None else 0.0
 
     def device_time_ms(self) -> int:
-        """Milliseconds since the last power-on (u32)."""
-        return round((self.now() - self.ram.boot_time) * 1000) & 0xFFFF_FFFF
+        """Milliseconds since the last power-on (u32), by the device's own clock: it runs at the hidden rate gain
+        (so its timestamps agree with its wrong firing rate; only a host clock can tell)."""
+        elapsed = (self.now() - self.ram.boot_time) * self.config.hidden_truth.rate_gain
+        return round(elapsed * 1000) & 0xFFFF_FFFF
 
     def write(self, data: bytes) -> None:
         """Bytes to the host, if one is attached."""

@@ -27,6 +27,7 @@ from firmware_protocol import CATALOG, AlarmCode, Catalog, DeviceState, Mode, Sh
 from firmware_protocol.families import BY_NAME
 from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.alarms import Alarms
+from sims.calibration import CalibrationHandlers, believed_needle_depth_um, true_needle_depth_um
 from sims.commands import Commands
 from sims.config import DeviceConfig
 from sims.core import CommandRecord, DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark, WatchdogTrip
@@ -80,7 +81,13 @@ class SimulatedGun:
         self._commands = Commands(core, self._firing, self._alarms, lambda: self.identity)
         self._decoder = StreamDecoder()
         diagnostics = DiagnosticsReader(core, lambda: self._decoder.stats, lambda: self._firing.in_stroke)
-        handlers = {**self._commands.registry(), **ShotLogReader(core).registry(), **diagnostics.registry()}
+        calibration = CalibrationHandlers(core, self._firing, self._commands.fire_checks())
+        handlers = {
+            **self._commands.registry(),
+            **calibration.registry(),
+            **ShotLogReader(core).registry(),
+            **diagnostics.registry(),
+        }
         self._dispatcher = Dispatcher(core, handlers, self._commands.refusals(), catalog)
 
     # ------------------------------------------------------------------ what tests read
@@ -126,6 +133,7 @@ class SimulatedGun:
                 for name, value in cfg.family_fingerprints.items()
             ],
             "remote_fire": cfg.remote_fire,
+            "calibration_id": self.nvm.data.calibration.calibration_id,
         }
 
     def add_outflow_listener(self, listener: Callable[[int], None]) -> Callable[[], None]:
@@ -206,8 +214,18 @@ class SimulatedGun:
 
     @property
     def needle_depth_um(self) -> int:
-        """Where the depth stop is now (µm, as the device believes: without the hidden offset)."""
-        return round(self._ram.motor.position(self._core.now()))
+        """Where the depth stop is now (µm, as the device believes: after its calibration, without the hidden
+        error)."""
+        return believed_needle_depth_um(self._core)
+
+    def true_needle_depth_um(self) -> float:
+        """Where the needle tip truly is now (µm): the hidden truth a depth gauge reads, never reported."""
+        return true_needle_depth_um(self._core)
+
+    @property
+    def syringe_brand(self) -> str:
+        """The loaded syringe's declared brand ("": unknown)."""
+        return self._ram.syringe_brand
 
     @property
     def motor_moving(self) -> bool:
@@ -234,7 +252,7 @@ class SimulatedGun:
             dose_nl=ram.dose_nl,
             rate_mhz=ram.rate_mhz,
             mode=ram.mode,
-            needle_depth_um=round(ram.motor.position(now)),
+            needle_depth_um=believed_needle_depth_um(core),
             motor_target_um=round(ram.motor.target_um),
             motor_moving=ram.motor.moving(now),
             syringe_capacity_nl=ram.syringe_capacity_nl,
@@ -262,6 +280,11 @@ class SimulatedGun:
             frames_in=counters.frames_in,
             duplicates=counters.duplicates,
             boots=counters.boots,
+            calibration=self.nvm.data.calibration,
+            next_calibration_id=self.nvm.data.next_calibration_id,
+            syringe_brand=ram.syringe_brand,
+            held_depth_um=ram.held_depth_um,
+            true_needle_depth_um=true_needle_depth_um(core),
         )
 
     # ------------------------------------------------------------------ lifecycle and I/O
@@ -354,7 +377,8 @@ class SimulatedGun:
     def _boot(self) -> None:
         core = self._core
         now = core.now()
-        core.ram = Ram.at_boot(self.config, now)
+        motor_um = self.nvm.data.calibration.motor_um(self.config.boot_depth_um)  # the power-on depth, corrected
+        core.ram = Ram.at_boot(self.config, now, motor_um)
         self._dispatcher.reset()
         self._firing.reset()
         self._trigger.reset()

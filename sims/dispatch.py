@@ -38,7 +38,7 @@ Reply = tuple[str, dict[str, Any]]
 Check = Callable[[Message], str | None]
 """A condition an accepted command is checked against: a nak detail when it refuses, else ``None``."""
 
-_NOT_CACHED = frozenset({"hello", "heartbeat", "get_status", "get_shot_log", "get_diagnostics"})
+_NOT_CACHED = frozenset({"hello", "heartbeat", "get_status", "get_shot_log", "get_diagnostics", "get_calibration"})
 """Commands whose replies are not kept in the replay cache: they change nothing, so a repeat is answered anew."""
 UNLOGGED_COMMANDS = _NOT_CACHED
 """Commands left out of the device's execution log (``DeviceSnapshot.executions``): they change nothing."""

@@ -5,6 +5,11 @@ ends in a shot: the lifetime counter is persisted before the ``shot`` event is s
 alarm (or an emergency stop) after the plunger started moving is a *partial* shot: liquid went in, so it takes
 the next index and is reported with the device's estimate of what left (the dose × the fraction of the
 stroke time done).
+
+The device applies its calibration (NVM) and the hardware its hidden truth (configuration): the plunger pushes
+dose / the device's gain for the declared brand and truly delivers that × the brand's hidden gain; the shot
+period is the set period × the device's rate gain by its own clock, which runs at the hidden rate gain. Reported
+values stay in set units (the device's estimate); the ground-truth shot record keeps the true volume and depth.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ class Firing:
     def reset(self) -> None:
         """No burst in progress (power-on)."""
         self.fire_seq = 0
+        self.dose_nl = 0
+        """The dose of the burst in progress (the set dose; a ``deliver``'s own)."""
+        self.rate_mhz = 0
+        """The rate of the burst in progress (the set rate; a ``deliver``'s own)."""
         self.source = ShotSource.REMOTE
         self.host_id = 0
         self.shots_remaining = 0
@@ -48,13 +57,25 @@ class Firing:
         """Whether a stroke timer is pending."""
         return self._core.started and self._core.timers.active(_STROKE)
 
-    def begin(self, count: int, fire_seq: int, source: ShotSource = ShotSource.REMOTE) -> int:
+    def begin(
+        self,
+        count: int,
+        fire_seq: int,
+        source: ShotSource = ShotSource.REMOTE,
+        *,
+        dose_nl: int | None = None,
+        rate_mhz: int | None = None,
+    ) -> int:
         """Start a burst of ``count`` shots (0: until stop; single mode: one) fired by ``source`` (a trigger or
-        pedal burst has ``fire_seq`` 0); returns the count applied."""
+        pedal burst has ``fire_seq`` 0); returns the count applied. A measurement move (``deliver``) gives its own
+        ``dose_nl`` and ``rate_mhz``: exactly ``count`` shots, whatever the mode, the set parameters unchanged."""
         core = self._core
-        count = 1 if core.ram.mode is Mode.SINGLE else count
+        measuring = dose_nl is not None
+        count = 1 if core.ram.mode is Mode.SINGLE and not measuring else count
         now = core.now()
         self.fire_seq = fire_seq
+        self.dose_nl = core.ram.dose_nl if dose_nl is None else dose_nl
+        self.rate_mhz = core.ram.rate_mhz if rate_mhz is None else rate_mhz
         self.source = source
         self.host_id = core.ram.host_id  # a remote burst stays its sender's, whoever says hello meanwhile
         self.shots_remaining = count
@@ -88,10 +109,23 @@ class Firing:
             return
         ram = core.ram
         ram.reservoir_nl = max(ram.reservoir_nl - volume_nl, 0)  # the device's estimate: what it commanded
-        core.syringe.push(volume_nl, core.nvm.data.volume_gain)  # the truth: what really left the syringe
+        core.syringe.push(volume_nl, self._volume_ratio())  # the truth: what really left the syringe
         ram.primed = True
         core.machine.send(Event.PRIMED)
         self._check_reservoir_low()
+
+    def _volume_ratio(self) -> float:
+        """True volume / the device's estimate for the declared brand: hidden gain / the device's gain (1.0 once
+        calibrated right)."""
+        core, brand = self._core, self._core.ram.syringe_brand
+        return core.config.hidden_truth.volume_gain_for(brand) / core.nvm.data.calibration.volume_gain(brand)
+
+    def _period_s(self) -> float:
+        """Loop seconds between shots: the set period × the device's rate gain on its own clock, which runs at the
+        hidden rate gain (so the true rate is the set rate once calibrated right)."""
+        core = self._core
+        device_period_s = _MILLI / self.rate_mhz * core.nvm.data.calibration.rate_gain
+        return device_period_s / core.config.hidden_truth.rate_gain
 
     def _check_reservoir_low(self) -> None:
         """Raise ``reservoir_low`` when fewer than ``low_reservoir_doses`` doses at the set dose are left.
@@ -129,14 +163,14 @@ class Firing:
             self._alarms.apply(due.name)  # before the plunger moves: no shot
             return
         ram = core.ram
-        if ram.reservoir_nl < ram.dose_nl or not core.syringe.holds(ram.dose_nl, core.nvm.data.volume_gain):
+        if ram.reservoir_nl < self.dose_nl or not core.syringe.holds(self.dose_nl, self._volume_ratio()):
             # by its own estimate, or the plunger bottomed out (the truth ran out first): the device knows it now
             ram.reservoir_nl = 0
             self._alarms.raise_alarm(AlarmCode.RESERVOIR_EMPTY)
             return
         self.in_stroke = True
         self._stroke_began = core.now()
-        self._stroke_s = core.config.physics.plunger_s(ram.dose_nl, core.config.limits.dose_max_nl)
+        self._stroke_s = core.config.physics.plunger_s(self.dose_nl, core.config.limits.dose_max_nl)
         core.timers.at(_STROKE, core.now() + self._stroke_s, self._stroke_end)
         if due is not None:  # a mid-stroke fault: it hits halfway through this stroke
             name = due.name
@@ -146,7 +180,7 @@ class Firing:
         core, ram = self._core, self._core.ram
         self.in_stroke = False
         ram.plunger.record(round((core.now() - self._stroke_began) * 1_000_000))  # as the device times its strokes
-        self._report_shot(ram.dose_nl, partial=False)
+        self._report_shot(self.dose_nl, partial=False)
         self._check_reservoir_low()
         if not self.unbounded:
             self.shots_remaining -= 1
@@ -154,7 +188,7 @@ class Firing:
             self._end()
             core.machine.send(Event.BURST_END)
             return
-        self._next_stroke_at += _MILLI / ram.rate_mhz
+        self._next_stroke_at += self._period_s()
         core.timers.at(_STROKE, max(self._next_stroke_at, core.now()), self._stroke_start)
 
     def _abort_stroke(self) -> None:
@@ -170,37 +204,41 @@ class Firing:
         if elapsed <= 0 or self._stroke_s <= 0:
             return  # the plunger never moved: nothing left the syringe, no shot
         fraction = min(elapsed / self._stroke_s, 1.0)
-        dose = core.ram.dose_nl
+        dose = self.dose_nl
         self._report_shot(min(int(dose * fraction), dose), partial=True)
 
     def _report_shot(self, delivered_nl: int, *, partial: bool) -> None:
         """Count, persist, log and send one shot whose plunger pushed ``delivered_nl`` (the device's estimate)."""
         core, ram = self._core, self._core.ram
-        offset = core.nvm.data.depth_offset_um
-        volume = core.syringe.push(delivered_nl, core.nvm.data.volume_gain)  # the truth, for the shot record only
+        calibration = core.nvm.data.calibration
+        volume = core.syringe.push(delivered_nl, self._volume_ratio())  # the truth, for the shot record only
         ram.reservoir_nl = max(ram.reservoir_nl - delivered_nl, 0)  # the device's estimate: what it commanded
         ram.shots_session += 1
         lifetime = (core.nvm.data.shots_lifetime + 1) & 0xFFFF_FFFF  # a u32: after 2**32 - 1 comes 0
         core.nvm.update(shots_lifetime=lifetime)  # persisted before the shot is reported
         self._alarms.shot_delivered()
-        depth = round(ram.motor.position(core.now()))
+        motor_um = ram.motor.position(core.now())
+        depth = round(calibration.believed_depth_um(motor_um))  # in set units: the device's estimate
+        true_depth = round(core.config.hidden_truth.depth_um(motor_um))
         time_ms = core.device_time_ms()
-        core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, ram.dose_nl, depth + offset, volume, time_ms))
+        dose = self.dose_nl
+        core.shot_log.append(ShotRecord(lifetime, self.fire_seq, depth, dose, true_depth, volume, time_ms))
         host_id = self.host_id if self.source is ShotSource.REMOTE else ram.host_id  # a switch: the session now
-        core.nvm.shot_log.append(
-            LoggedShot(
-                lifetime, self.fire_seq, depth, ram.dose_nl, time_ms, self.source, partial, delivered_nl, host_id
-            )
+        calibration_id = calibration.calibration_id
+        logged = LoggedShot(
+            lifetime, self.fire_seq, depth, dose, time_ms, self.source, partial, delivered_nl, host_id, calibration_id
         )
+        core.nvm.shot_log.append(logged)
         core.emit(
             "shot",
             shot_index=lifetime,
             fire_seq=self.fire_seq,
             depth_um=depth,
-            dose_nl=ram.dose_nl,
+            dose_nl=dose,
             device_time_ms=time_ms,
             source=self.source,
             host_id=host_id,
             partial=partial,
             delivered_nl=delivered_nl,
+            calibration_id=calibration_id,
         )

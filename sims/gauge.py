@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl
 
 from sims.balance import decimals_of
@@ -25,7 +25,7 @@ from sims.instruments import LineConnection
 from sims.options import OptionSpec, convert
 
 if TYPE_CHECKING:
-    from sims.device import SimulatedGun
+    pass
 
 
 class DepthSource(Protocol):
@@ -154,7 +154,7 @@ class InProcessGauge:
         self.gauge.detach()
 
 
-def start_inprocess_gauge(query: str = "", *, source: DepthSource | SimulatedGun | None = None) -> InProcessGauge:
+def start_inprocess_gauge(query: str = "", *, source: DepthSource | None = None) -> InProcessGauge:
     """A simulated gauge from a ``sim-gauge://`` query, on ``source`` if given, else on the live in-process gun the
     query's ``gun=SERIAL`` names. :class:`SimConfigError` for bad options or a gun that does not run here."""
     from sims.registry import find_gun, live_serials
@@ -173,6 +173,5 @@ def start_inprocess_gauge(query: str = "", *, source: DepthSource | SimulatedGun
                 f"a running gun's serial number ({running})",
                 reason="names no simulated gun running in this process",
             )
-    # A SimulatedGun has true_needle_depth_um once the calibration family is in (issue 16); typed by the protocol.
-    gauge = SimulatedGauge(config, cast("DepthSource | None", source))
+    gauge = SimulatedGauge(config, source)
     return InProcessGauge(gauge, gauge.connect())

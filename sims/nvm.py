@@ -1,4 +1,5 @@
-"""Non-volatile memory of the simulated gun: identity, lifetime counters, calibration, the shot and alarm logs.
+"""Non-volatile memory of the simulated gun: identity, lifetime counters, the device calibration, the shot and alarm
+logs.
 
 Kept in a JSON file written atomically (temp file in the same folder, then ``os.replace``), so a
 killed simulator leaves either the old or the new content, never half a file. The device writes the
@@ -13,6 +14,10 @@ compacted to the ring's size when it has grown to twice that.
 The alarm log (:class:`AlarmLog`, the last :data:`ALARM_LOG_CAPACITY` alarm changes, for ``diagnostics``)
 survives brown-outs but, unlike a real device's, not a restart of the simulator process: it is not written to
 the file.
+
+The device calibration (:class:`StoredCalibration`: the constants a technician writes, factory = the identity,
+id 0) and the next calibration id are part of the NVM file, written in the same atomic replace; a file written
+before they existed loads as factory.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmware_protocol import AlarmCode, AlarmPriority, ShotSource
 from firmware_protocol.catalog import DIAGNOSTICS_ALARMS_MAX
+from firmware_protocol.rules import GAIN_PPM
 from sims.errors import NvmError
 
 if TYPE_CHECKING:
@@ -61,14 +67,73 @@ def serial_from_hardware_id(hardware_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class StoredCalibration:
+    """The device calibration: the device's model of itself, as a technician wrote it (wire units: ppm, µm, s).
+
+    Factory (:data:`FACTORY_CALIBRATION`) is the identity with id 0. The device applies it: to deliver a dose D of
+    a brand it pushes D / that brand's gain; to reach set depth S it drives the motor to (S − offset) / gain and
+    believes it is at gain × motor + offset; to fire at rate R it runs its timer at R / rate gain.
+    """
+
+    calibration_id: int = 0
+    volume_gains: tuple[tuple[str, int], ...] = ()
+    """(brand, gain in ppm) per syringe brand; a brand not listed has gain 1.0."""
+    depth_offset_um: int = 0
+    depth_gain_ppm: int = GAIN_PPM
+    rate_gain_ppm: int = GAIN_PPM
+    calibrated_at: int = 0
+    due_at: int = 0
+    technician: str = ""
+    certificate_id: str = ""
+
+    def volume_gain(self, brand: str) -> float:
+        """The device's volume gain for a syringe of ``brand`` (1.0 for a brand it has none for, or "")."""
+        return dict(self.volume_gains).get(brand, GAIN_PPM) / GAIN_PPM if brand else 1.0
+
+    @property
+    def depth_gain(self) -> float:
+        """True depth per µm of motor position, as the device believes it."""
+        return self.depth_gain_ppm / GAIN_PPM
+
+    @property
+    def rate_gain(self) -> float:
+        """True rate / the rate its timer runs at, as the device believes it."""
+        return self.rate_gain_ppm / GAIN_PPM
+
+    def motor_um(self, depth_um: float) -> float:
+        """The motor position that reaches ``depth_um`` by the device's belief: (S − offset) / gain."""
+        return (depth_um - self.depth_offset_um) / self.depth_gain
+
+    def believed_depth_um(self, motor_um: float) -> float:
+        """Where the device believes the needle is for a motor position: gain × motor + offset."""
+        return self.depth_gain * motor_um + self.depth_offset_um
+
+    def wire_fields(self) -> dict[str, Any]:
+        """The fields of a ``calibration`` reply."""
+        return {
+            "calibration_id": self.calibration_id,
+            "volume_gains": [{"brand": brand, "gain_ppm": ppm} for brand, ppm in self.volume_gains],
+            "depth_offset_um": self.depth_offset_um,
+            "depth_gain_ppm": self.depth_gain_ppm,
+            "rate_gain_ppm": self.rate_gain_ppm,
+            "calibrated_at": self.calibrated_at,
+            "due_at": self.due_at,
+            "technician": self.technician,
+            "certificate_id": self.certificate_id,
+        }
+
+
+FACTORY_CALIBRATION = StoredCalibration()
+"""A new board's calibration: the identity, id 0."""
+
+
+@dataclass(frozen=True)
 class NvmData:
     """What survives power loss."""
 
     serial_number: str
     hardware_revision: str
     shots_lifetime: int = 0
-    volume_gain: float = 1.03
-    depth_offset_um: int = 80
     boot_count: int = 0
     """Power-ons over the device's life, brown-outs included."""
     stall_count: int = 0
@@ -77,23 +142,25 @@ class NvmData:
     """The board's unique id (identity.hardware_id): set once, at manufacture."""
     counter_epoch: int = field(default_factory=new_counter_epoch)
     """The lifetime counter's epoch id (identity.counter_epoch): a new one whenever the counter is reset."""
+    calibration: StoredCalibration = FACTORY_CALIBRATION
+    """The device calibration in force (``write_calibration``; factory: the identity, id 0)."""
+    next_calibration_id: int = 1
+    """The id the next ``write_calibration`` gets (monotonic: an id is never given twice)."""
 
     @classmethod
     def factory(cls, config: DeviceConfig) -> NvmData:
         """A new board's memory: a fresh hardware id and counter epoch, the configured serial (or one derived
-        from the hardware id), revision, calibration and lifetime counter."""
+        from the hardware id), revision and lifetime counter, the factory calibration."""
         hardware_id = new_hardware_id()
         return cls(
             serial_number=config.serial_number or serial_from_hardware_id(hardware_id),
             hardware_revision=config.hardware_revision,
             shots_lifetime=config.initial_lifetime,
-            volume_gain=config.calibration.volume_gain,
-            depth_offset_um=config.calibration.depth_offset_um,
             hardware_id=hardware_id,
         )
 
 
-_ADDED_FIELDS = {"boot_count": 0, "stall_count": 0}
+_ADDED_FIELDS: dict[str, Any] = {"boot_count": 0, "stall_count": 0, "next_calibration_id": 1}
 """Fields added after format 1 was first written, with the value a file written before them takes."""
 
 
@@ -146,6 +213,8 @@ class LoggedShot:
     """Volume of the stroke as the device believes it (``dose_nl`` for a whole stroke)."""
     host_id: int = 0
     """The host id of the session open when it was fired (0: none)."""
+    calibration_id: int = 0
+    """The device calibration it was fired with (0: factory)."""
 
 
 class ShotLogRing:
@@ -225,10 +294,19 @@ class ShotLogRing:
         for number, line in enumerate(complete, start=1):
             try:
                 values = json.loads(line)
-                index, fire_seq, depth, dose, time_ms, source, partial, delivered, *host = (int(v) for v in values)
-                host_id = host[0] if host else 0  # a log written before host ids
+                index, fire_seq, depth, dose, time_ms, source, partial, delivered, *later = (int(v) for v in values)
+                host_id, calibration_id = (*later, 0, 0)[:2]  # a log written before host ids or calibration ids
                 shot = LoggedShot(
-                    index, fire_seq, depth, dose, time_ms, ShotSource(source), bool(partial), delivered, host_id
+                    index,
+                    fire_seq,
+                    depth,
+                    dose,
+                    time_ms,
+                    ShotSource(source),
+                    bool(partial),
+                    delivered,
+                    host_id,
+                    calibration_id,
                 )
             except (ValueError, TypeError, IndexError) as exc:
                 raise NvmError(f"shot log {path} line {number} is damaged: {exc}") from exc
@@ -322,7 +400,8 @@ def _load(path: Path) -> tuple[NvmData, bool]:
         raise NvmError(f"NVM file {path} is not a format-{NVM_FORMAT} mesogun simulator memory")
     expected = {f.name: f.type for f in fields(NvmData)}
     raw = {**_ADDED_FIELDS, **raw}
-    missing = sorted(set(expected) - set(raw) - _ADDED_LATER)
+    calibration = _load_calibration(path, raw.pop("calibration", None))
+    missing = sorted(set(expected) - set(raw) - _ADDED_LATER - {"calibration"})
     if missing:
         raise NvmError(f"NVM file {path} lacks {', '.join(missing)}")
     values = {k: raw[k] for k in expected if k in raw}
@@ -331,12 +410,11 @@ def _load(path: Path) -> tuple[NvmData, bool]:
         "serial_number": (str,),
         "hardware_revision": (str,),
         "shots_lifetime": (int,),
-        "volume_gain": (int, float),
-        "depth_offset_um": (int,),
         "boot_count": (int,),
         "stall_count": (int,),
         "hardware_id": (str,),
         "counter_epoch": (int,),
+        "next_calibration_id": (int,),
     }
     for key, types in checks.items():
         if key not in values:
@@ -349,5 +427,37 @@ def _load(path: Path) -> tuple[NvmData, bool]:
             raise NvmError(f"NVM file {path}: {key}={values[key]} is negative")
     if not 0 < values.get("counter_epoch", 1) <= 0xFFFF_FFFF:
         raise NvmError(f"NVM file {path}: counter_epoch={values['counter_epoch']} is not a non-zero u32")
-    values["volume_gain"] = float(values["volume_gain"])
-    return NvmData(**values), upgraded
+    values["next_calibration_id"] = max(values["next_calibration_id"], calibration.calibration_id + 1)
+    return NvmData(**values, calibration=calibration), upgraded
+
+
+_CALIBRATION_TYPES: dict[str, type] = {
+    "calibration_id": int,
+    "depth_offset_um": int,
+    "depth_gain_ppm": int,
+    "rate_gain_ppm": int,
+    "calibrated_at": int,
+    "due_at": int,
+    "technician": str,
+    "certificate_id": str,
+}
+
+
+def _load_calibration(path: Path, raw: object) -> StoredCalibration:
+    """The device calibration an NVM file holds; factory when the file predates it (no ``calibration`` key)."""
+    if raw is None:
+        return FACTORY_CALIBRATION
+    if not isinstance(raw, dict):
+        raise NvmError(f"NVM file {path}: calibration={raw!r} is not an object")
+    values: dict[str, Any] = {}
+    for key, kind in _CALIBRATION_TYPES.items():
+        value = raw.get(key, getattr(FACTORY_CALIBRATION, key))
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise NvmError(f"NVM file {path}: calibration.{key}={value!r} has the wrong type")
+        values[key] = value
+    gains = raw.get("volume_gains", [])
+    try:
+        pairs = tuple((str(brand), int(ppm)) for brand, ppm in gains)
+    except (TypeError, ValueError) as exc:
+        raise NvmError(f"NVM file {path}: calibration.volume_gains={gains!r} is not a list of [brand, ppm]") from exc
+    return StoredCalibration(**values, volume_gains=pairs)

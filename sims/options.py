@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from firmware_protocol.rules import REFERENCE_STATUS_PERIOD_MS, REFERENCE_WATCHDOG_MS
-from sims.config import Calibration, DeviceConfig, Physics
+from sims.config import DeviceConfig, HiddenTruth, Physics
 from sims.errors import SimConfigError
 from sims.faults import FaultSpec, parse_fault
 from sims.impairments import Impairments
@@ -25,7 +25,8 @@ class OptionSpec:
 
     name: str
     kind: str
-    """``int``, ``float``, ``bool``, ``str``, ``path``, ``fault`` (repeatable) or ``hex`` (int, 0x… allowed)."""
+    """``int``, ``float``, ``bool``, ``str``, ``path``, ``fault`` (repeatable), ``hex`` (int, 0x… allowed) or
+    ``brand_gain`` (repeatable ``BRAND=GAIN``; in a URL also ``volume_gain.BRAND=GAIN``)."""
     help: str
     unit: str = ""
     low: float | None = None
@@ -88,6 +89,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         0xFFFF_FFFF,
     ),
     OptionSpec(
+        "calibration_fingerprint",
+        "hex",
+        "fingerprint the device reports for its calibration family (override to test a mismatch), e.g. 0x12345678",
+        "",
+        0,
+        0xFFFF_FFFF,
+    ),
+    OptionSpec(
         "logs_fingerprint",
         "hex",
         "fingerprint the device reports for its logs family (override to test a mismatch), e.g. 0x12345678",
@@ -119,20 +128,39 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "volume_gain",
         "float",
-        "hidden calibration error: delivered = set dose x gain (new NVM only)",
+        "hidden truth: true volume = volume pushed x gain (every syringe brand without its own)",
         "",
         0.5,
         1.5,
         1.03,
     ),
     OptionSpec(
+        "volume_gain_by_brand",
+        "brand_gain",
+        "hidden truth per syringe brand: BRAND=GAIN, e.g. Terumo=0.97 (repeatable; in a sim:// URL also "
+        "volume_gain.Terumo=0.97)",
+        "",
+        0.5,
+        1.5,
+    ),
+    OptionSpec(
         "depth_offset_um",
-        "int",
-        "hidden calibration error: reached = set depth + offset (new NVM only)",
+        "float",
+        "hidden truth: true depth = depth gain x motor position + offset",
         "µm",
         -500,
         500,
-        80,
+        80.0,
+    ),
+    OptionSpec("depth_gain", "float", "hidden truth: true depth per µm of motor position", "", 0.5, 1.5, 1.0),
+    OptionSpec(
+        "rate_gain",
+        "float",
+        "hidden truth: true firing rate / the rate the device's timer runs at (its clock runs as fast)",
+        "",
+        0.5,
+        1.5,
+        1.0,
     ),
 )
 """Every simulator option, in ``--help`` order."""
@@ -156,6 +184,10 @@ def parse_query(query: str) -> SimOptions:
     """Options from the query string of a ``sim://`` URL (``serial=SIM0001&latency_ms=5&fault=…``)."""
     values: dict[str, list[str]] = {}
     for key, value in parse_qsl(query.lstrip("?"), keep_blank_values=True):
+        name, dot, brand = key.partition(".")
+        if dot and name.replace("-", "_") == "volume_gain":  # volume_gain.Terumo=0.97: a brand's own hidden gain
+            values.setdefault("volume_gain_by_brand", []).append(f"{brand}={value}")
+            continue
         values.setdefault(key.replace("-", "_"), []).append(value)
     return parse_options(values)
 
@@ -172,6 +204,9 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
             raise SimConfigError(raw_name, ",".join(raws), f"one of {known}", reason="is not a simulator option")
         if spec.kind == "fault":
             faults.extend(parse_fault(raw) for raw in raws)
+            continue
+        if spec.kind == "brand_gain":
+            checked[name] = dict(_brand_gain(spec, raw) for raw in raws)
             continue
         if len(raws) != 1:
             raise SimConfigError(name, ",".join(raws), "one value", reason="is given more than once")
@@ -196,7 +231,13 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
             plunger_max_ms=_float(get("plunger_ms")),
             plunger_min_ms=min(Physics().plunger_min_ms, _float(get("plunger_ms"))),
         ),
-        calibration=Calibration(volume_gain=_float(get("volume_gain")), depth_offset_um=_int(get("depth_offset_um"))),
+        hidden_truth=HiddenTruth(
+            volume_gain=_float(get("volume_gain")),
+            volume_gain_by_brand=dict(_brand_gains(checked.get("volume_gain_by_brand"))),
+            depth_offset_um=_float(get("depth_offset_um")),
+            depth_gain=_float(get("depth_gain")),
+            rate_gain=_float(get("rate_gain")),
+        ),
         shot_log_capacity=_int(get("shot_log_capacity")),
         initial_lifetime=_int(get("lifetime_shots")),
         remote_fire=bool(get("remote_fire")),
@@ -229,6 +270,21 @@ def _family_fingerprints(base: DeviceConfig, checked: Mapping[str, object]) -> d
         if isinstance(override, int):
             families[name] = override
     return families
+
+
+def _brand_gain(spec: OptionSpec, raw: str) -> tuple[str, float]:
+    """One ``BRAND=GAIN`` of a brand's hidden volume gain."""
+    brand, equals, gain = raw.partition("=")
+    brand = brand.strip()
+    if not equals or not 1 <= len(brand) <= 32 or not brand.isprintable():
+        raise SimConfigError(spec.name, raw, "BRAND=GAIN, a brand of 1-32 printable characters", reason="is not valid")
+    number = convert(replace(spec, name=f"volume_gain.{brand}", kind="float"), gain)
+    assert isinstance(number, float)
+    return brand, number
+
+
+def _brand_gains(value: object) -> dict[str, float]:
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _int(value: object) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from firmware_protocol import AlarmCode, DeviceState, Mode
 from sims.core import CommandRecord, StopMark, WatchdogTrip
+from sims.nvm import FACTORY_CALIBRATION, StoredCalibration
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class DeviceSnapshot:
     rate_mhz: int
     mode: Mode
     needle_depth_um: int
-    """Where the depth stop is now (as the device believes: without the hidden offset)."""
+    """Where the depth stop is now (as the device believes: after its calibration, without the hidden error)."""
     motor_target_um: int
     motor_moving: bool
     syringe_capacity_nl: int
@@ -77,3 +78,13 @@ class DeviceSnapshot:
     frames_in: int
     duplicates: int
     boots: int
+    calibration: StoredCalibration = FACTORY_CALIBRATION
+    """The device calibration in force (NVM)."""
+    next_calibration_id: int = 1
+    """The id the next write_calibration gets (NVM)."""
+    syringe_brand: str = ""
+    """The loaded syringe's declared brand (RAM; "": unknown)."""
+    held_depth_um: int | None = None
+    """The depth a hold_depth holds the needle at (``None``: no hold)."""
+    true_needle_depth_um: float = 0.0
+    """Where the needle tip truly is (the hidden truth a depth gauge reads; never reported)."""

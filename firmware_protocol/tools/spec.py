@@ -38,6 +38,7 @@ from firmware_protocol.framing import (
 from firmware_protocol.messages import Message, encode_message, ignores_trailing_bytes, make, to_json, to_wire
 from firmware_protocol.rules import (
     ALARM_PRIORITIES,
+    CALIBRATION_LIMITS,
     FIELD_LIMITS,
     GATES,
     REFERENCE_IDENTITY,
@@ -82,6 +83,9 @@ def wire_range(f: Field, limited: bool = True) -> str:
         low, high, step = FIELD_LIMITS[f.name]
         ref = REFERENCE_IDENTITY
         return f"identity {low}–{high}, step {step} (reference: {ref[low]}–{ref[high]} step {ref[step]})"
+    if f.kind is FieldKind.INT and f.wire_type.startswith("i"):
+        half = 2 ** (8 * f.wire.sizeof() - 1)
+        return f"−{half}–{half - 1}"
     if f.kind is FieldKind.INT:
         return f"0–{2 ** (8 * f.wire.sizeof()) - 1}"
     if f.kind is FieldKind.BOOL:
@@ -95,7 +99,10 @@ def wire_range(f: Field, limited: bool = True) -> str:
     if f.kind is FieldKind.ENUM_LIST and f.enum is not None:
         return f"0–255 items of {f.enum.__name__}"
     if f.kind is FieldKind.RECORD_LIST:
-        size = sum(r.wire.sizeof() for r in f.record)
+        try:
+            size = sum(r.wire.sizeof() for r in f.record)
+        except cs.SizeofError:  # a record with text: its size varies
+            return "0–255 records of variable size (below)"
         return f"0–255 records of {size} bytes (below)"
     return "a type id"
 
@@ -362,6 +369,7 @@ def _reference_device() -> list[str]:
         "watchdog_ms": "1 s",
         "status_period_ms": "0.1 s",
         "burst_count_max": "20 shots per press",
+        "calibration_id": "factory calibration (never calibrated)",
     }
     identity = CATALOG.by_name["identity"]
     rows = [
@@ -369,7 +377,7 @@ def _reference_device() -> list[str]:
         for f in identity.fields
     ]
     alarm_rows = [(f"`{code.json_name}`", f"`{prio.json_name}`") for code, prio in ALARM_PRIORITIES.items()]
-    model = REFERENCE_MODEL
+    model, cal = REFERENCE_MODEL, CALIBRATION_LIMITS
     model_rows = [
         ("power-on parameters", f"depth_um {model.power_on_depth_um}, dose_nl {model.power_on_dose_nl}, "
          f"rate_mhz {model.power_on_rate_mhz}, mode {model.power_on_mode.json_name}, burst_count "
@@ -382,6 +390,11 @@ def _reference_device() -> list[str]:
          "no dose is ever refused for the plunger"),
         ("reservoir_low threshold", f"{model.low_reservoir_doses} doses", "raised when reservoir_nl < "
          f"{model.low_reservoir_doses} × dose_nl"),
+        ("calibration gains", f"{cal.gain_min_ppm}–{cal.gain_max_ppm} ppm", "volume, depth and rate gains a "
+         "write_calibration may set (0.80–1.20); factory: 1000000 (1.0)"),
+        ("calibration depth offset", f"−{cal.depth_offset_max_um}–{cal.depth_offset_max_um} µm", "factory: 0"),
+        ("calibration texts", f"{cal.brands_max} brands of at most {cal.brand_max_bytes} bytes; technician and "
+         f"certificate_id at most {cal.text_max_bytes} bytes", "UTF-8"),
     ]  # fmt: skip
     return [
         "### Reference device (identity values, device model and alarm priorities)",

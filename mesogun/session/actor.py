@@ -511,9 +511,12 @@ class ControlActor:
         return self._status()
 
     def start_burst(self, fire_ack: Received) -> Burst:
-        """Track the burst a ``fire`` ack started."""
+        """Track the burst a ``fire`` (or ``deliver``) ack started."""
         future: asyncio.Future[list[ShotRecord]] = asyncio.get_running_loop().create_future()
-        burst = Burst(fire_ack.message.seq, echoed(fire_ack.message, views.Fire).count, fire_ack.rx_index, future)
+        echo = views.view_as(fire_ack.message, views.Ack).echo
+        if not isinstance(echo, views.Fire | views.Deliver):
+            raise TypeError(f"{fire_ack.message.get('command')} does not start a burst")
+        burst = Burst(fire_ack.message.seq, echo.count, fire_ack.rx_index, future)
         self.tracker.start_burst(burst)
         return burst
 

@@ -66,6 +66,12 @@ WIRE_COMMANDS: dict[str, str] = {
     "get_shot_log": "get_shot_log",
     "get_diagnostics": "get_diagnostics",
     "set_burst_count": "set_burst_count",
+    "get_calibration": "get_calibration",
+    "write_calibration": "write_calibration",
+    "set_syringe_brand": "set_syringe_brand",
+    "hold_depth": "hold_depth",
+    "release_depth": "release_depth",
+    "deliver": "deliver",
 }
 """Controller trigger (the Gun's command) → the wire command it sends."""
 

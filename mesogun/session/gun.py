@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from firmware_protocol import DeviceState, Mode, views
-from firmware_protocol.families import LOGS
+from firmware_protocol import DeviceState, Message, Mode, views
+from firmware_protocol.families import BY_NAME, LOGS
 from firmware_protocol.views import echoed
 from mesogun.errors import (
     CommandOutcome,
@@ -447,13 +447,37 @@ class Gun:
         acknowledged (in ``single`` mode 1, whatever ``count`` asked for).
         """
         count = check_count("count", count)
+        return await self._fire_burst("fire", {"count": count}, on_ack=on_ack)
+
+    async def family_fire(self, family: str, name: str, **fields: Any) -> FiredShots:
+        """Send ``name``, a command of the further message ``family`` that fires a burst as ``fire`` does (the
+        calibration family's ``deliver``; ``fields`` in wire units, a ``count`` among them), and return its shots as
+        :meth:`fire` does (lost ones read back from the shot log, :class:`DeviceAlarm` if an alarm cuts it short).
+
+        Refused before sending as :meth:`family_command` is.
+        """
+        return await self._fire_burst(name, fields, family=family)
+
+    async def _fire_burst(
+        self,
+        name: str,
+        fields: dict[str, Any],
+        *,
+        on_ack: Callable[[int], None] | None = None,
+        family: str | None = None,
+    ) -> FiredShots:
+        """Send ``name`` (``fire``, or a family's firing command), track the burst its ack starts, return its shots."""
         actor = self._actor
+        count = int(fields["count"])
 
         async def run() -> tuple[Burst, int]:
-            burst = actor.start_burst(await actor.command("fire", count=count))
+            if family is not None:
+                actor.check(name)
+                self._require_family(family, name)
+            burst = actor.start_burst(await actor.command(name, **fields))
             return burst, actor.shot_log.counted(self.status)
 
-        burst, before = await actor.call("fire", run)
+        burst, before = await actor.call(name, run)
         if on_ack is not None:
             on_ack(burst.count)
         try:
@@ -465,7 +489,7 @@ class Gun:
                 cause, completed.fired, burst.count, alarm=alarm.alarm, shots=completed
             ) from None
         except (LinkTimeout, ConnectionLost) as error:  # the device fired: say so, with the shots so far
-            raise actor.outcomes.burst_cut(error, burst, count, before) from None
+            raise actor.outcomes.burst_cut(error, burst, count, before, name) from None
         return await actor.shot_log.complete(burst, shots, before)
 
     async def outcome_of(self, error: LinkError) -> CommandOutcome:
@@ -565,6 +589,34 @@ class Gun:
 
         device, host = await actor.call("get_diagnostics", run)
         return Diagnostics.from_view(device, host)
+
+    async def family_command(self, family: str, name: str, **fields: Any) -> Message:
+        """Send ``name``, a command of the further message ``family`` (``calibration``), with ``fields`` in wire
+        units, and return the device's reply (its ``ack``, or the family's own reply message).
+
+        Refused before sending, changing nothing: :class:`StateError` where the device rules do not let a host send
+        it in the gun's state; :class:`IncompatibleDevice` naming the family when the device does not implement it
+        with this host's fingerprint. A device's refusal is :class:`~mesogun.errors.DeviceRefused` with its nak.
+        A family's own subpackage (``mesogun.calibration``) wraps this in typed calls and user units.
+        """
+        actor = self._actor
+
+        async def run() -> Message:
+            actor.check(name)
+            self._require_family(family, name)
+            return (await actor.command(name, **fields)).message
+
+        return await actor.call(name, run)
+
+    def _require_family(self, family: str, command: str) -> None:
+        """Raise :class:`IncompatibleDevice` unless the device shares ``family`` with this host."""
+        if family not in BY_NAME:
+            raise ParameterError(f"family={family!r} is not a message family", field="family", value=family)
+        if not self._actor.families.allows(family):
+            raise IncompatibleDevice(
+                f"{command}: device {self.info.serial_number} does not implement this host's {family} family "
+                "(it does not list it, or with another fingerprint): update the host or the firmware"
+            )
 
     async def note(self, kind: str, detail: str, reason: str) -> None:
         """Enter an operator's note in the treatment record (``soft_limit_override``: what, and why), in order

@@ -31,8 +31,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-READ_ONLY = frozenset({"get_status", "get_shot_log", "heartbeat", "hello"})
+READ_ONLY = frozenset({"get_status", "get_shot_log", "get_diagnostics", "get_calibration", "heartbeat", "hello"})
 """Commands that change nothing on the device: never the command a work item's outcome is about."""
+
+FIRING_COMMANDS = frozenset({"fire", "deliver"})
+"""Commands that start a burst (the calibration family's ``deliver`` fires as ``fire`` does): their outcome is the
+shots the device's log holds for their seq."""
 
 QUERY_ROUNDS = 3
 """Times :meth:`CommandOutcomes.settle` puts one of its questions (a status, a shot log page) when it timed out after
@@ -113,7 +117,7 @@ class CommandOutcomes:
         if self._trail is None:
             return
         before = None
-        if message.name == "fire":
+        if message.name in FIRING_COMMANDS:
             before = self._actor.shot_log.counted(self._actor.status)
         self._trail.sent.append(_Sent(message, before))
 
@@ -141,7 +145,7 @@ class CommandOutcomes:
 
     def _shot_seen(self, message: Message) -> bool:
         """A shot of this ``fire`` arrived (still in the actor's inbox: the fire's own retries held it up)."""
-        return message.name == "fire" and message.seq in self._actor.queued_shot_fire_seqs()
+        return message.name in FIRING_COMMANDS and message.seq in self._actor.queued_shot_fire_seqs()
 
     # ------------------------------------------------------------------ after the ack (caller's task)
 
@@ -152,10 +156,12 @@ class CommandOutcomes:
         return error.with_outcome(CommandOutcome(command, received.message.seq, True, fields=dict(fields)))
 
     @staticmethod
-    def burst_cut(error: LinkError, burst: Burst, count: int, before: int) -> LinkError:
-        """A failure while an acknowledged ``fire`` was firing: executed, with the shots delivered so far."""
+    def burst_cut(error: LinkError, burst: Burst, count: int, before: int, command: str = "fire") -> LinkError:
+        """A failure while an acknowledged ``fire`` (or ``deliver``) was firing: executed, with the shots delivered
+        so far."""
         shots = FiredShots(sorted(burst.shots, key=lambda shot: shot.index), fired=len(burst.shots))
-        return error.with_outcome(CommandOutcome("fire", burst.seq, True, shots, {"count": count}, shots_before=before))
+        outcome = CommandOutcome(command, burst.seq, True, shots, {"count": count}, shots_before=before)
+        return error.with_outcome(outcome)
 
     # ------------------------------------------------------------------ asking the device (caller's task)
 
@@ -165,7 +171,7 @@ class CommandOutcomes:
         ``fire``: every shot the device fired for it (read from its shot log, after the device stopped firing a
         bounded burst); other commands: ``executed`` becomes True when the status shows their effect.
         """
-        if outcome.command == "fire" and outcome.seq is not None and outcome.executed is not False:
+        if outcome.command in FIRING_COMMANDS and outcome.seq is not None and outcome.executed is not False:
             return await self._settle_fire(outcome)
         if outcome.executed is not None:
             return outcome

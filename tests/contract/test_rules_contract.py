@@ -35,6 +35,19 @@ VALID_FIELDS: dict[str, dict[str, Any]] = {
     "fire": {"count": 0},
     "get_shot_log": {"from_index": 0, "count": 1},  # from the oldest shot held: valid on an empty log too
     "set_burst_count": {"burst_count": 3},
+    "write_calibration": {
+        "volume_gains": [{"brand": "BD", "gain_ppm": 1_030_000}],
+        "depth_offset_um": 80,
+        "depth_gain_ppm": 1_000_000,
+        "rate_gain_ppm": 1_000_000,
+        "calibrated_at": 1_700_000_000,
+        "due_at": 1_731_536_000,
+        "technician": "T. Nguyen",
+        "certificate_id": "CAL-0001",
+    },
+    "set_syringe_brand": {"brand": "BD"},
+    "hold_depth": {"depth_um": 2000},
+    "deliver": {"count": 2, "dose_nl": 10_000, "rate_mhz": 2000},
 }
 """Values inside the reference limits, so that only the state rules (not a range check) can refuse."""
 

@@ -25,6 +25,14 @@ def _uint(construct: Any) -> st.SearchStrategy[int]:
     return st.integers(0, 2 ** (8 * construct.sizeof()) - 1)
 
 
+def _int(f: Field) -> st.SearchStrategy[int]:
+    """Every value of an integer field: unsigned, or signed (``i16``) in two's complement."""
+    if f.wire_type.startswith("i"):
+        half = 2 ** (8 * f.wire.sizeof() - 1)
+        return st.integers(-half, half - 1)
+    return _uint(f.wire)
+
+
 def _array_item(construct: Any) -> Any:
     """The item construct of a ``PrefixedArray`` (a FocusedSeq of a count and an Array of items)."""
     (items,) = [sub.subcon for sub in construct.subcons if isinstance(sub.subcon, cs.Array)]
@@ -35,7 +43,7 @@ def field_values(f: Field, catalog: Catalog = CATALOG) -> st.SearchStrategy[Any]
     """Any valid value of one field, chosen by its kind and its construct wire type."""
     kind = f.kind
     if kind is FieldKind.INT:
-        return _uint(f.wire)
+        return _int(f)
     if kind is FieldKind.BOOL:
         return st.booleans()
     if kind is FieldKind.TEXT:

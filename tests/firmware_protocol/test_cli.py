@@ -127,7 +127,7 @@ def _with_flipped_crc() -> str:
     ("hex_text", "code", "needles"),
     [
         (_with_flipped_crc(), 1, ["bad frame", "CRC mismatch"]),
-        (encode_frame(Frame(0x45, 3, b"")).hex(), 1, ["bad message", "unknown message type id 0x45"]),
+        (encode_frame(Frame(0x7E, 3, b"")).hex(), 1, ["bad message", "unknown message type id 0x7E"]),
         (FIRE_HEX[:24], 1, ["bad frame", "shorter"]),
         (to_wire(make("nak", seq=1, command="fire", code="busy", detail="moving")).hex()[:20], 1, ["cut short"]),
         (encode_frame(Frame(0x15, 3, b"\x01\x02")).hex(), 1, ["bad message", "fire"]),
@@ -157,7 +157,7 @@ def test_decode_stream_prints_a_line_per_frame_then_a_summary_of_the_counters(mo
     first, second = to_wire(make("fire", seq=8, count=10)), to_wire(make("arm", seq=9))
     bad_crc = bytearray(first)
     bad_crc[-2] ^= 0x10
-    unknown = encode_frame(Frame(0x45, 10, b""))
+    unknown = encode_frame(Frame(0x7E, 10, b""))
     stream = (b"\x13\x37" + first + bytes(bad_crc) + unknown + second).hex()
     text = "\n".join(stream[i : i + 7] for i in range(0, len(stream), 7)) + "\n"  # odd line lengths
     code, out, err = run(["decode", "--stream"], text, monkeypatch)
@@ -168,7 +168,7 @@ def test_decode_stream_prints_a_line_per_frame_then_a_summary_of_the_counters(mo
     assert len(lines) == 3
     assert summary | {"frames": 3, "crc_errors": 1, "garbage_bytes": 2, "undecodable_messages": 1} == summary
     assert summary["bytes_in"] == len(stream) // 2
-    assert "0x45" in err and "Traceback" not in err
+    assert "0x7E" in err and "Traceback" not in err
 
 
 def test_decode_stream_of_nothing_prints_a_zero_summary(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,7 +63,8 @@ class ModeRenumbered(WireEnum):
 
 
 _NEW_MESSAGE = MessageSpec(0x1E, "pause", Direction.HOST_TO_DEVICE, "A new core command.", reply="ack")
-_NEW_FAMILY = MessageSpec(0x40, "calibrate_depth", Direction.HOST_TO_DEVICE, "A calibration command.", reply="ack")
+_NEW_FAMILY = MessageSpec(0x50, "begin_update", Direction.HOST_TO_DEVICE, "A firmware update command.", reply="ack")
+_NEW_CALIBRATION_MESSAGE = MessageSpec(0x4F, "zero_depth", Direction.HOST_TO_DEVICE, "A calibration one.", reply="ack")
 _NEW_LOG_MESSAGE = MessageSpec(0x6F, "clear_shot_log", Direction.HOST_TO_DEVICE, "A logs command.", reply="ack")
 _EXTRA_FIELD = Field("pause_ms", cs.Int16ul, "u16", "ms", "pause between shots", default=0)
 
@@ -102,6 +103,16 @@ LOG_MODIFICATIONS: dict[str, Callable[[], Catalog]] = {
 """Changes to the logs family's definitions."""
 
 
+CALIBRATION_MODIFICATIONS: dict[str, Callable[[], Catalog]] = {
+    "add a calibration message": lambda: Catalog((*CATALOG, _NEW_CALIBRATION_MESSAGE)),
+    "change the depth offset's wire type": lambda: _replace_field(
+        "write_calibration", "depth_offset_um", wire=cs.Int16ul, wire_type="u16"
+    ),
+    "make hold_depth not echo": lambda: _replace_message("hold_depth", echoes=False),
+}
+"""Changes to the calibration family's definitions."""
+
+
 def test_fingerprint_is_stable_for_the_same_definitions() -> None:
     again = Catalog(CATALOG.messages)
     reordered = Catalog(reversed(CATALOG.messages))
@@ -111,8 +122,8 @@ def test_fingerprint_is_stable_for_the_same_definitions() -> None:
         assert fingerprint_of(signature_lines(CATALOG, family)) == value
 
 
-def test_the_catalog_has_the_core_and_the_logs_family() -> None:
-    assert set(CATALOG.family_fingerprints) == {"core", "logs"}
+def test_the_catalog_has_the_core_the_calibration_and_the_logs_family() -> None:
+    assert set(CATALOG.family_fingerprints) == {"core", "calibration", "logs"}
 
 
 @pytest.mark.parametrize("family", sorted(CATALOG.family_fingerprints))
@@ -134,6 +145,7 @@ def test_a_core_definition_change_changes_the_core_fingerprint_only(change: str)
     modified = MODIFICATIONS[change]()
     assert modified.fingerprint != FINGERPRINT
     assert modified.family_fingerprints["logs"] == CATALOG.family_fingerprints["logs"]
+    assert modified.family_fingerprints["calibration"] == CATALOG.family_fingerprints["calibration"]
 
 
 @pytest.mark.parametrize("change", list(LOG_MODIFICATIONS))
@@ -143,10 +155,18 @@ def test_a_logs_definition_change_changes_the_logs_fingerprint_only(change: str)
     assert modified.fingerprint == FINGERPRINT
 
 
+@pytest.mark.parametrize("change", list(CALIBRATION_MODIFICATIONS))
+def test_a_calibration_definition_change_changes_the_calibration_fingerprint_only(change: str) -> None:
+    modified = CALIBRATION_MODIFICATIONS[change]()
+    assert modified.family_fingerprints["calibration"] != CATALOG.family_fingerprints["calibration"]
+    assert modified.fingerprint == FINGERPRINT
+    assert modified.family_fingerprints["logs"] == CATALOG.family_fingerprints["logs"]
+
+
 def test_a_new_family_gets_its_own_fingerprint_and_changes_no_other() -> None:
     modified = Catalog((*CATALOG, _NEW_FAMILY))
-    assert set(modified.family_fingerprints) == {"core", "logs", "calibration"}
-    assert {k: v for k, v in modified.family_fingerprints.items() if k != "calibration"} == dict(
+    assert set(modified.family_fingerprints) == {"core", "logs", "calibration", "firmware_update"}
+    assert {k: v for k, v in modified.family_fingerprints.items() if k != "firmware_update"} == dict(
         CATALOG.family_fingerprints
     )
 

@@ -98,11 +98,11 @@ def test_ack_of_an_echoing_command_without_its_values_is_refused_naming_the_miss
 
 def test_nak_can_answer_a_type_this_catalog_does_not_know() -> None:
     """A device naks unknown types; the nak must encode and decode with the raw type id."""
-    nak = make("nak", seq=5, flags=2, command=0x45, code="unknown_type", detail="calibration not supported")
+    nak = make("nak", seq=5, flags=2, command=0x7E, code="unknown_type", detail="firmware update not supported")
     decoded = decode_message(decode_frame(to_wire(nak)))
-    assert decoded["command"] == 0x45
+    assert decoded["command"] == 0x7E
     assert decoded["code"] is NakCode.UNKNOWN_TYPE
-    assert to_json(decoded)["command"] == 0x45
+    assert to_json(decoded)["command"] == 0x7E
 
 
 @pytest.mark.parametrize(
@@ -144,8 +144,8 @@ def _frame(type_id: int, payload: bytes) -> Frame:
 
 
 def test_decoding_an_unknown_type_id_names_it() -> None:
-    with pytest.raises(UnknownMessageType, match="0x45"):
-        decode_message(_frame(0x45, b""))
+    with pytest.raises(UnknownMessageType, match="0x7E"):
+        decode_message(_frame(0x7E, b""))
 
 
 def test_decoding_a_short_payload_is_bad_payload_naming_the_message() -> None:

@@ -28,12 +28,14 @@ _RECORD_VIEWS: dict[tuple[str, str], type] = {
     ("shot_log", "entries"): views.ShotLogEntry,
     ("diagnostics", "alarms"): views.AlarmLogEntry,
     ("identity", "families"): views.FamilyFingerprint,
+    ("write_calibration", "volume_gains"): views.VolumeGain,
+    ("calibration", "volume_gains"): views.VolumeGain,
 }
 """(message, record-list field) → the view of one of its records: every record list of the catalog."""
 
 
 def _record_view(f: Field) -> type:
-    (cls,) = [cls for (_, name), cls in _RECORD_VIEWS.items() if name == f.name]
+    (cls,) = {cls for (_, name), cls in _RECORD_VIEWS.items() if name == f.name}
     return cls
 
 

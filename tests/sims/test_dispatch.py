@@ -23,14 +23,14 @@ from firmware_protocol import (
 from sims.clock import run_virtual
 from sims.device import SimulatedGun
 
-CALIBRATE_ID = 0x40
-"""The first type id of the reserved calibration range."""
+CALIBRATE_ID = 0x50
+"""The first type id of the reserved firmware update range."""
 FILL = {"capacity_nl": 2_000_000, "fill_nl": 2_000_000}
 
 
 def test_a_catalog_message_without_a_handler_gets_nak_unknown_type() -> None:
     extended = Catalog(
-        [*CATALOG, MessageSpec(CALIBRATE_ID, "calibrate_depth", Direction.HOST_TO_DEVICE, "reserved", reply="ack")]
+        [*CATALOG, MessageSpec(CALIBRATE_ID, "begin_update", Direction.HOST_TO_DEVICE, "reserved", reply="ack")]
     )
 
     async def main() -> None:

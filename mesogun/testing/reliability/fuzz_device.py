@@ -45,7 +45,9 @@ MAX_STEPS = 48
 COMMANDS = [spec for spec in CATALOG if spec.direction is Direction.HOST_TO_DEVICE]
 INTERESTING = (0, 1, 2, 99, 100, 500, 999, 1000, 1001, 1500, 2000, 4000, 4001, 10_000, 20_000, 200_000, 200_001,
                2_000_000, 5_000_000, 10_000_000, 0xFFFF, 0x1_0000, 0xFFFF_FFFF)  # fmt: skip
-LIMITS = {"u8": 0xFF, "u16": 0xFFFF, "u32": 0xFFFF_FFFF}
+LIMITS = {"u8": 0xFF, "u16": 0xFFFF, "u32": 0xFFFF_FFFF, "i16": 0x7FFF}
+TEXTS = ("", "BD", "Terumo", "x" * 32, "x" * 33, "é" * 40)
+"""Text values around the calibration family's limits (brands of 32 bytes, texts of 64)."""
 WAITS_S = (0.0, 0.001, 0.03, 0.2, 0.5, 1.1, 3.0)
 """Device time a 'wait' step lets pass (1.1 s: just past the 1 s watchdog)."""
 S = DeviceState
@@ -65,9 +67,20 @@ def _virtual_loop() -> asyncio.AbstractEventLoop:
 
 def _value(src: ByteSource, wire_type: str) -> int:
     limit = LIMITS.get(wire_type, 0xFF)
-    if src.below(4) == 0:
-        return src.uint(4) % (limit + 1)
-    return min(INTERESTING[src.below(len(INTERESTING))], limit)
+    random = src.below(4) == 0
+    value = src.uint(4) % (limit + 1) if random else min(INTERESTING[src.below(len(INTERESTING))], limit)
+    return -value if wire_type.startswith("i") and src.below(2) else value
+
+
+def _field_value(src: ByteSource, f: Any) -> Any:
+    """A boundary-heavy value of one field of any kind (records: up to 3, each field drawn the same way)."""
+    if f.kind is FieldKind.ENUM:
+        return list(Mode)[src.below(len(Mode))]
+    if f.kind is FieldKind.TEXT:
+        return TEXTS[src.below(len(TEXTS))]
+    if f.kind is FieldKind.RECORD_LIST:
+        return [{r.name: _field_value(src, r) for r in f.record} for _ in range(src.below(4))]
+    return _value(src, f.wire_type)
 
 
 def close_loop() -> None:
@@ -83,14 +96,12 @@ def random_command(src: ByteSource, seq: int) -> Message:
     spec = COMMANDS[src.below(len(COMMANDS))]
     fields: dict[str, Any] = {}
     for f in spec.fields:
-        if f.kind is FieldKind.ENUM:
-            fields[f.name] = list(Mode)[src.below(len(Mode))]
-        elif f.name == "fingerprint":
+        if f.name == "fingerprint":
             fields[f.name] = (FINGERPRINT, 0, src.uint(4))[src.below(3)]
         elif f.name == "protocol_version":
             fields[f.name] = 1 if src.below(4) else src.uint(1)
         else:
-            fields[f.name] = _value(src, f.wire_type)
+            fields[f.name] = _field_value(src, f)
     return make(spec.name, seq=seq, flags=int(Flag.RETRY) if src.below(8) == 0 else 0, **fields)
 
 
