@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from mesogun.calibration import figures
+from mesogun.calibration.errors import CalibrationAborted, CalibrationRefused
 from mesogun.calibration.seams import (
     BalanceIdentity,
     CalibrationKind,
@@ -57,22 +58,6 @@ BLANK_WEIGHINGS = 4
 """Weighings of the evaporation blank, spread over its time (after the tare)."""
 DEFAULT_MEANING = "I performed this calibration and the results recorded are true and complete"
 """What the technician's signature means, unless they say otherwise."""
-
-
-class CalibrationRefused(MesogunError):
-    """The procedure refused to go on: an overdue balance, a check weight outside its tolerance, too little
-    liquid for the run. Nothing on the device changed."""
-
-    code = "MG850"
-    exit_code = 3
-
-
-class CalibrationAborted(MesogunError):
-    """The technician declined a step (or signing): the device keeps its old calibration, the run is recorded
-    as aborted."""
-
-    code = "MG851"
-    exit_code = 130
 
 
 @dataclass(frozen=True)
@@ -190,26 +175,11 @@ def _note(key: str, value: object) -> str:
 def _instrument(balance: BalanceIdentity | None, due: object) -> InstrumentIdentity | None:
     if balance is None:
         return None
-    return InstrumentIdentity(
-        kind="balance",
-        model=balance.model,
-        serial_number=balance.serial_number,
-        firmware=balance.firmware,
-        readability=balance.readability_g,
-        calibration_due=date.fromisoformat(due) if isinstance(due, str) else None,
-    )
+    return InstrumentIdentity.of_balance(balance, date.fromisoformat(due) if isinstance(due, str) else None)
 
 
 def _snapshot(constants: DeviceCalibration | None) -> ConstantsSnapshot | None:
-    if constants is None:
-        return None
-    return ConstantsSnapshot(
-        volume_gain_by_brand=constants.volume_gain_by_brand,
-        depth_offset_um=constants.depth_offset_um,
-        depth_gain=constants.depth_gain,
-        rate_gain=constants.rate_gain,
-        calibration_id=constants.calibration_id,
-    )
+    return None if constants is None else ConstantsSnapshot.of(constants)
 
 
 def _utc_now() -> datetime:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from mesogun.balance import BalanceIdentity, Reading
 from mesogun.balance.errors import BalanceError, WrongBalanceModel
-from mesogun.calibration._pending import DeviceCalibration  # TODO(merge): mesogun.calibration.device
+from mesogun.calibration.device import DeviceCalibration
 from mesogun.calibration.results import (
     CalibrationKind,
     CalibrationRun,

@@ -13,8 +13,7 @@ old calibration).
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ import click
 
 from mesogun.calibration.procedure import DepthPlan, Procedure, RatePlan, VolumePlan
 from mesogun.calibration.prompts import JsonLinesReporter, ScriptedPrompter, TerminalPrompter, TextReporter
-from mesogun.calibration.seams import CalibrationRun, CalibrationTarget, DepthGauge, Prompter, RunOutcome
+from mesogun.calibration.seams import CalibrationRun, CalibrationTarget, Prompter, RunOutcome
 from mesogun.cli.output import emit_fields
 from mesogun.cli.session import device_url, run_on_gun
 from mesogun.session.gun import Gun
@@ -196,7 +195,9 @@ def depth_command(ctx: click.Context, /, gauge_url: str | None, due_in_days: int
     inv = _invocation(given)
 
     async def run(gun: Gun, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
-        async with _gauge(gauge_url) as gauge:
+        from mesogun.calibration.instruments import open_depth_gauge
+
+        async with open_depth_gauge(gauge_url) as gauge:
             procedure = procedure_for(inv.prompter())
             return await _keeping(inv, procedure, procedure.depth(gauge, DepthPlan(due_in_days=due_in_days)))
 
@@ -272,7 +273,7 @@ def _conduct(ctx: click.Context, inv: Invocation, run: Runner) -> None:
 
 
 def _direct_target(gun: Gun) -> CalibrationTarget:
-    from mesogun.calibration.device import CalibrationPort  # type: ignore[import-untyped, import-not-found, unused-ignore]  # TODO(merge)
+    from mesogun.calibration.device import CalibrationPort
     from mesogun.calibration.targets import GunTarget
 
     return GunTarget(gun, CalibrationPort(gun))
@@ -294,35 +295,6 @@ def _simulated_technician(balance: object, answers: dict[str, object]) -> Callab
             simulator.balance.place(-placed.pop())
 
     return act
-
-
-@dataclass(frozen=True)
-class _IdentifiedGauge:
-    """A gauge driver as the procedure's :class:`DepthGauge`: its identity said once, for the certificate."""
-
-    gauge: Any
-    reference: str
-    resolution_um: float
-
-    async def read_mm(self) -> float:
-        reading: float = await self.gauge.read_mm()
-        return reading
-
-
-@asynccontextmanager
-async def _gauge(url: str | None) -> AsyncIterator[DepthGauge | None]:
-    if url is None:
-        yield None
-        return
-    from mesogun.balance.gauge import open_gauge
-
-    gauge = await open_gauge(url)
-    try:
-        identity = await gauge.identify()
-        reference = f"{identity.model} S/N {identity.serial_number} (firmware {identity.firmware})"
-        yield _IdentifiedGauge(gauge, reference, identity.resolution_mm * 1000)
-    finally:
-        await gauge.close()
 
 
 def _store(ctx: click.Context, run: CalibrationRun, certificate: Path | None) -> None:

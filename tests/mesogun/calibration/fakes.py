@@ -1,5 +1,7 @@
-"""Stand-ins for the gun's calibration family and the instruments, with a hidden physical truth, until the
-simulator's calibration family and the simulated balance land (TODO(merge): replace by sim:// and sim-balance://).
+"""Fakes of the gun's calibration family and the balance, with a hidden physical truth, for the procedure's
+step-by-step and bad-input tests (a balance that never settles, disconnects or overloads, a device refusing a
+write): each fault is one attribute here. The accuracy end to end runs on sim:// and sim-balance:// instead
+(test_accuracy.py).
 
 :class:`FakeGun` keeps a device calibration and applies it as DESIGN-16 says (to deliver D it pushes D / gain;
 to reach S it drives to (S − offset) / gain; its timer runs at R / rate_gain), and a hidden truth it never

@@ -1,8 +1,8 @@
 """The calibration procedure end to end against a gun with a hidden error: what the ground truth shows after
 calibrating (issue 16 item 5), and every bad input refused or aborted with the old calibration kept (item 8).
 
-TODO(merge): these run on tests' fakes (fakes.py) until the simulator's calibration family and simulated balance
-land; then the same scenarios run on sim:// and sim-balance://.
+These run on fakes (fakes.py), where each fault is one switch; test_accuracy.py runs the accuracy on sim:// and
+sim-balance://.
 """
 
 from __future__ import annotations
@@ -16,14 +16,8 @@ from typing import Any
 
 import pytest
 
-from mesogun.calibration.procedure import (
-    CalibrationAborted,
-    CalibrationRefused,
-    DepthPlan,
-    Procedure,
-    RatePlan,
-    VolumePlan,
-)
+from mesogun.calibration.errors import CalibrationAborted, CalibrationRefused
+from mesogun.calibration.procedure import DepthPlan, Procedure, RatePlan, VolumePlan
 from mesogun.calibration.prompts import ScriptedPrompter
 from mesogun.calibration.seams import (
     BalanceError,
