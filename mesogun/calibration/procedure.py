@@ -524,8 +524,8 @@ class Procedure:
         for depth in depths:
             readings: list[float] = []
             for index in range(plan.repeats):
+                self._holding = True  # before the command, as for arming: release_depth is harmless
                 await self.target.hold_depth(depth)
-                self._holding = True
                 if gauge is not None:
                     reading = await gauge.read_mm()
                 else:
@@ -614,8 +614,8 @@ class Procedure:
             raise CalibrationAborted(f"the technician declined: {question}")
 
     async def _arm(self) -> None:
+        self._armed = True  # before the command: an abort while it is on its way still disarms (idempotent)
         await self.target.arm()
-        self._armed = True
 
     async def _disarm(self) -> None:
         await self.target.disarm()

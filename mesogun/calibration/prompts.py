@@ -13,8 +13,8 @@ import json
 import math
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from dataclasses import fields, is_dataclass
+from datetime import date
 from enum import Enum
 from typing import Any, TextIO, TypeVar
 
@@ -174,10 +174,10 @@ class TerminalPrompter:
 def plain(value: Any) -> Any:
     """A JSON-ready form of a run's values (dataclasses, enums, datetimes, mappings, tuples)."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: plain(v) for k, v in asdict(value).items()}
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}  # not asdict: it copies mappings
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # a datetime too
         return value.isoformat()
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}

@@ -329,12 +329,12 @@ def _store(ctx: click.Context, run: CalibrationRun, certificate: Path | None) ->
 
 
 @calibrate_group.command("history")
-@click.option("--device", "serial", required=True, metavar="SERIAL", help="The gun (its serial number).")
+@click.option("--device", "serial", metavar="SERIAL", help="One gun (its serial number); default: every gun's runs.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one JSON array.")
 @click.pass_context
-def history_command(ctx: click.Context, serial: str, as_json: bool) -> None:
-    """A gun's calibration runs as the record keeps them: passed, failed and aborted, with their certificate ids
-    and due dates."""
+def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> None:
+    """The calibration runs the record keeps (one gun's, or every gun's): passed, failed and aborted, with their
+    certificate ids and due dates."""
     from dataclasses import asdict
 
     from mesogun.cli.output import emit_json, emit_table
