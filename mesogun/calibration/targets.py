@@ -16,7 +16,7 @@ from typing import Protocol
 from firmware_protocol import ShotSource
 from mesogun.calibration.seams import DeviceCalibration, ShotSeen
 from mesogun.models import FiredShots, GunInfo, ShotEvent
-from mesogun.session.gun import Gun
+from mesogun.session.gun import EventStream, Gun
 
 DRAIN_S = 0.5
 """After a delivery, how long to wait for shot events still on their way (the host already has the shots)."""
@@ -63,7 +63,7 @@ class GunTarget:
     ) -> FiredShots:
         if on_shot is None:
             return await self.port.deliver(count, dose_ml, rate_hz)
-        return await _timed(self.gun, on_shot, self.port.deliver(count, dose_ml, rate_hz))
+        return await timed(self.gun, on_shot, self.port.deliver(count, dose_ml, rate_hz))
 
     async def load_syringe(self, capacity_ml: float, fill_ml: float) -> None:
         await self.gun.load_syringe(capacity_ml=capacity_ml, fill_ml=fill_ml)
@@ -78,7 +78,13 @@ class GunTarget:
         await self.gun.disarm()
 
 
-async def _timed(gun: Gun, on_shot: ShotSeen, delivery: Awaitable[FiredShots]) -> FiredShots:
+class EventSource(Protocol):
+    """What :func:`timed` listens to: a :class:`Gun`, or a gun through the service (its event stream)."""
+
+    def events(self, maxsize: int = 256) -> EventStream: ...
+
+
+async def timed(gun: EventSource, on_shot: ShotSeen, delivery: Awaitable[FiredShots]) -> FiredShots:
     """Run ``delivery`` (a coroutine) while a listener stamps each host-fired shot event with the loop's clock."""
     loop = asyncio.get_running_loop()
     seen = 0

@@ -12,20 +12,25 @@ old calibration).
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mesogun.calibration.procedure import DepthPlan, Procedure, RatePlan, VolumePlan
 from mesogun.calibration.prompts import JsonLinesReporter, ScriptedPrompter, TerminalPrompter, TextReporter
-from mesogun.calibration.seams import CalibrationRun, CalibrationTarget, Prompter, RunOutcome
+from mesogun.calibration.seams import CalibrationRun, CalibrationTarget, Prompter, Reporter, RunOutcome
 from mesogun.cli.output import emit_fields
 from mesogun.cli.session import device_url, run_on_gun
 from mesogun.session.gun import Gun
+
+if TYPE_CHECKING:
+    from mesogun.cli.remote import ServiceTarget
+    from mesogun.cli.session import CliGun
 
 OPTION_OF = {
     "technician": "--technician",
@@ -167,7 +172,7 @@ def volume_command(
     inv = _invocation(given)
     plan = VolumePlan(nominal_ul=nominal_ul, syringe_ml=syringe_ml, blank_s=blank_s, due_in_days=due_in_days)
 
-    async def run(gun: Gun, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
+    async def run(gun: object, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
         from mesogun.balance import open_balance
 
         balance = await open_balance(balance_url)
@@ -194,7 +199,7 @@ def depth_command(ctx: click.Context, /, gauge_url: str | None, due_in_days: int
     and gain written, read again as left (±0.05 mm)."""
     inv = _invocation(given)
 
-    async def run(gun: Gun, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
+    async def run(gun: object, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
         from mesogun.calibration.instruments import open_depth_gauge
 
         async with open_depth_gauge(gauge_url) as gauge:
@@ -225,7 +230,7 @@ def rate_command(
     inv = _invocation(given)
     plan = RatePlan(rates_hz=rate_hz or None, seconds=seconds, due_in_days=due_in_days)
 
-    async def run(gun: Gun, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
+    async def run(gun: object, procedure_for: Callable[[Prompter], Procedure]) -> CalibrationRun:
         procedure = procedure_for(inv.prompter())
         return await _keeping(inv, procedure, procedure.rate(plan))
 
@@ -249,27 +254,78 @@ async def _keeping(inv: Invocation, procedure: Procedure, run: Awaitable[Calibra
             inv.runs.append(procedure.run)
 
 
-Runner = Callable[[Gun, Callable[[Prompter], Procedure]], Awaitable[CalibrationRun]]
+Runner = Callable[[object, Callable[[Prompter], Procedure]], Awaitable[CalibrationRun]]
+"""A command's run: given the gun (a :class:`Gun`, or the service's) and how to make its procedure."""
 
 
 def _conduct(ctx: click.Context, inv: Invocation, run: Runner) -> None:
-    """Run on the gun (directly; TODO(merge): through the service when one runs), then record the run and its
-    certificate whatever the outcome, then say how it ended."""
+    """Run on the gun, through the gun service when one runs (``--service``, or the local one; ``--no-service``
+    opens the gun directly), then keep the run and its certificate (the service's record, or ``--db``) whatever
+    the outcome, then say how it ended."""
+    from mesogun.cli.remote import service_target
+
     reporter = JsonLinesReporter() if inv.as_json else TextReporter()
+    served = service_target(ctx)
+    if served is not None:
+        result = _through_service(inv, run, reporter, served)
+    else:
 
-    async def body(gun: Gun) -> CalibrationRun:
-        target = _direct_target(gun)
-        return await run(gun, lambda prompter: Procedure(target, prompter, reporter))
+        async def body(gun: Gun) -> CalibrationRun:
+            target = _direct_target(gun)
+            return await run(gun, lambda prompter: Procedure(target, prompter, reporter))
 
-    try:
-        result = run_on_gun(device_url(ctx), ctx.obj.db, body)
-    finally:
-        for kept in inv.runs:
-            _store(ctx, kept, inv.certificate)
+        try:
+            result = run_on_gun(device_url(ctx), ctx.obj.db, body)
+        finally:
+            for kept in inv.runs:
+                _store(ctx, kept, inv.certificate)
     if not inv.as_json:
         emit_fields(_summary(result))
     if result.outcome is RunOutcome.FAILED:
         ctx.exit(FAILED_EXIT)
+
+
+def _through_service(inv: Invocation, run: Runner, reporter: Reporter, served: ServiceTarget) -> CalibrationRun:
+    """The run on the service's gun; the run kept in the service's record (re-authenticated), its certificate
+    written to ``--certificate`` too. A run the service refuses to keep (a practitioner, say) leaves the error
+    that ended the run to be the one reported."""
+    from mesogun.calibration.certificate import certificate_pdf
+    from mesogun.cli.calibrate_service import ServiceCalibrationTarget, ask_pin
+    from mesogun.cli.remote import RemoteGun
+    from mesogun.cli.report_commands import write_export
+    from mesogun.errors import MesogunError
+
+    try:
+        pin = ask_pin(scripted=inv.scripted())
+    except BaseException:
+        served.client.close()
+        raise
+
+    async def body(gun: CliGun) -> CalibrationRun:
+        assert isinstance(gun, RemoteGun)  # what ServiceTarget.run gives
+        target = ServiceCalibrationTarget(gun, served.client, served.serial, pin)
+        await target.reauthenticate()  # a wrong PIN or an expired sign-in is refused before anything moves
+        if inv.answers.get("technician") is None:  # the service keeps a run signed by who is signed in
+            inv.answers["technician"] = (await asyncio.to_thread(served.client.me))["user"]
+        ended: BaseException | None = None
+        try:
+            return await run(gun, lambda prompter: Procedure(target, prompter, reporter))
+        except BaseException as error:
+            ended = error
+            raise
+        finally:
+            for kept in inv.runs:
+                pdf = certificate_pdf(kept)
+                if inv.certificate is not None:
+                    write_export(inv.certificate, pdf)
+                try:
+                    await target.save(kept, pdf)
+                except MesogunError as error:
+                    if ended is None:
+                        raise
+                    click.echo(f"the run could not be kept in the service's record: {error}", err=True)
+
+    return served.run(body)
 
 
 def _direct_target(gun: Gun) -> CalibrationTarget:
