@@ -397,6 +397,7 @@ that cannot be opened) is no refusal of who asks but a store that failed, as the
 
 def _known() -> dict[str, type[MesogunError]]:
     from mesogun.balance.errors import INSTRUMENT_ERRORS  # they import this module
+    from mesogun.calibration.errors import CALIBRATION_ERRORS
     from mesogun.clinic.errors import CLINIC_ERRORS
     from mesogun.firmware.errors import FIRMWARE_ERRORS
     from mesogun.record.calibrations import NoSuchCalibration
@@ -426,6 +427,7 @@ def _known() -> dict[str, type[MesogunError]]:
         *CLINIC_ERRORS,
         *INSTRUMENT_ERRORS,
         *FIRMWARE_ERRORS,
+        *CALIBRATION_ERRORS,
     )
     return {cls.code: cls for cls in classes}
 

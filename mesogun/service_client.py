@@ -455,6 +455,14 @@ class ServiceClient:
 
     # -------------------------------------------------------------------------------------------- calibration
 
+    def me(self) -> dict[str, Any]:
+        """``GET /auth/me``: who this client is signed in as (``user``, ``roles``, ``via``, ``fresh_until``)."""
+        return self._object("GET", "/auth/me")
+
+    def reauth(self, pin: str) -> dict[str, Any]:
+        """``POST /auth/reauth``: the PIN again; technician writes are allowed until ``fresh_until``."""
+        return self._object("POST", "/auth/reauth", {"pin": pin})
+
     def calibration(self, serial: str) -> dict[str, Any]:
         """``GET /guns/{serial}/calibration``: the device's calibration constants and metadata (``calibration_id``,
         ``volume_gain_by_brand``, ``depth_offset_um``, ``depth_gain``, ``rate_gain``, ``calibrated_at``, ``due_at``,

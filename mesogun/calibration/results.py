@@ -3,9 +3,11 @@ the device, and who signed it. Plain frozen dataclasses and enums, JSON both way
 :meth:`CalibrationRun.from_json`), so the record stores the run and the certificate renders it without either
 knowing the other.
 
-Two types here are stand-ins until integration: :class:`ConstantsSnapshot` (for
-``mesogun.calibration.device.DeviceCalibration``: only the constants and id a certificate shows) and
-:class:`InstrumentIdentity` (for ``mesogun.balance.BalanceIdentity``, and a depth gauge's identity too).
+Two types are the run's own snapshots of live objects, kept as they were when the run saw them:
+:class:`ConstantsSnapshot` (of a device's :class:`~mesogun.calibration.device.DeviceCalibration`: the constants
+and id a certificate shows; :meth:`ConstantsSnapshot.of`) and :class:`InstrumentIdentity` (of a balance's
+:class:`~mesogun.balance.BalanceIdentity` with its calibration due date, :meth:`InstrumentIdentity.of_balance`;
+a depth gauge's too).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from mesogun.balance import BalanceIdentity
+    from mesogun.calibration.device import DeviceCalibration
 
 FORMAT = 1
 """The version of a run's JSON form (``"format"``); a later change to it is a new number, read by both."""
@@ -95,8 +101,8 @@ class SeriesResult:
 
 @dataclass(frozen=True)
 class ConstantsSnapshot:
-    """The device's calibration constants as a run saw them (stand-in for ``DeviceCalibration``, whose other
-    fields a certificate does not need). Gains are delivered/commanded (1.0: none); ``depth_offset_um`` signed."""
+    """The device's calibration constants as a run saw them (of a ``DeviceCalibration``, without the metadata
+    the run holds itself). Gains are delivered/commanded (1.0: none); ``depth_offset_um`` signed."""
 
     volume_gain_by_brand: Mapping[str, float]
     depth_offset_um: int
@@ -108,6 +114,17 @@ class ConstantsSnapshot:
     def __post_init__(self) -> None:
         object.__setattr__(self, "volume_gain_by_brand", types.MappingProxyType(dict(self.volume_gain_by_brand)))
 
+    @classmethod
+    def of(cls, calibration: DeviceCalibration) -> Self:
+        """The snapshot of a device's calibration (its constants and id)."""
+        return cls(
+            volume_gain_by_brand=calibration.volume_gain_by_brand,
+            depth_offset_um=calibration.depth_offset_um,
+            depth_gain=calibration.depth_gain,
+            rate_gain=calibration.rate_gain,
+            calibration_id=calibration.calibration_id,
+        )
+
     def volume_gain(self, brand: str) -> float:
         """The gain the device uses for ``brand`` (1.0 for a brand it has none for, as the device does)."""
         return float(self.volume_gain_by_brand.get(brand, 1.0))
@@ -115,7 +132,7 @@ class ConstantsSnapshot:
 
 @dataclass(frozen=True)
 class InstrumentIdentity:
-    """A reference instrument of a run: a balance, a depth gauge (stand-in for ``BalanceIdentity``).
+    """A reference instrument of a run: a balance (:meth:`of_balance`), a depth gauge.
 
     ``kind``: "balance", "depth gauge"; ``readability`` its smallest step in ``readability_unit``;
     ``calibration_due`` the instrument's own calibration due date (``None``: not known).
@@ -128,6 +145,18 @@ class InstrumentIdentity:
     readability: float
     calibration_due: date | None
     readability_unit: str = "g"
+
+    @classmethod
+    def of_balance(cls, identity: BalanceIdentity, calibration_due: date | None) -> Self:
+        """A balance as the run identified it (``calibration_due``: from its certificate, the technician's)."""
+        return cls(
+            kind="balance",
+            model=identity.model,
+            serial_number=identity.serial_number,
+            firmware=identity.firmware,
+            readability=identity.readability_g,
+            calibration_due=calibration_due,
+        )
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def cli(ctx: click.Context) -> None:
 
 def _register_commands() -> None:
     """Add every command; each takes the global options after its name too (``sim`` has its own options)."""
+    from mesogun.cli.calibrate import calibrate_group
     from mesogun.cli.clinic_commands import CLINIC_GROUPS
     from mesogun.cli.demo import demo_command
     from mesogun.cli.device_commands import DEVICE_COMMANDS
@@ -82,6 +83,11 @@ def _register_commands() -> None:
         for service_command in group.commands.values():
             service_options(global_options(service_command, only=("device", "verbose")))
         cli.add_command(group)
+    for name, calibrate_command in calibrate_group.commands.items():  # a technician's runs on a gun; the history
+        global_options(calibrate_command, only=("db", "verbose") if name == "history" else None)
+        if name != "history":
+            service_options(calibrate_command)
+    cli.add_command(calibrate_group)
     for plugin in entry_points(group="mesogun.commands"):  # the gun service's serve and users: mesogun never
         command = plugin.load()  # imports the service; the service plugs its commands in
         cli.add_command(global_options(command, only=("verbose",)) if plugin.name == "serve" else command, plugin.name)

@@ -267,11 +267,17 @@ class CalibrationBook:
             raise NoSuchCalibration(f"no calibration run {run_id} in the treatment record", value=run_id)
         return _stored(row)
 
-    def history(self, device_serial: str) -> list[StoredCalibration]:
-        """The device's runs, oldest first (failed and aborted ones too)."""
+    def history(self, device_serial: str | None = None) -> list[StoredCalibration]:
+        """The device's runs, oldest first (failed and aborted ones too); every device's for ``None`` (by serial
+        number, then oldest first)."""
         c = t.calibrations.c
+        query = _runs()
+        if device_serial is None:
+            query = query.order_by(c.device_serial, c.started_at, c.id)
+        else:
+            query = query.where(c.device_serial == device_serial).order_by(c.started_at, c.id)
         with self.record.reading() as db:
-            rows = db.execute(_runs().where(c.device_serial == device_serial).order_by(c.started_at, c.id)).all()
+            rows = db.execute(query).all()
         return [_stored(row) for row in rows]
 
     def latest_in_force(self, device_serial: str) -> StoredCalibration | None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 import mesogun
+from mesogun.calibration.errors import CalibrationAborted, CalibrationRefused
 from mesogun.errors import (
     AccessDenied,
     ConnectionLost,
@@ -75,6 +76,8 @@ def client(pty_service: ServedGun) -> Any:
         ("MG913", "too_large", ServiceRequestError, 2),
         ("MG910", "unauthenticated", AccessDenied, 3),
         ("MG914", "accounts_unavailable", RecordError, 6),
+        ("MG830", None, CalibrationRefused, 3),
+        ("MG831", None, CalibrationAborted, 130),
         ("MG4xx", None, LinkError, 4),
         ("XYZ", None, MesogunError, 1),
     ],

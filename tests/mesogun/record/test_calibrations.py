@@ -90,6 +90,7 @@ def test_history_in_force_and_due_dates(where: Path | str) -> None:
         save(book, "R3", kind="depth", syringe_brand="", outcome="failed", started_at=datetime(2026, 5, 1, tzinfo=UTC))
         save(book, "OTHER", device_serial="SN2")
         assert [run.run_id for run in book.history("SN1")] == ["R1", "R2", "R3"]
+        assert [run.run_id for run in book.history()] == ["R1", "R2", "R3", "OTHER"]  # every device's, by serial
         in_force = book.latest_in_force("SN1")
         assert in_force is not None and in_force.run_id == "R1"
         assert book.due("SN1", date(2027, 3, 2)).state is DueState.IN_FORCE
