@@ -313,6 +313,8 @@ class SlotState:
     confirmed: bool
     active: bool
     permanent: bool
+    bootable: bool = True
+    """Whether it verifies (an image uploaded with another key, or for another model, is listed but not)."""
 
 
 class Bootloader:
@@ -450,6 +452,13 @@ class Bootloader:
                 SlotState(0, running, pending=False, confirmed=not self.revert_pending, active=True, permanent=False)
             )
         other = self.slot_image(1, trusted=True)
+        bootable = other is not None
+        if other is None:
+            raw = self.flash.read(self.layout.slot(1), self.layout.slot_size)
+            try:
+                other = verify_image(raw, None, require_signature=False)
+            except (ImageProblem, struct.error):
+                other = None
         if other is not None:
             t1 = self.trailer(1)
             states.append(
@@ -460,6 +469,7 @@ class Bootloader:
                     confirmed=self.revert_pending,  # the image a revert brings back was the confirmed one
                     active=False,
                     permanent=t1.magic and t1.image_ok,
+                    bootable=bootable,
                 )
             )
         return states

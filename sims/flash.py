@@ -55,7 +55,7 @@ class Flash:
         """Erases and writes done since this object was made (a torn one included)."""
         self.phases: list[str] = []
         """Every phase the firmware entered, in order (for tests choosing where to cut)."""
-        self._plan: PowerCutPlan | None = None
+        self._plans: list[PowerCutPlan] = []
         self._planned_at = 0
         self.fresh = True
         """Whether the flash was blank when it was made (no file yet): the factory programs it."""
@@ -108,39 +108,43 @@ class Flash:
     # ------------------------------------------------------------------ power cuts
 
     def plan_power_cut(self, *, at_operation: int | None = None, at_phase: str | None = None) -> None:
-        """Cut the power during the ``at_operation``-th operation from now, or on entering ``at_phase``."""
+        """Cut the power during the ``at_operation``-th operation from now, or on entering ``at_phase``. Plans
+        queue: a second one counts its operations from when the first struck (a cut during the resumed swap)."""
         if at_operation is not None and at_operation < 1:
             raise ValueError(f"at_operation={at_operation} must be 1 or more (1: the next operation)")
-        self._plan = PowerCutPlan(at_operation, at_phase)
-        self._planned_at = self.operations
+        if not self._plans:
+            self._planned_at = self.operations
+        self._plans.append(PowerCutPlan(at_operation, at_phase))
 
     def cancel_power_cut(self) -> None:
-        """Forget a planned power cut."""
-        self._plan = None
+        """Forget every planned power cut."""
+        self._plans.clear()
 
     @property
     def power_cut_planned(self) -> bool:
         """Whether a planned power cut has not struck yet."""
-        return self._plan is not None
+        return bool(self._plans)
 
     def phase(self, name: str) -> None:
         """The firmware enters phase ``name``; the power cut planned for it strikes here."""
         self.phases.append(name)
-        if self._plan is not None and self._plan.at_phase == name:
-            self._plan = None
+        if self._plans and self._plans[0].at_phase == name:
+            self._struck()
             raise PowerCut(f"at phase {name}")
+
+    def _struck(self) -> None:
+        self._plans.pop(0)
+        self._planned_at = self.operations
 
     # ------------------------------------------------------------------ internals
 
     def _cut_now(self) -> bool:
         self.operations += 1
-        plan = self._plan
-        due = plan is not None and plan.at_operation is not None
-        if due and plan is not None and plan.at_operation is not None:
-            due = self.operations - self._planned_at >= plan.at_operation
-        if due:
-            self._plan = None
-        return due
+        at = self._plans[0].at_operation if self._plans else None
+        if at is not None and self.operations - self._planned_at >= at:
+            self._struck()
+            return True
+        return False
 
     def _check(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:

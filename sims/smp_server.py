@@ -341,7 +341,12 @@ def _image_state(state: SlotState) -> smpimg.ImageState:
         if value
     }
     return smpimg.ImageState(
-        slot=state.slot, version=state.image.version, image=0, hash=state.image.sha256, bootable=True, **flags
+        slot=state.slot,
+        version=state.image.version,
+        image=0,
+        hash=state.image.sha256,
+        bootable=state.bootable or None,
+        **flags,
     )
 
 
