@@ -412,3 +412,20 @@ _SEQ = iter(range(1000, 2000))
 def _core(gun: SimulatedGun, name: str, **fields: Any) -> None:
     """Send a core command to the gun (its reply goes to the attached client, unread)."""
     gun.receive(to_wire(make(name, seq=next(_SEQ), **fields)))
+
+
+def test_sim_options_pin_a_key_and_a_factory_image_from_files(keys: tuple[DevKey, DevKey, Path]) -> None:
+    from sims.errors import SimConfigError
+    from sims.options import parse_query
+
+    key, _, folder = keys
+    public = folder / "dev.pub.pem"
+    public.write_bytes(key.public_pem)
+    factory = folder / "factory.bin"
+    factory.write_bytes(sign(key, OLD, folder=folder))
+    options = parse_query(f"firmware_key={public}&factory_image={factory}&self_test_ms=2000")
+    assert options.device.firmware_key == key.public_pem
+    assert options.device.factory_image == factory.read_bytes()
+    assert options.device.self_test_ms == 2000
+    with pytest.raises(SimConfigError, match="firmware_key"):
+        parse_query(f"firmware_key={folder / 'missing.pem'}")
