@@ -336,9 +336,10 @@ class ServiceClient:
         )
         return reply
 
-    def patient(self, patient_id: int, *, identified: bool = False) -> dict[str, Any]:
-        """``GET /patients/{id}``: one patient and their courses (``identified``: with the identifying details)."""
-        return self._object("GET", f"/patients/{patient_id}", params=_flag("identified", identified))
+    def patient(self, patient_id: int, *, identified: bool = False, reason: str = "") -> dict[str, Any]:
+        """``GET /patients/{id}``: one patient and their courses (``identified``: with the identifying details, the
+        read entered in the audit log with who asked and ``reason``)."""
+        return self._object("GET", f"/patients/{patient_id}", params=_identified(identified, reason))
 
     def correct_patient(self, patient_id: int, reason: str, changes: dict[str, str | None]) -> dict[str, Any]:
         """``POST /patients/{id}/correct``: identifying details corrected, with a reason."""
@@ -348,10 +349,11 @@ class ServiceClient:
         """``POST /patients/{id}/erase``: the identifying details erased (an admin, with a reason)."""
         return self._object("POST", f"/patients/{patient_id}/erase", {"reason": reason})
 
-    def patient_history(self, patient_id: int, *, identified: bool = False) -> list[dict[str, Any]]:
-        """``GET /patients/{id}/history``: the patient's sessions summarised, oldest first."""
+    def patient_history(self, patient_id: int, *, identified: bool = False, reason: str = "") -> list[dict[str, Any]]:
+        """``GET /patients/{id}/history``: the patient's sessions summarised, oldest first (``identified``: as
+        :meth:`patient`)."""
         reply: list[dict[str, Any]] = self.request(
-            "GET", f"/patients/{patient_id}/history", params=_flag("identified", identified)
+            "GET", f"/patients/{patient_id}/history", params=_identified(identified, reason)
         )
         return reply
 
@@ -441,9 +443,15 @@ class ServiceClient:
         """``POST /treatments/{id}/sign-off``: the practitioner's signature, closing the session."""
         return self._object("POST", f"/treatments/{visit_id}/sign-off", _given({"meaning": meaning}))
 
-    def treatment_summary(self, visit_id: int, *, identified: bool = False) -> dict[str, Any]:
-        """``GET /treatments/{id}/summary``: the session summarised (pseudonymous unless ``identified``)."""
-        return self._object("GET", f"/treatments/{visit_id}/summary", params=_flag("identified", identified))
+    def void_treatment(self, visit_id: int, reason: str) -> dict[str, Any]:
+        """``POST /treatments/{id}/void``: a session opened by mistake marked void, with a reason (an open one is
+        closed, not signed off)."""
+        return self._object("POST", f"/treatments/{visit_id}/void", {"reason": reason})
+
+    def treatment_summary(self, visit_id: int, *, identified: bool = False, reason: str = "") -> dict[str, Any]:
+        """``GET /treatments/{id}/summary``: the session summarised (pseudonymous unless ``identified``: as
+        :meth:`patient`)."""
+        return self._object("GET", f"/treatments/{visit_id}/summary", params=_identified(identified, reason))
 
     # -------------------------------------------------------------------------------------------- calibration
 
@@ -622,9 +630,11 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _flag(name: str, on: bool) -> dict[str, str] | None:
-    """A boolean query parameter, sent only when set."""
-    return {name: "true"} if on else None
+def _identified(identified: bool, reason: str) -> dict[str, str] | None:
+    """The query of a read with the identifying details (and why), sent only when asked for."""
+    if not identified:
+        return None
+    return {"identified": "true", **({"reason": reason} if reason else {})}
 
 
 def _no_read_timeout() -> httpx.Timeout:

@@ -1,6 +1,6 @@
-"""``mesogun patient``, ``mesogun course``, ``mesogun lot``: what a treatment is prepared with, kept in the gun
-service's record (the service knows who is signed in: the audit log names them). Service only, as ``mesogun
-visit``: the service checks each value with the clinic's rules and says which field it refuses."""
+"""``mesogun patient``, ``mesogun course``, ``mesogun lot``, ``mesogun preset``: what a treatment is prepared with,
+kept in the gun service's record (the service knows who is signed in: the audit log names them). Service only, as
+``mesogun visit``: the service checks each value with the clinic's rules and says which field it refuses."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ from typing import Any
 
 import click
 
+from firmware_protocol import Mode
 from mesogun.cli.output import emit_fields, emit_json, emit_table
 from mesogun.cli.visit_commands import JSON_OPTION, service_only
 from mesogun.service_client import ServiceClient
 
 PATIENT_HELP = "The patient: an id (12) or a pseudonym (P-7KQ2M9XA)."
+
+READ_REASON_OPTION = click.option(
+    "--reason",
+    default="",
+    metavar="TEXT",
+    help="Why the identifying details are read (with --identified; the audit log keeps it with who read them).",
+)
 
 
 def patient_id(client: ServiceClient, given: str) -> int:
@@ -94,23 +102,68 @@ def patient_list(ctx: click.Context, as_json: bool) -> None:
 @patient_group.command("show")
 @click.argument("patient", metavar="PATIENT")
 @click.option("--identified", is_flag=True, help="With the identifying details (name, birth date, contact).")
+@READ_REASON_OPTION
 @click.option("--history", is_flag=True, help="With every treatment session, summarised.")
 @JSON_OPTION
 @click.pass_context
-def patient_show(ctx: click.Context, patient: str, identified: bool, history: bool, as_json: bool) -> None:
-    """Show a patient (PATIENT: an id or a pseudonym) and their courses; --history their sessions too."""
+def patient_show(ctx: click.Context, patient: str, identified: bool, reason: str, history: bool, as_json: bool) -> None:
+    """Show a patient (PATIENT: an id or a pseudonym) and their courses; --history their sessions too. With
+    --identified the service enters the read in the audit log (you, and --reason) before it shows the details."""
     with service_only(ctx, "patients") as client:
         pid = patient_id(client, patient)
-        found = client.patient(pid, identified=identified)
-        sessions = client.patient_history(pid, identified=identified) if history else None
+        found = client.patient(pid, identified=identified, reason=reason)
+        sessions = client.patient_history(pid, identified=identified, reason=reason) if history else None
     if as_json:
         emit_json(found if sessions is None else {**found, "history": sessions})
         return
     emit_fields(patient_text(found))
-    for summary in sessions or []:
+    if sessions is None:
+        return
+    for summary in sessions:
         zones = ", ".join(f"{z['zone']} {z['volume_ml']:.3f} mL" for z in summary["zones"]) or "no shots"
         signed = "signed off" if summary.get("signoff") else "not signed off"
-        click.echo(f"session {summary['visit_id']}  {summary['opened']}  {summary['shots']} shots: {zones}; {signed}")
+        void = f"  VOID ({summary['void']['reason']})" if summary.get("void") else ""
+        click.echo(
+            f"session {summary['visit_id']}{void}  {summary['opened']}  {summary['shots']} shots: {zones}; {signed}"
+        )
+    kept = [s for s in sessions if not s.get("void")]
+    voided = len(sessions) - len(kept)
+    click.echo(
+        f"total: {len(kept)} sessions, {sum(s['shots'] for s in kept)} shots, "
+        f"{sum(s['volume_ml'] for s in kept):.3f} mL" + (f" ({voided} void, not counted)" if voided else "")
+    )
+
+
+@patient_group.command("correct")
+@click.argument("patient", metavar="PATIENT")
+@click.option("--name", metavar="TEXT", help="The right name ('' clears it).")
+@click.option("--birth-date", metavar="YYYY-MM-DD", help="The right birth date ('' clears it).")
+@click.option("--contact", metavar="TEXT", help="The right contact ('' clears it).")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (kept in the audit log with the correction).")
+@JSON_OPTION
+@click.pass_context
+def patient_correct(
+    ctx: click.Context,
+    patient: str,
+    name: str | None,
+    birth_date: str | None,
+    contact: str | None,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """Correct a patient's identifying details (PATIENT: an id or a pseudonym): the audit log keeps the reason and
+    keyed digests of the values before and after, never the values."""
+    given = {"name": name, "birth_date": birth_date, "contact": contact}
+    changes: dict[str, str | None] = {field: value for field, value in given.items() if value is not None}
+    if not changes:
+        raise click.UsageError("nothing to correct: give --name, --birth-date or --contact")
+    with service_only(ctx, "patients") as client:
+        corrected = client.correct_patient(patient_id(client, patient), reason, changes)
+    if as_json:
+        emit_json(corrected)
+    else:
+        fields = ", ".join(field.replace("_", " ") for field in changes)
+        click.echo(f"corrected the {fields} of patient {corrected['pseudonym']} (id {corrected['id']})")
 
 
 @patient_group.command("erase")
@@ -230,5 +283,82 @@ def lot_list(ctx: click.Context, as_json: bool) -> None:
     emit_table(rows, ["id", "product", "lot_number", "expiry", "status"])
 
 
-CLINIC_GROUPS = (patient_group, course_group, lot_group)
+# ---------------------------------------------------------------------------------------------- preset
+
+
+@click.group("preset", context_settings={"help_option_names": ["-h", "--help"]})
+def preset_group() -> None:
+    """Treatment presets: the built-in ones and the clinic's, each with its soft limits (going past one needs an
+    override with a reason; the device's hard limits are never overridden)."""
+
+
+@preset_group.command("list")
+@JSON_OPTION
+@click.pass_context
+def preset_list(ctx: click.Context, as_json: bool) -> None:
+    """The built-in presets, then the clinic's, with their values and soft limits."""
+    with service_only(ctx, "presets") as client:
+        found = client.presets()
+    if as_json:
+        emit_json(found)
+        return
+    rows = [{**preset, "kind": "built in" if preset["builtin"] else "clinic"} for preset in found]
+    columns = ["name", "kind", "mode", "depth_mm", "dose_ml", "rate_hz", "max_depth_mm", "max_volume_per_zone_ml"]
+    emit_table(rows, columns)
+
+
+@preset_group.command("add")
+@click.argument("name", metavar="NAME")
+@click.option("--depth", type=float, required=True, metavar="MM", help="Needle depth, mm (e.g. 1.5).")
+@click.option("--dose", type=float, required=True, metavar="ML", help="Drop volume per shot, mL (e.g. 0.02).")
+@click.option("--rate", type=float, required=True, metavar="HZ", help="Firing rate, shots per second (e.g. 3).")
+@click.option("--mode", type=click.Choice([m.json_name for m in Mode]), required=True, help="Firing mode.")
+@click.option("--description", default="", metavar="TEXT", help="What the preset is for.")
+@click.option("--max-depth", type=float, metavar="MM", help="Soft limit: deeper needs an override with a reason.")
+@click.option(
+    "--max-zone-volume", type=float, metavar="ML", help="Soft limit: more into one zone in a session needs an override."
+)
+@JSON_OPTION
+@click.pass_context
+def preset_add(
+    ctx: click.Context,
+    name: str,
+    depth: float,
+    dose: float,
+    rate: float,
+    mode: str,
+    description: str,
+    max_depth: float | None,
+    max_zone_volume: float | None,
+    as_json: bool,
+) -> None:
+    """Define a clinic preset NAME (lower-case letters, digits, - or _; not a built-in name); its soft limits may
+    not be below its own depth and dose."""
+    with service_only(ctx, "presets") as client:
+        preset = client.add_preset(
+            name=name,
+            depth_mm=depth,
+            dose_ml=dose,
+            rate_hz=rate,
+            mode=mode,
+            description=description,
+            max_depth_mm=max_depth,
+            max_volume_per_zone_ml=max_zone_volume,
+        )
+    if as_json:
+        emit_json(preset)
+        return
+    deepest, most = preset["max_depth_mm"], preset["max_volume_per_zone_ml"]
+    limits = [
+        *([f"depth at most {deepest:g} mm"] if deepest is not None else []),
+        *([f"at most {most:g} mL per zone"] if most is not None else []),
+    ]
+    shown = f"; soft limits: {', '.join(limits)}" if limits else "; no soft limits"
+    click.echo(
+        f"preset {preset['name']}: {preset['mode']}, {preset['depth_mm']:g} mm, {preset['dose_ml']:g} mL,"
+        f" {preset['rate_hz']:g} shots/s{shown}"
+    )
+
+
+CLINIC_GROUPS = (patient_group, course_group, lot_group, preset_group)
 """The groups of this module, registered with the others (:func:`mesogun.cli._register_commands`)."""

@@ -1,4 +1,5 @@
-"""``mesogun devices``: the serial ports that may be guns, and with ``--probe`` which of them are.
+"""``mesogun devices``: the serial ports and USB guns (``usb://``, by VID:PID) that may be guns, and with
+``--probe`` which of them are.
 
 A probe opens each port through the same path as every command (:func:`mesogun.cli.session.connect_with`:
 ``--baud``, ``--trace`` apply) and says hello with a short timeout, but attaches no treatment record and
@@ -20,7 +21,9 @@ from mesogun.cli.output import emit_json, emit_table
 from mesogun.cli.session import connect_with, open_transport
 from mesogun.errors import LinkTimeout, MesogunError
 from mesogun.models import GunInfo
+from mesogun.transports import is_serial_line
 from mesogun.transports.discovery import PortInfo, list_guns
+from mesogun.transports.usb import list_usb_guns
 
 PROBE_TIMEOUT = 0.2
 """Seconds a probe waits for each reply (``--timeout`` overrides it)."""
@@ -75,13 +78,26 @@ async def probe(url: str, link: LinkSettings) -> ProbeResult:
         return ProbeResult(None, f"{type(exc).__name__}: {exc}")
 
 
-async def probe_all(urls: list[str], link: LinkSettings) -> list[ProbeResult]:
-    """Probe every port at once; each result in the order of ``urls``."""
-    return list(await asyncio.gather(*(probe(url, link) for url in urls)))
+async def probe_all(urls: list[str], links: list[LinkSettings]) -> list[ProbeResult]:
+    """Probe every port at once, each with its settings; each result in the order of ``urls``."""
+    return list(await asyncio.gather(*(probe(url, link) for url, link in zip(urls, links, strict=True))))
+
+
+def usb_ports(vid_pid: str | None) -> list[PortInfo]:
+    """The USB guns (pyusb) as rows of the listing: the ``usb://`` URL to open, and the product string."""
+    return [
+        PortInfo(device=gun.url, vid_pid=gun.vid_pid, serial_number=gun.serial_number, description=gun.product)
+        for gun in list_usb_guns(vid_pid)
+    ]
 
 
 @click.command("devices")
-@click.option("--vid-pid", metavar="VVVV:PPPP", help="Only ports with this USB vendor:product id (hex).")
+@click.option(
+    "--vid-pid",
+    metavar="VVVV:PPPP",
+    help="Only ports with this USB vendor:product id (hex); USB guns (usb://) are looked for under this id too, "
+    "instead of the guns' own (1209:6D67).",
+)
 @click.option(
     "--probe",
     "probing",
@@ -107,24 +123,27 @@ async def probe_all(urls: list[str], link: LinkSettings) -> list[ProbeResult]:
     "hardware_revision, protocol_version} or {gun: false, why_not}.",
 )
 def devices_command(vid_pid: str | None, probing: bool, ports: tuple[str, ...], as_json: bool) -> None:
-    """List serial ports that may be guns, with VID:PID, serial number and description; --probe asks them."""
+    """List serial ports that may be guns and USB guns (usb://VID:PID/SERIAL), with VID:PID, serial number and
+    description; --probe asks them."""
     if ports and vid_pid:
         raise click.UsageError("--port names the ports to probe: it cannot be combined with --vid-pid")
-    found = [PortInfo(device=url, vid_pid=None, serial_number=None, description="") for url in ports] or list_guns(
-        vid_pid
-    )
+    found = [PortInfo(device=url, vid_pid=None, serial_number=None, description="") for url in ports] or [
+        *list_guns(vid_pid),
+        *usb_ports(vid_pid),
+    ]
     rows = [dataclasses.asdict(port) for port in found]
     if probing or ports:
         link = current_link_settings()
         link = replace(link, timeout=link.timeout if link.timeout is not None else PROBE_TIMEOUT)
-        for port in found:
-            open_transport(port.device, link)  # --baud on a URL that is no serial line: usage error, nothing opened
-        results = asyncio.run(probe_all([port.device for port in found], link))
+        links = [link if ports or is_serial_line(port.device) else replace(link, baud=None) for port in found]
+        for port, port_link in zip(found, links, strict=True):  # --baud on a --port that is no serial line:
+            open_transport(port.device, port_link)  # usage error, nothing opened (a listed USB gun just has none)
+        results = asyncio.run(probe_all([port.device for port in found], links))
         for row, result in zip(rows, results, strict=True):
             row["probe"] = result.fields() if as_json else result.text()
     if as_json:
         emit_json(rows)
     elif not rows:
-        click.echo("no serial ports found" + (f" with VID:PID {vid_pid}" if vid_pid else ""))
+        click.echo("no serial ports or USB guns found" + (f" with VID:PID {vid_pid}" if vid_pid else ""))
     else:
         emit_table(rows, [*PORT_COLUMNS, *(["probe"] if probing or ports else [])])

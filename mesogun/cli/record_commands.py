@@ -146,6 +146,7 @@ def _print_summary(s: SessionSummary) -> None:
     emit_fields(
         {
             "visit": s.visit_id,
+            **({"VOID": f"voided by {s.void.by} at {s.void.at}: {s.void.reason}"} if s.void else {}),
             "patient": who,
             "practitioner": s.practitioner,
             "course": course,

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from mesogun.cli.clinic_commands import PATIENT_HELP, patient_id
+from mesogun.cli.clinic_commands import PATIENT_HELP, READ_REASON_OPTION, patient_id
 from mesogun.cli.output import emit_fields, emit_json, emit_table
 from mesogun.cli.remote import choose_gun
 from mesogun.cli.visit_commands import JSON_OPTION, service_only
@@ -137,8 +137,10 @@ def summary_text(summary: dict[str, Any]) -> dict[str, str]:
     checklist = [
         f"{c['item']} PRESENT" + (f" ({c['note']})" if c["note"] else "") for c in summary["checklist"] if c["present"]
     ]
+    void = summary.get("void")
     return {
         "session": str(summary["visit_id"]),
+        **({"VOID": f"voided by {void['by']} at {void['at']}: {void['reason']}"} if void else {}),
         "patient": patient,
         "practitioner": str(summary["practitioner"]),
         "course": course,
@@ -387,17 +389,36 @@ def close_command(ctx: click.Context, visit_id: int | None, meaning: str | None,
     click.echo(f"session {signed['visit_id']} signed off by {signoff['by']} at {signoff['at']}: {signoff['meaning']}")
 
 
+@session_group.command("void")
+@click.argument("visit_id", metavar="VISIT", type=int)
+@click.option("--reason", required=True, metavar="TEXT", help="Why it is void (kept in the audit log).")
+@JSON_OPTION
+@click.pass_context
+def void_command(ctx: click.Context, visit_id: int, reason: str, as_json: bool) -> None:
+    """Mark session VISIT void: opened by mistake (the wrong patient). A correction: nothing is deleted, its shots
+    and entries stay, shown as VOID; an open session is closed, not signed off. A practitioner; once signed off,
+    an admin."""
+    with _client(ctx) as client:
+        voided = client.void_treatment(visit_id, reason)
+    if as_json:
+        emit_json(voided)
+    else:
+        click.echo(f"session {voided['visit_id']} is VOID: {reason.strip()}")
+
+
 @session_group.command("show")
 @ID_OPTION
 @click.option("--identified", is_flag=True, help="With the patient's name (the summary is pseudonymous otherwise).")
+@READ_REASON_OPTION
 @JSON_OPTION
 @click.pass_context
-def show_command(ctx: click.Context, visit_id: int | None, identified: bool, as_json: bool) -> None:
+def show_command(ctx: click.Context, visit_id: int | None, identified: bool, reason: str, as_json: bool) -> None:
     """The session's summary: shots and volume per zone, depth, lots, checklist, overrides, alarms, adverse
-    events, aftercare, the sign-off; and a warning when the needle is due for a change (every 500 shots)."""
+    events, aftercare, the sign-off; and a warning when the needle is due for a change (every 500 shots). With
+    --identified the service enters the read in the audit log (you, and --reason) before it shows the name."""
     with _client(ctx) as client:
         visit = _session(ctx, client, visit_id)
-        summary = client.treatment_summary(visit, identified=identified)
+        summary = client.treatment_summary(visit, identified=identified, reason=reason)
         reminder = client.treatment(visit).get("needle_reminder")
     if as_json:
         emit_json({**summary, "needle_reminder": reminder})

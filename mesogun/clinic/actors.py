@@ -13,6 +13,10 @@ PRACTITIONER = "practitioner"
 admin there)."""
 
 
+ADMIN = "admin"
+"""The role that may void a signed-off session and erase a patient's identity (the service's ``Role.ADMIN``)."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """The person (or program) acting: ``name`` as the record shows it, ``roles`` as the service grants them

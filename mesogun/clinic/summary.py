@@ -5,6 +5,7 @@ are all made from a :class:`SessionSummary`; the record builds it in one query p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -87,6 +88,16 @@ class SignOff:
 
 
 @dataclass(frozen=True)
+class Voided:
+    """A treatment session marked void (opened by mistake, e.g. for the wrong patient): a correction, never a
+    deletion; everything it recorded stays, shown as VOID."""
+
+    by: str
+    at: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SessionSummary:
     """One treatment session, summarised: who, with what, where on the body, how much at what depth, what was
     checked before, what happened, what the patient was told, and the sign-off."""
@@ -133,3 +144,23 @@ class SessionSummary:
     """The suggested date of the next session (ISO date), from the course's interval; ``None``: none planned."""
     consent: str | None = None
     """How the patient's informed consent was given (e.g. "signed form v3"); ``None``: not on record."""
+    void: Voided | None = None
+    """Set when the session was voided: it is listed, shown as VOID, and left out of the history's totals."""
+
+
+@dataclass(frozen=True)
+class HistoryTotals:
+    """A patient's history counted: the sessions that are not void, their shots and volume; and how many were
+    voided (listed, not counted)."""
+
+    sessions: int
+    shots: int
+    volume_ml: float
+    voided: int
+
+
+def history_totals(history: Sequence[SessionSummary]) -> HistoryTotals:
+    """The totals of a patient's sessions, the voided ones left out (and counted apart)."""
+    kept = [s for s in history if s.void is None]
+    voided = len(history) - len(kept)
+    return HistoryTotals(len(kept), sum(s.shots for s in kept), sum(s.volume_ml for s in kept), voided)

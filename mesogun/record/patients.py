@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import ClinicError, DuplicateEntry, NoSuchPatient, ReasonRequired
+from mesogun.errors import RecordError
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
+from mesogun.record.database import cause
 from mesogun.record.store import TreatmentRecord
 from mesogun.record.writes import inserted_id
 
@@ -166,6 +169,16 @@ class PatientBook:
             )
         return self.get(int(rows[0][0]), identified=identified)
 
+    def identified(self, patient_id: int, *, read_by: str, via: str, reason: str = "") -> Patient:
+        """The patient with their identifying details, and, in the same transaction, when it shows any (not erased,
+        not all blank), the audit entry of who saw them, through what and why (:func:`note_identified_read`): a
+        patient whose entry cannot be written is not given (the :class:`RecordError` propagates)."""
+        with self.record.transaction() as db:
+            found = patient_of(db, patient_id, identified=True)
+            if shows_identity(found):
+                note_identified_read(db, patient_id, read_by=read_by, via=via, reason=reason)
+        return found
+
     def all(self) -> list[Patient]:
         """Every patient, oldest first, without identities."""
         p, i = t.patients.c, t.patient_identities.c
@@ -275,16 +288,28 @@ def patient_of(db: Connection, patient_id: int, *, identified: bool = False) -> 
     return Patient(int(row[0]), row[1], row[2], erased, identity)
 
 
+def shows_identity(patient: Patient) -> bool:
+    """Whether ``patient`` as read shows an identifying detail (what an identified read's audit entry is for)."""
+    identity = patient.identity
+    return identity is not None and any(getattr(identity, field) is not None for field in IDENTITY_FIELDS)
+
+
 def note_identified_read(db: Connection, patient_id: int, *, read_by: str, via: str, reason: str = "") -> None:
     """Enter, in the caller's transaction, that ``read_by`` was shown patient ``patient_id``'s identifying details
     through ``via`` (e.g. ``mesogun record show 12``), for ``reason``: nothing is changed, nothing identifying is
-    in the entry."""
-    append_audit(
-        db,
-        actor=read_by,
-        action=READ_IDENTIFIED,
-        entity="patient",
-        entity_id=patient_id,
-        reason=reason,
-        new={"via": via},
-    )
+    in the entry. An entry that cannot be written is a :class:`RecordError` saying so (the caller shows nothing)."""
+    try:
+        append_audit(
+            db,
+            actor=read_by,
+            action=READ_IDENTIFIED,
+            entity="patient",
+            entity_id=patient_id,
+            reason=reason.strip() if isinstance(reason, str) else "",
+            new={"via": via},
+        )
+    except SQLAlchemyError as exc:
+        raise RecordError(
+            f"patient {patient_id}'s identifying details are not shown: the audit log could not enter who read them"
+            f" ({cause(exc)})"
+        ) from exc

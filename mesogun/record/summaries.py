@@ -7,6 +7,7 @@ oldest first). Pseudonymous unless ``identified``: then the patient's name, unle
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -25,12 +26,14 @@ from mesogun.clinic.summary import (
     Override,
     SessionSummary,
     SignOff,
+    Voided,
     ZoneTotal,
 )
 from mesogun.record import dialects, queries
 from mesogun.record import schema as t
 from mesogun.record.queries import as_int
 from mesogun.record.visits import NoSuchVisit, sessions_of, unreceived_in
+from mesogun.record.voids import voids
 
 OVERRIDE_NOTE = "soft_limit_override"
 """The kind of a session note the CLI enters for a confirmed soft-limit override (``mesogun set --reason``)."""
@@ -39,8 +42,12 @@ NO_ZONE = ""
 """The zone of shots written while the visit had none (a visit opened without a patient, an older record)."""
 
 
-def summary(db: Connection, visit_id: int, *, identified: bool = False) -> SessionSummary:
-    """The summary of visit ``visit_id``; :class:`NoSuchVisit` if there is none."""
+def summary(
+    db: Connection, visit_id: int, *, identified: bool = False, voided: Mapping[int, Voided] | None = None
+) -> SessionSummary:
+    """The summary of visit ``visit_id``; :class:`NoSuchVisit` if there is none. ``voided``: the record's voided
+    sessions (:func:`~mesogun.record.voids.voids`; read here if not given): a voided one is marked, and its
+    course's later sessions are numbered without it."""
     v, p, i, c = t.visits.c, t.patients.c, t.patient_identities.c, t.courses.c
     row = db.execute(
         select(
@@ -78,9 +85,14 @@ def summary(db: Connection, visit_id: int, *, identified: bool = False) -> Sessi
     ).first()
     if row is None:
         raise NoSuchVisit(f"no visit {visit_id} in the treatment record")
+    if voided is None:
+        voided = voids(db)
     sessions = [int(s) for s in db.execute(sessions_of(visit_id).order_by(t.sessions.c.id)).scalars()]
     zone_totals, totals = _shots_by_zone(db, visit_id)
-    number = _session_number(db, visit_id, row.course_id, row.opened) if row.course_id is not None else None
+    void = voided.get(int(row.id))
+    number = None
+    if row.course_id is not None and void is None:
+        number = _session_number(db, visit_id, row.course_id, row.opened, voided)
     upcoming = None
     if row.course_id is not None and number is not None:
         day = date.fromisoformat(row.opened[:10])
@@ -139,14 +151,16 @@ def summary(db: Connection, visit_id: int, *, identified: bool = False) -> Sessi
         ),
         next_session=upcoming,
         consent=row.consent,
+        void=void,
     )
 
 
 def history(db: Connection, patient_id: int, *, identified: bool = False) -> list[SessionSummary]:
-    """The patient's treatment sessions, oldest first."""
+    """The patient's treatment sessions, oldest first (the voided ones too, marked)."""
     v = t.visits.c
     ids = db.execute(select(v.id).where(v.patient_id == patient_id).order_by(v.opened, v.id)).scalars().all()
-    return [summary(db, int(visit_id), identified=identified) for visit_id in ids]
+    voided = voids(db)
+    return [summary(db, int(visit_id), identified=identified, voided=voided) for visit_id in ids]
 
 
 def _shots_by_zone(db: Connection, visit_id: int) -> tuple[tuple[ZoneTotal, ...], dict[str, Any]]:
@@ -190,15 +204,13 @@ def _shots_by_zone(db: Connection, visit_id: int) -> tuple[tuple[ZoneTotal, ...]
     }
 
 
-def _session_number(db: Connection, visit_id: int, course_id: int, opened: str) -> int:
-    """This session's place in its course (1-based), by the time each was opened."""
+def _session_number(db: Connection, visit_id: int, course_id: int, opened: str, voided: Mapping[int, Voided]) -> int:
+    """This session's place in its course (1-based), by the time each was opened; voided sessions do not count."""
     v = t.visits.c
     earlier = db.execute(
-        select(as_int(func.count())).where(
-            v.course_id == course_id, (v.opened < opened) | and_(v.opened == opened, v.id <= visit_id)
-        )
-    ).scalar_one()
-    return int(earlier)
+        select(v.id).where(v.course_id == course_id, (v.opened < opened) | and_(v.opened == opened, v.id <= visit_id))
+    ).scalars()
+    return sum(1 for visit in earlier if int(visit) not in voided)
 
 
 def _devices(db: Connection, visit_id: int, opened_on: str) -> tuple[str, ...]:

@@ -21,11 +21,11 @@ from firmware_protocol import Mode
 from mesogun.clinic import aftercare as aftercare_rules
 from mesogun.clinic import checklist as checklist_rules
 from mesogun.clinic import limits, lots, needles, zones
-from mesogun.clinic.actors import PRACTITIONER, Actor
+from mesogun.clinic.actors import ADMIN, PRACTITIONER, Actor
 from mesogun.clinic.checklist import DEFAULT_ITEMS, AnswerGiven, ChecklistItem
-from mesogun.clinic.errors import ClinicError, VisitNotTreatment
+from mesogun.clinic.errors import ClinicError, ReasonRequired, VisitNotTreatment
 from mesogun.clinic.presets import find
-from mesogun.clinic.summary import SessionSummary, SignOff
+from mesogun.clinic.summary import SessionSummary, SignOff, Voided
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
@@ -36,6 +36,7 @@ from mesogun.record.presets import clinic_presets
 from mesogun.record.queries import as_int
 from mesogun.record.store import TreatmentRecord
 from mesogun.record.visits import NoSuchVisit, check_note, open_visit
+from mesogun.record.voids import VOID, voids
 
 SIGN_OFF_MEANING = "performed and reviewed the treatment"
 """What a practitioner's sign-off means (21 CFR 11.50: a signature shows its meaning)."""
@@ -352,6 +353,7 @@ class TreatmentBook:
         v = t.visits.c
         with self.record.transaction() as db:
             treatment = treatment_of(db, visit_id)
+            _refuse_void(db, visit_id, "signed off")
             if treatment.signoff is not None:
                 raise VisitNotTreatment(
                     f"visit {visit_id} was signed off by {treatment.signoff.by} at {treatment.signoff.at} already",
@@ -378,6 +380,38 @@ class TreatmentBook:
             )
         return self.get(visit_id)
 
+    def void(self, visit_id: int, *, actor: Actor, reason: str) -> Treatment:
+        """Mark a session opened by mistake (the wrong patient) void: a correction, never a deletion; its shots,
+        entries and audit trail stay, it is shown as VOID and left out of the patient's history totals. An open
+        session is closed (not signed off). Needs a reason (field ``reason``) and the practitioner role, or, once
+        signed off, the admin role (field ``actor.roles``); refused if void already (field ``visit``)."""
+        why = _text(reason, "reason", limit=1000) if isinstance(reason, str) and reason.strip() else None
+        if why is None:
+            raise ReasonRequired("voiding a session needs a reason (it is kept in the audit log)", field="reason")
+        v = t.visits.c
+        with self.record.transaction() as db:
+            treatment = treatment_of(db, visit_id)
+            _refuse_void(db, visit_id, "voided again")
+            if treatment.signoff is not None:
+                actor.require(ADMIN, f"voiding treatment session {visit_id}, signed off by {treatment.signoff.by}")
+            else:
+                actor.require(PRACTITIONER, "voiding a treatment session")
+            values: dict[str, Any] = {}
+            if treatment.closed is None:
+                values = {"closed": now(), "closed_by": actor.name}
+                db.execute(update(t.visits).where(v.id == visit_id).values(**values))
+            append_audit(
+                db,
+                actor=actor.name,
+                action=VOID,
+                entity="visit",
+                entity_id=visit_id,
+                reason=why,
+                old={"closed": treatment.closed, "signed_off": treatment.signoff is not None},
+                new={"void": True, **values},
+            )
+        return self.get(visit_id)
+
     # -- reading --------------------------------------------------------------------------------------
 
     def get(self, visit_id: int) -> Treatment:
@@ -385,6 +419,11 @@ class TreatmentBook:
         :class:`VisitNotTreatment` (field ``visit``) if it was opened without a patient."""
         with self.record.reading() as db:
             return treatment_of(db, visit_id)
+
+    def voided(self, visit_id: int) -> Voided | None:
+        """Who voided the session, when and why (``None``: it is not void)."""
+        with self.record.reading() as db:
+            return voids(db).get(visit_id)
 
     def summary(self, visit_id: int, *, identified: bool = False) -> SessionSummary:
         """The session summarised from the record (:class:`~mesogun.clinic.summary.SessionSummary`): pseudonymous
@@ -398,12 +437,13 @@ class TreatmentBook:
                 raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}") from None
 
     def identified_summary(self, visit_id: int, *, read_by: str, via: str, reason: str = "") -> SessionSummary:
-        """:meth:`summary` with the patient's name, and, when it shows one (not erased), an audit entry saying who
-        saw it, through what and why (:func:`~mesogun.record.patients.note_identified_read`): a summary whose entry
-        cannot be written is not given (the :class:`RecordError` propagates)."""
-        found = self.summary(visit_id, identified=True)
-        if found.patient_name is not None:
-            with self.record.transaction() as db:
+        """:meth:`summary` with the patient's name, and, in the same transaction, when it shows one (not erased),
+        an audit entry saying who saw it, through what and why
+        (:func:`~mesogun.record.patients.note_identified_read`): a summary whose entry cannot be written is not
+        given (the :class:`RecordError` propagates)."""
+        with self.record.transaction() as db:
+            found = self.summary(visit_id, identified=True)
+            if found.patient_name is not None:
                 patient_id = db.execute(select(t.visits.c.patient_id).where(t.visits.c.id == visit_id)).scalar_one()
                 note_identified_read(db, int(patient_id), read_by=read_by, via=via, reason=reason)
         return found
@@ -415,6 +455,15 @@ class TreatmentBook:
         with self.record.reading() as db:
             patient_of(db, patient_id)
             return summaries.history(db, patient_id, identified=identified)
+
+    def identified_history(self, patient_id: int, *, read_by: str, via: str, reason: str = "") -> list[SessionSummary]:
+        """:meth:`history` with the patient's name, and one audit entry for the read when it shows the name, as
+        :meth:`identified_summary`."""
+        with self.record.transaction() as db:
+            found = self.history(patient_id, identified=True)
+            if any(s.patient_name is not None for s in found):
+                note_identified_read(db, patient_id, read_by=read_by, via=via, reason=reason)
+        return found
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -439,6 +488,17 @@ class TreatmentBook:
             append_audit(
                 db, actor=actor.name, action=action, entity="visit", entity_id=visit_id, old=old, new=dict(values)
             )
+
+
+def _refuse_void(db: Connection, visit_id: int, what: str) -> None:
+    """:class:`VisitNotTreatment` (field ``visit``) if the session was voided: it cannot be ``what`` now."""
+    found = voids(db).get(visit_id)
+    if found is not None:
+        raise VisitNotTreatment(
+            f"visit {visit_id} was voided by {found.by} at {found.at} ({found.reason}): it cannot be {what}",
+            field="visit",
+            value=visit_id,
+        )
 
 
 def _text(text: str, field: str, *, limit: int = TEXT_MAX, blank: bool = False) -> str:

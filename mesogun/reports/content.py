@@ -19,6 +19,7 @@ SESSION_REPORT_TITLE = "Treatment session report"
 AFTERCARE_TITLE = "Aftercare after your treatment"
 DEFAULT_CLINIC = "Clinic"
 NOT_SIGNED = "NOT SIGNED"
+VOID = "VOID"
 PSEUDONYMISED = "PSEUDONYMISED"
 NONE = "—"
 """A value the record does not hold."""
@@ -237,6 +238,7 @@ def session_report(summary: SessionSummary, *, clinic_name: str = DEFAULT_CLINIC
     head = replace(
         head,
         fields=(
+            *_void(summary),
             Field("Practitioner", summary.practitioner),
             Field("Date", _date(summary)),
             Field("Sign-off", signed, alert=summary.signoff is None),
@@ -413,6 +415,14 @@ def _adverse_events(summary: SessionSummary, day: date | None) -> Section:
     )
 
 
+def _void(summary: SessionSummary) -> tuple[Field, ...]:
+    """The red VOID line of a voided session (who, when, why), else nothing."""
+    if summary.void is None:
+        return ()
+    v = summary.void
+    return (Field(VOID, f"voided by {v.by} on {when(v.at)}: {v.reason}", alert=True),)
+
+
 def _signature(summary: SessionSummary) -> Signature:
     if summary.signoff is None:
         return Signature(
@@ -452,11 +462,16 @@ def aftercare_sheet(
         privacy_note=f"{PSEUDONYMISED}: for your privacy your name is not printed here; {summary.patient} is your "
         "reference with us.",
     )
-    head = replace(head, fields=(Field("Treated on", long_date(summary.opened)), Field("By", summary.practitioner)))
+    head = replace(
+        head,
+        fields=(*_void(summary), Field("Treated on", long_date(summary.opened)), Field("By", summary.practitioner)),
+    )
     areas = _areas(summary)
     treated = f" on {_listed(areas)}" if areas else ""
     intro = f"You had a mesotherapy treatment{treated}. Please follow this advice to help your skin recover."
-    if summary.next_session:
+    if summary.void is not None:
+        nxt = "This session was voided: this sheet does not apply. Please call us."
+    elif summary.next_session:
         nxt = f"We suggest your next session on {long_date(summary.next_session)}. Please call us to confirm it."
     else:
         nxt = "No further session is planned. Call us if you would like another one."

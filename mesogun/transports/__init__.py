@@ -1,7 +1,8 @@
-"""Transports by URL scheme (after pyserial and python-can): ``sim://`` is the in-process simulated gun;
-a device path or any other pyserial URL (``socket://``, ``rfc2217://``, ``loop://``) goes to pyserial.
+"""Transports by URL scheme (after pyserial and python-can): ``sim://`` is the in-process simulated gun,
+``usb://VID:PID[/SERIAL]`` a CDC-ACM gun through pyusb; a device path or any other pyserial URL
+(``socket://``, ``rfc2217://``, ``loop://``) goes to pyserial.
 
-Register another scheme with :func:`register_scheme` (e.g. ``usb://`` later).
+Register another scheme with :func:`register_scheme`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ def _pyserial(url: str, baudrate: int | None = None) -> Transport:
     return SerialTransport(url, baudrate=BAUDRATE if baudrate is None else baudrate)
 
 
+def _usb(url: str) -> Transport:
+    from mesogun.transports.usb import UsbTransport
+
+    return UsbTransport(url)
+
+
 register_scheme("sim", _sim)
+register_scheme("usb", _usb)
 
 PYSERIAL_SCHEMES = frozenset({"socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110"})
 """URL schemes pyserial opens (``serial_for_url``); any other unregistered scheme is a usage error."""

@@ -15,7 +15,9 @@ from mesogun.clinic import presets as preset_rules
 from mesogun.clinic import zones as zone_rules
 from mesogun.clinic.checklist import DEFAULT_ITEMS, ChecklistItem
 from mesogun.clinic.errors import LotExpired
+from mesogun.clinic.summary import SessionSummary
 from mesogun.json_forms import plain
+from mesogun.record import TreatmentRecord
 from mesogun.record.courses import CourseBook
 from mesogun.record.lots import LotBook, StoredLot
 from mesogun.record.patients import PatientBook
@@ -29,7 +31,7 @@ from mesogun_service.api.clinic_bodies import (
     PatientBody,
     PresetBody,
 )
-from mesogun_service.api.deps import Admin, Record, actor_of, assistant
+from mesogun_service.api.deps import Admin, Reader, Record, actor_of, assistant
 
 router = APIRouter(tags=["clinic"], dependencies=[Depends(assistant)])
 
@@ -60,12 +62,18 @@ async def list_patients(record: Record, pseudonym: str | None = None) -> Any:
 
 
 @router.get("/patients/{patient_id}")
-async def show_patient(record: Record, patient_id: int, identified: bool = False) -> Any:
-    """One patient (``?identified=true``: with the identifying details, unless erased) and their courses."""
+async def show_patient(record: Record, reader: Reader, patient_id: int, identified: bool = False) -> Any:
+    """One patient and their courses; ``?identified=true``: with the identifying details (unless erased), the read
+    entered in the audit log first (who, this route, ``?reason=``), else nothing is shown."""
 
-    def read(r: Any) -> dict[str, Any]:
-        found: dict[str, Any] = plain(PatientBook(r).get(patient_id, identified=identified))
-        return {**found, "courses": plain(CourseBook(r).of_patient(patient_id))}
+    def read(r: TreatmentRecord) -> dict[str, Any]:
+        book = PatientBook(r)
+        patient = (
+            book.identified(patient_id, read_by=reader.read_by, via=reader.via, reason=reader.reason)
+            if identified
+            else book.get(patient_id)
+        )
+        return {**plain(patient), "courses": plain(CourseBook(r).of_patient(patient_id))}
 
     return await record.call(read)
 
@@ -90,9 +98,17 @@ async def erase_patient(request: Request, who: Admin, record: Record, patient_id
 
 
 @router.get("/patients/{patient_id}/history")
-async def patient_history(record: Record, patient_id: int, identified: bool = False) -> Any:
-    """The patient's treatment sessions, oldest first, each summarised (as ``GET /treatments/{id}/summary``)."""
-    return plain(await record.call(lambda r: TreatmentBook(r).history(patient_id, identified=identified)))
+async def patient_history(record: Record, reader: Reader, patient_id: int, identified: bool = False) -> Any:
+    """The patient's treatment sessions, oldest first, each summarised (as ``GET /treatments/{id}/summary``; with
+    ``?identified=true`` the read entered in the audit log first)."""
+
+    def read(r: TreatmentRecord) -> list[SessionSummary]:
+        book = TreatmentBook(r)
+        if not identified:
+            return book.history(patient_id)
+        return book.identified_history(patient_id, read_by=reader.read_by, via=reader.via, reason=reader.reason)
+
+    return plain(await record.call(read))
 
 
 # ---------------------------------------------------------------------------------------------- courses

@@ -113,5 +113,9 @@ class AftercareBody(Body):
     lines: list[str] | None = Field(default=None, max_length=50, description="Default: the standard advice")
 
 
+class VoidBody(Body):
+    reason: str = Field(max_length=REASON, description="Why the session is void, e.g. 'opened for the wrong patient'")
+
+
 class SignOffBody(Body):
     meaning: str | None = Field(default=None, max_length=LINE, description="Default: the standard meaning")

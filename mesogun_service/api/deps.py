@@ -5,9 +5,10 @@ better for the clinical workflow's records, an admin for an erasure; the safe co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from mesogun.clinic.actors import Actor
 from mesogun_service.accounts import Principal, Role, effective_roles
@@ -103,6 +104,39 @@ def actor_of(request: Request) -> Actor:
     return Actor.of(who.user, (role.value for role in effective_roles(who.roles)))
 
 
+@dataclass(frozen=True)
+class IdentifiedRead:
+    """A read that asks for a patient's identifying details (``?identified=true``): who asks, through which route,
+    and why: what its ``patient.read_identified`` audit entry holds
+    (:func:`mesogun.record.patients.note_identified_read`)."""
+
+    read_by: str
+    via: str
+    """The route: ``GET /treatments/12/summary``."""
+    reason: str
+
+
+READ_REASON_MAX = 1000
+"""The longest reason given for an identified read, characters (as a correction's)."""
+
+
+def identified_read(
+    request: Request,
+    who: Annotated[Principal, Depends(assistant)],
+    reason: Annotated[
+        str,
+        Query(
+            max_length=READ_REASON_MAX,
+            description="Why the identifying details are read (with identified=true; kept in the audit log with"
+            " who read them)",
+        ),
+    ] = "",
+) -> IdentifiedRead:
+    """Who reads, through this route, and why (the signed-in assistant or better, as :func:`actor_of` names them)."""
+    return IdentifiedRead(actor_of(request).name, f"{request.method} {request.url.path}", reason)
+
+
+Reader = Annotated[IdentifiedRead, Depends(identified_read)]
 Operator = Annotated[Principal, Depends(operator)]
 Technician = Annotated[Principal, Depends(technician)]
 FreshTechnician = Annotated[Principal, Depends(fresh_technician)]

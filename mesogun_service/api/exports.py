@@ -1,6 +1,7 @@
 """``/treatments/{id}/report.{pdf,html}`` and ``/treatments/{id}/aftercare.{pdf,html}``: a treatment session's
 report and the patient's aftercare sheet (docs/reports.md), made from the record's summary. Pseudonymised unless
-``?identified=true`` (the audit trail names who asked); never cached. The summary is read on the record's one
+``?identified=true``: then the read is entered in the record's audit log first (who asked, the route, ``?reason=``),
+and nothing is sent if it cannot be; never cached. The summary is read on the record's one
 worker; the rendering (about a second for a PDF) runs in a worker thread of its own, never on the event loop."""
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from mesogun.record.treatment import TreatmentBook
 from mesogun.reports import Document, Format, render
-from mesogun_service.api.deps import Record, assistant
+from mesogun_service.api.deps import IdentifiedRead, Reader, Record, assistant
+from mesogun_service.api.treatments import read_summary
 
 router = APIRouter(prefix="/treatments", tags=["exports"], dependencies=[Depends(assistant)])
 
@@ -22,9 +23,9 @@ ClinicName = Annotated[str, Query(max_length=200, description="The clinic's name
 
 
 async def _export(
-    record: Record, visit_id: int, document: Document, fmt: Format, identified: bool, clinic: str
+    record: Record, visit_id: int, document: Document, fmt: Format, reader: IdentifiedRead | None, clinic: str
 ) -> Response:
-    summary = await record.call(lambda r: TreatmentBook(r).summary(visit_id, identified=identified))
+    summary = await record.call(lambda r: read_summary(r, visit_id, reader))
     data = await run_in_threadpool(lambda: render(document, fmt, summary, clinic_name=clinic))
     name = f"{document}-{visit_id}.{fmt}"
     return Response(
@@ -36,16 +37,16 @@ async def _export(
 
 @router.get("/{visit_id}/report.{fmt}", response_class=Response)
 async def report(
-    record: Record, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
+    record: Record, reader: Reader, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
 ) -> Response:
     """The session report (summary, zones with volumes, parameters, lot, checklist, overrides, alarms,
     signature) as PDF or HTML."""
-    return await _export(record, visit_id, "report", fmt, identified, clinic)
+    return await _export(record, visit_id, "report", fmt, reader if identified else None, clinic)
 
 
 @router.get("/{visit_id}/aftercare.{fmt}", response_class=Response)
 async def aftercare(
-    record: Record, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
+    record: Record, reader: Reader, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
 ) -> Response:
     """The patient's aftercare sheet (the advice given, the next session suggested) as PDF or HTML."""
-    return await _export(record, visit_id, "aftercare", fmt, identified, clinic)
+    return await _export(record, visit_id, "aftercare", fmt, reader if identified else None, clinic)

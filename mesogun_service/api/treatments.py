@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from mesogun.clinic.checklist import AnswerGiven
 from mesogun.clinic.errors import ClinicError
 from mesogun.clinic.needles import Needle
+from mesogun.clinic.summary import SessionSummary, Voided
 from mesogun.json_forms import plain
 from mesogun.record import TreatmentRecord
 from mesogun.record.lots import LotBook
@@ -32,9 +33,19 @@ from mesogun_service.api.clinic_bodies import (
     SignOffBody,
     TextBody,
     TreatmentBody,
+    VoidBody,
     ZoneBody,
 )
-from mesogun_service.api.deps import Guns, Hosted, Limits, Record, actor_of, assistant
+from mesogun_service.api.deps import (
+    Guns,
+    Hosted,
+    IdentifiedRead,
+    Limits,
+    Reader,
+    Record,
+    actor_of,
+    assistant,
+)
 from mesogun_service.errors import NotConnected
 from mesogun_service.registry import GunRegistry
 
@@ -217,15 +228,46 @@ async def sign_off(request: Request, guns: Guns, record: Record, visit_id: int, 
     actor = actor_of(request)
     meaning = {"meaning": body.meaning} if body.meaning is not None else {}
     treatment = await record.call(lambda r: TreatmentBook(r).sign_off(visit_id, actor=actor, **meaning))
-    for hosted in guns:
-        if hosted.recorder.visit_id == visit_id:
-            await hosted.recorder.set_visit(None)
-            await request.app.state.soft_limits[hosted.url].reload()
+    await _leave(guns, visit_id, request.app.state.soft_limits)
     return treatment_fields(treatment)
 
 
+async def _leave(guns: GunRegistry, visit_id: int, soft_of: Mapping[str, Any]) -> None:
+    """The gun the session was on goes on outside it (signed off or voided), its soft limits read again."""
+    for hosted in guns:
+        if hosted.recorder.visit_id == visit_id:
+            await hosted.recorder.set_visit(None)
+            await soft_of[hosted.url].reload()
+
+
+@router.post("/treatments/{visit_id}/void")
+async def void(request: Request, guns: Guns, record: Record, visit_id: int, body: VoidBody) -> Any:
+    """Mark a session opened by mistake (the wrong patient) void, with a reason: a correction, nothing deleted;
+    an open one is closed (not signed off) and its gun goes on outside it. A practitioner; once signed off, an
+    admin (403 otherwise)."""
+    actor = actor_of(request)
+
+    def mark(r: TreatmentRecord) -> tuple[Treatment, Voided | None]:
+        book = TreatmentBook(r)
+        return book.void(visit_id, actor=actor, reason=body.reason), book.voided(visit_id)
+
+    treatment, voided = await record.call(mark)
+    await _leave(guns, visit_id, request.app.state.soft_limits)
+    return treatment_fields(treatment) | {"void": plain(voided)}
+
+
 @router.get("/treatments/{visit_id}/summary")
-async def summary(record: Record, visit_id: int, identified: bool = False) -> Any:
+async def summary(record: Record, reader: Reader, visit_id: int, identified: bool = False) -> Any:
     """The session summarised: shots and volume per zone, depth, lots, practitioner, checklist, overrides,
-    alarms, adverse events, aftercare, sign-off; pseudonymous unless ``?identified=true``."""
-    return plain(await record.call(lambda r: TreatmentBook(r).summary(visit_id, identified=identified)))
+    alarms, adverse events, aftercare, sign-off; pseudonymous unless ``?identified=true`` (then the read is entered
+    in the audit log first: who, this route, ``?reason=``)."""
+    return plain(await record.call(lambda r: read_summary(r, visit_id, reader if identified else None)))
+
+
+def read_summary(r: TreatmentRecord, visit_id: int, reader: IdentifiedRead | None) -> SessionSummary:
+    """The session's summary: pseudonymous without a ``reader``, else with the patient's name and the read entered
+    in the audit log in the same transaction (:meth:`TreatmentBook.identified_summary`)."""
+    book = TreatmentBook(r)
+    if reader is None:
+        return book.summary(visit_id)
+    return book.identified_summary(visit_id, read_by=reader.read_by, via=reader.via, reason=reader.reason)

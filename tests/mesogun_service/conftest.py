@@ -69,7 +69,9 @@ def running_service(tmp_path: Path) -> ServiceFactory:
     async def start(devices: tuple[str, ...] = ("sim://?serial=SIM0001",), **config: Any) -> AsyncIterator[Running]:
         record, accounts = config.pop("record", tmp_path / "record.sqlite"), tmp_path / "accounts.sqlite"
         add_user(accounts)
-        config = {"socket": None, **config}
+        # A test's attended client joins once and sends no heartbeats: a loaded machine must not let it lapse
+        # mid-test (the fail-safe tests set their own short grace).
+        config = {"socket": None, "attended_grace_s": 60.0, **config}
         settings = ServiceConfig(devices=devices, port=0, record=record, accounts=accounts, **config)
         service = Service(settings)
         task = asyncio.create_task(service.run(signals=False))

@@ -16,6 +16,8 @@ import pytest
 from mesogun.cli import main
 from mesogun.clinic.checklist import DEFAULT_ITEMS
 from mesogun.clinic.zones import CATALOG, listing
+from mesogun.record import TreatmentRecord
+from mesogun.record.patients import READ_IDENTIFIED
 from tests.mesogun.conftest import MESOGUN, ServedGun, serve_gun
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
@@ -242,3 +244,74 @@ def test_a_treatment_session_typed_at_the_command_line(run: Run, served: ServedG
     assert [(z["zone"], z["shots"]) for z in summary["zones"]] == [("scalp.vertex", 1), ("scalp.crown", 2)]
     assert summary["lots"][0]["lot"] == "D77" and summary["practitioner"].startswith("local:")
     assert summary["signoff"] == signed["signoff"]
+
+
+def identified_reads(record: Path) -> list[tuple[str, str, str]]:
+    """The service record's identified-read entries: (actor, reason, via)."""
+    with TreatmentRecord(record, create=False) as opened:
+        rows = opened.rows("SELECT actor, reason, new_value FROM audit_log WHERE action = ?", (READ_IDENTIFIED,))
+    return [(actor, reason, json.loads(new)["via"]) for actor, reason, new in rows]
+
+
+def test_a_patients_details_are_corrected_with_a_reason_and_read_with_one(run: Run, served: ServedGun) -> None:
+    patient = ok(run, "patient", "add", "--pseudonym", "P-CLI4", "--name", "Ada Byron", "--contact", "old@example.org")
+    code, out, err = run("patient", "correct", "P-CLI4", "--name", "Ada King", "--contact", "", "--reason", "married")
+    assert code == 0 and out.strip() == f"corrected the name, contact of patient P-CLI4 (id {patient['id']})", err
+    assert "Ada King" not in out  # the values are not echoed
+    shown = ok(run, "patient", "show", "P-CLI4", "--identified", "--reason", "on the phone")
+    assert (shown["identity"]["name"], shown["identity"]["contact"]) == ("Ada King", None)
+    assert identified_reads(served.record)[-1][1:] == ("on the phone", f"GET /patients/{patient['id']}")
+    for args, status, named in (
+        (("--name", "Ada", "--reason", " "), 2, "reason"),
+        (("--birth-date", "10/12/1985", "--reason", "typo"), 2, "birth_date"),
+    ):
+        code, _, err = run("patient", "correct", "P-CLI4", *args)
+        assert code == status and named in err and len(err.strip().splitlines()) == 1, (args, err)
+        assert "10/12" not in err  # an identifying value is never echoed
+    code, _, err = run("patient", "correct", "P-CLI4", "--reason", "typo")  # click's usage error: its last line
+    nothing = "Error: nothing to correct: give --name, --birth-date or --contact"
+    assert code == 2 and err.strip().splitlines()[-1] == nothing
+    code, _, err = run("patient", "correct", "P-NOBODY", "--name", "X", "--reason", "typo")
+    assert code == 2 and "P-NOBODY" in err and len(err.strip().splitlines()) == 1
+    assert ok(run, "patient", "show", "P-CLI4", "--identified")["identity"]["name"] == "Ada King"
+
+
+def test_clinic_presets_are_added_and_listed_with_their_soft_limits(run: Run) -> None:
+    code, out, err = run("preset", "add", "cli-face", "--depth", "1.2", "--dose", "0.01", "--rate", "5",
+                         "--mode", "burst", "--max-depth", "2", "--description", "test face")  # fmt: skip
+    assert code == 0, err
+    assert out.strip() == "preset cli-face: burst, 1.2 mm, 0.01 mL, 5 shots/s; soft limits: depth at most 2 mm"
+    listed = {p["name"]: p for p in ok(run, "preset", "list")}
+    assert listed["cli-face"]["builtin"] is False and listed["cli-face"]["max_volume_per_zone_ml"] is None
+    assert listed["face"]["builtin"] is True
+    code, out, _ = run("preset", "list")
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert lines["cli-face"][:3] == ["cli-face", "clinic", "burst"] and lines["face"][1:3] == ["built", "in"]
+    for args, named in (
+        (("face", "--depth", "1", "--dose", "0.01", "--rate", "2", "--mode", "burst"), "built in"),
+        (("cli-face", "--depth", "1", "--dose", "0.01", "--rate", "2", "--mode", "burst"), "cli-face"),
+        (("deep", "--depth", "3", "--dose", "0.01", "--rate", "2", "--mode", "burst", "--max-depth", "2"), "max_depth"),
+    ):
+        code, _, err = run("preset", "add", *args)
+        assert code == 2 and named in err and len(err.strip().splitlines()) == 1, (args, err)
+    code, _, err = run("preset", "add", "x", "--depth", "1", "--dose", "0.01", "--rate", "2", "--mode", "fast")
+    assert code == 2 and "--mode" in err
+    assert "deep" not in {p["name"] for p in ok(run, "preset", "list")}
+
+
+def test_a_session_opened_for_the_wrong_patient_is_voided_from_the_command_line(run: Run) -> None:
+    _, course, lot = patient_course_lot(run, "P-CLI5")
+    started = ok(run, "session", "start", "--patient", "P-CLI5", "--course", str(course), "--lot", str(lot),
+                 "--zone", "face.chin", *CLEAR)  # fmt: skip
+    visit = started["visit_id"]
+    code, _, err = run("session", "void", str(visit), "--reason", " ")
+    assert code == 2 and "reason" in err and len(err.strip().splitlines()) == 1, err
+    code, out, err = run("session", "void", str(visit), "--reason", "opened for the wrong patient")
+    assert code == 0 and out.strip() == f"session {visit} is VOID: opened for the wrong patient", err
+    code, out, _ = run("session", "show", "--id", str(visit))
+    assert code == 0 and "VOID" in out and "opened for the wrong patient" in out
+    code, _, err = run("session", "close", "--id", str(visit))
+    assert code == 2 and "voided" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run("patient", "show", "P-CLI5", "--history")
+    assert code == 0 and f"session {visit}  VOID (opened for the wrong patient)" in out
+    assert "total: 0 sessions, 0 shots, 0.000 mL (1 void, not counted)" in out
