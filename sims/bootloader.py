@@ -28,41 +28,29 @@ confirms (a host's confirm is refused) and resets itself, so MCUboot reverts it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import struct
 import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from firmware_protocol import firmware_payload, mcuboot
+from firmware_protocol.errors import ImageError
 from sims.flash import Flash
 
 # --------------------------------------------------------------------------------------------------- images
-# TODO(merge): firmware_protocol.mcuboot — this minimal parser and verifier stands in for the images helper's
-# firmware_protocol.mcuboot (parse + verify) and firmware_protocol.firmware_payload (read_manifest) until they
-# reach main; only verify_image() and read_manifest() below are used by the rest of the simulator.
 
-IMAGE_MAGIC = 0x96F3B83D
-HEADER_SIZE = 32
-TLV_INFO_MAGIC = 0x6907
-TLV_PROT_INFO_MAGIC = 0x6908
-TLV_SHA256 = 0x10
-TLV_KEYHASH = 0x01
-TLV_ED25519 = 0x24
-TLV_MODEL = 0xA0
-TLV_HARDWARE_REVISION = 0xA1
-TRAILER_SIZE = 432
+IMAGE_MAGIC = mcuboot.IMAGE_MAGIC
+HEADER_SIZE = mcuboot.HEADER_SIZE
+TRAILER_SIZE = mcuboot.TRAILER_SIZE
 """MCUboot's swap trailer as imgtool reserves it by default: an image must leave this much of its slot free."""
-
-_HEADER = struct.Struct("<IIHHII BBHI I")
+_T = mcuboot.TlvType
 
 
 class ImageProblem(Exception):
-    """Why an image is not bootable on this device (one line: what, the value, what was expected)."""
+    """Why an image is not bootable on this device (the message of the
+    :class:`~firmware_protocol.errors.ImageError` of :mod:`firmware_protocol.mcuboot` that refused it)."""
 
 
 @dataclass(frozen=True)
@@ -82,39 +70,6 @@ class ParsedImage:
     hardware_revision: str | None
 
 
-def _version_text(major: int, minor: int, revision: int, build: int) -> str:
-    base = f"{major}.{minor}.{revision}"
-    return f"{base}+{build}" if build else base
-
-
-def _tlv_area(data: bytes, start: int, magic: int) -> tuple[list[tuple[int, bytes]], int]:
-    if start + 4 > len(data):
-        raise ImageProblem(f"the image is {len(data)} bytes; its TLV area at offset {start} is missing (truncated)")
-    found, total = struct.unpack_from("<HH", data, start)
-    if found != magic:
-        raise ImageProblem(f"the TLV area at offset {start} starts with 0x{found:04x}, not 0x{magic:04x}")
-    end = start + total
-    if end > len(data) or total < 4:
-        raise ImageProblem(f"the TLV area at offset {start} declares {total} bytes, past the image's end")
-    tlvs: list[tuple[int, bytes]] = []
-    offset = start + 4
-    while offset + 4 <= end:
-        kind, length = struct.unpack_from("<HH", data, offset)
-        tlvs.append((kind, bytes(data[offset + 4 : offset + 4 + length])))
-        offset += 4 + length
-    return tlvs, end
-
-
-def public_key(key: bytes) -> Ed25519PublicKey:
-    """An ed25519 public key from PEM, DER or 32 raw bytes; :class:`ValueError` otherwise."""
-    if len(key) == 32:
-        return Ed25519PublicKey.from_public_bytes(key)
-    loaded = serialization.load_pem_public_key(key) if b"-----BEGIN" in key else serialization.load_der_public_key(key)
-    if not isinstance(loaded, Ed25519PublicKey):
-        raise ValueError(f"the firmware key is a {type(loaded).__name__}, not an ed25519 public key")
-    return loaded
-
-
 def verify_image(
     data: bytes,
     public_key_pem: bytes | None,
@@ -123,99 +78,85 @@ def verify_image(
     hardware_revision: str | None = None,
     require_signature: bool = True,
 ) -> ParsedImage:
-    """Parse and verify ``data`` as MCUboot does: header magic, sizes, the SHA-256 image hash over header, payload
-    and protected TLVs, an ED25519 signature over that hash by ``public_key_pem``, then the protected model and
-    hardware revision when given. Raises :class:`ImageProblem` naming the first check that fails."""
-    if len(data) < HEADER_SIZE:
-        raise ImageProblem(f"the image is {len(data)} bytes, shorter than the {HEADER_SIZE}-byte MCUboot header")
-    magic, _load, hdr_size, prot_size, img_size, _flags, major, minor, revision, build, _pad = _HEADER.unpack_from(data)
-    if magic != IMAGE_MAGIC:
-        raise ImageProblem(f"not an MCUboot image: magic 0x{magic:08x}, expected 0x{IMAGE_MAGIC:08x}")
-    offset = hdr_size + img_size
-    protected: list[tuple[int, bytes]] = []
-    if prot_size:
-        protected, offset = _tlv_area(data, offset, TLV_PROT_INFO_MAGIC)
-    hashed = offset
-    tlvs, end = _tlv_area(data, offset, TLV_INFO_MAGIC)
-    digest = hashlib.sha256(data[:hashed]).digest()
-    carried = [value for kind, value in tlvs if kind == TLV_SHA256]
-    if not carried:
-        raise ImageProblem("the image carries no SHA256 TLV")
-    if any(value != digest for value in carried):
-        raise ImageProblem(f"the image hash is {digest.hex()[:16]}…, the image says {carried[0].hex()[:16]}…: tampered")
-    signed = False
-    signatures = [value for kind, value in tlvs if kind == TLV_ED25519]
-    if public_key_pem is not None and signatures:
-        key = public_key(public_key_pem)
-        for signature in signatures:
-            try:
-                key.verify(signature, digest)
-            except InvalidSignature:
-                continue
-            signed = True
-            break
-    if require_signature and not signatures:
-        raise ImageProblem("the image is not signed (no ED25519 TLV)")
-    if require_signature and not signed:
-        raise ImageProblem("the image's ED25519 signature does not verify against the device's pinned key")
-    texts = {kind: value.decode("utf-8", "replace") for kind, value in protected}
-    found_model, found_revision = texts.get(TLV_MODEL), texts.get(TLV_HARDWARE_REVISION)
-    if model is not None and found_model != model:
-        raise ImageProblem(f"the image is built for model {found_model!r}; this gun is a {model!r}")
-    if hardware_revision is not None and found_revision != hardware_revision:
-        raise ImageProblem(
-            f"the image is built for hardware revision {found_revision!r}; this gun is revision {hardware_revision!r}"
-        )
+    """``data`` checked by :func:`firmware_protocol.mcuboot.verify` (layout, hash, a signature by
+    ``public_key_pem``, model and hardware revision when given), the host's own verifier; without
+    ``require_signature`` only the layout and the hash (the factory image, trusted as flashed). Raises
+    :class:`ImageProblem` naming the first check that fails."""
+    try:
+        image = mcuboot.parse(data)
+        if require_signature:
+            keys = [public_key_pem] if public_key_pem is not None else []
+            verified = mcuboot.verify(data, trusted_keys=keys, model=model, hardware_revision=hardware_revision)
+            digest, signed = verified.sha256, True
+        else:
+            digest, signed = mcuboot.image_hash(data, image), False
+            carried = image.unprotected(_T.SHA256)
+            if not carried or any(value != digest for value in carried):
+                raise ImageProblem(f"the image hash is {digest.hex()[:16]}…, not the one the image carries")
+            if public_key_pem is not None:
+                with contextlib.suppress(ImageError):
+                    signed = bool(mcuboot.verify(data, trusted_keys=[public_key_pem]))
+    except ImageError as error:
+        raise ImageProblem(str(error)) from None
+    texts = {t: v.decode("utf-8", "replace") for t in (_T.MODEL, _T.HARDWARE_REVISION) if (v := image.protected(t))}
     return ParsedImage(
-        version=_version_text(major, minor, revision, build),
+        version=str(image.version),
         sha256=digest,
-        size=end,
-        payload=bytes(data[hdr_size : hdr_size + img_size]),
+        size=image.end,
+        payload=mcuboot.payload_of(data, image),
         signed=signed,
-        model=found_model,
-        hardware_revision=found_revision,
+        model=texts.get(_T.MODEL),
+        hardware_revision=texts.get(_T.HARDWARE_REVISION),
     )
 
 
 def image_extent(data: bytes) -> int | None:
     """How many bytes the MCUboot image at the start of ``data`` occupies (``None``: no image there)."""
     try:
-        return verify_image(data, None, require_signature=False).size
-    except (ImageProblem, struct.error):
+        return mcuboot.parse(data).end
+    except ImageError:
         return None
 
 
 def read_manifest(payload: bytes) -> dict[str, str]:
     """The simulated firmware's manifest (``firmware_version``, ``self_test``); an image whose payload is no
     manifest (a real binary) passes its self-test."""
-    try:
-        body = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    manifest = firmware_payload.read_manifest(payload)
+    if manifest is None:
         return {"self_test": "pass"}
-    if not isinstance(body, dict):
-        return {"self_test": "pass"}
-    return {k: str(v) for k, v in body.items() if k in ("firmware_version", "self_test")}
+    return {"firmware_version": manifest.firmware_version, "self_test": manifest.self_test}
 
 
 def build_factory_image(version: str, *, model: str, hardware_revision: str, slot_size: int) -> bytes:
     """The image a simulated gun leaves the factory with when none is configured: the manifest of ``version``
     (self-test passing), hashed but not signed (the simulator generates no key; it is trusted as flashed)."""
-    parts = [int(p) for p in version.split("+", 1)[0].split(".")] + [0, 0, 0]
-    build = int(version.split("+", 1)[1]) if "+" in version else 0
-    major, minor, revision = parts[:3]
-    payload = json.dumps({"firmware_version": version, "self_test": "pass"}, separators=(",", ":")).encode()
+    parsed = mcuboot.ImageVersion.parse(version)
+    payload = firmware_payload.build_payload(version)
     protected_tlvs = b"".join(
         struct.pack("<HH", kind, len(text.encode())) + text.encode()
-        for kind, text in ((TLV_MODEL, model), (TLV_HARDWARE_REVISION, hardware_revision))
+        for kind, text in ((_T.MODEL, model), (_T.HARDWARE_REVISION, hardware_revision))
     )
-    protected = struct.pack("<HH", TLV_PROT_INFO_MAGIC, 4 + len(protected_tlvs)) + protected_tlvs
-    header = _HEADER.pack(
-        IMAGE_MAGIC, 0, HEADER_SIZE, len(protected), len(payload), 0, major, minor, revision, build, 0
+    protected = struct.pack("<HH", mcuboot.TLV_PROT_INFO_MAGIC, 4 + len(protected_tlvs)) + protected_tlvs
+    header: bytes = mcuboot.IMAGE_HEADER.build(
+        {
+            "magic": IMAGE_MAGIC,
+            "load_addr": 0,
+            "hdr_size": HEADER_SIZE,
+            "protect_tlv_size": len(protected),
+            "img_size": len(payload),
+            "flags": 0,
+            "version": {
+                "major": parsed.major,
+                "minor": parsed.minor,
+                "revision": parsed.revision,
+                "build": parsed.build,
+            },
+            "pad1": 0,
+        }
     )
     hashed = header + payload + protected
-    digest = hashlib.sha256(hashed).digest()
-    tlvs = struct.pack("<HH", TLV_SHA256, 32) + digest
-    image = hashed + struct.pack("<HH", TLV_INFO_MAGIC, 4 + len(tlvs)) + tlvs
+    tlvs = struct.pack("<HH", _T.SHA256, 32) + hashlib.sha256(hashed).digest()
+    image = hashed + struct.pack("<HH", mcuboot.TLV_INFO_MAGIC, 4 + len(tlvs)) + tlvs
     if len(image) + TRAILER_SIZE > slot_size:
         raise ValueError(f"the factory image ({len(image)} B) does not fit a {slot_size}-byte slot")
     return image
@@ -368,7 +309,7 @@ class Bootloader:
                 return None
         try:
             return self.verify(raw)
-        except (ImageProblem, struct.error, ValueError):
+        except ImageProblem:
             return None
 
     def slot_hash(self, number: int) -> bytes | None:
@@ -376,7 +317,7 @@ class Bootloader:
         raw = self.flash.read(self.layout.slot(number), self.layout.slot_size)
         try:
             return verify_image(raw, None, require_signature=False).sha256
-        except (ImageProblem, struct.error):
+        except ImageProblem:
             return None
 
     # ------------------------------------------------------------------ trailers
@@ -457,7 +398,7 @@ class Bootloader:
             raw = self.flash.read(self.layout.slot(1), self.layout.slot_size)
             try:
                 other = verify_image(raw, None, require_signature=False)
-            except (ImageProblem, struct.error):
+            except ImageProblem:
                 other = None
         if other is not None:
             t1 = self.trailer(1)

@@ -180,7 +180,7 @@ def test_without_a_pinned_key_the_gun_runs_its_factory_image_and_refuses_updates
 
 
 @pytest.mark.parametrize(
-    ("name", "words"), [("other_key", "does not verify against the device's pinned key"), ("other_model", "MG-2")]
+    ("name", "words"), [("other_key", "which is none of the 1 trusted key(s)"), ("other_model", "MG-2")]
 )
 def test_an_image_the_device_does_not_trust_is_refused_and_never_tested(
     virtual: Runner, keys: tuple[DevKey, DevKey, Path], images: dict[str, bytes], name: str, words: str
