@@ -7,7 +7,8 @@ derived from the same declarations.
 Type id ranges (so new families never collide): ``0x01-0x3F`` host→device core commands,
 ``0x40-0x4F`` calibration, ``0x50-0x5F`` firmware update, ``0x60-0x6F`` logs, ``0x80-0xFF``
 device→host (the high bit set). A family's own replies take its range with the high bit set (calibration:
-``0xC0-0xCF``, logs: ``0xE0-0xEF``), so the core's device→host ids (``0x80-0xBF``) stay free for core messages.
+``0xC0-0xCF``, firmware update: ``0xD0-0xDF``, logs: ``0xE0-0xEF``), so the core's device→host ids
+(``0x80-0xBF``) stay free for core messages.
 The families and their ranges are :mod:`firmware_protocol.families`; each family has its own fingerprint
 (:attr:`Catalog.family_fingerprints`), and :attr:`Catalog.fingerprint` (the one ``hello`` checks) is the core's.
 """
@@ -48,6 +49,8 @@ class FieldKind(enum.Enum):
     RECORD_LIST = "record list"
     """A u8-counted list of records, each laid out as the field's :attr:`Field.record` fields (a JSON list of
     objects)."""
+    BYTES = "bytes"
+    """A u16-length-prefixed run of raw bytes (Python ``bytes``; JSON: lowercase hex): an SMP frame."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,11 @@ def _appended(f: Field, default: Any) -> Field:
     sender that predates the field implies) when an older sender's payload ends before it (docs/protocol.md,
     section 7)."""
     return replace(f, default=default)
+
+
+def _bytes16(name: str, doc: str) -> Field:
+    """A run of raw bytes after its u16 length (little-endian): a frame of another protocol carried whole."""
+    return Field(name, cs.Prefixed(cs.Int16ul, cs.GreedyBytes), "u16 length + u8[]", "", doc, kind=FieldKind.BYTES)
 
 
 def _record_list(name: str, record: tuple[Field, ...], doc: str) -> Field:
@@ -645,6 +653,35 @@ _CALIBRATION_MESSAGES: tuple[MessageSpec, ...] = (  # the calibration family (0x
 )
 
 
+SMP_FRAME_MAX = MAX_PAYLOAD - 2
+"""Longest SMP frame one ``smp_request`` or ``smp_response`` carries (its u16 length takes 2 bytes of the
+payload): the 8-byte SMP header and its CBOR body."""
+
+_FIRMWARE_UPDATE_MESSAGES: tuple[MessageSpec, ...] = (  # the firmware update family (0x50-0x5F, replies 0xD0-0xDF)
+    MessageSpec(
+        0x50,
+        "smp_request",
+        Direction.HOST_TO_DEVICE,
+        "Carries one whole SMP (mcumgr) request frame to the device's SMP server: the 8-byte SMP header and its "
+        "CBOR body, as the `smp` package serialises them (os_mgmt echo, reset, MCUmgr parameters; img_mgmt state "
+        "read and write, upload, erase). Accepted in every state; the SMP server answers each request with one "
+        "smp_response, and a refused SMP operation is answered there with SMP's own error (rc and a reason): an "
+        "image upload while armed or firing is MGMT_ERR_EBUSY. A frame is at most "
+        f"{SMP_FRAME_MAX} bytes (docs/protocol.md, section 14).",
+        (_bytes16("frame", f"the SMP request frame: header + CBOR body, at most {SMP_FRAME_MAX} bytes"),),
+        reply="smp_response",
+    ),
+    MessageSpec(
+        0xD0,
+        "smp_response",
+        Direction.DEVICE_TO_HOST,
+        "Answers smp_request: the SMP server's response frame to the request carried (its SMP header carries the "
+        "request's SMP sequence number), a success or an SMP error response.",
+        (_bytes16("frame", f"the SMP response frame: header + CBOR body, at most {SMP_FRAME_MAX} bytes"),),
+    ),
+)
+
+
 _LOG_MESSAGES: tuple[MessageSpec, ...] = (  # the logs family (0x60-0x6F, replies 0xE0-0xEF)
     MessageSpec(
         0x60,
@@ -742,4 +779,4 @@ class Catalog:
 
 
 #: The catalog this package speaks.
-CATALOG = Catalog(_MESSAGES + _CALIBRATION_MESSAGES + _LOG_MESSAGES)
+CATALOG = Catalog(_MESSAGES + _CALIBRATION_MESSAGES + _FIRMWARE_UPDATE_MESSAGES + _LOG_MESSAGES)

@@ -1,8 +1,8 @@
 """Message families: the catalog's type-id ranges, each with a fingerprint of its own.
 
 A family is a set of messages a device implements as a whole: the **core** (session, parameters, firing,
-events), **calibration** (the device's calibration and the measurement moves of a calibration), **logs** (the
-shot log), and the reserved **firmware update** range. ``hello``
+events), **calibration** (the device's calibration and the measurement moves of a calibration), **firmware
+update** (SMP frames to and from the device's SMP server) and **logs** (the shot log). ``hello``
 and ``identity`` exchange the core family's fingerprint; ``identity.families`` lists each further family
 the device implements with its fingerprint, and a host uses a family only when that fingerprint equals its
 own (:func:`usable_families`), so an older host keeps driving the core of a newer device. ``stop`` and
@@ -40,7 +40,7 @@ class Family:
 
 CORE = Family("core", range(0x01, 0x40), range(0x80, 0xC0), "session, parameters, firing and their events")
 CALIBRATION = Family("calibration", range(0x40, 0x50), range(0xC0, 0xD0), "calibration and its moves")
-FIRMWARE_UPDATE = Family("firmware_update", range(0x50, 0x60), range(0xD0, 0xE0), "firmware update (reserved)")
+FIRMWARE_UPDATE = Family("firmware_update", range(0x50, 0x60), range(0xD0, 0xE0), "SMP frames: firmware update")
 LOGS = Family("logs", range(0x60, 0x70), range(0xE0, 0xF0), "the shot log")
 
 FAMILIES: tuple[Family, ...] = (CORE, CALIBRATION, FIRMWARE_UPDATE, LOGS)

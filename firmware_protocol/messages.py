@@ -17,7 +17,7 @@ import construct as cs
 from firmware_protocol.catalog import CATALOG, Catalog, Direction, Field, FieldKind, MessageSpec
 from firmware_protocol.enums import WireEnum
 from firmware_protocol.errors import BadPayload, InvalidField, UnknownMessageType
-from firmware_protocol.framing import Frame, encode_frame
+from firmware_protocol.framing import MAX_PAYLOAD, Frame, encode_frame
 
 _INT_RANGES = {"u8": (0, 0xFF), "u16": (0, 0xFFFF), "u32": (0, 0xFFFF_FFFF), "i16": (-0x8000, 0x7FFF)}
 """Each integer wire type's values (``i16``: signed, two's complement)."""
@@ -93,6 +93,8 @@ def _coerce(message: str, f: Field, value: Any, catalog: Catalog) -> Any:
         return [_coerce_int(where, "u32", item, f.unit) for item in value]
     if kind is FieldKind.RECORD_LIST:
         return _coerce_records(message, f, value, catalog)
+    if kind is FieldKind.BYTES:
+        return _coerce_bytes(where, value)
     assert f.enum is not None
     if kind is FieldKind.ENUM:
         return _coerce_enum(where, f.enum, value)
@@ -119,6 +121,25 @@ def _coerce_records(message: str, f: Field, value: Any, catalog: Catalog) -> lis
             raise InvalidField(f"{where} lacks {', '.join(missing)}; a record takes: {names}")
         records.append({r.name: _coerce(where, r, item[r.name], catalog) for r in f.record})
     return records
+
+
+_BYTES_MAX = MAX_PAYLOAD - 2
+"""Longest value of a bytes field: what a payload holds after the field's u16 length."""
+
+
+def _coerce_bytes(where: str, value: Any) -> bytes:
+    """Raw bytes from Python (``bytes``, ``bytearray``, ``memoryview``) or JSON (a hex string)."""
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value)
+        except ValueError:
+            raise InvalidField(f"{where}={value[:40]!r} is not a hex string of bytes") from None
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise InvalidField(f"{where}={value!r} must be bytes (JSON: a hex string)")
+    data = bytes(value)
+    if len(data) > _BYTES_MAX:
+        raise InvalidField(f"{where} is {len(data)} bytes long; the limit is {_BYTES_MAX} bytes")
+    return data
 
 
 def _coerce_int(where: str, wire_type: str, value: Any, unit: str = "") -> int:
@@ -436,6 +457,8 @@ def to_json(message: Message) -> dict[str, Any]:
     for key, value in message.fields.items():
         if isinstance(value, WireEnum):
             obj[key] = value.json_name
+        elif isinstance(value, bytes):
+            obj[key] = value.hex()
         elif isinstance(value, list):
             obj[key] = [_json_item(v) for v in value]
         else:

@@ -395,6 +395,9 @@ STATE_TABLE: Mapping[str, Mapping[DeviceState, Outcome]] = MappingProxyType(
             priming=_nak(_N.BUSY),
             **_IN_ALARM,
         ),
+        # The firmware update family: an SMP frame is carried in every state; the SMP server answers what it
+        # refuses with SMP's own error (an image upload while armed or firing: MGMT_ERR_EBUSY), never a nak.
+        "smp_request": _rule(_ok()),
     }
 )
 """Command × device state → outcome: the device's state rules (docs/protocol.md, "State rules").

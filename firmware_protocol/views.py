@@ -201,6 +201,13 @@ class Deliver(_Header):
     rate_mhz: int
 
 
+@dataclass(frozen=True, slots=True)
+class SmpRequest(_Header):
+    """``smp_request``: one SMP request frame (8-byte SMP header + CBOR body) for the device's SMP server."""
+
+    frame: bytes
+
+
 # ------------------------------------------------------------------ device → host
 
 
@@ -417,6 +424,13 @@ class Calibration(_Header):
         _records_as_views(self, "volume_gains", VolumeGain)
 
 
+@dataclass(frozen=True, slots=True)
+class SmpResponse(_Header):
+    """``smp_response``: the SMP server's response frame to an ``smp_request``."""
+
+    frame: bytes
+
+
 MessageView: TypeAlias = (
     Hello
     | Heartbeat
@@ -439,6 +453,7 @@ MessageView: TypeAlias = (
     | HoldDepth
     | ReleaseDepth
     | Deliver
+    | SmpRequest
     | Identity
     | Ack
     | Nak
@@ -449,6 +464,7 @@ MessageView: TypeAlias = (
     | ShotLog
     | Diagnostics
     | Calibration
+    | SmpResponse
 )
 """Any message view."""
 
@@ -474,6 +490,7 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "hold_depth": HoldDepth,
     "release_depth": ReleaseDepth,
     "deliver": Deliver,
+    "smp_request": SmpRequest,
     "identity": Identity,
     "ack": Ack,
     "nak": Nak,
@@ -484,6 +501,7 @@ VIEWS: Mapping[str, type[MessageView]] = {
     "shot_log": ShotLog,
     "diagnostics": Diagnostics,
     "calibration": Calibration,
+    "smp_response": SmpResponse,
 }
 """Message name → its view class (one per catalog message)."""
 
@@ -615,6 +633,8 @@ __all__ = [
     "Shot",
     "ShotLog",
     "ShotLogEntry",
+    "SmpRequest",
+    "SmpResponse",
     "Status",
     "Stop",
     "Trigger",

@@ -75,8 +75,16 @@ def _add_sim_options(command: Any) -> Any:
     help="also serve a control channel (JSON lines over TCP, loopback only; port 0 picks a free one): press and "
     'release the trigger or pedal, inject faults and impairments while running, e.g. {"cmd": "press"}',
 )
+@click.option(
+    "--smp-pty",
+    is_flag=True,
+    help="also serve the standard SMP serial endpoint (for smpclient/smpmgr) on a new pty, announced first as "
+    "'SMP <path>'",
+)
 @_add_sim_options
-def sim_command(use_pty: bool, tcp: str | None, serial_port: str | None, control: str | None, **values: Any) -> None:
+def sim_command(
+    use_pty: bool, tcp: str | None, serial_port: str | None, control: str | None, smp_pty: bool, **values: Any
+) -> None:
     """Serve a simulated mesotherapy gun speaking the mesogun wire protocol."""
     from sims.serving import serve
 
@@ -93,7 +101,17 @@ def sim_command(use_pty: bool, tcp: str | None, serial_port: str | None, control
             raw[name] = [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
     try:
         options = parse_options(raw)
-        asyncio.run(serve(options, pty=use_pty, tcp=tcp, serial_port=serial_port, control=control, announce=_announce))
+        asyncio.run(
+            serve(
+                options,
+                pty=use_pty,
+                tcp=tcp,
+                serial_port=serial_port,
+                control=control,
+                smp_pty=smp_pty,
+                announce=_announce,
+            )
+        )
     except SimError as exc:
         raise _OneLineError(str(exc)) from None
     except KeyboardInterrupt:

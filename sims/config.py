@@ -112,3 +112,15 @@ class DeviceConfig:
     remote_fire: bool = True
     """Whether the device accepts a host's ``fire`` (``identity.remote_fire``); a clinical configuration that
     fires from its trigger and pedal only refuses it with ``remote_fire_disabled``."""
+    firmware_key: bytes | None = None
+    """The public key firmware images must be signed with (ed25519: PEM, DER or 32 raw bytes), pinned in the
+    bootloader; ``None``: none pinned, so every update is refused (the simulator never generates one)."""
+    factory_image: bytes | None = None
+    """The signed MCUboot image slot 0 holds on a new board (trusted as flashed); ``None``: an unsigned image of
+    :attr:`firmware_version` built by the simulator."""
+    firmware_slot_size: int = 128 * 1024
+    """Bytes of each of the two image slots (a whole number of flash sectors)."""
+    flash_sector_size: int = 4096
+    """Bytes of one flash sector: what an erase clears and a swap moves at a time."""
+    self_test_ms: int = 500
+    """How long after boot the running image's self-test ends: passing, it confirms the image itself."""

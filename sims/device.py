@@ -36,6 +36,8 @@ from sims.dispatch import Dispatcher
 from sims.errors import SimConfigError
 from sims.faults import FaultName, FaultSpec, make_fault
 from sims.firing import Firing
+from sims.firmware import FirmwareUpdate
+from sims.flash import PowerCut
 from sims.logs import ShotLogReader
 from sims.nvm import Nvm, NvmData
 from sims.snapshot import DeviceSnapshot, FiringSnapshot
@@ -82,9 +84,12 @@ class SimulatedGun:
         self._decoder = StreamDecoder()
         diagnostics = DiagnosticsReader(core, lambda: self._decoder.stats, lambda: self._firing.in_stroke)
         calibration = CalibrationHandlers(core, self._firing, self._commands.fire_checks())
+        self.firmware = FirmwareUpdate(core, self._power_cycle, self.nvm.path)
+        """The gun's flash, bootloader and SMP server (the firmware update family)."""
         handlers = {
             **self._commands.registry(),
             **calibration.registry(),
+            **self.firmware.registry(),
             **ShotLogReader(core).registry(),
             **diagnostics.registry(),
         }
@@ -122,7 +127,7 @@ class SimulatedGun:
             "model": cfg.model,
             "serial_number": self.nvm.data.serial_number,
             "hardware_revision": self.nvm.data.hardware_revision,
-            "firmware_version": cfg.firmware_version,
+            "firmware_version": self.firmware.version if self._core.started else cfg.firmware_version,
             **cfg.limits.identity_fields(),
             "watchdog_ms": cfg.watchdog_ms,
             "status_period_ms": cfg.status_period_ms,
@@ -318,7 +323,12 @@ class SimulatedGun:
             return
         for frame in self._decoder.feed(data):
             self._watchdog.feed()
-            self._dispatcher.on_frame(frame)
+            try:
+                self._dispatcher.on_frame(frame)
+            except PowerCut:  # the supply failed mid-command: no answer; the gun powers on again
+                self.firmware.power_cuts += 1
+                self._power_cycle()
+                return
 
     # ------------------------------------------------------------------ the trigger and the pedal
 
@@ -368,6 +378,16 @@ class SimulatedGun:
         """Service action: the lifetime counter back to 0, in a new counter epoch (identity.counter_epoch)."""
         self.nvm.reset_counter()
 
+    def plan_power_cut(self, *, at_operation: int | None = None, at_phase: str | None = None) -> None:
+        """Cut the power during the ``at_operation``-th flash operation from now (1: the next), or when the
+        firmware enters ``at_phase`` (see :meth:`sims.firmware.FirmwareUpdate.plan_power_cut`); the gun then
+        powers on again with the flash as the cut left it (RAM lost, NVM kept, no alarm)."""
+        self.firmware.plan_power_cut(at_operation=at_operation, at_phase=at_phase)
+
+    def power_cycle(self) -> None:
+        """The supply off and on again now: RAM lost, NVM and flash kept, the bootloader runs (no alarm)."""
+        self._power_cycle()
+
     def brownout(self) -> None:
         """Supply dip now: the device reboots (RAM lost, NVM kept) and raises ``brownout_reset``."""
         self._alarms.apply(FaultName.BROWNOUT)
@@ -385,6 +405,7 @@ class SimulatedGun:
         self._watchdog.feed()
         core.counters.boots += 1
         self.nvm.update(boot_count=self.nvm.data.boot_count + 1)
+        self.firmware.power_on()
         if self.config.status_period_ms > 0:
             core.timers.at(_STATUS_TIMER, now + self.config.status_period_ms / 1000, self._status_tick)
 
@@ -403,6 +424,13 @@ class SimulatedGun:
         self._boot()
         self._decoder = StreamDecoder()
         self._alarms.raise_alarm(AlarmCode.BROWNOUT_RESET)
+
+    def _power_cycle(self) -> None:
+        """A reset (SMP, a failed self-test) or the supply back after a power cut: RAM lost, no alarm."""
+        self._core.timers.cancel_all()
+        self._core.machine.send(Event.REBOOT)
+        self._boot()
+        self._decoder = StreamDecoder()
 
     def _on_state_change(self, old: DeviceState, new: DeviceState) -> None:
         self._watchdog.on_state_change(old, new)

@@ -89,6 +89,26 @@ OPTIONS: tuple[OptionSpec, ...] = (
         0xFFFF_FFFF,
     ),
     OptionSpec(
+        "firmware_key",
+        "path",
+        "the public key (ed25519, PEM) firmware images must be signed with, pinned in the bootloader; default: "
+        "none, so every firmware update is refused",
+    ),
+    OptionSpec(
+        "factory_image",
+        "path",
+        "the signed MCUboot image a new board's slot 0 holds; default: an unsigned image of the simulator's version",
+    ),
+    OptionSpec(
+        "self_test_ms",
+        "int",
+        "how long after boot a firmware image's self-test ends (passing, it confirms itself)",
+        "ms",
+        0,
+        600_000,
+        DeviceConfig().self_test_ms,
+    ),
+    OptionSpec(
         "calibration_fingerprint",
         "hex",
         "fingerprint the device reports for its calibration family (override to test a mismatch), e.g. 0x12345678",
@@ -241,6 +261,9 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         shot_log_capacity=_int(get("shot_log_capacity")),
         initial_lifetime=_int(get("lifetime_shots")),
         remote_fire=bool(get("remote_fire")),
+        firmware_key=_file_bytes("firmware_key", checked.get("firmware_key")),
+        factory_image=_file_bytes("factory_image", checked.get("factory_image")),
+        self_test_ms=_int(get("self_test_ms")),
     )
     impairments = Impairments(
         baud=_int(get("baud")),
@@ -260,6 +283,16 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         faults=tuple(faults),
         disconnect_at_s=float(disconnect) if isinstance(disconnect, int | float) else None,
     )
+
+
+def _file_bytes(name: str, value: object) -> bytes | None:
+    """The contents of the file an option names (``None``: not given); :class:`SimConfigError` if unreadable."""
+    if value is None:
+        return None
+    try:
+        return Path(str(value)).read_bytes()
+    except OSError as exc:
+        raise SimConfigError(name, str(value), "a readable file", reason=f"cannot be read ({exc.strerror})") from None
 
 
 def _family_fingerprints(base: DeviceConfig, checked: Mapping[str, object]) -> dict[str, int]:

@@ -181,11 +181,13 @@ async def serve(
     tcp: str | None = None,
     serial_port: str | None = None,
     control: str | None = None,
+    smp_pty: bool = False,
     announce: Callable[[str], None] = print,
     on_device: Callable[[SimulatedGun], None] | None = None,
 ) -> None:
     """Serve one device on the chosen transport until SIGINT/SIGTERM; ``announce`` gets the one line (with
-    ``control``, ``CONTROL HOST:PORT`` of the control channel first, :mod:`sims.control`); ``on_device`` sees
+    ``control``, ``CONTROL HOST:PORT`` of the control channel first, :mod:`sims.control`; with ``smp_pty``,
+    ``SMP <path>`` of its standard SMP serial endpoint first, :mod:`sims.smp_serial`); ``on_device`` sees
     the started device first (a benchmark that watches its snapshot)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -213,6 +215,12 @@ async def serve(
             channel = ControlChannel(device, lambda: line[0], set_line)
             control_host, control_port = await channel.start(*parse_tcp(control, "--control"))
             announce(f"CONTROL {control_host}:{control_port}")
+        if smp_pty:
+            from sims.smp_serial import serve_on_pty  # it imports this module's open_pty
+
+            endpoint = serve_on_pty(device)
+            cleanups.append(endpoint.close)
+            announce(f"SMP {endpoint.path}")
         if tcp is not None:
             host, port = parse_tcp(tcp)
             tcp_server = TcpServer(device, options)

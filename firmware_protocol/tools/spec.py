@@ -94,6 +94,8 @@ def wire_range(f: Field, limited: bool = True) -> str:
         return "0–255 bytes of UTF-8"
     if f.kind is FieldKind.INT_LIST:
         return "0–255 items"
+    if f.kind is FieldKind.BYTES:
+        return f"0–{MAX_PAYLOAD - 2} bytes"
     if f.kind is FieldKind.ENUM and f.enum is not None:
         return f"{f.enum.__name__}: " + ", ".join(str(m.value) for m in f.enum)
     if f.kind is FieldKind.ENUM_LIST and f.enum is not None:

@@ -72,6 +72,7 @@ WIRE_COMMANDS: dict[str, str] = {
     "hold_depth": "hold_depth",
     "release_depth": "release_depth",
     "deliver": "deliver",
+    "smp_request": "smp_request",
 }
 """Controller trigger (the Gun's command) → the wire command it sends."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from smp import os_management as smpos
 
 from firmware_protocol import DeviceState, Flag, Message, NakCode, StreamDecoder, decode_message, make, rules, to_wire
 from mesogun.errors import StateError
@@ -48,6 +49,7 @@ VALID_FIELDS: dict[str, dict[str, Any]] = {
     "set_syringe_brand": {"brand": "BD"},
     "hold_depth": {"depth_um": 2000},
     "deliver": {"count": 2, "dose_nl": 10_000, "rate_mhz": 2000},
+    "smp_request": {"frame": bytes(smpos.EchoWriteRequest(d="contract", sequence=1))},  # os_mgmt echo
 }
 """Values inside the reference limits, so that only the state rules (not a range check) can refuse."""
 

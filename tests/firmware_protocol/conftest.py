@@ -53,6 +53,8 @@ def field_values(f: Field, catalog: Catalog = CATALOG) -> st.SearchStrategy[Any]
     if kind is FieldKind.RECORD_LIST:
         record = st.fixed_dictionaries({r.name: field_values(r, catalog) for r in f.record})
         return st.lists(record, max_size=LIST_MAX_ITEMS)
+    if kind is FieldKind.BYTES:
+        return st.binary(max_size=64)
     if kind is FieldKind.MESSAGE_TYPE:
         unknown_ids = st.integers(0, 255).filter(lambda i: i not in catalog.by_id)
         return st.sampled_from([m.name for m in catalog]) | unknown_ids

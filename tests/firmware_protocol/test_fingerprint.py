@@ -63,7 +63,7 @@ class ModeRenumbered(WireEnum):
 
 
 _NEW_MESSAGE = MessageSpec(0x1E, "pause", Direction.HOST_TO_DEVICE, "A new core command.", reply="ack")
-_NEW_FAMILY = MessageSpec(0x50, "begin_update", Direction.HOST_TO_DEVICE, "A firmware update command.", reply="ack")
+_NEW_FAMILY = MessageSpec(0x5F, "begin_update", Direction.HOST_TO_DEVICE, "A firmware update command.", reply="ack")
 _NEW_CALIBRATION_MESSAGE = MessageSpec(0x4F, "zero_depth", Direction.HOST_TO_DEVICE, "A calibration one.", reply="ack")
 _NEW_LOG_MESSAGE = MessageSpec(0x6F, "clear_shot_log", Direction.HOST_TO_DEVICE, "A logs command.", reply="ack")
 _EXTRA_FIELD = Field("pause_ms", cs.Int16ul, "u16", "ms", "pause between shots", default=0)
@@ -122,8 +122,8 @@ def test_fingerprint_is_stable_for_the_same_definitions() -> None:
         assert fingerprint_of(signature_lines(CATALOG, family)) == value
 
 
-def test_the_catalog_has_the_core_the_calibration_and_the_logs_family() -> None:
-    assert set(CATALOG.family_fingerprints) == {"core", "calibration", "logs"}
+def test_the_catalog_has_the_core_the_calibration_the_firmware_update_and_the_logs_family() -> None:
+    assert set(CATALOG.family_fingerprints) == {"core", "calibration", "firmware_update", "logs"}
 
 
 @pytest.mark.parametrize("family", sorted(CATALOG.family_fingerprints))
@@ -164,10 +164,12 @@ def test_a_calibration_definition_change_changes_the_calibration_fingerprint_onl
 
 
 def test_a_new_family_gets_its_own_fingerprint_and_changes_no_other() -> None:
-    modified = Catalog((*CATALOG, _NEW_FAMILY))
+    without = Catalog(m for m in CATALOG if m.type_id not in range(0x50, 0x60) and m.type_id not in range(0xD0, 0xE0))
+    assert set(without.family_fingerprints) == {"core", "logs", "calibration"}
+    modified = Catalog((*without, _NEW_FAMILY))
     assert set(modified.family_fingerprints) == {"core", "logs", "calibration", "firmware_update"}
     assert {k: v for k, v in modified.family_fingerprints.items() if k != "firmware_update"} == dict(
-        CATALOG.family_fingerprints
+        without.family_fingerprints
     )
 
 

@@ -23,7 +23,7 @@ from firmware_protocol import (
 )
 from firmware_protocol.catalog import Field, MessageSpec
 
-_SCALAR = {FieldKind.INT: int, FieldKind.BOOL: bool, FieldKind.TEXT: str}
+_SCALAR = {FieldKind.INT: int, FieldKind.BOOL: bool, FieldKind.TEXT: str, FieldKind.BYTES: bytes}
 _RECORD_VIEWS: dict[tuple[str, str], type] = {
     ("shot_log", "entries"): views.ShotLogEntry,
     ("diagnostics", "alarms"): views.AlarmLogEntry,

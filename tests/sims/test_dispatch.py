@@ -23,8 +23,8 @@ from firmware_protocol import (
 from sims.clock import run_virtual
 from sims.device import SimulatedGun
 
-CALIBRATE_ID = 0x50
-"""The first type id of the reserved firmware update range."""
+CALIBRATE_ID = 0x5F
+"""The last type id of the firmware update range, free (the family's smp_request is 0x50)."""
 FILL = {"capacity_nl": 2_000_000, "fill_nl": 2_000_000}
 
 

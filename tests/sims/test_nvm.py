@@ -24,7 +24,8 @@ def test_lifetime_counter_survives_a_restart_of_the_simulator(sim_run, tmp_path)
     sim_run(fire_three, f"nvm={nvm}&serial=SIMNVM")
     assert json.loads(nvm.read_text())["shots_lifetime"] == 3
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["gun.json", "gun.json.shots.jsonl"], "no temp file left behind (the shot log sits beside it)"
+    expected = ["gun.json", "gun.json.flash", "gun.json.shots.jsonl"]
+    assert files == expected, "no temp file left behind (the shot log and the program flash sit beside it)"
 
     async def check(sim, host):
         status = await host.request("get_status")

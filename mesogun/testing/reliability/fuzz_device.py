@@ -80,6 +80,9 @@ def _field_value(src: ByteSource, f: Any) -> Any:
         return TEXTS[src.below(len(TEXTS))]
     if f.kind is FieldKind.RECORD_LIST:
         return [{r.name: _field_value(src, r) for r in f.record} for _ in range(src.below(4))]
+    if f.kind is FieldKind.BYTES:  # an SMP frame: a valid-looking header (os_mgmt echo) or garbage
+        body = bytes(src.byte() for _ in range(src.below(24)))
+        return (b"\x02\x00" + len(body).to_bytes(2, "big") + b"\x00\x00\x00\x00" + body) if src.below(2) else body
     return _value(src, f.wire_type)
 
 
