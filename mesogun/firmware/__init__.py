@@ -1,0 +1,1 @@
+"""Firmware update: MCUboot images, their transfer over SMP, the device's slots (issue 17)."""
