@@ -25,7 +25,7 @@ import contextlib
 import hashlib
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -48,6 +48,9 @@ __all__ = [
     "UploadPolicy",
     "UploadProgress",
     "UploadResult",
+    "image_fields",
+    "info_fields",
+    "result_fields",
 ]
 
 REQUEST_TIMEOUT_S = 2.5
@@ -201,13 +204,13 @@ class FirmwareUpdater:
         *,
         timeout_s: float = REQUEST_TIMEOUT_S,
         resume_attempts: int = RESUME_ATTEMPTS,
-        check: ImageCheck = verify_image,
+        check: ImageCheck | None = None,
     ) -> None:
         self.target = target
         self._client = SMPClient(target.transport, target.address, timeout_s=timeout_s)
         self._timeout_s = timeout_s
         self._resume_attempts = resume_attempts
-        self._check = check
+        self._check = check if check is not None else verify_image
         self._open = False
         self.params: tuple[int, int] | None = None
         """The device's MCUmgr (``buf_size``, ``buf_count``), read at :meth:`open` (``None``: not reported)."""
@@ -433,11 +436,40 @@ class FirmwareUpdater:
         )
 
 
-@dataclass
-class ProgressLog:
-    """The progress reports of an upload, kept (tests, the service's reply)."""
+# ------------------------------------------------------------------------------------------------ JSON forms
 
-    reports: list[UploadProgress] = field(default_factory=list)
 
-    def __call__(self, report: UploadProgress) -> None:
-        self.reports.append(report)
+def info_fields(info: FirmwareInfo) -> dict[str, Any]:
+    """A device's slots as ``firmware info --json`` prints them and the service sends them."""
+    return {
+        "target": info.target,
+        "running_version": info.running_version,
+        "buf_size": info.buf_size,
+        "buf_count": info.buf_count,
+        "slots": [asdict(slot) for slot in info.slots],
+    }
+
+
+def image_fields(image: Any) -> dict[str, Any]:
+    """A verified image's identity (:class:`mesogun.firmware.image.ImageInfo`), as the audit log holds it."""
+    return {
+        "version": image.version,
+        "sha256": _hex(getattr(image, "sha256", "")),
+        "file_sha256": _hex(getattr(image, "file_sha256", "")),
+        "size": image.size,
+        "model": image.model,
+        "hardware_revision": getattr(image, "hardware_revision", ""),
+        "downgrade": bool(getattr(image, "downgrade", False)),
+    }
+
+
+def result_fields(result: UploadResult) -> dict[str, Any]:
+    """An upload's result, as the CLI prints it, the service sends it and the audit log holds it."""
+    return {
+        "image": image_fields(result.image),
+        "size": result.size,
+        "resumed_from": result.resumed_from,
+        "resumes": result.resumes,
+        "seconds": round(result.seconds, 3),
+        "previous_version": result.previous_version,
+    }
