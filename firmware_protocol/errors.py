@@ -90,3 +90,100 @@ class InvalidField(MessageError, ValueError):
     """
 
     code = "FP203"
+
+
+class ImageError(ProtocolError, ValueError):
+    """An MCUboot firmware image fails a check of :mod:`firmware_protocol.mcuboot` (the host's and the device's).
+
+    ``field`` names what was wrong (``model``, ``version``, ``img_size``…) and ``value`` the value found; the
+    message names both and what was expected. Nothing is installed or sent on this error.
+    """
+
+    code = "FP300"
+
+    def __init__(self, message: str, *, field: str = "", value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+class NotAnImage(ImageError):
+    """The bytes do not start with MCUboot's header magic 0x96f3b83d (a raw binary, a hex file, a wrong file)."""
+
+    code = "FP301"
+
+
+class TruncatedImage(ImageError):
+    """The image is shorter than its header and TLV areas declare (a download or copy cut short).
+
+    Example: "the image is 40000 bytes; its header and TLV areas declare 65840 bytes".
+    """
+
+    code = "FP302"
+
+
+class MalformedImage(ImageError):
+    """The header or a TLV area is inconsistent (bad TLV magic, a TLV running past its area, no hash TLV), or the
+    image uses a feature this verifier refuses (encryption)."""
+
+    code = "FP303"
+
+
+class ImageTooLarge(ImageError):
+    """The image with MCUboot's trailer does not fit the slot it is meant for.
+
+    Example: "the image is 70144 bytes, with MCUboot's 432-byte trailer 70576 bytes; the slot holds 65536 bytes".
+    """
+
+    code = "FP304"
+
+
+class ImageTampered(ImageError):
+    """The SHA-256 over header, payload and protected TLVs is not the one the image carries: bytes changed."""
+
+    code = "FP305"
+
+
+class ImageUnsigned(ImageError):
+    """The image carries no ED25519 signature TLV (unsigned, or signed with another algorithm)."""
+
+    code = "FP306"
+
+
+class UntrustedKey(ImageError):
+    """The image was signed with a key that is none of the trusted (pinned) public keys."""
+
+    code = "FP307"
+
+
+class BadSignature(ImageError):
+    """The image names a trusted key but its ED25519 signature does not verify over the image hash."""
+
+    code = "FP308"
+
+
+class WrongModel(ImageError):
+    """The image's protected model TLV (0xA0) is missing or names another model than the gun's."""
+
+    code = "FP309"
+
+
+class WrongHardwareRevision(ImageError):
+    """The image's protected hardware-revision TLV (0xA1) is missing or names another revision than the gun's."""
+
+    code = "FP310"
+
+
+class ImageDowngrade(ImageError):
+    """The image's version is older than the running firmware's and a downgrade was not explicitly allowed.
+
+    Example: "image version 1.0.0 is older than the device's 1.2.0: a downgrade needs --allow-downgrade".
+    """
+
+    code = "FP311"
+
+
+class InvalidKey(ImageError):
+    """A trusted key is neither a PEM/DER ed25519 public key nor 32 raw bytes."""
+
+    code = "FP312"

@@ -398,6 +398,7 @@ that cannot be opened) is no refusal of who asks but a store that failed, as the
 def _known() -> dict[str, type[MesogunError]]:
     from mesogun.balance.errors import INSTRUMENT_ERRORS  # they import this module
     from mesogun.clinic.errors import CLINIC_ERRORS
+    from mesogun.firmware.errors import FIRMWARE_ERRORS
     from mesogun.record.calibrations import NoSuchCalibration
     from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen
 
@@ -424,6 +425,7 @@ def _known() -> dict[str, type[MesogunError]]:
         AccessDenied,
         *CLINIC_ERRORS,
         *INSTRUMENT_ERRORS,
+        *FIRMWARE_ERRORS,
     )
     return {cls.code: cls for cls in classes}
 
