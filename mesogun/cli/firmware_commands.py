@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import importlib
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -24,6 +23,7 @@ from mesogun.cli.output import emit_fields, emit_json
 from mesogun.cli.progress import Style, choose_style
 from mesogun.cli.session import device_url, run_on_gun
 from mesogun.errors import MesogunError
+from mesogun.firmware.keys import load_trusted_keys
 from mesogun.firmware.smp_link import SMPTarget, gun_target, open_smp_target
 from mesogun.firmware.transfer import (
     FirmwareInfo,
@@ -76,13 +76,14 @@ def register(cli: click.Group) -> None:
 
 
 def _image_module() -> Any:
-    return importlib.import_module("mesogun.firmware.image")
+    from mesogun.firmware import image
+
+    return image
 
 
 def _keys(paths: tuple[Path, ...]) -> tuple[bytes, ...]:
-    keys = importlib.import_module("mesogun.firmware.keys")
-    found: tuple[bytes, ...] = keys.load_trusted_keys(list(paths))
-    return found
+    """The pinned keys: ``--trusted-key`` paths, else ``$MESOGUN_FIRMWARE_KEYS``."""
+    return load_trusted_keys(list(paths))
 
 
 def _actor() -> str:

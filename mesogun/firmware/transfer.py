@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
@@ -37,6 +36,7 @@ from smpclient.requests.os_management import EchoWrite, MCUMgrParametersRead, Re
 from smpclient.transport import SMPTransportDisconnected
 
 from mesogun.errors import LinkError, ParameterError, StateError
+from mesogun.firmware import image
 from mesogun.firmware.smp_errors import SMPRefused, UploadFailed, UploadRunning, refusal
 from mesogun.firmware.smp_link import SMPTarget
 
@@ -178,7 +178,6 @@ def verify_image(
     slot_size: int | None = None,
 ) -> Any:
     """The host's image check (:func:`mesogun.firmware.image.verify_image`)."""
-    image = importlib.import_module("mesogun.firmware.image")
     return image.verify_image(
         data,
         trusted_keys=trusted_keys,

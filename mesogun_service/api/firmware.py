@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from mesogun.errors import MesogunError, ParameterError
+from mesogun.firmware.keys import load_trusted_keys
 from mesogun.firmware.smp_errors import UploadRunning
 from mesogun.firmware.smp_link import GunSMPTransport, SMPTarget
 from mesogun.firmware.transfer import (
@@ -118,9 +118,8 @@ def progress_fields(progress: UploadProgress | None) -> dict[str, Any]:
 
 
 def _trusted_keys() -> tuple[bytes, ...]:
-    keys = importlib.import_module("mesogun.firmware.keys")  # the images' key loading: $MESOGUN_FIRMWARE_KEYS
-    found: tuple[bytes, ...] = keys.load_trusted_keys()
-    return found
+    """The service's pinned keys (``$MESOGUN_FIRMWARE_KEYS`` of the service process)."""
+    return load_trusted_keys()
 
 
 async def _audit(

@@ -15,6 +15,7 @@ import pytest
 
 import mesogun.firmware.transfer as transfer
 from mesogun.cli import firmware_commands, main
+from mesogun.firmware import generate_dev_key, simulated_payload
 from tests.mesogun.firmware.fake_smp import FakeGun, FakeSMPServer, PtyEndpoint, fake_check, fake_image
 
 
@@ -121,3 +122,23 @@ def test_a_downgrade_needs_the_flag_and_is_recorded(
         "firmware.confirm",
         "firmware.rollback",
     ]
+
+
+def test_sign_then_verify_and_a_wrong_key_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(firmware_commands, "_keys", lambda paths: firmware_commands.load_trusted_keys(list(paths)))
+    key, other = generate_dev_key(tmp_path / "dev.pem"), generate_dev_key(tmp_path / "other.pem")
+    payload, image = tmp_path / "payload.bin", tmp_path / "app.signed.bin"
+    payload.write_bytes(simulated_payload("1.1.0", size=3000))
+    code, out, err = run(
+        capsys, "firmware", "sign", str(payload), "--key", str(key.private_path), "--version", "1.1.0",
+        "--model", "MG-1", "--hardware-revision", "B", "--slot-size", "65536", "-o", str(image),
+    )  # fmt: skip
+    assert code == 0, err
+    check = ("firmware", "verify", str(image), "--model", "MG-1", "--hardware-revision", "B", "--json")
+    code, out, err = run(capsys, *check, "--trusted-key", str(key.public_path))
+    assert code == 0, err
+    assert json.loads(out)["version"] == "1.1.0"
+    code, out, err = run(capsys, *check, "--trusted-key", str(other.public_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -25,6 +25,7 @@ from smp import header as smphdr
 from smp import packet as smppacket
 from smp.error import MGMT_ERR
 
+from firmware_protocol import mcuboot
 from mesogun.errors import ConnectionLost, ParameterError
 
 OS = smphdr.GroupId.OS_MANAGEMENT
@@ -90,11 +91,16 @@ class Slot:
 
     @property
     def version(self) -> str:
-        return str(_manifest(self.image)["version"])
+        if self.image.startswith(b"{"):  # the stand-in format
+            return str(_manifest(self.image)["version"])
+        return str(mcuboot.parse(self.image).version)
 
     @property
     def hash(self) -> bytes:
-        return hashlib.sha256(self.image).digest()
+        """The image's hash as SMP's state lists it (an MCUboot image's SHA256 TLV)."""
+        if self.image.startswith(b"{"):
+            return hashlib.sha256(self.image).digest()
+        return mcuboot.image_hash(self.image, mcuboot.parse(self.image))
 
 
 @dataclass

@@ -7,11 +7,13 @@ import asyncio
 import hashlib
 import itertools
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mesogun.errors import ConnectionLost, ParameterError
+from mesogun.firmware import FirmwareImageError, generate_dev_key, sign_image, simulated_payload
 from mesogun.firmware.smp_errors import SMPRefused, UploadFailed, UploadRunning
 from mesogun.firmware.smp_link import SMP_FRAME_MAX, GunSMPTransport, gun_target, open_smp_target
 from mesogun.firmware.transfer import FirmwareUpdater, UploadPolicy, UploadProgress
@@ -252,3 +254,29 @@ def test_smpclient_over_the_standard_serial_endpoint() -> None:
 def test_a_bad_endpoint_url_is_refused(url: str) -> None:
     with pytest.raises(ParameterError):
         open_smp_target(url)
+
+
+def test_a_signed_mcuboot_image_goes_through_the_real_verify(virtual: Runner, tmp_path: Path) -> None:
+    key = generate_dev_key(tmp_path / "dev.pem")
+    trusted = UploadPolicy(trusted_keys=(key.public_pem,), model="MG-1", hardware_revision="B")
+    payload = simulated_payload("1.1.0", size=6000)
+    signed = sign_image(
+        payload, key_path=key.private_path, version="1.1.0", model="MG-1", hardware_revision="B", slot_size=64 * 1024
+    )
+    other = generate_dev_key(tmp_path / "other.pem")
+    stranger = sign_image(
+        payload, key_path=other.private_path, version="1.1.0", model="MG-1", hardware_revision="B", slot_size=65536
+    )
+    gun = FakeGun()
+
+    async def scenario() -> None:
+        async with FirmwareUpdater(gun_target(gun)) as fw:
+            with pytest.raises(FirmwareImageError):
+                await fw.upload(stranger, trusted)  # another signer: refused before a byte is sent
+            assert gun.server.upload_offsets == []
+            result = await fw.upload(signed, trusted)
+            assert result.image.version == "1.1.0"
+            tested = await fw.test()
+            assert tested.slot(1).hash == result.image.sha256.hex()  # type: ignore[union-attr]
+
+    virtual(scenario)
