@@ -15,7 +15,7 @@ import pytest
 
 import mesogun.firmware.transfer as transfer
 from mesogun.cli import firmware_commands, main
-from mesogun.firmware import generate_dev_key, simulated_payload
+from mesogun.firmware import generate_dev_key, load_trusted_keys, simulated_payload
 from tests.mesogun.firmware.fake_smp import FakeGun, FakeSMPServer, PtyEndpoint, fake_check, fake_image
 
 
@@ -127,7 +127,7 @@ def test_a_downgrade_needs_the_flag_and_is_recorded(
 def test_sign_then_verify_and_a_wrong_key_refused_in_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(firmware_commands, "_keys", lambda paths: firmware_commands.load_trusted_keys(list(paths)))
+    monkeypatch.setattr(firmware_commands, "_keys", lambda paths: load_trusted_keys(list(paths)))
     key, other = generate_dev_key(tmp_path / "dev.pem"), generate_dev_key(tmp_path / "other.pem")
     payload, image = tmp_path / "payload.bin", tmp_path / "app.signed.bin"
     payload.write_bytes(simulated_payload("1.1.0", size=3000))
