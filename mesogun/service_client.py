@@ -518,6 +518,39 @@ class ServiceClient:
             body["certificate_pdf_base64"] = base64.b64encode(certificate_pdf).decode("ascii")
         return self._object("POST", "/calibrations", body)
 
+    # -------------------------------------------------------------------------------------------- firmware
+
+    def firmware(self, serial: str) -> dict[str, Any]:
+        """``GET /guns/{serial}/firmware``: the gun's image slots and MCUmgr buffer (a technician)."""
+        return self._gun("GET", serial, "/firmware")
+
+    def hand_over_image(self, image: bytes) -> dict[str, Any]:
+        """``POST /firmware/images``: the raw image held by the service for an upload; its ``image`` (SHA-256)."""
+        with self._reaching():
+            reply = self._http.post(
+                "/firmware/images", content=image, headers={"content-type": "application/octet-stream"}
+            )
+        found: dict[str, Any] = self._json(reply)
+        return found
+
+    def upload_firmware(
+        self, serial: str, image: str, *, allow_downgrade: bool = False, reason: str = ""
+    ) -> dict[str, Any]:
+        """``POST /guns/{serial}/firmware/upload``: a handed-over ``image`` (its SHA-256) to the gun, checked against
+        the service's pinned keys first; returns once the gun holds it (a technician, re-authenticated)."""
+        body = {"image": image, "allow_downgrade": allow_downgrade, "reason": reason}
+        return self._gun("POST", serial, "/firmware/upload", body, timeout=_no_read_timeout())
+
+    def firmware_progress(self, serial: str) -> dict[str, Any]:
+        """``GET /guns/{serial}/firmware/progress``: the running upload's ``done``, ``total``, ``rate_bps``,
+        ``eta_s`` (``{}``: none runs)."""
+        return self._gun("GET", serial, "/firmware/progress")
+
+    def firmware_operation(self, serial: str, operation: str, **body: Any) -> dict[str, Any]:
+        """``POST /guns/{serial}/firmware/{operation}`` (``test``, ``confirm``, ``rollback``, ``reset``): the slots
+        after it."""
+        return self._gun("POST", serial, f"/firmware/{operation}", _given(body), timeout=_no_read_timeout())
+
     def _object(self, method: str, path: str, body: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
         """A request whose reply is a JSON object."""
         reply: dict[str, Any] = self.request(method, path, body, **options)

@@ -12,7 +12,18 @@ from fastapi import Depends, FastAPI
 from mesogun.clinic import checklist
 from mesogun.clinic.checklist import DEFAULT_ITEMS
 from mesogun_service.accounts import Accounts, AuthPolicy, install
-from mesogun_service.api import attendance, calibration, clinic, events, exports, guns, record, safety, treatments
+from mesogun_service.api import (
+    attendance,
+    calibration,
+    clinic,
+    events,
+    exports,
+    firmware,
+    guns,
+    record,
+    safety,
+    treatments,
+)
 from mesogun_service.api.audit import AuditTrail, AuditWriter
 from mesogun_service.api.deps import operator
 from mesogun_service.api.replies import BodyLimit, install_error_replies
@@ -76,7 +87,11 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     app.state.checklist_items = items
     install_error_replies(app)
     install(app, users, AuthPolicy(loopback_only=config.loopback_only, trusted_proxy=config.trusted_proxy))
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={"/calibrations": MAX_RUN_BODY_BYTES})
+    app.add_middleware(
+        BodyLimit,
+        limit=MAX_BODY_BYTES,
+        larger={"/calibrations": MAX_RUN_BODY_BYTES, firmware.IMAGES_PATH: firmware.MAX_IMAGE_BYTES},
+    )
     audit = AuditWriter(users)
     app.add_middleware(AuditTrail, writer=audit)
 
@@ -96,4 +111,5 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     app.include_router(treatments.router)  # an assistant or better; starting and signing off need a practitioner
     app.include_router(exports.router)  # an assistant or better: the session report and the aftercare sheet
     app.include_router(calibration.router)  # reads: practitioner/assistant; moves: technician; writes: a fresh one
+    app.include_router(firmware.router)  # reads: technician; every change: a fresh technician, audited
     return app

@@ -109,6 +109,8 @@ def http_status(error: MesogunError) -> int:
         return 504
     if isinstance(error, (LinkError, RecordError)):
         return 503
+    if error.exit_code == 2:  # bad input of a family without a ParameterError base (a firmware image's checks)
+        return 422
     return 500
 
 

@@ -55,6 +55,7 @@ def cli(ctx: click.Context) -> None:
 
 def _register_commands() -> None:
     """Add every command; each takes the global options after its name too (``sim`` has its own options)."""
+    from mesogun.cli import firmware_commands
     from mesogun.cli.calibrate import calibrate_group
     from mesogun.cli.clinic_commands import CLINIC_GROUPS
     from mesogun.cli.demo import demo_command
@@ -70,6 +71,7 @@ def _register_commands() -> None:
     if "sim" in cli.commands:
         return
     cli.add_command(sim_command, "sim")
+    firmware_commands.register(cli)
     record_group.add_command(report_command)
     record_group.add_command(aftercare_command)
     for record_command in record_group.commands.values():
