@@ -172,7 +172,7 @@ def test_record_of_an_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
     ("url", "said"),
     [
         ("foo://x", "unknown scheme foo://"),
-        ("usb://1", "unknown scheme usb://"),
+        ("usb://1", "'1' is no VID:PID (use usb://VVVV:PPPP[/SERIAL]"),
         ("socket://127.0.0.1:99999", "port 99999 is not a port number 1–65535"),
         ("socket://127.0.0.1", "no port number (use socket://HOST:PORT)"),
     ],
