@@ -215,18 +215,35 @@ class TextReporter:
         self.err = err
 
     def step(self, step: str, status: str, **fields: object) -> None:
-        said = ", ".join(f"{k.replace('_', ' ')} {_short(v)}" for k, v in fields.items())
+        said = _said(fields)
         click.echo(f"{step}: {status}" + (f" ({said})" if said else ""), err=self.err)
 
     def reading(self, series: str, **fields: object) -> None:
-        said = ", ".join(f"{k.replace('_', ' ')} {_short(v)}" for k, v in fields.items())
-        click.echo(f"  {series}: {said}", err=self.err)
+        click.echo(f"  {series}: {_said(fields)}", err=self.err)
 
     def finished(self, run: CalibrationRun) -> None:
         """The closing summary is the CLI's to print (it knows the record and the certificate)."""
 
 
+def _said(fields: Mapping[str, object]) -> str:
+    """``name value`` pairs for a person: empty values left out, nested results in words, never a Python repr."""
+    return ", ".join(f"{k.replace('_', ' ')} {_short(v)}" for k, v in fields.items() if v not in ("", None))
+
+
 def _short(value: object) -> str:
+    value = plain(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.6g}"
-    return str(plain(value))
+    if isinstance(value, (list, tuple)):
+        return "; ".join(_short(item) for item in value)
+    if isinstance(value, Mapping):
+        if {"nominal", "unit", "systematic_pct", "random_pct"} <= value.keys():  # one test point's result
+            verdict = "pass" if value.get("passed") else "FAIL"
+            return (
+                f"{value['nominal']:g} {value['unit']}: {value['systematic_pct']:+.2f} %, "
+                f"random {value['random_pct']:.2f} %, {verdict}"
+            )
+        return ", ".join(f"{str(k).replace('_', ' ')} {_short(v)}" for k, v in value.items() if v not in ("", None))
+    return str(value)
