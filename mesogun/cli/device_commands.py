@@ -45,6 +45,9 @@ def info_text(info: GunInfo) -> dict[str, str]:
         "firmware version": info.firmware_version,
         "protocol version": str(info.protocol_version),
         "catalog fingerprint": f"0x{info.fingerprint:08X}",
+        "calibration": f"id {info.calibration_id} ('mesogun calibrate history' has its run)"
+        if info.calibration_id
+        else "factory: never calibrated",
         "depth": _range_text(DEPTH, limits.depth_um, "mm"),
         "dose": _range_text(DOSE, limits.dose_nl, "mL"),
         "rate": _range_text(RATE, limits.rate_mhz, "shots/s"),

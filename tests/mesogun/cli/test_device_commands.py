@@ -134,3 +134,15 @@ def test_info_says_whether_the_device_accepts_remote_fire(tmp_path: Path, query:
     ) is not accepted
     as_json = json.loads(mesogun("--device", f"sim://{query}", "info", "--json", db=tmp_path / "r.sqlite").stdout)
     assert (as_json["remote_fire"], as_json["burst_count_max"]) == (accepted, 20)
+
+
+def test_info_shows_the_calibration_in_force_on_the_device(tmp_path: Path) -> None:
+    """A technician reads which calibration the gun holds without a service: factory, or the id a write gave it."""
+    db, nvm = tmp_path / "r.sqlite", tmp_path / "gun.nvm"
+    url = f"sim://?serial=SIMCAL&nvm={nvm}"
+    assert "factory: never calibrated" in mesogun("--device", url, "info", db=db).stdout
+    stored = json.loads(nvm.read_text())
+    stored["calibration"]["calibration_id"] = 7
+    nvm.write_text(json.dumps(stored))
+    line = next(line for line in mesogun("--device", url, "info", db=db).stdout.splitlines() if "calibration" in line)
+    assert "id 7" in line and "mesogun calibrate history" in line
