@@ -743,6 +743,7 @@ def _series_summary(s: SeriesResult) -> dict[str, Any]:
         "nominal": s.nominal,
         "unit": s.unit,
         "mean": s.mean,
+        "systematic_error": s.systematic_error,
         "systematic_pct": s.systematic_pct,
         "random_pct": s.random_pct,
         "passed": s.passed,

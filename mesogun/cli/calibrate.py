@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mesogun.calibration.procedure import DepthPlan, Procedure, RatePlan, VolumePlan
-from mesogun.calibration.prompts import JsonLinesReporter, ScriptedPrompter, TerminalPrompter, TextReporter
+from mesogun.calibration.prompts import (
+    JsonLinesReporter,
+    ScriptedPrompter,
+    TerminalPrompter,
+    TextReporter,
+    point_words,
+)
 from mesogun.calibration.seams import CalibrationRun, CalibrationTarget, Prompter, Reporter, RunOutcome
 from mesogun.cli.output import emit_fields
 from mesogun.cli.session import device_url, run_on_gun
@@ -426,9 +432,7 @@ def _summary(run: CalibrationRun) -> dict[str, str]:
         "outcome": run.outcome.value + (f": {run.reason}" if run.reason else ""),
     }
     for label, series in (("as found", run.as_found), ("as left", run.as_left)):
-        fields[label] = "; ".join(
-            f"{s.nominal:g} {s.unit}: {s.systematic_pct:+.2f} %, random {s.random_pct:.2f} %" for s in series
-        )
+        fields[label] = "; ".join(point_words(vars(s)) for s in series)
     if run.constants_after is not None:
         fields["calibration"] = f"id {run.constants_after.calibration_id}"
     if run.certificate_id:
