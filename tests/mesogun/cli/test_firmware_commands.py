@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 
 from mesogun.cli import main
+from mesogun.record import TreatmentRecord
+from mesogun.record.audit_verify import verify_chain
 from mesogun.session.gun import connect
 from mesogun.transports import transport_for_url
 from sims.bootloader import build_factory_image
+from tests.mesogun.cli.test_calibrate_service import PIN, TECHNICIAN, service_in_a_thread
 from tests.mesogun.firmware.served_gun import ServedGun
 from tests.mesogun.firmware.sim_images import FACTORY_VERSION, MODEL, REVISION, SLOT_SIZE, Signer, make_signer
 
@@ -181,3 +184,44 @@ def test_a_bad_image_is_refused_in_one_line_naming_what_is_wrong_before_a_byte_i
     }
     assert expected[case] in line, line
     assert [(e["outcome"], e.get("error")) for _, _, e in audit(db)] == [("started", None), ("refused", REFUSALS[case])]
+
+
+def test_through_a_running_service_a_technician_re_authenticates_and_the_service_audits(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mesogun firmware`` finds the gun service and goes through it: the PIN again ($MESOGUN_PIN, scripted)
+    before each change, the service's own pinned keys, its record's audit log (which verifies afterwards)."""
+    with service_in_a_thread(tmp_path, signer.query()) as served:
+        monkeypatch.setenv("MESOGUN_TOKEN", served.token(TECHNICIAN))
+        through = ("--service", served.url)
+        image = signer.file("1.1.0")
+        code, _, err = main_through(capsys, *through, "firmware", "upload", str(image), "--json")
+        assert code == 2 and "$MESOGUN_PIN" in err and len(err.strip().splitlines()) == 1
+        monkeypatch.setenv("MESOGUN_PIN", "0000")
+        code, _, err = main_through(capsys, *through, "firmware", "upload", str(image), "--json")
+        assert code != 0 and "pin" in err.lower() and len(err.strip().splitlines()) == 1
+        monkeypatch.setenv("MESOGUN_PIN", PIN)
+        code, out, err = main_through(capsys, *through, "firmware", "upload", str(image), "--json")
+        assert code == 0, err
+        assert json.loads(out.splitlines()[-1])["image"]["version"] == "1.1.0"
+        code, out, err = main_through(capsys, *through, "firmware", "test", "--reset", "--json")
+        assert code == 0, err
+        assert json.loads(out)["running_version"] == "1.1.0"
+        code, out, err = main_through(capsys, *through, "firmware", "confirm", "--reason", "works")
+        assert code == 0, err
+        assert "active, confirmed" in out
+        record = served.record
+    with TreatmentRecord(record, create=False) as opened:
+        rows = opened.rows("SELECT actor, action, new_value FROM audit_log WHERE action LIKE 'firmware.%' ORDER BY seq")
+        assert [(a, b, json.loads(str(c))["outcome"]) for a, b, c in rows] == [
+            (TECHNICIAN, f"firmware.{op}", outcome)
+            for op in ("upload", "test", "confirm")
+            for outcome in ("started", "done")
+        ]
+        assert verify_chain(opened).intact
+
+
+def main_through(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -22,6 +22,8 @@ from mesogun.firmware.smp_link import GunSMPTransport, SMPTarget, gun_target, op
 from mesogun.firmware.transfer import FirmwareUpdater, UploadPolicy, UploadProgress
 from mesogun.session.gun import connect
 from mesogun.testing import sim_gun
+from mesogun.testing.usb_backend import usb_guns
+from mesogun.transports import transport_for_url
 from mesogun.transports.sim import SimTransport
 from sims.inprocess import start_inprocess
 from sims.smp_serial import serve_on_pty
@@ -336,3 +338,21 @@ def test_our_host_updates_a_gun_offering_only_the_standard_serial_endpoint(real:
 def test_a_bad_endpoint_url_is_refused(url: str) -> None:
     with pytest.raises(ParameterError):
         open_smp_target(url)
+
+
+def test_an_update_over_usb(virtual: Runner, signer: Signer) -> None:
+    """The same family messages over ``usb://`` (CDC-ACM bulk endpoints through the simulated USB stack)."""
+
+    async def scenario() -> None:
+        async with (
+            usb_guns("USB0017", query=signer.query()),
+            connect(transport_for_url("usb://1209:6D67/USB0017")) as gun,
+            FirmwareUpdater(gun_target(gun)) as fw,
+        ):
+            result = await fw.upload(signer.image("1.5.0"), signer.policy)
+            assert result.size == len(signer.image("1.5.0"))
+            await fw.test()
+            assert (await fw.reset()).running_version == "1.5.0"
+            assert gun.info.firmware_version == "1.5.0"
+
+    virtual(scenario)
