@@ -25,7 +25,17 @@ class Benchmark:
 
 def registry() -> list[Benchmark]:
     """Every benchmark, in the order they run (cheap and self-contained first)."""
-    from benchmarks import decode, estop, host_cost, record_scale, roundtrip, service_estop, service_load, virtual_time
+    from benchmarks import (
+        decode,
+        estop,
+        firmware_upload,
+        host_cost,
+        record_scale,
+        roundtrip,
+        service_estop,
+        service_load,
+        virtual_time,
+    )
 
     return [
         decode.BENCHMARK,
@@ -34,6 +44,7 @@ def registry() -> list[Benchmark]:
         service_estop.BENCHMARK,
         virtual_time.BENCHMARK,
         host_cost.BENCHMARK,
+        firmware_upload.BENCHMARK,  # a minute in a full run (256 kB at 115200 baud twice, in real time)
         record_scale.BENCHMARK,  # minutes in a full run (a million shots built on each backend)
         service_load.BENCHMARK,  # the longest (5 minutes in a full run): last
     ]

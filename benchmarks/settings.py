@@ -54,6 +54,8 @@ class Settings:
     """Shots fired at 10/s on each of the big and the empty record for the commit latency."""
     scale_queries: int = 50
     """Timed calls of each summary and history query."""
+    firmware_image_kb: int = 256
+    """Size of the signed image the firmware upload benchmark sends (issue 17: about 256 kB)."""
 
     @classmethod
     def for_mode(cls, mode: Mode) -> Settings:
@@ -61,5 +63,5 @@ class Settings:
         if mode is Mode.FULL:
             return cls(mode, 4000, 15, 1000, 30.0, 5, 60.0, 100, 100, 300.0, 30.0, 20, 150.0, None)
         if mode is Mode.QUICK:
-            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50, 50, 20.0, 5.0, 20, 3600.0, 16, 50_000, 500, 40, 20)
-        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3, 3, 2.0, 1.0, 20, 3600.0, 16, 2_000, 20, 3, 3)
+            return cls(mode, 2000, 7, 300, 30.0, 3, 20.0, 50, 50, 20.0, 5.0, 20, 3600.0, 16, 50_000, 500, 40, 20, 64)
+        return cls(mode, 200, 1, 20, 1.0, 2, 2.0, 3, 3, 2.0, 1.0, 20, 3600.0, 16, 2_000, 20, 3, 3, 16)

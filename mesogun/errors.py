@@ -400,6 +400,7 @@ def _known() -> dict[str, type[MesogunError]]:
     from mesogun.calibration.errors import CALIBRATION_ERRORS
     from mesogun.clinic.errors import CLINIC_ERRORS
     from mesogun.firmware.errors import FIRMWARE_ERRORS
+    from mesogun.firmware.smp_errors import SMP_ERRORS
     from mesogun.record.calibrations import NoSuchCalibration
     from mesogun.record.visits import NoSuchVisit, VisitAlreadyOpen
 
@@ -427,6 +428,7 @@ def _known() -> dict[str, type[MesogunError]]:
         *CLINIC_ERRORS,
         *INSTRUMENT_ERRORS,
         *FIRMWARE_ERRORS,
+        *SMP_ERRORS,
         *CALIBRATION_ERRORS,
     )
     return {cls.code: cls for cls in classes}

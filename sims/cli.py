@@ -79,7 +79,7 @@ def _add_sim_options(command: Any) -> Any:
     "--smp-pty",
     is_flag=True,
     help="also serve the standard SMP serial endpoint (for smpclient/smpmgr) on a new pty, announced first as "
-    "'SMP <path>'",
+    "'SMP <path>', over a line like the gun's (--baud, --latency-ms, …)",
 )
 @_add_sim_options
 def sim_command(

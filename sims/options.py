@@ -100,6 +100,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "the signed MCUboot image a new board's slot 0 holds; default: an unsigned image of the simulator's version",
     ),
     OptionSpec(
+        "firmware_slot_kb",
+        "int",
+        "size of each of the two firmware image slots, a whole number of 4 kB flash sectors",
+        "kB",
+        8,
+        4096,
+        DeviceConfig().firmware_slot_size // 1024,
+    ),
+    OptionSpec(
         "self_test_ms",
         "int",
         "how long after boot a firmware image's self-test ends (passing, it confirms itself)",
@@ -263,6 +272,7 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         remote_fire=bool(get("remote_fire")),
         firmware_key=_file_bytes("firmware_key", checked.get("firmware_key")),
         factory_image=_file_bytes("factory_image", checked.get("factory_image")),
+        firmware_slot_size=_slot_size(_int(get("firmware_slot_kb")), base.flash_sector_size),
         self_test_ms=_int(get("self_test_ms")),
     )
     impairments = Impairments(
@@ -283,6 +293,15 @@ def parse_options(values: Mapping[str, Sequence[str]]) -> SimOptions:
         faults=tuple(faults),
         disconnect_at_s=float(disconnect) if isinstance(disconnect, int | float) else None,
     )
+
+
+def _slot_size(kb: int, sector_size: int) -> int:
+    """``firmware_slot_kb`` in bytes; :class:`SimConfigError` unless it is a whole number of flash sectors."""
+    if (kb * 1024) % sector_size:
+        spec = BY_NAME["firmware_slot_kb"]
+        allowed = f"a multiple of {sector_size // 1024}"
+        raise SimConfigError(spec.name, kb, allowed, spec.unit, "is no whole sector count")
+    return kb * 1024
 
 
 def _file_bytes(name: str, value: object) -> bytes | None:

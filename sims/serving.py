@@ -218,7 +218,7 @@ async def serve(
         if smp_pty:
             from sims.smp_serial import serve_on_pty  # it imports this module's open_pty
 
-            endpoint = serve_on_pty(device)
+            endpoint = serve_on_pty(device, impairments=options.impairments, seed=options.seed)
             cleanups.append(endpoint.close)
             announce(f"SMP {endpoint.path}")
         if tcp is not None:

@@ -24,6 +24,7 @@ from smp import packet as smppacket
 
 from sims.device import SimulatedGun
 from sims.flash import PowerCut
+from sims.impairments import ImpairedPipe, Impairments, make_rng
 from sims.serving import open_pty
 
 DEFAULT_BUF_SIZE = 1024
@@ -119,16 +120,25 @@ def encode(frame: bytes) -> Generator[bytes, None, None]:
 
 
 class PtyEndpoint:
-    """An endpoint served on a new raw pty: open :attr:`path` with any serial client; :meth:`close` when done."""
+    """An endpoint served on a new raw pty: open :attr:`path` with any serial client; :meth:`close` when done.
 
-    def __init__(self, endpoint: SmpSerialEndpoint) -> None:
+    Bytes cross the line as the gun's own serial line carries them (:class:`~sims.impairments.ImpairedPipe` both
+    ways): ``impairments.baud`` paces them at 10/baud s a byte (a UART's rate), latency, drop and corruption as
+    for ``mesogun sim``; all zero (the default), they pass at once."""
+
+    def __init__(
+        self, endpoint: SmpSerialEndpoint, impairments: Impairments | None = None, seed: int | None = None
+    ) -> None:
         import asyncio
 
         self._endpoint = endpoint
         self._master, self._slave, self.path = open_pty()
         os.set_blocking(self._master, False)
         self._loop = asyncio.get_running_loop()
-        endpoint.attach(self._write)
+        line = impairments if impairments is not None else Impairments()
+        self._to_device = ImpairedPipe(endpoint.receive, line, make_rng(seed, "smp-h2d"), self._loop)
+        self._to_host = ImpairedPipe(self._write, line, make_rng(seed, "smp-d2h"), self._loop)
+        endpoint.attach(self._to_host.send)
         self._loop.add_reader(self._master, self._readable)
 
     def _readable(self) -> None:
@@ -137,7 +147,7 @@ class PtyEndpoint:
         except OSError:
             return
         if data:
-            self._endpoint.receive(data)
+            self._to_device.send(data)
 
     def _write(self, data: bytes) -> None:
         with contextlib.suppress(OSError):  # like a UART nobody listens to: lost
@@ -147,11 +157,20 @@ class PtyEndpoint:
         """Stop serving and close the pty."""
         self._loop.remove_reader(self._master)
         self._endpoint.detach()
+        self._to_device.close()
+        self._to_host.close()
         for fd in (self._slave, self._master):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
 
-def serve_on_pty(gun: SimulatedGun, *, buf_size: int = DEFAULT_BUF_SIZE) -> PtyEndpoint:
-    """The gun's standard SMP serial endpoint on a new pty (on the running loop)."""
-    return PtyEndpoint(SmpSerialEndpoint(gun, buf_size=buf_size))
+def serve_on_pty(
+    gun: SimulatedGun,
+    *,
+    buf_size: int = DEFAULT_BUF_SIZE,
+    impairments: Impairments | None = None,
+    seed: int | None = None,
+) -> PtyEndpoint:
+    """The gun's standard SMP serial endpoint on a new pty (on the running loop), over a line with
+    ``impairments`` (``baud``: the line's rate; default: none)."""
+    return PtyEndpoint(SmpSerialEndpoint(gun, buf_size=buf_size), impairments, seed)

@@ -33,18 +33,19 @@ PIN_ENV = "MESOGUN_PIN"
 """Where a scripted run through the service finds the technician's PIN (never an option: a command line is public)."""
 
 
-def ask_pin(*, scripted: bool) -> str:
-    """The technician's PIN for the re-authentications: ``$MESOGUN_PIN`` in a scripted run, else asked (hidden)."""
+def ask_pin(*, scripted: bool, work: str = "a calibration", writes: str = "the calibration writes") -> str:
+    """The technician's PIN for the re-authentications: ``$MESOGUN_PIN`` in a scripted run, else asked (hidden);
+    ``work`` and ``writes`` name what it is for (a firmware update's too)."""
     pin = os.environ.get(PIN_ENV, "")
     if pin:
         return pin
     if scripted:
         raise ParameterError(
-            f"a calibration through the gun service re-authenticates the technician: set ${PIN_ENV} in a scripted "
+            f"{work} through the gun service re-authenticates the technician: set ${PIN_ENV} in a scripted "
             "run (or run it at a terminal, where the PIN is asked)",
             field="pin",
         )
-    return str(click.prompt("Your PIN (re-authentication for the calibration writes)", hide_input=True, err=True))
+    return str(click.prompt(f"Your PIN (re-authentication for {writes})", hide_input=True, err=True))
 
 
 def calibration_from(fields: Mapping[str, Any]) -> DeviceCalibration:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -88,6 +89,18 @@ def _keys(paths: tuple[Path, ...]) -> tuple[bytes, ...]:
 
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
+
+
+def _reauthenticate(service: Any, scripted: bool) -> None:
+    """``POST /auth/reauth`` with the technician's PIN (``$MESOGUN_PIN`` when scripted, else asked): the service
+    lets a device's firmware change only for a technician who re-authenticated within the last minutes."""
+    from mesogun.cli.calibrate_service import ask_pin
+
+    try:
+        service.client.reauth(ask_pin(scripted=scripted, work="a firmware update", writes="the firmware update"))
+    except BaseException:
+        service.client.close()
+        raise
 
 
 def _service(ctx: click.Context, endpoint: str | None) -> Any:
@@ -353,6 +366,7 @@ def upload_command(
         if trusted_keys:
             service.client.close()
             raise click.UsageError("--trusted-key: the gun service checks images against its own pinned keys")
+        _reauthenticate(service, scripted=as_json or not sys.stdin.isatty())
         _emit_result(_upload_through(service, data, allow_downgrade, reason, style), style)
         return
     keys = _keys(trusted_keys)
@@ -410,6 +424,7 @@ def _state_command(
 ) -> None:
     service = _service(ctx, endpoint)
     if service is not None:
+        _reauthenticate(service, scripted=as_json or not sys.stdin.isatty())
         try:
             info: Any = service.client.firmware_operation(service.serial, operation, reason=reason, **options)
         finally:

@@ -11,7 +11,7 @@ from smp.image_management import IMG_MGMT_ERR
 from firmware_protocol import NakCode
 from mesogun.errors import DeviceRefused, MesogunError, StateError
 
-__all__ = ["SMPRefused", "UploadFailed", "UploadRunning", "refusal"]
+__all__ = ["SMP_ERRORS", "SMPRefused", "UploadFailed", "UploadRunning", "refusal"]
 
 _NAK_OF_RC = {
     MGMT_ERR.EBUSY: NakCode.BUSY,
@@ -28,6 +28,7 @@ class SMPRefused(DeviceRefused):
     code = "MG310"
 
     def __init__(self, operation: str, rc: str, reason: str = "", *, nak_code: NakCode = NakCode.WRONG_STATE) -> None:
+        reason = reason.removeprefix(f"{operation} refused: ")  # the device's reason may name the operation again
         MesogunError.__init__(self, f"device refused {operation} (SMP {rc})" + (f": {reason}" if reason else ""))
         self.command = operation
         self.nak_code = nak_code
@@ -52,6 +53,10 @@ class UploadRunning(StateError):
     """This host already uploads to that device: a second upload waits for the first to end."""
 
     code = "MG220"
+
+
+SMP_ERRORS: tuple[type[MesogunError], ...] = (SMPRefused, UploadFailed, UploadRunning)
+"""The transfer's errors, for :func:`mesogun.errors.error_class_for_code` (a service reply's code → its class)."""
 
 
 def refusal(operation: str, response: Any) -> SMPRefused:

@@ -25,12 +25,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from smpclient.transport import SMPTransport
 
+from firmware_protocol.catalog import SMP_FRAME_MAX
 from firmware_protocol.families import FIRMWARE_UPDATE
-from firmware_protocol.framing import MAX_PAYLOAD
 from mesogun.errors import ParameterError
 
 __all__ = [
-    "SMP_FRAME_MAX",
     "SMP_SERIAL_SCHEME",
     "FamilyChannel",
     "GunSMPTransport",
@@ -38,9 +37,6 @@ __all__ = [
     "gun_target",
     "open_smp_target",
 ]
-
-SMP_FRAME_MAX = MAX_PAYLOAD - 2
-"""The largest SMP frame one ``smp_request`` carries: a frame's payload less the bytes field's u16 length."""
 
 SMP_SERIAL_SCHEME = "smp-serial"
 """``smp-serial:///dev/ttyACM0?baud=115200``: a device's standard SMP serial (console) endpoint."""
@@ -118,13 +114,21 @@ class SMPTarget:
     describe: str
     """What a person reads: ``gun SIM0001`` or the endpoint's URL."""
     reconnect: Callable[[], Awaitable[None]] | None = None
+    rejoin: Callable[[], Awaitable[None]] | None = None
+    """After the device reset (its reply sent, then it rebooted): a new session with it, so the host reads its
+    identity (the new firmware version) again (``None``: nothing to do, as for a standard endpoint)."""
     baud: int | None = None
     """The line's baud rate where known (the standard endpoint's), for a throughput figure."""
 
 
 def gun_target(gun: Any) -> SMPTarget:
-    """A connected :class:`~mesogun.session.gun.Gun` as an SMP target, reconnected by :meth:`Gun.reconnect`."""
-    return SMPTarget(GunSMPTransport(gun), "", f"gun {gun.info.serial_number}", reconnect=gun.reconnect)
+    """A connected :class:`~mesogun.session.gun.Gun` as an SMP target, reconnected by :meth:`Gun.reconnect` (after a
+    device reset with ``force``: a new session, the device's identity read again)."""
+
+    async def rejoin() -> None:
+        await gun.reconnect(force=True)
+
+    return SMPTarget(GunSMPTransport(gun), "", f"gun {gun.info.serial_number}", reconnect=gun.reconnect, rejoin=rejoin)
 
 
 def open_smp_target(url: str, *, baud: int | None = None) -> SMPTarget:

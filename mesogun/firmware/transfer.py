@@ -9,9 +9,10 @@ connection), then tested, confirmed, rolled back, the device reset.
    sent;
 2. lets smpclient send it in chunks as large as the device's MCUmgr ``buf_size`` allows (and one of our messages
    carries), reporting :class:`UploadProgress` (bytes done and total, rate, ETA) after each;
-3. after a lost connection (a reset mid-upload, a cable, a host that crashed and runs again) reconnects and starts
-   again at offset 0 with the same image: the device, which keeps the upload in progress by its SHA-256, answers
-   with the offset it reached, and smpclient goes on from there.
+3. after a lost connection (a cable, a host that crashed and runs again) reconnects and starts again at offset 0
+   with the same image: the device, which keeps the upload in progress by its SHA-256, answers with the offset it
+   reached, and smpclient goes on from there. A device that reset mid-upload lost it (it answers the next chunk
+   with offset 0): the upload begins again with a first chunk carrying the SHA-256, so its final hash is checked.
 
 The device refuses what its state forbids (an upload while armed or firing, a second upload of another image while
 one runs: SMP ``EBUSY`` with its reason), raised as :class:`~mesogun.firmware.smp_errors.SMPRefused`; this host
@@ -23,10 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 from smpclient import SMPClient
 from smpclient.exceptions import SMPClientException, SMPUploadError
@@ -149,6 +150,8 @@ class UploadResult:
     """Reconnections it took."""
     seconds: float
     previous_version: str | None
+    restarts: int = 0
+    """Times the device lost the upload (it reset mid-upload) and it began again at offset 0."""
 
 
 class ImageCheck(Protocol):
@@ -308,14 +311,24 @@ class FirmwareUpdater:
         started = loop.time()
         total = len(image)
         fresh = self._first_chunk(image)
-        resumes = 0
+        resumes = restarts = 0
         while True:
             run_start: float | None = None
             first: int | None = None
+            reached = 0
+            restarted = False
             try:
-                async for offset in self._client.upload(
-                    image, first_timeout_s=FIRST_CHUNK_TIMEOUT_S, subsequent_timeout_s=self._timeout_s
-                ):
+                chunks = cast(
+                    AsyncGenerator[int, None],
+                    self._client.upload(
+                        image, first_timeout_s=FIRST_CHUNK_TIMEOUT_S, subsequent_timeout_s=self._timeout_s
+                    ),
+                )
+                async for offset in chunks:
+                    if offset < reached:  # the device lost the upload (it reset): begin again, with the sha
+                        restarted = True
+                        break
+                    reached = offset
                     now = loop.time()
                     if first is None:
                         first, run_start = offset, now
@@ -324,7 +337,7 @@ class FirmwareUpdater:
                         rate = (offset - first) / elapsed if elapsed > 0 else 0.0
                         eta = (total - offset) / rate if rate > 0 else None
                         progress(UploadProgress(offset, total, rate, eta, 0 if first == fresh else first))
-                break
+                await chunks.aclose()
             except SMPUploadError as failed:
                 raise self._upload_error(failed) from None
             except _LOST as lost:
@@ -332,8 +345,19 @@ class FirmwareUpdater:
                 if resumes > self._resume_attempts:
                     raise lost
                 await self._recover()
+                continue
+            if not restarted:
+                break
+            restarts += 1
+            if restarts > self._resume_attempts:
+                raise UploadFailed(
+                    f"the device lost the upload {restarts} times (it reset mid-upload): the image is not usable; "
+                    "upload it again"
+                )
         resumed_from = 0 if first in (None, fresh) else int(first or 0)
-        return UploadResult(verified, total, resumed_from, resumes, loop.time() - started, before.running_version)
+        return UploadResult(
+            verified, total, resumed_from, resumes, loop.time() - started, before.running_version, restarts
+        )
 
     def _first_chunk(self, image: bytes) -> int:
         """The offset a fresh start answers (the first chunk's length): any other first answer is a resume."""
@@ -418,6 +442,9 @@ class FirmwareUpdater:
         if error(response):
             raise refusal("reset", response)
         await asyncio.sleep(RESET_SETTLE_S)
+        if self.target.rejoin is not None:  # a new session: the host reads the rebooted device's identity
+            with contextlib.suppress(*_LOST):
+                await self.target.rejoin()
         for _ in range(RESET_ATTEMPTS):
             try:
                 echo = await self._client.request(EchoWrite(d="mesogun"))
@@ -469,6 +496,7 @@ def result_fields(result: UploadResult) -> dict[str, Any]:
         "size": result.size,
         "resumed_from": result.resumed_from,
         "resumes": result.resumes,
+        "restarts": result.restarts,
         "seconds": round(result.seconds, 3),
         "previous_version": result.previous_version,
     }

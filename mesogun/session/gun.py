@@ -206,7 +206,7 @@ class Gun:
             await self.close()
             raise actor.record_error
 
-    async def reconnect(self, *, attempts: int = 20, interval: float = 0.5) -> None:
+    async def reconnect(self, *, attempts: int = 20, interval: float = 0.5, force: bool = False) -> None:
         """After a connection loss: find the same gun again (by serial number) and resume the session.
 
         Tries ``attempts`` times, ``interval`` seconds apart (a replugged USB gun needs a moment to
@@ -214,9 +214,11 @@ class Gun:
         dropped, the transport (which this Gun opened and still owns) is reopened. Raises
         :class:`PortNotFound` if the gun does not come back. Does nothing while the link is up; a link already
         lost counts as down even before the session noticed (a caller who just got :class:`ConnectionLost`).
+        ``force``: a new session even while the link is up, as after the device reset itself (a firmware update:
+        its identity, firmware version included, is read again and its state followed).
         """
         link = self._actor.link
-        if self.state is not HostState.DISCONNECTED and link is not None and link.lost is None:
+        if not force and self.state is not HostState.DISCONNECTED and link is not None and link.lost is None:
             return  # connected: nothing to do (the error was a timeout on a live link)
         serial = self.info.serial_number
         actor = self._actor

@@ -105,7 +105,11 @@ async def _firmware(request: Request, hosted: HostedGun) -> _GunFirmware:
         async def back() -> None:
             await asyncio.wait_for(hosted.connected.wait(), RECONNECT_WAIT_S)
 
-        target = SMPTarget(GunSMPTransport(_HostedChannel(hosted)), "", f"gun {hosted.serial}", reconnect=back)
+        async def rejoin() -> None:  # after a reset: a new session, so the service holds the new identity
+            await hosted.gun.reconnect(force=True)
+
+        channel = GunSMPTransport(_HostedChannel(hosted))
+        target = SMPTarget(channel, "", f"gun {hosted.serial}", reconnect=back, rejoin=rejoin)
         updater = FirmwareUpdater(target)
         await updater.open()
         found = guns[hosted.url] = _GunFirmware(updater)

@@ -51,6 +51,8 @@ EXPECTED_LINES = {
     "service_sse_slow_client_told",
     "service_record_shots_vs_device",
     "service_cpu_while_streaming",
+    *(f"firmware_upload_{baud}_vs_{peer}" for baud in (115200, 921600) for peer in ("wire", "smpclient")),
+    "firmware_resume_after_disconnect",
     *(
         f"record_scale_{row}_{backend}"
         for row in ("shot_commit_p50", "shot_commit_p99", "session_summary", "patient_history", "audit_verify")

@@ -18,7 +18,7 @@ from smp import os_management as smpos
 from firmware_protocol import DeviceState, Flag, StreamDecoder, decode_message, make, to_wire
 from firmware_protocol.catalog import SMP_FRAME_MAX
 from sims.bootloader import verify_image
-from sims.config import SIM_FIRMWARE_VERSION
+from sims.config import SIM_FIRMWARE_VERSION, DeviceConfig
 from sims.device import SimulatedGun
 from tests.conftest import Runner
 from tests.sims.firmware_support import (
@@ -429,3 +429,13 @@ def test_sim_options_pin_a_key_and_a_factory_image_from_files(keys: tuple[DevKey
     assert options.device.self_test_ms == 2000
     with pytest.raises(SimConfigError, match="firmware_key"):
         parse_query(f"firmware_key={folder / 'missing.pem'}")
+
+
+def test_the_slot_size_is_a_sim_option_in_whole_sectors() -> None:
+    from sims.errors import SimConfigError
+    from sims.options import parse_query
+
+    assert parse_query("firmware_slot_kb=320").device.firmware_slot_size == 320 * 1024
+    assert parse_query("").device.firmware_slot_size == DeviceConfig().firmware_slot_size
+    with pytest.raises(SimConfigError, match="firmware_slot_kb=10 is no whole sector count: allowed a multiple of 4"):
+        parse_query("firmware_slot_kb=10")

@@ -5,6 +5,7 @@ same SMP server as the family messages behind it; console framing details (lines
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,38 @@ def _decode(lines: list[bytes]) -> dict[str, object]:
             assert isinstance(body, dict)
             return body
     raise AssertionError(f"no whole response in {lines!r}")
+
+
+def test_the_pty_endpoint_paces_bytes_at_the_lines_baud_rate(virtual: Runner) -> None:
+    """On a 9600-baud line an echo's request and answer take 10/9600 s a byte each way (virtual time)."""
+    import os
+
+    from sims.impairments import Impairments
+
+    async def main() -> None:
+        gun = SimulatedGun()
+        await gun.start()
+        served = serve_on_pty(gun, impairments=Impairments(baud=9600))
+        client = os.open(served.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            request = b"".join(encode(smpos.EchoWriteRequest(d="paced" * 10).BYTES))
+            os.write(client, request)
+            loop = asyncio.get_running_loop()
+            sent, line_s = loop.time(), len(request) * 10 / 9600
+            await asyncio.sleep(line_s * 0.9)
+            with pytest.raises(BlockingIOError):
+                os.read(client, 4096)  # still on the line to the gun
+            answer = b""
+            while b"\n" not in answer:
+                assert loop.time() - sent < 10, "no answer"
+                await asyncio.sleep(0.01)
+                with contextlib.suppress(BlockingIOError):
+                    answer += os.read(client, 4096)
+            assert loop.time() - sent >= line_s + len(answer) * 10 / 9600
+            assert _decode([answer])["r"] == "paced" * 10
+        finally:
+            os.close(client)
+            served.close()
+            await gun.close()
+
+    virtual(main)

@@ -51,12 +51,13 @@ class Served:
 
 
 @contextlib.contextmanager
-def service_in_a_thread(tmp_path: Path) -> Iterator[Served]:
-    """``mesogun serve`` over ``sim://?serial=SIMSVC01`` in a thread of this process, until the block ends."""
+def service_in_a_thread(tmp_path: Path, query: str = "") -> Iterator[Served]:
+    """``mesogun serve`` over ``sim://?serial=SIMSVC01`` (and ``query``'s options) in a thread of this process,
+    until the block ends."""
     accounts, record = tmp_path / "accounts.sqlite", tmp_path / "record.sqlite"
     add_user(accounts, TECHNICIAN, PIN, (Role.TECHNICIAN,))
     add_user(accounts, PRACTITIONER, PIN, (Role.PRACTITIONER,))
-    gun = f"sim://?serial={SERIAL}"
+    gun = f"sim://?serial={SERIAL}" + (f"&{query}" if query else "")
     settings = ServiceConfig(devices=(gun,), port=0, record=record, accounts=accounts, socket=None)
     service = Service(settings)
     loop = asyncio.new_event_loop()

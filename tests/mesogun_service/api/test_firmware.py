@@ -1,9 +1,8 @@
-"""Firmware update through the service: a technician reads the slots; a re-authenticated one hands an image over
-and uploads it, tests, confirms and rolls back; a stale sign-in is refused; a bad image is refused before a byte is
-sent; a gun that refuses (armed) answers 409 with its reason; every attempt and result is in the record's audit log.
-
-The SMP server is the stand-in (tests/mesogun/firmware/fake_smp.py) behind the hosted gun's family channel until
-the simulator's own SMP server is on main."""
+"""Firmware update through the service, on a simulated gun whose bootloader pins a development key (the service
+pins it too, ``$MESOGUN_FIRMWARE_KEYS``): a technician reads the slots; a re-authenticated one hands an image over
+and uploads it, tests it (the gun resets into it, the service's identity of the gun says the new version),
+confirms and rolls back; a stale sign-in is refused; a bad image is refused before a byte is sent; an armed gun
+refuses (409) with its reason; every attempt and result is in the record's audit log, and the log verifies."""
 
 from __future__ import annotations
 
@@ -13,26 +12,22 @@ from typing import Any
 
 import pytest
 
-import mesogun.firmware.transfer as transfer
 from mesogun.record import TreatmentRecord
-from mesogun_service.api import firmware
-from tests.mesogun.firmware.fake_smp import FakeSMPServer, fake_check, fake_image
+from mesogun.record.audit_verify import verify_chain
+from tests.mesogun.firmware.sim_images import FACTORY_VERSION, Signer, make_signer
 from tests.mesogun_service.api.clinic_support import refused
 from tests.mesogun_service.conftest import PIN, Running
 
 
+@pytest.fixture(scope="module")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
+    return make_signer(tmp_path_factory.mktemp("firmware"))
+
+
 @pytest.fixture
-def device(monkeypatch: pytest.MonkeyPatch) -> FakeSMPServer:
-    server = FakeSMPServer()
-
-    async def family_command(self: Any, family: str, name: str, **fields: Any) -> dict[str, Any]:
-        self._hosted.gun  # noqa: B018  (the gun must be connected, as for the real channel)
-        return {"frame": server.process(bytes(fields["frame"]))}
-
-    monkeypatch.setattr(firmware._HostedChannel, "family_command", family_command)
-    monkeypatch.setattr(firmware, "_trusted_keys", lambda: (b"k" * 32,))
-    monkeypatch.setattr(transfer, "verify_image", fake_check)
-    return server
+def gun_url(signer: Signer, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("MESOGUN_FIRMWARE_KEYS", str(signer.key.public_path))
+    return f"sim://?serial=SIM0001&{signer.query()}"
 
 
 def firmware_audit(record: Path) -> list[tuple[str, str, dict[str, Any]]]:
@@ -51,14 +46,13 @@ async def hand_over(svc: Running, image: bytes) -> str:
 
 
 def test_a_fresh_technician_updates_a_gun_and_the_audit_log_holds_each_step(
-    real: Any, running_service: Any, device: FakeSMPServer
+    real: Any, running_service: Any, signer: Signer, gun_url: str
 ) -> None:
-    async def scenario() -> None:
-        async with running_service() as svc:
-            model = (await svc.ok("GET", svc.gun()))["model"]
+    async def scenario() -> Path:
+        async with running_service(devices=(gun_url,)) as svc:
             slots = await svc.ok("GET", svc.gun("/firmware"))
-            assert slots["running_version"] == "1.0.0"
-            image = fake_image("1.1.0", model=model, size=12_000)
+            assert slots["running_version"] == FACTORY_VERSION
+            image = signer.image("1.1.0")
             stale = await svc.client.post(
                 "/firmware/images", content=image, headers={"content-type": "application/octet-stream"}
             )
@@ -70,53 +64,60 @@ def test_a_fresh_technician_updates_a_gun_and_the_audit_log_holds_each_step(
             assert await svc.ok("GET", svc.gun("/firmware/progress")) == {}
             tested = await svc.ok("POST", svc.gun("/firmware/test"), json={"reset": True})
             assert tested["running_version"] == "1.1.0"
+            assert (await svc.ok("GET", svc.gun()))["firmware_version"] == "1.1.0"  # the service's gun identity
             confirmed = await svc.ok("POST", svc.gun("/firmware/confirm"), json={})
             assert confirmed["slots"][0]["confirmed"]
             back = await svc.ok("POST", svc.gun("/firmware/rollback"), json={"reason": "regression"})
-            assert back["running_version"] == "1.0.0"
+            assert back["running_version"] == FACTORY_VERSION
+            await svc.ok("POST", svc.gun("/firmware/confirm"), json={})
 
-            older = fake_image("0.9.0", model=model)
+            older = signer.image("0.0.9")
             digest = await hand_over(svc, older)
             refusal = await refused(svc, "POST", svc.gun("/firmware/upload"), 422, json={"image": digest})
-            assert "--allow-downgrade" in refusal["message"]
+            assert "--allow-downgrade" in refusal["message"] and "0.0.9" in refusal["message"]
             body = {"image": digest, "allow_downgrade": True, "reason": "field rollback"}
-            assert (await svc.ok("POST", svc.gun("/firmware/upload"), json=body))["image"]["version"] == "0.9.0"
+            assert (await svc.ok("POST", svc.gun("/firmware/upload"), json=body))["image"]["version"] == "0.0.9"
 
-            device.busy_reason = "the gun is armed"
+            await svc.ready_to_treat()
+            await svc.ok("POST", svc.gun("/arm"), json={})
             refusal = await refused(svc, "POST", svc.gun("/firmware/upload"), 409, json=body)
-            assert "the gun is armed" in refusal["message"]
-            svc_record = svc.record
+            assert refusal["message"] == "device refused image upload (SMP EBUSY): the gun is armed; disarm it first"
+            await svc.ok("POST", svc.gun("/disarm"), json={})
+            return svc.record
 
-        steps = [(action, new["outcome"]) for action, _, new in firmware_audit(svc_record)]
-        assert steps == [
-            ("firmware.upload", "started"),
-            ("firmware.upload", "done"),
-            ("firmware.test", "started"),
-            ("firmware.test", "done"),
-            ("firmware.confirm", "started"),
-            ("firmware.confirm", "done"),
-            ("firmware.rollback", "started"),
-            ("firmware.rollback", "done"),
-            ("firmware.upload", "started"),
-            ("firmware.upload", "refused"),
-            ("firmware.upload", "started"),
-            ("firmware.upload", "done"),
-            ("firmware.upload", "started"),
-            ("firmware.upload", "refused"),
-        ]
-        entries = firmware_audit(svc_record)
-        assert entries[10][2]["allow_downgrade"] is True and entries[11][2]["image"]["version"] == "0.9.0"
-        assert {actor for _, actor, _ in entries} == {"alice"}
+    record = real(scenario)
+    steps = [(action, new["outcome"]) for action, _, new in firmware_audit(record)]
+    assert steps == [
+        ("firmware.upload", "started"),
+        ("firmware.upload", "done"),
+        ("firmware.test", "started"),
+        ("firmware.test", "done"),
+        ("firmware.confirm", "started"),
+        ("firmware.confirm", "done"),
+        ("firmware.rollback", "started"),
+        ("firmware.rollback", "done"),
+        ("firmware.confirm", "started"),
+        ("firmware.confirm", "done"),
+        ("firmware.upload", "started"),
+        ("firmware.upload", "refused"),
+        ("firmware.upload", "started"),
+        ("firmware.upload", "done"),
+        ("firmware.upload", "started"),
+        ("firmware.upload", "refused"),
+    ]
+    entries = firmware_audit(record)
+    assert entries[12][2]["allow_downgrade"] is True and entries[13][2]["image"]["downgrade"] is True
+    assert {actor for _, actor, _ in entries} == {"alice"}
+    with TreatmentRecord(record, create=False) as opened:
+        assert verify_chain(opened).intact
 
-    real(scenario)
 
-
-def test_an_unknown_image_is_refused_naming_the_field(real: Any, running_service: Any, device: FakeSMPServer) -> None:
+def test_an_unknown_image_is_refused_naming_the_field(real: Any, running_service: Any, gun_url: str) -> None:
     async def scenario() -> None:
-        async with running_service() as svc:
+        async with running_service(devices=(gun_url,)) as svc:
             await svc.ok("POST", "/auth/reauth", json={"pin": PIN})
             refusal = await refused(svc, "POST", svc.gun("/firmware/upload"), 422, json={"image": "ab" * 32})
             assert refusal["field"] == "image"
+            assert (await svc.ok("GET", svc.gun("/firmware")))["slots"][1:] == []
 
     real(scenario)
-    assert device.upload_offsets == []
