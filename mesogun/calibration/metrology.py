@@ -30,8 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from uncertainties import ufloat
-
 from mesogun.calibration.results import Environment, Limits, SeriesResult
 from mesogun.errors import ParameterError
 
@@ -501,7 +499,11 @@ def corrected_depth(old_offset_um: float, old_gain: float, fit: DepthFit) -> tup
 
 def _uncertain(value: float, std_dev: float, tag: str = "repeatability") -> Any:
     """``value`` ± ``std_dev`` as an ``uncertainties`` number (a plain float when it is exact)."""
-    return ufloat(value, std_dev, tag) if std_dev > 0 else value
+    if std_dev <= 0:
+        return value
+    from uncertainties import ufloat  # numpy and all: ~0.15 s, paid when a run computes, not by every CLI start
+
+    return ufloat(value, std_dev, tag)
 
 
 def _std_dev(value: Any) -> float:

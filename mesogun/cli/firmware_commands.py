@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,17 +25,10 @@ from mesogun.cli.progress import Style, choose_style
 from mesogun.cli.session import device_url, run_on_gun
 from mesogun.errors import MesogunError
 from mesogun.firmware.keys import load_trusted_keys
-from mesogun.firmware.smp_link import SMPTarget, gun_target, open_smp_target
-from mesogun.firmware.transfer import (
-    FirmwareInfo,
-    FirmwareUpdater,
-    UploadPolicy,
-    UploadProgress,
-    UploadResult,
-    image_fields,
-    info_fields,
-    result_fields,
-)
+
+if TYPE_CHECKING:  # smpclient (pydantic, the SMP models) costs ~0.4 s to import: loaded only by a firmware command
+    from mesogun.firmware.smp_link import SMPTarget
+    from mesogun.firmware.transfer import FirmwareInfo, FirmwareUpdater, UploadProgress, UploadResult
 
 T = TypeVar("T")
 
@@ -80,6 +73,18 @@ def _image_module() -> Any:
     from mesogun.firmware import image
 
     return image
+
+
+def _transfer() -> Any:
+    from mesogun.firmware import transfer
+
+    return transfer
+
+
+def _smp_link() -> Any:
+    from mesogun.firmware import smp_link
+
+    return smp_link
 
 
 def _keys(paths: tuple[Path, ...]) -> tuple[bytes, ...]:
@@ -132,7 +137,7 @@ def _direct(
     gun's identity (``None`` for an endpoint). ``operation``: audited (attempt, then result or error)."""
 
     async def on(target: SMPTarget, info: Any) -> T:
-        async with FirmwareUpdater(target) as updater:
+        async with _transfer().FirmwareUpdater(target) as updater:
             serial = info.serial_number if info is not None else target.describe
             if operation is not None:
                 _audit(ctx, serial, operation, {"outcome": "started"} | _started.pop(operation, {}), reason)
@@ -147,11 +152,11 @@ def _direct(
             return result
 
     if endpoint:
-        target = open_smp_target(endpoint)
+        target = _smp_link().open_smp_target(endpoint)
         return asyncio.run(on(target, None))
 
     async def body(gun: Any) -> T:
-        return await on(gun_target(gun), gun.info)
+        return await on(_smp_link().gun_target(gun), gun.info)
 
     return run_on_gun(device_url(ctx), ctx.obj.db, body)
 
@@ -165,9 +170,10 @@ def _failure(error: MesogunError) -> dict[str, Any]:
 
 
 def _done(result: object) -> dict[str, Any]:
-    if isinstance(result, UploadResult):
-        return result_fields(result)
-    if isinstance(result, FirmwareInfo):
+    if isinstance(result, _transfer().UploadResult):
+        fields: dict[str, Any] = _transfer().result_fields(result)
+        return fields
+    if isinstance(result, _transfer().FirmwareInfo):
         return {"running_version": result.running_version}
     return {}
 
@@ -176,7 +182,7 @@ def _done(result: object) -> dict[str, Any]:
 
 
 def _fields(info: FirmwareInfo | dict[str, Any]) -> dict[str, Any]:
-    return info if isinstance(info, dict) else info_fields(info)
+    return info if isinstance(info, dict) else _transfer().info_fields(info)
 
 
 def _show_info(info: FirmwareInfo | dict[str, Any], as_json: bool) -> None:
@@ -331,7 +337,7 @@ def verify_command(
         allow_downgrade=allow_downgrade,
         slot_size=slot_size,
     )
-    fields = image_fields(info)
+    fields = _transfer().image_fields(info)
     emit_json(fields) if as_json else emit_fields({k: str(v) for k, v in fields.items()})
 
 
@@ -375,7 +381,7 @@ def upload_command(
     _started["upload"] = {"size": len(data), "allow_downgrade": allow_downgrade}
 
     async def work(updater: FirmwareUpdater, info: Any) -> UploadResult:
-        policy = UploadPolicy(
+        policy = _transfer().UploadPolicy(
             keys,
             info.model if info is not None else str(model),
             info.hardware_revision if info is not None else str(hardware_revision),
@@ -385,7 +391,7 @@ def upload_command(
             return await updater.upload(data, policy, progress=view)
 
     result = _direct(ctx, endpoint, "upload", work, reason)
-    _emit_result(result_fields(result), style)
+    _emit_result(_transfer().result_fields(result), style)
 
 
 def _upload_through(service: Any, data: bytes, allow_downgrade: bool, reason: str, style: Style) -> dict[str, Any]:
@@ -410,7 +416,7 @@ def _upload_through(service: Any, data: bytes, allow_downgrade: bool, reason: st
                 worker.join(0.5)
                 progress = client.firmware_progress(serial) if worker.is_alive() else {}
                 if progress:
-                    view(UploadProgress(**progress))
+                    view(_transfer().UploadProgress(**progress))
     finally:
         client.close()
     if "error" in outcome:
