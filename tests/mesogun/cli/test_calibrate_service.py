@@ -111,7 +111,8 @@ def test_a_technician_calibrates_through_the_service_and_the_service_keeps_the_r
     history = served.get(f"/calibrations?device={SERIAL}", token)
     (kept,) = history["runs"]
     assert (kept["run_id"], kept["outcome"], kept["has_certificate"]) == (run["run_id"], "passed", True)
-    assert history["due"]["state"] == "in_force"
+    kinds = {k["kind"]: k["state"] for k in history["due"]["kinds"]}
+    assert kinds == {"depth": "in_force", "volume": "never_calibrated", "rate": "never_calibrated"}
     with TreatmentRecord(served.record, create=False) as record:
         actions = [(a, b) for a, b in record.rows("SELECT actor, action FROM audit_log WHERE action LIKE 'calib%'")]
     assert actions == [(TECHNICIAN, "calibration.write_device"), (TECHNICIAN, "calibration.save")]

@@ -78,7 +78,10 @@ def test_a_fresh_technician_saves_a_run_and_everyone_reads_it_back(real, running
             assert (saved["run_id"], saved["technician"], saved["has_certificate"]) == ("R1", USER, True)
             history = await svc.ok("GET", "/calibrations", params={"device": "SIM0001"})
             assert [run["run_id"] for run in history["runs"]] == ["R1"]
-            assert history["due"]["state"] == "in_force" and history["due"]["warning"] is None
+            volume = [k for k in history["due"]["kinds"] if k["kind"] == "volume"]
+            (bd,) = volume
+            assert (bd["syringe_brand"], bd["state"], bd["run_id"], bd["calibration_id"]) == ("BD", "in_force", "R1", 1)
+            assert "depth and rate never calibrated" in history["due"]["warning"]  # a volume run is not a depth one
             one = await svc.ok("GET", "/calibrations/R1")
             assert one["run"] == {"run_id": "R1", "as_found": [], "as_left": []}
             pdf = await svc.client.get("/calibrations/R1/certificate")
@@ -171,6 +174,11 @@ def test_a_visit_and_a_treatment_session_warn_when_the_calibration_is_overdue_or
             await svc.ok("POST", f"/treatments/{started['visit_id']}/sign-off", json={})
             await svc.ok("POST", "/calibrations", json=run_body("R-NEW", started_at="2026-06-01T09:00:00+00:00",
                                                                 finished_at="2026-06-01T10:00:00+00:00"))  # fmt: skip
+            (partial,) = (await svc.ok("POST", svc.gun("/visits"), json={}))["warnings"]
+            assert "depth and rate never calibrated" in partial and "volume" not in partial  # volume in force now
+            await svc.ok("POST", f"/visits/{(await svc.ok('GET', svc.gun('/visit')))['id']}/close")
+            for kind in ("depth", "rate"):
+                await svc.ok("POST", "/calibrations", json=run_body(f"R-{kind}", kind=kind, syringe_brand=""))
             assert (await svc.ok("POST", svc.gun("/visits"), json={}))["warnings"] == []
 
     real(scenario)
