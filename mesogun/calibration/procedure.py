@@ -253,6 +253,20 @@ class Procedure:
         self.reporter.finished(self.run)
         return self.run
 
+    async def abandon(self, why: str) -> CalibrationRun:
+        """The run ended but cannot be kept (its record's save failed: ``why``): put the device back as an abort
+        does (the old constants written back if a write was sent) and make the run aborted at ``save`` with that
+        reason; return it (:attr:`run`). A run without a record must not leave its constants on the device."""
+        draft = self._draft
+        assert draft is not None and self.run is not None, "abandon() after a run"
+        draft.step = "save"
+        reason = f"aborted at save: {why}"
+        self.reporter.step("save", "aborted", reason=reason)
+        await self._leave_as_found(draft, reason)
+        self.run = draft.finish(RunOutcome.ABORTED, reason, self._now())
+        self.reporter.finished(self.run)
+        return self.run
+
     async def _step(self, draft: _Draft, name: str, body: Callable[[], Awaitable[dict[str, Any] | None]]) -> None:
         draft.step = name
         self.reporter.step(name, "started")
