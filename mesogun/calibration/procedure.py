@@ -407,10 +407,12 @@ class Procedure:
 
     async def _environment(self, d: _Draft, *, z_factor: bool) -> dict[str, Any]:
         ask = self.prompter.ask_number
-        env = Environment(
-            temperature_c=await ask("temperature_c", "Water and room temperature", unit="°C"),
-            pressure_hpa=await ask("pressure_hpa", "Air pressure", unit="hPa"),
-            humidity_pct=await ask("humidity_pct", "Relative humidity", unit="%"),
+        env = Environment(  # each checked as it is given: a terminal asks again, not aborts later
+            temperature_c=await ask(
+                "temperature_c", "Water and room temperature", unit="°C", check=figures.check_temperature_c
+            ),
+            pressure_hpa=await ask("pressure_hpa", "Air pressure", unit="hPa", check=figures.check_pressure_hpa),
+            humidity_pct=await ask("humidity_pct", "Relative humidity", unit="%", check=figures.check_humidity_pct),
         )
         figures.check_environment(env)
         d.environment = env
@@ -544,7 +546,10 @@ class Procedure:
                     reading = await gauge.read_mm()
                 else:
                     reading = await self.prompter.ask_number(
-                        "depth_reading", f"Gauge reading with the needle held at {depth:g} mm", unit="mm"
+                        "depth_reading",
+                        f"Gauge reading with the needle held at {depth:g} mm",
+                        unit="mm",
+                        check=figures.depth_reading_check(depth),
                     )
                 await self.target.release_depth()
                 self._holding = False
