@@ -158,6 +158,8 @@ class _Draft:
 
 
 NOTED = ("check_weight", "restored", "cleanup_failed")
+RESTORED_NOTE = "the constants in force before the run were written back"
+"""The note of a run whose write was undone (an abort, a failed run, a record that could not keep it)."""
 """What a run's record notes besides its fields."""
 
 
@@ -168,7 +170,7 @@ def _note(key: str, value: object) -> str:
             f"(tolerance ±{value['tolerance_mg']:.3g} mg)"
         )
     if key == "restored":
-        return "the constants in force before the run were written back"
+        return RESTORED_NOTE
     return f"{key}: {value}"
 
 
@@ -454,7 +456,7 @@ class Procedure:
                 f"the balance reads the {nominal_g:g} g check weight as {reading.grams:.6g} g: {error_mg:+.3f} mg, "
                 f"outside its tolerance ±{tolerance_mg:.3g} mg: check or calibrate the balance"
             )
-        return {"check_weight": reference, "read_g": reading.grams, "error_mg": error_mg, "tolerance_mg": tolerance_mg}
+        return {"reference": reference, "read_g": reading.grams, "error_mg": error_mg, "tolerance_mg": tolerance_mg}
 
     async def _syringe(self, d: _Draft, syringe_ml: float | None, prime_ml: float, *, brand: bool) -> dict[str, Any]:
         assert d.info is not None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mesogun.calibration.procedure import DepthPlan, Procedure, RatePlan, VolumePlan
+from mesogun.calibration.procedure import RESTORED_NOTE, DepthPlan, Procedure, RatePlan, VolumePlan
 from mesogun.calibration.prompts import (
     JsonLinesReporter,
     ScriptedPrompter,
@@ -274,9 +274,34 @@ def _conduct(ctx: click.Context, inv: Invocation, run: Runner) -> None:
     from mesogun.cli.remote import service_target
 
     reporter = JsonLinesReporter() if inv.as_json else TextReporter()
-    served = service_target(ctx)
+    try:
+        result = _conducted(ctx, inv, run, reporter, service_target(ctx))
+    except KeyboardInterrupt:
+        if inv.runs:
+            click.echo(_left_as(inv.runs[-1]), err=True)
+        raise
+    if not inv.as_json:
+        emit_fields(_summary(result))
+    if result.outcome is RunOutcome.FAILED:
+        ctx.exit(FAILED_EXIT)
+
+
+def _left_as(run: CalibrationRun) -> str:
+    """After Ctrl-C: what the gun holds now (its old calibration written back, untouched, or not put back)."""
+    gun = f"gun {run.device_serial}" if run.device_serial else "the gun"
+    failed = next((note for note in run.notes if note.startswith("cleanup_failed") and "restore" in note), None)
+    if failed is not None:
+        return f"calibration run {run.run_id} interrupted: writing {gun}'s old calibration back failed ({failed})"
+    if any(note == RESTORED_NOTE for note in run.notes):
+        return f"calibration run {run.run_id} interrupted: {gun}'s old calibration was written back"
+    return f"calibration run {run.run_id} interrupted before anything was written: {gun} keeps its old calibration"
+
+
+def _conducted(
+    ctx: click.Context, inv: Invocation, run: Runner, reporter: Reporter, served: ServiceTarget | None
+) -> CalibrationRun:
     if served is not None:
-        result = _through_service(inv, run, reporter, served)
+        return _through_service(inv, run, reporter, served)
     else:
 
         async def store(kept: CalibrationRun) -> None:
@@ -289,14 +314,10 @@ def _conduct(ctx: click.Context, inv: Invocation, run: Runner) -> None:
             return result
 
         try:
-            result = run_on_gun(device_url(ctx), ctx.obj.db, body)
+            return run_on_gun(device_url(ctx), ctx.obj.db, body)
         finally:
             for kept in inv.runs:
                 _store(ctx, kept, inv.certificate)
-    if not inv.as_json:
-        emit_fields(_summary(result))
-    if result.outcome is RunOutcome.FAILED:
-        ctx.exit(FAILED_EXIT)
 
 
 def _through_service(inv: Invocation, run: Runner, reporter: Reporter, served: ServiceTarget) -> CalibrationRun:
@@ -451,7 +472,7 @@ def _store(ctx: click.Context, run: CalibrationRun, certificate: Path | None) ->
 @click.pass_context
 def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> None:
     """The calibration runs the record keeps (one gun's, or every gun's): passed, failed and aborted, with their
-    certificate ids and due dates."""
+    certificate ids, due dates, and why a run failed or aborted."""
     from dataclasses import asdict
 
     from mesogun.cli.output import emit_json, emit_table
@@ -461,7 +482,9 @@ def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> No
     with open_record(ctx) as record:
         book = CalibrationBook(record)
         runs = book.history(serial)
-    rows = [{k: v for k, v in asdict(r).items() if k != "run_json"} for r in runs]
+    rows = [
+        {**{k: v for k, v in asdict(r).items() if k != "run_json"}, "reason": _run_reason(r.run_json)} for r in runs
+    ]
     if as_json:
         emit_json(rows)
         return
@@ -475,8 +498,20 @@ def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> No
         "calibration_id",
         "certificate_id",
         "due_at",
+        "reason",
     ]
     emit_table(rows, columns)
+
+
+def _run_reason(run_json: str) -> str:
+    """Why a run failed or aborted, from its JSON ("" for a passed run, or a run JSON without it)."""
+    import json
+
+    try:
+        reason = json.loads(run_json).get("reason", "")
+    except (ValueError, AttributeError):
+        return ""
+    return reason if isinstance(reason, str) else ""
 
 
 def _summary(run: CalibrationRun) -> dict[str, str]:

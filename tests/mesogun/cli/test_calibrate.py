@@ -202,6 +202,7 @@ def test_ctrl_c_halfway_records_the_run_aborted_and_the_device_keeps_its_old_cal
     monkeypatch.setattr(JsonLinesReporter, "step", interrupted)
     code, lines, err = bench.calibrate(capsys, "rate", "--rate-hz", "1", *ENVIRONMENT, "--yes", "--json")
     assert code == 130, err
+    assert f"interrupted: gun {SERIAL}'s old calibration was written back" in err
     assert "as_left:aborted" in steps(lines) and "write:done" in steps(lines)
     run = lines[-1]
     assert run["event"] == "run" and run["outcome"] == "aborted" and "interrupted" in run["reason"]
@@ -210,6 +211,8 @@ def test_ctrl_c_halfway_records_the_run_aborted_and_the_device_keeps_its_old_cal
     assert device.rate_gain_ppm == 1_000_000 and device.calibration_id == 2  # written (1), then put back (2)
     (kept,) = bench.history(capsys, "--device", SERIAL)
     assert kept["outcome"] == "aborted" and kept["certificate_id"] == ""
+    assert main(["--db", str(bench.db), "calibrate", "history", "--device", SERIAL]) == 0
+    assert "aborted at as_left: interrupted" in capsys.readouterr().out  # the reason, in the table too
 
 
 def test_a_passed_run_the_record_cannot_keep_is_undone_on_the_gun_and_kept_as_aborted(
