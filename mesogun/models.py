@@ -134,6 +134,11 @@ class Syringe:
 
     capacity_ml: float
     fill_ml: float
+    brand: str | None = None
+    """The brand declared to the device with the load (``None``: none declared, or a device without the
+    calibration family)."""
+    warnings: tuple[str, ...] = ()
+    """Why its doses go uncorrected (a brand the volume-calibrated gun has no gain for); never a refusal."""
 
 
 @dataclass(frozen=True)

@@ -259,11 +259,16 @@ class ServiceClient:
         service would otherwise refuse); the status after."""
         return self._gun("POST", serial, "/configure", {k: v for k, v in fields.items() if v is not None})
 
-    def load_syringe(self, serial: str, capacity_ml: float, fill_ml: float | None = None) -> dict[str, Any]:
-        """Declare a newly loaded syringe; ``capacity_ml`` and ``fill_ml`` as the device accepted them."""
+    def load_syringe(
+        self, serial: str, capacity_ml: float, fill_ml: float | None = None, brand: str | None = None
+    ) -> dict[str, Any]:
+        """Declare a newly loaded syringe of ``brand`` (default: the open treatment session's); ``capacity_ml``,
+        ``fill_ml``, the ``brand`` declared and ``warnings`` (its doses uncorrected) as the service replies."""
         body: dict[str, Any] = {"capacity_ml": capacity_ml}
         if fill_ml is not None:
             body["fill_ml"] = fill_ml
+        if brand is not None:
+            body["brand"] = brand
         return self._gun("POST", serial, "/syringe", body)
 
     def prime(self, serial: str, volume_ml: float) -> dict[str, Any]:

@@ -148,9 +148,9 @@ class SyncGun:
             self._gun.configure(depth_mm=depth_mm, dose_ml=dose_ml, rate_hz=rate_hz, mode=mode, wait=wait)
         )
 
-    def load_syringe(self, *, capacity_ml: float, fill_ml: float | None = None) -> Syringe:
-        """Declare a newly loaded syringe."""
-        return self._runner.call(self._gun.load_syringe(capacity_ml=capacity_ml, fill_ml=fill_ml))
+    def load_syringe(self, *, capacity_ml: float, fill_ml: float | None = None, brand: str | None = None) -> Syringe:
+        """Declare a newly loaded syringe (and its ``brand``, so the device's volume gain for it applies)."""
+        return self._runner.call(self._gun.load_syringe(capacity_ml=capacity_ml, fill_ml=fill_ml, brand=brand))
 
     def prime(self, *, volume_ml: float) -> float:
         """Prime the line; returns the volume applied once the device is ready."""

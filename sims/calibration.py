@@ -13,6 +13,8 @@ is :class:`~sims.config.HiddenTruth`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from firmware_protocol import Message, NakCode
 from firmware_protocol.rules import CALIBRATION_LIMITS, applied_value
 from sims.core import DeviceCore
@@ -97,10 +99,18 @@ class CalibrationHandlers:
     """The calibration family's handlers over the device's core and firing (``fire_checks``: the core's own
     conditions of ``fire``, which ``deliver`` shares)."""
 
-    def __init__(self, core: DeviceCore, firing: Firing, fire_checks: dict[NakCode, Check]) -> None:
+    def __init__(
+        self,
+        core: DeviceCore,
+        firing: Firing,
+        fire_checks: dict[NakCode, Check],
+        on_hold: Callable[[], None] = lambda: None,
+    ) -> None:
         self._core = core
         self._firing = firing
         self._fire_checks = fire_checks
+        self._on_hold = on_hold
+        """Called when a hold begins (the watchdog then releases it if the host goes silent)."""
 
     def registry(self) -> dict[str, CommandHandler]:
         """Message name → handler: the calibration family's commands."""
@@ -204,6 +214,7 @@ class CalibrationHandlers:
         depth = applied_value(int(message["depth_um"]), lim.depth_min_um, lim.depth_max_um, lim.depth_step_um)
         self._core.ram.held_depth_um = depth
         move_needle_stop(self._core)
+        self._on_hold()
         return "ack", {"command": "hold_depth", "depth_um": depth}
 
     def _release(self, message: Message) -> Reply:
@@ -217,7 +228,8 @@ class CalibrationHandlers:
 
 
 def release(core: DeviceCore) -> None:
-    """End a ``hold_depth`` (``release_depth``, ``arm``, ``set_parameters``): the stop back to the set depth."""
+    """End a ``hold_depth`` (``release_depth``, ``arm``, ``set_parameters``, the host silent past the watchdog
+    period or its connection gone): the stop back to the set depth."""
     if core.ram.held_depth_um is not None:
         core.ram.held_depth_um = None
         move_needle_stop(core)

@@ -27,7 +27,7 @@ from firmware_protocol import CATALOG, AlarmCode, Catalog, DeviceState, Mode, Sh
 from firmware_protocol.families import BY_NAME
 from firmware_protocol.rules import ALARM_PRIORITIES, LATCHING_ALARMS
 from sims.alarms import Alarms
-from sims.calibration import CalibrationHandlers, believed_needle_depth_um, true_needle_depth_um
+from sims.calibration import CalibrationHandlers, believed_needle_depth_um, release, true_needle_depth_um
 from sims.commands import Commands
 from sims.config import DeviceConfig
 from sims.core import CommandRecord, DeviceCore, DeviceCounters, Ram, ShotRecord, StopMark, WatchdogTrip
@@ -83,7 +83,9 @@ class SimulatedGun:
         self._commands = Commands(core, self._firing, self._alarms, lambda: self.identity)
         self._decoder = StreamDecoder()
         diagnostics = DiagnosticsReader(core, lambda: self._decoder.stats, lambda: self._firing.in_stroke)
-        calibration = CalibrationHandlers(core, self._firing, self._commands.fire_checks())
+        calibration = CalibrationHandlers(
+            core, self._firing, self._commands.fire_checks(), on_hold=self._watchdog.guard_hold
+        )
         self.firmware = FirmwareUpdate(core, self._power_cycle, self.nvm.path)
         """The gun's flash, bootloader and SMP server (the firmware update family)."""
         handlers = {
@@ -314,8 +316,11 @@ class SimulatedGun:
         self._decoder = StreamDecoder()
 
     def detach(self) -> None:
-        """The host connection went away: output goes nowhere (the device keeps running)."""
+        """The host connection went away: output goes nowhere (the device keeps running); a needle held out for
+        a depth gauge is released (nobody is there to release it)."""
         self._core.send = None
+        if self._core.started and not self._core.closed:
+            release(self._core)
 
     def receive(self, data: bytes) -> None:
         """Bytes from the host, in any chunking."""

@@ -1,15 +1,18 @@
 """The communication watchdog: while armed or firing, no valid frame within ``watchdog_ms`` raises
-``communication_lost``."""
+``communication_lost``; while the needle is held out for a depth gauge (``hold_depth``), no valid frame within
+``watchdog_ms`` releases it (the device's own safety: a host gone silent leaves no needle extended)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from firmware_protocol import AlarmCode, DeviceState
+from sims.calibration import release
 from sims.core import DeviceCore
 
 _GUARDED = (DeviceState.ARMED, DeviceState.FIRING)
 _TIMER = "watchdog"
+_HOLD_TIMER = "hold_watchdog"
 _CLOCK_TOLERANCE_S = 1e-9
 """Float slack when comparing loop times: a deadline exactly reached counts as reached."""
 
@@ -39,6 +42,20 @@ class Watchdog:
 
     def _arm(self) -> None:
         self._core.timers.at(_TIMER, self.last_rx + self._period_s(), self._check)
+
+    def guard_hold(self) -> None:
+        """A ``hold_depth`` began (its frame just fed the watchdog): release it if the host then goes silent."""
+        self._core.timers.at(_HOLD_TIMER, self.last_rx + self._period_s(), self._check_hold)
+
+    def _check_hold(self) -> None:
+        if self._core.ram.held_depth_um is None:
+            return
+        silent_s = self._core.now() - self.last_rx
+        if silent_s >= self._period_s() - _CLOCK_TOLERANCE_S:
+            self._core.mark_watchdog_trip(silent_s)
+            release(self._core)
+        else:
+            self.guard_hold()
 
     def _check(self) -> None:
         if self._core.state not in _GUARDED:

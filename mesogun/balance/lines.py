@@ -72,11 +72,22 @@ async def open_pyserial(url: str, *, baudrate: int, errors: LineErrors) -> Trans
             field="url",
             value=url,
         )
-    transport = transport_for_url(url, baudrate=baudrate if is_serial_line(url) else None)
+    option = errors.what.split()[-1]  # the command's option: --balance, --gauge
+    try:
+        transport = transport_for_url(url, baudrate=baudrate if is_serial_line(url) else None)
+    except ParameterError as exc:  # named as the instrument's URL, with the instrument's schemes, not a gun's
+        detail = str(exc).removeprefix(f"url={url!r}: ").split(" (known:")[0]
+        raise ParameterError(
+            f"{option}={url!r} is not a {errors.what} URL ({detail}): a serial port (e.g. /dev/ttyUSB0), "
+            f"socket://HOST:PORT or sim-{option}://",
+            field=option,
+            value=url,
+        ) from None
     try:
         await transport.open()
-    except PortNotFound as exc:
-        raise errors.unavailable(f"the {errors.what} does not open: {exc}", url=url) from exc
+    except PortNotFound as exc:  # one clean line: the transport and pyserial both name the URL
+        text = str(exc).replace(f"cannot open {url}: ", "").replace(f"Could not open port {url}: ", "")
+        raise errors.unavailable(f"the {errors.what} at {url} does not open: {text}", url=url) from exc
     return transport
 
 

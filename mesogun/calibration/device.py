@@ -186,11 +186,9 @@ class CalibrationPort:
 
     async def set_syringe_brand(self, brand: str) -> None:
         """Declare the loaded syringe's brand (selects its volume gain; "" unknown); until the next load or
-        power-on, so declare it after every :meth:`~mesogun.session.gun.Gun.load_syringe`."""
-        top = CALIBRATION_LIMITS.brand_max_bytes
-        if not isinstance(brand, str) or len(brand.encode("utf-8")) > top:
-            raise ParameterError(f"brand={brand!r} is longer than {top} bytes of UTF-8", field="brand", value=brand)
-        await self._send("set_syringe_brand", brand=brand)
+        power-on, so declare it after every load (:meth:`~mesogun.session.gun.Gun.load_syringe` with ``brand``
+        does): :meth:`~mesogun.session.gun.Gun.set_syringe_brand`."""
+        await self._gun.set_syringe_brand(brand)
 
     async def hold_depth(self, depth_mm: float) -> None:
         """Drive the needle to ``depth_mm`` (within the device's depth range and step) and hold it extended for a

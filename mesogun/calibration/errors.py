@@ -22,4 +22,13 @@ class CalibrationAborted(MesogunError):
     exit_code = 130
 
 
-CALIBRATION_ERRORS: tuple[type[MesogunError], ...] = (CalibrationRefused, CalibrationAborted)
+class RunNotKept(MesogunError):
+    """A passed run whose record could not be saved (the record unwritable, the service's re-authentication
+    lapsed): its constants were written back to the old ones (the message says whether that worked) and the run
+    became aborted. A calibration without its record is not one."""
+
+    code = "MG832"
+    exit_code = 6
+
+
+CALIBRATION_ERRORS: tuple[type[MesogunError], ...] = (CalibrationRefused, CalibrationAborted, RunNotKept)

@@ -80,12 +80,27 @@ Z_TABLE: tuple[tuple[float, ...], ...] = tuple(
 (ISO 8655-6 Annex A's table agrees with it to its 4 decimals; tests/mesogun/calibration/test_metrology.py)."""
 
 
+def check_temperature_c(value: float) -> None:
+    """A ``ParameterError`` naming ``temperature_c`` outside ISO 8655-6's 15–30 °C."""
+    _within("temperature_c", value, TEMPERATURE_RANGE_C, "°C", "ISO 8655-6's test conditions")
+
+
+def check_pressure_hpa(value: float) -> None:
+    """A ``ParameterError`` naming ``pressure_hpa`` outside the Z factor table's 800–1060 hPa."""
+    _within("pressure_hpa", value, PRESSURE_RANGE_HPA, "hPa", "the Z factor table")
+
+
+def check_humidity_pct(value: float) -> None:
+    """A ``ParameterError`` naming ``humidity_pct`` outside 0–100 % (a relative humidity)."""
+    _within("humidity_pct", value, (0.0, 100.0), "%", "a relative humidity")
+
+
 def check_environment(environment: Environment) -> None:
     """A ``ParameterError`` naming the field if the temperature or pressure is outside ISO 8655-6's range, or the
     humidity outside 0–100 %."""
-    _within("temperature_c", environment.temperature_c, TEMPERATURE_RANGE_C, "°C", "ISO 8655-6's test conditions")
-    _within("pressure_hpa", environment.pressure_hpa, PRESSURE_RANGE_HPA, "hPa", "the Z factor table")
-    _within("humidity_pct", environment.humidity_pct, (0.0, 100.0), "%", "relative humidity")
+    check_temperature_c(environment.temperature_c)
+    check_pressure_hpa(environment.pressure_hpa)
+    check_humidity_pct(environment.humidity_pct)
 
 
 def z_factor(temperature_c: float, pressure_hpa: float) -> float:
@@ -525,7 +540,9 @@ def _least_squares(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, flo
 def _within(field: str, value: float, bounds: tuple[float, float], unit: str, what: str) -> None:
     low, high = bounds
     if not (math.isfinite(value) and low <= value <= high):
-        raise ParameterError(f"{field}={value:g} is outside {what}, {low:g}–{high:g} {unit}", field=field, value=value)
+        raise ParameterError(
+            f"{field}={value:g} {unit} is outside {low:g}–{high:g} {unit} ({what})", field=field, value=value
+        )
 
 
 def _positive(field: str, value: float, unit: str) -> None:

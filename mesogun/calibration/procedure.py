@@ -158,6 +158,8 @@ class _Draft:
 
 
 NOTED = ("check_weight", "restored", "cleanup_failed")
+RESTORED_NOTE = "the constants in force before the run were written back"
+"""The note of a run whose write was undone (an abort, a failed run, a record that could not keep it)."""
 """What a run's record notes besides its fields."""
 
 
@@ -168,7 +170,7 @@ def _note(key: str, value: object) -> str:
             f"(tolerance ±{value['tolerance_mg']:.3g} mg)"
         )
     if key == "restored":
-        return "the constants in force before the run were written back"
+        return RESTORED_NOTE
     return f"{key}: {value}"
 
 
@@ -250,6 +252,20 @@ class Procedure:
             self.reporter.finished(self.run)
             raise
         self.run = draft.finish(outcome, reason, self._now())
+        self.reporter.finished(self.run)
+        return self.run
+
+    async def abandon(self, why: str) -> CalibrationRun:
+        """The run ended but cannot be kept (its record's save failed: ``why``): put the device back as an abort
+        does (the old constants written back if a write was sent) and make the run aborted at ``save`` with that
+        reason; return it (:attr:`run`). A run without a record must not leave its constants on the device."""
+        draft = self._draft
+        assert draft is not None and self.run is not None, "abandon() after a run"
+        draft.step = "save"
+        reason = f"aborted at save: {why}"
+        self.reporter.step("save", "aborted", reason=reason)
+        await self._leave_as_found(draft, reason)
+        self.run = draft.finish(RunOutcome.ABORTED, reason, self._now())
         self.reporter.finished(self.run)
         return self.run
 
@@ -393,10 +409,12 @@ class Procedure:
 
     async def _environment(self, d: _Draft, *, z_factor: bool) -> dict[str, Any]:
         ask = self.prompter.ask_number
-        env = Environment(
-            temperature_c=await ask("temperature_c", "Water and room temperature", unit="°C"),
-            pressure_hpa=await ask("pressure_hpa", "Air pressure", unit="hPa"),
-            humidity_pct=await ask("humidity_pct", "Relative humidity", unit="%"),
+        env = Environment(  # each checked as it is given: a terminal asks again, not aborts later
+            temperature_c=await ask(
+                "temperature_c", "Water and room temperature", unit="°C", check=figures.check_temperature_c
+            ),
+            pressure_hpa=await ask("pressure_hpa", "Air pressure", unit="hPa", check=figures.check_pressure_hpa),
+            humidity_pct=await ask("humidity_pct", "Relative humidity", unit="%", check=figures.check_humidity_pct),
         )
         figures.check_environment(env)
         d.environment = env
@@ -438,7 +456,7 @@ class Procedure:
                 f"the balance reads the {nominal_g:g} g check weight as {reading.grams:.6g} g: {error_mg:+.3f} mg, "
                 f"outside its tolerance ±{tolerance_mg:.3g} mg: check or calibrate the balance"
             )
-        return {"check_weight": reference, "read_g": reading.grams, "error_mg": error_mg, "tolerance_mg": tolerance_mg}
+        return {"reference": reference, "read_g": reading.grams, "error_mg": error_mg, "tolerance_mg": tolerance_mg}
 
     async def _syringe(self, d: _Draft, syringe_ml: float | None, prime_ml: float, *, brand: bool) -> dict[str, Any]:
         assert d.info is not None
@@ -530,7 +548,10 @@ class Procedure:
                     reading = await gauge.read_mm()
                 else:
                     reading = await self.prompter.ask_number(
-                        "depth_reading", f"Gauge reading with the needle held at {depth:g} mm", unit="mm"
+                        "depth_reading",
+                        f"Gauge reading with the needle held at {depth:g} mm",
+                        unit="mm",
+                        check=figures.depth_reading_check(depth),
                     )
                 await self.target.release_depth()
                 self._holding = False

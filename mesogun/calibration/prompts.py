@@ -20,7 +20,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from mesogun.calibration.seams import CalibrationRun
+from mesogun.calibration.seams import CalibrationRun, NumberCheck
 from mesogun.errors import ParameterError
 
 T = TypeVar("T")
@@ -68,12 +68,17 @@ class ScriptedPrompter:
             raise self._missing(key, question)
         return str(value)
 
-    async def ask_number(self, key: str, question: str, *, unit: str, default: float | None = None) -> float:
+    async def ask_number(
+        self, key: str, question: str, *, unit: str, default: float | None = None, check: NumberCheck | None = None
+    ) -> float:
         await self._hook(key)
         value = self.answers.get(key, default)
         if value is None:
             raise self._missing(key, question)
-        return _number(key, value, unit)
+        number = _number(key, value, unit)
+        if check is not None:
+            check(number)  # refused in one line naming the field, the value, the limit and the unit
+        return number
 
     async def confirm(self, key: str, question: str) -> bool:
         await self._hook(key)
@@ -143,12 +148,29 @@ class TerminalPrompter:
             return str(self.answers[key])
         return await _in_thread(lambda: str(click.prompt(question, default=default, err=True)))
 
-    async def ask_number(self, key: str, question: str, *, unit: str, default: float | None = None) -> float:
-        if key in self.answers:
-            return _number(key, self.answers[key], unit)
-        return await _in_thread(
-            lambda: float(click.prompt(f"{question} ({unit})", default=default, type=float, err=True))
-        )
+    async def ask_number(
+        self, key: str, question: str, *, unit: str, default: float | None = None, check: NumberCheck | None = None
+    ) -> float:
+        if key in self.answers:  # given as an option: checked, not asked again
+            number = _number(key, self.answers[key], unit)
+            if check is not None:
+                check(number)
+            return number
+
+        def ask() -> float:
+            while True:
+                number = float(click.prompt(f"{question} ({unit})", default=default, type=float, err=True))
+                try:
+                    if not math.isfinite(number):
+                        raise ParameterError(f"{key}={number} is not a finite number ({unit})", field=key)
+                    if check is not None:
+                        check(number)
+                except ParameterError as refused:  # a typo: say why and ask again
+                    click.echo(f"Error: {refused}", err=True)
+                    continue
+                return number
+
+        return await _in_thread(ask)
 
     async def confirm(self, key: str, question: str) -> bool:
         if key in self.answers:

@@ -26,6 +26,9 @@ from mesogun.calibration.results import (
 )
 from mesogun.models import FiredShots, GunInfo, ShotRecord
 
+NumberCheck = Callable[[float], None]
+"""A check of a number the technician gives: raises :class:`~mesogun.errors.ParameterError` naming the field, the
+value, the limit and the unit (a terminal asks again with it, a scripted run is refused with it)."""
 ShotSeen = Callable[[ShotRecord, float], None]
 """Told of each shot of a :meth:`CalibrationTarget.deliver` as it arrives, with the host's clock then (seconds)."""
 
@@ -80,7 +83,12 @@ class Prompter(Protocol):
     ``--json`` reports); the answers come back as text, a number, a yes/no or one of the choices."""
 
     async def ask(self, key: str, question: str, *, default: str | None = None) -> str: ...
-    async def ask_number(self, key: str, question: str, *, unit: str, default: float | None = None) -> float: ...
+    async def ask_number(
+        self, key: str, question: str, *, unit: str, default: float | None = None, check: NumberCheck | None = None
+    ) -> float:
+        """A number in ``unit``; with ``check``, one it accepts (a terminal asks again with its reason)."""
+        ...
+
     async def confirm(self, key: str, question: str) -> bool:
         """True to go on; False is the technician declining (the procedure aborts)."""
         ...
@@ -112,6 +120,7 @@ __all__ = [
     "Environment",
     "InstrumentIdentity",
     "Limits",
+    "NumberCheck",
     "Prompter",
     "Reading",
     "Reporter",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mesogun.calibration.procedure import DepthPlan, Procedure, RatePlan, VolumePlan
+from mesogun.calibration.procedure import RESTORED_NOTE, DepthPlan, Procedure, RatePlan, VolumePlan
 from mesogun.calibration.prompts import (
     JsonLinesReporter,
     ScriptedPrompter,
@@ -65,6 +65,8 @@ class Invocation:
     as_json: bool
     certificate: Path | None
     runs: list[CalibrationRun] = field(default_factory=list)
+    procedure: Procedure | None = None
+    """The run's procedure once it started (a passed run whose save fails is abandoned through it)."""
 
     def scripted(self) -> bool:
         return self.yes or self.as_json or not sys.stdin.isatty()
@@ -253,6 +255,7 @@ def _invocation(given: dict[str, Any]) -> Invocation:
 
 async def _keeping(inv: Invocation, procedure: Procedure, run: Awaitable[CalibrationRun]) -> CalibrationRun:
     """Await the run; its record is kept even when it aborts (the error goes on after)."""
+    inv.procedure = procedure
     try:
         return await run
     finally:
@@ -271,24 +274,50 @@ def _conduct(ctx: click.Context, inv: Invocation, run: Runner) -> None:
     from mesogun.cli.remote import service_target
 
     reporter = JsonLinesReporter() if inv.as_json else TextReporter()
-    served = service_target(ctx)
-    if served is not None:
-        result = _through_service(inv, run, reporter, served)
-    else:
-
-        async def body(gun: Gun) -> CalibrationRun:
-            target = _direct_target(gun)
-            return await run(gun, lambda prompter: Procedure(target, prompter, reporter))
-
-        try:
-            result = run_on_gun(device_url(ctx), ctx.obj.db, body)
-        finally:
-            for kept in inv.runs:
-                _store(ctx, kept, inv.certificate)
+    try:
+        result = _conducted(ctx, inv, run, reporter, service_target(ctx))
+    except KeyboardInterrupt:
+        if inv.runs:
+            click.echo(_left_as(inv.runs[-1]), err=True)
+        raise
     if not inv.as_json:
         emit_fields(_summary(result))
     if result.outcome is RunOutcome.FAILED:
         ctx.exit(FAILED_EXIT)
+
+
+def _left_as(run: CalibrationRun) -> str:
+    """After Ctrl-C: what the gun holds now (its old calibration written back, untouched, or not put back)."""
+    gun = f"gun {run.device_serial}" if run.device_serial else "the gun"
+    failed = next((note for note in run.notes if note.startswith("cleanup_failed") and "restore" in note), None)
+    if failed is not None:
+        return f"calibration run {run.run_id} interrupted: writing {gun}'s old calibration back failed ({failed})"
+    if any(note == RESTORED_NOTE for note in run.notes):
+        return f"calibration run {run.run_id} interrupted: {gun}'s old calibration was written back"
+    return f"calibration run {run.run_id} interrupted before anything was written: {gun} keeps its old calibration"
+
+
+def _conducted(
+    ctx: click.Context, inv: Invocation, run: Runner, reporter: Reporter, served: ServiceTarget | None
+) -> CalibrationRun:
+    if served is not None:
+        return _through_service(inv, run, reporter, served)
+    else:
+
+        async def store(kept: CalibrationRun) -> None:
+            _store(ctx, kept, inv.certificate)
+
+        async def body(gun: Gun) -> CalibrationRun:
+            target = _direct_target(gun)
+            result = await run(gun, lambda prompter: Procedure(target, prompter, reporter))
+            await _keep_passed(inv, result, store)  # while the gun is connected: a failed save is undone on it
+            return result
+
+        try:
+            return run_on_gun(device_url(ctx), ctx.obj.db, body)
+        finally:
+            for kept in inv.runs:
+                _store(ctx, kept, inv.certificate)
 
 
 def _through_service(inv: Invocation, run: Runner, reporter: Reporter, served: ServiceTarget) -> CalibrationRun:
@@ -310,28 +339,75 @@ def _through_service(inv: Invocation, run: Runner, reporter: Reporter, served: S
     async def body(gun: CliGun) -> CalibrationRun:
         assert isinstance(gun, RemoteGun)  # what ServiceTarget.run gives
         target = ServiceCalibrationTarget(gun, served.client, served.serial, pin)
+
+        async def keep(kept: CalibrationRun) -> None:
+            pdf = certificate_pdf(kept)
+            if inv.certificate is not None:
+                write_export(inv.certificate, pdf)
+            await target.save(kept, pdf)
+
         await target.reauthenticate()  # a wrong PIN or an expired sign-in is refused before anything moves
         if inv.answers.get("technician") is None:  # the service keeps a run signed by who is signed in
             inv.answers["technician"] = (await asyncio.to_thread(served.client.me))["user"]
         ended: BaseException | None = None
         try:
-            return await run(gun, lambda prompter: Procedure(target, prompter, reporter))
+            result = await run(gun, lambda prompter: Procedure(target, prompter, reporter))
+            await _keep_passed(inv, result, keep)  # a failed save is undone on the gun, the run made aborted
+            return result
         except BaseException as error:
             ended = error
             raise
         finally:
             for kept in inv.runs:
-                pdf = certificate_pdf(kept)
-                if inv.certificate is not None:
-                    write_export(inv.certificate, pdf)
                 try:
-                    await target.save(kept, pdf)
+                    await keep(kept)
                 except MesogunError as error:
                     if ended is None:
                         raise
                     click.echo(f"the run could not be kept in the service's record: {error}", err=True)
 
     return served.run(body)
+
+
+async def _keep_passed(
+    inv: Invocation, result: CalibrationRun, save: Callable[[CalibrationRun], Awaitable[None]]
+) -> None:
+    """Keep a passed run in the record while the gun is still connected. A save that fails (the record
+    unwritable, the service's re-authentication lapsed) leaves no constants without their record: the old ones
+    are written back, the run becomes aborted with that reason (kept if the record takes it now), and the
+    command ends with :class:`RunNotKept` in one line. Other outcomes are kept afterwards, as before."""
+    from mesogun.calibration.errors import RunNotKept
+    from mesogun.errors import MesogunError
+
+    if result.outcome is not RunOutcome.PASSED:
+        return
+    inv.runs.remove(result)
+    try:
+        await save(result)
+        return
+    except (MesogunError, OSError) as error:
+        why = f"{error.code}: {error}" if isinstance(error, MesogunError) else f"{type(error).__name__}: {error}"
+    procedure = inv.procedure
+    assert procedure is not None
+    aborted = await procedure.abandon(f"the record could not keep the run ({why})")
+    try:
+        await save(aborted)
+        kept = "the aborted run is in the record"
+    except (MesogunError, OSError):
+        kept = "the aborted run could not be kept either"
+    serial = result.device_serial
+    failed = procedure.notes.get("cleanup_failed", {}).get("restore")
+    if failed is None:
+        undone = f"gun {serial}'s old calibration was written back"
+    else:
+        undone = (
+            f"writing gun {serial}'s old calibration back failed ({failed}): the gun holds this run's constants "
+            "with no record of them; calibrate it again"
+        )
+    raise RunNotKept(
+        f"calibration run {result.run_id} passed but could not be kept in the record ({why}): the run is aborted, "
+        f"{undone}; {kept}"
+    )
 
 
 def _direct_target(gun: Gun) -> CalibrationTarget:
@@ -396,7 +472,7 @@ def _store(ctx: click.Context, run: CalibrationRun, certificate: Path | None) ->
 @click.pass_context
 def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> None:
     """The calibration runs the record keeps (one gun's, or every gun's): passed, failed and aborted, with their
-    certificate ids and due dates."""
+    certificate ids, due dates, and why a run failed or aborted."""
     from dataclasses import asdict
 
     from mesogun.cli.output import emit_json, emit_table
@@ -406,7 +482,9 @@ def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> No
     with open_record(ctx) as record:
         book = CalibrationBook(record)
         runs = book.history(serial)
-    rows = [{k: v for k, v in asdict(r).items() if k != "run_json"} for r in runs]
+    rows = [
+        {**{k: v for k, v in asdict(r).items() if k != "run_json"}, "reason": _run_reason(r.run_json)} for r in runs
+    ]
     if as_json:
         emit_json(rows)
         return
@@ -420,8 +498,20 @@ def history_command(ctx: click.Context, serial: str | None, as_json: bool) -> No
         "calibration_id",
         "certificate_id",
         "due_at",
+        "reason",
     ]
     emit_table(rows, columns)
+
+
+def _run_reason(run_json: str) -> str:
+    """Why a run failed or aborted, from its JSON ("" for a passed run, or a run JSON without it)."""
+    import json
+
+    try:
+        reason = json.loads(run_json).get("reason", "")
+    except (ValueError, AttributeError):
+        return ""
+    return reason if isinstance(reason, str) else ""
 
 
 def _summary(run: CalibrationRun) -> dict[str, str]:

@@ -8,7 +8,6 @@ service (:func:`mesogun.cli.session.on_gun`) the same bodies go through it, and 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import click
 
@@ -21,7 +20,7 @@ from mesogun.cli.session import CliGun, on_gun, on_gun_safe
 from mesogun.clinic.limits import breaches
 from mesogun.errors import IncompatibleDevice, RecordError
 from mesogun.json_forms import info_fields, plain, status_fields
-from mesogun.models import GunInfo, Settings, Status
+from mesogun.models import GunInfo, Settings, Status, Syringe
 from mesogun.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, PRESETS, Preset
 from mesogun.session.controller import HostState
 from mesogun.units import DEPTH, DOSE, RATE, Quantity, WireRange, decimals_for, fmt
@@ -213,16 +212,28 @@ def _soft_limit_breach(preset: Preset | None, mode: Mode, depth_mm: float) -> st
 @click.command("load")
 @click.option("--capacity", type=float, required=True, metavar="ML", help="Syringe capacity, mL (e.g. 5).")
 @click.option("--fill", type=float, metavar="ML", help="Volume in the syringe, mL (default: full).")
+@click.option(
+    "--brand",
+    metavar="BRAND",
+    help="The syringe's brand, declared to the gun so its volume calibration for it applies (e.g. BD; "
+    "default through a service: the treatment session's).",
+)
 @JSON_OPTION
 @click.pass_context
-def load_command(ctx: click.Context, capacity: float, fill: float | None, as_json: bool) -> None:
-    """Declare a newly loaded syringe (the line must be primed again)."""
+def load_command(ctx: click.Context, capacity: float, fill: float | None, brand: str | None, as_json: bool) -> None:
+    """Declare a newly loaded syringe (the line must be primed again) and its brand."""
 
-    async def body(gun: CliGun) -> Any:
-        return await gun.load_syringe(capacity_ml=capacity, fill_ml=fill)
+    async def body(gun: CliGun) -> Syringe:
+        return await gun.load_syringe(capacity_ml=capacity, fill_ml=fill, brand=brand)
 
-    loaded = plain(on_gun(ctx, body))
-    emit_json(loaded) if as_json else emit_fields(loaded)
+    syringe = on_gun(ctx, body)
+    if as_json:
+        emit_json(plain(syringe))
+    else:  # the warnings go to stderr, one line each; no brand declared: no brand line
+        lines = {k: v for k, v in plain(syringe).items() if k != "warnings" and v is not None}
+        emit_fields(lines)
+    for warning in syringe.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 SafeAction = Callable[[CliGun], Awaitable[str | None]]

@@ -326,8 +326,10 @@ class RemoteGun:
         )
         return self._take(reply).settings
 
-    async def load_syringe(self, *, capacity_ml: float, fill_ml: float | None = None) -> Syringe:
-        return syringe_from(await _call(self._client.load_syringe, self.serial, capacity_ml, fill_ml))
+    async def load_syringe(
+        self, *, capacity_ml: float, fill_ml: float | None = None, brand: str | None = None
+    ) -> Syringe:
+        return syringe_from(await _call(self._client.load_syringe, self.serial, capacity_ml, fill_ml, brand))
 
     async def prime(self, *, volume_ml: float) -> float:
         await self._stream_ready()

@@ -84,31 +84,84 @@ class StoredCalibration:
 
 
 @dataclass(frozen=True)
-class CalibrationDue:
-    """Whether a device is due for calibration on a day: the run in force (the latest passed one) and its due
-    date."""
+class KindDue:
+    """Whether one kind of a device's calibration (volume per syringe brand, depth, rate) is in force on a day: its
+    latest passed run and that run's due date (``NEVER``: no passed run of this kind)."""
 
-    device_serial: str
+    kind: str
+    syringe_brand: str
+    """The syringe brand of a volume calibration ("" for depth and rate, or a volume run without one)."""
     state: DueState
     due_at: str | None
     run_id: str | None
     calibration_id: int | None
 
     @property
+    def label(self) -> str:
+        """``volume (BD)``, ``depth``, ``rate``."""
+        return f"{self.kind} ({self.syringe_brand})" if self.syringe_brand else self.kind
+
+
+@dataclass(frozen=True)
+class CalibrationDue:
+    """Whether a device is due for calibration on a day, per kind (:attr:`kinds`: volume per syringe brand, depth,
+    rate, each by its own latest passed run: a depth calibration does not stand for a volume one never done).
+    ``state`` is the worst of them: in force when every kind is, never calibrated when no kind was, else overdue
+    (a kind past its due date, or never done); ``due_at``, ``run_id`` and ``calibration_id`` are those of the
+    kind due first."""
+
+    device_serial: str
+    state: DueState
+    due_at: str | None
+    run_id: str | None
+    calibration_id: int | None
+    kinds: tuple[KindDue, ...] = ()
+
+    @property
     def overdue(self) -> bool:
-        """Overdue, or never calibrated: the service warns at session start."""
+        """Overdue, or never calibrated (any kind): the service warns at session start."""
         return self.state is not DueState.IN_FORCE
 
     def warning(self) -> str | None:
-        """The warning a practitioner reads at session start (``None``: in force)."""
+        """The warning a practitioner reads at session start, naming each kind overdue or never done (``None``:
+        every kind in force)."""
         if self.state is DueState.NEVER:
             return f"gun {self.device_serial} has never been calibrated: its doses and depths are uncorrected"
-        if self.state is DueState.OVERDUE:
-            return (
-                f"gun {self.device_serial}'s calibration was due on {str(self.due_at)[:10]} (run {self.run_id}, "
-                f"calibration id {self.calibration_id}): it is overdue"
-            )
-        return None
+        if self.state is DueState.IN_FORCE:
+            return None
+        late = [k for k in self.kinds if k.state is DueState.OVERDUE]
+        never = [k.label for k in self.kinds if k.state is DueState.NEVER]
+        parts = [
+            f"{k.label} was due on {str(k.due_at)[:10]} (run {k.run_id}, calibration id {k.calibration_id})"
+            for k in late
+        ]
+        if never:
+            parts.append(f"{' and '.join(never)} never calibrated")
+        return f"gun {self.device_serial}'s calibration is overdue: " + "; ".join(parts)
+
+
+def due_per_kind(device_serial: str, passed: Sequence[StoredCalibration], day: date) -> CalibrationDue:
+    """:class:`CalibrationDue` from a device's passed runs, newest first (pure)."""
+    latest: dict[tuple[str, str], StoredCalibration] = {}
+    for run in passed:
+        brand = run.syringe_brand if run.kind == "volume" else ""
+        latest.setdefault((run.kind, brand), run)
+    kinds: list[KindDue] = []
+    for kind in KINDS:
+        found = sorted((key, run) for key, run in latest.items() if key[0] == kind)
+        if not found:
+            kinds.append(KindDue(kind, "", DueState.NEVER, None, None, None))
+        for (_, brand), run in found:
+            late = run.due_at is not None and date.fromisoformat(run.due_at[:10]) < day
+            state = DueState.OVERDUE if late else DueState.IN_FORCE
+            kinds.append(KindDue(kind, brand, state, run.due_at, run.run_id, run.calibration_id))
+    if not latest:
+        return CalibrationDue(device_serial, DueState.NEVER, None, None, None, tuple(kinds))
+    in_force = all(k.state is DueState.IN_FORCE for k in kinds)
+    dated = [k for k in kinds if k.run_id is not None]
+    first = min(dated, key=lambda k: (k.due_at is None, k.due_at or ""))
+    state = DueState.IN_FORCE if in_force else DueState.OVERDUE
+    return CalibrationDue(device_serial, state, first.due_at, first.run_id, first.calibration_id, tuple(kinds))
 
 
 def _stamp(value: datetime | None, field: str, *, required: bool = False) -> str | None:
@@ -293,15 +346,18 @@ class CalibrationBook:
         return None if row is None else _stored(row)
 
     def due(self, device_serial: str, today: date) -> CalibrationDue:
-        """Whether the device's calibration is in force on ``today``: overdue once its due date has passed (due
-        on a day: in force through that day), never calibrated without a passed run."""
-        found = self.latest_in_force(device_serial)
-        if found is None:
-            return CalibrationDue(device_serial, DueState.NEVER, None, None, None)
+        """Whether the device's calibration is in force on ``today``, per kind (volume per syringe brand, depth,
+        rate; :func:`due_per_kind`): a kind is overdue once its latest passed run's due date has passed (due on a
+        day: in force through that day), never calibrated without a passed run of that kind."""
+        c = t.calibrations.c
+        with self.record.reading() as db:
+            rows = db.execute(
+                _runs()
+                .where(c.device_serial == device_serial, c.outcome == "passed")
+                .order_by(c.finished_at.desc(), c.started_at.desc(), c.id.desc())
+            ).all()
         day = today.date() if isinstance(today, datetime) else today
-        late = found.due_at is not None and date.fromisoformat(found.due_at[:10]) < day
-        state = DueState.OVERDUE if late else DueState.IN_FORCE
-        return CalibrationDue(device_serial, state, found.due_at, found.run_id, found.calibration_id)
+        return due_per_kind(device_serial, [_stored(row) for row in rows], day)
 
     def certificate(self, run_id: str) -> bytes:
         """The run's certificate (PDF bytes); :class:`NoSuchCalibration` if no such run, or it has none."""

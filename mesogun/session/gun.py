@@ -18,7 +18,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from firmware_protocol import DeviceState, Message, Mode, views
-from firmware_protocol.families import BY_NAME, LOGS
+from firmware_protocol.families import BY_NAME, CALIBRATION, LOGS
+from firmware_protocol.rules import GAIN_PPM
 from firmware_protocol.views import echoed
 from mesogun.errors import (
     CommandOutcome,
@@ -49,6 +50,7 @@ from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.actor import ControlActor
 from mesogun.session.controller import Controller, HostState
 from mesogun.session.fanout import Subscription
+from mesogun.session.syringe_brand import check_brand, check_spelling, uncorrected_warning
 from mesogun.session.timeouts import Timeouts
 from mesogun.session.tracker import Burst
 from mesogun.transports import Transport, transport_for_url
@@ -341,8 +343,17 @@ class Gun:
         await actor.accepted("configure")
         return received
 
-    async def load_syringe(self, *, capacity_ml: float, fill_ml: float | None = None) -> Syringe:
-        """Declare a newly loaded syringe of ``capacity_ml`` holding ``fill_ml`` (default: full); clears priming."""
+    async def load_syringe(
+        self, *, capacity_ml: float, fill_ml: float | None = None, brand: str | None = None
+    ) -> Syringe:
+        """Declare a newly loaded syringe of ``capacity_ml`` holding ``fill_ml`` (default: full); clears priming.
+
+        On a device with the calibration family the load also declares ``brand`` (``set_syringe_brand`` right
+        after it: the device forgets the brand at every load, and its volume gain is per brand). A brand that
+        matches a calibrated one only in its case is refused before anything is sent (:class:`ParameterError`
+        naming the calibrated brands); a brand (or none) the volume-calibrated gun has no gain for loads, with a
+        warning in the returned :attr:`Syringe.warnings`: its doses go uncorrected.
+        """
         sizes = self.info.limits.syringe_sizes_nl
         capacity = to_wire_int(volume("capacity_ml"), capacity_ml)
         if capacity not in sizes:
@@ -359,17 +370,40 @@ class Gun:
                 field="fill_ml",
                 value=fill_ml,
             )
+        declared = None if brand is None else check_brand(brand)
         actor = self._actor
 
-        async def run() -> Received:
+        async def run() -> tuple[Received, str | None]:
+            warning = None
+            if actor.families.allows(CALIBRATION.name):
+                actor.check("load_syringe")  # refused in this state: before the calibration is even read
+                reply = await actor.command("get_calibration")
+                calibration = views.view_as(reply.message, views.Calibration)
+                gains = {g.brand: g.gain_ppm / GAIN_PPM for g in calibration.volume_gains}
+                if declared:
+                    check_spelling(declared, gains)
+                warning = uncorrected_warning(self.info.serial_number, declared, gains)
             received = await actor.command("load_syringe", capacity_nl=capacity, fill_nl=fill)
+            if declared is not None and actor.families.allows(CALIBRATION.name):
+                await actor.command("set_syringe_brand", brand=declared)
             await actor.refresh()
-            return received
+            return received, warning
 
-        message = (await actor.call("load_syringe", run)).message
+        received, warning = await actor.call("load_syringe", run)
         q = volume("volume_ml")
-        loaded = echoed(message, views.LoadSyringe)
-        return Syringe(from_wire(q, loaded.capacity_nl), from_wire(q, loaded.fill_nl))
+        loaded = echoed(received.message, views.LoadSyringe)
+        return Syringe(
+            from_wire(q, loaded.capacity_nl),
+            from_wire(q, loaded.fill_nl),
+            brand=declared if actor.families.allows(CALIBRATION.name) else None,
+            warnings=(warning,) if warning else (),
+        )
+
+    async def set_syringe_brand(self, brand: str) -> None:
+        """Declare the loaded syringe's brand (selects its volume gain; "" unknown) until the next load or power-on
+        (:meth:`load_syringe` with ``brand`` does it too). :class:`IncompatibleDevice` without the calibration
+        family."""
+        await self.family_command(CALIBRATION.name, "set_syringe_brand", brand=check_brand(brand))
 
     async def prime(self, *, volume_ml: float) -> float:
         """Push ``volume_ml`` through the line to expel air; return the volume applied once the device is ready.

@@ -29,6 +29,12 @@ class ConfigureBody(Body):
 class SyringeBody(Body):
     capacity_ml: float = Field(description="Syringe capacity, mL (e.g. 5)")
     fill_ml: float | None = Field(default=None, description="Volume in the syringe, mL (default: full)")
+    brand: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The syringe's brand, declared to the gun so its volume calibration applies (default: the "
+        "open treatment session's syringe brand)",
+    )
 
 
 class PrimeBody(Body):

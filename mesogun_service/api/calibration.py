@@ -219,13 +219,25 @@ def run_fields(run: StoredCalibration, *, with_run: bool = False) -> dict[str, A
 
 
 def due_fields(due: CalibrationDue) -> dict[str, Any]:
-    """Whether a gun's calibration is in force, overdue or never done, and the warning a practitioner reads."""
+    """Whether a gun's calibration is in force, overdue or never done, per kind, and the warning a practitioner
+    reads."""
     return {
         "state": due.state.value,
         "overdue": due.overdue,
         "due_at": due.due_at,
         "run_id": due.run_id,
         "calibration_id": due.calibration_id,
+        "kinds": [
+            {
+                "kind": k.kind,
+                "syringe_brand": k.syringe_brand,
+                "state": k.state.value,
+                "due_at": k.due_at,
+                "run_id": k.run_id,
+                "calibration_id": k.calibration_id,
+            }
+            for k in due.kinds
+        ],
         "warning": due.warning(),
     }
 

@@ -7,10 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from firmware_protocol import Mode
+from mesogun.clinic.errors import VisitNotTreatment
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
+from mesogun.record import TreatmentRecord
+from mesogun.record.treatment import TreatmentBook
+from mesogun.record.visits import NoSuchVisit
 from mesogun.units import DEPTH, to_wire
 from mesogun_service.api.bodies import ArmBody, ConfigureBody, CountBody, FireBody, NoteBody, PrimeBody, SyringeBody
-from mesogun_service.api.deps import Guns, Hosted, Limits, actor_of, assistant, operator
+from mesogun_service.api.deps import Guns, Hosted, Limits, Record, actor_of, assistant, operator
 from mesogun_service.errors import NoAttendedClient
 from mesogun_service.hosted import HostedGun
 
@@ -83,9 +87,23 @@ async def configure(request: Request, hosted: Hosted, soft: Limits, body: Config
 
 
 @router.post("/{serial}/syringe")
-async def load_syringe(hosted: Hosted, body: SyringeBody) -> Any:
-    """Declare a newly loaded syringe (clears priming)."""
-    return plain(await hosted.gun.load_syringe(capacity_ml=body.capacity_ml, fill_ml=body.fill_ml))
+async def load_syringe(hosted: Hosted, record: Record, body: SyringeBody) -> Any:
+    """Declare a newly loaded syringe (clears priming) and its ``brand`` to the gun, so its volume calibration for
+    that brand applies (no ``brand``: the open treatment session's syringe brand, if any). ``warnings``: a brand
+    (or none) the volume-calibrated gun has no gain for, its doses uncorrected (a warning, never a refusal)."""
+    brand = body.brand
+    visit_id = hosted.recorder.visit_id
+    if brand is None and visit_id is not None:
+        brand = await record.call(lambda r: _session_brand(r, visit_id))
+    return plain(await hosted.gun.load_syringe(capacity_ml=body.capacity_ml, fill_ml=body.fill_ml, brand=brand))
+
+
+def _session_brand(r: TreatmentRecord, visit_id: int) -> str | None:
+    """The syringe brand of the treatment session ``visit_id`` (``None``: none given, or a visit without one)."""
+    try:
+        return TreatmentBook(r).get(visit_id).syringe_brand
+    except (NoSuchVisit, VisitNotTreatment):
+        return None
 
 
 @router.post("/{serial}/prime")

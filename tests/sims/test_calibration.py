@@ -235,6 +235,7 @@ def test_depth_after_the_offset_correction_is_within_1_um_of_the_set_depth(sim_r
 
     async def test(sim, host):
         await host.request("hello")
+        host.start_heartbeat()  # a host that stops talking has its hold released by the device
         device = sim.device
         for depth in (1000, 2500, 4000):
             assert (await host.request("hold_depth", depth_um=depth))["depth_um"] == depth
@@ -251,12 +252,41 @@ def test_depth_after_the_offset_correction_is_within_1_um_of_the_set_depth(sim_r
         await host.request("release_depth")
         assert device.snapshot().held_depth_um is None
         await host.ready_to_fire(mode="single")
-        host.start_heartbeat()
         await host.request("fire", count=1)
         shot = await host.wait_for(lambda m: m.name == "shot")
         assert shot["depth_um"] == 2000 and abs(device.shot_log[-1].depth_um - 2000) <= 1
 
     sim_run(test, "depth_offset_um=80&depth_gain=1.02")
+
+
+def test_a_held_depth_is_released_when_the_host_goes_silent_past_the_watchdog_period(sim_run):
+    async def test(sim, host):
+        await host.request("hello")
+        host.start_heartbeat()
+        await host.request("hold_depth", depth_um=3000)
+        await asyncio.sleep(3)  # a technician reading the gauge, the host's heartbeat going on: held
+        assert sim.device.snapshot().held_depth_um == 3000
+        await host.stop_heartbeat()
+        await asyncio.sleep(1.5)  # the host silent for more than the 1 s watchdog period
+        snap = sim.device.snapshot()
+        assert snap.held_depth_um is None and snap.last_watchdog_trip is not None
+        assert snap.needle_depth_um == 2000  # back at the set depth
+
+    sim_run(test)
+
+
+def test_a_held_depth_is_released_when_the_host_connection_goes(sim_run):
+    async def test(sim, host):
+        await host.request("hello")
+        host.start_heartbeat()
+        await host.request("hold_depth", depth_um=3000)
+        await asyncio.sleep(0.5)
+        sim.unplug()  # the cable pulled
+        await asyncio.sleep(0.5)
+        snap = sim.device.snapshot()
+        assert snap.held_depth_um is None and snap.needle_depth_um == 2000
+
+    sim_run(test)
 
 
 def test_hold_depth_is_refused_armed_and_arming_ends_it(sim_run):

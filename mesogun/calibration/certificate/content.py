@@ -371,8 +371,13 @@ def _results_table(run: CalibrationRun) -> Table:
 
 
 def _results(run: CalibrationRun) -> Section:
-    sources = sorted({s.limits.source for s in (*run.as_found, *run.as_left) if s.limits.source})
-    after = tuple(Field("Limits from", source) for source in sources)
+    points_of: dict[str, list[str]] = {}  # each source with its test points, in the table's order
+    for item in (*run.as_found, *run.as_left):
+        if item.limits.source:
+            points = points_of.setdefault(item.limits.source, [])
+            if point_label(item) not in points:
+                points.append(point_label(item))
+    after = tuple(Field(f"Limits at {', '.join(points)} from", source) for source, points in points_of.items())
     return Section(
         "Results",
         table=_results_table(run),

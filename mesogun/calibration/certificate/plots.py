@@ -69,7 +69,7 @@ def deviation_png(run: CalibrationRun) -> bytes:
     """Readings against nominal with limit bands, as found against as left."""
     figure, axes = _figure()
     absolute = _absolute(run)
-    nominals = sorted({s.nominal for s in (*run.as_found, *run.as_left)})
+    nominals = list(dict.fromkeys(s.nominal for s in (*run.as_found, *run.as_left)))  # the tables' order
     labels = []
     for position, nominal in enumerate(nominals):
         points = [s for s in (*run.as_found, *run.as_left) if s.nominal == nominal]

@@ -265,7 +265,7 @@ def test_bad_timeouts_are_parameter_errors(virtual: Any) -> None:
 
 def test_a_port_that_does_not_open(real: Any, tmp_path: Any) -> None:
     async def scenario() -> None:
-        with pytest.raises(BalanceUnavailable, match=r"the balance does not open: cannot open .*no such port") as c:
+        with pytest.raises(BalanceUnavailable, match=r"the balance at .* does not open: .*no such port") as c:
             await open_balance(str(tmp_path / "ttyUSB9"))
         assert c.value.exit_code == 4
 
@@ -316,3 +316,33 @@ def test_noise_readability_and_evaporation_show_in_readings(virtual: Any) -> Non
             assert [(await again.stable_weight()).grams for _ in range(50)] == readings  # the same seed
 
     virtual(scenario)
+
+
+def test_a_url_of_no_instrument_scheme_is_refused_naming_the_balance(real: Any) -> None:
+    async def scenario() -> None:
+        with pytest.raises(ParameterError) as c:
+            await open_balance("ftp://x")
+        assert c.value.field == "balance"
+        assert str(c.value) == (
+            "balance='ftp://x' is not a balance URL (unknown scheme ftp://): a serial port (e.g. /dev/ttyUSB0), "
+            "socket://HOST:PORT or sim-balance://"
+        )
+
+    real(scenario)
+
+
+def test_a_refused_socket_is_one_clean_line(real: Any) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def scenario() -> None:
+        with pytest.raises(BalanceUnavailable) as c:
+            await open_balance(f"socket://127.0.0.1:{port}")
+        message = str(c.value)
+        assert message.startswith(f"the balance at socket://127.0.0.1:{port} does not open: ")
+        assert message.count(f"socket://127.0.0.1:{port}") == 1 and "Could not open port" not in message
+
+    real(scenario)

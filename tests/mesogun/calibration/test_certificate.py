@@ -172,3 +172,10 @@ def test_fpdf_and_matplotlib_load_only_when_a_certificate_is_made() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_limits_name_their_test_points_in_the_tables_order(volume_passed_pdf) -> None:
+    text = _text(volume_passed_pdf)
+    at_20, at_10, at_2 = (text.find(f"Limits at {v} µL from") for v in (20, 10, 2))
+    assert -1 < at_20 < at_10 < at_2  # 20, 10, 2 µL: as the results table lists them
+    assert "ISO 8655-2:2002, 20 µL piston pipette" in text[at_20:at_10]

@@ -63,9 +63,9 @@ def test_z_factor_between_table_points_is_the_formula_within_a_millionth() -> No
 @pytest.mark.parametrize(
     ("temperature_c", "pressure_hpa", "field", "words"),
     [
-        (14.9, 1013.0, "temperature_c", "temperature_c=14.9 is outside ISO 8655-6's test conditions, 15–30 °C"),
-        (30.5, 1013.0, "temperature_c", "temperature_c=30.5 is outside ISO 8655-6's test conditions, 15–30 °C"),
-        (20.0, 790.0, "pressure_hpa", "pressure_hpa=790 is outside the Z factor table, 800–1060 hPa"),
+        (14.9, 1013.0, "temperature_c", "temperature_c=14.9 °C is outside 15–30 °C (ISO 8655-6's test conditions)"),
+        (30.5, 1013.0, "temperature_c", "temperature_c=30.5 °C is outside 15–30 °C (ISO 8655-6's test conditions)"),
+        (20.0, 790.0, "pressure_hpa", "pressure_hpa=790 hPa is outside 800–1060 hPa (the Z factor table)"),
         (math.nan, 1013.0, "temperature_c", "temperature_c=nan"),
     ],
 )

@@ -248,7 +248,15 @@ def test_an_environment_outside_15_to_30_c_is_refused(virtual: Runner, temperatu
     b = bench(answers={"temperature_c": temperature})
     run = aborted(virtual, b, lambda: b.procedure.volume(b.balance), ParameterError)
     assert run.reason.startswith("aborted at environment:")
-    assert f"temperature_c={temperature:g} is outside ISO 8655-6's test conditions, 15–30 °C" in run.reason
+    assert f"temperature_c={temperature:g} °C is outside 15–30 °C (ISO 8655-6's test conditions)" in run.reason
+    assert b.prompter.asked.index("temperature_c") == len(b.prompter.asked) - 1  # refused as given, not later
+
+
+def test_a_depth_reading_typed_in_with_a_slipped_digit_is_refused_before_the_fit(virtual: Runner) -> None:
+    b = bench(answers={"depth_reading": 15.0})  # the needle held at 1 mm first: 15 is a typo
+    run = aborted(virtual, b, lambda: b.procedure.depth(None), ParameterError)
+    assert run.reason.startswith("aborted at as_found:")
+    assert "depth_reading=15 mm is outside 0.30–1.70 mm" in run.reason and b.gun.writes == []
 
 
 def test_a_check_weight_out_of_tolerance_is_refused(virtual: Runner) -> None:

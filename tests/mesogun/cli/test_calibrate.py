@@ -202,6 +202,7 @@ def test_ctrl_c_halfway_records_the_run_aborted_and_the_device_keeps_its_old_cal
     monkeypatch.setattr(JsonLinesReporter, "step", interrupted)
     code, lines, err = bench.calibrate(capsys, "rate", "--rate-hz", "1", *ENVIRONMENT, "--yes", "--json")
     assert code == 130, err
+    assert f"interrupted: gun {SERIAL}'s old calibration was written back" in err
     assert "as_left:aborted" in steps(lines) and "write:done" in steps(lines)
     run = lines[-1]
     assert run["event"] == "run" and run["outcome"] == "aborted" and "interrupted" in run["reason"]
@@ -210,3 +211,53 @@ def test_ctrl_c_halfway_records_the_run_aborted_and_the_device_keeps_its_old_cal
     assert device.rate_gain_ppm == 1_000_000 and device.calibration_id == 2  # written (1), then put back (2)
     (kept,) = bench.history(capsys, "--device", SERIAL)
     assert kept["outcome"] == "aborted" and kept["certificate_id"] == ""
+    assert main(["--db", str(bench.db), "calibrate", "history", "--device", SERIAL]) == 0
+    assert "aborted at as_left: interrupted" in capsys.readouterr().out  # the reason, in the table too
+
+
+def test_a_passed_run_the_record_cannot_keep_is_undone_on_the_gun_and_kept_as_aborted(
+    on_virtual_time: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesogun.errors import RecordError
+    from mesogun.record.calibrations import CalibrationBook
+
+    bench = Bench(tmp_path)
+    bench.url += "&rate_gain=0.98"
+    save = CalibrationBook.save
+
+    def locked_for_the_passed_run(self: CalibrationBook, run_json: str, **values: Any) -> Any:
+        if values["outcome"] == "passed":
+            raise RecordError("the treatment record is read-only")
+        return save(self, run_json, **values)
+
+    monkeypatch.setattr(CalibrationBook, "save", locked_for_the_passed_run)
+    code, lines, err = bench.calibrate(capsys, "rate", "--rate-hz", "1", *ENVIRONMENT, "--yes", "--json")
+    assert code == 6, err
+    (line,) = err.splitlines()
+    assert "passed but could not be kept in the record" in line and "read-only" in line
+    assert "old calibration was written back" in line and "the aborted run is in the record" in line
+    assert lines[-1]["event"] == "run" and lines[-1]["outcome"] == "aborted"
+    assert lines[-1]["reason"].startswith("aborted at save: the record could not keep the run (MG600")
+    device = bench.device_calibration()
+    assert device.rate_gain_ppm == 1_000_000 and device.calibration_id == 2  # written (1), then put back (2)
+    (kept,) = bench.history(capsys, "--device", SERIAL)
+    assert kept["outcome"] == "aborted" and kept["due_at"] is None and kept["certificate_id"] == ""
+
+
+def test_a_passed_run_whose_record_fails_entirely_says_so_and_the_gun_keeps_its_old_calibration(
+    on_virtual_time: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesogun.errors import RecordError
+    from mesogun.record.calibrations import CalibrationBook
+
+    def unwritable(self: CalibrationBook, run_json: str, **values: Any) -> Any:
+        raise RecordError("attempt to write a readonly database")
+
+    monkeypatch.setattr(CalibrationBook, "save", unwritable)
+    bench = Bench(tmp_path)
+    bench.url += "&rate_gain=0.98"
+    code, _, err = bench.calibrate(capsys, "rate", "--rate-hz", "1", *ENVIRONMENT, "--yes", "--json")
+    assert code == 6, err
+    (line,) = err.splitlines()
+    assert "old calibration was written back" in line and "could not be kept either" in line
+    assert bench.device_calibration().rate_gain_ppm == 1_000_000

@@ -112,7 +112,8 @@ def test_a_technician_calibrates_through_the_service_and_the_service_keeps_the_r
     history = served.get(f"/calibrations?device={SERIAL}", token)
     (kept,) = history["runs"]
     assert (kept["run_id"], kept["outcome"], kept["has_certificate"]) == (run["run_id"], "passed", True)
-    assert history["due"]["state"] == "in_force"
+    kinds = {k["kind"]: k["state"] for k in history["due"]["kinds"]}
+    assert kinds == {"depth": "in_force", "volume": "never_calibrated", "rate": "never_calibrated"}
     with TreatmentRecord(served.record, create=False) as record:
         actions = [(a, b) for a, b in record.rows("SELECT actor, action FROM audit_log WHERE action LIKE 'calib%'")]
     assert actions == [(TECHNICIAN, "calibration.write_device"), (TECHNICIAN, "calibration.save")]
@@ -143,3 +144,33 @@ def test_a_wrong_pin_or_no_pin_is_refused_before_anything_moves(
     assert code == 3 and lines == [] and err.count("\n") == 1, err
     technician = served.token(TECHNICIAN)
     assert served.get(f"/guns/{SERIAL}/calibration", technician)["calibration_id"] == 0
+
+
+def test_a_passed_run_the_service_will_not_keep_is_undone_and_kept_as_aborted(
+    served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The save of the passed run refused (a re-authentication lapsed, say): the device's old constants are written
+    back through the service and the run is kept aborted with that reason; one line, exit 6."""
+    from mesogun.cli.calibrate_service import ServiceCalibrationTarget
+    from mesogun.errors import ParameterError
+
+    token = served.token(TECHNICIAN)
+    monkeypatch.setenv("MESOGUN_TOKEN", token)
+    monkeypatch.setenv("MESOGUN_PIN", PIN)
+    save = ServiceCalibrationTarget.save
+
+    async def lapsed(self: ServiceCalibrationTarget, run: Any, certificate_pdf: bytes) -> None:
+        if run.outcome.value == "passed":
+            raise ParameterError("re-authentication needed: sign in again with your PIN", field="pin")
+        await save(self, run, certificate_pdf)
+
+    monkeypatch.setattr(ServiceCalibrationTarget, "save", lapsed)
+    code, lines, err = calibrate(capsys, served, *DEPTH)
+    assert code == 6, err
+    (line,) = err.splitlines()
+    assert "could not be kept in the record" in line and "re-authentication" in line
+    assert "old calibration was written back" in line and "the aborted run is in the record" in line
+    device = served.get(f"/guns/{SERIAL}/calibration", token)
+    assert device["calibration_id"] == 2 and device["depth_offset_um"] == 0  # written (1), then put back (2)
+    (kept,) = served.get(f"/calibrations?device={SERIAL}", token)["runs"]
+    assert kept["outcome"] == "aborted" and lines[-1]["reason"].startswith("aborted at save")

@@ -93,11 +93,15 @@ def test_history_in_force_and_due_dates(where: Path | str) -> None:
         assert [run.run_id for run in book.history()] == ["R1", "R2", "R3", "OTHER"]  # every device's, by serial
         in_force = book.latest_in_force("SN1")
         assert in_force is not None and in_force.run_id == "R1"
+        for kind in ("depth", "rate"):  # every kind in force: the gun is
+            save(book, f"R-{kind}", kind=kind, syringe_brand="", due_at=datetime(2027, 6, 1, tzinfo=UTC))
         assert book.due("SN1", date(2027, 3, 2)).state is DueState.IN_FORCE
+        assert book.due("SN1", date(2027, 3, 2)).warning() is None
         overdue = book.due("SN1", date(2027, 3, 3))
         assert overdue.overdue and overdue.state is DueState.OVERDUE
+        assert (overdue.due_at, overdue.run_id) == ("2027-03-02T00:00:00+00:00", "R1")  # the kind due first
         assert overdue.warning() == (
-            "gun SN1's calibration was due on 2027-03-02 (run R1, calibration id 1): it is overdue"
+            "gun SN1's calibration is overdue: volume (BD) was due on 2027-03-02 (run R1, calibration id 1)"
         )
         assert book.due("SN9", date(2026, 1, 1)).warning() == (
             "gun SN9 has never been calibrated: its doses and depths are uncorrected"
@@ -109,6 +113,29 @@ def test_history_in_force_and_due_dates(where: Path | str) -> None:
         assert missing.value.field == "run_id"
     with TreatmentRecord(where, create=False) as again:
         assert crosscheck(again, page=2) is None
+
+
+def test_each_kind_is_due_by_its_own_runs_and_the_warning_names_the_missing_or_overdue_ones(
+    where: Path | str,
+) -> None:
+    """A depth calibration does not stand for a volume one never done; volume is due per syringe brand."""
+    with TreatmentRecord(where) as record:
+        book = CalibrationBook(record)
+        save(book, "D1", kind="depth", syringe_brand="", started_at=datetime(2026, 5, 1, tzinfo=UTC),
+             finished_at=datetime(2026, 5, 1, 1, tzinfo=UTC))  # fmt: skip
+        depth_only = book.due("SN1", date(2026, 6, 1))
+        assert depth_only.state is DueState.OVERDUE  # volume and rate never done: not in force
+        assert depth_only.warning() == "gun SN1's calibration is overdue: volume and rate never calibrated"
+        save(book, "V-BD", due_at=datetime(2026, 5, 31, tzinfo=UTC))
+        save(book, "V-T", syringe_brand="Terumo", due_at=datetime(2027, 3, 2, tzinfo=UTC))
+        save(book, "R1", kind="rate", syringe_brand="")
+        due = book.due("SN1", date(2026, 6, 1))
+        states = {(k.kind, k.syringe_brand): k.state for k in due.kinds}
+        assert states == {("volume", "BD"): DueState.OVERDUE, ("volume", "Terumo"): DueState.IN_FORCE,
+                          ("depth", ""): DueState.IN_FORCE, ("rate", ""): DueState.IN_FORCE}  # fmt: skip
+        assert due.warning() == (
+            "gun SN1's calibration is overdue: volume (BD) was due on 2026-05-31 (run V-BD, calibration id 1)"
+        )
 
 
 @pytest.mark.parametrize(

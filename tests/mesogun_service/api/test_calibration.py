@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from mesogun.record import TreatmentRecord
+from mesogun.transports.sim import SimTransport
 from mesogun_service.accounts import Accounts, Role
 from tests.mesogun_service.api.clinic_support import prepare, refused, start_body
 from tests.mesogun_service.conftest import PIN, USER, Running, add_user
@@ -77,7 +78,10 @@ def test_a_fresh_technician_saves_a_run_and_everyone_reads_it_back(real, running
             assert (saved["run_id"], saved["technician"], saved["has_certificate"]) == ("R1", USER, True)
             history = await svc.ok("GET", "/calibrations", params={"device": "SIM0001"})
             assert [run["run_id"] for run in history["runs"]] == ["R1"]
-            assert history["due"]["state"] == "in_force" and history["due"]["warning"] is None
+            volume = [k for k in history["due"]["kinds"] if k["kind"] == "volume"]
+            (bd,) = volume
+            assert (bd["syringe_brand"], bd["state"], bd["run_id"], bd["calibration_id"]) == ("BD", "in_force", "R1", 1)
+            assert "depth and rate never calibrated" in history["due"]["warning"]  # a volume run is not a depth one
             one = await svc.ok("GET", "/calibrations/R1")
             assert one["run"] == {"run_id": "R1", "as_found": [], "as_left": []}
             pdf = await svc.client.get("/calibrations/R1/certificate")
@@ -170,6 +174,11 @@ def test_a_visit_and_a_treatment_session_warn_when_the_calibration_is_overdue_or
             await svc.ok("POST", f"/treatments/{started['visit_id']}/sign-off", json={})
             await svc.ok("POST", "/calibrations", json=run_body("R-NEW", started_at="2026-06-01T09:00:00+00:00",
                                                                 finished_at="2026-06-01T10:00:00+00:00"))  # fmt: skip
+            (partial,) = (await svc.ok("POST", svc.gun("/visits"), json={}))["warnings"]
+            assert "depth and rate never calibrated" in partial and "volume" not in partial  # volume in force now
+            await svc.ok("POST", f"/visits/{(await svc.ok('GET', svc.gun('/visit')))['id']}/close")
+            for kind in ("depth", "rate"):
+                await svc.ok("POST", "/calibrations", json=run_body(f"R-{kind}", kind=kind, syringe_brand=""))
             assert (await svc.ok("POST", svc.gun("/visits"), json={}))["warnings"] == []
 
     real(scenario)
@@ -263,5 +272,38 @@ def test_the_service_client_has_a_method_per_calibration_route(real, running_ser
                 with pytest.raises(NoSuchCalibration) as missing:
                     await asyncio.to_thread(client.certificate, "R9")
                 assert missing.value.code == "MG606" and missing.value.exit_code == 2
+
+    real(scenario)
+
+
+def _device_brand(svc: Running) -> str:
+    """The brand the simulated gun behind the service holds now (its own state, not the service's reply)."""
+    (hosted,) = list(svc.service.guns)
+    transport = hosted.transport
+    assert isinstance(transport, SimTransport)
+    return transport.sim.device.snapshot().syringe_brand
+
+
+@needs_device
+def test_a_load_declares_the_treatment_sessions_syringe_brand_and_warns_for_an_uncalibrated_one(
+    real, running_service
+) -> None:
+    async def scenario() -> None:
+        async with running_service() as svc:
+            await fresh(svc)
+            bd = {"volume_gain_by_brand": {"BD": 1.03}, "depth_offset_um": 0, "depth_gain": 1.0, "rate_gain": 1.0}
+            await svc.ok("PUT", svc.gun("/calibration"), json={**bd, "reason": "volume calibration"})
+            prepared = await prepare(svc)
+            await svc.ok("POST", svc.gun("/treatments"), json=start_body(prepared, syringe_brand="BD"))
+            loaded = await svc.ok("POST", svc.gun("/syringe"), json={"capacity_ml": 5})
+            assert loaded["brand"] == "BD" and loaded["warnings"] == []  # the session's brand, declared
+            assert _device_brand(svc) == "BD"
+            other = await svc.ok("POST", svc.gun("/syringe"), json={"capacity_ml": 5, "brand": "Terumo"})
+            assert other["brand"] == "Terumo" and _device_brand(svc) == "Terumo"
+            (warning,) = other["warnings"]
+            assert "'Terumo' has no volume calibration" in warning and "calibrated for BD" in warning
+            wrong_case = await refused(svc, "POST", svc.gun("/syringe"), 422, json={"capacity_ml": 5, "brand": "bd"})
+            assert wrong_case["field"] == "brand" and "'BD'" in wrong_case["message"]
+            assert _device_brand(svc) == "Terumo"  # refused before anything was sent
 
     real(scenario)
