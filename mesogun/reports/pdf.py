@@ -125,14 +125,17 @@ class PdfDocument(FPDF):
     def font(self, size: float, bold: bool = False) -> None:
         self.set_font(self.report_family, "B" if bold else "", size)
 
+    def running_head(self) -> str:
+        """The line at the top of every page after the first (a subclass names its own document)."""
+        head = self.report_masthead
+        return f"{head.clinic} · {head.title} · {head.visit_label}"
+
     def header(self) -> None:
         if self.page_no() == 1:
             return
         self.font(8)
         self.set_text_color(*MUTED)
-        head = self.report_masthead
-        running = self.fit(f"{head.clinic} · {head.title} · {head.visit_label}", self.epw)
-        self.cell(0, 4, running, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(0, 4, self.fit(self.running_head(), self.epw), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_draw_color(*RULE)
         self.line(MARGIN, self.get_y() + 1, self.w - MARGIN, self.get_y() + 1)
         self.set_y(self.get_y() + 4)

@@ -34,18 +34,9 @@ class _CertificateDocument(PdfDocument):
         self.set_title(self.t(f"{doc.title} · {doc.reference}"))
         self.set_subject(self.t(f"Device {doc.device}: {doc.banner.headline}"))
 
-    def header(self) -> None:
-        if self.page_no() == 1:
-            return
-        self.font(8)
-        self.set_text_color(*MUTED)
+    def running_head(self) -> str:
         doc = self.certificate
-        running = self.fit(f"{doc.issuer} · {doc.title} · {doc.reference} · {doc.banner.headline}", self.epw)
-        self.cell(0, 4, running, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_draw_color(*RULE)
-        self.line(MARGIN, self.get_y() + 1, self.w - MARGIN, self.get_y() + 1)
-        self.set_y(self.get_y() + 4)
-        self.set_text_color(*INK)
+        return f"{doc.issuer} · {doc.title} · {doc.reference} · {doc.banner.headline}"
 
     def footer(self) -> None:
         self.set_y(-16.0)
