@@ -17,8 +17,7 @@ import signal
 from collections.abc import Callable
 from typing import Protocol
 
-from sims.errors import ServeError
-from sims.serving import open_pty, parse_tcp
+from sims.serving import OneConnectionTcpServer, open_pty, parse_tcp
 
 
 class LineDevice(Protocol):
@@ -97,59 +96,19 @@ class _FdServer:
         self._device.detach()
 
 
-class _TcpServer:
+class _TcpServer(OneConnectionTcpServer):
     """Serves an instrument on TCP, one connection at a time; a new connection replaces the current one."""
 
     def __init__(self, device: LineDevice) -> None:
+        super().__init__()
         self._device = device
-        self._server: asyncio.Server | None = None
-        self._current: asyncio.StreamWriter | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        try:
-            self._server = await asyncio.start_server(self._handle, host, port)
-        except OSError as exc:
-            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-        bound = self._server.sockets[0].getsockname()
-        return str(bound[0]), int(bound[1])
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
-        self.cut()
-        self._current = writer
+    def _connect(self, writer: asyncio.StreamWriter) -> Callable[[bytes], None]:
         self._device.attach(writer.write)
-        try:
-            while data := await reader.read(4096):
-                self._device.receive(data)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            if self._current is writer:
-                self._current = None
-                self._device.detach()
-            writer.close()
-            if task is not None:
-                self._handlers.discard(task)
+        return self._device.receive
 
-    def cut(self) -> None:
-        """Close the current connection, if any."""
-        if self._current is not None:
-            writer, self._current = self._current, None
-            self._device.detach()
-            writer.close()
-
-    async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
+    def _disconnect(self) -> None:
+        self._device.detach()
 
 
 async def serve_line_device(

@@ -98,15 +98,15 @@ def open_pty() -> tuple[int, int, str]:
     return master, slave, os.ttyname(slave)
 
 
-class TcpServer:
-    """Serves the device on TCP, one connection at a time; a new connection replaces the current one."""
+class OneConnectionTcpServer:
+    """Serves on TCP, one connection at a time; a new connection replaces the current one. A subclass wires a
+    connection to its device (:meth:`_connect`, which returns where the connection's bytes go) and unwires it
+    (:meth:`_disconnect`): the simulated gun through its impaired line, an instrument directly."""
 
-    def __init__(self, device: SimulatedGun, options: SimOptions) -> None:
-        self.device, self.options = device, options
+    def __init__(self) -> None:
         self._server: asyncio.Server | None = None
-        self._current: tuple[asyncio.StreamWriter, _Link] | None = None
+        self._current: asyncio.StreamWriter | None = None
         self._handlers: set[asyncio.Task[None]] = set()
-        self._connections = 0
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen; returns the bound (host, port)."""
@@ -117,41 +117,39 @@ class TcpServer:
         bound = self._server.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
 
+    def _connect(self, writer: asyncio.StreamWriter) -> Callable[[bytes], None]:
+        """Wire a new connection (its device-bound bytes go where the returned function sends them)."""
+        raise NotImplementedError
+
+    def _disconnect(self) -> None:
+        """Unwire the current connection (it ended, was replaced or cut)."""
+        raise NotImplementedError
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
         self.cut()
-        self._connections += 1
-        link = _Link(self.device, self.options, writer.write, self._connections)
-        self._current = (writer, link)
+        receive = self._connect(writer)
+        self._current = writer
         try:
             while data := await reader.read(4096):
-                link.to_device.send(data)
+                receive(data)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            link.close()
-            if self._current is not None and self._current[1] is link:
+            if self._current is writer:
                 self._current = None
-                self.device.detach()
+                self._disconnect()
             writer.close()
             if task is not None:
                 self._handlers.discard(task)
 
-    def impair(self, impairments: Impairments) -> None:
-        """Change the line's impairments now, for the current connection and the next ones."""
-        self.options = replace(self.options, impairments=impairments)
-        if self._current is not None:
-            self._current[1].impair(impairments)
-
     def cut(self) -> None:
         """Close the current connection, if any (replaced, or ``disconnect_at_s``)."""
         if self._current is not None:
-            writer, link = self._current
-            self._current = None
-            link.close()
-            self.device.detach()
+            writer, self._current = self._current, None
+            self._disconnect()
             writer.close()
 
     async def close(self) -> None:
@@ -164,6 +162,33 @@ class TcpServer:
         await asyncio.gather(*self._handlers, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+
+
+class TcpServer(OneConnectionTcpServer):
+    """Serves the simulated gun on TCP, each connection through its own impaired line."""
+
+    def __init__(self, device: SimulatedGun, options: SimOptions) -> None:
+        super().__init__()
+        self.device, self.options = device, options
+        self._link: _Link | None = None
+        self._connections = 0
+
+    def _connect(self, writer: asyncio.StreamWriter) -> Callable[[bytes], None]:
+        self._connections += 1
+        self._link = _Link(self.device, self.options, writer.write, self._connections)
+        return self._link.to_device.send
+
+    def _disconnect(self) -> None:
+        if self._link is not None:
+            link, self._link = self._link, None
+            link.close()
+        self.device.detach()
+
+    def impair(self, impairments: Impairments) -> None:
+        """Change the line's impairments now, for the current connection and the next ones."""
+        self.options = replace(self.options, impairments=impairments)
+        if self._link is not None:
+            self._link.impair(impairments)
 
 
 def parse_tcp(address: str, option: str = "--tcp") -> tuple[str, int]:
