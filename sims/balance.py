@@ -457,22 +457,14 @@ def start_inprocess_balance(query: str = "", *, gun: SimulatedGun | None = None)
     """A simulated balance on the running loop from a ``sim-balance://`` query, its vessel under ``gun`` if given
     (else under the live in-process gun the query's ``gun=SERIAL`` names). Bad options or a ``gun=`` no live gun
     has raise :class:`~sims.errors.SimConfigError` (a ``ValueError``)."""
-    from sims.registry import find_gun, live_serials
+    from sims.registry import named_gun
 
     config = parse_balance_query(query)
     if gun is not None and config.gun is not None and gun.nvm.data.serial_number != config.gun:
         given = gun.nvm.data.serial_number
         raise SimConfigError("gun", config.gun, f"the serial number of the simulated gun given ({given})")
     if gun is None and config.gun is not None:
-        gun = find_gun(config.gun)
-        if gun is None:
-            running = ", ".join(live_serials()) or "none; open its sim:// URL first"
-            raise SimConfigError(
-                "gun",
-                config.gun,
-                f"a running gun's serial number ({running})",
-                reason="names no simulated gun running in this process",
-            )
+        gun = named_gun(config.gun)
     balance = SimulatedBalance(config)
     if gun is not None:
         balance.place_under(gun)

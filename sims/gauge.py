@@ -157,21 +157,13 @@ class InProcessGauge:
 def start_inprocess_gauge(query: str = "", *, source: DepthSource | None = None) -> InProcessGauge:
     """A simulated gauge from a ``sim-gauge://`` query, on ``source`` if given, else on the live in-process gun the
     query's ``gun=SERIAL`` names. :class:`SimConfigError` for bad options or a gun that does not run here."""
-    from sims.registry import find_gun, live_serials
+    from sims.registry import named_gun
 
     values: dict[str, list[str]] = {}
     for key, value in parse_qsl(query.lstrip("?"), keep_blank_values=True):
         values.setdefault(key, []).append(value)
     config = parse_gauge_options(values)
     if source is None and config.gun is not None:
-        source = find_gun(config.gun)
-        if source is None:
-            running = ", ".join(live_serials()) or "none; open its sim:// URL first"
-            raise SimConfigError(
-                "gun",
-                config.gun,
-                f"a running gun's serial number ({running})",
-                reason="names no simulated gun running in this process",
-            )
+        source = named_gun(config.gun)
     gauge = SimulatedGauge(config, source)
     return InProcessGauge(gauge, gauge.connect())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING
 
+from sims.errors import SimConfigError
+
 if TYPE_CHECKING:
     from sims.device import SimulatedGun
 
@@ -38,3 +40,18 @@ def find_gun(serial_number: str) -> SimulatedGun | None:
 def live_serials() -> list[str]:
     """The serial numbers of the live simulated guns, sorted (for a message naming what could be found)."""
     return sorted(gun.nvm.data.serial_number for gun in list(_LIVE))
+
+
+def named_gun(serial_number: str) -> SimulatedGun:
+    """The live simulated gun an instrument's ``gun=SERIAL`` option names; :class:`SimConfigError` naming the guns
+    that do run here if none has that serial number."""
+    gun = find_gun(serial_number)
+    if gun is None:
+        running = ", ".join(live_serials()) or "none; open its sim:// URL first"
+        raise SimConfigError(
+            "gun",
+            serial_number,
+            f"a running gun's serial number ({running})",
+            reason="names no simulated gun running in this process",
+        )
+    return gun
