@@ -1,26 +1,22 @@
-"""Test support for the simulated bootloader: development keys made at test time, images signed with imgtool's
-Python API (as the field signs them), a simulated gun that pins the key, and an SMP client over its family
+"""Test support for the simulated bootloader: development keys made at test time, images signed as the host signs
+them (mesogun.firmware: imgtool's Python API), a simulated gun that pins the key, and an SMP client over its family
 messages (``smp_request`` → ``smp_response``)."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import cbor2
-from imgtool import image as imgimage
-from imgtool import keys as imgkeys
-from imgtool.version import decode_version
 from smp import image_management as smpimg
 from smp import message as smpmsg
 
 from firmware_protocol import Flag, StreamDecoder, decode_message, make, to_wire
+from mesogun.firmware.image import sign_image, simulated_payload
+from mesogun.firmware.keys import DevKey as DevKey  # the tests name it from here
+from mesogun.firmware.keys import generate_dev_key
 from sims.config import SIM_FIRMWARE_VERSION, DeviceConfig
 from sims.device import SimulatedGun
 
@@ -34,28 +30,9 @@ CHUNK = 900
 R = TypeVar("R", bound=smpmsg.Response)
 
 
-@dataclass(frozen=True)
-class DevKey:
-    """A development key pair generated for one test session (never shipped as trusted)."""
-
-    private_path: Path
-    public_pem: bytes
-
-
 def make_key(folder: Path, name: str = "dev") -> DevKey:
-    """A fresh ed25519 key pair, the private key as a PEM file (imgtool's ``keygen -t ed25519``)."""
-    key = imgkeys.ed25519.Ed25519.generate()
-    path = folder / f"{name}.pem"
-    key.export_private(str(path))
-    return DevKey(path, key.get_public_pem())
-
-
-def payload(version: str, self_test: str = "pass", size: int = 12_000) -> bytes:
-    """The simulated firmware's manifest padded to ``size`` bytes."""
-    body = {"firmware_version": version, "self_test": self_test, "padding": ""}
-    short = len(json.dumps(body).encode())
-    body["padding"] = (hashlib.sha256(version.encode()).hexdigest() * (size // 64 + 1))[: max(0, size - short)]
-    return json.dumps(body).encode()
+    """A fresh ed25519 key pair made at test time (the private key as a PEM file), never shipped as trusted."""
+    return generate_dev_key(folder / f"{name}.pem")
 
 
 def sign(
@@ -69,20 +46,17 @@ def sign(
     revision: str = REVISION,
     slot_size: int = SLOT_SIZE,
 ) -> bytes:
-    """An MCUboot image signed with ``key`` through imgtool's API (32-byte header, ed25519, key hash, model and
-    hardware revision as protected custom TLVs 0xA0/0xA1)."""
-    source = folder / f"payload-{version}-{self_test}-{size}.bin"
-    source.write_bytes(payload(version, self_test, size))
-    image = imgimage.Image(version=decode_version(version), header_size=32, pad_header=True, slot_size=slot_size)
-    image.load(str(source))
-    with contextlib.redirect_stdout(io.StringIO()):  # imgtool prints what it signs
-        image.create(
-            imgkeys.load(str(key.private_path)),
-            "hash",
-            None,
-            custom_tlvs={0xA0: model.encode(), 0xA1: revision.encode()},
-        )
-    return bytes(image.payload)
+    """An MCUboot image of the simulated firmware, ``size`` bytes of payload, signed with ``key`` as the host's
+    ``mesogun firmware sign`` signs it (imgtool's API: ed25519, key hash, model and hardware revision as protected
+    custom TLVs 0xA0/0xA1)."""
+    return sign_image(
+        simulated_payload(version, self_test, size),
+        key_path=key.private_path,
+        version=version,
+        model=model,
+        hardware_revision=revision,
+        slot_size=slot_size,
+    )
 
 
 def config(key: DevKey | None, *, folder: Path, **changes: Any) -> DeviceConfig:
