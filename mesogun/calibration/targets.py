@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from firmware_protocol import ShotSource
+from mesogun.calibration.device import CalibrationPort
 from mesogun.calibration.seams import DeviceCalibration, ShotSeen
 from mesogun.models import FiredShots, GunInfo, ShotEvent
 from mesogun.session.gun import EventStream, Gun
@@ -22,22 +23,39 @@ DRAIN_S = 0.5
 """After a delivery, how long to wait for shot events still on their way (the host already has the shots)."""
 
 
-class PortLike(Protocol):
-    """:class:`~mesogun.calibration.device.CalibrationPort` as DESIGN-16 declares it."""
+class SyringeAndArming(Protocol):
+    """The gun operations a run needs beside its calibration family: a :class:`Gun`, or a gun through the service
+    (:class:`~mesogun.cli.remote.RemoteGun`)."""
 
-    async def read(self) -> DeviceCalibration: ...
-    async def write(self, new: DeviceCalibration) -> DeviceCalibration: ...
-    async def set_syringe_brand(self, brand: str) -> None: ...
-    async def hold_depth(self, depth_mm: float) -> None: ...
-    async def release_depth(self) -> None: ...
-    async def deliver(self, count: int, dose_ml: float, rate_hz: float) -> FiredShots: ...
+    async def load_syringe(self, *, capacity_ml: float, fill_ml: float | None = None) -> object: ...
+    async def prime(self, *, volume_ml: float) -> object: ...
+    async def arm(self) -> object: ...
+    async def disarm(self) -> object: ...
 
 
-class GunTarget:
+class GunOperations:
+    """A target's syringe, priming and arming: straight to its gun (a :class:`Gun` or a gun through the service)."""
+
+    gun: SyringeAndArming
+
+    async def load_syringe(self, capacity_ml: float, fill_ml: float) -> None:
+        await self.gun.load_syringe(capacity_ml=capacity_ml, fill_ml=fill_ml)
+
+    async def prime(self, volume_ml: float) -> None:
+        await self.gun.prime(volume_ml=volume_ml)
+
+    async def arm(self) -> None:
+        await self.gun.arm()
+
+    async def disarm(self) -> None:
+        await self.gun.disarm()
+
+
+class GunTarget(GunOperations):
     """A calibration target over a gun opened directly."""
 
-    def __init__(self, gun: Gun, port: PortLike) -> None:
-        self.gun = gun
+    def __init__(self, gun: Gun, port: CalibrationPort) -> None:
+        self.gun: Gun = gun
         self.port = port
 
     async def info(self) -> GunInfo:
@@ -64,18 +82,6 @@ class GunTarget:
         if on_shot is None:
             return await self.port.deliver(count, dose_ml, rate_hz)
         return await timed(self.gun, on_shot, self.port.deliver(count, dose_ml, rate_hz))
-
-    async def load_syringe(self, capacity_ml: float, fill_ml: float) -> None:
-        await self.gun.load_syringe(capacity_ml=capacity_ml, fill_ml=fill_ml)
-
-    async def prime(self, volume_ml: float) -> None:
-        await self.gun.prime(volume_ml=volume_ml)
-
-    async def arm(self) -> None:
-        await self.gun.arm()
-
-    async def disarm(self) -> None:
-        await self.gun.disarm()
 
 
 class EventSource(Protocol):

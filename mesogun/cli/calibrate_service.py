@@ -22,7 +22,7 @@ import click
 
 from mesogun.calibration.device import DeviceCalibration
 from mesogun.calibration.seams import CalibrationRun, ShotSeen
-from mesogun.calibration.targets import timed
+from mesogun.calibration.targets import GunOperations, timed
 from mesogun.cli.remote import RemoteGun
 from mesogun.errors import ParameterError
 from mesogun.json_forms import fired_from
@@ -71,13 +71,13 @@ def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat()
 
 
-class ServiceCalibrationTarget:
+class ServiceCalibrationTarget(GunOperations):
     """The gun a run calibrates, on a service: its measurement moves and constants by the service's calibration
     routes, its syringe, arming and events by the command's :class:`RemoteGun` (which attends the gun while it is
     armed and makes it safe when the command ends)."""
 
     def __init__(self, gun: RemoteGun, client: ServiceClient, serial: str, pin: str, *, reason: str = "") -> None:
-        self.gun = gun
+        self.gun: RemoteGun = gun
         self.client = client
         self.serial = serial
         self._pin = pin
@@ -131,18 +131,6 @@ class ServiceCalibrationTarget:
         if on_shot is None:
             return await delivery()
         return await timed(self.gun, on_shot, delivery())
-
-    async def load_syringe(self, capacity_ml: float, fill_ml: float) -> None:
-        await self.gun.load_syringe(capacity_ml=capacity_ml, fill_ml=fill_ml)
-
-    async def prime(self, volume_ml: float) -> None:
-        await self.gun.prime(volume_ml=volume_ml)
-
-    async def arm(self) -> None:
-        await self.gun.arm()
-
-    async def disarm(self) -> None:
-        await self.gun.disarm()
 
     async def save(self, run: CalibrationRun, certificate_pdf: bytes) -> None:
         """Keep the run and its certificate in the service's record (``POST /calibrations``, re-authenticated)."""
