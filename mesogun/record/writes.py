@@ -168,14 +168,8 @@ def _details(ts: str, shot: views.Shot | views.ShotLogEntry, other_host: bool) -
         "delivered_nl": shot.delivered_nl if shot.partial else shot.dose_nl,
         "host_id": shot.host_id,
         "other_host": int(other_host),
-        "calibration_id": calibration_of(shot),
+        "calibration_id": shot.calibration_id,  # 0 from a device older than the field: the factory calibration
     }
-
-
-def calibration_of(shot: views.Shot | views.ShotLogEntry) -> int:
-    """The device calibration id a shot was fired with (its event's or log entry's appended ``calibration_id``;
-    0 from a device of before the calibration family: the factory calibration)."""
-    return int(getattr(shot, "calibration_id", 0) or 0)
 
 
 def recover(db: Connection, session_id: int, page: views.ShotLog) -> None:
