@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -24,24 +23,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from mesogun.calibration.device import CalibrationPort, DeviceCalibration
 from mesogun.errors import ParameterError
 from mesogun.json_forms import fired_fields, plain
 from mesogun.record import TreatmentRecord
 from mesogun.record.calibrations import CalibrationBook, CalibrationDue, StoredCalibration
 from mesogun_service.api.bodies import Body
 from mesogun_service.api.deps import Hosted, Record, actor_of, assistant, fresh_technician, operator, technician
-from mesogun_service.errors import ServiceError
 from mesogun_service.hosted import HostedGun
 
 router = APIRouter(tags=["calibration"])
-
-
-class CalibrationUnavailable(ServiceError):
-    """This build of the host software has no device calibration support (``mesogun.calibration.device``)."""
-
-    code = "MG901"
-    kind = "not_implemented"
-    status = 501
 
 
 # -------------------------------------------------------------------------------------------------- bodies
@@ -93,26 +84,15 @@ class RunBody(Body):
 # -------------------------------------------------------------------------------------------------- the device
 
 
-def _device() -> Any:
-    """The host's device calibration module (``CalibrationPort``, ``DeviceCalibration``); 501 if this build lacks
-    it."""
-    try:
-        return importlib.import_module("mesogun.calibration.device")
-    except ImportError:
-        raise CalibrationUnavailable(
-            "this build of the host software cannot calibrate a device (mesogun.calibration.device is missing)"
-        ) from None
-
-
-def _port(hosted: HostedGun) -> Any:
-    return _device().CalibrationPort(hosted.gun)
+def _port(hosted: HostedGun) -> CalibrationPort:
+    return CalibrationPort(hosted.gun)
 
 
 def _stamp(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def constants_fields(calibration: Any) -> dict[str, Any]:
+def constants_fields(calibration: DeviceCalibration) -> dict[str, Any]:
     """A :class:`~mesogun.calibration.device.DeviceCalibration` as the API sends it (and the audit log holds it)."""
     return {
         "calibration_id": calibration.calibration_id,
@@ -156,10 +136,10 @@ async def write_constants(request: Request, hosted: Hosted, record: Record, body
     """Write the device's calibration constants (a technician, re-authenticated): the device refuses them while
     armed, firing or priming (409) and outside plausible bounds (422 naming the field); the device assigns the new
     calibration id. The audit log holds the constants before and after."""
-    device, serial, actor = _device(), hosted.serial or hosted.url, actor_of(request)
-    port = device.CalibrationPort(hosted.gun)
+    serial, actor = hosted.serial or hosted.url, actor_of(request)
+    port = _port(hosted)
     old = await port.read()
-    new = device.DeviceCalibration(
+    new = DeviceCalibration(
         calibration_id=0,
         volume_gain_by_brand=dict(body.volume_gain_by_brand),
         depth_offset_um=body.depth_offset_um,
