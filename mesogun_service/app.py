@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 
 from mesogun.clinic import checklist
 from mesogun.clinic.checklist import DEFAULT_ITEMS
+from mesogun_service import tablet
 from mesogun_service.accounts import Accounts, AuthPolicy, install
 from mesogun_service.api import (
     attendance,
@@ -112,4 +113,5 @@ def create_app(config: ServiceConfig, registry: GunRegistry | None = None, accou
     app.include_router(exports.router)  # an assistant or better: the session report and the aftercare sheet
     app.include_router(calibration.router)  # reads: practitioner/assistant; moves: technician; writes: a fresh one
     app.include_router(firmware.router)  # reads: technician; every change: a fresh technician, audited
+    tablet.install(app)  # the practitioners' pages under /tablet, on top of the routes above
     return app

@@ -28,7 +28,7 @@ from mesogun_service.accounts.auth import (
 )
 from mesogun_service.accounts.errors import AuthError, Forbidden
 from mesogun_service.accounts.identity import Principal, Via
-from mesogun_service.accounts.store import MAX_NAME, MAX_PIN, Accounts
+from mesogun_service.accounts.store import MAX_NAME, MAX_PIN, Accounts, NewSession
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -82,13 +82,10 @@ def _roles(who: Principal) -> list[str]:
     return sorted(role.value for role in who.roles)
 
 
-@auth_router.post("/login")
-def login(body: LoginRequest, request: Request, response: Response) -> LoginReply:
-    """Sign in with a user name and PIN (cross-site sign-ins are refused: no login CSRF)."""
-    refuse_cross_site(request)
-    accounts = accounts_of(request)
-    new = accounts.authenticate(body.user, body.pin, remote_address(request))
-    lifetime_s = int(accounts.limits.absolute.total_seconds())
+def set_session_cookies(request: Request, response: Response, new: NewSession) -> None:
+    """Give the browser a new session's cookies (``mesogun_session``: HttpOnly; ``mesogun_csrf``: for the page to
+    echo), both ``SameSite=Strict`` and ``Secure`` over https, for the session's lifetime; the reply is not stored."""
+    lifetime_s = int(accounts_of(request).limits.absolute.total_seconds())
     secure = request.url.scheme == "https"
     response.set_cookie(
         SESSION_COOKIE, new.token, max_age=lifetime_s, path="/", secure=secure, httponly=True, samesite="strict"
@@ -97,6 +94,21 @@ def login(body: LoginRequest, request: Request, response: Response) -> LoginRepl
         CSRF_COOKIE, new.csrf_token, max_age=lifetime_s, path="/", secure=secure, httponly=False, samesite="strict"
     )
     response.headers["Cache-Control"] = "no-store"
+
+
+def clear_session_cookies(response: Response) -> None:
+    """Take a browser's session cookies back."""
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="strict")
+
+
+@auth_router.post("/login")
+def login(body: LoginRequest, request: Request, response: Response) -> LoginReply:
+    """Sign in with a user name and PIN (cross-site sign-ins are refused: no login CSRF)."""
+    refuse_cross_site(request)
+    accounts = accounts_of(request)
+    new = accounts.authenticate(body.user, body.pin, remote_address(request))
+    set_session_cookies(request, response, new)
     who = new.principal
     assert who.expires_at is not None  # a new session always has its end
     return LoginReply(
@@ -116,8 +128,7 @@ def logout(
     """End this session (on the local socket there is none to end) and clear the browser's cookies."""
     if presented is not None and who.via != "local":
         accounts_of(request).logout(presented.token, remote_address(request))
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
-    response.delete_cookie(CSRF_COOKIE, path="/", samesite="strict")
+    clear_session_cookies(response)
     return {}
 
 

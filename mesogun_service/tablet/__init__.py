@@ -1,0 +1,98 @@
+"""The practitioners' tablet app (docs/tablet.md): server-rendered pages (Jinja2, one message catalog in English
+and French) with a pinned, vendored htmx 2 and its SSE extension, served by the gun service itself under
+``/tablet`` (no separate install, no build step, no CDN). It sits on top of the service's API modules and the
+``mesogun`` core; nothing below imports it.
+
+:func:`install` adds its routes, static files and error pages to the service's app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import RedirectResponse, Response
+
+from mesogun.errors import MesogunError
+from mesogun_service.accounts import Role
+from mesogun_service.accounts.auth import auth_error_handler
+from mesogun_service.accounts.errors import AuthError
+from mesogun_service.api.replies import on_mesogun_error
+from mesogun_service.errors import http_status
+from mesogun_service.tablet import guns, live, safety, signin
+from mesogun_service.tablet.forms import FormGuard
+from mesogun_service.tablet.i18n import N_, gettext, language_of
+from mesogun_service.tablet.page import HOME_PATH, RoleRequired, SignInRequired, go_to, layout, sign_in_url
+from mesogun_service.tablet.templating import STATIC_PREFIX, render
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Any]]
+
+STATIC = __path__[0] + "/static"
+
+ROLE_NAMES = {
+    Role.ASSISTANT: N_("assistant"),
+    Role.PRACTITIONER: N_("practitioner"),
+    Role.TECHNICIAN: N_("technician"),
+    Role.ADMIN: N_("admin"),
+}
+"""Each role as the tablet names it."""
+
+ROUTERS = (safety.router, signin.router, live.router, guns.router)
+"""The tablet's routers; each page module adds its own here."""
+
+
+def install(app: FastAPI) -> None:
+    """Serve the tablet on ``app``: ``/`` and ``/tablet/`` lead to it, its pages and static files under
+    ``/tablet``."""
+    app.state.tablet_forms = FormGuard()
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="tablet-static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.add_exception_handler(RoleRequired, _role_required)
+    app.add_exception_handler(AuthError, _on_tablet(auth_error_handler))
+    app.add_exception_handler(MesogunError, _on_tablet(on_mesogun_error))
+
+    @app.get("/", include_in_schema=False)
+    @app.get("/tablet", include_in_schema=False)
+    @app.get("/tablet/", include_in_schema=False)
+    async def tablet_home() -> RedirectResponse:
+        """The tablet starts at the list of guns (or its sign-in page)."""
+        return RedirectResponse(HOME_PATH, status_code=303)
+
+
+async def _to_sign_in(request: Request, exc: Exception) -> Response:
+    """A page nobody is signed in for: the sign-in page, then back to it."""
+    assert isinstance(exc, SignInRequired)
+    return go_to(request, sign_in_url(exc.back_to))
+
+
+async def _role_required(request: Request, exc: Exception) -> Response:
+    """A page the signed-in user's role does not allow: said on the page, nothing changed."""
+    assert isinstance(exc, RoleRequired)
+    language = language_of(request)
+    message = gettext(language, N_("{user} may not do this: it needs the {role} role.")).format(
+        user=exc.who.user, role=gettext(language, ROLE_NAMES[exc.role])
+    )
+    heading = gettext(language, N_("Not allowed"))
+    context = layout(request, exc.who, heading=heading, message=message, back=HOME_PATH)
+    return render(request, "message.html", context, status_code=403)
+
+
+def _on_tablet(api_handler: Callable[[Request, Exception], Awaitable[Response]]) -> ExceptionHandler:
+    """An error handler that answers a tablet page with a page saying the error (never a JSON body or a
+    traceback) and any other route as ``api_handler`` does."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/tablet"):
+            return await api_handler(request, exc)
+        assert isinstance(exc, MesogunError)
+        language = language_of(request)
+        status = exc.status if isinstance(exc, AuthError) else http_status(exc)
+        heading = gettext(language, N_("Not done"))
+        who = getattr(request.state, "principal", None)
+        context = layout(request, who, heading=heading, message=str(exc), back=HOME_PATH)
+        return render(request, "message.html", context, status_code=status)
+
+    return handler
