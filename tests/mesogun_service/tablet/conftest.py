@@ -1,0 +1,181 @@
+"""The tablet's browser tests: a real ``mesogun serve`` process owning a simulator served over TCP in another
+process (whose control channel presses the trigger and injects faults), and Debian's Chromium driven by
+Playwright (launched by ``executable_path``: no browser is downloaded). Each test gets its own service and
+simulator; the browser is shared by a worker's tests, each test in its own browser context (cookies, storage)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mesogun_service.accounts import Role
+from mesogun_service.cli import announced_url
+from sims.control import ControlClient
+from sims.spawn import SpawnedSimulator, spawn_simulator
+from tests.mesogun_service.conftest import add_user
+
+pytestmark = [pytest.mark.realio, pytest.mark.slow]
+
+SERVE = (sys.executable, "-m", "mesogun.cli", "serve")
+SERIAL = "SIM0001"
+
+PRACTITIONER, PRACTITIONER_PIN = "alice", "2468"
+"""A practitioner (and technician): the one the flow signs in as."""
+ASSISTANT, ASSISTANT_PIN = "carol", "1357"
+"""An assistant: prepares, never fires or signs off."""
+
+PORTRAIT = {"width": 820, "height": 1180}
+LANDSCAPE = {"width": 1180, "height": 820}
+"""The tablet sizes every page is checked at, CSS px."""
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (``apt-get install chromium``), or ``$MESOGUN_CHROMIUM``."""
+    named = os.environ.get("MESOGUN_CHROMIUM")
+    if named:
+        return named
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@dataclass
+class TabletService:
+    """A running ``mesogun serve`` for the tablet and the simulator it owns."""
+
+    url: str
+    process: subprocess.Popen[str]
+    sim: SpawnedSimulator
+    accounts: Path
+    record: Path
+    api: httpx.Client
+    """Signed in as the practitioner (bearer token): to set things up or check them without the page."""
+    log: list[str] = field(default_factory=list)
+
+    def control(self, command: str, **arguments: Any) -> dict[str, Any]:
+        """One request on the simulator's control channel (``press``, ``fault``, ``snapshot``…)."""
+        assert self.sim.control is not None
+        with ControlClient(self.sim.control) as channel:
+            reply: dict[str, Any] = channel.request(command, **arguments)
+            return reply
+
+    def device(self) -> dict[str, Any]:
+        """What the simulated device itself says now (its snapshot: state, shots, alarms)."""
+        snapshot: dict[str, Any] = self.control("snapshot")["snapshot"]
+        return snapshot
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An API call that must succeed; its JSON."""
+        reply = self.api.request(method, path, **kwargs)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, *extra: str) -> Iterator[TabletService]:
+    """A simulator (TCP, control channel) and ``mesogun serve`` owning it on a free port, with two users."""
+    accounts = tmp_path / "accounts.sqlite"
+    add_user(accounts, PRACTITIONER, PRACTITIONER_PIN, (Role.TECHNICIAN,))
+    add_user(accounts, ASSISTANT, ASSISTANT_PIN, (Role.ASSISTANT,))
+    record = tmp_path / "record.sqlite"
+    with spawn_simulator("--tcp", "127.0.0.1:0", "--serial", SERIAL, "--control", "127.0.0.1:0") as sim:
+        command = [*SERVE, "--accounts", str(accounts), "--device", sim.address, "--port", "0", "--no-socket"]
+        proc = subprocess.Popen(
+            [*command, "--db", str(record), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        url = announced_url(proc.stdout.readline())
+        if url is None:
+            proc.kill()
+            raise AssertionError(f"the service did not start: {proc.communicate(timeout=10)[1][-2000:]}")
+        try:
+            with httpx.Client(base_url=url, timeout=15) as api:
+                login = api.post("/auth/login", json={"user": PRACTITIONER, "pin": PRACTITIONER_PIN})
+                api.headers["Authorization"] = f"Bearer {login.json()['token']}"
+                yield TabletService(url, proc, sim, accounts, record, api)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=20)
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[TabletService]:
+    """This test's own service and simulator."""
+    with serving(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Chromium for this worker (headless); skipped where it is not installed, except in CI, where it must be."""
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium, or set MESOGUN_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def new_tablet(
+    browser: Any, service: TabletService, *, viewport: dict[str, int] = PORTRAIT, language: str = "en"
+) -> Any:
+    """A new tablet: its own browser context (cookies) at ``viewport`` in ``language``, on the service."""
+    context = browser.new_context(viewport=viewport, locale=language, base_url=service.url)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+@pytest.fixture
+def tablet(browser: Any, service: TabletService) -> Iterator[Any]:
+    """One tablet (a Playwright page, portrait, English) on this test's service, not signed in yet."""
+    page = new_tablet(browser, service)
+    try:
+        yield page
+    finally:
+        page.context.close()
+
+
+def sign_in(page: Any, user: str = PRACTITIONER, pin: str = PRACTITIONER_PIN) -> None:
+    """Sign in on the tablet's sign-in page, as the practitioner by default, and wait for the page after."""
+    page.goto("/tablet/sign-in")
+    page.get_by_label("User").fill(user)
+    page.get_by_label("PIN").fill(pin)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/sign-in" not in url)
+
+
+SCREENSHOTS = Path(os.environ.get("MESOGUN_SCREENSHOTS", "")) if os.environ.get("MESOGUN_SCREENSHOTS") else None
+"""Where :func:`screenshot` keeps pictures (``$MESOGUN_SCREENSHOTS``); unset, it keeps none."""
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Keep a full-page picture of the tablet as ``NAME.png`` when ``$MESOGUN_SCREENSHOTS`` names a folder."""
+    if SCREENSHOTS is not None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
