@@ -1,0 +1,65 @@
+"""The Emergency stop on the tablet: on every page, one touch, no confirmation, no sign-in needed; the *device*
+stops firing and latches its emergency stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from tests.mesogun_service.tablet.conftest import SERIAL, TabletService, sign_in
+
+GUN = f"/guns/{SERIAL}"
+
+
+def _firing(service: TabletService) -> threading.Thread:
+    """The gun loaded, primed, attended, armed and firing until stopped (a remote burst, count 0)."""
+    service.ok("POST", f"{GUN}/syringe", json={"capacity_ml": 10})
+    service.ok("POST", f"{GUN}/prime", json={"volume_ml": 0.05})
+    service.ok("POST", f"{GUN}/configure", json={"rate_hz": 10.0, "mode": "continuous", "dose_ml": 0.001})
+    service.ok("POST", f"{GUN}/attendance", json={"client": "test"})
+    service.ok("POST", f"{GUN}/arm")
+
+    def fire() -> None:
+        try:
+            service.api.post(f"{GUN}/fire", json={"count": 0}, timeout=30)
+        except httpx.HTTPError:
+            pass
+
+    thread = threading.Thread(target=fire, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while service.device()["state"] != "firing":
+        assert time.monotonic() < deadline, "the gun never started firing"
+        time.sleep(0.05)
+    return thread
+
+
+def test_the_emergency_stop_on_the_sign_in_page_stops_the_firing_gun(tablet: Any, service: TabletService) -> None:
+    tablet.goto("/tablet/sign-in")  # nobody signed in: the stop still works, for every gun of the service
+    firing = _firing(service)
+    tablet.get_by_role("button", name="Emergency stop").click()  # one touch: no dialog, nothing to confirm
+    tablet.get_by_role("status").filter(has_text="Emergency stop sent").wait_for()
+    device = service.device()
+    assert device["state"] not in ("firing", "armed")
+    assert "emergency_stop" in device["active_alarms"]
+    shots = device["shots_lifetime"]
+    time.sleep(0.3)
+    assert service.device()["shots_lifetime"] == shots  # nothing fired after the stop
+    firing.join(timeout=10)
+
+
+def test_the_emergency_stop_is_on_every_page_and_always_in_view(tablet: Any, service: TabletService) -> None:
+    sign_in(tablet)
+    for path in ("/tablet/guns", "/tablet/sign-in"):
+        tablet.goto(path)
+        button = tablet.get_by_role("button", name="Emergency stop")
+        assert button.is_visible()
+        box = button.bounding_box()
+        assert box is not None and box["height"] >= 48 and box["width"] >= 48
+        tablet.mouse.wheel(0, 4000)  # scrolled to the end of a long page: still in view (docked)
+        viewport = tablet.viewport_size
+        box = button.bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"]
