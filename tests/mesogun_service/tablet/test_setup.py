@@ -12,6 +12,7 @@ from mesogun.clinic.checklist import DEFAULT_ITEMS
 from tests.mesogun_service.tablet.conftest import (
     ASSISTANT,
     ASSISTANT_PIN,
+    LANDSCAPE,
     SERIAL,
     TabletService,
     screenshot,
@@ -88,7 +89,8 @@ def test_an_expired_lot_is_refused_at_its_expiry_and_an_assistant_may_not_start(
     assert (date.today() - timedelta(days=3)).isoformat() in error.inner_text()
     assert tablet.get_by_label("Expiry date").get_attribute("aria-invalid") == "true"
     assert service.ok("GET", "/lots") == []
-    screenshot(tablet, "session-expired-lot")
+    tablet.set_viewport_size(LANDSCAPE)
+    screenshot(tablet, "session-expired-lot-landscape")
     tablet.get_by_role("button", name="Start session").click()  # an assistant: refused, the role said
     tablet.locator("#start-form .form-error").filter(has_text="practitioner role").wait_for()
 
