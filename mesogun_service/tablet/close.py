@@ -380,6 +380,7 @@ async def aftercare_page(request: Request, visit_id: int) -> Response:
         gun=serial,
         s=summary,
         sheet=sheet,
+        on_sheet=True,
         when=content.when,
         visit_id=visit_id,
         pdf=f"/treatments/{visit_id}/aftercare.pdf",
