@@ -1,5 +1,7 @@
 """The tablet's pages: Jinja2 templates (autoescaped, shipped as package data) rendered in the request's language
-through the one message catalog (``{% trans %}``, ``_()``), into HTML responses that are never cached."""
+through the one message catalog (``{% trans %}``, ``_()``), into HTML responses that are never cached. ``_()``
+fills a message's ``{name}`` fields as ``str.format`` does (``_('Session {id}', id=7)``, each value escaped), the
+same way as the messages Python code fills (:meth:`.forms.FieldErrors.say`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -33,7 +36,16 @@ def environment(language: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    catalog = translations(language)
+
+    def gettext(message: str, **values: Any) -> Markup:
+        """``_('Session {id}', id=7)``: the message translated, then its ``{name}`` fields filled in (escaped)."""
+        return Markup(catalog.gettext(message)).format(**values)
+
+    def ngettext(singular: str, plural: str, num: int, **values: Any) -> Markup:
+        return Markup(catalog.ngettext(singular, plural, num)).format(num=num, **values)
+
+    env.install_gettext_callables(gettext, ngettext)  # type: ignore[attr-defined]
     env.globals.update(language=language, languages=LANGUAGES, language_names=LANGUAGE_NAMES, static=static_url)
     env.filters["number"] = functools.partial(number, language)
     return env
