@@ -159,14 +159,14 @@ class TabletFeed:
     def start(self) -> None:
         """Follow the gun's events in the background until its stream ends (the service stops)."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"tablet feed {self.hosted.url}")
+            events = self.hosted.subscribe(EVENT_BUFFER)  # now: no event between this call and the task's start lost
+            self._task = asyncio.create_task(self._run(events), name=f"tablet feed {self.hosted.url}")
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def _run(self) -> None:
-        events = self.hosted.subscribe(EVENT_BUFFER)
+    async def _run(self, events: Subscription[ServiceEvent]) -> None:
         try:
             await self._reload()
             self._publish()
