@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from firmware_protocol import AlarmCode, AlarmPriority
@@ -49,7 +50,10 @@ async def settled(feed: TabletFeed) -> LiveSnapshot:
 
 
 def run(test: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
-    asyncio.run(test(*args))
+    """``test`` on its own event loop, in a thread: a worker's Playwright (sync API) keeps a loop running in this
+    one once a browser test ran."""
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(asyncio.run, test(*args)).result()
 
 
 def test_without_a_treatment_session_the_counters_follow_the_device() -> None:
