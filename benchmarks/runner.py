@@ -34,6 +34,7 @@ def registry() -> list[Benchmark]:
         roundtrip,
         service_estop,
         service_load,
+        tablet_live,
         virtual_time,
     )
 
@@ -42,6 +43,7 @@ def registry() -> list[Benchmark]:
         roundtrip.BENCHMARK,
         estop.BENCHMARK,
         service_estop.BENCHMARK,
+        tablet_live.BENCHMARK,  # Chromium and 4 tablets: ~40 s in a full run
         virtual_time.BENCHMARK,
         host_cost.BENCHMARK,
         firmware_upload.BENCHMARK,  # a minute in a full run (256 kB at 115200 baud twice, in real time)

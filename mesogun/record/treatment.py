@@ -220,6 +220,10 @@ class TreatmentBook:
 
     def needle_reminder(self, visit_id: int, *, every: int = needles.DEFAULT_CHANGE_AFTER_SHOTS) -> str | None:
         """The needle change reminder (``None``: not due): shots of this session since the needle was fitted."""
+        return needles.change_reminder(self.needle_shots(visit_id), every=every)
+
+    def needle_shots(self, visit_id: int) -> int:
+        """Shots of this session since the needle was fitted (the session's start, without a change)."""
         treatment = self.get(visit_id)
         s, sh = t.sessions.c, t.shots.c
         since = [sh.ts >= treatment.needle_changed] if treatment.needle_changed else []
@@ -228,7 +232,7 @@ class TreatmentBook:
             .select_from(t.shots.join(t.sessions, s.id == sh.session_id))
             .where(s.visit_id == visit_id, sh.received == 1, sh.other_host == 0, *since)
         )
-        return needles.change_reminder(int(count), every=every)
+        return int(count)
 
     def check_limits(
         self,

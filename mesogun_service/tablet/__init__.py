@@ -46,6 +46,7 @@ def install(app: FastAPI) -> None:
     """Serve the tablet on ``app``: ``/`` and ``/tablet/`` lead to it, its pages and static files under
     ``/tablet``."""
     app.state.tablet_forms = FormGuard()
+    app.state.tablet_feeds = {}
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="tablet-static")
     for router in ROUTERS:
         app.include_router(router)

@@ -124,9 +124,12 @@ def service(tmp_path: Path) -> Iterator[TabletService]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Chromium for this worker (headless); skipped where it is not installed, except in CI, where it must be."""
+    """Chromium for this module's tests (headless); skipped where it is not installed, except in CI, where it must
+    be. Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running in the worker's main
+    thread while it is open, and the suite's asyncio tests that the same xdist worker runs next need that thread's
+    loop free (pytest ends a module's fixtures before a test of another module starts)."""
     path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
