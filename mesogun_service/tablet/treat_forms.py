@@ -257,13 +257,13 @@ async def settings_values(
     preset: str | None = None,
     form: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What the settings form shows: the presets (the chosen one: ``preset``, else the form's, else the
-    session's), and the values (the form's, else the chosen preset's when asked, else the device's now)."""
+    """What the settings form shows: the presets (the session's listed first; the chosen one ``preset``, else the
+    form's, else none) and the values (the form's, else the chosen preset's, else the device's now)."""
     language = language_of(request)
     gun = hosted.gun
     info = gun.info
     presets = await preset_list(request, session)
-    chosen = preset if preset is not None else (form or {}).get("preset", (session or {}).get("preset") or "")
+    chosen = preset if preset is not None else (form or {}).get("preset", "")
     fields = setting_fields(language, info)
     if form is not None:
         values = {f["name"]: form.get(f["name"], "") for f in fields} | {"mode": form.get("mode", "")}
