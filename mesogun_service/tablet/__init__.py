@@ -20,7 +20,7 @@ from mesogun_service.accounts.auth import auth_error_handler
 from mesogun_service.accounts.errors import AuthError
 from mesogun_service.api.replies import on_mesogun_error
 from mesogun_service.errors import http_status
-from mesogun_service.tablet import close, guns, live, safety, setup, signin
+from mesogun_service.tablet import close, guns, live, safety, setup, signin, treat, treat_controls, treat_forms
 from mesogun_service.tablet.forms import FormGuard
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import HOME_PATH, RoleRequired, SignInRequired, go_to, layout, sign_in_url
@@ -38,7 +38,17 @@ ROLE_NAMES = {
 }
 """Each role as the tablet names it."""
 
-ROUTERS = (safety.router, signin.router, live.router, guns.router, setup.router, close.router)
+ROUTERS = (
+    safety.router,
+    signin.router,
+    live.router,
+    guns.router,
+    setup.router,
+    treat.router,
+    treat_controls.router,
+    treat_forms.router,
+    close.router,
+)
 """The tablet's routers; each page module adds its own here."""
 
 

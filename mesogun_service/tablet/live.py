@@ -135,6 +135,7 @@ async def live_view(request: Request, serial: str) -> Response:
     """The gun's live values, state and alarms, read-only (a second tablet, the assistant's screen)."""
     who = page_user(request)
     feed = feed_for(request.app, _registry(request).get(serial))
+    await feed.refresh()
     snapshot = feed.snapshot()
     context: dict[str, Any] = layout(request, who, gun=serial, live=snapshot, alarms=snapshot.alarms, serial=serial)
     return render(request, "live_view.html", context)

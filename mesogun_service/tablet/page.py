@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from mesogun_service.accounts import Principal, Role
 from mesogun_service.accounts.auth import SESSION_COOKIE, Credential, principal
-from mesogun_service.accounts.errors import Unauthenticated
+from mesogun_service.accounts.errors import AuthError, Unauthenticated
 
 SIGN_IN_PATH = "/tablet/sign-in"
 HOME_PATH = "/tablet/guns"
@@ -52,6 +52,16 @@ def page_user(request: Request, role: Role = Role.ASSISTANT) -> Principal:
         raise RoleRequired(who, role)
     request.state.principal = who
     return who
+
+
+def safe_command_user(request: Request) -> Principal | None:
+    """Who asks for a safe command (disarm, stop), if a practitioner is signed in; ``None`` otherwise: making the
+    gun safe is never refused for a wrong reason (an expired session, a missing role or CSRF token), as the API's
+    safe routes are not."""
+    try:
+        return page_user(request, Role.PRACTITIONER)
+    except (SignInRequired, RoleRequired, AuthError):
+        return None
 
 
 def _back_to(request: Request) -> str:
