@@ -82,18 +82,18 @@ def test_load_prime_and_settings_within_the_hard_and_soft_limits(tablet: Any, se
     submit(tablet, "Prime", "/treat/prime")
     tablet.wait_for_function("document.querySelector('#gun-state .state').textContent.trim() === 'ready'")
 
-    depth = tablet.get_by_label("Depth (mm)")
+    depth = tablet.get_by_label("Depth (mm)", exact=True)
     limits = [depth.get_attribute(name) for name in ("min", "max", "step")]
     assert limits == ["1.0", "4.0", "0.1"]
     before = service.device()
     depth.fill("9")
-    tablet.get_by_label("Dose (mL)").fill("0.02")
-    tablet.get_by_label("Rate (shots/s)").fill("5")
-    tablet.get_by_label("Mode").select_option("burst")
+    tablet.get_by_label("Dose (mL)", exact=True).fill("0.02")
+    tablet.get_by_label("Rate (shots/s)", exact=True).fill("5")
+    tablet.get_by_label("Mode", exact=True).select_option("burst")
     submit(tablet, "Apply settings", "/treat/settings")
     error = tablet.locator("#e-depth_mm")
     assert "outside the device's range 1.0–4.0 mm" in error.inner_text()
-    assert tablet.get_by_label("Depth (mm)").get_attribute("aria-invalid") == "true"
+    assert tablet.get_by_label("Depth (mm)", exact=True).get_attribute("aria-invalid") == "true"
     after = service.device()
     assert (after["depth_um"], after["dose_nl"], after["rate_mhz"]) == (
         before["depth_um"],
@@ -101,7 +101,7 @@ def test_load_prime_and_settings_within_the_hard_and_soft_limits(tablet: Any, se
         before["rate_mhz"],
     )  # nothing sent
 
-    tablet.get_by_label("Depth (mm)").fill("3.0")  # past the session preset's soft limit, 2.0 mm
+    tablet.get_by_label("Depth (mm)", exact=True).fill("3.0")  # past the session preset's soft limit, 2.0 mm
     submit(tablet, "Apply settings", "/treat/settings")
     reason = tablet.get_by_label("Reason")
     reason.wait_for()
