@@ -13,6 +13,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
+from mesogun.clinic import checklist, zones
 from mesogun_service.tablet.i18n import DOMAIN, LANGUAGES, catalog_path
 
 HERE = Path(__file__).parent
@@ -22,9 +23,18 @@ KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 SOURCE_LANGUAGE = "en"
 
 
+def core_words() -> list[str]:
+    """The core's own words the pages show, translated there by ``_()`` like their own: the zone labels
+    (:mod:`mesogun.clinic.zones`) and the standard pre-treatment checklist's questions (a clinic's own checklist
+    file is shown as it is written)."""
+    return [zone.label for zone in zones.CATALOG] + [item.question for item in checklist.DEFAULT_ITEMS]
+
+
 def extracted() -> Catalog:
-    """Every message the tablet's code and templates use, with where."""
+    """Every message the tablet's code and templates use, with where, and the core's words they show."""
     catalog = Catalog(domain=DOMAIN, project="mesogun tablet", charset="utf-8")
+    for word in core_words():
+        catalog.add(word, None, [("mesogun.clinic", 0)])
     found: Iterator[tuple[str, int, str | tuple[str, ...], list[str], str | None]] = extract_from_dir(
         HERE, METHODS, options_map=OPTIONS, keywords=KEYWORDS, strip_comment_tags=True
     )

@@ -11,37 +11,6 @@ from typing import Final
 from mesogun.clinic.zones import CATALOG, Region, Zone
 from mesogun_service.tablet.i18n import N_, gettext
 
-LABELS: Final = (
-    N_("Forehead"),
-    N_("Glabella"),
-    N_("Periorbital (left)"),
-    N_("Periorbital (right)"),
-    N_("Cheek (left)"),
-    N_("Cheek (right)"),
-    N_("Nasolabial fold (left)"),
-    N_("Nasolabial fold (right)"),
-    N_("Perioral"),
-    N_("Chin"),
-    N_("Jawline (left)"),
-    N_("Jawline (right)"),
-    N_("Neck"),
-    N_("Décolleté"),
-    N_("Scalp, frontal"),
-    N_("Scalp, vertex"),
-    N_("Scalp, crown"),
-    N_("Scalp, temporal (left)"),
-    N_("Scalp, temporal (right)"),
-    N_("Scalp, occipital"),
-    N_("Abdomen"),
-    N_("Flank (left)"),
-    N_("Flank (right)"),
-    N_("Thigh (left)"),
-    N_("Thigh (right)"),
-    N_("Buttock (left)"),
-    N_("Buttock (right)"),
-    N_("Upper arm (left)"),
-    N_("Upper arm (right)"),
-)
 """The catalog's zone labels, marked for the message catalog (the core names them in English)."""
 
 FACE_ROWS: Final = (

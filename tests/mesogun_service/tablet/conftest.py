@@ -178,7 +178,10 @@ SCREENSHOTS = Path(os.environ.get("MESOGUN_SCREENSHOTS", "")) if os.environ.get(
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Keep a full-page picture of the tablet as ``NAME.png`` when ``$MESOGUN_SCREENSHOTS`` names a folder."""
+    """Keep a picture of what the tablet shows (its screen, as the practitioner sees it: the docked Emergency stop
+    where it is) as ``NAME.png``, and of the whole page as ``NAME-full.png``, when ``$MESOGUN_SCREENSHOTS`` names a
+    folder."""
     if SCREENSHOTS is not None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-full.png"), full_page=True)

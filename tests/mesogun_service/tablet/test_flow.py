@@ -86,7 +86,7 @@ def test_the_whole_treatment_on_the_tablet(browser: Any, service: TabletService,
         page.get_by_label(t("Needle length (mm)")).fill("4")
         page.get_by_label(t("Consent given by")).fill("signed form v3")
         for item in DEFAULT_ITEMS:
-            page.get_by_role("group", name=item.question).get_by_label(t("No")).check()
+            page.get_by_role("group", name=t(item.question)).get_by_label(t("No")).check()
         shot("03-session")
         page.get_by_role("button", name=t("Start session")).click()
         page.wait_for_url(f"**/tablet/guns/{SERIAL}/treat")
@@ -96,14 +96,16 @@ def test_the_whole_treatment_on_the_tablet(browser: Any, service: TabletService,
         page.get_by_label(t("Syringe (mL)")).select_option("5")
         submit(t("Load syringe"))
         page.get_by_label(t("Prime volume (mL)")).fill("0.05")
-        submit(t("Prime"))
+        with page.expect_navigation():  # primed, the gun is ready: the page is drawn again for its new state
+            submit(t("Prime"))
         page.locator("#gun-state .state.ready").wait_for()
         page.get_by_label(t("Depth (mm)"), exact=True).fill("1.5")
         page.get_by_label(t("Dose (mL)"), exact=True).fill("0.02")
         page.get_by_label(t("Rate (shots/s)"), exact=True).fill("5")
         page.get_by_label(t("Mode"), exact=True).select_option("single")
         submit(t("Apply settings"))
-        page.get_by_text(t("Settings applied")).wait_for()
+        applied = t("Settings applied: {depth} mm, {dose} mL, {rate} shots/s, {mode}.").split(":")[0]
+        page.get_by_text(applied).wait_for()
         submit(gettext(language, "Chin"))
         page.locator("button.zone[aria-pressed=true]").filter(has_text=t("Chin")).wait_for()
         submit(t("Arm"))
@@ -148,5 +150,8 @@ def test_the_whole_treatment_on_the_tablet(browser: Any, service: TabletService,
         pdf = page.request.get(page.get_by_role("link", name=t("Download PDF")).get_attribute("href"))
         assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
         shot("08-aftercare")
+    except Exception:
+        page.screenshot(path=f"/tmp/flow-fail-{view}-{language}.png", full_page=True)
+        raise
     finally:
         page.context.close()
