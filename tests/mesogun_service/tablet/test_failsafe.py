@@ -1,0 +1,35 @@
+"""The tablet attends the gun it armed: its heartbeats keep the service's fail-safe from disarming it while the
+page is open, and when the tablet goes (closed, out of the room's network) the service stops and disarms the gun
+by itself after its grace period: what the *device* saw."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.mesogun_service.tablet.conftest import SERIAL, new_tablet, serving, sign_in
+from tests.mesogun_service.tablet.test_treat import TREAT, open_session, ready_gun
+
+GRACE_S = 1.0
+
+
+def test_a_tablet_that_goes_away_leaves_its_gun_disarmed_by_the_service(browser: Any, tmp_path: Path) -> None:
+    with serving(tmp_path, "--grace", str(GRACE_S)) as service:
+        open_session(service)
+        ready_gun(service)
+        page = new_tablet(browser, service)
+        sign_in(page)
+        page.goto(TREAT)
+        with page.expect_response(lambda reply: reply.url.endswith("/treat/arm")):
+            page.get_by_role("button", name="Arm", exact=True).click()
+        page.get_by_role("button", name="Disarm").wait_for()
+        time.sleep(3 * GRACE_S)  # three grace periods: the page's heartbeats keep the gun armed
+        assert service.device()["state"] == "armed"
+        page.context.close()  # the tablet is gone: no more heartbeats
+        deadline = time.monotonic() + 10 * GRACE_S
+        while service.device()["state"] == "armed":
+            assert time.monotonic() < deadline, "the service did not disarm the gun nobody attends"
+            time.sleep(0.1)
+        assert service.device()["state"] == "ready"
+        assert service.ok("GET", f"/guns/{SERIAL}/status")["state"] == "ready"
