@@ -25,7 +25,10 @@ def mesogun_in_process(
     The result is what ``subprocess.run(..., capture_output=True, text=True)`` would return."""
     runner = CliRunner()
     with runner.isolation(input=input or "", env=env) as (stdout, stderr, _):
-        code = main(list(argv))
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # a command that exits on its own: the status a child would exit with
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         sys.stdout.flush()
         sys.stderr.flush()
     return subprocess.CompletedProcess(
