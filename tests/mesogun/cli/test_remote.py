@@ -310,6 +310,7 @@ def test_with_several_guns_on_the_service_device_chooses_one(run: Run, tmp_path:
         s = ("--service", f"unix://{sock}")
         code, _, err = run(*s, "status")
         assert code == 2 and "serves 2 guns" in err and "GUNA01" in err and "GUNB01" in err and "--device" in err
+        wait_for(lambda: "not connected yet" not in run(*s, "status")[2], "both guns connected")  # a loaded machine
         code, out, err = run(*s, "--device", "GUNB01", "info", "--json")
         assert code == 0 and json.loads(out)["serial_number"] == "GUNB01", err
     finally:
