@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mesogun.testing.reliability import bad_input
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 Runner = Callable[[Callable[[], Any]], Any]
 
@@ -38,7 +39,9 @@ def test_every_bad_simulator_option_is_refused_naming_the_option() -> None:
 @pytest.mark.realio
 @pytest.mark.slow
 def test_bad_cli_flags_exit_with_a_one_line_error_and_leave_the_gun_as_it_was() -> None:
-    cases = bad_input.cli_cases()
+    """Each bad flag is run by the CLI in this process (its exit code and stderr as a child's); the simulator, and
+    the campaign's own run (``python -m benchmarks.reliability.bad_input``), are child processes."""
+    cases = bad_input.cli_cases(lambda argv: mesogun_in_process(*argv))
     for case in cases:
         assert case.ok, case
         assert not case.error.startswith("exit 0"), case

@@ -4,6 +4,7 @@ socket; faults and impairments injected while it runs; bad requests answered and
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,10 +24,25 @@ pytestmark = pytest.mark.realio
 MESOGUN_SIM = (sys.executable, "-m", "mesogun.cli", "sim")
 
 
-@pytest.fixture
-def sim() -> Iterator[SpawnedSimulator]:
+@contextlib.contextmanager
+def mesogun_sim() -> Iterator[SpawnedSimulator]:
+    """``mesogun sim --tcp 127.0.0.1:0 --control 127.0.0.1:0`` in a child process; stopped at the end."""
     with spawn_simulator("--tcp", "127.0.0.1:0", "--control", "127.0.0.1:0", launcher=MESOGUN_SIM) as spawned:
         assert spawned.kind == "URL" and spawned.control is not None and spawned.control.startswith("127.0.0.1:")
+        yield spawned
+
+
+@pytest.fixture
+def sim() -> Iterator[SpawnedSimulator]:
+    """A fresh simulator for a test that changes it."""
+    with mesogun_sim() as spawned:
+        yield spawned
+
+
+@pytest.fixture(scope="module")
+def unchanged_sim() -> Iterator[SpawnedSimulator]:
+    """One simulator for the bad requests: each must change nothing, which each test checks."""
+    with mesogun_sim() as spawned:
         yield spawned
 
 
@@ -105,9 +121,11 @@ def test_faults_and_impairments_are_injected_while_it_runs(sim: SpawnedSimulator
         ('{"cmd": "impair"}', "impair needs at least one of baud, latency_ms, drop, corrupt, split_writes"),
     ],
 )  # fmt: skip
-def test_a_bad_request_gets_a_one_line_error_and_changes_nothing(sim: SpawnedSimulator, line: str, error: str) -> None:
-    assert sim.control is not None
-    with ControlClient(sim.control) as control:
+def test_a_bad_request_gets_a_one_line_error_and_changes_nothing(
+    unchanged_sim: SpawnedSimulator, line: str, error: str
+) -> None:
+    assert unchanged_sim.control is not None
+    with ControlClient(unchanged_sim.control) as control:
         before = control.request("snapshot")["snapshot"]
         assert control.send_line(line) == {"ok": False, "error": error}
         after = control.request("snapshot")["snapshot"]

@@ -14,7 +14,7 @@ import asyncio
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -313,29 +313,39 @@ def _device_state(address: str) -> dict[str, Any]:
     return asyncio.run(read())
 
 
-def cli_cases() -> list[Case]:
-    """The ``mesogun`` CLI against a simulator child (ready, parameters set); exit code and stderr line."""
+CliRun = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+"""``run(argv)``: ``mesogun ARGV``; its exit code, stdout and stderr (text)."""
+
+
+def cli_child(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """``mesogun ARGV`` in a child process (``python -m mesogun.cli``), as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "mesogun.cli", *argv], capture_output=True, text=True, timeout=60)
+
+
+def cli_cases(run: CliRun = cli_child) -> list[Case]:
+    """The ``mesogun`` CLI against a simulator child (ready, parameters set); exit code and stderr line.
+
+    ``run`` runs each command (a child process by default; a test may run the CLI in its own process)."""
     cases = []
     with tempfile.TemporaryDirectory(prefix="mesogun-bad-") as tmp:
         db = Path(tmp) / "record.sqlite"
         sim = start_simulator("--tcp", "127.0.0.1:0", "--nvm", str(Path(tmp) / "nvm.json"))
         try:
-            base = [sys.executable, "-m", "mesogun.cli"]
             setup: tuple[tuple[str, ...], ...] = (
                 ("load", "--capacity", "2"),
                 ("prime", "--volume", "0.01"),
                 ("set", "--depth", "2", "--rate", "2"),
             )
             for args in setup:
-                subprocess.run(
-                    [*base, "--device", sim.address, "--db", str(db), *args], check=True, capture_output=True
-                )
+                done = run(["--device", sim.address, "--db", str(db), *args])
+                if done.returncode != 0:
+                    raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
             for args in (*CLI_CASES, *CLI_GLOBAL_CASES):
                 full = list(args) if "--device" in args else ["--device", sim.address, *args]
                 if "--db" not in full:
                     full = ["--db", str(db), *full]
                 before = _device_state(sim.address)
-                proc = subprocess.run([*base, *full], capture_output=True, text=True, timeout=60)
+                proc = run(full)
                 after = _device_state(sim.address)
                 shown = " ".join(a if a != sim.address else "URL" for a in args)
                 error = f"exit {proc.returncode}: {_one_line(proc.stderr)}"

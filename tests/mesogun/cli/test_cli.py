@@ -1,4 +1,5 @@
-"""The ``mesogun`` command line as a technician meets it: real processes, exit codes, one-line errors."""
+"""The ``mesogun`` command line as a technician meets it: exit codes, one-line errors. Commands run in this
+process (tests/mesogun/cli/in_process.py) except where the point is the process: signals stopping a fire."""
 
 from __future__ import annotations
 
@@ -18,16 +19,14 @@ import pytest
 from firmware_protocol import make
 from mesogun.record import TreatmentRecord
 from sims.spawn import SpawnedSimulator, spawn_simulator
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 pytestmark = pytest.mark.realio
 
 
 def mesogun(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``mesogun ARGS`` in a child process, as a user would."""
-    full = [*(["--db", str(db)] if db else []), *args]
-    return subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", *full], capture_output=True, text=True, timeout=120, check=False
-    )
+    """Run ``mesogun ARGS`` (in this process: its exit code, stdout and stderr as a child's would be)."""
+    return mesogun_in_process(*(["--db", str(db)] if db else []), *args)
 
 
 def make_ready(url: str, db: Path, *, mode: str) -> None:
@@ -148,14 +147,7 @@ def test_occlusion_during_fire_exits_5_and_leaves_the_gun_disarmed(tmp_path: Pat
 
 def test_missing_device_is_a_usage_error(tmp_path: Path) -> None:
     """No --device and no MESOGUN_DEVICE: exit 2 telling how to name one."""
-    result = subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", "--db", str(tmp_path / "r.sqlite"), "status"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/bin:/bin"},
-    )
+    result = mesogun("status", db=tmp_path / "r.sqlite")  # private_user_dirs removed MESOGUN_DEVICE
     assert result.returncode == 2 and "--device" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -390,13 +382,7 @@ def test_a_mistyped_db_folder_is_not_created(tmp_path: Path) -> None:
     typo = tmp_path / "recrods" / "r.sqlite"
     assert_one_line_error(mesogun("--device", "sim://", "status", db=typo), 6, f"no folder {typo.parent}", "--db")
     assert not typo.parent.exists()
-    empty = subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", "--db", "", "--device", "sim://", "status"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    empty = mesogun_in_process("--db", "", "--device", "sim://", "status")
     assert_one_line_error(empty, 2, "--db", "not an empty value")
 
 

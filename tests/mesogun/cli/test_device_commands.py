@@ -14,6 +14,7 @@ import pytest
 from mesogun.cli import main
 from mesogun.presets import PRESETS
 from sims.spawn import SpawnedSimulator, spawn_simulator
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 pytestmark = pytest.mark.realio
 
@@ -21,15 +22,8 @@ PARAMETERS = ("depth_mm", "dose_ml", "rate_hz", "mode")
 
 
 def mesogun(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``mesogun --db DB ARGS`` in a child process (stdin is not a terminal: a script)."""
-    return subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    """Run ``mesogun --db DB ARGS`` in this process (stdin is empty and not a terminal: a script)."""
+    return mesogun_in_process("--db", str(db), *args)
 
 
 @pytest.fixture

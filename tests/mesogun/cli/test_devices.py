@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import serial
 
 from sims.spawn import null_modem, spawn_simulator
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 pytestmark = [
     pytest.mark.realio,
@@ -20,9 +20,8 @@ pytestmark = [
 
 
 def mesogun(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", *args], capture_output=True, text=True, timeout=120, check=False
-    )
+    """``mesogun ARGS`` in this process: its exit code, stdout and stderr."""
+    return mesogun_in_process(*args)
 
 
 def test_probe_tells_a_gun_from_a_silent_port_a_busy_one_and_a_missing_one(

@@ -1,11 +1,10 @@
-"""``mesogun fire`` and ``mesogun prime`` as a script or a front end meets them: real processes, JSON lines."""
+"""``mesogun fire`` and ``mesogun prime`` as a script or a front end meets them (run in this process): JSON lines."""
 
 from __future__ import annotations
 
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +12,14 @@ import pytest
 
 from mesogun.record import TreatmentRecord
 from sims.spawn import SpawnedSimulator, spawn_simulator
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 pytestmark = pytest.mark.realio
 
 
 def mesogun(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``mesogun --db DB ARGS`` in a child process (stdout and stderr are pipes, not terminals)."""
-    return subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """Run ``mesogun --db DB ARGS`` in this process (stdout and stderr are captured, not terminals)."""
+    return mesogun_in_process("--db", str(db), *args)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from mesogun.cli.options import CliContext, global_options, group_options
 from sims.spawn import spawn_simulator
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 pytestmark = pytest.mark.realio
 
@@ -24,9 +24,8 @@ SILENT_GUN = "sim://?drop=1&seed=1"
 
 
 def mesogun(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", *args], capture_output=True, text=True, timeout=120, check=False
-    )
+    """``mesogun ARGS`` in this process: its exit code, stdout and stderr."""
+    return mesogun_in_process(*args)
 
 
 def test_dash_h_is_help_on_the_group_and_every_command() -> None:

@@ -86,9 +86,8 @@ def test_estop_from_a_second_cli_stops_a_fire_another_cli_runs_through_the_servi
     a = cli("--service", served.url, "fire", "--count", "0", "--json")
     try:
         wait_for(lambda: served.snapshot()["shots_lifetime"] >= before + 3, "A's shots")
-        b = cli("--service", served.url, "estop")
-        b_out, b_err = b.communicate(timeout=30)
-        assert b.returncode == 0, b_err
+        b_code, b_out, b_err = run("--service", served.url, "estop")  # B in this process; A is the child firing
+        assert b_code == 0, b_err
         assert b_out.strip() == "estop: done, gun emergency_stop"
         stopped = served.snapshot()
         assert stopped["state"] == "emergency_stop" and stopped["last_emergency_stop"] is not None
@@ -311,6 +310,7 @@ def test_with_several_guns_on_the_service_device_chooses_one(run: Run, tmp_path:
         s = ("--service", f"unix://{sock}")
         code, _, err = run(*s, "status")
         assert code == 2 and "serves 2 guns" in err and "GUNA01" in err and "GUNB01" in err and "--device" in err
+        wait_for(lambda: "not connected yet" not in run(*s, "status")[2], "both guns connected")  # a loaded machine
         code, out, err = run(*s, "--device", "GUNB01", "info", "--json")
         assert code == 0 and json.loads(out)["serial_number"] == "GUNB01", err
     finally:

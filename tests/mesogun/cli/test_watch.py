@@ -19,19 +19,14 @@ from mesogun.cli.watch import LiveView, Snapshot, watch
 from mesogun.link import LinkHealth
 from mesogun.models import Settings, Status
 from mesogun.testing import sim_gun
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 ANSI_ESCAPE = "\x1b"
 
 
 def mesogun(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``mesogun --db DB ARGS`` in a child process (stdout is a pipe)."""
-    return subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """Run ``mesogun --db DB ARGS`` in this process (stdout is no terminal, as in a pipe)."""
+    return mesogun_in_process("--db", str(db), *args)
 
 
 def test_once_json_is_one_status_line_in_user_units(tmp_path: Path) -> None:

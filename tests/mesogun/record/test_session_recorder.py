@@ -19,6 +19,7 @@ from mesogun.record import BETWEEN_SESSIONS, SessionRecorder, TreatmentRecord, d
 from mesogun.transports.sim import SimTransport
 from sims.inprocess import start_inprocess
 from sims.spawn import spawn_simulator
+from tests.mesogun.cli.in_process import mesogun_in_process
 
 INFO: Any = SimpleNamespace(
     serial_number="SN1", model="MG-1", firmware_version="1.0.0", hardware_id="", counter_epoch=0, calibration_id=0
@@ -165,10 +166,9 @@ def test_the_api_records_only_when_given_a_recorder_as_documented(real: Any, tmp
 
 
 def mesogun_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """``mesogun ARGS`` in a child process, as a user would run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "mesogun.cli", *args], capture_output=True, text=True, timeout=120, check=False
-    )
+    """``mesogun ARGS`` run by the CLI in this process (its exit code, stdout and stderr); only the host that is
+    killed is a child process."""
+    return mesogun_in_process(*args)
 
 
 @pytest.mark.realio
