@@ -55,9 +55,14 @@
     dialog.querySelectorAll("button").forEach(function (button) {
       button.onclick = function () {
         dialog.close();
+        body.classList.remove("confirming");
         if (button.value === "confirm") { event.detail.issueRequest(true); }
       };
     });
-    dialog.showModal();
+    // Not showModal(): a modal dialog makes the rest of the page inert, the Emergency stop included. The dialog
+    // opens over a backdrop of our own that the docked Emergency stop stays above, one touch away.
+    body.classList.add("confirming");
+    dialog.show();
+    dialog.querySelector("button[value=cancel]").focus();
   });
 })();

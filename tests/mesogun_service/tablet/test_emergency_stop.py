@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.mesogun_service.tablet.conftest import SERIAL, TabletService, sign_in
+from tests.mesogun_service.tablet.test_treat import open_session
 
 GUN = f"/guns/{SERIAL}"
 
@@ -62,3 +63,18 @@ def test_the_emergency_stop_is_on_every_page_and_always_in_view(tablet: Any, ser
         viewport = tablet.viewport_size
         box = button.bounding_box()
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"]
+
+
+def test_the_emergency_stop_stays_one_touch_away_while_a_confirmation_is_asked(
+    tablet: Any, service: TabletService
+) -> None:
+    visit = open_session(service)
+    sign_in(tablet)
+    tablet.goto(f"/tablet/treatments/{visit}/close")
+    tablet.get_by_label("Reason").fill("opened for the wrong patient")
+    tablet.get_by_role("button", name="Discard session").click()
+    tablet.get_by_role("dialog").wait_for()  # a confirmation is asked: the rest of the page is dimmed...
+    tablet.get_by_role("button", name="Emergency stop").click(timeout=2000)  # ...but the stop is not covered
+    tablet.get_by_role("status").filter(has_text="Emergency stop sent").wait_for()
+    assert "emergency_stop" in service.device()["active_alarms"]
+    assert service.ok("GET", f"/treatments/{visit}").get("void") is None  # the question was not answered for it
