@@ -29,3 +29,14 @@ def test_using_the_host_library_loads_no_web_framework() -> None:
 def test_the_mesogun_command_offers_the_services_commands() -> None:
     result = subprocess.run([sys.executable, "-m", "mesogun.cli", "--help"], capture_output=True, text=True, check=True)
     assert "serve" in result.stdout and "users" in result.stdout
+
+
+def test_the_tablet_sits_on_top_of_the_service() -> None:
+    """The API, accounts and the rest of the service never import the tablet's pages; only the app installs them."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "mesogun_service").rglob("*.py"))
+        if "tablet" not in path.relative_to(ROOT / "mesogun_service").parts and path.name != "app.py"
+        if any(name.startswith("mesogun_service.tablet") for name in _imports(path))
+    ]
+    assert offenders == []
