@@ -21,6 +21,8 @@ from markupsafe import escape
 from starlette.responses import HTMLResponse, Response
 
 from mesogun.errors import MesogunError
+from mesogun_service.accounts import Role
+from mesogun_service.api import guns
 from mesogun_service.registry import GunRegistry
 from mesogun_service.tablet.alarms import alarm_code
 from mesogun_service.tablet.feed import LiveSnapshot, TabletFeed, feed_for
@@ -139,3 +141,26 @@ async def live_view(request: Request, serial: str) -> Response:
     snapshot = feed.snapshot()
     context: dict[str, Any] = layout(request, who, gun=serial, live=snapshot, alarms=snapshot.alarms, serial=serial)
     return render(request, "live_view.html", context)
+
+
+@router.post("/guns/{serial}/alarms/clear")
+async def clear(request: Request, serial: str) -> Response:
+    """ "Clear alarm": once its cause is dealt with, the gun's latched alarms (an emergency stop too) are cleared
+    through the API's own handler; one whose cause is still there stays, and the device's refusal is said."""
+    page_user(request, Role.PRACTITIONER)
+    hosted = _registry(request).get(serial)
+    feed = feed_for(request.app, hosted)
+    language = language_of(request)
+    problem: str | None = None
+    try:
+        await guns.clear(hosted)
+    except MesogunError as exc:
+        problem = gettext(language, N_("The alarm could not be cleared: {why}")).format(why=str(exc))
+    await feed.refresh()
+    snapshot = feed.snapshot()
+    if problem is None and snapshot.alarms:
+        problem = gettext(language, N_("The gun still reports an alarm: deal with its cause, then clear it again."))
+    html = fragment("_alarms.html", language, snapshot)
+    if problem is not None:
+        html = f'<p class="form-error" role="alert">{escape(problem)}</p>' + html
+    return HTMLResponse(html, status_code=200 if problem is None else 409, headers=NO_STORE)

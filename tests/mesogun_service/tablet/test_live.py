@@ -110,6 +110,9 @@ def test_an_alarm_mid_series_shows_at_once_high_priority_and_acknowledge_stops_t
         assert page.get_by_text("Acknowledged by alice").is_visible()  # stays until cleared
         assert page.get_by_role("button", name="Acknowledge").count() == 0
         service.control("release")
+        page.get_by_role("button", name="Clear alarm").click()  # the occlusion dealt with: cleared from the page
+        alarm.wait_for(state="detached")
+        assert "occlusion" not in service.device()["active_alarms"]
     finally:
         page.context.close()
 
