@@ -234,6 +234,17 @@ class TreatmentBook:
         )
         return int(count)
 
+    def last_shot_index(self, visit_id: int) -> int | None:
+        """The device's lifetime index of the session's latest shot on record (``None``: no shot yet): a live view
+        counting shots from the events counts only those after it."""
+        s, sh = t.sessions.c, t.shots.c
+        ((last,),) = self.record.rows(
+            select(func.max(sh.shot_index))
+            .select_from(t.shots.join(t.sessions, s.id == sh.session_id))
+            .where(s.visit_id == visit_id, sh.received == 1, sh.other_host == 0)
+        )
+        return None if last is None else int(last)
+
     def check_limits(
         self,
         visit_id: int,

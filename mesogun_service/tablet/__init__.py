@@ -12,7 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import RedirectResponse, Response
+from markupsafe import escape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mesogun.errors import MesogunError
 from mesogun_service.accounts import Role
@@ -23,8 +24,8 @@ from mesogun_service.errors import http_status
 from mesogun_service.tablet import close, guns, live, safety, setup, signin, treat, treat_controls, treat_forms
 from mesogun_service.tablet.forms import FormGuard
 from mesogun_service.tablet.i18n import N_, gettext, language_of
-from mesogun_service.tablet.page import HOME_PATH, RoleRequired, SignInRequired, go_to, layout, sign_in_url
-from mesogun_service.tablet.templating import STATIC_PREFIX, render
+from mesogun_service.tablet.page import HOME_PATH, RoleRequired, SignInRequired, go_to, is_htmx, layout, sign_in_url
+from mesogun_service.tablet.templating import NO_STORE, STATIC_PREFIX, render
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Any]]
 
@@ -87,8 +88,18 @@ async def _role_required(request: Request, exc: Exception) -> Response:
         user=exc.who.user, role=gettext(language, ROLE_NAMES[exc.role])
     )
     heading = gettext(language, N_("Not allowed"))
-    context = layout(request, exc.who, heading=heading, message=message, back=HOME_PATH)
-    return render(request, "message.html", context, status_code=403)
+    return _refusal(request, exc.who, heading, message, 403)
+
+
+def _refusal(request: Request, who: Any, heading: str, message: str, status: int) -> Response:
+    """A refusal said on the tablet: a page of its own, or, for a request htmx made from a page, the message in
+    that page's message area (never a whole page, with a second Emergency stop, swapped into a form)."""
+    if is_htmx(request):
+        html = f'<p class="form-error" role="alert"><strong>{escape(heading)}</strong> {escape(message)}</p>'
+        swap = {"HX-Retarget": "#page-message", "HX-Reswap": "innerHTML"}
+        return HTMLResponse(html, status_code=status, headers={**NO_STORE, **swap})
+    context = layout(request, who, heading=heading, message=message, back=HOME_PATH)
+    return render(request, "message.html", context, status_code=status)
 
 
 def _on_tablet(api_handler: Callable[[Request, Exception], Awaitable[Response]]) -> ExceptionHandler:
@@ -102,8 +113,6 @@ def _on_tablet(api_handler: Callable[[Request, Exception], Awaitable[Response]])
         language = language_of(request)
         status = exc.status if isinstance(exc, AuthError) else http_status(exc)
         heading = gettext(language, N_("Not done"))
-        who = getattr(request.state, "principal", None)
-        context = layout(request, who, heading=heading, message=str(exc), back=HOME_PATH)
-        return render(request, "message.html", context, status_code=status)
+        return _refusal(request, getattr(request.state, "principal", None), heading, str(exc), status)
 
     return handler

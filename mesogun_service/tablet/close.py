@@ -250,14 +250,14 @@ async def act(
 async def close_page(request: Request, visit_id: int) -> Response:
     """The session's summary with its adverse event and note forms, the aftercare lines and "Close session", and
     "Discard session"; once closed (signed off or void), the summary with "New session" and "Sign out"."""
-    who = page_user(request)
+    who = await page_user(request)
     return render(request, "close.html", await close_context(request, who, visit_id))
 
 
 @router.post("/{visit_id}/adverse-events")
 async def enter_adverse_event(request: Request, visit_id: int) -> Response:
     """An adverse event (kind, severity, detail) entered: the form emptied and the summary's list updated."""
-    who = page_user(request)
+    who = await page_user(request)
     form = await request.form()
     values = {name: str(form.get(name, "")) for name in ("kind", "severity", "detail")}
     errors = FieldErrors(language_of(request))
@@ -278,7 +278,7 @@ async def enter_adverse_event(request: Request, visit_id: int) -> Response:
 @router.post("/{visit_id}/notes")
 async def enter_note(request: Request, visit_id: int) -> Response:
     """A note entered in the session: the form emptied and the summary's notes updated."""
-    who = page_user(request)
+    who = await page_user(request)
     form = await request.form()
     values = {"text": str(form.get("text", ""))}
     errors = FieldErrors(language_of(request))
@@ -298,7 +298,7 @@ async def enter_note(request: Request, visit_id: int) -> Response:
 async def edit_lines(request: Request, visit_id: int) -> Response:
     """The close form again with an aftercare line added (``edit=add``) or removed (``edit=remove-N``); nothing is
     entered until "Close session"."""
-    who = page_user(request)
+    who = await page_user(request)
     form = await request.form()
     lines = lines_posted(form)
     edit = str(form.get("edit", ""))
@@ -314,7 +314,7 @@ async def close_session(request: Request, visit_id: int) -> Response:
     """ "Close session": the aftercare lines given (unless the record holds these already) and the practitioner's
     sign-off, then the aftercare sheet. Refused at the form, nothing entered: a user without the practitioner
     role, a gun still armed, firing or priming, lines the clinic's rules refuse (said at the lines)."""
-    who = page_user(request)
+    who = await page_user(request)
     form = await request.form()
     lines = lines_posted(form)
     errors = FieldErrors(language_of(request))
@@ -343,7 +343,7 @@ async def discard_session(request: Request, visit_id: int) -> Response:
     """ "Discard session": the session voided with the reason given (nothing deleted: shown VOID), then the close
     page of the void session. Refused at the form: no reason, a user without the practitioner role, a gun still
     armed, firing or priming."""
-    who = page_user(request)
+    who = await page_user(request)
     form = await request.form()
     values = {"reason": str(form.get("reason", ""))}
     errors = FieldErrors(language_of(request))
@@ -370,7 +370,7 @@ async def discard_session(request: Request, visit_id: int) -> Response:
 async def aftercare_page(request: Request, visit_id: int) -> Response:
     """The patient's aftercare sheet (the export's own words: :func:`mesogun.reports.content.aftercare_sheet`) with
     "Print" and "Download PDF" (``/treatments/{id}/aftercare.pdf``), "New session" and "Sign out"."""
-    who = page_user(request)
+    who = await page_user(request)
     summary = await read_summary(request, visit_id)
     serial = gun_of(summary) or await session_gun(request, visit_id)
     sheet = content.aftercare_sheet(summary, content.advice_lines(summary, None))

@@ -50,6 +50,9 @@ class Tally:
     zone_shots: int
     zone_ml: float
     needle_shots: int
+    last_index: int | None = None
+    """The device's index of the latest shot counted (the record's, then each event's): a shot event at or before
+    it is one the record already holds (re-sent after a reload, a reconnect): not counted twice."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class TabletFeed:
         self._device_shots = 0
         self._counted_ml = 0.0
         self._last_shot: int | None = None
+        self._reloading = asyncio.Lock()
+        self._during_reload: list[dict[str, Any]] | None = None
         gun = hosted.last_gun
         if self._connected and gun is not None:
             self._on_status(status_fields(gun.status))
@@ -166,6 +171,12 @@ class TabletFeed:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def restart(self) -> None:
+        """Follow the gun's events again after the task ended (an error it could not go past was logged)."""
+        if not self.running:
+            self._task = None
+            self.start()
+
     async def _run(self, events: Subscription[ServiceEvent]) -> None:
         try:
             await self._reload()
@@ -173,16 +184,19 @@ class TabletFeed:
             while True:
                 try:
                     kind, data = await events.get()
-                except StopAsyncIteration:
+                except StopAsyncIteration:  # the gun's stream ended: the service is stopping; so do the pages'
+                    self._out.close()
                     return
-                stale = bool(events.take_missed()) or kind in ("missed", "connection")
-                self.apply(kind, data)
-                if stale or self._where() != self._loaded_for:
-                    await self._reload()
-                self._publish()
+                try:
+                    stale = bool(events.take_missed()) or kind in ("missed", "connection")
+                    self.apply(kind, data)
+                    if stale or self._where() != self._loaded_for:
+                        await self._reload()
+                    self._publish()
+                except Exception:  # one event the feed cannot follow must not freeze every tablet's values
+                    log.exception("tablet feed %s: the %s event could not be followed", self.hosted.url, kind)
         finally:
             events.close()
-            self._out.close()
 
     # -------------------------------------------------------------------------------------------- the events
 
@@ -214,8 +228,18 @@ class TabletFeed:
         self._device_shots += 1
         self._counted_ml += delivered
         self._last_shot = int(data.get("index", 0))
+        if self._during_reload is not None:
+            self._during_reload.append(data)  # counted again into the tally being read, unless it holds it
+        self._count_in_tally(data)
+
+    def _count_in_tally(self, data: dict[str, Any]) -> None:
+        """One shot into the session's tally, unless the tally (the record) already holds it."""
+        delivered = float(data.get("delivered_ml", data.get("dose_ml", 0.0)))
         tally = self._tally
+        index = data.get("index")
         if tally is not None:
+            if index is not None and tally.last_index is not None and int(index) <= tally.last_index:
+                return  # on record already: counted when the tally was read
             self._tally = Tally(
                 tally.visit_id,
                 tally.zone,
@@ -224,19 +248,30 @@ class TabletFeed:
                 tally.zone_shots + 1,
                 tally.zone_ml + delivered,
                 tally.needle_shots + 1,
+                int(index) if index is not None else tally.last_index,
             )
 
     async def _reload(self) -> None:
-        where = self._where()
-        visit = where[0]
-        tally = None
-        if visit is not None and self._load is not None:
+        """Read the tally from the record (one read at a time); the shots the events brought while it was read are
+        counted into it again unless the record already held them (by the device's index)."""
+        async with self._reloading:
+            where = self._where()
+            visit = where[0]
+            tally = None
+            self._during_reload = []
             try:
-                tally = await self._load(visit)
-            except MesogunError as exc:  # the record went away: keep counting from the events
-                log.warning("tablet feed %s: the record could not be read: %s", self.hosted.url, exc)
-                tally = self._tally
-        self._tally, self._loaded_for = tally, where
+                if visit is not None and self._load is not None:
+                    try:
+                        tally = await self._load(visit)
+                    except Exception as exc:  # the record went away: keep counting from the events
+                        log.warning("tablet feed %s: the record could not be read: %s", self.hosted.url, exc)
+                        tally = self._tally
+                seen, self._during_reload = self._during_reload, None
+                self._tally, self._loaded_for = tally, where
+                for shot in seen:
+                    self._count_in_tally(shot)
+            finally:
+                self._during_reload = None
 
     def _publish(self) -> None:
         snapshot = self._make()
@@ -288,6 +323,7 @@ def read_tally(record: TreatmentRecord, visit_id: int) -> Tally | None:
         sum(z.shots for z in in_zone),
         sum(z.volume_ml for z in in_zone),
         book.needle_shots(visit_id),
+        book.last_shot_index(visit_id),
     )
 
 
@@ -312,4 +348,6 @@ def feed_for(app: Starlette, hosted: Any) -> TabletFeed:
 
         feed = feeds[hosted.url] = TabletFeed(hosted, load=load, where=where)
         feed.start()
+    elif not feed.running:
+        feed.restart()  # its task ended (an error it could not go past, logged): every page's values follow again
     return feed

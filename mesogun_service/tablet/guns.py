@@ -123,7 +123,7 @@ async def cards(request: Request, guns: list[HostedGun]) -> list[GunCard]:
 @router.get("/guns")
 async def pick_gun(request: Request) -> Response:
     """Every gun, connected or not, as a card to pick it by."""
-    who = page_user(request)
+    who = await page_user(request)
     registry: GunRegistry = request.app.state.registry
     return render(request, "guns.html", layout(request, who, guns=await cards(request, list(registry))))
 
@@ -132,7 +132,7 @@ async def pick_gun(request: Request) -> Response:
 async def pick(request: Request, serial: str) -> Response:
     """Use this gun: kept in the tablet's cookie, on to its session wizard. A gun not connected is refused on its
     card (409), nothing kept."""
-    who = page_user(request)
+    who = await page_user(request)
     registry: GunRegistry = request.app.state.registry
     hosted = registry.get(serial)
     if not hosted.connected.is_set() or hosted.serial is None:

@@ -52,12 +52,12 @@ def fragment(template: str, language: str, snapshot: LiveSnapshot) -> str:
     return environment(language).get_template(template).render(context)
 
 
-def _feed(request: Request, gun: str) -> TabletFeed | None:
+async def _feed(request: Request, gun: str) -> TabletFeed | None:
     """The feed of the gun a signed-in page names (``None``: no gun named, none such, or nobody signed in)."""
     if not gun:
         return None
     try:
-        page_user(request)
+        await page_user(request)
         hosted = _registry(request).get(gun)
     except (SignInRequired, MesogunError):
         return None
@@ -75,7 +75,7 @@ async def live(
 ) -> AsyncIterator[ServerSentEvent]:
     """Pings every second; the gun's fragments, each when it changes (all of them first)."""
     yield ServerSentEvent(event="ping", raw_data="", retry=1000)
-    feed = _feed(request, gun)
+    feed = await _feed(request, gun)
     if feed is None:
         while True:
             await asyncio.sleep(PING_INTERVAL_S)
@@ -120,7 +120,7 @@ def _one_line(html: str) -> str:
 async def acknowledge(request: Request, serial: str, code: str) -> Response:
     """A user acknowledged an active alarm: it stops flashing on every tablet and stays until the gun clears it;
     the alarms fragment comes back (an alarm already gone: the board as it is, said at the top)."""
-    who = page_user(request)
+    who = await page_user(request)
     feed = feed_for(request.app, _registry(request).get(serial))
     found = alarm_code(code)
     done = found is not None and feed.acknowledge(found, who.user)
@@ -135,7 +135,7 @@ async def acknowledge(request: Request, serial: str, code: str) -> Response:
 @router.get("/guns/{serial}/live-view")
 async def live_view(request: Request, serial: str) -> Response:
     """The gun's live values, state and alarms, read-only (a second tablet, the assistant's screen)."""
-    who = page_user(request)
+    who = await page_user(request)
     feed = feed_for(request.app, _registry(request).get(serial))
     await feed.refresh()
     snapshot = feed.snapshot()
@@ -147,7 +147,7 @@ async def live_view(request: Request, serial: str) -> Response:
 async def clear(request: Request, serial: str) -> Response:
     """ "Clear alarm": once its cause is dealt with, the gun's latched alarms (an emergency stop too) are cleared
     through the API's own handler; one whose cause is still there stays, and the device's refusal is said."""
-    page_user(request, Role.PRACTITIONER)
+    await page_user(request, Role.PRACTITIONER)
     hosted = _registry(request).get(serial)
     feed = feed_for(request.app, hosted)
     language = language_of(request)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mesogun_service.accounts import Principal, Role
 from mesogun_service.accounts.auth import SESSION_COOKIE, Credential, principal
-from mesogun_service.accounts.errors import AuthError, Unauthenticated
+from mesogun_service.accounts.errors import Unauthenticated
 
 SIGN_IN_PATH = "/tablet/sign-in"
 HOME_PATH = "/tablet/guns"
@@ -37,7 +38,13 @@ class RoleRequired(Exception):
         self.role = role
 
 
-def page_user(request: Request, role: Role = Role.ASSISTANT) -> Principal:
+async def page_user(request: Request, role: Role = Role.ASSISTANT) -> Principal:
+    """The signed-in user of a page request holding ``role``: :func:`signed_in_user`, in a worker thread (it reads
+    and touches the accounts store, which must never hold up the event loop that serves the safe commands)."""
+    return await run_in_threadpool(signed_in_user, request, role)
+
+
+def signed_in_user(request: Request, role: Role = Role.ASSISTANT) -> Principal:
     """The signed-in user of a page request holding ``role`` (admin implies every role); kept on the request for
     the record and the audit trail. :class:`SignInRequired` without a live session; an unsafe request without the
     CSRF token, or cross-site, is :class:`~mesogun_service.accounts.errors.Forbidden`."""
@@ -54,13 +61,13 @@ def page_user(request: Request, role: Role = Role.ASSISTANT) -> Principal:
     return who
 
 
-def safe_command_user(request: Request) -> Principal | None:
-    """Who asks for a safe command (disarm, stop), if a practitioner is signed in; ``None`` otherwise: making the
-    gun safe is never refused for a wrong reason (an expired session, a missing role or CSRF token), as the API's
-    safe routes are not."""
+async def safe_command_user(request: Request) -> Principal | None:
+    """Who asked for a safe command (disarm, stop), if a practitioner is signed in; ``None`` otherwise. Called
+    *after* the gun was made safe: making it safe never waits for the accounts store and is never refused for a
+    wrong reason (an expired session, a missing role or CSRF token, a store that cannot be read)."""
     try:
-        return page_user(request, Role.PRACTITIONER)
-    except (SignInRequired, RoleRequired, AuthError):
+        return await page_user(request, Role.PRACTITIONER)
+    except Exception:  # whatever went wrong, the gun is already safe: the tablet is sent to sign in
         return None
 
 

@@ -183,7 +183,7 @@ async def _context(
 @router.get("")
 async def wizard(request: Request, serial: str, q: str = "") -> Response:
     """The wizard, at the step its picks have reached; the session open on the gun instead, if there is one."""
-    who = page_user(request)
+    who = await page_user(request)
     hosted = _hosted(request, serial)
     current = await _open_session(request, hosted)
     if current is not None:
@@ -231,7 +231,7 @@ async def _refused(
 @router.post("/patients")
 async def add_patient(request: Request, serial: str) -> Response:
     """Add a patient (pseudonym, optional name and birth date), then pick them."""
-    who = page_user(request)
+    who = await page_user(request)
     hosted = _hosted(request, serial)
     form = await _form(request)
     picks = Picks.of(form)
@@ -252,7 +252,7 @@ async def add_patient(request: Request, serial: str) -> Response:
 @router.post("/courses")
 async def add_course(request: Request, serial: str) -> Response:
     """Open a course for the patient picked (indication, sessions planned, interval, preset), then pick it."""
-    who = page_user(request)
+    who = await page_user(request)
     hosted = _hosted(request, serial)
     form = await _form(request)
     picks = Picks.of(form)
@@ -276,7 +276,7 @@ async def add_course(request: Request, serial: str) -> Response:
 async def add_lot(request: Request, serial: str) -> Response:
     """Enter a product lot (product, lot number, expiry), then pick it. An expired one is refused at its expiry
     (it could never be used in a session); one near its expiry is entered and warned about."""
-    who = page_user(request)
+    who = await page_user(request)
     hosted = _hosted(request, serial)
     form = await _form(request)
     picks = Picks.of(form)
@@ -302,7 +302,7 @@ async def start(request: Request, serial: str) -> Response:
     """Start the treatment session (a practitioner) and go to the treat page; refused at the field, nothing
     changed: an unanswered checklist item, a Yes without a reason, an expired lot, an assistant (the role said),
     a gun whose state changed since the page was shown, a session open on the gun already."""
-    who = page_user(request)
+    who = await page_user(request)
     hosted = _hosted(request, serial)
     form = await _form(request)
     picks = Picks.of(

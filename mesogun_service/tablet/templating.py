@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -39,11 +39,13 @@ def environment(language: str) -> jinja2.Environment:
     catalog = translations(language)
 
     def gettext(message: str, **values: Any) -> Markup:
-        """``_('Session {id}', id=7)``: the message translated, then its ``{name}`` fields filled in (escaped)."""
-        return Markup(catalog.gettext(message)).format(**values)
+        """``_('Session {id}', id=7)``: the message translated and escaped (a message may be data: a clinic's own
+        checklist question), then, when values are given, its ``{name}`` fields filled in, each escaped."""
+        translated = Markup(escape(catalog.gettext(message)))
+        return translated.format(**values) if values else translated
 
     def ngettext(singular: str, plural: str, num: int, **values: Any) -> Markup:
-        return Markup(catalog.ngettext(singular, plural, num)).format(num=num, **values)
+        return Markup(escape(catalog.ngettext(singular, plural, num))).format(num=num, **values)
 
     env.install_gettext_callables(gettext, ngettext)  # type: ignore[attr-defined]
     env.globals.update(language=language, languages=LANGUAGES, language_names=LANGUAGE_NAMES, static=static_url)

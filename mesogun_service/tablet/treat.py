@@ -25,7 +25,7 @@ router = APIRouter(prefix="/tablet/guns", include_in_schema=False)
 @router.get("/{serial}/treat")
 async def treat_page(request: Request, serial: str) -> Response:
     """The treatment page: every form with the gun's state as seen now (the stale page rule) and a new form id."""
-    who = page_user(request, Role.PRACTITIONER)
+    who = await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     gun = hosted.gun
     language = language_of(request)

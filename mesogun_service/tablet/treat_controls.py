@@ -5,6 +5,7 @@ they are never refused (not as stale, not as sent twice), as the API's safe comm
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
 import pydantic
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded
 from mesogun.errors import MesogunError
 from mesogun_service.accounts import Principal, Role
+from mesogun_service.accounts.auth import SESSION_COOKIE
 from mesogun_service.api import attendance, guns, safety
 from mesogun_service.api.bodies import ArmBody, AttendBody
 from mesogun_service.errors import http_status
@@ -32,6 +34,8 @@ from mesogun_service.tablet.treat_gun import (
     state_of,
     state_text,
 )
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/tablet/guns/{serial}/treat", include_in_schema=False)
 
@@ -76,7 +80,7 @@ def _controls(request: Request, serial: str, values: dict[str, Any], status: int
 @router.get("/controls")
 async def controls(request: Request, serial: str) -> Response:
     """The controls again (the page asks when the live stream says the gun's state changed)."""
-    page_user(request, Role.PRACTITIONER)
+    await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     return _controls(request, serial, controls_values(request, hosted, await open_session(request, hosted)))
 
@@ -94,7 +98,7 @@ async def _attend(request: Request, who: Principal, hosted: HostedGun) -> str:
 @router.post("/arm")
 async def arm(request: Request, serial: str) -> Response:
     """ "Arm": attend the gun, then arm it (``guns.arm``); a zone at its volume limit asks for a reason first."""
-    who = page_user(request, Role.PRACTITIONER)
+    who = await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     errors = FieldErrors(language_of(request))
     form = await posted(request)
@@ -136,25 +140,30 @@ async def arm(request: Request, serial: str) -> Response:
 @router.post("/disarm")
 async def disarm(request: Request, serial: str) -> Response:
     """ "Disarm" (the API's safe command, never refused): during a series not confirmed on the page, the page asks
-    first (its controls come back asking), and disarms once confirmed."""
-    who = safe_command_user(request)  # never refused: without a session it disarms at once, without asking
+    first (its controls come back asking), and disarms once confirmed. The gun is made safe before anything else is
+    looked up (who asked is read afterwards), and a question that cannot be asked disarms at once."""
     hosted = hosted_of(request, serial)
     form = await posted(request)
-    asks = who is not None and form.get("confirmed") != "1"
-    if asks and state_of(hosted) in ARMED and in_series(request, hosted):
-        values = controls_values(request, hosted, await open_session(request, hosted), ask_disarm=True)
-        return _controls(request, serial, values)
+    if form.get("confirmed") != "1" and SESSION_COOKIE in request.cookies:
+        try:
+            if state_of(hosted) in ARMED and in_series(request, hosted):
+                values = controls_values(request, hosted, await open_session(request, hosted), ask_disarm=True)
+                return _controls(request, serial, values)
+        except Exception:  # the question could not be put: disarm without it
+            log.exception("gun %s: the disarm's confirmation could not be asked; disarming at once", serial)
     await safety.disarm(hosted)
     arm_marks(request).disarmed(hosted)
+    who = await safe_command_user(request)
     return go_to(request, page_path(serial) if who is not None else sign_in_url(page_path(serial)))
 
 
 @router.post("/stop")
 async def stop(request: Request, serial: str) -> Response:
-    """ "Stop": end the burst in progress at the end of its shot (the API's safe command, never refused)."""
-    who = safe_command_user(request)  # never refused for a wrong reason
+    """ "Stop": end the burst in progress at the end of its shot (the API's safe command, never refused; who asked
+    is read after)."""
     hosted = hosted_of(request, serial)
     await safety.stop(hosted)
+    who = await safe_command_user(request)
     if who is None:
         return go_to(request, sign_in_url(page_path(serial)))
     if state_of(hosted) not in ARMED:

@@ -137,7 +137,7 @@ def syringe_values(
 @router.post("/syringe")
 async def load_syringe(request: Request, serial: str) -> Response:
     """ "Load syringe": declare the syringe loaded (the brand: the session's), clearing priming."""
-    page_user(request, Role.PRACTITIONER)
+    await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     language = language_of(request)
     errors = FieldErrors(language)
@@ -179,7 +179,7 @@ def prime_values(form: dict[str, str] | None = None) -> dict[str, Any]:
 @router.post("/prime")
 async def prime(request: Request, serial: str) -> Response:
     """ "Prime": push the volume through the line; the page again once the gun is ready."""
-    page_user(request, Role.PRACTITIONER)
+    await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     language = language_of(request)
     errors = FieldErrors(language)
@@ -308,7 +308,7 @@ def _preset_text(language: str, preset: dict[str, Any]) -> str:
 @router.get("/settings")
 async def settings_form(request: Request, serial: str, preset: str = "") -> Response:
     """The settings form filled with ``preset``'s values (nothing applied until the form is sent)."""
-    page_user(request, Role.PRACTITIONER)
+    await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     session = await open_session(request, hosted)
     values = await settings_values(request, hosted, session, preset=preset)
@@ -348,7 +348,7 @@ def check_hard_limits(language: str, info: GunInfo, form: dict[str, str], errors
 async def apply_settings(request: Request, serial: str) -> Response:
     """Set depth, dose, rate and mode (``guns.configure``): the hard limits first (at the field, nothing sent),
     then a soft-limit crossing asks for a reason in the form; with one, it applies."""
-    page_user(request, Role.PRACTITIONER)
+    await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     language = language_of(request)
     errors = FieldErrors(language)
@@ -440,7 +440,7 @@ def zone_values(language: str, session: dict[str, Any] | None) -> dict[str, Any]
 @router.post("/zone")
 async def choose_zone(request: Request, serial: str) -> Response:
     """A zone of the map: the zone the next shots are given in (``treatments.zone``)."""
-    page_user(request, Role.PRACTITIONER)
+    await page_user(request, Role.PRACTITIONER)
     hosted = hosted_of(request, serial)
     language = language_of(request)
     errors = FieldErrors(language)

@@ -47,6 +47,14 @@
 
   // ---------------------------------------------------------------- confirmation of dangerous actions
   const dialog = document.getElementById("confirm");
+  // While a question is asked, the live stream does not redraw the controls it is about: the answer must reach
+  // the form it was asked for (htmx issues nothing for a form no longer in the page).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (body.classList.contains("confirming") && event.detail.elt.closest("[data-hold-while-confirming]")) {
+      const verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "";
+      if (verb.toLowerCase() === "get") { event.preventDefault(); }
+    }
+  });
   document.addEventListener("htmx:confirm", function (event) {
     const question = event.detail.question;
     if (!question) { return; }

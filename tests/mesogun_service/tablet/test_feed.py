@@ -100,9 +100,27 @@ def test_a_treatment_session_counts_from_the_record_then_per_shot_and_rereads_on
         assert reads[-1] == (7, "face.cheek.left") and (now.session_shots, now.zone_shots) == (30, 0)
         hosted.events.publish(shot(2))
         assert (await settled(feed)).needle_left == 4
-        for _ in range(5):
-            hosted.events.publish(shot(3))
+        for index in range(3, 8):
+            hosted.events.publish(shot(index))
         assert (await settled(feed)).needle_left == 0
+
+    run(scenario)
+
+
+def test_a_shot_the_record_already_holds_is_not_counted_again() -> None:
+    async def scenario() -> None:
+        hosted = FakeHosted()
+
+        async def load(visit: int) -> Tally:  # the record holds the session's shots up to the device's index 40
+            return Tally(visit, "face.chin", 12, 0.024, 12, 0.024, 12, last_index=40)
+
+        feed = TabletFeed(hosted, load=load, where=lambda: (7, "face.chin"))
+        feed.start()
+        await settled(feed)
+        hosted.events.publish(shot(40))  # re-sent after a reload or a reconnect: on record already
+        hosted.events.publish(shot(41))  # a new one
+        now = await settled(feed)
+        assert (now.session_shots, now.zone_shots, now.last_shot) == (13, 13, 41)
 
     run(scenario)
 

@@ -184,3 +184,26 @@ def test_landscape_two_columns(browser: Any, service: TabletService, language: s
         screenshot(page, f"treat-landscape-{language}")
     finally:
         page.context.close()
+
+
+def test_a_disarm_confirmed_while_the_gun_fires_disarms_it(tablet: Any, service: TabletService) -> None:
+    open_session(service)
+    ready_gun(service)
+    service.ok("POST", f"/guns/{SERIAL}/configure", json={"mode": "single", "rate_hz": 10.0, "dose_ml": 0.001})
+    sign_in(tablet)
+    tablet.goto(TREAT)
+    submit(tablet, "Arm", "/treat/arm")
+    tablet.get_by_role("button", name="Disarm").wait_for()
+    service.control("hold", ms=50, source="trigger")
+    tablet.wait_for_function("document.querySelector('#live-shots').textContent.trim() !== '0'")
+    tablet.get_by_role("button", name="Disarm").click()
+    dialog = tablet.locator("dialog#confirm")
+    dialog.wait_for()
+    for _ in range(4):  # the series goes on under the question: the gun goes armed → firing → armed each shot
+        service.control("hold", ms=50, source="trigger")
+        tablet.wait_for_timeout(250)
+    assert service.device()["state"] in ("armed", "firing")
+    with tablet.expect_response(lambda reply: reply.url.endswith("/treat/disarm")):
+        dialog.get_by_role("button", name="Confirm").click()
+    tablet.get_by_role("button", name="Arm", exact=True).wait_for()
+    assert service.device()["state"] == "ready"
