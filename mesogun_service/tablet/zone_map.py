@@ -11,8 +11,6 @@ from typing import Final
 from mesogun.clinic.zones import CATALOG, Region, Zone
 from mesogun_service.tablet.i18n import N_, gettext
 
-"""The catalog's zone labels, marked for the message catalog (the core names them in English)."""
-
 FACE_ROWS: Final = (
     ("scalp.occipital", "scalp.crown", "scalp.vertex"),
     ("scalp.temporal_right", "scalp.frontal", "scalp.temporal_left"),

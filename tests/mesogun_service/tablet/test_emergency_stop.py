@@ -78,3 +78,18 @@ def test_the_emergency_stop_stays_one_touch_away_while_a_confirmation_is_asked(
     tablet.get_by_role("status").filter(has_text="Emergency stop sent").wait_for()
     assert "emergency_stop" in service.device()["active_alarms"]
     assert service.ok("GET", f"/treatments/{visit}").get("void") is None  # the question was not answered for it
+
+
+def test_the_emergency_stop_works_without_the_pages_script(browser: Any, service: TabletService) -> None:
+    """Before tablet.js has loaded (or if it failed), the stop is a plain form: it stops the gun and says so."""
+    context = browser.new_context(java_script_enabled=False, base_url=service.url)
+    try:
+        page = context.new_page()
+        page.goto("/tablet/sign-in")
+        _firing(service)
+        page.get_by_role("button", name="Emergency stop").click()
+        page.get_by_role("heading", name="Emergency stop sent").wait_for()
+        assert SERIAL in page.get_by_role("alert").inner_text()
+        assert "emergency_stop" in service.device()["active_alarms"]
+    finally:
+        context.close()
