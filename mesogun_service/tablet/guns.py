@@ -19,12 +19,11 @@ from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
 from mesogun_service.tablet.i18n import N_, gettext, language_of
-from mesogun_service.tablet.page import GUN_COOKIE, go_to, layout, page_user
+from mesogun_service.tablet.page import GUN_COOKIE, go_to, layout, page_user, remember_gun
 from mesogun_service.tablet.templating import render
 
 router = APIRouter(prefix="/tablet", include_in_schema=False)
 
-YEAR_S = 365 * 24 * 3600
 STATE_NAMES = {
     "disconnected": N_("disconnected"),
     "idle": N_("idle"),
@@ -139,5 +138,5 @@ async def pick(request: Request, serial: str) -> Response:
         found = (await cards(request, [hosted]))[0]
         return render(request, "_gun_card.html", layout(request, who, g=found), status_code=409)
     reply = go_to(request, f"/tablet/guns/{hosted.serial}/session")
-    reply.set_cookie(GUN_COOKIE, hosted.serial, max_age=YEAR_S, path="/", samesite="strict", httponly=True)
+    remember_gun(reply, hosted.serial)
     return reply

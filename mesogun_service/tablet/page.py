@@ -96,6 +96,11 @@ def sign_in_url(back_to: str) -> str:
     return f"{SIGN_IN_PATH}?next={quote(back_to, safe='/')}" if back_to and back_to != HOME_PATH else SIGN_IN_PATH
 
 
+def remember_gun(response: Response, serial: str) -> None:
+    """Keep the gun this tablet works with (``GUN_COOKIE``): the pages about no gun name it in their top bar."""
+    response.set_cookie(GUN_COOKIE, serial, max_age=365 * 24 * 3600, path="/", samesite="strict", httponly=True)
+
+
 def layout(request: Request, who: Principal | None, *, gun: str | None = None, **extra: Any) -> dict[str, Any]:
     """What the layout (``base.html``) of every page needs: who is signed in, the CSRF token htmx echoes, the gun
     the page is about (else the tablet's last one, for the Emergency stop) and the page's own values."""

@@ -29,7 +29,6 @@ from mesogun_service.accounts import Principal, Role
 from mesogun_service.api import clinic, treatments
 from mesogun_service.api.clinic import checklist_items
 from mesogun_service.api.deps import IdentifiedRead, actor_of
-from mesogun_service.api.guns import summary
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
@@ -39,6 +38,7 @@ from mesogun_service.tablet.guns import cards
 from mesogun_service.tablet.i18n import N_, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user
 from mesogun_service.tablet.templating import render
+from mesogun_service.tablet.treat_gun import is_stale, say_stale, state_of
 
 router = APIRouter(prefix="/tablet/guns/{serial}/session", include_in_schema=False)
 
@@ -137,10 +137,6 @@ async def _choices(request: Request) -> dict[str, Any]:
     }
 
 
-def _state(hosted: HostedGun) -> str:
-    return str(summary(hosted)["state"])
-
-
 async def _context(
     request: Request,
     who: Principal,
@@ -167,7 +163,7 @@ async def _context(
         patient=patient,
         courses=courses,
         gun_card=(await cards(request, [hosted]))[0],
-        seen_state=_state(hosted),
+        seen_state=state_of(hosted),
         may_start=who.has(Role.PRACTITIONER),
         errors={name: (errors or {}).get(name) for name in ("patient", "course", "lot", "start")},
         values={name: dict((values or {}).get(name, {})) for name in ("patient", "course", "lot", "start")},
@@ -311,9 +307,8 @@ async def start(request: Request, serial: str) -> Response:
     errors = FieldErrors(language_of(request))
     if _posted_twice(errors, form, _guard(request)):
         return await _refused(request, who, hosted, picks, "start", errors, form, 409)
-    state = _state(hosted)
-    if form.get("seen_state", "") != state:
-        errors.say_form(N_("The gun is now {state}: this page was out of date. Nothing was done."), state=state)
+    if is_stale(hosted, form.get("seen_state", "")):
+        say_stale(errors, hosted)
         return await _refused(request, who, hosted, picks, "start", errors, form, 409)
     try:  # the role first (the clinic's own check): an assistant is told before anything else
         actor_of(request).require(PRACTITIONER, "starting a treatment session")

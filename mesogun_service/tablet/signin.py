@@ -97,9 +97,9 @@ def sign_out(request: Request) -> Response:
 @router.post("/language")
 def choose_language(request: Request, language: Annotated[str, Form(max_length=8)] = "") -> Response:
     """Keep this tablet's language (a cookie) and show the page it was on again."""
-    back = request.headers.get("referer", "")
-    path = urlsplit(back).path if back else HOME_PATH
-    reply = RedirectResponse(_safe_next(path) if path != SIGN_IN_PATH else SIGN_IN_PATH, status_code=303)
+    parts = urlsplit(request.headers.get("referer", ""))
+    back = parts.path + (f"?{parts.query}" if parts.query else "") if parts.path else HOME_PATH
+    reply = RedirectResponse(_safe_next(back) if parts.path != SIGN_IN_PATH else SIGN_IN_PATH, status_code=303)
     if language in LANGUAGES:
         reply.set_cookie(LANGUAGE_COOKIE, language, max_age=YEAR_S, path="/", samesite="strict")
     return reply

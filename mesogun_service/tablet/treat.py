@@ -13,7 +13,7 @@ from mesogun_service.accounts import Role
 from mesogun_service.tablet.feed import feed_for
 from mesogun_service.tablet.forms import FormGuard
 from mesogun_service.tablet.i18n import language_of
-from mesogun_service.tablet.page import GUN_COOKIE, layout, page_user
+from mesogun_service.tablet.page import layout, page_user, remember_gun
 from mesogun_service.tablet.templating import render
 from mesogun_service.tablet.treat_controls import attendance_of, controls_values
 from mesogun_service.tablet.treat_forms import prime_values, settings_values, syringe_values, zone_values
@@ -57,5 +57,5 @@ async def treat_page(request: Request, serial: str) -> Response:
         zones=form(zone_values(language, session)),
     )
     reply = render(request, "treat.html", context)
-    reply.set_cookie(GUN_COOKIE, serial, path="/", samesite="strict")
+    remember_gun(reply, serial)
     return reply

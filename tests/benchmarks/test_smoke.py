@@ -25,6 +25,11 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
     "unit": str,
 }
 EXPECTED_LINES = {
+    "tablet_counter_p99_goal",
+    "tablet_counter_p50_vs_raw",
+    "tablet_counter_p99_vs_raw",
+    "tablet_weight_live_view",
+    "tablet_weight_treat",
     "decode_throughput",
     "decode_throughput_frames_only",
     "configure_p50_vs_pymodbus",

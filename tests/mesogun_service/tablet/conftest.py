@@ -5,11 +5,13 @@ simulator; the browser is shared by a worker's tests, each test in its own brows
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,9 @@ import pytest
 
 from mesogun_service.accounts import Role
 from mesogun_service.cli import announced_url
+from mesogun_service.tablet.i18n import gettext
 from sims.control import ControlClient
-from sims.spawn import SpawnedSimulator, spawn_simulator
+from sims.spawn import SpawnedSimulator, start_simulator
 from tests.mesogun_service.conftest import add_user
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
@@ -85,43 +88,113 @@ class TabletService:
         return reply.json()
 
 
-@contextlib.contextmanager
-def serving(tmp_path: Path, *extra: str) -> Iterator[TabletService]:
-    """A simulator (TCP, control channel) and ``mesogun serve`` owning it on a free port, with two users."""
-    accounts = tmp_path / "accounts.sqlite"
+def start_service(workdir: Path, *extra: str) -> TabletService:
+    """A simulator (TCP, control channel) and ``mesogun serve`` owning it on a free port, with two users, its files
+    in ``workdir``; :func:`stop_service` ends both."""
+    accounts = workdir / "accounts.sqlite"
     add_user(accounts, PRACTITIONER, PRACTITIONER_PIN, (Role.TECHNICIAN,))
     add_user(accounts, ASSISTANT, ASSISTANT_PIN, (Role.ASSISTANT,))
-    record = tmp_path / "record.sqlite"
-    with spawn_simulator("--tcp", "127.0.0.1:0", "--serial", SERIAL, "--control", "127.0.0.1:0") as sim:
-        command = [*SERVE, "--accounts", str(accounts), "--device", sim.address, "--port", "0", "--no-socket"]
-        proc = subprocess.Popen(
-            [*command, "--db", str(record), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        assert proc.stdout is not None
-        url = announced_url(proc.stdout.readline())
-        if url is None:
+    record = workdir / "record.sqlite"
+    sim = start_simulator("--tcp", "127.0.0.1:0", "--serial", SERIAL, "--control", "127.0.0.1:0")
+    command = [*SERVE, "--accounts", str(accounts), "--device", sim.address, "--port", "0", "--no-socket"]
+    proc = subprocess.Popen(
+        [*command, "--db", str(record), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    url = announced_url(proc.stdout.readline())
+    if url is None:
+        proc.kill()
+        sim.stop()
+        raise AssertionError(f"the service did not start: {proc.communicate(timeout=10)[1][-2000:]}")
+    api = httpx.Client(base_url=url, timeout=15)
+    login = api.post("/auth/login", json={"user": PRACTITIONER, "pin": PRACTITIONER_PIN})
+    api.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    return TabletService(url, proc, sim, accounts, record, api)
+
+
+def stop_service(service: TabletService) -> None:
+    """SIGTERM the service (it stops and disarms its gun), then stop the simulator."""
+    proc = service.process
+    try:
+        if proc.poll() is None:
+            proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=20)
+        if proc.poll() is None:
             proc.kill()
-            raise AssertionError(f"the service did not start: {proc.communicate(timeout=10)[1][-2000:]}")
-        try:
-            with httpx.Client(base_url=url, timeout=15) as api:
-                login = api.post("/auth/login", json={"user": PRACTITIONER, "pin": PRACTITIONER_PIN})
-                api.headers["Authorization"] = f"Bearer {login.json()['token']}"
-                yield TabletService(url, proc, sim, accounts, record, api)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.communicate(timeout=20)
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
+            proc.communicate(timeout=10)
+    finally:
+        service.api.close()
+        service.sim.stop()
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, *extra: str) -> Iterator[TabletService]:
+    """:func:`start_service` for a ``with`` block (a test that needs its own options: ``--grace 2``)."""
+    running = start_service(tmp_path, *extra)
+    try:
+        yield running
+    finally:
+        stop_service(running)
+
+
+class Spares:
+    """Services started one test ahead: while a test runs (mostly waiting on Chromium and the simulator's real
+    time), the next test's service starts, and the last one stops, in worker threads; each test still gets a
+    fresh service and simulator of its own, in a folder of its own."""
+
+    def __init__(self) -> None:
+        self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="tablet-spare")
+        self._next: dict[tuple[str, ...], concurrent.futures.Future[TabletService]] = {}
+        self._stopping: list[concurrent.futures.Future[None]] = []
+        self._folders: list[Path] = []
+
+    def _start(self, extra: tuple[str, ...]) -> TabletService:
+        folder = Path(tempfile.mkdtemp(prefix="mesogun-tablet-"))
+        self._folders.append(folder)
+        return start_service(folder, *extra)
+
+    def take(self, *extra: str) -> TabletService:
+        """A fresh service with ``extra`` options now (the one started ahead, if any), and the next one started."""
+        ready = self._next.pop(extra, None) or self._threads.submit(self._start, extra)
+        self._next[extra] = self._threads.submit(self._start, extra)
+        return ready.result()
+
+    def give_back(self, used: TabletService) -> None:
+        """Stop a test's service in the background."""
+        self._stopping.append(self._threads.submit(stop_service, used))
+
+    def close(self) -> None:
+        """Stop every service still running (the one started ahead for no test included) and remove the folders."""
+        for ahead in self._next.values():
+            with contextlib.suppress(Exception):
+                stop_service(ahead.result())
+        for stopping in self._stopping:
+            with contextlib.suppress(Exception):
+                stopping.result()
+        self._threads.shutdown()
+        for folder in self._folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spares() -> Iterator[Spares]:
+    """This worker's services started ahead."""
+    pool = Spares()
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[TabletService]:
-    """This test's own service and simulator."""
-    with serving(tmp_path) as running:
+def service(spares: Spares) -> Iterator[TabletService]:
+    """This test's own service and simulator (started while the previous test ran)."""
+    running = spares.take()
+    try:
         yield running
+    finally:
+        spares.give_back(running)
 
 
 @pytest.fixture(scope="module")
@@ -165,11 +238,13 @@ def tablet(browser: Any, service: TabletService) -> Iterator[Any]:
 
 
 def sign_in(page: Any, user: str = PRACTITIONER, pin: str = PRACTITIONER_PIN) -> None:
-    """Sign in on the tablet's sign-in page, as the practitioner by default, and wait for the page after."""
+    """Sign in on the tablet's sign-in page, as the practitioner by default, in the page's language, and wait for
+    the page after."""
     page.goto("/tablet/sign-in")
-    page.get_by_label("User").fill(user)
-    page.get_by_label("PIN").fill(pin)
-    page.get_by_role("button", name="Sign in").click()
+    language = page.evaluate("document.documentElement.lang")
+    page.get_by_label(gettext(language, "User")).fill(user)
+    page.get_by_label(gettext(language, "PIN")).fill(pin)
+    page.get_by_role("button", name=gettext(language, "Sign in")).click()
     page.wait_for_url(lambda url: "/sign-in" not in url)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +18,10 @@ from tests.mesogun_service.tablet.conftest import (
     LANDSCAPE,
     PRACTITIONER,
     SERIAL,
+    Spares,
     TabletService,
     new_tablet,
     screenshot,
-    serving,
     sign_in,
 )
 
@@ -30,10 +29,13 @@ GUN = f"/guns/{SERIAL}"
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[TabletService]:
+def service(spares: Spares) -> Iterator[TabletService]:
     """The service with a long attendance grace: a gun armed through the API stays armed while the page acts."""
-    with serving(tmp_path, "--grace", "120") as running:
+    running = spares.take("--grace", "120")
+    try:
         yield running
+    finally:
+        spares.give_back(running)
 
 
 def start_session(service: TabletService) -> int:

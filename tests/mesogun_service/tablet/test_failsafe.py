@@ -11,7 +11,7 @@ from typing import Any
 from tests.mesogun_service.tablet.conftest import SERIAL, new_tablet, serving, sign_in
 from tests.mesogun_service.tablet.test_treat import TREAT, open_session, ready_gun
 
-GRACE_S = 1.0
+GRACE_S = 2.0
 
 
 def test_a_tablet_that_goes_away_leaves_its_gun_disarmed_by_the_service(browser: Any, tmp_path: Path) -> None:
@@ -24,12 +24,11 @@ def test_a_tablet_that_goes_away_leaves_its_gun_disarmed_by_the_service(browser:
         with page.expect_response(lambda reply: reply.url.endswith("/treat/arm")):
             page.get_by_role("button", name="Arm", exact=True).click()
         page.get_by_role("button", name="Disarm").wait_for()
-        time.sleep(3 * GRACE_S)  # three grace periods: the page's heartbeats keep the gun armed
+        time.sleep(2 * GRACE_S)  # two grace periods: the page's heartbeats keep the gun armed
         assert service.device()["state"] == "armed"
         page.context.close()  # the tablet is gone: no more heartbeats
         deadline = time.monotonic() + 10 * GRACE_S
-        while service.device()["state"] == "armed":
-            assert time.monotonic() < deadline, "the service did not disarm the gun nobody attends"
+        while service.device()["state"] != "ready":
+            assert time.monotonic() < deadline, f"the gun nobody attends is still {service.device()['state']}"
             time.sleep(0.1)
-        assert service.device()["state"] == "ready"
         assert service.ok("GET", f"/guns/{SERIAL}/status")["state"] == "ready"
