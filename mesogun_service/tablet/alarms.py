@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from firmware_protocol import AlarmCode, AlarmPriority
+from firmware_protocol.rules import ALARM_PRIORITIES
 from mesogun_service.tablet.i18n import N_
 
 
@@ -58,17 +59,6 @@ TEXTS: Final[dict[AlarmCode, AlarmText]] = {
     ),
 }
 """Cause and what to do per alarm code (``firmware_protocol.AlarmCode``'s meanings)."""
-
-DEFAULT_PRIORITY: Final[dict[AlarmCode, AlarmPriority]] = {
-    AlarmCode.OCCLUSION: AlarmPriority.HIGH,
-    AlarmCode.RESERVOIR_EMPTY: AlarmPriority.HIGH,
-    AlarmCode.MOTOR_STALL: AlarmPriority.HIGH,
-    AlarmCode.COMMUNICATION_LOST: AlarmPriority.HIGH,
-    AlarmCode.BROWNOUT_RESET: AlarmPriority.MEDIUM,
-    AlarmCode.EMERGENCY_STOP: AlarmPriority.HIGH,
-    AlarmCode.RESERVOIR_LOW: AlarmPriority.LOW,
-}
-"""The priority of an alarm found active in a status (statuses carry codes only; an ``alarm`` event its priority)."""
 
 SYMBOLS: Final = {AlarmPriority.HIGH: "!!!", AlarmPriority.MEDIUM: "!!", AlarmPriority.LOW: "!"}
 """Each priority's symbol, so colour is never the only cue."""
@@ -142,7 +132,8 @@ class AlarmBoard:
             changed |= self.cleared(code)
         for code in active:
             if code not in self._active:
-                changed |= self.raised(code, DEFAULT_PRIORITY[code])
+                # a status carries codes only: the contract's own priority of each
+                changed |= self.raised(code, ALARM_PRIORITIES[code])
         return changed
 
     def acknowledge(self, code: AlarmCode, by: str) -> bool:
