@@ -12,6 +12,9 @@ from mesogun.testing.reliability.system_safety import ACTIONS, run_system_safety
 pytestmark = [
     pytest.mark.realio,
     pytest.mark.slow,
+    pytest.mark.xdist_group(
+        "realtime"
+    ),  # never beside the tablet's Chromium (tests/mesogun_service/tablet/conftest.py)
     pytest.mark.skipif(shutil.which("socat") is None, reason="needs socat for the pty pair"),
 ]
 

@@ -29,6 +29,20 @@ from tests.mesogun_service.conftest import add_user
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
 
+REALTIME_GROUP = "realtime"
+"""The xdist group of the tests that must not run beside each other on a 2-core machine (``--dist loadgroup``): the
+browser tests (Chromium's renderers raise their own priority, nice cannot hold them) and the tests that assert a
+real-time limit at the device (tests/reliability/test_system_safety.py)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every tablet test in the real-time group: one worker runs them one after another."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group(REALTIME_GROUP))
+
+
 SERVE = (sys.executable, "-m", "mesogun.cli", "serve")
 SERIAL = "SIM0001"
 

@@ -79,8 +79,9 @@ def test_load_prime_and_settings_within_the_hard_and_soft_limits(tablet: Any, se
     assert service.device()["syringe_brand"] == "BD"  # the session's brand, declared with the load
 
     tablet.get_by_label("Prime volume (mL)").fill("0.1")
-    submit(tablet, "Prime", "/treat/prime")
-    tablet.wait_for_function("document.querySelector('#gun-state .state').textContent.trim() === 'ready'")
+    with tablet.expect_navigation():  # primed, the gun is ready: the page is drawn again for its new state
+        submit(tablet, "Prime", "/treat/prime")
+    tablet.locator("#gun-state .state.ready").wait_for()
 
     depth = tablet.get_by_label("Depth (mm)", exact=True)
     limits = [depth.get_attribute(name) for name in ("min", "max", "step")]
