@@ -11,7 +11,7 @@ lot), only a practitioner starts. A refusal is said at its field and changes not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -196,44 +196,65 @@ async def _form(request: Request) -> dict[str, str]:
     return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
 
 
-def _posted_twice(errors: FieldErrors, form: Mapping[str, str], guard: FormGuard) -> bool:
-    """Whether this form was acted on already (said at the form: nothing is done again)."""
-    if guard.claim(form.get(FORM_ID_FIELD, "")):
-        return False
-    errors.say_form(N_("This form was already sent; nothing was done again."))
-    return True
-
-
-async def _refused(
-    request: Request,
-    who: Principal,
-    hosted: HostedGun,
-    picks: Picks,
-    which: str,
-    errors: FieldErrors,
-    form: Mapping[str, str],
-    status: int,
-    *,
-    already_open: bool = False,
-) -> Response:
-    """Form ``which`` again with what was typed and each refusal at its field; nothing was changed
-    (``already_open``: the gun has a session open, the form offers to continue it)."""
-    context = await _context(
-        request, who, hosted, picks, errors={which: errors}, values={which: form}, already_open=already_open
+def _start_picks(form: Mapping[str, str]) -> Picks:
+    """The picks the start form carries, as its hidden ``patient_id``/``course_id``/``lot_id`` fields."""
+    return Picks.of(
+        {"patient": form.get("patient_id", ""), "course": form.get("course_id", ""), "lot": form.get("lot_id", "")}
     )
-    return render(request, f"_{which}_form.html", context, status_code=status)
+
+
+@dataclass(frozen=True)
+class _Posted:
+    """A wizard form as posted: who posted it, the gun, what was typed, the picks so far, the refusals to say."""
+
+    which: str
+    """The form: ``patient``, ``course``, ``lot``, ``start`` (its template is ``_WHICH_form.html``)."""
+    who: Principal
+    hosted: HostedGun
+    form: dict[str, str]
+    picks: Picks
+    errors: FieldErrors
+
+    def twice(self, request: Request) -> bool:
+        """Whether this form was acted on already (said at the form: nothing is done again)."""
+        if _guard(request).claim(self.form.get(FORM_ID_FIELD, "")):
+            return False
+        self.errors.say_form(N_("This form was already sent; nothing was done again."))
+        return True
+
+    async def again(self, request: Request, status: int, *, already_open: bool = False) -> Response:
+        """The form again with what was typed and each refusal at its field; nothing was changed
+        (``already_open``: the gun has a session open, the form offers to continue it)."""
+        context = await _context(
+            request,
+            self.who,
+            self.hosted,
+            self.picks,
+            errors={self.which: self.errors},
+            values={self.which: self.form},
+            already_open=already_open,
+        )
+        return render(request, f"_{self.which}_form.html", context, status_code=status)
+
+
+async def _received(
+    request: Request, serial: str, which: str, picks_of: Callable[[Mapping[str, str]], Picks] = Picks.of
+) -> _Posted:
+    """The form ``which`` posted on gun ``serial`` by a signed-in user, the picks so far read by ``picks_of`` (the
+    form's own ``patient``/``course``/``lot`` fields by default)."""
+    who = await page_user(request)
+    hosted = _hosted(request, serial)
+    form = await _form(request)
+    return _Posted(which, who, hosted, form, picks_of(form), FieldErrors(language_of(request)))
 
 
 @router.post("/patients")
 async def add_patient(request: Request, serial: str) -> Response:
     """Add a patient (pseudonym, optional name and birth date), then pick them."""
-    who = await page_user(request)
-    hosted = _hosted(request, serial)
-    form = await _form(request)
-    picks = Picks.of(form)
-    errors = FieldErrors(language_of(request))
-    if _posted_twice(errors, form, _guard(request)):
-        return await _refused(request, who, hosted, picks, "patient", errors, form, 409)
+    post = await _received(request, serial, "patient")
+    form, errors = post.form, post.errors
+    if post.twice(request):
+        return await post.again(request, 409)
     body = setup_form.patient_body(form, errors)
     if body is not None:
         try:
@@ -242,19 +263,16 @@ async def add_patient(request: Request, serial: str) -> Response:
             setup_form.say_refusal(errors, exc, ("pseudonym", "name", "birth_date"))
         else:
             return go_to(request, Picks(patient=int(added["id"])).url(serial, "course"))
-    return await _refused(request, who, hosted, picks, "patient", errors, form, 422)
+    return await post.again(request, 422)
 
 
 @router.post("/courses")
 async def add_course(request: Request, serial: str) -> Response:
     """Open a course for the patient picked (indication, sessions planned, interval, preset), then pick it."""
-    who = await page_user(request)
-    hosted = _hosted(request, serial)
-    form = await _form(request)
-    picks = Picks.of(form)
-    errors = FieldErrors(language_of(request))
-    if _posted_twice(errors, form, _guard(request)):
-        return await _refused(request, who, hosted, picks, "course", errors, form, 409)
+    post = await _received(request, serial, "course")
+    form, picks, errors = post.form, post.picks, post.errors
+    if post.twice(request):
+        return await post.again(request, 409)
     body = setup_form.course_body(form, errors)
     if body is not None and picks.patient is None:
         errors.say_form(N_("Choose the patient first."))
@@ -265,20 +283,17 @@ async def add_course(request: Request, serial: str) -> Response:
             setup_form.say_refusal(errors, exc, setup_form.COURSE_FIELDS)
         else:
             return go_to(request, picks.url(serial, "lot", course=int(opened["id"])))
-    return await _refused(request, who, hosted, picks, "course", errors, form, 422)
+    return await post.again(request, 422)
 
 
 @router.post("/lots")
 async def add_lot(request: Request, serial: str) -> Response:
     """Enter a product lot (product, lot number, expiry), then pick it. An expired one is refused at its expiry
     (it could never be used in a session); one near its expiry is entered and warned about."""
-    who = await page_user(request)
-    hosted = _hosted(request, serial)
-    form = await _form(request)
-    picks = Picks.of(form)
-    errors = FieldErrors(language_of(request))
-    if _posted_twice(errors, form, _guard(request)):
-        return await _refused(request, who, hosted, picks, "lot", errors, form, 409)
+    post = await _received(request, serial, "lot")
+    form, picks, errors = post.form, post.picks, post.errors
+    if post.twice(request):
+        return await post.again(request, 409)
     body = setup_form.lot_body(form, errors)
     if body is not None:
         try:
@@ -290,7 +305,7 @@ async def add_lot(request: Request, serial: str) -> Response:
             setup_form.say_refusal(errors, exc, setup_form.LOT_FIELDS)
         else:
             return go_to(request, picks.url(serial, "start", lot=int(added["id"])))
-    return await _refused(request, who, hosted, picks, "lot", errors, form, 422)
+    return await post.again(request, 422)
 
 
 @router.post("/start")
@@ -298,18 +313,13 @@ async def start(request: Request, serial: str) -> Response:
     """Start the treatment session (a practitioner) and go to the treat page; refused at the field, nothing
     changed: an unanswered checklist item, a Yes without a reason, an expired lot, an assistant (the role said),
     a gun whose state changed since the page was shown, a session open on the gun already."""
-    who = await page_user(request)
-    hosted = _hosted(request, serial)
-    form = await _form(request)
-    picks = Picks.of(
-        {"patient": form.get("patient_id", ""), "course": form.get("course_id", ""), "lot": form.get("lot_id", "")}
-    )
-    errors = FieldErrors(language_of(request))
-    if _posted_twice(errors, form, _guard(request)):
-        return await _refused(request, who, hosted, picks, "start", errors, form, 409)
+    post = await _received(request, serial, "start", _start_picks)
+    who, hosted, form, errors = post.who, post.hosted, post.form, post.errors
+    if post.twice(request):
+        return await post.again(request, 409)
     if is_stale(hosted, form.get("seen_state", "")):
         say_stale(errors, hosted)
-        return await _refused(request, who, hosted, picks, "start", errors, form, 409)
+        return await post.again(request, 409)
     try:  # the role first (the clinic's own check): an assistant is told before anything else
         actor_of(request).require(PRACTITIONER, "starting a treatment session")
     except AccessDenied:
@@ -320,7 +330,7 @@ async def start(request: Request, serial: str) -> Response:
             ),
             user=who.user,
         )
-        return await _refused(request, who, hosted, picks, "start", errors, form, 403)
+        return await post.again(request, 403)
     items = checklist_items(request)
     body = setup_form.start_body(form, items, errors)
     status, already_open = 422, False
@@ -335,7 +345,7 @@ async def start(request: Request, serial: str) -> Response:
             setup_form.say_refusal(errors, exc, setup_form.start_fields(items))
         else:
             return go_to(request, f"/tablet/guns/{serial}/treat")
-    return await _refused(request, who, hosted, picks, "start", errors, form, status, already_open=already_open)
+    return await post.again(request, status, already_open=already_open)
 
 
 def _today() -> date:
