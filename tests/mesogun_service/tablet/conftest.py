@@ -25,6 +25,7 @@ from mesogun_service.cli import announced_url
 from mesogun_service.tablet.i18n import gettext
 from sims.control import ControlClient
 from sims.spawn import SpawnedSimulator, start_simulator
+from tests.mesogun_service.api.clinic_support import TINY, Prepared, start_body
 from tests.mesogun_service.conftest import add_user
 
 pytestmark = [pytest.mark.realio, pytest.mark.slow]
@@ -274,3 +275,20 @@ def screenshot(page: Any, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         page.screenshot(path=str(SCREENSHOTS / f"{name}-full.png"), full_page=True)
+
+
+def open_session(service: TabletService, *, preset: str = "tiny") -> int:
+    """A patient, a course on ``preset`` (the clinic preset ``tiny`` by default: soft limits 2.0 mm, 0.1 mL a zone),
+    a lot, and a treatment session started on the gun in the forehead through the API (the checklist all clear, a
+    BD syringe, a 32G 4 mm needle: clinic_support's start); its visit id."""
+    if preset == TINY["name"]:
+        service.ok("POST", "/presets", json=TINY)
+    patient = service.ok("POST", "/patients", json={"pseudonym": "P-0001"})
+    course = service.ok(
+        "POST",
+        f"/patients/{patient['id']}/courses",
+        json={"indication": "skin rejuvenation", "planned_sessions": 4, "interval_days": 14, "preset": preset},
+    )
+    lot = service.ok("POST", "/lots", json={"product": "NCTF 135 HA", "lot_number": "L2403", "expiry": "2099-12-31"})
+    body = start_body(Prepared(patient["id"], course["id"], lot["id"], expired_lot=0))
+    return int(service.ok("POST", f"/guns/{SERIAL}/treatments", json=body)["visit_id"])

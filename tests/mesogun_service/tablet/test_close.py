@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tests.mesogun_service.api.clinic_support import ALL_CLEAR
 from tests.mesogun_service.tablet.conftest import (
     ASSISTANT,
     ASSISTANT_PIN,
@@ -21,6 +20,7 @@ from tests.mesogun_service.tablet.conftest import (
     Spares,
     TabletService,
     new_tablet,
+    open_session,
     screenshot,
     sign_in,
 )
@@ -38,30 +38,6 @@ def service(spares: Spares) -> Iterator[TabletService]:
         spares.give_back(running)
 
 
-def start_session(service: TabletService) -> int:
-    """A patient, course, lot and a treatment session started on the gun through the API; its visit id."""
-    patient = service.ok("POST", "/patients", json={"pseudonym": "P-0001"})
-    course = service.ok(
-        "POST",
-        f"/patients/{patient['id']}/courses",
-        json={"indication": "skin rejuvenation", "planned_sessions": 4, "interval_days": 14, "preset": "face"},
-    )
-    lot = service.ok("POST", "/lots", json={"product": "NCTF 135 HA", "lot_number": "L2403", "expiry": "2099-12-31"})
-    body = {
-        "patient_id": patient["id"],
-        "course_id": course["id"],
-        "lot_id": lot["id"],
-        "zone": "face.forehead",
-        "checklist": ALL_CLEAR,
-        "consent": "signed form v3",
-        "syringe_brand": "BD",
-        "syringe_ml": 5.0,
-        "needle_gauge": 32,
-        "needle_length_mm": 4.0,
-    }
-    return int(service.ok("POST", f"{GUN}/treatments", json=body)["visit_id"])
-
-
 def arm(service: TabletService) -> None:
     """Syringe loaded, line primed, burst mode at 10 shots/s, attended and armed through the API."""
     service.ok("POST", f"{GUN}/syringe", json={"capacity_ml": 5})
@@ -74,7 +50,7 @@ def arm(service: TabletService) -> None:
 def test_the_summary_shows_the_shots_and_close_session_signs_off_once_the_gun_is_safe(
     tablet: Any, service: TabletService
 ) -> None:
-    visit = start_session(service)
+    visit = open_session(service, preset="face")
     arm(service)
     fired = service.ok("POST", f"{GUN}/fire", json={"count": 3})
     volume = sum(shot["delivered_ml"] or shot["dose_ml"] for shot in fired["shots"])
@@ -133,7 +109,7 @@ def test_the_summary_shows_the_shots_and_close_session_signs_off_once_the_gun_is
 
 
 def test_discard_asks_to_confirm_then_voids_the_session_with_its_reason(tablet: Any, service: TabletService) -> None:
-    visit = start_session(service)
+    visit = open_session(service, preset="face")
     sign_in(tablet)
     tablet.goto(f"/tablet/treatments/{visit}/close")
     tablet.get_by_label("Reason").fill("opened for the wrong patient")
@@ -157,7 +133,7 @@ def test_discard_asks_to_confirm_then_voids_the_session_with_its_reason(tablet: 
 def test_a_form_posted_twice_acts_once_and_an_assistant_may_not_close(
     browser: Any, tablet: Any, service: TabletService
 ) -> None:
-    visit = start_session(service)
+    visit = open_session(service, preset="face")
     sign_in(tablet)
     tablet.goto(f"/tablet/treatments/{visit}/close")
     form = {

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.mesogun_service.tablet.conftest import SERIAL, TabletService, sign_in
-from tests.mesogun_service.tablet.test_treat import open_session
+from tests.mesogun_service.tablet.conftest import SERIAL, TabletService, open_session, sign_in
 
 GUN = f"/guns/{SERIAL}"
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.mesogun_service.tablet.conftest import SERIAL, new_tablet, serving, sign_in
-from tests.mesogun_service.tablet.test_treat import TREAT, open_session, ready_gun
+from tests.mesogun_service.tablet.conftest import SERIAL, new_tablet, open_session, serving, sign_in
+from tests.mesogun_service.tablet.test_treat import TREAT, ready_gun
 
 GRACE_S = 2.0
 

@@ -7,8 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.mesogun_service.tablet.conftest import LANDSCAPE, PORTRAIT, SERIAL, TabletService, new_tablet, sign_in
-from tests.mesogun_service.tablet.test_treat import open_session, ready_gun
+from tests.mesogun_service.tablet.conftest import (
+    LANDSCAPE,
+    PORTRAIT,
+    SERIAL,
+    TabletService,
+    new_tablet,
+    open_session,
+    sign_in,
+)
+from tests.mesogun_service.tablet.test_treat import ready_gun
 
 MIN_TARGET_PX = 48
 

@@ -9,45 +9,17 @@ from typing import Any
 
 import pytest
 
-from tests.mesogun_service.api.clinic_support import ALL_CLEAR, TINY
 from tests.mesogun_service.tablet.conftest import (
     LANDSCAPE,
     SERIAL,
     TabletService,
     new_tablet,
+    open_session,
     screenshot,
     sign_in,
 )
 
 TREAT = f"/tablet/guns/{SERIAL}/treat"
-
-
-def open_session(service: TabletService) -> int:
-    """A patient, a course on the clinic preset ``tiny`` (soft limits 2.0 mm, 0.1 mL a zone), a lot, and a treatment
-    session on the gun in the forehead; its visit id."""
-    service.ok("POST", "/presets", json=TINY)
-    patient = service.ok("POST", "/patients", json={"pseudonym": "P-0001"})
-    course = service.ok(
-        "POST",
-        f"/patients/{patient['id']}/courses",
-        json={"indication": "skin rejuvenation", "planned_sessions": 4, "interval_days": 14, "preset": "tiny"},
-    )
-    lot = service.ok("POST", "/lots", json={"product": "NCTF 135 HA", "lot_number": "L2403", "expiry": "2099-12-31"})
-    started = service.ok(
-        "POST",
-        f"/guns/{SERIAL}/treatments",
-        json={
-            "patient_id": patient["id"],
-            "course_id": course["id"],
-            "lot_id": lot["id"],
-            "zone": "face.forehead",
-            "checklist": ALL_CLEAR,
-            "consent": "signed form v3",
-            "syringe_brand": "BD",
-            "syringe_ml": 5.0,
-        },
-    )
-    return int(started["visit_id"])
 
 
 def ready_gun(service: TabletService) -> None:
