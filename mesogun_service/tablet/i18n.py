@@ -1,54 +1,39 @@
-"""The tablet's two languages (English, French): one message catalog per language, read from the shipped ``.po``
-files with Babel at start-up (no compiled ``.mo`` to build or ship), and which language a request reads."""
+"""The tablet's two languages (:data:`mesogun.i18n.LANGUAGES`): its message catalog per language, read from the
+shipped ``.po`` files with Babel at start-up (no compiled ``.mo`` to build or ship) in front of the core's, and
+which language a request reads."""
 
 from __future__ import annotations
 
-import functools
-import io
 from pathlib import Path
 from typing import Final
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 from starlette.requests import Request
 
-LANGUAGES: Final = ("en", "fr")
-"""The languages that ship; the first is the default."""
+from mesogun.i18n import CORE, LANGUAGE_NAMES, LANGUAGES, N_, Catalogue
 
-LANGUAGE_NAMES: Final = {"en": "English", "fr": "Français"}
-"""Each language in its own words (the language switch)."""
+__all__ = [
+    "CATALOGUE",
+    "LANGUAGES",
+    "LANGUAGE_COOKIE",
+    "LANGUAGE_NAMES",
+    "N_",
+    "gettext",
+    "language_of",
+    "translations",
+]
 
 LANGUAGE_COOKIE: Final = "mesogun_lang"
 """The cookie that keeps a tablet's chosen language."""
 
-LOCALES: Final = Path(__file__).with_name("locales")
-"""``<lang>/LC_MESSAGES/messages.po`` for each language."""
-
-DOMAIN: Final = "messages"
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for the catalog where it is defined (a Python constant); templates translate it on use."""
-    return message
+CATALOGUE: Final = Catalogue("messages", Path(__file__).with_name("locales"), fallback=CORE)
+"""``locales/<lang>/LC_MESSAGES/messages.po``: the pages' own words, then the core's (zone labels, checklist
+questions, the aftercare sheet, refusals)."""
 
 
-def catalog_path(language: str) -> Path:
-    """The ``.po`` file of ``language``."""
-    return LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-@functools.cache
 def translations(language: str) -> Translations:
-    """The catalog of ``language`` (English: its own catalog, whose empty translations leave each message as it is)."""
-    if language not in LANGUAGES:
-        raise ValueError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
-    with catalog_path(language).open("rb") as po:
-        catalog = read_po(po, locale=language, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    """The pages' catalog of ``language``, the core's behind it."""
+    return CATALOGUE.translations(language)
 
 
 def language_of(request: Request) -> str:
