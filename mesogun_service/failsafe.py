@@ -36,13 +36,18 @@ async def check_once(hosted: HostedGun) -> bool:
     silent = hosted.attendance.unattended_for()
     if silent <= hosted.attendance.grace_s:
         return False
+    was = gun.state.name.lower()
     await gun.make_safe()
     detail = (
         f"disarmed by the service: no attended client for {silent:.1f} s "
-        f"(grace period {hosted.attendance.grace_s:g} s) while the gun was {gun.state.name.lower()}"
+        f"(grace period {hosted.attendance.grace_s:g} s) while the gun was {was}"
     )
     log.warning("gun %s: %s", hosted.url, detail)
     hosted.events.publish(("failsafe", {"action": "disarmed", "reason": detail}))
+    try:  # the gun is safe: now every view of it (GET /status, the pages) says so, not the last period's "armed"
+        await gun.refresh_status()
+    except MesogunError as exc:
+        log.warning("gun %s: no status after the fail-safe disarm: %s", hosted.url, exc)
     try:
         await gun.note(UNATTENDED, detail, "the operator's view of the gun was lost")
     except MesogunError as exc:

@@ -22,6 +22,8 @@ def test_an_armed_gun_whose_last_attended_client_went_silent_is_disarmed_and_the
             status = await svc.ok("GET", svc.gun("/status"), params={"refresh": "true"})
             assert status["state"] == "armed"
             await asyncio.sleep(1.2)  # the client went silent
+            status = await svc.ok("GET", svc.gun("/status"))  # the service's view, not asked anew: already safe
+            assert status["state"] == "ready"
             status = await svc.ok("GET", svc.gun("/status"), params={"refresh": "true"})
             assert status["state"] == "ready"
             gone = await svc.client.post(f"/attendance/{svc.attendance[0]}/heartbeat")
@@ -30,6 +32,7 @@ def test_an_armed_gun_whose_last_attended_client_went_silent_is_disarmed_and_the
             notes = [n for s in record.sessions() for n in record.notes(s.session)]
         assert [n["kind"] for n in notes] == [UNATTENDED]
         assert "no attended client for" in notes[0]["detail"]
+        assert notes[0]["detail"].endswith("while the gun was armed")
 
     real(scenario)
 
