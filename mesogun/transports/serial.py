@@ -183,8 +183,10 @@ class SerialTransport(Transport):
             self._poller = None
         port, self._port = self._port, None
         if port is not None:
+            # In a thread: pyserial's socket:// close sleeps 0.3 s, which on the loop would freeze every other
+            # gun's link (heartbeats, stops) in a service; shielded, so a cancelled close still closes the port.
             with contextlib.suppress(Exception):
-                port.close()
+                await asyncio.shield(asyncio.to_thread(port.close))
         if self._chunks is not None:
             self._chunks.put_nowait(b"")
             self._chunks = None

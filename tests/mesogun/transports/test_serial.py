@@ -129,3 +129,22 @@ def test_serial_reopen_looks_the_gun_up_by_serial_number_when_its_path_vanished(
             os.close(slave)
 
     real(scenario)
+
+
+@pytest.mark.realio
+def test_closing_a_socket_port_leaves_the_event_loop_free_for_other_guns(real: Any) -> None:
+    """pyserial's socket:// close sleeps 0.3 s: in a service that must not freeze the other guns' links, so a
+    task of another gun (here a short sleep) runs to its end while the close is still under way."""
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        transport = transport_for_url(f"socket://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await transport.open()
+        closing = asyncio.create_task(transport.close())
+        await asyncio.sleep(0.01)  # another gun's heartbeat, due while the port closes
+        assert not closing.done(), "the close was over before any other task could run: it held the event loop"
+        await closing
+        server.close()
+        await server.wait_closed()
+
+    real(scenario)
