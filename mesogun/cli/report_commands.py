@@ -1,6 +1,7 @@
 """``mesogun record report|aftercare VISIT -o FILE``: a treatment session's report, or the patient's aftercare
-sheet, as PDF or HTML (docs/reports.md), made from the record's summary of the session. Pseudonymised unless
-``--identified``; the file is created readable by its owner only, as the record is."""
+sheet, as PDF or HTML (docs/reports.md), made from the record's summary of the session, in English or French
+(``--language``). Pseudonymised unless ``--identified``; the file is created readable by its owner only, as the
+record is."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import click
 from mesogun.cli.record_commands import REASON_OPTION, read_summary
 from mesogun.clinic.summary import SessionSummary
 from mesogun.errors import ParameterError
+from mesogun.i18n import DEFAULT_LANGUAGE, LANGUAGES, checked_language
 from mesogun.reports import FORMATS, Document, Format, render, write_private
 
 
@@ -38,6 +40,13 @@ def _options(command: click.Command) -> click.Command:
         ),
         REASON_OPTION,
         click.option("--clinic", default="Clinic", show_default=True, metavar="NAME", help="The clinic's name."),
+        click.option(
+            "--language",
+            default=DEFAULT_LANGUAGE,
+            show_default=True,
+            metavar="LANG",
+            help=f"The document's language: {' or '.join(LANGUAGES)}.",
+        ),
     ):
         command = option(command)
     return command
@@ -87,10 +96,12 @@ def _export(
     identified: bool,
     reason: str,
     clinic: str,
+    language: str,
 ) -> None:
     chosen = format_of(output, fmt)
+    language = checked_language(language, field="--language")  # before the read: an identified one is audited
     summary = read_summary(ctx, visit, identified=identified, reason=reason, via=f"mesogun record {document} {visit}")
-    data = render(document, chosen, summary, clinic_name=clinic)
+    data = render(document, chosen, summary, clinic_name=clinic, language=language)
     write_export(output, data)
     click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
 
@@ -98,21 +109,35 @@ def _export(
 @click.command("report")
 @click.pass_context
 def report_command(
-    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, reason: str, clinic: str
+    ctx: click.Context,
+    visit: int,
+    output: Path,
+    fmt: str | None,
+    identified: bool,
+    reason: str,
+    clinic: str,
+    language: str,
 ) -> None:
     """Write treatment session VISIT's report: summary, zones with volumes, parameters, lots, checklist,
     overrides, alarms, adverse events, aftercare and the practitioner's signature (NOT SIGNED until signed off)."""
-    _export(ctx, "report", visit, output, fmt, identified, reason, clinic)
+    _export(ctx, "report", visit, output, fmt, identified, reason, clinic, language)
 
 
 @click.command("aftercare")
 @click.pass_context
 def aftercare_command(
-    ctx: click.Context, visit: int, output: Path, fmt: str | None, identified: bool, reason: str, clinic: str
+    ctx: click.Context,
+    visit: int,
+    output: Path,
+    fmt: str | None,
+    identified: bool,
+    reason: str,
+    clinic: str,
+    language: str,
 ) -> None:
     """Write the patient's aftercare sheet for treatment session VISIT: the advice given (the default advice if
     none was entered) and the next session suggested from the course's interval."""
-    _export(ctx, "aftercare", visit, output, fmt, identified, reason, clinic)
+    _export(ctx, "aftercare", visit, output, fmt, identified, reason, clinic, language)
 
 
 report_command = _options(report_command)

@@ -106,13 +106,16 @@ def main(sources: Sources, argv: Sequence[str], *, program: str) -> int:
 
 def core_words() -> list[tuple[str, str]]:
     """The core's words defined as data: the zone labels (:mod:`mesogun.clinic.zones`), the standard
-    pre-treatment checklist's questions and the default aftercare advice (a clinic's own are shown as written)."""
+    pre-treatment checklist's questions, the default aftercare advice (a clinic's own are shown as written) and
+    the meaning of a practitioner's sign-off (the session report shows it)."""
     from mesogun.clinic import aftercare, checklist, zones
+    from mesogun.record.treatment import SIGN_OFF_MEANING
 
     return (
         [(zone.label, "mesogun.clinic.zones") for zone in zones.CATALOG]
         + [(item.question, "mesogun.clinic.checklist") for item in checklist.DEFAULT_ITEMS]
         + [(item.text, "mesogun.clinic.aftercare") for item in aftercare.DEFAULT_ADVICE]
+        + [(SIGN_OFF_MEANING, "mesogun.record.treatment")]
     )
 
 

@@ -1,6 +1,7 @@
 """Exports of a treatment session: the session report and the patient's aftercare sheet, as HTML
 (:mod:`mesogun.reports.html`) or PDF (:mod:`mesogun.reports.pdf`), both made from one
-:class:`~mesogun.clinic.summary.SessionSummary` worded once (:mod:`mesogun.reports.content`); docs/reports.md.
+:class:`~mesogun.clinic.summary.SessionSummary` worded once (:mod:`mesogun.reports.content`), in English or French
+(the core's message catalog, :mod:`mesogun.i18n`); docs/reports.md.
 
 The renderers load Jinja2 and fpdf2 only when first used, so ``import mesogun.reports`` (and the ``mesogun``
 command) stays light.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import importlib
 import os
 from typing import TYPE_CHECKING, Literal
+
+from mesogun.i18n import DEFAULT_LANGUAGE
 
 if TYPE_CHECKING:
     from mesogun.clinic.summary import SessionSummary
@@ -43,10 +46,14 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> None:
         file.write(data)
 
 
-def render(document: Document, fmt: Format, summary: SessionSummary, *, clinic_name: str) -> bytes:
-    """One export's bytes (HTML as UTF-8): what ``mesogun record report|aftercare`` writes and the service sends."""
+def render(
+    document: Document, fmt: Format, summary: SessionSummary, *, clinic_name: str, language: str = DEFAULT_LANGUAGE
+) -> bytes:
+    """One export's bytes (HTML as UTF-8) in ``language`` (English or French; a
+    :class:`~mesogun.errors.ParameterError` naming ``language`` for another): what ``mesogun record
+    report|aftercare`` writes and the service sends."""
     name = f"{'session_report' if document == 'report' else 'aftercare'}_{fmt}"
-    made = getattr(importlib.import_module(_HOME[name]), name)(summary, clinic_name=clinic_name)
+    made = getattr(importlib.import_module(_HOME[name]), name)(summary, clinic_name=clinic_name, language=language)
     return made.encode("utf-8") if isinstance(made, str) else bytes(made)
 
 

@@ -2,8 +2,10 @@
 HTML (:mod:`mesogun.reports.content`).
 
 Every page carries the visit id and "page x of y" in its footer (and "pseudonymised" when it is); tables break
-across pages with their heading row repeated. Text is set in DejaVu Sans, shipped with the package
-(``fonts/``, its licence beside it) and embedded as a subset, so "décolleté", "µL" and "≤" print on any machine.
+across pages with their heading row repeated. Every word arrives worded in the document's language (the headings
+and the footer's too: :class:`~mesogun.reports.content.Furniture`); the PDF's metadata names that language. Text
+is set in DejaVu Sans, shipped with the package (``fonts/``, its licence beside it) and embedded as a subset, so
+"décolleté", "µL" and "≤" print on any machine.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fpdf.util import Padding
 
 from mesogun.clinic.aftercare import AftercareItem
 from mesogun.clinic.summary import SessionSummary
+from mesogun.i18n import DEFAULT_LANGUAGE
 from mesogun.reports import content, write_private
 from mesogun.reports.content import AftercareSheet, Field, Masthead, Section, SessionReport, Signature, Table
 
@@ -104,7 +107,7 @@ class PdfDocument(FPDF):
         self.set_title(self.t(f"{masthead.title} · {masthead.visit_label}"))  # never the patient's name
         self.set_author(self.t(masthead.clinic))
         self.set_creator("mesogun")
-        self.set_lang("en")
+        self.set_lang(masthead.language)
         self.set_text_color(*INK)
         self.set_draw_color(*RULE)
 
@@ -155,12 +158,13 @@ class PdfDocument(FPDF):
         if head.pseudonymised:
             self.font(8, bold=True)
             self.set_text_color(*ALERT)
-            self.cell(middle, 4, content.PSEUDONYMISED.lower(), align=Align.C)
+            self.cell(middle, 4, self.t(head.furniture.pseudonymised), align=Align.C)
             self.font(8)
             self.set_text_color(*MUTED)
         else:
             self.cell(middle, 4, "")
-        self.cell(right, 4, f"{head.visit_label} · page {self.page_no()} of {{nb}}", align=Align.R)
+        page = head.furniture.page_of.format(page=self.page_no(), pages="{nb}")
+        self.cell(right, 4, self.t(f"{head.visit_label} · {page}"), align=Align.R)
         self.set_text_color(*INK)
 
     # --- blocks ---------------------------------------------------------------------------------------------
@@ -173,7 +177,7 @@ class PdfDocument(FPDF):
         self.set_text_color(*INK)
         self.font(18, bold=True)
         self.cell(0, 10, self.t(head.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.fields((Field("Visit", str(head.visit_id)), head.patient, *head.fields), size=10, label_w=32)
+        self.fields((Field(head.furniture.visit, str(head.visit_id)), head.patient, *head.fields), size=10, label_w=32)
         if head.pseudonymised:
             self.ln(1)
             self.font(8.5, bold=True)
@@ -311,7 +315,7 @@ class PdfDocument(FPDF):
             self.rect(MARGIN, top, self.w - 2 * MARGIN, height, style="F")
         self.set_xy(MARGIN + 3, top + 2)
         self.font(11.5, bold=True)
-        self.cell(0, 7, "Signature", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(0, 7, self.t(signature.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if signature.signed:
             self.fields(signature.fields, label_w=30, x=3)
             self.set_x(MARGIN + 3)
@@ -352,7 +356,7 @@ def _aftercare(doc: AftercareSheet) -> PdfDocument:
     pdf.masthead_block()
     pdf.font(12)
     pdf.multi_cell(0, 6.5, pdf.t(doc.intro), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.heading("What to do", size=13)
+    pdf.heading(doc.advice_title, size=13)
     pdf.lines(doc.advice, size=12, numbered=True)
     pdf.ln(4)
     pdf.font(12, bold=True)
@@ -362,11 +366,11 @@ def _aftercare(doc: AftercareSheet) -> PdfDocument:
         0, 6.5, pdf.t(doc.next_session), align=Align.L, border=1, padding=Padding(2.5, 4, 2.5, 4), new_x=XPos.LMARGIN
     )
     pdf.set_line_width(0.2)
-    pdf.heading("If you are worried", size=13)
+    pdf.heading(doc.worry_title, size=13)
     pdf.font(12)
     pdf.multi_cell(0, 6.5, pdf.t(doc.worry), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
-    pdf.fields((Field("Clinic", doc.masthead.clinic), *doc.contact), size=12, label_w=30)
+    pdf.fields(doc.reach, size=12, label_w=30)
     return pdf
 
 
@@ -382,11 +386,16 @@ def _emit(pdf: PdfDocument, target: Target) -> bytes:
 
 
 def session_report_pdf(
-    summary: SessionSummary, target: Target = None, *, clinic_name: str = content.DEFAULT_CLINIC
+    summary: SessionSummary,
+    target: Target = None,
+    *,
+    clinic_name: str = content.DEFAULT_CLINIC,
+    language: str = DEFAULT_LANGUAGE,
 ) -> bytes:
-    """The session report as a PDF (pseudonymised unless ``summary.patient_name`` is given): written to
-    ``target`` if given, and returned."""
-    return _emit(_session_report(content.session_report(summary, clinic_name=clinic_name)), target)
+    """The session report as a PDF in ``language`` (pseudonymised unless ``summary.patient_name`` is given):
+    written to ``target`` if given, and returned."""
+    doc = content.session_report(summary, clinic_name=clinic_name, language=language)
+    return _emit(_session_report(doc), target)
 
 
 def aftercare_pdf(
@@ -396,10 +405,11 @@ def aftercare_pdf(
     *,
     clinic_name: str = content.DEFAULT_CLINIC,
     contact: Sequence[tuple[str, str]] | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> bytes:
-    """The patient's aftercare sheet as a PDF: ``advice`` if given, else what the record says was given, else the
-    default advice; ``contact`` the clinic's (label, value) pairs, else blanks to fill in by hand."""
+    """The patient's aftercare sheet as a PDF in ``language``: ``advice`` if given, else what the record says was
+    given, else the default advice; ``contact`` the clinic's (label, value) pairs, else blanks to fill in by hand."""
     doc = content.aftercare_sheet(
-        summary, content.advice_lines(summary, advice), clinic_name=clinic_name, contact=contact
+        summary, content.advice_lines(summary, advice), clinic_name=clinic_name, contact=contact, language=language
     )
     return _emit(_aftercare(doc), target)

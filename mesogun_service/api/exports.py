@@ -1,5 +1,7 @@
 """``/treatments/{id}/report.{pdf,html}`` and ``/treatments/{id}/aftercare.{pdf,html}``: a treatment session's
-report and the patient's aftercare sheet (docs/reports.md), made from the record's summary. Pseudonymised unless
+report and the patient's aftercare sheet (docs/reports.md), made from the record's summary, in English or French
+(``?language=fr``; a language that does not ship is refused, 422 naming ``language``, before anything is read or
+entered). Pseudonymised unless
 ``?identified=true``: then the read is entered in the record's audit log first (who asked, the route, ``?reason=``),
 and nothing is sent if it cannot be; never cached. The summary is read on the record's one
 worker; the rendering (about a second for a PDF) runs in a worker thread of its own, never on the event loop."""
@@ -12,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from mesogun.i18n import DEFAULT_LANGUAGE, LANGUAGES, checked_language
 from mesogun.reports import Document, Format, render
 from mesogun_service.api.deps import IdentifiedRead, Reader, Record, assistant
 from mesogun_service.api.treatments import read_summary
@@ -20,13 +23,23 @@ router = APIRouter(prefix="/treatments", tags=["exports"], dependencies=[Depends
 
 MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 ClinicName = Annotated[str, Query(max_length=200, description="The clinic's name, printed on every page.")]
+Language = Annotated[
+    str, Query(max_length=35, description=f"The document's language: {', '.join(LANGUAGES)} (a tag: fr-CH reads fr).")
+]
 
 
 async def _export(
-    record: Record, visit_id: int, document: Document, fmt: Format, reader: IdentifiedRead | None, clinic: str
+    record: Record,
+    visit_id: int,
+    document: Document,
+    fmt: Format,
+    reader: IdentifiedRead | None,
+    clinic: str,
+    language: str,
 ) -> Response:
+    language = checked_language(language)  # before the read: an identified read is entered in the audit log
     summary = await record.call(lambda r: read_summary(r, visit_id, reader))
-    data = await run_in_threadpool(lambda: render(document, fmt, summary, clinic_name=clinic))
+    data = await run_in_threadpool(lambda: render(document, fmt, summary, clinic_name=clinic, language=language))
     name = f"{document}-{visit_id}.{fmt}"
     return Response(
         data,
@@ -37,16 +50,28 @@ async def _export(
 
 @router.get("/{visit_id}/report.{fmt}", response_class=Response)
 async def report(
-    record: Record, reader: Reader, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
+    record: Record,
+    reader: Reader,
+    visit_id: int,
+    fmt: Format,
+    identified: bool = False,
+    clinic: ClinicName = "Clinic",
+    language: Language = DEFAULT_LANGUAGE,
 ) -> Response:
     """The session report (summary, zones with volumes, parameters, lot, checklist, overrides, alarms,
     signature) as PDF or HTML."""
-    return await _export(record, visit_id, "report", fmt, reader if identified else None, clinic)
+    return await _export(record, visit_id, "report", fmt, reader if identified else None, clinic, language)
 
 
 @router.get("/{visit_id}/aftercare.{fmt}", response_class=Response)
 async def aftercare(
-    record: Record, reader: Reader, visit_id: int, fmt: Format, identified: bool = False, clinic: ClinicName = "Clinic"
+    record: Record,
+    reader: Reader,
+    visit_id: int,
+    fmt: Format,
+    identified: bool = False,
+    clinic: ClinicName = "Clinic",
+    language: Language = DEFAULT_LANGUAGE,
 ) -> Response:
     """The patient's aftercare sheet (the advice given, the next session suggested) as PDF or HTML."""
-    return await _export(record, visit_id, "aftercare", fmt, reader if identified else None, clinic)
+    return await _export(record, visit_id, "aftercare", fmt, reader if identified else None, clinic, language)

@@ -368,12 +368,14 @@ async def discard_session(request: Request, visit_id: int) -> Response:
 
 @router.get("/{visit_id}/aftercare")
 async def aftercare_page(request: Request, visit_id: int) -> Response:
-    """The patient's aftercare sheet (the export's own words: :func:`mesogun.reports.content.aftercare_sheet`) with
-    "Print" and "Download PDF" (``/treatments/{id}/aftercare.pdf``), "New session" and "Sign out"."""
+    """The patient's aftercare sheet in the tablet's language (the export's own words:
+    :func:`mesogun.reports.content.aftercare_sheet`) with "Print" and "Download PDF"
+    (``/treatments/{id}/aftercare.pdf?language=…``: the same sheet), "New session" and "Sign out"."""
     who = await page_user(request)
     summary = await read_summary(request, visit_id)
     serial = gun_of(summary) or await session_gun(request, visit_id)
-    sheet = content.aftercare_sheet(summary, content.advice_lines(summary, None))
+    language = language_of(request)
+    sheet = content.aftercare_sheet(summary, content.advice_lines(summary, None), language=language)
     context = layout(
         request,
         who,
@@ -383,7 +385,7 @@ async def aftercare_page(request: Request, visit_id: int) -> Response:
         on_sheet=True,
         when=content.when,
         visit_id=visit_id,
-        pdf=f"/treatments/{visit_id}/aftercare.pdf",
+        pdf=f"/treatments/{visit_id}/aftercare.pdf?language={language}",
         new_session=f"/tablet/guns/{serial}/session",
     )
     return render(request, "aftercare.html", context)

@@ -83,3 +83,28 @@ def test_an_unknown_visit_is_refused(
     db, _ = treated
     assert main(["--db", db, "record", "report", "999", "-o", str(tmp_path / "r.pdf")]) == 2
     assert "999" in capsys.readouterr().err and not (tmp_path / "r.pdf").exists()
+
+
+def test_language_fr_writes_the_aftercare_sheet_in_french(
+    treated: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, visit = treated
+    out = tmp_path / "aftercare.pdf"
+    assert main(["--db", db, "record", "aftercare", str(visit), "-o", str(out), "--language", "fr"]) == 0
+    assert "pseudonymised" in capsys.readouterr().out  # the command speaks English; the document, French
+    text = _text(out).replace("\n", " ")
+    assert "Conseils après votre traitement" in text and "Nos conseils" in text
+    assert "(front et joue (droite))" in text  # the zones' catalog labels, in French
+    assert "Gardez la zone traitée propre et hydratée." in text  # the default advice given, in French
+    assert "Aftercare after your treatment" not in text
+
+
+def test_a_language_that_does_not_ship_is_refused_naming_it_and_nothing_is_written(
+    treated: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, visit = treated
+    out = tmp_path / "report.pdf"
+    assert main(["--db", db, "record", "report", str(visit), "-o", str(out), "--language", "de"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--language='de'" in error and "en, fr" in error
+    assert not out.exists()

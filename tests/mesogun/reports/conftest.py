@@ -15,17 +15,19 @@ from tests.mesogun.reports import summaries
 
 @dataclass(frozen=True)
 class Pdf:
-    """A rendered PDF read back: its bytes, each page's text, its metadata."""
+    """A rendered PDF read back: its bytes, each page's text, its metadata, the language it declares."""
 
     data: bytes
     pages: list[str]
     metadata: dict[str, str]
+    language: str
 
     @classmethod
     def read(cls, data: bytes) -> Pdf:
         reader = PdfReader(io.BytesIO(data))
         meta = {key: str(value) for key, value in (reader.metadata or {}).items()}
-        return cls(data, [page.extract_text() for page in reader.pages], meta)
+        language = str(reader.root_object.get("/Lang", ""))
+        return cls(data, [page.extract_text() for page in reader.pages], meta, language)
 
     @property
     def text(self) -> str:

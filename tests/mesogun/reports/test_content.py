@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from mesogun.clinic.aftercare import DEFAULT_ADVICE, AftercareItem
+from mesogun.errors import ParameterError
 from mesogun.reports import content
 from mesogun.reports.content import Field
 
@@ -84,3 +87,57 @@ def test_the_advice_is_the_given_then_the_recorded_then_the_default(short) -> No
     assert content.advice_lines(short, None) == short.aftercare
     nothing = dataclasses.replace(short, aftercare=())
     assert content.advice_lines(nothing, None) == tuple(item.text for item in DEFAULT_ADVICE)
+
+
+def test_in_french_every_word_is_french_and_numbers_have_a_decimal_comma(long) -> None:
+    report = content.session_report(long, language="fr")
+    assert report.masthead.title == "Compte rendu de séance" and report.masthead.language == "fr"
+    assert report.masthead.visit_label == "Visite 90210"
+    assert Field("Signature", "NON SIGNÉ", alert=True) in report.masthead.fields
+    zones = _section(report, "Zones traitées")
+    assert zones.table is not None and zones.table.columns == ("Zone", "Tirs", "Volume (mL)", "Profondeur (mm)")
+    assert zones.table.rows[0] == ("Front", "20", "0,300", "1,0–2,0")  # a catalog zone label, translated
+    assert zones.table.rows[2][0] == "Left temple"  # a label the catalog does not hold: as the record has it
+    assert Field("Volume (tirs en détail)", content.ml(long.volume_ml, "fr")) in zones.after
+    assert content.ml(0.125, "fr") == "0,125 mL" and content.mm_range(1.5, 2.25, "fr") == "1,5–2,25 mm"
+    parameters = _section(report, "Paramètres")
+    assert Field("Mode", "rafale") in parameters.fields
+    assert Field("Dose par tir", "0,005–0,050 mL") in parameters.fields
+    checklist = _section(report, "Liste de contrôle avant traitement")
+    assert checklist.table is not None and checklist.table.rows[0][:2] == ("Grossesse ou allaitement ?", "non")
+    assert checklist.table.rows[5][1] == "OUI (présente)"
+    events = _section(report, "Effets indésirables")
+    assert events.table is not None and events.table.rows[0][2] == "léger"
+    assert report.signature.title == "Signature" and report.signature.headline == "NON SIGNÉ"
+    assert report.footnote == "Les heures sont en UTC. Les volumes sont ceux qu'indique l'appareil, en mL."
+
+
+def test_the_french_signature_says_its_meaning_in_french(short) -> None:
+    signature = content.session_report(short, language="fr").signature
+    assert Field("Signification", "a réalisé et vérifié le traitement") in signature.fields
+    assert signature.statement == "Signé électroniquement par Dr Ada Moreau."
+
+
+def test_the_french_aftercare_sheet_speaks_to_the_patient(short, long) -> None:
+    default = content.advice_lines(dataclasses.replace(short, aftercare=()), None)
+    sheet = content.aftercare_sheet(short, default, language="fr")
+    assert sheet.masthead.title == "Conseils après votre traitement"
+    assert Field("Date du traitement", "mardi 4 mars 2025") in sheet.masthead.fields
+    assert "(front et décolleté)" in sheet.intro
+    assert sheet.next_session.startswith("Nous vous proposons votre prochaine séance le mardi 18 mars 2025.")
+    assert sheet.advice[0] == "Gardez la zone traitée propre et hydratée."  # the default advice, in French
+    assert (sheet.advice_title, sheet.worry_title) == ("Nos conseils", "En cas d'inquiétude")
+    assert [f.label for f in sheet.reach] == ["Clinique", "Téléphone", "E-mail"]
+    assert sheet.masthead.clinic == "Clinique"  # no clinic named: the default, in French
+    assert "votre référence chez nous est P-7Q2K" in sheet.masthead.privacy_note
+    assert sheet.masthead.furniture.pseudonymised == "pseudonymisé"
+    many = content.aftercare_sheet(long, ["Rest."], clinic_name="Clinique du Lac", language="fr")
+    assert "(visage, cou, décolleté et cuir chevelu)" in many.intro
+    assert many.advice == ("Rest.",)  # a clinic's own line: as written
+
+
+def test_a_language_that_does_not_ship_is_refused_by_name(short) -> None:
+    with pytest.raises(ParameterError) as refused:
+        content.aftercare_sheet(short, ["Rest."], language="de")
+    assert refused.value.field == "language" and "'de'" in str(refused.value)
+    assert content.session_report(short, language="FR").masthead.language == "fr"

@@ -91,3 +91,43 @@ def test_the_aftercare_sheet_gives_the_advice_and_the_next_session(short) -> Non
     assert "PSEUDONYMISED" in text and "P-7Q2K" in text
     unplanned = _text(aftercare_html(dataclasses.replace(short, next_session=None)))
     assert "No further session is planned" in unplanned
+
+
+def test_the_french_aftercare_sheet_reads_french(short) -> None:
+    html = aftercare_html(dataclasses.replace(short, aftercare=()), clinic_name="Clinique du Lac", language="fr")
+    text = _text(html)
+    assert '<html lang="fr">' in html
+    for expected in (
+        "Conseils après votre traitement",
+        "Visite 17",
+        "Date du traitement mardi 4 mars 2025",
+        "(front et décolleté)",
+        "Nos conseils",
+        "Protégez la zone traitée avec une crème solaire d’indice SPF 30 ou plus",  # the default advice
+        "le mardi 18 mars 2025",
+        "En cas d&#39;inquiétude",
+        "Clinique Clinique du Lac",
+        "Téléphone",
+        "PSEUDONYMISÉ",
+    ):
+        assert expected in text, expected
+    for english in ("What to do", "If you are worried", "Phone", "Visit"):
+        assert not re.search(rf"\b{english}\b", text), english
+
+
+def test_the_french_report_reads_french_down_to_its_printed_page_numbers(long) -> None:
+    html = session_report_html(long, clinic_name="Clinique du Lac", language="fr")
+    text = _text(html)
+    assert '<html lang="fr">' in html
+    assert '"Visite 90210 \\b7  page " counter(page) " sur " counter(pages)' in html  # the printed page's margin
+    for expected in (
+        "Compte rendu de séance",
+        "Zones traitées",
+        "Profondeur (mm)",
+        "Front 20 0,300 1,0–2,0",  # a catalog zone label translated, a decimal comma
+        "14,515 mL",
+        "Dépassements de limites conseillées",
+        "Signature NON SIGNÉ",
+    ):
+        assert expected in text, expected
+    assert "Treatment zones" not in text and "Signed" not in text

@@ -47,6 +47,7 @@ def test_the_short_report_holds_its_texts_in_their_own_characters(short_report_p
     ):
         assert expected in text, expected
     assert "NOT SIGNED" not in text
+    assert short_report_pdf.language == "en"
 
 
 def test_no_glyph_is_missing_from_the_font(short, caplog) -> None:
@@ -121,3 +122,46 @@ def test_a_long_clinic_name_is_shortened_in_the_footer_not_overprinted(short, mo
     for number, page in enumerate(pages, start=1):
         assert "... pseudonymised" in page.replace("\n", " ") or "...pseudonymised" in page
         assert f"Visit 17 · page {number} of {len(pages)}" in page
+
+
+def test_the_french_report_reads_french_on_every_page(short) -> None:
+    pdf = Pdf.read(session_report_pdf(short, clinic_name="Clinique du Lac", language="fr"))
+    assert pdf.language == "fr" and pdf.metadata["/Title"] == "Compte rendu de séance · Visite 17"
+    count = len(pdf.pages)
+    for number, page in enumerate(pdf.pages, start=1):
+        assert f"Visite 17 · page {number} sur {count}" in page and "pseudonymisé" in page
+    text = pdf.text
+    for expected in (
+        "Compte rendu de séance",
+        "Signature signée par Dr Ada Moreau",
+        "Profondeur utilisée 1,0–1,5 mm",
+        "Zones traitées",
+        "Front 40 0,400 1,0",  # a catalog zone label translated, a decimal comma
+        "Total 75 0,925 1,0–1,5",
+        "Grossesse ou allaitement ? non",
+        "Conseils post-traitement remis",
+        "Gardez la zone traitée propre et hydratée.",
+        "Signification a réalisé et vérifié le traitement",
+    ):
+        assert expected in text, expected
+    assert "Treatment zones" not in text and "page 1 of" not in text
+
+
+def test_the_french_aftercare_sheet_is_one_page_in_french(short) -> None:
+    summary = dataclasses.replace(short, aftercare=())
+    sheet = Pdf.read(aftercare_pdf(summary, clinic_name="Clinique du Lac", language="fr"))
+    assert len(sheet.pages) == 1 and sheet.language == "fr"
+    text = sheet.text.replace("\n", " ")
+    for expected in (
+        "Conseils après votre traitement",
+        "Date du traitement mardi 4 mars 2025",
+        "(front et décolleté)",
+        "Nos conseils",
+        "1. Gardez la zone traitée propre et hydratée.",
+        "mardi 18 mars 2025",
+        "En cas d'inquiétude",
+        "Clinique Clinique du Lac",
+        "Visite 17 · page 1 sur 1",
+    ):
+        assert expected in text, expected
+    assert "What to do" not in text and "If you are worried" not in text

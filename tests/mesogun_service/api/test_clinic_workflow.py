@@ -89,6 +89,12 @@ def test_a_treatment_session_from_patient_to_sign_off(real, running_service) -> 
             assert "Clinique du Lac" in text and "PSEUDONYMISED" in text and "Ada" not in text and USER in text
             sheet = await svc.client.get(f"/treatments/{visit}/aftercare.html", params={"identified": "true"})
             assert sheet.status_code == 200 and "Ada Byron" in sheet.text and advice[0] in sheet.text
+            french = await svc.client.get(f"/treatments/{visit}/aftercare.pdf", params={"language": "fr"})
+            assert french.status_code == 200 and french.headers["content-type"] == "application/pdf"
+            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(french.content)).pages)
+            assert "Conseils après votre traitement" in text and "(front et menton)" in text
+            report = await svc.client.get(f"/treatments/{visit}/report.html", params={"language": "fr"})
+            assert '<html lang="fr">' in report.text and "Zones traitées" in report.text and "0,060" in report.text
             unknown = await svc.client.get("/treatments/999/report.html")
             assert unknown.status_code == 404
             assert (await svc.client.get(f"/treatments/{visit}/report.docx")).status_code == 422

@@ -47,6 +47,12 @@ def test_every_identified_read_names_who_through_which_route_and_why(real, runni
             assert (await svc.client.get(f"/treatments/{visit}/report.html")).status_code == 200
             assert reads(svc.record) == []
 
+            # a language that does not ship: refused naming it, before the read is entered (nothing is)
+            bad = {**IDENTIFIED, "language": "de"}
+            error = await refused(svc, "GET", f"/treatments/{visit}/aftercare.pdf", 422, params=bad)
+            assert (error["field"], error["value"]) == ("language", "de") and "en, fr" in error["message"], error
+            assert "Ada" not in json.dumps(error) and reads(svc.record) == []
+
             why = {**IDENTIFIED, "reason": "patient on the phone"}
             shown = await svc.ok("GET", f"/patients/{pid}", params=why)
             assert shown["identity"]["name"] == "Ada Byron"

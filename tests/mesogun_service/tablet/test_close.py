@@ -5,11 +5,13 @@ reason, and a form posted twice acting once."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from tests.mesogun_service.tablet.conftest import (
     ASSISTANT,
@@ -96,8 +98,11 @@ def test_the_summary_shows_the_shots_and_close_session_signs_off_once_the_gun_is
     assert sheet.get_by_text("SPF 30").is_visible()
     assert sheet.get_by_text("Postpone other cosmetic procedures").count() == 0
     assert tablet.get_by_role("button", name="Print").is_visible()
-    pdf = tablet.request.get(tablet.get_by_role("link", name="Download PDF").get_attribute("href"))
+    link = tablet.get_by_role("link", name="Download PDF").get_attribute("href")
+    assert link == f"/treatments/{visit}/aftercare.pdf?language=en" and sheet.get_attribute("lang") == "en"
+    pdf = tablet.request.get(link)
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    french_sheet_and_pdf(tablet, visit)
     assert tablet.get_by_role("link", name="New session").get_attribute("href") == f"/tablet/guns/{SERIAL}/session"
     screenshot(tablet, "aftercare-portrait")
     tablet.set_viewport_size(LANDSCAPE)
@@ -106,6 +111,26 @@ def test_the_summary_shows_the_shots_and_close_session_signs_off_once_the_gun_is
     assert not tablet.get_by_role("button", name="Print").is_visible()  # only the sheet prints
     assert not tablet.get_by_role("button", name="Emergency stop").is_visible()
     assert sheet.is_visible()
+
+
+def french_sheet_and_pdf(tablet: Any, visit: int) -> None:
+    """The aftercare page read by a French tablet (its Accept-Language; no language chosen): the sheet in French
+    (the standard advice translated, the practitioner's own line as typed), its PDF link and PDF in French too."""
+    page = tablet.request.get(f"/tablet/treatments/{visit}/aftercare", headers={"Accept-Language": "fr"})
+    html = page.text()
+    assert page.status == 200 and '<article id="aftercare-sheet" class="sheet" lang="fr">' in html
+    for expected in (
+        "Conseils après votre traitement",
+        "Nos conseils",
+        "Protégez la zone traitée avec une crème solaire",
+        "Come back if the bruise has not faded in a week.",
+        "En cas d&#39;inquiétude",
+        f'href="/treatments/{visit}/aftercare.pdf?language=fr"',
+    ):
+        assert expected in html, expected
+    pdf = tablet.request.get(f"/treatments/{visit}/aftercare.pdf?language=fr")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
+    assert "Nos conseils" in text and "(front)" in text and "What to do" not in text
 
 
 def test_discard_asks_to_confirm_then_voids_the_session_with_its_reason(tablet: Any, service: TabletService) -> None:

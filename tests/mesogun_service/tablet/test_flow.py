@@ -147,7 +147,11 @@ def test_the_whole_treatment_on_the_tablet(browser: Any, service: TabletService,
         page.wait_for_url(f"**/tablet/treatments/{visit}/aftercare")
         assert service.ok("GET", f"/treatments/{visit}")["signoff"]["by"] == PRACTITIONER
         assert page.get_by_role("button", name=t("Print")).is_visible()
-        pdf = page.request.get(page.get_by_role("link", name=t("Download PDF")).get_attribute("href"))
+        sheet = page.locator("#aftercare-sheet")  # the sheet in the tablet's language, its PDF too
+        assert sheet.get_attribute("lang") == language and sheet.get_by_text(t("What to do"), exact=True).is_visible()
+        link = page.get_by_role("link", name=t("Download PDF")).get_attribute("href")
+        assert link.endswith(f"/aftercare.pdf?language={language}")
+        pdf = page.request.get(link)
         assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
         shot("08-aftercare")
     except Exception:
