@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mesogun.errors import ParameterError
+from mesogun.reports.content import BLANK, EMAIL, PHONE
 from mesogun.service_client import default_socket_path
 from mesogun_service.accounts.location import accounts_path
 
@@ -17,6 +18,9 @@ DEFAULT_PORT = 8750
 
 DEFAULT_ATTENDED_GRACE_S = 5.0
 """How long an armed gun may go without a live attended client before the service disarms it, s."""
+
+MAX_CLINIC_TEXT = 120
+"""The longest clinic name, phone or email printed on a page, characters."""
 
 MAX_BODY_BYTES = 64 * 1024
 """The largest request body accepted (a gun command is well under 1 kB)."""
@@ -48,6 +52,11 @@ class ServiceConfig:
     checklist: Path | None = None
     """The clinic's pre-treatment checklist, a TOML file of ``[[item]]`` tables (``id``, ``question``); default: the
     built-in items (:data:`mesogun.clinic.checklist.DEFAULT_ITEMS`)."""
+    clinic_name: str = ""
+    """The clinic's name, printed on every report and aftercare sheet (default: none, a blank on the sheet)."""
+    clinic_phone: str = ""
+    clinic_email: str = ""
+    """Whom a patient calls, printed on the aftercare sheet (default: blanks to fill in by hand)."""
 
     @property
     def loopback_only(self) -> bool:
@@ -58,6 +67,12 @@ class ServiceConfig:
         """Where the users and the audit trail are kept (``accounts``, ``$MESOGUN_ACCOUNTS``, or the user's data
         folder, created if absent: the same store ``mesogun users`` writes by default)."""
         return accounts_path(self.accounts)
+
+    def clinic_contact(self) -> tuple[tuple[str, str], ...] | None:
+        """The clinic's contact details as the aftercare sheet prints them (label, value), ``None`` if none is set."""
+        if not (self.clinic_phone or self.clinic_email):
+            return None
+        return ((PHONE, self.clinic_phone or BLANK), (EMAIL, self.clinic_email or BLANK))
 
 
 _KEYS: dict[str, type | tuple[type, ...]] = {
@@ -71,6 +86,9 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "trusted_proxy": str,
     "baud": int,
     "checklist": str,
+    "clinic_name": str,
+    "clinic_phone": str,
+    "clinic_email": str,
 }
 
 
@@ -113,7 +131,8 @@ def config_from(data: dict[str, Any], *, source: str = "the config") -> ServiceC
     if not all(isinstance(url, str) and url for url in devices):
         raise ParameterError(f"{source}: devices must be a list of gun URLs", field="devices", value=devices)
     config = ServiceConfig(devices=devices)
-    changes: dict[str, Any] = {k: data[k] for k in ("host", "port", "trusted_proxy", "baud") if k in data}
+    plain = ("host", "port", "trusted_proxy", "baud", "clinic_name", "clinic_phone", "clinic_email")
+    changes: dict[str, Any] = {k: data[k].strip() if isinstance(data[k], str) else data[k] for k in plain if k in data}
     if "attended_grace_s" in data:
         changes["attended_grace_s"] = float(data["attended_grace_s"])
     if "record" in data:
@@ -137,6 +156,12 @@ def check(config: ServiceConfig) -> ServiceConfig:
             field="attended_grace_s",
             value=config.attended_grace_s,
         )
+    for key in ("clinic_name", "clinic_phone", "clinic_email"):
+        value = getattr(config, key)
+        if len(value) > MAX_CLINIC_TEXT:
+            raise ParameterError(
+                f"{key}: {len(value)} characters, at most {MAX_CLINIC_TEXT} fit on a page", field=key, value=value
+            )
     if len(set(config.devices)) != len(config.devices):
         raise ParameterError(f"devices={list(config.devices)}: a gun is listed twice", field="devices")
     return config

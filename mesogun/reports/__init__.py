@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from mesogun.i18n import DEFAULT_LANGUAGE
@@ -47,13 +48,22 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def render(
-    document: Document, fmt: Format, summary: SessionSummary, *, clinic_name: str, language: str = DEFAULT_LANGUAGE
+    document: Document,
+    fmt: Format,
+    summary: SessionSummary,
+    *,
+    clinic_name: str,
+    language: str = DEFAULT_LANGUAGE,
+    contact: Sequence[tuple[str, str]] | None = None,
 ) -> bytes:
     """One export's bytes (HTML as UTF-8) in ``language`` (English or French; a
     :class:`~mesogun.errors.ParameterError` naming ``language`` for another): what ``mesogun record
-    report|aftercare`` writes and the service sends."""
+    report|aftercare`` writes and the service sends. ``contact``: the clinic's (label, value) pairs the aftercare
+    sheet prints (else blanks to fill in)."""
     name = f"{'session_report' if document == 'report' else 'aftercare'}_{fmt}"
-    made = getattr(importlib.import_module(_HOME[name]), name)(summary, clinic_name=clinic_name, language=language)
+    made_by = getattr(importlib.import_module(_HOME[name]), name)
+    more = {"contact": contact} if document == "aftercare" else {}
+    made = made_by(summary, clinic_name=clinic_name, language=language, **more)
     return made.encode("utf-8") if isinstance(made, str) else bytes(made)
 
 

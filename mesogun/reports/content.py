@@ -24,6 +24,11 @@ from mesogun.i18n import DEFAULT_LANGUAGE, N_, checked_language, formats, gettex
 SESSION_REPORT_TITLE = N_("Treatment session report")
 AFTERCARE_TITLE = N_("Aftercare after your treatment")
 DEFAULT_CLINIC = N_("Clinic")
+PHONE = N_("Phone")
+EMAIL = N_("Email")
+"""The labels of a clinic's contact details (:func:`aftercare_sheet`'s ``contact``), translated on the sheet."""
+BLANK = "_" * 28
+"""A line to fill in by hand."""
 """The clinic's name when none is given (shown in the document's language)."""
 NOT_SIGNED = N_("NOT SIGNED")
 VOID = N_("VOID")
@@ -164,11 +169,13 @@ class AftercareSheet:
     worry_title: str = "If you are worried"
     clinic_label: str = "Clinic"
     """The label of the clinic's name above its contact details."""
+    clinic_named: bool = True
+    """Whether the clinic was named; if not, its name is a blank to fill in by hand, like its phone."""
 
     @property
     def reach(self) -> tuple[Field, ...]:
-        """Whom to call: the clinic by name, then its contact details (or the blanks)."""
-        return (Field(self.clinic_label, self.masthead.clinic), *self.contact)
+        """Whom to call: the clinic by name (or a blank), then its contact details (or the blanks)."""
+        return (Field(self.clinic_label, self.masthead.clinic if self.clinic_named else BLANK), *self.contact)
 
 
 # --- formatting -----------------------------------------------------------------------------------------------
@@ -572,7 +579,8 @@ def aftercare_sheet(
 ) -> AftercareSheet:
     """The patient's sheet in ``language``: what was treated, the advice in plain words (a line that is a catalog
     word, the default advice, in that language), the next session suggested, whom to call. ``contact`` is the
-    clinic's (label, value) pairs, shown as given; without it the sheet has blanks to fill in by hand."""
+    clinic's (label, value) pairs, a label that is a catalog word ("Phone", "Email") in that language; without it
+    the sheet has blanks to fill in by hand, and so has an unnamed clinic's name."""
     language = checked_language(language)
     _ = words(language)
     reference = _(
@@ -606,7 +614,8 @@ def aftercare_sheet(
         nxt = _sentences(suggested, _("Please call us to confirm it."))
     else:
         nxt = _sentences(_("No further session is planned."), _("Call us if you would like another one."))
-    blanks = ((_("Phone"), "_" * 28), (_("Email"), "_" * 28))
+    blanks = ((PHONE, BLANK), (EMAIL, BLANK))
+    named = clinic_name.strip() not in ("", DEFAULT_CLINIC)
     return AftercareSheet(
         masthead=head,
         intro=intro,
@@ -616,10 +625,11 @@ def aftercare_sheet(
             "If anything worries you, for example swelling, pain or redness that gets worse instead of better, "
             "or a fever, contact us straight away."
         ),
-        contact=tuple(Field(label, value) for label, value in (contact if contact else blanks)),
+        contact=tuple(Field(_(label), value) for label, value in (contact if contact else blanks)),
         advice_title=_("What to do"),
         worry_title=_("If you are worried"),
         clinic_label=_("Clinic"),
+        clinic_named=named,
     )
 
 

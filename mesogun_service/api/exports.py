@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -18,17 +18,22 @@ from mesogun.i18n import DEFAULT_LANGUAGE, LANGUAGES, checked_language
 from mesogun.reports import Document, Format, render
 from mesogun_service.api.deps import IdentifiedRead, Reader, Record, assistant
 from mesogun_service.api.treatments import read_summary
+from mesogun_service.config import ServiceConfig
 
 router = APIRouter(prefix="/treatments", tags=["exports"], dependencies=[Depends(assistant)])
 
 MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
-ClinicName = Annotated[str, Query(max_length=200, description="The clinic's name, printed on every page.")]
+ClinicName = Annotated[
+    str,
+    Query(max_length=200, description="The clinic's name, printed on every page (default: the service's clinic_name)."),
+]
 Language = Annotated[
     str, Query(max_length=35, description=f"The document's language: {', '.join(LANGUAGES)} (a tag: fr-CH reads fr).")
 ]
 
 
 async def _export(
+    request: Request,
     record: Record,
     visit_id: int,
     document: Document,
@@ -38,8 +43,12 @@ async def _export(
     language: str,
 ) -> Response:
     language = checked_language(language)  # before the read: an identified read is entered in the audit log
+    config: ServiceConfig = request.app.state.config
+    name, contact = clinic or config.clinic_name, config.clinic_contact()
     summary = await record.call(lambda r: read_summary(r, visit_id, reader))
-    data = await run_in_threadpool(lambda: render(document, fmt, summary, clinic_name=clinic, language=language))
+    data = await run_in_threadpool(
+        lambda: render(document, fmt, summary, clinic_name=name, language=language, contact=contact)
+    )
     name = f"{document}-{visit_id}.{fmt}"
     return Response(
         data,
@@ -50,28 +59,30 @@ async def _export(
 
 @router.get("/{visit_id}/report.{fmt}", response_class=Response)
 async def report(
+    request: Request,
     record: Record,
     reader: Reader,
     visit_id: int,
     fmt: Format,
     identified: bool = False,
-    clinic: ClinicName = "Clinic",
+    clinic: ClinicName = "",
     language: Language = DEFAULT_LANGUAGE,
 ) -> Response:
     """The session report (summary, zones with volumes, parameters, lot, checklist, overrides, alarms,
     signature) as PDF or HTML."""
-    return await _export(record, visit_id, "report", fmt, reader if identified else None, clinic, language)
+    return await _export(request, record, visit_id, "report", fmt, reader if identified else None, clinic, language)
 
 
 @router.get("/{visit_id}/aftercare.{fmt}", response_class=Response)
 async def aftercare(
+    request: Request,
     record: Record,
     reader: Reader,
     visit_id: int,
     fmt: Format,
     identified: bool = False,
-    clinic: ClinicName = "Clinic",
+    clinic: ClinicName = "",
     language: Language = DEFAULT_LANGUAGE,
 ) -> Response:
     """The patient's aftercare sheet (the advice given, the next session suggested) as PDF or HTML."""
-    return await _export(record, visit_id, "aftercare", fmt, reader if identified else None, clinic, language)
+    return await _export(request, record, visit_id, "aftercare", fmt, reader if identified else None, clinic, language)

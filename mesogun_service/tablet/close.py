@@ -375,7 +375,14 @@ async def aftercare_page(request: Request, visit_id: int) -> Response:
     summary = await read_summary(request, visit_id)
     serial = gun_of(summary) or await session_gun(request, visit_id)
     language = language_of(request)
-    sheet = content.aftercare_sheet(summary, content.advice_lines(summary, None), language=language)
+    config = request.app.state.config
+    sheet = content.aftercare_sheet(
+        summary,
+        content.advice_lines(summary, None),
+        clinic_name=config.clinic_name,
+        contact=config.clinic_contact(),
+        language=language,
+    )
     context = layout(
         request,
         who,

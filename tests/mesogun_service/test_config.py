@@ -71,3 +71,15 @@ def test_a_clinics_own_checklist_replaces_the_built_in_items(tmp_path: Path) -> 
     items.write_text("[[item]]\nid = 'Bad Id'\n")
     with pytest.raises(ChecklistIncomplete, match=r"checklist\.toml"):
         create_app(config)
+
+
+def test_the_clinic_named_in_the_config_is_whom_the_aftercare_sheet_says_to_call() -> None:
+    config = config_from({"clinic_name": " Clinique du Lac ", "clinic_phone": "+33 4 50 00 00 00"})
+    assert config.clinic_name == "Clinique du Lac"
+    assert config.clinic_contact() == (("Phone", "+33 4 50 00 00 00"), ("Email", "_" * 28))
+    assert config_from({}).clinic_contact() is None
+
+
+def test_a_clinic_name_too_long_for_a_page_is_refused_by_key() -> None:
+    with pytest.raises(ParameterError, match=r"clinic_name: 121 characters, at most 120"):
+        config_from({"clinic_name": "x" * 121})

@@ -75,7 +75,11 @@ def test_the_aftercare_sheet_speaks_plainly_and_suggests_the_next_session(short,
     assert "forehead and décolleté" in sheet.intro
     assert "Tuesday 18 March 2025" in sheet.next_session
     assert [f.label for f in sheet.contact] == ["Phone", "Email"]  # blanks to fill in by hand
-    many = content.aftercare_sheet(long, ["Rest."], contact=[("Phone", "+41 21 555 01 02")])
+    assert sheet.reach[0] == Field("Clinic", content.BLANK)  # an unnamed clinic: its name too, not "Clinic: Clinic"
+    many = content.aftercare_sheet(
+        long, ["Rest."], clinic_name="Clinique du Lac", contact=[("Phone", "+41 21 555 01 02")]
+    )
+    assert many.reach[0] == Field("Clinic", "Clinique du Lac")
     assert "face, neck, décolleté and scalp" in many.intro  # regions, not 34 zone names
     assert many.contact == (Field("Phone", "+41 21 555 01 02"),)
     none = content.aftercare_sheet(dataclasses.replace(short, next_session=None), ["Rest."])
@@ -131,7 +135,10 @@ def test_the_french_aftercare_sheet_speaks_to_the_patient(short, long) -> None:
     assert sheet.masthead.clinic == "Clinique"  # no clinic named: the default, in French
     assert "votre référence chez nous est P-7Q2K" in sheet.masthead.privacy_note
     assert sheet.masthead.furniture.pseudonymised == "pseudonymisé"
-    many = content.aftercare_sheet(long, ["Rest."], clinic_name="Clinique du Lac", language="fr")
+    many = content.aftercare_sheet(
+        long, ["Rest."], clinic_name="Clinique du Lac", contact=[(content.PHONE, "+41 21 555 01 02")], language="fr"
+    )
+    assert many.contact == (Field("Téléphone", "+41 21 555 01 02"),)  # the label a catalog word: in French
     assert "(visage, cou, décolleté et cuir chevelu)" in many.intro
     assert many.advice == ("Rest.",)  # a clinic's own line: as written
 

@@ -15,7 +15,7 @@ from tests.mesogun_service.conftest import USER
 
 def test_a_treatment_session_from_patient_to_sign_off(real, running_service) -> None:
     async def scenario() -> None:
-        async with running_service() as svc:
+        async with running_service(clinic_name="Clinique des Alpes", clinic_phone="+33 4 50 00 00 00") as svc:
             await svc.ready_to_treat()
             prepared = await prepare(svc)
             assert [p["pseudonym"] for p in await svc.ok("GET", "/patients")] == ["P-0001"]
@@ -93,6 +93,7 @@ def test_a_treatment_session_from_patient_to_sign_off(real, running_service) -> 
             assert french.status_code == 200 and french.headers["content-type"] == "application/pdf"
             text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(french.content)).pages)
             assert "Conseils après votre traitement" in text and "(front et menton)" in text
+            assert "Clinique des Alpes" in text and "Téléphone +33 4 50 00 00 00" in text  # the service's clinic
             report = await svc.client.get(f"/treatments/{visit}/report.html", params={"language": "fr"})
             assert '<html lang="fr">' in report.text and "Zones traitées" in report.text and "0,060" in report.text
             unknown = await svc.client.get("/treatments/999/report.html")
