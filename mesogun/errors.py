@@ -85,6 +85,9 @@ class Wording:
     def __str__(self) -> str:
         return self.template.format(**self.values)
 
+    def __hash__(self) -> int:  # its values may be unhashable; equal wordings have the same template and fields
+        return hash((self.template, tuple(self.values)))
+
 
 def shown(value: object) -> object:
     """``value`` as a message echoes what was given (``{value!r}``): a number as a :class:`Number`, else its repr."""

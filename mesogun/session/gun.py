@@ -35,6 +35,7 @@ from mesogun.errors import (
     RecordError,
     StateError,
     Wording,
+    shown,
 )
 from mesogun.i18n import N_
 from mesogun.link import Link, Received
@@ -379,7 +380,7 @@ class Gun:
             raise ParameterError(
                 Wording(
                     N_("fill_ml={fill} is outside 0–{capacity} mL (more than 0, at most the syringe's capacity)"),
-                    fill=Number(fill_ml) if fill_ml is not None else "None",
+                    fill=shown(fill_ml),
                     capacity=Number(capacity / 1e6, "g"),
                 ),
                 field="fill_ml",
