@@ -8,6 +8,10 @@ stable ``code`` (for logs and support) and the process ``exit_code`` the CLI use
 A gun service answers an error with the code of the exception its :class:`~mesogun.Gun` raised;
 :func:`error_from_reply` turns that code back into the same class (:func:`error_class_for_code`), so a client
 of the service raises, and the CLI exits with, what it would without a service.
+
+A raise site may word its message once as a catalog template with named fields (:class:`Wording`, its values
+:class:`Number`, :class:`Word`, :class:`AnyOf`): ``str(error)`` is the English the API and the CLI show, and
+:func:`mesogun.i18n.errors.refusal` says it in another language (the tablet's).
 """
 
 from __future__ import annotations
@@ -21,6 +25,76 @@ from firmware_protocol import AlarmCode, NakCode
 
 if TYPE_CHECKING:
     from mesogun.models import FiredShots
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number in a :class:`Wording`: in English as ``spec`` formats it (``".2f"``, ``"g"``; none: as Python writes
+    it, ``4.05``), in French with a decimal comma."""
+
+    value: float
+    spec: str = ""
+
+    def __str__(self) -> str:
+        if self.spec:
+            return format(self.value, self.spec)
+        return repr(self.value) if isinstance(self.value, float) else str(self.value)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word in a :class:`Wording` that the catalog translates: ``shown`` in the English message (the API's name,
+    ``load_syringe``), ``word`` (marked with ``N_`` where it is defined; ``shown`` if empty) in another language."""
+
+    shown: str
+    word: str = ""
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Words in a :class:`Wording` of which one is meant: "ready or armed" (in French "prêt ou armé")."""
+
+    words: tuple[Word, ...]
+
+    def __str__(self) -> str:
+        return " or ".join(str(word) for word in self.words)
+
+
+@dataclass(frozen=True, init=False)
+class Wording:
+    """An error's message worded once: a catalog ``template`` (marked with ``N_`` at the raise site) with named
+    fields and their ``values``. ``str()`` fills it in English, exactly as the API and the CLI say it; in another
+    language (:func:`mesogun.i18n.errors.refusal`) the template is translated and each value said that language's
+    way: a :class:`Number` with its decimal comma, a :class:`Word` translated, a nested message translated too.
+
+    Example: ``Wording(N_("{field}={value} is outside {low}–{high} mL"), field="fill_ml", value=Number(7.5),
+    low=Number(0, "g"), high=Number(5, "g"))`` reads "fill_ml=7.5 is outside 0–5 mL", and in French
+    "fill_ml=7,5 est hors de 0–5 mL".
+    """
+
+    template: str
+    values: Mapping[str, object]
+
+    def __init__(self, template: str, /, **values: object) -> None:
+        object.__setattr__(self, "template", template)
+        object.__setattr__(self, "values", values)
+
+    def __str__(self) -> str:
+        return self.template.format(**self.values)
+
+    def __hash__(self) -> int:  # its values may be unhashable; equal wordings have the same template and fields
+        return hash((self.template, tuple(self.values)))
+
+
+def shown(value: object) -> object:
+    """``value`` as a message echoes what was given (``{value!r}``): a number as a :class:`Number`, else its repr."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Number(value)
+    return repr(value)
+
 
 ActionRenderer = Callable[[str], str]
 """How an audience is told to take an action (a :class:`~mesogun.Gun` method name): the API says
@@ -60,12 +134,29 @@ class MesogunError(Exception):
     """Base of every host error.
 
     ``hint`` (if any) says what to do next; ``str(error)`` renders it in the API's language and
-    :meth:`describe` in another audience's (the CLI's).
+    :meth:`describe` in another audience's (the CLI's). The message (``args[0]``) is a string, or a
+    :class:`Wording` its raise site worded for the catalog (:attr:`wording`), which reads the same in English.
     """
 
     code = "MG000"
     exit_code = 1
     hint: Hint | None = None
+
+    @property
+    def wording(self) -> Wording | None:
+        """The message as its raise site worded it for the catalog (``None``: a message in English only)."""
+        message = self.args[0] if self.args else None
+        return message if isinstance(message, Wording) else None
+
+    @property
+    def template(self) -> str | None:
+        """The catalog template of the message (``None``: a message in English only)."""
+        return self.wording.template if self.wording is not None else None
+
+    @property
+    def values(self) -> Mapping[str, object]:
+        """The values the template's fields are filled with (empty without a template)."""
+        return self.wording.values if self.wording is not None else {}
 
     def describe(self, action: ActionRenderer = as_call) -> str:
         """The message, with the hint's actions rendered by ``action``."""
@@ -88,7 +179,7 @@ class ParameterError(MesogunError, ValueError):
     code = "MG100"
     exit_code = 2
 
-    def __init__(self, message: str, *, field: str = "", value: object = None) -> None:
+    def __init__(self, message: str | Wording, *, field: str = "", value: object = None) -> None:
         super().__init__(message)
         self.field = field
         self.value = value
@@ -106,7 +197,7 @@ class StateError(MesogunError):
     exit_code = 3
 
     def __init__(
-        self, message: str, *, command: str = "", state: str = "", reason: str = "", hint: Hint | None = None
+        self, message: str | Wording, *, command: str = "", state: str = "", reason: str = "", hint: Hint | None = None
     ) -> None:
         super().__init__(message)
         self.command = command
@@ -192,7 +283,7 @@ class LinkError(MesogunError):
     code = "MG400"
     exit_code = 4
 
-    def __init__(self, message: str = "", *, outcome: CommandOutcome | None = None) -> None:
+    def __init__(self, message: str | Wording = "", *, outcome: CommandOutcome | None = None) -> None:
         super().__init__(message)
         self.outcome = outcome
 
@@ -215,7 +306,7 @@ class LinkTimeout(LinkError):
 
     def __init__(
         self,
-        message: str = "",
+        message: str | Wording = "",
         *,
         command: str = "",
         attempts: int = 0,
@@ -275,7 +366,7 @@ class DeviceAlarm(MesogunError):
     cause = ""
     """What stopped a firing command (an alarm's name, or the device's state), for :meth:`firing_stopped`."""
 
-    def __init__(self, message: str, *, alarm: AlarmCode | None = None, shots: Sequence[object] = ()) -> None:
+    def __init__(self, message: str | Wording, *, alarm: AlarmCode | None = None, shots: Sequence[object] = ()) -> None:
         super().__init__(message)
         self.alarm = alarm
         self.shots: list[Any] = list(shots)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mesogun.errors import ParameterError
+from mesogun.errors import Number, ParameterError, Wording, shown
+from mesogun.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ def fmt(q: Quantity, wire: int, decimals: int) -> str:
     return f"{wire / q.scale:.{decimals}f}"
 
 
-def _show(value: object) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
+def _number(q: Quantity, wire: int, decimals: int) -> Number:
+    """``wire`` in user units with ``decimals`` decimals, as a message says it (:func:`fmt`)."""
+    return Number(wire / q.scale, f".{decimals}f")
 
 
 def to_wire_int(q: Quantity, value: object) -> int:
@@ -71,12 +73,20 @@ def to_wire_int(q: Quantity, value: object) -> int:
     wire units. A finite value too large for floating point in wire units (``1e308`` mm) converts exactly, so the
     caller's range check refuses it with the same message as any other out-of-range value."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParameterError(f"{q.field}={value!r} must be a number in {q.unit}", field=q.field, value=value)
+        raise ParameterError(
+            Wording(N_("{field}={value} must be a number in {unit}"), field=q.field, value=repr(value), unit=q.unit),
+            field=q.field,
+            value=value,
+        )
     if isinstance(value, int):
         return value * q.scale  # exact, however large: the caller's range check names the limits
     if not math.isfinite(value):
         raise ParameterError(
-            f"{q.field}={_show(value)} must be a finite number in {q.unit}", field=q.field, value=value
+            Wording(
+                N_("{field}={value} must be a finite number in {unit}"), field=q.field, value=shown(value), unit=q.unit
+            ),
+            field=q.field,
+            value=value,
         )
     exact = value * q.scale
     if not math.isfinite(exact):  # a finite but absurd value (1e308 mm): a whole number, far out of any range
@@ -84,7 +94,13 @@ def to_wire_int(q: Quantity, value: object) -> int:
     wire = round(exact)
     if abs(exact - wire) > 1e-6 * max(1.0, abs(exact)):
         raise ParameterError(
-            f"{q.field}={_show(value)} {q.unit} is finer than the wire resolution 1/{q.scale} {q.unit}",
+            Wording(
+                N_("{field}={value} {unit} is finer than the wire resolution 1/{scale} {unit}"),
+                field=q.field,
+                value=shown(value),
+                unit=q.unit,
+                scale=q.scale,
+            ),
             field=q.field,
             value=value,
         )
@@ -98,16 +114,32 @@ def to_wire(q: Quantity, value: object, limits: WireRange) -> int:
     d = decimals_for(q, limits.step)
     if not limits.min <= wire <= limits.max:
         raise ParameterError(
-            f"{q.field}={_show(value)} is outside the device's range "
-            f"{fmt(q, limits.min, d)}–{fmt(q, limits.max, d)} {q.unit}",
+            Wording(
+                N_("{field}={value} is outside the device's range {low}–{high} {unit}"),
+                field=q.field,
+                value=shown(value),
+                low=_number(q, limits.min, d),
+                high=_number(q, limits.max, d),
+                unit=q.unit,
+            ),
             field=q.field,
             value=value,
         )
     if limits.step > 1 and (wire - limits.min) % limits.step:
         below = wire - (wire - limits.min) % limits.step
         raise ParameterError(
-            f"{q.field}={_show(value)} is not a multiple of the device's resolution {fmt(q, limits.step, d)} "
-            f"{q.unit} (nearest settings: {fmt(q, below, d)} or {fmt(q, below + limits.step, d)} {q.unit})",
+            Wording(
+                N_(
+                    "{field}={value} is not a multiple of the device's resolution {step} {unit} "
+                    "(nearest settings: {below} or {above} {unit})"
+                ),
+                field=q.field,
+                value=shown(value),
+                step=_number(q, limits.step, d),
+                below=_number(q, below, d),
+                above=_number(q, below + limits.step, d),
+                unit=q.unit,
+            ),
             field=q.field,
             value=value,
         )
@@ -117,7 +149,21 @@ def to_wire(q: Quantity, value: object, limits: WireRange) -> int:
 def check_count(field: str, value: object, *, minimum: int = 0, maximum: int = 0xFFFF_FFFF) -> int:
     """A whole count (shots) within ``minimum``..``maximum``; :class:`ParameterError` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(f"{field}={value!r} must be a whole number of shots", field=field, value=value)
+        raise ParameterError(
+            Wording(N_("{field}={value} must be a whole number of shots"), field=field, value=repr(value)),
+            field=field,
+            value=value,
+        )
     if not minimum <= value <= maximum:
-        raise ParameterError(f"{field}={value} is outside {minimum}–{maximum} shots", field=field, value=value)
+        raise ParameterError(
+            Wording(
+                N_("{field}={value} is outside {minimum}–{maximum} shots"),
+                field=field,
+                value=value,
+                minimum=minimum,
+                maximum=maximum,
+            ),
+            field=field,
+            value=value,
+        )
     return value

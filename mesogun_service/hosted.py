@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mesogun.errors import ConnectionLost, MesogunError
+from mesogun.errors import ConnectionLost, MesogunError, Wording
+from mesogun.i18n import N_
 from mesogun.json_forms import event_fields
 from mesogun.models import GunInfo
 from mesogun.record import SessionRecorder
@@ -89,8 +90,15 @@ class HostedGun:
         """The connected :class:`Gun`; :class:`NotConnected` (503) while the service is (re)connecting."""
         gun = self._gun
         if gun is None or gun.state in (HostState.DISCONNECTED, HostState.CONNECTING):
-            why = f": {self.last_error}" if self.last_error else ""
-            raise NotConnected(f"the service is not connected to the gun at {self.url} now (it keeps trying){why}")
+            raise NotConnected(
+                Wording(
+                    N_("the service is not connected to the gun at {url} now (it keeps trying): {error}"),
+                    url=self.url,
+                    error=self.last_error,
+                )
+                if self.last_error
+                else Wording(N_("the service is not connected to the gun at {url} now (it keeps trying)"), url=self.url)
+            )
         return gun
 
     def subscribe(self, maxsize: int = 256) -> Subscription[ServiceEvent]:

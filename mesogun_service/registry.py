@@ -7,7 +7,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from mesogun.errors import MesogunError
+from mesogun.errors import MesogunError, Wording
+from mesogun.i18n import N_
 from mesogun_service.errors import NotFound
 from mesogun_service.failsafe import watch_attendance
 from mesogun_service.hosted import HostedGun
@@ -37,7 +38,9 @@ class GunRegistry:
             if key in (hosted.serial, hosted.url):
                 return hosted
         known = ", ".join(h.serial or h.url for h in self._hosted) or "none"
-        raise NotFound(f"no gun {key!r} on this service (its guns: {known}; see GET /guns)")
+        raise NotFound(
+            Wording(N_("no gun {gun} on this service (its guns: {guns}; see GET /guns)"), gun=repr(key), guns=known)
+        )
 
     def start(self) -> None:
         """Connect every gun in the background and watch each one's attended clients."""

@@ -19,8 +19,10 @@ from firmware_protocol import Mode
 from mesogun.clinic import limits
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded, UnknownPreset, VisitNotTreatment
-from mesogun.clinic.limits import Breach
+from mesogun.clinic.limits import Breach, joined
 from mesogun.clinic.presets import Preset, find
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 from mesogun.record import TreatmentRecord
 from mesogun.record.presets import PresetBook, clinic_presets
 from mesogun.record.summaries import OVERRIDE_NOTE
@@ -186,14 +188,21 @@ def _authorized(found: Sequence[Breach], reason: str | None) -> str | None:
         return None
     if reason is not None and not reason.strip():
         raise ReasonRequired(
-            "override_reason is blank: an override of a soft limit needs a reason, entered in the record "
-            f"({'; '.join(b.message for b in found)}); nothing was sent",
+            Wording(
+                N_(
+                    "override_reason is blank: an override of a soft limit needs a reason, entered in the record "
+                    "({summary}); nothing was sent"
+                ),
+                summary=joined(b.said for b in found),
+            ),
             field="override_reason",
             value=reason,
         )
     try:
         return limits.authorize(found, reason)
     except SoftLimitExceeded as exc:
-        refused = SoftLimitExceeded(f"{exc.args[0]}; nothing was sent", field=exc.field, value=exc.value)
+        refused = SoftLimitExceeded(
+            Wording(N_("{refusal}; nothing was sent"), refusal=exc.args[0]), field=exc.field, value=exc.value
+        )
         refused.hint = exc.hint  # how to override, in the asker's words (the service's: override_reason)
         raise refused from None

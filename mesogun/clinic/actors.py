@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mesogun.clinic.errors import ClinicError, RoleRequired
+from mesogun.errors import Word, Wording
+from mesogun.i18n import N_
 
 PRACTITIONER = "practitioner"
 """The role that treats and signs a session off (the service's ``Role.PRACTITIONER``, implied by technician and
@@ -15,6 +17,9 @@ admin there)."""
 
 ADMIN = "admin"
 """The role that may void a signed-off session and erase a patient's identity (the service's ``Role.ADMIN``)."""
+
+ROLE_WORDS = {PRACTITIONER: N_("practitioner"), ADMIN: N_("admin")}
+"""The roles the clinic's rules require, as a person is told them."""
 
 
 @dataclass(frozen=True)
@@ -32,12 +37,18 @@ class Actor:
             raise ClinicError("the actor needs a name (who does it is recorded)", field="actor", value=name)
         return cls(name.strip(), frozenset(str(role) for role in roles))
 
-    def require(self, role: str, action: str) -> None:
+    def require(self, role: str, action: str | Wording) -> None:
         """:class:`RoleRequired` (field ``actor.roles``) naming the user, the role and the action, if not held."""
         if role not in self.roles:
-            held = ", ".join(sorted(self.roles)) or "none"
+            held = ", ".join(sorted(self.roles))
             raise RoleRequired(
-                f"{action} needs the {role} role; {self.name} has: {held}",
+                Wording(
+                    N_("{action} needs the {role} role; {user} has: {held}"),
+                    action=action,
+                    role=Word(role, ROLE_WORDS.get(role, "")),
+                    user=self.name,
+                    held=held or Word("none", N_("none")),
+                ),
                 field="actor.roles",
                 value=sorted(self.roles),
             )

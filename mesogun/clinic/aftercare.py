@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mesogun.clinic.errors import ClinicError
-from mesogun.errors import ParameterError
+from mesogun.errors import ParameterError, Wording
+from mesogun.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,15 @@ def lines_given(lines: Iterable[str] | None = None) -> tuple[str, ...]:
         else tuple(line.strip() for line in lines if line.strip())
     )
     if not kept:
-        raise ClinicError("aftercare needs at least one line of advice", field="aftercare", value=[])
+        raise ClinicError(Wording(N_("aftercare needs at least one line of advice")), field="aftercare", value=[])
     for line in kept:
         if len(line) > LINE_MAX or "\n" in line:
             raise ClinicError(
-                f"an aftercare line is one line of at most {LINE_MAX} characters (got {len(line)})",
+                Wording(
+                    N_("an aftercare line is one line of at most {limit} characters (got {length})"),
+                    limit=LINE_MAX,
+                    length=len(line),
+                ),
                 field="aftercare",
                 value=line[:40],
             )

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesogun.clinic.errors import ChecklistIncomplete, ContraindicationPresent, ReasonRequired
+from mesogun.errors import Word, Wording, shown
+from mesogun.i18n import N_
 
 ITEM_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 """What an item id is made of (it names a field: ``checklist.<id>``)."""
@@ -80,7 +82,11 @@ def check(
     for given in answers:
         if given not in known:
             raise ChecklistIncomplete(
-                f"checklist item {given!r} is not on the checklist (its items: {', '.join(sorted(known))})",
+                Wording(
+                    N_("checklist item {item} is not on the checklist (its items: {items})"),
+                    item=repr(given),
+                    items=", ".join(sorted(known)),
+                ),
                 field=f"checklist.{given}",
                 value=answers[given],
             )
@@ -88,7 +94,11 @@ def check(
     for item in items:
         if item.id not in answers:
             raise ChecklistIncomplete(
-                f"checklist item {item.id} ({item.question!r}) is not answered: every item needs an answer",
+                Wording(
+                    N_("checklist item {item} ({question}) is not answered: every item needs an answer"),
+                    item=item.id,
+                    question=_question(item.question),
+                ),
                 field=f"checklist.{item.id}",
                 value=None,
             )
@@ -96,7 +106,11 @@ def check(
         present, note = answer if isinstance(answer, tuple) else (answer, "")
         if not isinstance(present, bool):
             raise ChecklistIncomplete(
-                f"checklist item {item.id}: the answer must be yes or no (true/false), not {present!r}",
+                Wording(
+                    N_("checklist item {item}: the answer must be yes or no (true/false), not {answer}"),
+                    item=item.id,
+                    answer=shown(present),
+                ),
                 field=f"checklist.{item.id}",
                 value=present,
             )
@@ -106,18 +120,33 @@ def check(
     if present_ids and reason is None:
         first = next(a for a in checked if a.present)
         raise ContraindicationPresent(
-            f"contraindication present: {', '.join(present_ids)} ({first.question!r} answered yes); the session "
-            "starts only with an override and its reason",
+            Wording(
+                N_(
+                    "contraindication present: {items} ({question} answered yes); the session starts only with an "
+                    "override and its reason"
+                ),
+                items=", ".join(present_ids),
+                question=_question(first.question),
+            ),
             field=f"checklist.{first.item}",
             value=True,
         )
     if present_ids and not reason:
         raise ReasonRequired(
-            f"overriding the contraindication {', '.join(present_ids)} needs a reason (it is kept in the record)",
+            Wording(
+                N_("overriding the contraindication {items} needs a reason (it is kept in the record)"),
+                items=", ".join(present_ids),
+            ),
             field="override_reason",
             value=override_reason,
         )
     return CheckedList(tuple(checked), present_ids, reason if present_ids else None)
+
+
+def _question(question: str) -> Word:
+    """A checklist question in a message: quoted as Python quotes it in English, translated (a clinic's own as it
+    is) in another language."""
+    return Word(repr(question), question)
 
 
 def load(path: Path) -> tuple[ChecklistItem, ...]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from mesogun.clinic.errors import ClinicError
+from mesogun.errors import Word, Wording, shown
+from mesogun.i18n import N_
 
 PLANNED_SESSIONS = range(1, 51)
 """How many sessions a course may plan."""
@@ -22,17 +24,31 @@ def check_course(indication: str, planned_sessions: int, interval_days: int) -> 
     """The indication, stripped, once the values are checked; each refusal names its field."""
     if not isinstance(indication, str) or not indication.strip() or len(indication) > TEXT_MAX or "\n" in indication:
         raise ClinicError(
-            f"indication must be one non-blank line of at most {TEXT_MAX} characters (got {indication!r})",
+            Wording(
+                N_("{field} must be one non-blank line of at most {limit} characters (got {value})"),
+                field="indication",
+                limit=TEXT_MAX,
+                value=repr(indication),
+            ),
             field="indication",
             value=indication,
         )
     for field, value, allowed, unit in (
-        ("planned_sessions", planned_sessions, PLANNED_SESSIONS, "sessions"),
-        ("interval_days", interval_days, INTERVAL_DAYS, "days"),
+        ("planned_sessions", planned_sessions, PLANNED_SESSIONS, Word("sessions", N_("sessions"))),
+        ("interval_days", interval_days, INTERVAL_DAYS, Word("days", N_("days"))),
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value not in allowed:
             raise ClinicError(
-                f"{field}={value!r} is outside {allowed.start}-{allowed.stop - 1} {unit}", field=field, value=value
+                Wording(
+                    N_("{field}={value} is outside {low}-{high} {unit}"),
+                    field=field,
+                    value=shown(value),
+                    low=allowed.start,
+                    high=allowed.stop - 1,
+                    unit=unit,
+                ),
+                field=field,
+                value=value,
             )
     return indication.strip()
 

@@ -7,7 +7,7 @@ without the practitioner role, an :class:`~mesogun.errors.AccessDenied` (exit 3)
 
 from __future__ import annotations
 
-from mesogun.errors import AccessDenied, ParameterError
+from mesogun.errors import AccessDenied, ParameterError, Wording
 
 
 class ClinicError(ParameterError):
@@ -93,7 +93,7 @@ class RoleRequired(AccessDenied):
 
     code = "MG720"
 
-    def __init__(self, message: str, *, field: str = "", value: object = None) -> None:
+    def __init__(self, message: str | Wording, *, field: str = "", value: object = None) -> None:
         super().__init__(message)
         self.field = field
         self.value = value

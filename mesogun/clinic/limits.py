@@ -12,19 +12,20 @@ The CLI (``mesogun set``), the Python API and the gun service all call these fun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from firmware_protocol import Mode
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded
 from mesogun.clinic.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, Preset
-from mesogun.errors import Hint
+from mesogun.errors import Hint, Number, Wording
+from mesogun.i18n import N_
 
 MODE_MAX_DEPTH_MM: dict[Mode, float] = {Mode.NAPPAGE: NAPPAGE_SOFT_MAX_DEPTH_MM}
 """Soft depth limits of a firing mode, whatever the preset."""
 
 OVERRIDE = Hint(
-    "{0} to go ahead anyway; the override and its reason are entered in the treatment record",
+    N_("{0} to go ahead anyway; the override and its reason are entered in the treatment record"),
     ("override_soft_limit",),
 )
 """How a soft limit's refusal is overridden, said in each audience's words (the API's reason, the service's
@@ -48,6 +49,18 @@ class Breach:
     message: str
     """One line naming the value and the limit, e.g. "nappage at depth_mm=2.5 is deeper than its soft limit of
     2 mm (nappage is superficial)"."""
+    wording: Wording | None = None
+    """The message worded for the catalog (it reads as :attr:`message` in English)."""
+
+    @classmethod
+    def worded(cls, limit: str, field: str, value: float, maximum: float, unit: str, wording: Wording) -> Breach:
+        """A breach whose message is ``wording``."""
+        return cls(limit, field, value, maximum, unit, str(wording), wording)
+
+    @property
+    def said(self) -> Wording | str:
+        """The message as a refusal carries it: its wording, else its English."""
+        return self.wording if self.wording is not None else self.message
 
 
 def breaches(
@@ -73,14 +86,21 @@ def breaches(
         mode_max = MODE_MAX_DEPTH_MM.get(mode) if mode is not None else None
         if mode_max is not None and depth_mm > mode_max and mode is not None:
             found.append(
-                Breach(
+                Breach.worded(
                     f"mode.{mode.json_name}.max_depth_mm",
                     "depth_mm",
                     depth_mm,
                     mode_max,
                     "mm",
-                    f"{mode.json_name} at depth_mm={depth_mm:g} is deeper than its soft limit of {mode_max:g} mm "
-                    f"({mode.json_name} is superficial)",
+                    Wording(
+                        N_(
+                            "{mode} at depth_mm={depth} is deeper than its soft limit of {limit} mm "
+                            "({mode} is superficial)"
+                        ),
+                        mode=mode.json_name,
+                        depth=Number(depth_mm, "g"),
+                        limit=Number(mode_max, "g"),
+                    ),
                 )
             )
         preset_max = preset.max_depth_mm if preset is not None else None
@@ -91,13 +111,18 @@ def breaches(
             and not (found and found[0].maximum <= preset_max)
         ):
             found.append(
-                Breach(
+                Breach.worded(
                     f"preset.{preset.name}.max_depth_mm",
                     "depth_mm",
                     depth_mm,
                     preset_max,
                     "mm",
-                    f"depth_mm={depth_mm:g} is deeper than preset {preset.name}'s soft limit of {preset_max:g} mm",
+                    Wording(
+                        N_("depth_mm={depth} is deeper than preset {preset}'s soft limit of {limit} mm"),
+                        depth=Number(depth_mm, "g"),
+                        preset=preset.name,
+                        limit=Number(preset_max, "g"),
+                    ),
                 )
             )
     zone_max = preset.max_volume_per_zone_ml if preset is not None else None
@@ -105,16 +130,36 @@ def breaches(
         more = planned_ml if planned_ml is not None else (dose_ml or 0.0)
         total = zone_delivered_ml + more
         if total > zone_max + 1e-9:
-            where = f"zone {zone}" if zone else "the zone"
+            volumes = {
+                "total": Number(total, "g"),
+                "delivered": Number(zone_delivered_ml, "g"),
+                "planned": Number(more, "g"),
+                "preset": preset.name,
+                "limit": Number(zone_max, "g"),
+            }
             found.append(
-                Breach(
+                Breach.worded(
                     f"preset.{preset.name}.max_volume_per_zone_ml",
                     "volume_ml",
                     round(total, 6),
                     zone_max,
                     "mL",
-                    f"{where} would receive {total:g} mL this session ({zone_delivered_ml:g} mL delivered + "
-                    f"{more:g} mL planned), more than preset {preset.name}'s soft limit of {zone_max:g} mL per zone",
+                    Wording(
+                        N_(
+                            "zone {zone} would receive {total} mL this session ({delivered} mL delivered + {planned} mL"
+                            " planned), more than preset {preset}'s soft limit of {limit} mL per zone"
+                        ),
+                        zone=zone,
+                        **volumes,
+                    )
+                    if zone
+                    else Wording(
+                        N_(
+                            "the zone would receive {total} mL this session ({delivered} mL delivered + {planned} mL"
+                            " planned), more than preset {preset}'s soft limit of {limit} mL per zone"
+                        ),
+                        **volumes,
+                    ),
                 )
             )
     return tuple(found)
@@ -126,21 +171,42 @@ def authorize(found: Sequence[Breach], reason: str | None) -> str | None:
     breach's field and value) or :class:`ReasonRequired` (an override whose reason is blank, field ``reason``)."""
     if not found:
         return None
-    summary = "; ".join(b.message for b in found)
+    summary = joined(b.said for b in found)
     if reason is None:
         first = found[0]
         refused = SoftLimitExceeded(
-            "; ".join(f"soft limit {b.limit}: {b.message}" for b in found), field=first.field, value=first.value
+            joined(Wording(N_("soft limit {limit}: {breach}"), limit=b.limit, breach=b.said) for b in found),
+            field=first.field,
+            value=first.value,
         )
         refused.hint = OVERRIDE
         raise refused
     kept = reason.strip()
     if not kept:
         raise ReasonRequired(
-            f"an override of a soft limit needs a reason, entered in the record ({summary})", field="reason", value=""
+            Wording(
+                N_("an override of a soft limit needs a reason, entered in the record ({summary})"), summary=summary
+            ),
+            field="reason",
+            value="",
         )
     if len(kept) > REASON_MAX:
         raise ReasonRequired(
-            f"an override reason is at most {REASON_MAX} characters (got {len(kept)})", field="reason", value=len(kept)
+            Wording(
+                N_("an override reason is at most {limit} characters (got {length})"),
+                limit=REASON_MAX,
+                length=len(kept),
+            ),
+            field="reason",
+            value=len(kept),
         )
     return kept
+
+
+def joined(parts: Iterable[Wording | str]) -> Wording:
+    """Messages said one after the other ("…; …"), each translated on its own."""
+    items = list(parts)
+    first: Wording | str = items[0] if items else ""
+    for then in items[1:]:
+        first = Wording(N_("{first}; {then}"), first=first, then=then)
+    return first if isinstance(first, Wording) else Wording("{first}", first=first)

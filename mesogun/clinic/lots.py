@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from mesogun.clinic.errors import ClinicError, LotExpired
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 
 NEAR_EXPIRY_DAYS = 30
 """A lot expiring within this many days (inclusive) warns."""
@@ -31,7 +33,9 @@ def parse_expiry(value: str | date) -> date:
     try:
         return date.fromisoformat(value.strip())
     except (ValueError, AttributeError):
-        raise ClinicError(f"expiry {value!r} is not a date (YYYY-MM-DD)", field="expiry", value=value) from None
+        raise ClinicError(
+            Wording(N_("expiry {value} is not a date (YYYY-MM-DD)"), value=repr(value)), field="expiry", value=value
+        ) from None
 
 
 def lot(product: str, lot_number: str, expiry: str | date) -> Lot:
@@ -39,7 +43,12 @@ def lot(product: str, lot_number: str, expiry: str | date) -> Lot:
     for name, text in (("product", product), ("lot_number", lot_number)):
         if not isinstance(text, str) or not text.strip() or len(text) > TEXT_MAX or "\n" in text:
             raise ClinicError(
-                f"{name} must be one non-blank line of at most {TEXT_MAX} characters (got {text!r})",
+                Wording(
+                    N_("{field} must be one non-blank line of at most {limit} characters (got {value})"),
+                    field=name,
+                    limit=TEXT_MAX,
+                    value=repr(text),
+                ),
                 field=name,
                 value=text,
             )
@@ -53,8 +62,12 @@ def check_usable(found: Lot, today: date) -> str | None:
     left = (found.expiry - today).days
     if left < 0:
         raise LotExpired(
-            f"lot {found.lot_number} of {found.product} expired on {found.expiry.isoformat()}: an expired lot is "
-            "never used",
+            Wording(
+                N_("lot {lot} of {product} expired on {expiry}: an expired lot is never used"),
+                lot=found.lot_number,
+                product=found.product,
+                expiry=found.expiry.isoformat(),
+            ),
             field="lot",
             value=found.lot_number,
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mesogun.clinic.errors import ClinicError
+from mesogun.errors import Number, Wording, shown
+from mesogun.i18n import N_
 
 DEFAULT_CHANGE_AFTER_SHOTS = 500
 """Shots after which a needle change is reminded, unless the clinic configures another count."""
@@ -32,12 +34,26 @@ def needle(gauge: int, length_mm: float) -> Needle:
     """A checked :class:`Needle`; refused naming ``needle.gauge`` or ``needle.length_mm`` if outside the ranges."""
     if not isinstance(gauge, int) or isinstance(gauge, bool) or gauge not in GAUGES:
         raise ClinicError(
-            f"needle gauge {gauge!r} is outside {GAUGES.start}-{GAUGES.stop - 1} G", field="needle.gauge", value=gauge
+            Wording(
+                N_("needle gauge {gauge} is outside {low}-{high} G"),
+                gauge=shown(gauge),
+                low=GAUGES.start,
+                high=GAUGES.stop - 1,
+            ),
+            field="needle.gauge",
+            value=gauge,
         )
     low, high = LENGTH_MM
     if not isinstance(length_mm, int | float) or not low <= length_mm <= high:
         raise ClinicError(
-            f"needle length {length_mm!r} mm is outside {low:g}-{high:g} mm", field="needle.length_mm", value=length_mm
+            Wording(
+                N_("needle length {length} mm is outside {low}-{high} mm"),
+                length=shown(length_mm),
+                low=Number(low, "g"),
+                high=Number(high, "g"),
+            ),
+            field="needle.length_mm",
+            value=length_mm,
         )
     return Needle(gauge, float(length_mm))
 

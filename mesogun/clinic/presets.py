@@ -16,6 +16,8 @@ from types import MappingProxyType
 
 from firmware_protocol import Mode
 from mesogun.clinic.errors import ClinicError, UnknownPreset
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 
 NAPPAGE_SOFT_MAX_DEPTH_MM = 2.0
 """The soft limit of nappage depth, mm: nappage is a superficial technique (a fast series of shallow drops;
@@ -129,4 +131,8 @@ def find(name: str, clinic: Iterable[Preset] = ()) -> Preset:
     if found is not None:
         return found
     nearest = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5) or sorted(known)
-    raise UnknownPreset(f"preset {name!r} is not known; nearest: {', '.join(nearest)}", field="preset", value=name)
+    raise UnknownPreset(
+        Wording(N_("preset {preset} is not known; nearest: {presets}"), preset=repr(name), presets=", ".join(nearest)),
+        field="preset",
+        value=name,
+    )

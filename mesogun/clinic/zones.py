@@ -14,7 +14,8 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from mesogun.clinic.errors import UnknownZone
-from mesogun.errors import Hint
+from mesogun.errors import Hint, Wording
+from mesogun.i18n import N_
 
 
 class Region(StrEnum):
@@ -75,7 +76,7 @@ ZONES: Mapping[str, Zone] = MappingProxyType({z.id: z for z in CATALOG})
 """The zones by id."""
 
 
-LIST_ZONES = Hint("{0} to see every zone", ("list_zones",))
+LIST_ZONES = Hint(N_("{0} to see every zone"), ("list_zones",))
 """What an unknown zone's refusal suggests: the catalog listed (the CLI's ``mesogun session zones``)."""
 
 
@@ -89,12 +90,20 @@ def zone(zone_id: str) -> Zone:
     close = near(wanted)
     region = wanted.split(".", 1)[0]
     if close:
-        more = f"nearest: {', '.join(close)}"
+        more = Wording(N_("nearest: {zones}"), zones=", ".join(close))
     elif region in Region.__members__.values():
-        more = f"none is close; the {region} zones: {', '.join(z.id for z in in_region(Region(region)))}"
+        more = Wording(
+            N_("none is close; the {region} zones: {zones}"),
+            region=region,
+            zones=", ".join(z.id for z in in_region(Region(region))),
+        )
     else:
-        more = f"the regions are {', '.join(Region)}"
-    error = UnknownZone(f"zone {zone_id!r} is not a treatment zone; {more}", field="zone", value=zone_id)
+        more = Wording(N_("the regions are {regions}"), regions=", ".join(Region))
+    error = UnknownZone(
+        Wording(N_("zone {zone} is not a treatment zone; {more}"), zone=repr(zone_id), more=more),
+        field="zone",
+        value=zone_id,
+    )
     error.hint = LIST_ZONES
     raise error
 

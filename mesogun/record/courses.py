@@ -11,6 +11,8 @@ from mesogun.clinic.actors import Actor
 from mesogun.clinic.courses import check_course
 from mesogun.clinic.errors import NoSuchCourse
 from mesogun.clinic.presets import find
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
@@ -113,15 +115,26 @@ def course_of(db: Connection, course_id: int, *, open_only: bool = False, patien
         ).where(c.id == course_id)
     ).first()
     if row is None:
-        raise NoSuchCourse(f"no course {course_id} in the treatment record", field="course", value=course_id)
+        raise NoSuchCourse(
+            Wording(N_("no course {course} in the treatment record"), course=course_id), field="course", value=course_id
+        )
     if patient_id is not None and int(row[1]) != patient_id:
         raise NoSuchCourse(
-            f"course {course_id} is not patient {patient_id}'s (it is patient {row[1]}'s)",
+            Wording(
+                N_("course {course} is not patient {patient}'s (it is patient {owner}'s)"),
+                course=course_id,
+                patient=patient_id,
+                owner=row[1],
+            ),
             field="course",
             value=course_id,
         )
     if open_only and row[7] is not None:
-        raise NoSuchCourse(f"course {course_id} was closed on {row[7]}", field="course", value=course_id)
+        raise NoSuchCourse(
+            Wording(N_("course {course} was closed on {closed}"), course=course_id, closed=row[7]),
+            field="course",
+            value=course_id,
+        )
     sessions = tuple(
         int(i) for i in db.execute(select(v.id).where(v.course_id == course_id).order_by(v.opened, v.id)).scalars()
     )

@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Select, insert, select
 from mesogun.clinic import lots as rules
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import DuplicateEntry, NoSuchLot
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
@@ -69,7 +71,12 @@ class LotBook:
             ).first()
             if taken is not None:
                 raise DuplicateEntry(
-                    f"lot {checked.lot_number} of {checked.product} is on record already (lot id {taken[0]})",
+                    Wording(
+                        N_("lot {lot} of {product} is on record already (lot id {id})"),
+                        lot=checked.lot_number,
+                        product=checked.product,
+                        id=taken[0],
+                    ),
                     field="lot_number",
                     value=checked.lot_number,
                 )
@@ -119,5 +126,5 @@ def lot_of(db: Connection, lot_id: int) -> StoredLot:
     """The lot of ``lot_id`` read on ``db``; :class:`NoSuchLot` (field ``lot``) if none."""
     row = db.execute(_lots().where(t.lots.c.id == lot_id)).first()
     if row is None:
-        raise NoSuchLot(f"no lot {lot_id} in the treatment record", field="lot", value=lot_id)
+        raise NoSuchLot(Wording(N_("no lot {lot} in the treatment record"), lot=lot_id), field="lot", value=lot_id)
     return _stored(row)

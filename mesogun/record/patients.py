@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import ClinicError, DuplicateEntry, NoSuchPatient, ReasonRequired
-from mesogun.errors import RecordError
+from mesogun.errors import RecordError, Wording
+from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
@@ -84,7 +85,9 @@ def _checked_identity(name: str | None, birth_date: str | date | None, contact: 
     for field, text in (("name", name), ("contact", contact)):
         if text is not None and (not isinstance(text, str) or len(text) > TEXT_MAX or "\n" in text):
             raise ClinicError(
-                f"{field} must be one line of at most {TEXT_MAX} characters", field=field, value=None
+                Wording(N_("{field} must be one line of at most {limit} characters"), field=field, limit=TEXT_MAX),
+                field=field,
+                value=None,
             )  # never echo an identifying value
         values[field] = text.strip() or None if isinstance(text, str) else None
     if isinstance(birth_date, date):
@@ -95,7 +98,9 @@ def _checked_identity(name: str | None, birth_date: str | date | None, contact: 
         try:
             values["birth_date"] = date.fromisoformat(birth_date.strip()).isoformat()
         except ValueError:
-            raise ClinicError("birth_date is not a date (YYYY-MM-DD)", field="birth_date", value=None) from None
+            raise ClinicError(
+                Wording(N_("birth_date is not a date (YYYY-MM-DD)")), field="birth_date", value=None
+            ) from None
     return {field: values[field] for field in IDENTITY_FIELDS}
 
 
@@ -103,7 +108,9 @@ def check_pseudonym(pseudonym: str) -> str:
     """A pseudonym as stored: 1-40 letters, digits, ``-``, ``_`` or ``.`` (refused naming ``pseudonym``)."""
     if not isinstance(pseudonym, str) or not 0 < len(pseudonym) <= 40 or not set(pseudonym) <= PSEUDONYM_CHARS:
         raise ClinicError(
-            f"pseudonym {pseudonym!r}: 1-40 letters, digits, -, _ or .", field="pseudonym", value=pseudonym
+            Wording(N_("pseudonym {pseudonym}: 1-40 letters, digits, -, _ or ."), pseudonym=repr(pseudonym)),
+            field="pseudonym",
+            value=pseudonym,
         )
     return pseudonym
 
@@ -137,7 +144,9 @@ class PatientBook:
         with self.record.transaction() as db:
             p = t.patients.c
             if db.execute(select(p.id).where(p.pseudonym == chosen)).first() is not None:
-                raise DuplicateEntry(f"pseudonym {chosen} is taken", field="pseudonym", value=chosen)
+                raise DuplicateEntry(
+                    Wording(N_("pseudonym {pseudonym} is taken"), pseudonym=chosen), field="pseudonym", value=chosen
+                )
             created = now()
             patient_id = inserted_id(db.execute(insert(t.patients).values(pseudonym=chosen, created=created)))
             db.execute(insert(t.patient_identities).values(patient_id=patient_id, salt=salt, **values))
@@ -163,7 +172,11 @@ class PatientBook:
         rows = self.record.rows(select(p.id).where(p.pseudonym == pseudonym))
         if not rows:
             raise NoSuchPatient(
-                f"no patient {pseudonym!r} in the treatment record {self.record.path}",
+                Wording(
+                    N_("no patient {patient} in the treatment record {path}"),
+                    patient=repr(pseudonym),
+                    path=self.record.path,
+                ),
                 field="pseudonym",
                 value=pseudonym,
             )
@@ -282,7 +295,11 @@ def patient_of(db: Connection, patient_id: int, *, identified: bool = False) -> 
         .where(p.id == patient_id)
     ).first()
     if row is None:
-        raise NoSuchPatient(f"no patient {patient_id} in the treatment record", field="patient", value=patient_id)
+        raise NoSuchPatient(
+            Wording(N_("no patient {patient} in the treatment record"), patient=patient_id),
+            field="patient",
+            value=patient_id,
+        )
     erased = bool(row[3])
     identity = Identity(row[4], row[5], row[6]) if identified and not erased else None
     return Patient(int(row[0]), row[1], row[2], erased, identity)

@@ -26,6 +26,8 @@ from mesogun.clinic.checklist import DEFAULT_ITEMS, AnswerGiven, ChecklistItem
 from mesogun.clinic.errors import ClinicError, ReasonRequired, VisitNotTreatment
 from mesogun.clinic.presets import find
 from mesogun.clinic.summary import SessionSummary, SignOff, Voided
+from mesogun.errors import Word, Wording, shown
+from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
@@ -116,7 +118,7 @@ class TreatmentBook:
         form v3"; never blank), every checklist item answered (a contraindication present only with
         ``override_reason``), the patient, the course (the patient's, open), the lot (not expired ``today``), the
         preset (``None``: the course's). Each refusal names its field; nothing is written then."""
-        actor.require(PRACTITIONER, "starting a treatment session")
+        actor.require(PRACTITIONER, Wording(N_("starting a treatment session")))
         zone_id = zones.zone(zone).id
         consent_kept = _text(consent, "consent", limit=200)
         checked = checklist_rules.check(checklist, items=self.checklist_items, override_reason=override_reason)
@@ -329,7 +331,13 @@ class TreatmentBook:
         kind_kept = _text(kind, "kind", limit=200)
         if severity not in SEVERITIES:
             raise ClinicError(
-                f"severity {severity!r} is not one of: {', '.join(SEVERITIES)}", field="severity", value=severity
+                Wording(
+                    N_("severity {severity} is not one of: {severities}"),
+                    severity=repr(severity),
+                    severities=", ".join(SEVERITIES),
+                ),
+                field="severity",
+                value=severity,
             )
         detail_kept = _text(detail, "detail", blank=True)
         with self.record.transaction() as db:
@@ -363,15 +371,20 @@ class TreatmentBook:
     def sign_off(self, visit_id: int, *, actor: Actor, meaning: str = SIGN_OFF_MEANING) -> Treatment:
         """The practitioner's signature (who, when, what it means), closing the session if open. Refused: without
         the practitioner role (field ``actor.roles``), or signed already (field ``visit``)."""
-        actor.require(PRACTITIONER, "signing a treatment session off")
+        actor.require(PRACTITIONER, Wording(N_("signing a treatment session off")))
         meaning_kept = _text(meaning, "meaning", limit=200)
         v = t.visits.c
         with self.record.transaction() as db:
             treatment = treatment_of(db, visit_id)
-            _refuse_void(db, visit_id, "signed off")
+            _refuse_void(db, visit_id, Word("signed off", N_("signed off")))
             if treatment.signoff is not None:
                 raise VisitNotTreatment(
-                    f"visit {visit_id} was signed off by {treatment.signoff.by} at {treatment.signoff.at} already",
+                    Wording(
+                        N_("visit {visit} was signed off by {user} at {at} already"),
+                        visit=visit_id,
+                        user=treatment.signoff.by,
+                        at=treatment.signoff.at,
+                    ),
                     field="visit",
                     value=visit_id,
                 )
@@ -402,15 +415,24 @@ class TreatmentBook:
         signed off, the admin role (field ``actor.roles``); refused if void already (field ``visit``)."""
         why = _text(reason, "reason", limit=1000) if isinstance(reason, str) and reason.strip() else None
         if why is None:
-            raise ReasonRequired("voiding a session needs a reason (it is kept in the audit log)", field="reason")
+            raise ReasonRequired(
+                Wording(N_("voiding a session needs a reason (it is kept in the audit log)")), field="reason"
+            )
         v = t.visits.c
         with self.record.transaction() as db:
             treatment = treatment_of(db, visit_id)
-            _refuse_void(db, visit_id, "voided again")
+            _refuse_void(db, visit_id, Word("voided again", N_("voided again")))
             if treatment.signoff is not None:
-                actor.require(ADMIN, f"voiding treatment session {visit_id}, signed off by {treatment.signoff.by}")
+                actor.require(
+                    ADMIN,
+                    Wording(
+                        N_("voiding treatment session {visit}, signed off by {user}"),
+                        visit=visit_id,
+                        user=treatment.signoff.by,
+                    ),
+                )
             else:
-                actor.require(PRACTITIONER, "voiding a treatment session")
+                actor.require(PRACTITIONER, Wording(N_("voiding a treatment session")))
             values: dict[str, Any] = {}
             if treatment.closed is None:
                 values = {"closed": now(), "closed_by": actor.name}
@@ -449,7 +471,11 @@ class TreatmentBook:
             try:
                 return summaries.summary(db, visit_id, identified=identified)
             except NoSuchVisit:
-                raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}") from None
+                raise NoSuchVisit(
+                    Wording(
+                        N_("no visit {visit} in the treatment record {path}"), visit=visit_id, path=self.record.path
+                    )
+                ) from None
 
     def identified_summary(self, visit_id: int, *, read_by: str, via: str, reason: str = "") -> SessionSummary:
         """:meth:`summary` with the patient's name, and, in the same transaction, when it shows one (not erased),
@@ -505,12 +531,19 @@ class TreatmentBook:
             )
 
 
-def _refuse_void(db: Connection, visit_id: int, what: str) -> None:
+def _refuse_void(db: Connection, visit_id: int, what: Word) -> None:
     """:class:`VisitNotTreatment` (field ``visit``) if the session was voided: it cannot be ``what`` now."""
     found = voids(db).get(visit_id)
     if found is not None:
         raise VisitNotTreatment(
-            f"visit {visit_id} was voided by {found.by} at {found.at} ({found.reason}): it cannot be {what}",
+            Wording(
+                N_("visit {visit} was voided by {user} at {at} ({reason}): it cannot be {what}"),
+                visit=visit_id,
+                user=found.by,
+                at=found.at,
+                reason=found.reason,
+                what=what,
+            ),
             field="visit",
             value=visit_id,
         )
@@ -519,16 +552,24 @@ def _refuse_void(db: Connection, visit_id: int, what: str) -> None:
 def _text(text: str, field: str, *, limit: int = TEXT_MAX, blank: bool = False) -> str:
     """``text`` stripped, refused (naming ``field``) if blank (unless allowed) or longer than ``limit``."""
     if not isinstance(text, str) or (not blank and not text.strip()) or len(text) > limit:
-        shown = len(text) if isinstance(text, str) else text
-        raise ClinicError(f"{field} must be non-blank text of at most {limit} characters", field=field, value=shown)
+        given = len(text) if isinstance(text, str) else text
+        raise ClinicError(
+            Wording(N_("{field} must be non-blank text of at most {limit} characters"), field=field, limit=limit),
+            field=field,
+            value=given,
+        )
     return text.strip()
 
 
 def _syringe(brand: str | None, size_ml: float | None) -> dict[str, Any]:
     if brand is not None and (not isinstance(brand, str) or len(brand) > 100 or "\n" in brand):
-        raise ClinicError("syringe_brand: one line of at most 100 characters", field="syringe_brand", value=brand)
+        raise ClinicError(
+            Wording(N_("syringe_brand: one line of at most 100 characters")), field="syringe_brand", value=brand
+        )
     if size_ml is not None and (not isinstance(size_ml, int | float) or not 0 < size_ml <= 100):
-        raise ClinicError(f"syringe_ml={size_ml!r} is outside 0-100 mL", field="syringe_ml", value=size_ml)
+        raise ClinicError(
+            Wording(N_("syringe_ml={size} is outside 0-100 mL"), size=shown(size_ml)), field="syringe_ml", value=size_ml
+        )
     return {
         "syringe_brand": brand.strip() or None if brand else None,
         "syringe_ul": None if size_ml is None else round(size_ml * 1000),
@@ -582,16 +623,20 @@ def treatment_of(db: Connection, visit_id: int, *, open_only: bool = False) -> T
         ).where(v.id == visit_id)
     ).first()
     if row is None:
-        raise NoSuchVisit(f"no visit {visit_id} in the treatment record")
+        raise NoSuchVisit(Wording(N_("no visit {visit} in the treatment record"), visit=visit_id))
     if row.patient_id is None:
         raise VisitNotTreatment(
-            f"visit {visit_id} was opened without a patient: it is not a treatment session",
+            Wording(N_("visit {visit} was opened without a patient: it is not a treatment session"), visit=visit_id),
             field="visit",
             value=visit_id,
         )
     if open_only and row.closed is not None:
         raise VisitNotTreatment(
-            f"treatment session {visit_id} was closed at {row.closed}: it can no longer change",
+            Wording(
+                N_("treatment session {visit} was closed at {at}: it can no longer change"),
+                visit=visit_id,
+                at=row.closed,
+            ),
             field="visit",
             value=visit_id,
         )

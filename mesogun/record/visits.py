@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, insert, select, update
 
-from mesogun.errors import ParameterError, RecordError
+from mesogun.errors import ParameterError, RecordError, Wording
+from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
@@ -61,7 +62,9 @@ def check_note(note: str) -> None:
     """Refuse (field ``note``) a note longer than :data:`NOTE_MAX`."""
     if len(note) > NOTE_MAX:
         raise ParameterError(
-            f"note is {len(note)} characters; at most {NOTE_MAX} are kept", field="note", value=len(note)
+            Wording(N_("note is {length} characters; at most {limit} are kept"), length=len(note), limit=NOTE_MAX),
+            field="note",
+            value=len(note),
         )
 
 
@@ -127,7 +130,13 @@ class VisitBook:
         with self.record.transaction() as db:
             result = db.execute(update(t.visits).where(v.id == visit_id, v.closed.is_(None)).values(**closing))
             if result.rowcount != 1:
-                raise NoSuchVisit(f"no open visit {visit_id} in the treatment record {self.record.path}")
+                raise NoSuchVisit(
+                    Wording(
+                        N_("no open visit {visit} in the treatment record {path}"),
+                        visit=visit_id,
+                        path=self.record.path,
+                    )
+                )
             append_audit(
                 db,
                 actor=_who(closed_by),
@@ -152,7 +161,9 @@ class VisitBook:
             select(v.id, v.device_serial, v.opened, v.closed, v.opened_by, v.closed_by, v.note).where(v.id == visit_id)
         )
         if not rows:
-            raise NoSuchVisit(f"no visit {visit_id} in the treatment record {self.record.path}")
+            raise NoSuchVisit(
+                Wording(N_("no visit {visit} in the treatment record {path}"), visit=visit_id, path=self.record.path)
+            )
         sessions = tuple(r[0] for r in self.record.rows(sessions_of(visit_id).order_by(s.id)))
         in_visit = sessions_of(visit_id)
         ((shots, volume_nl),) = self.record.rows(

@@ -29,11 +29,13 @@ from mesogun.errors import (
     MesogunError,
     PortNotFound,
     RecordError,
+    Wording,
 )
+from mesogun.i18n import N_
 from mesogun.link import Link, Received
 from mesogun.models import AlarmEvent, Event, GunInfo, ShotEvent, ShotRecord, Status, StatusEvent, TriggerEvent
 from mesogun.record.recorder import NullRecorder, Recorder
-from mesogun.session.controller import Controller, HostState
+from mesogun.session.controller import Controller, HostState, command_word
 from mesogun.session.families import FamilyGate
 from mesogun.session.fanout import FanOut
 from mesogun.session.outcomes import CommandOutcomes
@@ -184,7 +186,13 @@ class ControlActor:
             raise ConnectionLost(str(self._closing), outcome=_not_sent(name))
         failed = self.record.failed
         if failed is not None and name not in SAFE_COMMANDS:
-            raise RecordError(f"{name} refused: {failed} (the gun was stopped and disarmed)")
+            raise RecordError(
+                Wording(
+                    N_("{command} refused: {failed} (the gun was stopped and disarmed)"),
+                    command=command_word(name),
+                    failed=str(failed),
+                )
+            )
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._put(_Work(name, run, future), urgent=urgent)
         return await future
@@ -293,7 +301,12 @@ class ControlActor:
             return
         failed = self.record.failed
         if failed is not None and work.name not in SAFE_COMMANDS:  # the record failed while this was queued
-            work.future.set_exception(RecordError(f"{work.name} refused: {failed} (the gun was stopped)"))
+            refused = Wording(
+                N_("{command} refused: {failed} (the gun was stopped)"),
+                command=command_word(work.name),
+                failed=str(failed),
+            )
+            work.future.set_exception(RecordError(refused))
             return
         self.outcomes.begin()  # its link failure will say what became of the command it sent
         try:

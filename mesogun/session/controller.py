@@ -16,7 +16,8 @@ from typing import Any
 from transitions.extensions.asyncio import AsyncMachine
 
 from firmware_protocol import DeviceState, rules
-from mesogun.errors import ConnectionLost, Hint, StateError
+from mesogun.errors import AnyOf, ConnectionLost, Hint, StateError, Word, Wording
+from mesogun.i18n import N_
 
 
 class HostState(enum.Enum):
@@ -97,20 +98,58 @@ def _command(name: str) -> tuple[str, list[HostState], HostState | None]:
 #: or decided by the device's next status). Derived from the device rules, never written by hand.
 COMMANDS: list[tuple[str, list[HostState], HostState | None]] = [_command(name) for name in WIRE_COMMANDS]
 
+STATE_WORDS: dict[HostState, str] = {
+    S.DISCONNECTED: N_("disconnected"),
+    S.CONNECTING: N_("connecting"),
+    S.IDLE: N_("idle"),
+    S.READY: N_("ready"),
+    S.PRIMING: N_("priming"),
+    S.ARMED: N_("armed"),
+    S.FIRING: N_("firing"),
+    S.ALARM: N_("alarm"),
+    S.EMERGENCY_STOP: N_("emergency stop"),
+}
+"""Each state as a person is told it (the gun "is ready"), for the catalog."""
+
+COMMAND_WORDS: dict[str, str] = {
+    "configure": N_("Changing the settings"),
+    "load_syringe": N_("Loading a syringe"),
+    "prime": N_("Priming"),
+    "arm": N_("Arming"),
+    "disarm": N_("Disarming"),
+    "fire": N_("Remote firing"),
+    "stop": N_("Stopping"),
+    "clear_alarm": N_("Clearing the alarm"),
+    "set_burst_count": N_("Setting the burst count"),
+}
+"""The commands a treatment uses as a person is told what was refused ("Arming needs the gun ready"), for the
+catalog; the others are named as the API names them."""
+
+
+def state_word(state: HostState) -> Word:
+    """``state`` in a message: its value in English (``emergency_stop``), its word in another language."""
+    return Word(state.value, STATE_WORDS[state])
+
+
+def command_word(command: str) -> Word:
+    """``command`` (a Gun method name) in a message: as it is in English, its word in another language."""
+    return Word(command, COMMAND_WORDS.get(command, ""))
+
+
 _HINTS: dict[HostState, Hint] = {
-    S.IDLE: Hint("load a syringe and prime it first: {0}, then {1}", ("load_syringe", "prime")),
-    S.READY: Hint("{0} first", ("arm",)),
-    S.PRIMING: Hint("wait for priming to finish"),
-    S.ARMED: Hint("{0} or {1}", ("disarm", "fire")),
-    S.FIRING: Hint("wait for the burst to end or {0}", ("stop",)),
-    S.ALARM: Hint("{0} once the cause is removed", ("clear_alarm",)),
-    S.EMERGENCY_STOP: Hint("{0} to release the emergency stop", ("clear_alarm",)),
+    S.IDLE: Hint(N_("load a syringe and prime it first: {0}, then {1}"), ("load_syringe", "prime")),
+    S.READY: Hint(N_("{0} first"), ("arm",)),
+    S.PRIMING: Hint(N_("wait for priming to finish")),
+    S.ARMED: Hint(N_("{0} or {1}"), ("disarm", "fire")),
+    S.FIRING: Hint(N_("wait for the burst to end or {0}"), ("stop",)),
+    S.ALARM: Hint(N_("{0} once the cause is removed"), ("clear_alarm",)),
+    S.EMERGENCY_STOP: Hint(N_("{0} to release the emergency stop"), ("clear_alarm",)),
 }
 """What to do next, by current state, when a command on the way to firing is refused. The actions are Gun
 method names: the API renders them as calls (``call clear_alarm()``), the CLI as its commands."""
 
 _COMMAND_HINTS: dict[str, Hint] = {
-    "disarm": Hint("the gun is not armed: there is nothing to disarm"),
+    "disarm": Hint(N_("the gun is not armed: there is nothing to disarm")),
 }
 """Hints for commands that are not a step towards firing, where the state's hint would mislead."""
 
@@ -162,10 +201,21 @@ class Controller:
             return
         state = self._model.state
         if state in (S.DISCONNECTED, S.CONNECTING):
-            raise ConnectionLost(f"{command} needs a connected gun; it is {state.value} (reconnect first)")
-        needed = " or ".join(s.value for s in self.allowed_states(command) if s is not S.CONNECTING)
+            raise ConnectionLost(
+                Wording(
+                    N_("{command} needs a connected gun; it is {state} (reconnect first)"),
+                    command=command_word(command),
+                    state=state_word(state),
+                )
+            )
+        needed = AnyOf(tuple(state_word(s) for s in self.allowed_states(command) if s is not S.CONNECTING))
         raise StateError(
-            f"{command} needs the gun {needed}; it is {state.value}",
+            Wording(
+                N_("{command} needs the gun {needed}; it is {state}"),
+                command=command_word(command),
+                needed=needed,
+                state=state_word(state),
+            ),
             command=command,
             state=state.value,
             reason=f"the gun is {state.value}",

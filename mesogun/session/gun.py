@@ -29,11 +29,15 @@ from mesogun.errors import (
     IncompatibleDevice,
     LinkError,
     LinkTimeout,
+    Number,
     ParameterError,
     PortNotFound,
     RecordError,
     StateError,
+    Wording,
+    shown,
 )
+from mesogun.i18n import N_
 from mesogun.link import Link, Received
 from mesogun.models import (
     Diagnostics,
@@ -48,7 +52,7 @@ from mesogun.models import (
 )
 from mesogun.record.recorder import NullRecorder, Recorder
 from mesogun.session.actor import ControlActor
-from mesogun.session.controller import Controller, HostState
+from mesogun.session.controller import Controller, HostState, command_word
 from mesogun.session.fanout import Subscription
 from mesogun.session.syringe_brand import check_brand, check_spelling, uncorrected_warning
 from mesogun.session.timeouts import Timeouts
@@ -314,7 +318,11 @@ class Gun:
         if new_mode not in limits.modes:
             supported = ", ".join(m.json_name for m in limits.modes)
             raise ParameterError(
-                f"mode={new_mode.json_name} is not supported by this device; it supports: {supported}",
+                Wording(
+                    N_("mode={mode} is not supported by this device; it supports: {supported}"),
+                    mode=new_mode.json_name,
+                    supported=supported,
+                ),
                 field="mode",
                 value=mode,
             )
@@ -359,14 +367,22 @@ class Gun:
         if capacity not in sizes:
             allowed = ", ".join(f"{s / 1e6:g}" for s in sizes)
             raise ParameterError(
-                f"capacity_ml={capacity_ml} is not a syringe size the device accepts: {allowed} mL",
+                Wording(
+                    N_("capacity_ml={capacity} is not a syringe size the device accepts: {allowed} mL"),
+                    capacity=Number(capacity_ml),
+                    allowed=allowed,
+                ),
                 field="capacity_ml",
                 value=capacity_ml,
             )
         fill = capacity if fill_ml is None else to_wire_int(volume("fill_ml"), fill_ml)
         if not 0 < fill <= capacity:
             raise ParameterError(
-                f"fill_ml={fill_ml} is outside 0–{capacity / 1e6:g} mL (more than 0, at most the syringe's capacity)",
+                Wording(
+                    N_("fill_ml={fill} is outside 0–{capacity} mL (more than 0, at most the syringe's capacity)"),
+                    fill=shown(fill_ml),
+                    capacity=Number(capacity / 1e6, "g"),
+                ),
                 field="fill_ml",
                 value=fill_ml,
             )
@@ -416,20 +432,28 @@ class Gun:
         status = self.status
         if status.syringe_capacity_ml == 0:
             raise StateError(
-                "prime: no syringe loaded",
+                Wording(N_("{command}: no syringe loaded"), command=command_word("prime")),
                 command="prime",
                 state=status.state.json_name,
                 reason="no syringe loaded",
-                hint=Hint("{0} first", ("load_syringe",)),
+                hint=Hint(N_("{0} first"), ("load_syringe",)),
             )
         step, reservoir = self.info.limits.dose_nl.step, status.reservoir_nl
         if not step <= wire <= reservoir:
-            low, high = from_wire(q, step), from_wire(q, reservoir)
-            held = f"the device reports {high:g} mL in the syringe"
+            low, high = Number(from_wire(q, step), "g"), Number(from_wire(q, reservoir), "g")
             raise ParameterError(
-                f"volume_ml={volume_ml} is outside {low:g}–{high:g} mL ({held})"
+                Wording(
+                    N_("volume_ml={volume} is outside {low}–{high} mL (the device reports {high} mL in the syringe)"),
+                    volume=Number(volume_ml),
+                    low=low,
+                    high=high,
+                )
                 if reservoir >= step
-                else f"volume_ml={volume_ml}: the syringe is empty ({held})",
+                else Wording(
+                    N_("volume_ml={volume}: the syringe is empty (the device reports {high} mL in the syringe)"),
+                    volume=Number(volume_ml),
+                    high=high,
+                ),
                 field="volume_ml",
                 value=volume_ml,
             )

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from firmware_protocol.rules import CALIBRATION_LIMITS
-from mesogun.errors import ParameterError
+from mesogun.errors import ParameterError, Wording
+from mesogun.i18n import N_
 
 __all__ = ["check_brand", "check_spelling", "uncorrected_warning"]
 
@@ -22,7 +23,11 @@ def check_brand(brand: object) -> str:
     top = CALIBRATION_LIMITS.brand_max_bytes
     if not isinstance(brand, str) or len(brand.encode("utf-8")) > top:
         raise ParameterError(
-            f"brand={brand!r} must be text of at most {top} bytes of UTF-8 (the syringe's brand, e.g. BD)",
+            Wording(
+                N_("brand={brand} must be text of at most {top} bytes of UTF-8 (the syringe's brand, e.g. BD)"),
+                brand=repr(brand),
+                top=top,
+            ),
             field="brand",
             value=brand,
         )
@@ -36,8 +41,15 @@ def check_spelling(brand: str, gains: Mapping[str, float]) -> None:
     alike = [name for name in gains if name.casefold() == brand.casefold()]
     if alike:
         raise ParameterError(
-            f"brand={brand!r} is not a brand this gun is calibrated for; it has a volume gain for "
-            f"{_names(gains)} (brands are matched exactly: give it as {alike[0]!r})",
+            Wording(
+                N_(
+                    "brand={brand} is not a brand this gun is calibrated for; it has a volume gain for {brands} "
+                    "(brands are matched exactly: give it as {alike})"
+                ),
+                brand=repr(brand),
+                brands=_names(gains),
+                alike=repr(alike[0]),
+            ),
             field="brand",
             value=brand,
         )

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request
 
 from firmware_protocol import Mode
 from mesogun.clinic.errors import VisitNotTreatment
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
 from mesogun.record import TreatmentRecord
 from mesogun.record.treatment import TreatmentBook
@@ -122,8 +124,13 @@ async def arm(request: Request, hosted: Hosted, soft: Limits, body: ArmBody | No
     gun = hosted.gun
     if not hosted.attendance.live():
         raise NoAttendedClient(
-            f"arming gun {hosted.serial} needs a live attended client (a tablet or CLI session sending heartbeats "
-            f"to POST /guns/{hosted.serial}/attendance): nobody is watching it"
+            Wording(
+                N_(
+                    "arming gun {serial} needs a live attended client (a tablet or CLI session sending heartbeats "
+                    "to POST /guns/{serial}/attendance): nobody is watching it"
+                ),
+                serial=hosted.serial,
+            )
         )
     reason = body.override_reason if body is not None else None
     await soft.check_arm(dose_ml=gun.status.settings.dose_ml, reason=reason, actor=actor_of(request))

@@ -16,6 +16,8 @@ from mesogun.clinic.checklist import AnswerGiven
 from mesogun.clinic.errors import ClinicError
 from mesogun.clinic.needles import Needle
 from mesogun.clinic.summary import SessionSummary, Voided
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 from mesogun.json_forms import plain
 from mesogun.record import TreatmentRecord
 from mesogun.record.lots import LotBook
@@ -85,7 +87,10 @@ def _needle(gauge: int | None, length_mm: float | None) -> Needle | None:
         return None
     if gauge is None or length_mm is None:
         missing = "needle_gauge" if gauge is None else "needle_length_mm"
-        raise ClinicError(f"a needle needs both needle_gauge and needle_length_mm: {missing} is missing", field=missing)
+        raise ClinicError(
+            Wording(N_("a needle needs both needle_gauge and needle_length_mm: {field} is missing"), field=missing),
+            field=missing,
+        )
     return Needle(gauge, length_mm)
 
 
@@ -105,7 +110,9 @@ async def start(request: Request, hosted: Hosted, soft: Limits, record: Record, 
     never a refusal)."""
     serial = hosted.serial
     if serial is None:
-        raise NotConnected(f"the gun at {hosted.url} has not been connected yet: its serial number is not known")
+        raise NotConnected(
+            Wording(N_("the gun at {url} has not been connected yet: its serial number is not known"), url=hosted.url)
+        )
     actor = actor_of(request)
     items = checklist_items(request)
     needle = _needle(body.needle_gauge, body.needle_length_mm)
@@ -145,7 +152,12 @@ async def current(hosted: Hosted, record: Record) -> Any:
     def read(r: TreatmentRecord) -> Any:
         visit = VisitBook(r).open_on(serial)
         if visit is None:
-            raise NoSuchVisit(f"gun {serial} has no open treatment session (start one: POST /guns/{serial}/treatments)")
+            raise NoSuchVisit(
+                Wording(
+                    N_("gun {serial} has no open treatment session (start one: POST /guns/{serial}/treatments)"),
+                    serial=serial,
+                )
+            )
         return _read(r, visit.id)
 
     return await record.call(read)

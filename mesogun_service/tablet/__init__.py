@@ -21,7 +21,18 @@ from mesogun_service.accounts.auth import auth_error_handler
 from mesogun_service.accounts.errors import AuthError
 from mesogun_service.api.replies import on_mesogun_error
 from mesogun_service.errors import http_status
-from mesogun_service.tablet import close, guns, live, safety, setup, signin, treat, treat_controls, treat_forms
+from mesogun_service.tablet import (
+    close,
+    guns,
+    live,
+    refusals,
+    safety,
+    setup,
+    signin,
+    treat,
+    treat_controls,
+    treat_forms,
+)
 from mesogun_service.tablet.forms import FormGuard
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import HOME_PATH, RoleRequired, SignInRequired, go_to, is_htmx, layout, sign_in_url
@@ -113,6 +124,7 @@ def _on_tablet(api_handler: Callable[[Request, Exception], Awaitable[Response]])
         language = language_of(request)
         status = exc.status if isinstance(exc, AuthError) else http_status(exc)
         heading = gettext(language, N_("Not done"))
-        return _refusal(request, getattr(request.state, "principal", None), heading, str(exc), status)
+        message = refusals.say(exc, language)
+        return _refusal(request, getattr(request.state, "principal", None), heading, message, status)
 
     return handler

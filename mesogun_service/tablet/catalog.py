@@ -1,8 +1,9 @@
 """The tablet's message catalog upkeep: every string of its templates and Python code (``_()``, ``{% trans %}``,
-``N_()``) extracted with Babel and merged into each language's ``.po`` file, and the check that every one of them
-is translated. ``python -m mesogun_service.tablet.catalog update`` after changing a page's words, then translate
-the new French entries (``check`` lists them). The core's words the pages show (zone labels, checklist questions,
-refusals) are in the core's catalog (:mod:`mesogun.i18n.catalog`), which the tablet's falls back to."""
+``N_()``), and of the service's code (its refusals the pages show), extracted with Babel and merged into each
+language's ``.po`` file, and the check that every one of them is translated. ``python -m
+mesogun_service.tablet.catalog update`` after changing a page's words, then translate the new French entries
+(``check`` lists them). The core's words the pages show (zone labels, checklist questions, refusals) are in the
+core's catalog (:mod:`mesogun.i18n.catalog`), which the tablet's falls back to."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from babel.messages.catalog import Catalog
 from mesogun.i18n import catalog as upkeep
 from mesogun_service.tablet.i18n import CATALOGUE
 
-HERE = Path(__file__).parent
+SERVICE = Path(__file__).parents[1]
+"""``mesogun_service``: the tablet's pages and the service's refusals they show (a blank override reason...)."""
+
+TEMPLATES = "**/tablet/templates/**.html"
 
 SOURCES = upkeep.Sources(
     catalogue=CATALOGUE,
     project="mesogun tablet",
-    root=HERE,
-    methods=[("**/static/**", "ignore"), ("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")],
-    options={"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}},
+    root=SERVICE,
+    methods=[("**/tablet/static/**", "ignore"), ("**.py", "python"), (TEMPLATES, "jinja2.ext:babel_extract")],
+    options={TEMPLATES: {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}},
 )
 
 

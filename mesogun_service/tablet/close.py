@@ -33,6 +33,7 @@ from mesogun_service.registry import GunRegistry
 from mesogun_service.tablet.forms import FORM_ID_FIELD, FieldErrors, FormGuard
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user
+from mesogun_service.tablet.refusals import labelled, say
 from mesogun_service.tablet.templating import render
 
 router = APIRouter(prefix="/tablet/treatments", include_in_schema=False)
@@ -168,12 +169,13 @@ def _say(errors: FieldErrors, exc: Exception) -> None:
             name = str(problem["loc"][0]) if problem["loc"] else ""
             _at(errors, name, str(problem["msg"]))
         return
-    _at(errors, str(getattr(exc, "field", "") or ""), str(exc))
+    message = say(exc, errors.language) if isinstance(exc, MesogunError) else str(exc)
+    _at(errors, str(getattr(exc, "field", "") or ""), message)
 
 
 def _at(errors: FieldErrors, name: str, message: str) -> None:
     if name in LABELS:
-        errors.add(name, f"{gettext(errors.language, LABELS[name])}: {message}")
+        errors.add(name, labelled(errors.language, gettext(errors.language, LABELS[name]), message))
     elif errors.form is None:
         errors.form = message
 

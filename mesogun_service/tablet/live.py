@@ -28,6 +28,7 @@ from mesogun_service.tablet.alarms import alarm_code
 from mesogun_service.tablet.feed import LiveSnapshot, TabletFeed, feed_for
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import SignInRequired, layout, page_user
+from mesogun_service.tablet.refusals import say
 from mesogun_service.tablet.templating import NO_STORE, environment, render
 
 router = APIRouter(prefix="/tablet", include_in_schema=False)
@@ -155,7 +156,7 @@ async def clear(request: Request, serial: str) -> Response:
     try:
         await guns.clear(hosted)
     except MesogunError as exc:
-        problem = gettext(language, N_("The alarm could not be cleared: {why}")).format(why=str(exc))
+        problem = gettext(language, N_("The alarm could not be cleared: {why}")).format(why=say(exc, language))
     await feed.refresh()
     snapshot = feed.snapshot()
     if problem is None and snapshot.alarms:

@@ -37,6 +37,7 @@ from mesogun_service.tablet.forms import FORM_ID_FIELD, FieldErrors, FormGuard
 from mesogun_service.tablet.guns import cards
 from mesogun_service.tablet.i18n import N_, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user
+from mesogun_service.tablet.refusals import at_field
 from mesogun_service.tablet.templating import render
 from mesogun_service.tablet.treat_gun import is_stale, say_stale, state_of
 
@@ -300,7 +301,7 @@ async def add_lot(request: Request, serial: str) -> Response:
             lot_rules.check_usable(lot_rules.lot(body.product, body.lot_number, body.expiry), _today())
             added = await clinic.add_lot(request, _record(request), body)
         except LotExpired as exc:
-            errors.add("expiry", f"{setup_form.label(errors.language, 'expiry')}: {exc}")
+            errors.add("expiry", at_field(errors.language, setup_form.label(errors.language, "expiry"), exc))
         except MesogunError as exc:
             setup_form.say_refusal(errors, exc, setup_form.LOT_FIELDS)
         else:

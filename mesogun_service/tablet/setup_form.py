@@ -14,6 +14,7 @@ from mesogun.errors import MesogunError
 from mesogun_service.api.clinic_bodies import CourseBody, LotBody, PatientBody, TreatmentBody
 from mesogun_service.tablet.forms import FieldErrors, read_number
 from mesogun_service.tablet.i18n import N_, gettext
+from mesogun_service.tablet.refusals import at_field, labelled, say
 
 LABELS: Final = {
     "pseudonym": N_("Pseudonym"),
@@ -67,9 +68,9 @@ def say_refusal(errors: FieldErrors, exc: MesogunError, fields: Iterable[str]) -
     core = getattr(exc, "field", None)
     name = CORE_FIELDS.get(core, core) if isinstance(core, str) else None
     if name is not None and name in set(fields):
-        errors.add(name, f"{label(errors.language, name)}: {exc}")
+        errors.add(name, at_field(errors.language, label(errors.language, name), exc))
     else:
-        errors.form = str(exc)
+        errors.form = say(exc, errors.language)
 
 
 def say_invalid(errors: FieldErrors, exc: pydantic.ValidationError, fields: Iterable[str]) -> None:
@@ -79,7 +80,7 @@ def say_invalid(errors: FieldErrors, exc: pydantic.ValidationError, fields: Iter
         where = ".".join(str(part) for part in problem["loc"][:2])
         name = where if where in known else str(problem["loc"][0]) if problem["loc"] else ""
         if name in known:
-            errors.add(name, f"{label(errors.language, name)}: {problem['msg']}")
+            errors.add(name, labelled(errors.language, label(errors.language, name), problem["msg"]))
         else:
             errors.form = errors.form or f"{where}: {problem['msg']}"
 

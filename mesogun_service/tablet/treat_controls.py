@@ -23,6 +23,7 @@ from mesogun_service.hosted import HostedGun
 from mesogun_service.tablet.forms import FieldErrors, FormGuard
 from mesogun_service.tablet.i18n import N_, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user, safe_command_user, sign_in_url
+from mesogun_service.tablet.refusals import say
 from mesogun_service.tablet.templating import render
 from mesogun_service.tablet.treat_forms import fresh, page_path, posted
 from mesogun_service.tablet.treat_gun import (
@@ -115,14 +116,14 @@ async def arm(request: Request, serial: str) -> Response:
             errors.form = "; ".join(problem["msg"] for problem in exc.errors())
             status = 422
         except SoftLimitExceeded as exc:
-            changes["soft_limit"] = str(exc)
+            changes["soft_limit"] = say(exc, errors.language)
             errors.say_form(N_("This zone is at its volume limit: say why to arm all the same (kept in the record)."))
         except ReasonRequired:
             changes["soft_limit"] = form.get("soft_limit", "")
             errors.say("override_reason", N_("Reason: say why the zone's limit is crossed (kept in the record)"))
             status = 422
         except MesogunError as exc:
-            errors.form = str(exc)
+            errors.form = say(exc, errors.language)
             status = http_status(exc)
         else:
             arm_marks(request).armed(hosted)

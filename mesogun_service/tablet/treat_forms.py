@@ -27,6 +27,7 @@ from mesogun_service.tablet.feed import feed_for
 from mesogun_service.tablet.forms import FieldErrors, FormGuard, read_number
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user
+from mesogun_service.tablet.refusals import at_field, labelled, say
 from mesogun_service.tablet.templating import number, render
 from mesogun_service.tablet.treat_gun import hosted_of, is_stale, open_session, say_stale, state_of
 
@@ -89,9 +90,9 @@ def say_error(errors: FieldErrors, exc: MesogunError, labels: dict[str, str]) ->
     """A core refusal: at its field (prefixed with the field's label) if the form has it, else at the form."""
     field = getattr(exc, "field", None)
     if isinstance(field, str) and field in labels:
-        errors.add(field, f"{labels[field]}: {exc}")
+        errors.add(field, at_field(errors.language, labels[field], exc))
     else:
-        errors.form = str(exc)
+        errors.form = say(exc, errors.language)
 
 
 def say_invalid(errors: FieldErrors, exc: pydantic.ValidationError, labels: dict[str, str]) -> None:
@@ -99,7 +100,7 @@ def say_invalid(errors: FieldErrors, exc: pydantic.ValidationError, labels: dict
     for problem in exc.errors():
         field = str(problem["loc"][0]) if problem["loc"] else ""
         if field in labels:
-            errors.add(field, f"{labels[field]}: {problem['msg']}")
+            errors.add(field, labelled(errors.language, labels[field], problem["msg"]))
         else:
             errors.form = problem["msg"]
 
@@ -338,7 +339,7 @@ def check_hard_limits(language: str, info: GunInfo, form: dict[str, str], errors
                     high=number(language, float(field["max"]), field["places"]),
                 )
             else:
-                errors.add(setting.name, f"{field['label']}: {exc}")
+                errors.add(setting.name, at_field(language, field["label"], exc))
             continue
         numbers[setting.name] = value
     return numbers
@@ -400,7 +401,7 @@ async def _configure(
         say_invalid(errors, exc, labels)
         return 422
     except SoftLimitExceeded as exc:
-        values["soft_limit"] = str(exc)
+        values["soft_limit"] = say(exc, language)
         errors.say_form(N_("A soft limit would be crossed: say why to go ahead (kept in the record), or change it."))
         return 409
     except ReasonRequired:
@@ -464,7 +465,7 @@ async def choose_zone(request: Request, serial: str) -> Response:
             say_invalid(errors, exc, {})
             status = 422
         except MesogunError as exc:
-            errors.form = str(exc)
+            errors.form = say(exc, language)
             status = http_status(exc)
     values = zone_values(language, session) | {"errors": errors or None, "seen_state": state_of(hosted)}
     return _fragment(request, "_treat_zone_map.html", "zones", values, serial, status)

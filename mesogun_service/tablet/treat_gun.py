@@ -12,6 +12,7 @@ from starlette.requests import Request
 from mesogun.errors import MesogunError
 from mesogun.record.patients import PatientBook
 from mesogun.record.visits import NoSuchVisit
+from mesogun.session.controller import STATE_WORDS
 from mesogun_service.api import treatments
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
@@ -19,18 +20,8 @@ from mesogun_service.registry import GunRegistry
 from mesogun_service.tablet.forms import FieldErrors
 from mesogun_service.tablet.i18n import N_, gettext
 
-STATE_NAMES: Final = {
-    "disconnected": N_("disconnected"),
-    "connecting": N_("connecting"),
-    "idle": N_("idle"),
-    "ready": N_("ready"),
-    "priming": N_("priming"),
-    "armed": N_("armed"),
-    "firing": N_("firing"),
-    "alarm": N_("alarm"),
-    "emergency_stop": N_("emergency stop"),
-}
-"""Each gun state (the host's view, as ``GET /guns`` names it) as the page says it."""
+STATE_NAMES: Final = {state.value: word for state, word in STATE_WORDS.items()}
+"""Each gun state (the host's view, as ``GET /guns`` names it) as the page says it: the core's words."""
 
 SAME_PHASE: Final = {"firing": "armed"}
 """States the stale rule takes as one: an armed gun fires and stops firing with every trigger press, and a page
