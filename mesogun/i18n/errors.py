@@ -26,7 +26,7 @@ from mesogun.errors import (
     Wording,
     as_call,
 )
-from mesogun.i18n import CORE, DEFAULT_LANGUAGE, N_, Catalogue, checked_language
+from mesogun.i18n import CORE, DEFAULT_LANGUAGE, N_, Catalogue, checked_language, formats
 
 __all__ = ["NAK_REASONS", "hint_in", "refusal", "said"]
 
@@ -106,7 +106,7 @@ def _value(value: object, language: str, catalogue: Catalogue) -> object:
     if isinstance(value, Wording):
         return said(value, language, catalogue)
     if isinstance(value, Number):
-        return _decimal(language, str(value))
+        return formats.in_language(language, str(value))
     if isinstance(value, Word):
         english = language == DEFAULT_LANGUAGE or not value.word
         return value.shown if english else catalogue.gettext(language, value.word)
@@ -118,9 +118,3 @@ def _value(value: object, language: str, catalogue: Catalogue) -> object:
         words = [str(_value(word, language, catalogue)) for word in value.words]
         return format_list(words, style="or", locale=language)
     return value
-
-
-def _decimal(language: str, number: str) -> str:
-    """A number written in English (``0.125``) written ``language``'s way (French: ``0,125``). A private helper until
-    :mod:`mesogun.i18n`'s shared number formats take the place of this one."""
-    return number.replace(".", ",") if language == "fr" else number

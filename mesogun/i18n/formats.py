@@ -17,7 +17,13 @@ def decimal(language: str, value: float, places: int) -> str:
     """``value`` with ``places`` decimals as ``language`` writes it: ``0.125`` in English, ``0,125`` in French.
     No thousands separator in either language: the documents' numbers are small, and one language's group mark
     is the other's decimal mark."""
-    return f"{value:.{places}f}".replace(".", _decimal_mark(language))
+    return in_language(language, f"{value:.{places}f}")
+
+
+def in_language(language: str, number: str) -> str:
+    """A number already written in English (``0.125``, ``4.05``: a message's value as its format spec made it)
+    with ``language``'s decimal mark (``0,125``)."""
+    return number.replace(".", _decimal_mark(language))
 
 
 @functools.cache
