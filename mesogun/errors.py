@@ -11,7 +11,8 @@ of the service raises, and the CLI exits with, what it would without a service.
 
 A raise site may word its message once as a catalog template with named fields (:class:`Wording`, its values
 :class:`Number`, :class:`Word`, :class:`AnyOf`): ``str(error)`` is the English the API and the CLI show, and
-:func:`mesogun.i18n.errors.refusal` says it in another language (the tablet's).
+:func:`mesogun.i18n.errors.refusal` says it in another language (the tablet's). Text kept as a ``str`` (a warning, a
+gun's last failure) keeps its wording too (:class:`Worded`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,68 @@ class Wording:
 
     def __hash__(self) -> int:  # its values may be unhashable; equal wordings have the same template and fields
         return hash((self.template, tuple(self.values)))
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Values of a :class:`Wording` that all hold: "depth and rate" (in French "profondeur et cadence")."""
+
+    items: tuple[object, ...]
+
+    def __str__(self) -> str:
+        return " and ".join(str(item) for item in self.items)
+
+
+@dataclass(frozen=True)
+class Clauses:
+    """Parts of a :class:`Wording` said one after the other: "a; b" (in French "a ; b")."""
+
+    items: tuple[object, ...]
+
+    def __str__(self) -> str:
+        return "; ".join(str(item) for item in self.items)
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """Another party's words in a :class:`Wording` (the operating system's, a database driver's), kept as given: as
+    they are in English, between the language's quotation marks in another (« disk I/O error »)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Worded(str):
+    """Text in English (a ``str``: the API, the CLI and JSON show it as before) that keeps the :class:`Wording` it
+    was filled from, so a page says it in its own language (:func:`mesogun.i18n.errors.text_in`): a warning (a lot
+    near its expiry, a syringe brand without its calibration), or a gun's last connection failure."""
+
+    wording: Wording
+
+    def __new__(cls, wording: Wording) -> Worded:
+        text = super().__new__(cls, str(wording))
+        text.wording = wording
+        return text
+
+    def __reduce__(self) -> tuple[type[Worded], tuple[Wording]]:
+        return (Worded, (self.wording,))
+
+    @classmethod
+    def of(cls, error: BaseException) -> str:
+        """``error``'s message as text: :class:`Worded` when its raise site worded it (:func:`as_message`)."""
+        message = as_message(error)
+        return cls(message) if isinstance(message, Wording) else message
+
+
+def as_message(error: BaseException) -> str | Wording:
+    """``error``'s message to give again (the cause of another error, or the same loss with another outcome): its
+    :class:`Wording`, translated with it, when its raise site worded it and it has no hint; else its English text,
+    as ``str(error)``."""
+    if isinstance(error, MesogunError) and error.wording is not None and error.hint is None:
+        return error.wording
+    return str(error)
 
 
 def shown(value: object) -> object:
@@ -235,11 +298,11 @@ class IncompatibleDevice(DeviceRefused):
 
     code = "MG301"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str | Wording) -> None:
         MesogunError.__init__(self, message)
         self.command = "hello"
         self.nak_code = NakCode.INCOMPATIBLE_VERSION
-        self.detail = message
+        self.detail = str(message)
 
 
 def _no_shots() -> FiredShots:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mesogun.errors import ConnectionLost, MesogunError, Wording
+from mesogun.errors import ConnectionLost, MesogunError, Worded, Wording
 from mesogun.i18n import N_
 from mesogun.json_forms import event_fields
 from mesogun.models import GunInfo
@@ -59,7 +59,8 @@ class HostedGun:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.last_error: str | None = None
-        """Why the gun is not connected (the last failure), for ``GET /guns``."""
+        """Why the gun is not connected (the last failure), for ``GET /guns``: its English text, keeping its wording
+        (:class:`~mesogun.errors.Worded`) for a page in another language."""
         self.connected = asyncio.Event()
 
     # -------------------------------------------------------------------------------------------- identity
@@ -120,7 +121,7 @@ class HostedGun:
             except asyncio.CancelledError:
                 raise
             except MesogunError as exc:
-                self.last_error = str(exc)
+                self.last_error = Worded.of(exc)
                 if not isinstance(exc, CONNECT_RETRYABLE):
                     log.error("gun %s: %s", self.url, exc)
                 await asyncio.sleep(RETRY_INTERVAL_S)
@@ -152,10 +153,10 @@ class HostedGun:
             async for event in stream:
                 self.events.publish(event_fields(event))
         except ConnectionLost as exc:
-            return str(exc)
+            return Worded.of(exc)
         finally:
             stream.close()
-        return "the gun was closed"
+        return Worded(Wording(N_("the gun was closed")))
 
     async def make_safe(self) -> None:
         """Stop firing and disarm (idempotent; nothing to do while disconnected: the device's watchdog has)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from mesogun.clinic.errors import ClinicError, LotExpired
-from mesogun.errors import Wording
+from mesogun.errors import Worded, Wording
 from mesogun.i18n import N_
 
 NEAR_EXPIRY_DAYS = 30
@@ -55,9 +55,9 @@ def lot(product: str, lot_number: str, expiry: str | date) -> Lot:
     return Lot(product.strip(), lot_number.strip(), parse_expiry(expiry))
 
 
-def check_usable(found: Lot, today: date) -> str | None:
+def check_usable(found: Lot, today: date) -> Worded | None:
     """Whether ``found`` may be used ``today``: :class:`~mesogun.clinic.errors.LotExpired` (field ``lot``, naming
-    the lot and its date) if past its expiry; a warning (one line) if it expires within
+    the lot and its date) if past its expiry; a warning (one line, worded for the catalog) if it expires within
     :data:`NEAR_EXPIRY_DAYS`; ``None`` otherwise."""
     left = (found.expiry - today).days
     if left < 0:
@@ -72,6 +72,13 @@ def check_usable(found: Lot, today: date) -> str | None:
             value=found.lot_number,
         )
     if left <= NEAR_EXPIRY_DAYS:
-        when = "today" if left == 0 else f"in {left} day{'' if left == 1 else 's'}"
-        return f"lot {found.lot_number} of {found.product} expires {when} ({found.expiry.isoformat()})"
+        if left == 0:
+            template = N_("lot {lot} of {product} expires today ({expiry})")
+        elif left == 1:
+            template = N_("lot {lot} of {product} expires in 1 day ({expiry})")
+        else:
+            template = N_("lot {lot} of {product} expires in {days} days ({expiry})")
+        return Worded(
+            Wording(template, lot=found.lot_number, product=found.product, days=left, expiry=found.expiry.isoformat())
+        )
     return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mesogun.clinic.errors import ClinicError
-from mesogun.errors import Number, Wording, shown
+from mesogun.errors import Number, Worded, Wording, shown
 from mesogun.i18n import N_
 
 DEFAULT_CHANGE_AFTER_SHOTS = 500
@@ -58,10 +58,17 @@ def needle(gauge: int, length_mm: float) -> Needle:
     return Needle(gauge, float(length_mm))
 
 
-def change_reminder(shots_since_change: int, *, every: int = DEFAULT_CHANGE_AFTER_SHOTS) -> str | None:
-    """The reminder to change the needle (one line) once ``shots_since_change`` reaches ``every``, else ``None``."""
+def change_reminder(shots_since_change: int, *, every: int = DEFAULT_CHANGE_AFTER_SHOTS) -> Worded | None:
+    """The reminder to change the needle (one line, worded for the catalog) once ``shots_since_change`` reaches
+    ``every``, else ``None``."""
     if every < 1:
         raise ClinicError(f"needle change count {every} must be at least 1", field="needle.change_after", value=every)
     if shots_since_change >= every:
-        return f"change the needle: {shots_since_change} shots since it was changed (reminded every {every})"
+        return Worded(
+            Wording(
+                N_("change the needle: {shots} shots since it was changed (reminded every {every})"),
+                shots=shots_since_change,
+                every=every,
+            )
+        )
     return None

@@ -51,23 +51,23 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
     {
         p.name: p
         for p in (
-            Preset("face", 1.5, 0.02, 4.0, Mode.BURST, "face: superficial, small drops", 2.5, 1.0),
+            Preset("face", 1.5, 0.02, 4.0, Mode.BURST, N_("face: superficial, small drops"), 2.5, 1.0),
             Preset(
                 "face-nappage",
                 1.0,
                 0.005,
                 8.0,
                 Mode.NAPPAGE,
-                "face, nappage: fast superficial series",
+                N_("face, nappage: fast superficial series"),
                 NAPPAGE_SOFT_MAX_DEPTH_MM,
                 1.0,
             ),
-            Preset("scalp", 2.5, 0.05, 3.0, Mode.BURST, "scalp: medium depth", 3.5, 2.0),
-            Preset("body", 4.0, 0.1, 2.0, Mode.BURST, "body: deep, larger drops", None, 10.0),
+            Preset("scalp", 2.5, 0.05, 3.0, Mode.BURST, N_("scalp: medium depth"), 3.5, 2.0),
+            Preset("body", 4.0, 0.1, 2.0, Mode.BURST, N_("body: deep, larger drops"), None, 10.0),
         )
     }
 )
-"""The built-in presets, by name."""
+"""The built-in presets, by name (their descriptions are catalog words; a clinic's own are shown as written)."""
 
 
 def define(

@@ -16,19 +16,23 @@ from typing import Final
 from firmware_protocol import NakCode
 from mesogun.errors import (
     ActionRenderer,
+    AllOf,
     AnyOf,
+    Clauses,
     DeviceRefused,
     Hint,
     IncompatibleDevice,
     MesogunError,
     Number,
+    Quoted,
     Word,
+    Worded,
     Wording,
     as_call,
 )
 from mesogun.i18n import CORE, DEFAULT_LANGUAGE, N_, Catalogue, checked_language, formats
 
-__all__ = ["NAK_REASONS", "hint_in", "refusal", "said"]
+__all__ = ["NAK_REASONS", "hint_in", "refusal", "said", "text_in"]
 
 NAK_REASONS: Final[Mapping[NakCode, tuple[str, Hint | None]]] = {
     NakCode.UNKNOWN_TYPE: (N_("it does not know this command (its firmware may be older than this host)"), None),
@@ -54,6 +58,12 @@ NAK_REASONS: Final[Mapping[NakCode, tuple[str, Hint | None]]] = {
 REFUSED: Final = N_("The gun refused: {reason}")
 """A device's refusal without its own detail."""
 
+QUOTED: Final = N_("“{text}”")
+"""Another party's words (:class:`~mesogun.errors.Quoted`) in a language other than English: its quotation marks."""
+
+CLAUSE_SEPARATOR: Final = N_("; ")
+"""Between the parts of a message (:class:`~mesogun.errors.Clauses`): French puts a space before the semicolon."""
+
 
 def refusal(error: MesogunError, language: str, action: ActionRenderer = as_call, catalogue: Catalogue = CORE) -> str:
     """``error`` said in ``language``: its message (:func:`said`), then its hint in brackets with each action
@@ -75,6 +85,14 @@ def said(message: Wording, language: str, catalogue: Catalogue = CORE) -> str:
         return catalogue.gettext(language, message.template).format(**values)
     except (KeyError, IndexError, ValueError):
         return message.template.format(**values)
+
+
+def text_in(language: str, text: str, catalogue: Catalogue = CORE) -> str:
+    """``text`` in ``language``: a :class:`~mesogun.errors.Worded` text (a warning, a gun's last failure) said from its
+    wording (:func:`said`), any other text as it is (English only, or a person's own words)."""
+    if isinstance(text, Worded):
+        return said(text.wording, checked_language(language), catalogue)
+    return text
 
 
 def hint_in(language: str, hint: Hint, action: ActionRenderer = as_call, catalogue: Catalogue = CORE) -> str:
@@ -110,11 +128,19 @@ def _value(value: object, language: str, catalogue: Catalogue) -> object:
     if isinstance(value, Word):
         english = language == DEFAULT_LANGUAGE or not value.word
         return value.shown if english else catalogue.gettext(language, value.word)
-    if isinstance(value, AnyOf):
-        if language == DEFAULT_LANGUAGE:
-            return str(value)
+    if isinstance(value, Worded):
+        return said(value.wording, language, catalogue)
+    if language == DEFAULT_LANGUAGE:
+        return str(value) if isinstance(value, AnyOf | AllOf | Clauses | Quoted) else value
+    if isinstance(value, AnyOf | AllOf):
         from babel.lists import format_list
 
-        words = [str(_value(word, language, catalogue)) for word in value.words]
-        return format_list(words, style="or", locale=language)
+        items = value.words if isinstance(value, AnyOf) else value.items
+        words = [str(_value(item, language, catalogue)) for item in items]
+        return format_list(words, style="or" if isinstance(value, AnyOf) else "standard", locale=language)
+    if isinstance(value, Clauses):
+        separator = catalogue.gettext(language, CLAUSE_SEPARATOR)
+        return separator.join(str(_value(item, language, catalogue)) for item in value.items)
+    if isinstance(value, Quoted):
+        return catalogue.gettext(language, QUOTED).format(text=value.text)
     return value

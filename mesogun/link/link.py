@@ -36,7 +36,18 @@ from firmware_protocol import (
     views,
 )
 from firmware_protocol.views import view_as
-from mesogun.errors import ConnectionLost, DeviceRefused, LinkError, LinkTimeout, ProtocolViolation
+from mesogun.errors import (
+    ConnectionLost,
+    DeviceRefused,
+    LinkError,
+    LinkTimeout,
+    Number,
+    ProtocolViolation,
+    Quoted,
+    Wording,
+    as_message,
+)
+from mesogun.i18n import N_
 from mesogun.session.fanout import FanOut, Subscription
 from mesogun.transports.base import Transport
 
@@ -150,7 +161,7 @@ class Link:
         The transport stays open: whoever opened it closes it.
         """
         self._closing = True
-        self._fail(ConnectionLost("link closed by the host"))
+        self._fail(ConnectionLost(Wording(N_("link closed by the host"))))
         self.transport.set_receiver(None)
         self._disarm_silence()
         task, self._reader = self._reader, None
@@ -214,7 +225,9 @@ class Link:
             self._fail(exc)
             raise
         except (OSError, ConnectionError) as exc:
-            lost = ConnectionLost(f"{self.transport.url}: write failed ({exc})")
+            lost = ConnectionLost(
+                Wording(N_("{url}: write failed ({error})"), url=self.transport.url, error=Quoted(str(exc)))
+            )
             self._fail(lost)
             raise lost from exc
         self.last_tx = self._loop.time()
@@ -231,9 +244,9 @@ class Link:
         unanswered, and :class:`ConnectionLost` if the connection goes.
         """
         if self._lost is not None:
-            raise ConnectionLost(str(self._lost))
+            raise ConnectionLost(as_message(self._lost))
         if self._loop is None:
-            raise ConnectionLost("link not started")
+            raise ConnectionLost(Wording(N_("link not started")))
         timeout = self.ack_timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
         name, seq = message.name, message.seq
@@ -255,7 +268,7 @@ class Link:
                     return await future
                 except _AttemptExpired:
                     if self._lost is not None:
-                        raise ConnectionLost(str(self._lost)) from None
+                        raise ConnectionLost(as_message(self._lost)) from None
                     on_deadline = self._on_deadline.pop(seq, None)
                     if on_deadline is not None:  # the reply came in the deadline's own instant
                         return on_deadline
@@ -263,7 +276,13 @@ class Link:
                     deadline.cancel()
             self.timeouts += 1
             raise LinkTimeout(
-                f"{name} got no reply after {attempts} attempts of {timeout:g} s each (seq {seq})",
+                Wording(
+                    N_("{command} got no reply after {attempts} attempts of {timeout} s each (seq {seq})"),
+                    command=name,
+                    attempts=attempts,
+                    timeout=Number(timeout, "g"),
+                    seq=seq,
+                ),
                 command=name,
                 attempts=attempts,
                 timeout=timeout,
@@ -310,7 +329,11 @@ class Link:
         except ConnectionLost as exc:
             self._fail(exc)
         except (OSError, ConnectionError) as exc:
-            self._fail(ConnectionLost(f"{self.transport.url}: read failed ({exc})"))
+            self._fail(
+                ConnectionLost(
+                    Wording(N_("{url}: read failed ({error})"), url=self.transport.url, error=Quoted(str(exc)))
+                )
+            )
 
     def _on_data(self, data: bytes | ConnectionLost) -> None:
         """Bytes from the transport (pushed or read): decode and dispatch; ``b""`` or an error is a loss.
@@ -323,7 +346,7 @@ class Link:
             self._fail(data)
             return
         if not data:
-            self._fail(ConnectionLost(f"{self.transport.url}: the device closed the connection"))
+            self._fail(ConnectionLost(Wording(N_("{url}: the device closed the connection"), url=self.transport.url)))
             return
         for frame in self.decoder.feed(data):
             try:
@@ -394,7 +417,12 @@ class Link:
         else:
             silent = now - self.last_rx
             if silent > self._silence_timeout:
-                self._fail(ConnectionLost(f"{self.transport.url}: no data from the device for {silent:.2f} s"))
+                silence = Wording(
+                    N_("{url}: no data from the device for {silent} s"),
+                    url=self.transport.url,
+                    silent=Number(silent, ".2f"),
+                )
+                self._fail(ConnectionLost(silence))
                 return
         self._arm_silence()
 

@@ -23,7 +23,8 @@ from sqlalchemy import Select, insert, select
 
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import DuplicateEntry
-from mesogun.errors import ParameterError, RecordError
+from mesogun.errors import AllOf, Clauses, ParameterError, RecordError, Word, Worded, Wording
+from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
@@ -31,6 +32,8 @@ from mesogun.record.store import TreatmentRecord
 
 KINDS = ("volume", "depth", "rate")
 """What a run calibrates (``CalibrationKind``'s values)."""
+KIND_WORDS = {"volume": N_("volume"), "depth": N_("depth"), "rate": N_("rate")}
+"""Each kind as a person is told it, for the catalog."""
 OUTCOMES = ("passed", "failed", "aborted")
 """How a run ended (``RunOutcome``'s values)."""
 PDF_MAGIC = b"%PDF-"
@@ -99,7 +102,13 @@ class KindDue:
     @property
     def label(self) -> str:
         """``volume (BD)``, ``depth``, ``rate``."""
-        return f"{self.kind} ({self.syringe_brand})" if self.syringe_brand else self.kind
+        return str(self.name)
+
+    @property
+    def name(self) -> Word | Wording:
+        """The kind in a message: :attr:`label` in English, its words in another language (``volume (BD)``)."""
+        word = Word(self.kind, KIND_WORDS.get(self.kind, ""))
+        return Wording(N_("{kind} ({brand})"), kind=word, brand=self.syringe_brand) if self.syringe_brand else word
 
 
 @dataclass(frozen=True)
@@ -122,22 +131,43 @@ class CalibrationDue:
         """Overdue, or never calibrated (any kind): the service warns at session start."""
         return self.state is not DueState.IN_FORCE
 
-    def warning(self) -> str | None:
-        """The warning a practitioner reads at session start, naming each kind overdue or never done (``None``:
-        every kind in force)."""
+    def warning(self) -> Worded | None:
+        """The warning a practitioner reads at session start, naming each kind overdue or never done, worded for the
+        catalog (``None``: every kind in force)."""
         if self.state is DueState.NEVER:
-            return f"gun {self.device_serial} has never been calibrated: its doses and depths are uncorrected"
+            return Worded(
+                Wording(
+                    N_("gun {serial} has never been calibrated: its doses and depths are uncorrected"),
+                    serial=self.device_serial,
+                )
+            )
         if self.state is DueState.IN_FORCE:
             return None
-        late = [k for k in self.kinds if k.state is DueState.OVERDUE]
-        never = [k.label for k in self.kinds if k.state is DueState.NEVER]
-        parts = [
-            f"{k.label} was due on {str(k.due_at)[:10]} (run {k.run_id}, calibration id {k.calibration_id})"
-            for k in late
+        parts: list[Wording] = [
+            Wording(
+                N_("{kind} was due on {date} (run {run}, calibration id {calibration})"),
+                kind=k.name,
+                date=str(k.due_at)[:10],
+                run=k.run_id,
+                calibration=k.calibration_id,
+            )
+            for k in self.kinds
+            if k.state is DueState.OVERDUE
         ]
-        if never:
-            parts.append(f"{' and '.join(never)} never calibrated")
-        return f"gun {self.device_serial}'s calibration is overdue: " + "; ".join(parts)
+        never = self.never_calibrated()
+        if never.items:
+            parts.append(Wording(N_("{kinds} never calibrated"), kinds=never))
+        return Worded(
+            Wording(
+                N_("gun {serial}'s calibration is overdue: {parts}"),
+                serial=self.device_serial,
+                parts=Clauses(tuple(parts)),
+            )
+        )
+
+    def never_calibrated(self) -> AllOf:
+        """The kinds never calibrated (``depth and rate``), for a message."""
+        return AllOf(tuple(k.name for k in self.kinds if k.state is DueState.NEVER))
 
 
 def due_per_kind(device_serial: str, passed: Sequence[StoredCalibration], day: date) -> CalibrationDue:

@@ -17,9 +17,11 @@ from sqlalchemy import URL, Connection, create_engine, inspect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from mesogun.errors import RecordError
+from mesogun.errors import Quoted, RecordError, Wording
+from mesogun.i18n import N_
 from mesogun.record import dialects, migrations
 from mesogun.record.basics import BUSY_TIMEOUT_S, one_line
+from mesogun.record.causes import worded_cause
 
 CONNECT_TIMEOUT_S = 5
 """How long opening a PostgreSQL record waits for the server (a server that does not answer is an error)."""
@@ -97,7 +99,7 @@ def connect(location: Location, *, create: bool) -> Connection:
             f"install it with: pip install 'mesogun[{location.dialect}]'"
         ) from None
     except (OSError, SQLAlchemyError) as exc:
-        raise RecordError(f"cannot open the treatment record {location.shown}: {cause(exc)}") from exc
+        raise not_opened(location, exc) from exc
     try:
         if location.dialect == "sqlite":
             _check_integrity(location, connection)  # before anything could write to it
@@ -110,8 +112,18 @@ def connect(location: Location, *, create: bool) -> Connection:
         raise
     except (OSError, SQLAlchemyError) as exc:
         connection.close()
-        raise RecordError(f"cannot open the treatment record {location.shown}: {cause(exc)}") from exc
+        raise not_opened(location, exc) from exc
     return connection
+
+
+def not_opened(location: Location, exc: BaseException) -> RecordError:
+    """The record at ``location`` could not be opened, naming it and the driver's cause (:func:`cause`)."""
+    wording = Wording(
+        N_("cannot open the treatment record {path}: {cause}"),
+        path=location.shown,
+        cause=worded_cause(exc, cause(exc)),
+    )
+    return RecordError(wording)
 
 
 def _has_record(connection: Connection) -> bool:
@@ -160,8 +172,14 @@ def _check_integrity(location: Location, connection: Connection) -> None:
         problems = [one_line(exc)]
     if problems != ["ok"]:
         raise RecordError(
-            f"the treatment record {location.shown} is damaged ({problems[0]}); it was left untouched: keep it, "
-            "and record to another file (move this one aside or give another path)"
+            Wording(
+                N_(
+                    "the treatment record {path} is damaged ({problem}); it was left untouched: keep it, and record "
+                    "to another file (move this one aside or give another path)"
+                ),
+                path=location.shown,
+                problem=Quoted(problems[0]),
+            )
         )
 
 

@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from firmware_protocol import AlarmCode, Message
-from mesogun.errors import NoSuchSession, RecordError
+from mesogun.errors import NoSuchSession, RecordError, Wording
+from mesogun.i18n import N_
 from mesogun.record.basics import (
     BETWEEN_SESSIONS,
     BUSY_TIMEOUT_S,
@@ -63,6 +64,7 @@ from mesogun.record.basics import (
     one_line,
 )
 from mesogun.record.basics import now as _now
+from mesogun.record.causes import worded_cause
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads when a record is opened, not with ``import mesogun``
     from sqlalchemy import Connection, Executable
@@ -199,7 +201,10 @@ class TreatmentRecord:
             with db.begin():
                 yield db
         except SQLAlchemyError as exc:
-            raise RecordError(f"treatment record {self.path}: {database.cause(exc)}") from exc
+            cause = worded_cause(exc, database.cause(exc))
+            raise RecordError(
+                Wording(N_("treatment record {path}: {cause}"), path=str(self.path), cause=cause)
+            ) from exc
 
     def reading(self) -> contextlib.AbstractContextManager[Connection]:
         """The connection for several reads in one transaction (the record's books read through it): inside the
@@ -222,7 +227,10 @@ class TreatmentRecord:
             with db.begin():
                 yield db
         except SQLAlchemyError as exc:
-            raise RecordError(f"the treatment record {self.path} could not be read: {database.cause(exc)}") from exc
+            cause = worded_cause(exc, database.cause(exc))
+            raise RecordError(
+                Wording(N_("the treatment record {path} could not be read: {cause}"), path=str(self.path), cause=cause)
+            ) from exc
 
     def rows(
         self, query: str | Executable, parameters: Mapping[str, Any] | tuple[Any, ...] = ()

@@ -29,6 +29,7 @@ from mesogun.clinic.summary import (
     Voided,
     ZoneTotal,
 )
+from mesogun.i18n import N_
 from mesogun.record import dialects, queries
 from mesogun.record import schema as t
 from mesogun.record.queries import as_int
@@ -186,7 +187,7 @@ def _shots_by_zone(db: Connection, visit_id: int) -> tuple[tuple[ZoneTotal, ...]
     totals: list[ZoneTotal] = [
         ZoneTotal(
             zone=zone,
-            label=zones.label(zone) if zone != NO_ZONE else "(no zone)",
+            label=zones.label(zone) if zone != NO_ZONE else N_("(no zone)"),
             shots=int(count),
             volume_ml=int(nl) / 1e6,
             depth_mm_min=None if low is None else int(low) / 1000,

@@ -25,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mesogun.errors import RecordError
+from mesogun.errors import Number, RecordError, Wording
+from mesogun.i18n import N_
+from mesogun.record.causes import worded_cause
 from mesogun.record.recorder import FailureHandler
 from mesogun.record.store import BUSY_TIMEOUT_S, TreatmentRecord, one_line
 
@@ -142,8 +144,15 @@ class RecordWriter:
         if not future.done():
             self.fail(
                 RecordError(
-                    f"treatment record {self.path}: {what} was not written within {self.write_timeout:g} s "
-                    "(disk stalled or the record locked)"
+                    Wording(
+                        N_(
+                            "treatment record {path}: {what} was not written within {timeout} s (disk stalled or the "
+                            "record locked)"
+                        ),
+                        path=str(self.path),
+                        what=what,
+                        timeout=Number(self.write_timeout, "g"),
+                    )
                 )
             )
             raise self._error from None  # type: ignore[misc]  # set by fail()
@@ -227,8 +236,9 @@ class RecordWriter:
     def _as_record_error(self, exc: BaseException) -> RecordError:
         """The failure as one line naming the record and the cause."""
         if isinstance(exc, RecordError) and str(self.path) in str(exc):
-            return RecordError(one_line(exc))
-        return RecordError(f"treatment record {self.path}: {one_line(exc)}")
+            return RecordError(exc.wording if exc.wording is not None else one_line(exc))
+        cause = worded_cause(exc, one_line(exc))
+        return RecordError(Wording(N_("treatment record {path}: {cause}"), path=str(self.path), cause=cause))
 
     # -- the writer thread --------------------------------------------------------------------------
 

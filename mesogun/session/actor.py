@@ -27,9 +27,11 @@ from mesogun.errors import (
     ConnectionLost,
     LinkTimeout,
     MesogunError,
+    Number,
     PortNotFound,
     RecordError,
     Wording,
+    as_message,
 )
 from mesogun.i18n import N_
 from mesogun.link import Link, Received
@@ -181,16 +183,16 @@ class ControlActor:
         After a record failure only :data:`SAFE_COMMANDS` run; others raise :class:`RecordError`.
         """
         if not self.running:
-            raise ConnectionLost("not connected (use mesogun.connect())", outcome=_not_sent(name))
+            raise ConnectionLost(Wording(N_("not connected (use mesogun.connect())")), outcome=_not_sent(name))
         if self._closing is not None:
-            raise ConnectionLost(str(self._closing), outcome=_not_sent(name))
+            raise ConnectionLost(as_message(self._closing), outcome=_not_sent(name))
         failed = self.record.failed
         if failed is not None and name not in SAFE_COMMANDS:
             raise RecordError(
                 Wording(
                     N_("{command} refused: {failed} (the gun was stopped and disarmed)"),
                     command=command_word(name),
-                    failed=str(failed),
+                    failed=as_message(failed),
                 )
             )
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -290,7 +292,8 @@ class ControlActor:
             await self.command("heartbeat")
         except LinkTimeout as exc:
             if self.link is not None:
-                self.link.fail(ConnectionLost(f"the device does not answer heartbeats ({exc})"))
+                heartbeats = Wording(N_("the device does not answer heartbeats ({error})"), error=as_message(exc))
+                self.link.fail(ConnectionLost(heartbeats))
         except ConnectionLost:
             pass  # the loss is reported by the link
         except Exception as exc:  # a refused heartbeat (e.g. incompatible session) is logged, not fatal
@@ -316,7 +319,7 @@ class ControlActor:
                 work.future.set_exception(self.outcomes.explain(work.name, exc))
         except BaseException:  # the actor itself is cancelled (close_grace ran out): its caller must hear
             if not work.future.done():
-                lost = ConnectionLost(f"the session closed while {work.name} ran")
+                lost = ConnectionLost(Wording(N_("the session closed while {command} ran"), command=work.name))
                 work.future.set_exception(self.outcomes.explain(work.name, lost))
             raise
         else:
@@ -361,7 +364,12 @@ class ControlActor:
         self.families.on_identity(info)  # another core: refused, unless this session only makes the gun safe
         if expected_serial is not None and info.serial_number != expected_serial:
             raise PortNotFound(
-                f"{self.transport.url} is now gun {info.serial_number!r}, not {expected_serial!r}: not reconnecting"
+                Wording(
+                    N_("{url} is now gun {found}, not {expected}: not reconnecting"),
+                    url=self.transport.url,
+                    found=repr(info.serial_number),
+                    expected=repr(expected_serial),
+                )
             )
         self.info = info
         if self.families.safety_only:  # only stop and emergency_stop: no status, heartbeat or record to keep
@@ -442,7 +450,7 @@ class ControlActor:
             self._task = None
         for item in (*self._urgent, *self._queue):  # queued behind the end: nobody will run them
             if isinstance(item, _Work) and not item.future.done():
-                item.future.set_exception(ConnectionLost(str(reason), outcome=_not_sent(item.name)))
+                item.future.set_exception(ConnectionLost(as_message(reason), outcome=_not_sent(item.name)))
         self._urgent.clear()
         self._queue.clear()
         if self.link is not None:
@@ -455,12 +463,12 @@ class ControlActor:
 
     def _link(self) -> Link:
         if self.link is None:
-            raise ConnectionLost("not connected")
+            raise not_connected()
         return self.link
 
     def _status(self) -> Status:
         if self.status is None:
-            raise ConnectionLost("not connected")
+            raise not_connected()
         return self.status
 
     async def exchange(self, name: str, **fields: Any) -> Received:
@@ -634,9 +642,16 @@ class ControlActor:
             what = f"{oldest.message.name} {oldest.message.get('shot_index', oldest.message.get('code', ''))}"
             self.record.fail(
                 RecordError(
-                    f"the treatment record has not taken {what} for {waited:.2f} s "
-                    f"(limit {self.timeouts.record_lag:g} s, {len(waiting)} waiting): its disk is "
-                    "stalled or another process holds it locked"
+                    Wording(
+                        N_(
+                            "the treatment record has not taken {what} for {waited} s (limit {limit} s, {waiting} "
+                            "waiting): its disk is stalled or another process holds it locked"
+                        ),
+                        what=what,
+                        waited=Number(waited, ".2f"),
+                        limit=Number(self.timeouts.record_lag, "g"),
+                        waiting=len(waiting),
+                    )
                 )
             )
 
@@ -671,8 +686,16 @@ class ControlActor:
         """
 
         def burst_error(burst: Burst) -> RecordError:
-            counted = f"; the device counts {self.status.shots_session} this session" if self.status else ""
-            return RecordError(f"{error}; firing stopped after {len(burst.shots)} shots of this burst{counted}")
+            fired = len(burst.shots)
+            if self.status is None:
+                template = N_("{error}; firing stopped after {fired} shots of this burst")
+            else:
+                template = N_(
+                    "{error}; firing stopped after {fired} shots of this burst; the device counts {counted} this "
+                    "session"
+                )
+            counted = self.status.shots_session if self.status else None
+            return RecordError(Wording(template, error=as_message(error), fired=fired, counted=counted))
 
         self.tracker.doom(burst_error)
         link = self.link
@@ -693,6 +716,11 @@ class ControlActor:
         self.events.close(lost.error)
         reason = str(lost.error)
         self.record.put("the session end", lambda: self.recorder.on_disconnected(reason))
+
+
+def not_connected() -> ConnectionLost:
+    """The gun is not connected (no link, no status yet)."""
+    return ConnectionLost(Wording(N_("not connected")))
 
 
 def _not_sent(name: str) -> CommandOutcome:

@@ -13,7 +13,8 @@ import logging
 
 from firmware_protocol import CATALOG, FINGERPRINT, PROTOCOL_VERSION
 from firmware_protocol.families import ALWAYS_OBEYED, BY_NAME, usable_families
-from mesogun.errors import IncompatibleDevice
+from mesogun.errors import IncompatibleDevice, Wording, as_message
+from mesogun.i18n import N_
 from mesogun.models import GunInfo
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,18 @@ class FamilyGate:
         self.incompatible = None
         if info.protocol_version != PROTOCOL_VERSION or info.fingerprint != FINGERPRINT:
             error = IncompatibleDevice(
-                f"device {info.serial_number} speaks protocol {info.protocol_version} with core fingerprint "
-                f"0x{info.fingerprint:08X}; this host speaks protocol {PROTOCOL_VERSION} with core fingerprint "
-                f"0x{FINGERPRINT:08X} (update the host or the firmware)"
+                Wording(
+                    N_(
+                        "device {serial} speaks protocol {protocol} with core fingerprint {fingerprint}; this host "
+                        "speaks protocol {ours} with core fingerprint {our_fingerprint} (update the host or the "
+                        "firmware)"
+                    ),
+                    serial=info.serial_number,
+                    protocol=info.protocol_version,
+                    fingerprint=f"0x{info.fingerprint:08X}",
+                    ours=PROTOCOL_VERSION,
+                    our_fingerprint=f"0x{FINGERPRINT:08X}",
+                )
             )
             if not self.allow_safety_only:
                 raise error
@@ -55,7 +65,13 @@ class FamilyGate:
     def check(self, command: str) -> None:
         """Raise :class:`IncompatibleDevice` if ``command`` may not be sent in a safety-only session."""
         if self.incompatible is not None and command not in ALWAYS_OBEYED:
-            raise IncompatibleDevice(f"{command} refused: {self.incompatible}; only stop and estop reach it")
+            raise IncompatibleDevice(
+                Wording(
+                    N_("{command} refused: {why}; only stop and estop reach it"),
+                    command=command,
+                    why=as_message(self.incompatible),
+                )
+            )
 
     def allows(self, family: str) -> bool:
         """Whether the device's ``family`` is this host's; if not, says why once per session."""

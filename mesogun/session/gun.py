@@ -34,7 +34,9 @@ from mesogun.errors import (
     PortNotFound,
     RecordError,
     StateError,
+    Word,
     Wording,
+    as_message,
     shown,
 )
 from mesogun.i18n import N_
@@ -51,7 +53,7 @@ from mesogun.models import (
     Syringe,
 )
 from mesogun.record.recorder import NullRecorder, Recorder
-from mesogun.session.actor import ControlActor
+from mesogun.session.actor import ControlActor, not_connected
 from mesogun.session.controller import Controller, HostState, command_word
 from mesogun.session.fanout import Subscription
 from mesogun.session.syringe_brand import check_brand, check_spelling, uncorrected_warning
@@ -169,7 +171,7 @@ class Gun:
     def info(self) -> GunInfo:
         """Identity and capabilities the device reported at connect."""
         if self._actor.info is None:
-            raise ConnectionLost("not connected")
+            raise not_connected()
         return self._actor.info
 
     @property
@@ -181,14 +183,14 @@ class Gun:
     def status(self) -> Status:
         """The latest status the device reported."""
         if self._actor.status is None:
-            raise ConnectionLost("not connected")
+            raise not_connected()
         return self._actor.status
 
     @property
     def link(self) -> Link:
         """The current link (sequence numbers, retries, counters)."""
         if self._actor.link is None:
-            raise ConnectionLost("not connected")
+            raise not_connected()
         return self._actor.link
 
     # ------------------------------------------------------------------ connecting
@@ -202,7 +204,7 @@ class Gun:
             actor.start()
             await actor.call("hello", lambda: actor.start_session(expected_serial=None))
         except BaseException:
-            await actor.shutdown(ConnectionLost("the connection could not be opened"))
+            await actor.shutdown(ConnectionLost(Wording(N_("the connection could not be opened"))))
             with contextlib.suppress(Exception):
                 await self.transport.close()
             await actor.controller.go(HostState.DISCONNECTED)
@@ -248,7 +250,14 @@ class Gun:
             except (PortNotFound, ConnectionLost, LinkTimeout) as exc:
                 last = exc
                 await asyncio.sleep(interval)
-        raise PortNotFound(f"gun {serial} did not come back after {attempts} attempts: {last}")
+        raise PortNotFound(
+            Wording(
+                N_("gun {serial} did not come back after {attempts} attempts: {last}"),
+                serial=serial,
+                attempts=attempts,
+                last=as_message(last) if last is not None else None,
+            )
+        )
 
     async def close(self) -> None:
         """Leave the gun safe (stop firing, disarm) then close the session and the transport; idempotent.
@@ -262,7 +271,7 @@ class Gun:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(budget):
                     await actor.call("stop", actor.make_safe)
-        await actor.shutdown(ConnectionLost("the gun was closed by the host"))
+        await actor.shutdown(ConnectionLost(Wording(N_("the gun was closed by the host"))))
         await self.transport.close()
         await actor.controller.go(HostState.DISCONNECTED)
 
@@ -284,7 +293,12 @@ class Gun:
                         with contextlib.suppress(LinkTimeout, ConnectionLost):
                             await self.refresh_status()
         except TimeoutError:
-            raise LinkTimeout(f"the device did not report {what} within {timeout:g} s", command=what) from None
+            wording = Wording(
+                N_("the device did not report {what} within {timeout} s"),
+                what=Word(what, what),
+                timeout=Number(timeout, "g") if timeout is not None else None,
+            )
+            raise LinkTimeout(wording, command=what) from None
         finally:
             if not future.done():
                 future.cancel()
@@ -339,7 +353,7 @@ class Gun:
         received, settled = await actor.call("configure", run)
         if settled is not None:
             try:
-                await self._wait(settled, "the needle stop at its depth", self.timeouts.settle)
+                await self._wait(settled, N_("the needle stop at its depth"), self.timeouts.settle)
             except (LinkTimeout, ConnectionLost) as error:
                 raise actor.outcomes.after_ack(error, received, fields) from None
         return Settings.from_message(received.message)
@@ -458,7 +472,7 @@ class Gun:
                 value=volume_ml,
             )
         actor = self._actor
-        what = "priming to finish"
+        what = N_("priming to finish")
 
         async def run() -> tuple[Received, asyncio.Future[Status]]:
             received = await actor.command("prime", volume_nl=wire)
@@ -541,7 +555,7 @@ class Gun:
         if on_ack is not None:
             on_ack(burst.count)
         try:
-            shots = await self._wait(burst.future, "the burst to end")
+            shots = await self._wait(burst.future, N_("the burst to end"))
         except DeviceAlarm as alarm:
             completed = await actor.shot_log.complete(burst, alarm.shots, before)
             cause = alarm.cause or (alarm.alarm.json_name if alarm.alarm is not None else "an alarm")
@@ -637,8 +651,13 @@ class Gun:
             actor.check("get_diagnostics")
             if not actor.families.allows(LOGS.name):
                 raise IncompatibleDevice(
-                    f"diagnostics: device {self.info.serial_number}'s logs family (get_diagnostics) is not this "
-                    "host's (another fingerprint): update the host or the firmware"
+                    Wording(
+                        N_(
+                            "diagnostics: device {serial}'s logs family (get_diagnostics) is not this host's (another "
+                            "fingerprint): update the host or the firmware"
+                        ),
+                        serial=self.info.serial_number,
+                    )
                 )
             received = await actor.exchange("get_diagnostics")
             link = self.link
@@ -674,8 +693,15 @@ class Gun:
             raise ParameterError(f"family={family!r} is not a message family", field="family", value=family)
         if not self._actor.families.allows(family):
             raise IncompatibleDevice(
-                f"{command}: device {self.info.serial_number} does not implement this host's {family} family "
-                "(it does not list it, or with another fingerprint): update the host or the firmware"
+                Wording(
+                    N_(
+                        "{command}: device {serial} does not implement this host's {family} family (it does not list "
+                        "it, or with another fingerprint): update the host or the firmware"
+                    ),
+                    command=command,
+                    serial=self.info.serial_number,
+                    family=family,
+                )
             )
 
     async def note(self, kind: str, detail: str, reason: str) -> None:

@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mesogun.errors import RecordError
+from mesogun.errors import MesogunError, Number, Quoted, RecordError, Wording, as_message
+from mesogun.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,16 @@ class RecordPipe:
                 async with asyncio.timeout(self._timeout):
                     await item.call()
             except Exception as exc:  # any failure of the record, a timeout included, stops the gun
-                reason = f"no answer within {self._timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
-                self.fail(RecordError(f"the treatment record failed writing {item.what}: {reason}"))
+                reason = _reason(exc, self._timeout)
+                template = N_("the treatment record failed writing {what}: {reason}")
+                self.fail(RecordError(Wording(template, what=item.what, reason=reason)))
                 continue
             if item.done is not None:
                 try:
                     item.done()
                 except Exception as exc:  # the lane must never die silently: a dead lane would hold every shot
-                    self.fail(RecordError(f"the treatment record's lane failed after {item.what}: {exc}"))
+                    template = N_("the treatment record's lane failed after {what}: {reason}")
+                    self.fail(RecordError(Wording(template, what=item.what, reason=_reason(exc, self._timeout))))
 
     def fail(self, error: RecordError) -> None:
         """Mark the record failed (a call raised, or the record's own failure handler fired); report it once."""
@@ -106,3 +109,13 @@ class RecordPipe:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _reason(exc: Exception, timeout: float) -> object:
+    """Why a record call failed, as a value of the lane's message: a timeout in words, a record error's own message
+    (its cause translated with it), anything else quoted as it was raised."""
+    if isinstance(exc, TimeoutError):
+        return Wording(N_("no answer within {timeout} s"), timeout=Number(timeout, "g"))
+    if isinstance(exc, MesogunError):
+        return as_message(exc)
+    return Quoted(str(exc))

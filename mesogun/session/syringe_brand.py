@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from firmware_protocol.rules import CALIBRATION_LIMITS
-from mesogun.errors import ParameterError, Wording
+from mesogun.errors import ParameterError, Worded, Wording
 from mesogun.i18n import N_
 
 __all__ = ["check_brand", "check_spelling", "uncorrected_warning"]
@@ -55,16 +55,22 @@ def check_spelling(brand: str, gains: Mapping[str, float]) -> None:
         )
 
 
-def uncorrected_warning(serial: str, brand: str | None, gains: Mapping[str, float]) -> str | None:
-    """Why the doses of this syringe go uncorrected on a volume-calibrated gun (``None``: they are corrected, or
-    the gun was never volume-calibrated)."""
+def uncorrected_warning(serial: str, brand: str | None, gains: Mapping[str, float]) -> Worded | None:
+    """Why the doses of this syringe go uncorrected on a volume-calibrated gun, worded for the catalog (``None``: they
+    are corrected, or the gun was never volume-calibrated)."""
     if not gains or (brand and brand in gains):
         return None
-    what = f"syringe brand {brand!r} has no volume calibration" if brand else "no syringe brand declared"
-    return (
-        f"{what} on gun {serial} (calibrated for {_names(gains)}): its doses are not corrected (volume gain 1.0); "
-        "declare the brand loaded (--brand) or calibrate it"
-    )
+    if brand:
+        template = N_(
+            "syringe brand {brand} has no volume calibration on gun {serial} (calibrated for {brands}): its doses are "
+            "not corrected (volume gain 1.0); declare the brand loaded (--brand) or calibrate it"
+        )
+    else:
+        template = N_(
+            "no syringe brand declared on gun {serial} (calibrated for {brands}): its doses are not corrected (volume "
+            "gain 1.0); declare the brand loaded (--brand) or calibrate it"
+        )
+    return Worded(Wording(template, brand=repr(brand), serial=serial, brands=_names(gains)))
 
 
 def _names(gains: Mapping[str, float]) -> str:

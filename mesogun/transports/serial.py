@@ -20,7 +20,8 @@ from typing import Any
 
 import serial
 
-from mesogun.errors import ConnectionLost, ParameterError, PortNotFound
+from mesogun.errors import ConnectionLost, ParameterError, PortNotFound, Quoted, Word, Wording
+from mesogun.i18n import N_
 from mesogun.transports.base import Receiver, Transport
 
 #: Poll period for pyserial handlers without a file descriptor, in seconds.
@@ -64,7 +65,7 @@ class SerialTransport(Transport):
         try:
             port = serial.serial_for_url(self.url, **kwargs)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortNotFound(f"cannot open {self.url}: {_why_not_opened(exc)}") from exc
+            raise PortNotFound(Wording(N_("cannot open {url}: {why}"), url=self.url, why=_why_not_opened(exc))) from exc
         self._port = port
         self._chunks = asyncio.Queue()
         self._eof = False
@@ -97,15 +98,19 @@ class SerialTransport(Transport):
             except BlockingIOError:
                 return b""
             except OSError as exc:
-                return ConnectionLost(f"{self.url}: port closed or unplugged ({exc})")
+                return self._unplugged(Quoted(str(exc)))
             if not chunk:
-                return ConnectionLost(f"{self.url}: port closed or unplugged (readable but no data)")
+                return self._unplugged(Word("readable but no data", N_("readable but no data")))
             return chunk
         try:
             data: bytes = self._port.read(READ_CHUNK)
         except (serial.SerialException, OSError) as exc:
-            return ConnectionLost(f"{self.url}: port closed or unplugged ({exc})")
+            return self._unplugged(Quoted(str(exc)))
         return data
+
+    def _unplugged(self, why: object) -> ConnectionLost:
+        """The port went away (``why``: the OS's words, or what was seen)."""
+        return ConnectionLost(Wording(N_("{url}: port closed or unplugged ({why})"), url=self.url, why=why))
 
     def _on_readable(self) -> None:
         assert self._chunks is not None
@@ -161,7 +166,7 @@ class SerialTransport(Transport):
     async def write(self, data: bytes) -> None:
         """Write all of ``data``; a failing port raises :class:`ConnectionLost`."""
         if self._port is None:
-            raise ConnectionLost(f"{self.url}: port is not open")
+            raise ConnectionLost(Wording(N_("{url}: port is not open"), url=self.url))
         try:
             written = 0
             if self._fd is not None:  # one os.write on the command path; pyserial only for what did not fit
@@ -170,7 +175,9 @@ class SerialTransport(Transport):
             if written < len(data):
                 self._port.write(data[written:])
         except (serial.SerialException, OSError) as exc:
-            raise ConnectionLost(f"{self.url}: write failed ({exc})") from exc
+            raise ConnectionLost(
+                Wording(N_("{url}: write failed ({error})"), url=self.url, error=Quoted(str(exc)))
+            ) from exc
 
     async def close(self) -> None:
         """Stop watching the port and close it (idempotent); a pending :meth:`read` returns ``b""``."""
@@ -199,19 +206,31 @@ class SerialTransport(Transport):
 
             port = find_by_serial(serial_number)
             if port is None:
-                raise PortNotFound(f"no serial port with serial number {serial_number!r} (was {self.url})")
+                raise PortNotFound(
+                    Wording(
+                        N_("no serial port with serial number {serial} (was {url})"),
+                        serial=repr(serial_number),
+                        url=self.url,
+                    )
+                )
             self.url = port.device
         await self.open()
 
 
-def _why_not_opened(exc: BaseException) -> str:
-    """Why a port did not open, in a technician's words (pyserial nests the OS error in its own text)."""
+def _why_not_opened(exc: BaseException) -> Word | Quoted:
+    """Why a port did not open, in a technician's words (pyserial nests the OS error in its own text), else the
+    OS's own words."""
     errno_value = getattr(exc, "errno", None)
     text = str(exc)
     if errno_value == errno.ENOENT or "No such file or directory" in text:
-        return "no such port (unplugged, or a mistyped path; see 'mesogun devices')"
+        return _said(N_("no such port (unplugged, or a mistyped path; see 'mesogun devices')"))
     if errno_value in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
-        return "permission denied (add the user to the 'dialout' group, or check the port's owner)"
+        return _said(N_("permission denied (add the user to the 'dialout' group, or check the port's owner)"))
     if errno_value == errno.EBUSY or "Device or resource busy" in text or "exclusively lock" in text:
-        return "busy: another program has the port open"
-    return text
+        return _said(N_("busy: another program has the port open"))
+    return Quoted(text)
+
+
+def _said(words: str) -> Word:
+    """Words of this module's own for a message (the catalog translates them)."""
+    return Word(words, words)

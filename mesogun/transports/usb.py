@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from mesogun.errors import ConnectionLost, ParameterError, PortNotFound
+from mesogun.errors import ConnectionLost, ParameterError, PortNotFound, Quoted, Word, Wording
+from mesogun.i18n import N_
 from mesogun.transports.base import Receiver, Transport
 
 GUN_VID = 0x1209
@@ -224,7 +225,7 @@ class UsbTransport(Transport):
             else:
                 await asyncio.to_thread(port.open)
         except Exception as exc:
-            raise PortNotFound(f"cannot open {self.url}: {_why_not_opened(exc)}") from exc
+            raise PortNotFound(Wording(N_("cannot open {url}: {why}"), url=self.url, why=_why_not_opened(exc))) from exc
         self._port = port
         self._loop = asyncio.get_running_loop()
         self._chunks = asyncio.Queue()
@@ -254,8 +255,11 @@ class UsbTransport(Transport):
                 _release(device)
         if not chosen:
             seen = ", ".join(usb_url(target.vid, target.pid, s) for s in serials) or "none"
-            wanted = f" with serial number {target.serial_number!r}" if target.serial_number else ""
-            raise PortNotFound(f"no USB gun {target.vid_pid}{wanted} (found: {seen}; see 'mesogun devices')")
+            if target.serial_number:
+                template = N_("no USB gun {gun} with serial number {serial} (found: {seen}; see 'mesogun devices')")
+            else:
+                template = N_("no USB gun {gun} (found: {seen}; see 'mesogun devices')")
+            raise PortNotFound(Wording(template, gun=target.vid_pid, serial=repr(target.serial_number), seen=seen))
         if len(chosen) > 1:
             urls = ", ".join(usb_url(target.vid, target.pid, s) for s in serials)
             _release(chosen[0])
@@ -279,7 +283,7 @@ class UsbTransport(Transport):
                 data = port.read(READ_TIMEOUT_MS)
             except Exception as exc:
                 if not stop.is_set():
-                    self._post(ConnectionLost(f"{self.url}: {_why_lost(exc)}"))
+                    self._post(ConnectionLost(Wording(N_("{url}: {why}"), url=self.url, why=_why_lost(exc))))
                 return
             if data:
                 self._post(data)
@@ -297,7 +301,7 @@ class UsbTransport(Transport):
             try:
                 data = port.read(READ_TIMEOUT_MS)
             except Exception as exc:
-                self._deliver(ConnectionLost(f"{self.url}: {_why_lost(exc)}"))
+                self._deliver(ConnectionLost(Wording(N_("{url}: {why}"), url=self.url, why=_why_lost(exc))))
                 return
             if data is None:
                 return
@@ -346,7 +350,9 @@ class UsbTransport(Transport):
                 async with self._write_lock:
                     await asyncio.to_thread(port.write, bytes(data))
         except Exception as exc:
-            raise ConnectionLost(f"{self.url}: write failed ({_why_lost(exc)})") from exc
+            raise ConnectionLost(
+                Wording(N_("{url}: write failed ({error})"), url=self.url, error=_why_lost(exc))
+            ) from exc
 
     async def close(self) -> None:
         """Stop reading, drop DTR, release the interfaces (idempotent); a pending :meth:`read` returns ``b""``."""
@@ -378,26 +384,28 @@ class UsbTransport(Transport):
         await self.open()
 
 
-def _why_lost(exc: BaseException) -> str:
-    """A lost USB connection in a technician's words."""
+def _why_lost(exc: BaseException) -> Wording | Quoted:
+    """A lost USB connection in a technician's words (the driver's own in brackets), else the driver's words."""
     from mesogun.transports.cdc_acm import is_disconnect
 
     if is_disconnect(exc):
-        return f"unplugged or reset ({exc})"
+        return Wording(N_("unplugged or reset ({error})"), error=Quoted(str(exc)))
     import usb.core
 
     if isinstance(exc, usb.core.USBTimeoutError):
-        return f"the gun took no bytes ({exc})"
-    return str(exc) or type(exc).__name__
+        return Wording(N_("the gun took no bytes ({error})"), error=Quoted(str(exc)))
+    return Quoted(str(exc) or type(exc).__name__)
 
 
-def _why_not_opened(exc: BaseException) -> str:
-    """Why a gun did not open (permission, busy, not CDC-ACM), in a technician's words."""
+def _why_not_opened(exc: BaseException) -> Word | Quoted:
+    """Why a gun did not open (permission, busy, not CDC-ACM), in a technician's words, else the driver's."""
     import errno
 
     value = getattr(exc, "errno", None)
     if value in (errno.EACCES, errno.EPERM):
-        return "permission denied (on Linux, a udev rule giving the user access to the gun's VID:PID)"
+        words = N_("permission denied (on Linux, a udev rule giving the user access to the gun's VID:PID)")
+        return Word(words, words)
     if value == errno.EBUSY:
-        return "busy: another program has the gun open"
-    return str(exc)
+        words = N_("busy: another program has the gun open")
+        return Word(words, words)
+    return Quoted(str(exc))

@@ -21,6 +21,8 @@ from fastapi import Depends, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 from mesogun_service.accounts.errors import AccountsUnavailable, AuthError, Forbidden, Unauthenticated, error_body
 from mesogun_service.accounts.identity import Principal, Role, Via, local_principal
 from mesogun_service.accounts.store import Accounts, span_text
@@ -102,14 +104,18 @@ def refuse_cross_site(request: Request) -> None:
     """:class:`Forbidden` for a request a browser sent from another site: ``Sec-Fetch-Site: cross-site``, or an
     ``Origin`` whose host and port differ from the request's ``Host``."""
     if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
-        raise Forbidden("cross-site request refused (Sec-Fetch-Site: cross-site)", field="Sec-Fetch-Site")
+        raise Forbidden(Wording(N_("cross-site request refused (Sec-Fetch-Site: cross-site)")), field="Sec-Fetch-Site")
     origin = request.headers.get("origin")
     if origin is None:
         return
     default_port = 443 if request.url.scheme == "https" else 80
     if _authority(origin, default_port) != _authority(f"//{request.headers.get('host', '')}", default_port):
         raise Forbidden(
-            f"cross-site request refused: Origin {origin[:100]!r} is not this service's address", field="Origin"
+            Wording(
+                N_("cross-site request refused: Origin {origin} is not this service's address"),
+                origin=repr(origin[:100]),
+            ),
+            field="Origin",
         )
 
 
@@ -169,7 +175,12 @@ def principal(request: Request, presented: Annotated[Credential | None, Depends(
         expected = who.csrf_token or ""
         if not expected or not hmac.compare_digest(echoed.encode("latin-1"), expected.encode("latin-1")):
             raise Forbidden(
-                f"a browser's {request.method} must send the {CSRF_HEADER} header: the {CSRF_COOKIE} cookie's value",
+                Wording(
+                    N_("a browser's {method} must send the {header} header: the {cookie} cookie's value"),
+                    method=request.method,
+                    header=CSRF_HEADER,
+                    cookie=CSRF_COOKIE,
+                ),
                 field=CSRF_HEADER,
             )
     return who

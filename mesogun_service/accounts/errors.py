@@ -1,5 +1,6 @@
 """The service's access-control errors: each has the HTTP ``status``, the stable ``code`` and ``kind`` of the
-spec's error table (docs/service.md), a one-line ``message`` saying what to do, and the ``field`` it is about.
+spec's error table (docs/service.md), a one-line ``message`` saying what to do (worded for the catalog where a
+tablet can show it), and the ``field`` it is about.
 
 They derive from :class:`mesogun.errors.MesogunError`, so the CLI prints them in one line with an exit code
 like every other host error; :func:`error_body` is the JSON body the service sends for them.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from mesogun.errors import MesogunError
+from mesogun.errors import MesogunError, Wording
 
 
 class AuthError(MesogunError):
@@ -21,10 +22,16 @@ class AuthError(MesogunError):
     kind: ClassVar[str] = "unauthenticated"
 
     def __init__(
-        self, message: str, *, field: str | None = None, value: object = None, headers: Mapping[str, str] | None = None
+        self,
+        message: str | Wording,
+        *,
+        field: str | None = None,
+        value: object = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = str(message)
+        """The message in English (the API's and the CLI's; a page says it in its language from its wording)."""
         self.field = field
         """The request or input field the error is about (``user``, ``pin``, ``role``), if one is."""
         self.value = value
@@ -40,7 +47,7 @@ class Unauthenticated(AuthError):
     code = "MG910"
     kind = "unauthenticated"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str | Wording, *, field: str | None = None) -> None:
         super().__init__(message, field=field, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -60,7 +67,7 @@ class LockedOut(AuthError):
     code = "MG912"
     kind = "locked_out"
 
-    def __init__(self, message: str, *, retry_after_s: int) -> None:
+    def __init__(self, message: str | Wording, *, retry_after_s: int) -> None:
         super().__init__(message, field="user", headers={"Retry-After": str(max(retry_after_s, 1))})
         self.retry_after_s = retry_after_s
 

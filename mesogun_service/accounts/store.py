@@ -56,9 +56,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
+from mesogun.errors import Wording
+from mesogun.i18n import N_
 from mesogun.record import schema as record_schema
 from mesogun.record.audit import SQLITE_APPEND_ONLY, append_audit
 from mesogun.record.audit_verify import AuditLog, ChainReport, Head, verify_log
+from mesogun.record.causes import worded_cause
 from mesogun_service.accounts.errors import AccountsUnavailable, Forbidden, LockedOut, Unauthenticated, UserError
 from mesogun_service.accounts.identity import Principal, Role, Via
 
@@ -288,7 +291,9 @@ class Accounts:
         self.limits = limits or Limits()
         self._hasher = hasher or PasswordHasher()
         if not self.path.parent.is_dir():
-            raise AccountsUnavailable(f"cannot open the accounts store {self.path}: its folder does not exist")
+            raise AccountsUnavailable(
+                Wording(N_("cannot open the accounts store {path}: its folder does not exist"), path=str(self.path))
+            )
         self._engine = create_engine(
             f"sqlite+pysqlite:///{self.path}", connect_args={"timeout": 5.0, "check_same_thread": False}
         )
@@ -308,7 +313,13 @@ class Accounts:
         except SQLAlchemyError as exc:
             self._engine.dispose()
             cause = getattr(exc, "orig", None) or exc  # the driver's own message, without SQLAlchemy's SQL and URL
-            raise AccountsUnavailable(f"cannot open the accounts store {self.path}: {cause}") from exc
+            raise AccountsUnavailable(
+                Wording(
+                    N_("cannot open the accounts store {path}: {cause}"),
+                    path=str(self.path),
+                    cause=worded_cause(exc, str(cause)),
+                )
+            ) from exc
         if new:
             self.path.chmod(0o600)  # PIN hashes and the audit trail: the service's user only
 
@@ -426,7 +437,9 @@ class Accounts:
             raise Unauthenticated(WRONG_CREDENTIALS)
         if row.disabled:
             self.audit(name, "login", "user disabled", remote, "refused")
-            raise Forbidden(f"user {name!r} is disabled (ask an admin)", field="user", value=name)
+            raise Forbidden(
+                Wording(N_("user {user} is disabled (ask an admin)"), user=repr(name)), field="user", value=name
+            )
         new_hash = self._hasher.hash(pin) if self._hasher.check_needs_rehash(row.pin_hash) else None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires_at = now + self.limits.absolute
@@ -467,16 +480,22 @@ class Accounts:
         now = self.now()
         row = self._session_row(token) if 0 < len(token) <= MAX_TOKEN else None
         if row is None:
-            raise Unauthenticated("the session token is not valid; sign in with POST /auth/login")
+            raise Unauthenticated(Wording(N_("the session token is not valid; sign in with POST /auth/login")))
         if row.revoked_at is not None:
-            raise Unauthenticated("this session has ended (signed out, or the PIN changed); sign in again")
+            raise Unauthenticated(Wording(N_("this session has ended (signed out, or the PIN changed); sign in again")))
         if now >= row.expires_at:
-            raise Unauthenticated(f"this session expired: a sign-in lasts at most {span_text(self.limits.absolute)}")
+            raise Unauthenticated(
+                Wording(
+                    N_("this session expired: a sign-in lasts at most {span}"), span=span_text(self.limits.absolute)
+                )
+            )
         idle = timedelta(seconds=row.idle_timeout_s)
         if now >= row.last_used + idle:
-            raise Unauthenticated(f"this session expired after {span_text(idle)} without use; sign in again")
+            raise Unauthenticated(
+                Wording(N_("this session expired after {span} without use; sign in again"), span=span_text(idle))
+            )
         if row.disabled:
-            raise Unauthenticated(f"user {row.name!r} is disabled (ask an admin)")
+            raise Unauthenticated(Wording(N_("user {user} is disabled (ask an admin)"), user=repr(row.name)))
         with self._engine.begin() as db:
             db.execute(update(auth_sessions).where(auth_sessions.c.id == row.id).values(last_used=now))
         return Principal(
@@ -595,8 +614,14 @@ class Accounts:
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
             raise AccountsUnavailable(
-                f"the accounts store {self.path} could not be written (the audit trail with it): {cause};"
-                " nothing was changed"
+                Wording(
+                    N_(
+                        "the accounts store {path} could not be written (the audit trail with it): {cause}; nothing "
+                        "was changed"
+                    ),
+                    path=str(self.path),
+                    cause=worded_cause(exc, str(cause)),
+                )
             ) from exc
 
     def _audit(
@@ -710,8 +735,17 @@ class Accounts:
     def _locked_out(self, name: str, until: datetime, now: datetime) -> LockedOut:
         limits = self.limits
         return LockedOut(
-            f"user {name!r} is locked out for {span_text(limits.lockout)} after {limits.max_failures} failed sign-ins "
-            f"(until {until:%H:%M:%S} UTC), or until an admin runs 'mesogun users unlock {name}'",
+            Wording(
+                N_(
+                    "user {user} is locked out for {span} after {failures} failed sign-ins (until {until} UTC), or "
+                    "until an admin runs 'mesogun users unlock {name}'"
+                ),
+                user=repr(name),
+                span=span_text(limits.lockout),
+                failures=limits.max_failures,
+                until=f"{until:%H:%M:%S}",
+                name=name,
+            ),
             retry_after_s=int((until - now).total_seconds() + 0.999),
         )
 

@@ -139,6 +139,7 @@ async def show_course(record: Record, course_id: int) -> Any:
 
 def lot_fields(lot: StoredLot, today: date) -> dict[str, Any]:
     """A lot with whether it may be used today: ``expired``, and a ``warning`` when it expires soon."""
+    warning: str | None
     try:
         warning = lot_rules.check_usable(lot.as_lot(), today)
         expired = False

@@ -17,8 +17,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mesogun.errors import MesogunError
 from mesogun_service.accounts import Role
-from mesogun_service.accounts.auth import auth_error_handler
-from mesogun_service.accounts.errors import AuthError
+from mesogun_service.accounts.auth import CSRF_HEADER, auth_error_handler
+from mesogun_service.accounts.errors import AuthError, Forbidden
 from mesogun_service.api.replies import on_mesogun_error
 from mesogun_service.errors import http_status
 from mesogun_service.tablet import (
@@ -49,6 +49,15 @@ ROLE_NAMES = {
     Role.ADMIN: N_("admin"),
 }
 """Each role as the tablet names it."""
+
+PAGE_CHECKS = frozenset({CSRF_HEADER, "Origin", "Sec-Fetch-Site"})
+"""The fields of a :class:`Forbidden` that refuses the page itself (its CSRF token out of date, another site's
+form), not who is asking: the tablet says to reload the page instead of naming headers."""
+
+STALE_PAGE = N_(
+    "This page is out of date for this sign-in (signed in again since, or sent from another site): reload the page, "
+    "then try again. Nothing was done."
+)
 
 ROUTERS = (
     safety.router,
@@ -88,7 +97,7 @@ def install(app: FastAPI) -> None:
 async def _to_sign_in(request: Request, exc: Exception) -> Response:
     """A page nobody is signed in for: the sign-in page, then back to it."""
     assert isinstance(exc, SignInRequired)
-    return go_to(request, sign_in_url(exc.back_to))
+    return go_to(request, sign_in_url(exc.back_to, ended=exc.ended))
 
 
 async def _role_required(request: Request, exc: Exception) -> Response:
@@ -124,7 +133,10 @@ def _on_tablet(api_handler: Callable[[Request, Exception], Awaitable[Response]])
         language = language_of(request)
         status = exc.status if isinstance(exc, AuthError) else http_status(exc)
         heading = gettext(language, N_("Not done"))
-        message = refusals.say(exc, language)
+        if isinstance(exc, Forbidden) and exc.field in PAGE_CHECKS:
+            message = gettext(language, STALE_PAGE)
+        else:
+            message = refusals.say(exc, language)
         return _refusal(request, getattr(request.state, "principal", None), heading, message, status)
 
     return handler

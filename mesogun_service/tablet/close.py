@@ -30,10 +30,11 @@ from mesogun_service.api.clinic_bodies import AdverseEventBody, AftercareBody, S
 from mesogun_service.errors import NotFound, http_status
 from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
+from mesogun_service.tablet.alarms import TEXTS
 from mesogun_service.tablet.forms import FORM_ID_FIELD, FieldErrors, FormGuard
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user
-from mesogun_service.tablet.refusals import labelled, say
+from mesogun_service.tablet.refusals import invalid, labelled, say
 from mesogun_service.tablet.templating import render
 
 router = APIRouter(prefix="/tablet/treatments", include_in_schema=False)
@@ -62,6 +63,9 @@ LABELS = {
 """Each form field's label (a refusal at a field starts with it)."""
 
 POSTED_TWICE = N_("This form was already sent; nothing was done again.")
+
+ALARM_NAMES = {code.json_name: text.title for code, text in TEXTS.items()}
+"""Each alarm code the record names (``occlusion``) as the alarm board calls it (catalog words)."""
 
 Act = Callable[[], Awaitable[Any]]
 
@@ -152,6 +156,8 @@ async def close_context(
         max_lines=MAX_LINES,
         severities=[(value, gettext(language, SEVERITY_NAMES[value])) for value in SEVERITIES],
         severity_names={value: gettext(language, name) for value, name in SEVERITY_NAMES.items()},
+        priority_names=content.PRIORITY_NAMES,
+        alarm_names=ALARM_NAMES,
         when=content.when,
         unsafe=UNSAFE[state] if state is not None else None,
         errors=dict(errors or {}),
@@ -167,7 +173,7 @@ def _say(errors: FieldErrors, exc: Exception) -> None:
     if isinstance(exc, pydantic.ValidationError):
         for problem in exc.errors():
             name = str(problem["loc"][0]) if problem["loc"] else ""
-            _at(errors, name, str(problem["msg"]))
+            _at(errors, name, invalid(errors.language, problem))
         return
     message = say(exc, errors.language) if isinstance(exc, MesogunError) else str(exc)
     _at(errors, str(getattr(exc, "field", "") or ""), message)

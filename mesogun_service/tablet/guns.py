@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from mesogun.errors import Wording
 from mesogun.record import TreatmentRecord
 from mesogun.record.calibrations import CalibrationBook, CalibrationDue, DueState
 from mesogun_service.api.guns import summary
@@ -20,6 +21,7 @@ from mesogun_service.record_access import SharedRecord
 from mesogun_service.registry import GunRegistry
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import GUN_COOKIE, go_to, layout, page_user, remember_gun
+from mesogun_service.tablet.refusals import notice, worded
 from mesogun_service.tablet.templating import render
 
 router = APIRouter(prefix="/tablet", include_in_schema=False)
@@ -69,12 +71,10 @@ def calibration_text(language: str, due: CalibrationDue | None) -> tuple[str, bo
             return gettext(language, N_("Calibration in force")), True
         return gettext(language, N_("Calibration in force until {date}")).format(date=due.due_at[:10]), True
     late = sorted(k.due_at[:10] for k in due.kinds if k.state is DueState.OVERDUE and k.due_at)
-    never = [k.label for k in due.kinds if k.state is DueState.NEVER]
     if late:
         return gettext(language, N_("Calibration overdue since {date}")).format(date=late[0]), False
-    return gettext(language, N_("Calibration incomplete: {kinds} never calibrated")).format(
-        kinds=", ".join(never)
-    ), False
+    never = Wording(N_("Calibration incomplete: {kinds} never calibrated"), kinds=due.never_calibrated())
+    return worded(never, language), False
 
 
 def card(language: str, hosted: HostedGun, due: CalibrationDue | None, picked: str | None) -> GunCard:
@@ -85,8 +85,10 @@ def card(language: str, hosted: HostedGun, due: CalibrationDue | None, picked: s
     why_not = None
     if not connected:
         why_not = gettext(language, N_("Not connected: switch the gun on and check its cable or network."))
-        if fields["last_error"]:
-            why_not += " " + str(fields["last_error"])
+        last_error = fields["last_error"]
+        if isinstance(last_error, str) and last_error:
+            why = notice(last_error, language)
+            why_not += " " + why[:1].upper() + why[1:]  # a sentence of its own
     calibration, ok = calibration_text(language, due)
     return GunCard(
         serial=hosted.serial,

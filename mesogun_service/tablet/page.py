@@ -24,9 +24,11 @@ GUN_COOKIE = "mesogun_gun"
 class SignInRequired(Exception):
     """Nobody is signed in on this tablet (or the session expired): the page sends it to sign in, then back."""
 
-    def __init__(self, back_to: str) -> None:
+    def __init__(self, back_to: str, *, ended: bool = False) -> None:
         super().__init__(back_to)
         self.back_to = back_to
+        self.ended = ended
+        """The tablet had a session that is no longer valid (expired, signed out): the sign-in page says so."""
 
 
 class RoleRequired(Exception):
@@ -53,8 +55,8 @@ def signed_in_user(request: Request, role: Role = Role.ASSISTANT) -> Principal:
         raise SignInRequired(_back_to(request))
     try:
         who = principal(request, Credential(token, "cookie"))
-    except Unauthenticated:
-        raise SignInRequired(_back_to(request)) from None
+    except Unauthenticated:  # expired, revoked or unknown: said on the sign-in page, in the tablet's language
+        raise SignInRequired(_back_to(request), ended=True) from None
     if not who.has(role):
         raise RoleRequired(who, role)
     request.state.principal = who
@@ -91,9 +93,12 @@ def go_to(request: Request, path: str) -> Response:
     return RedirectResponse(path, status_code=303)
 
 
-def sign_in_url(back_to: str) -> str:
-    """The sign-in page, coming back to ``back_to`` after."""
-    return f"{SIGN_IN_PATH}?next={quote(back_to, safe='/')}" if back_to and back_to != HOME_PATH else SIGN_IN_PATH
+def sign_in_url(back_to: str, *, ended: bool = False) -> str:
+    """The sign-in page, coming back to ``back_to`` after (``ended``: saying the tablet's session has ended)."""
+    query = [f"next={quote(back_to, safe='/')}"] if back_to and back_to != HOME_PATH else []
+    if ended:
+        query.append("ended=1")
+    return f"{SIGN_IN_PATH}?{'&'.join(query)}" if query else SIGN_IN_PATH
 
 
 def remember_gun(response: Response, serial: str) -> None:

@@ -35,9 +35,9 @@ from mesogun_service.registry import GunRegistry
 from mesogun_service.tablet import setup_form
 from mesogun_service.tablet.forms import FORM_ID_FIELD, FieldErrors, FormGuard
 from mesogun_service.tablet.guns import cards
-from mesogun_service.tablet.i18n import N_, language_of
+from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user
-from mesogun_service.tablet.refusals import at_field
+from mesogun_service.tablet.refusals import at_field, notice
 from mesogun_service.tablet.templating import render
 from mesogun_service.tablet.treat_gun import is_stale, say_stale, state_of
 
@@ -122,18 +122,29 @@ async def _search(request: Request, typed: str) -> list[dict[str, Any]]:
     return found[:SEARCH_RESULTS]
 
 
-def _presets(listed: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(str(p["name"]), f"{p['name']} — {p.get('description') or ''}".rstrip(" —")) for p in listed]
+def _presets(language: str, listed: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each preset as the pickers list it: its name and description (a built-in one's in the page's language)."""
+
+    def text(preset: dict[str, Any]) -> str:
+        description = str(preset.get("description") or "")
+        return f"{preset['name']} — {gettext(language, description)}" if description else str(preset["name"])
+
+    return [(str(p["name"]), text(p)) for p in listed]
 
 
 async def _choices(request: Request) -> dict[str, Any]:
     """What the start and course forms choose from: lots (each with ``expired`` and its ``warning``), presets,
     zones, the checklist."""
     record = _record(request)
+    language = language_of(request)
+    lots = [
+        {**lot, "warning": notice(lot["warning"], language) if lot.get("warning") else None}
+        for lot in await clinic.list_lots(record)
+    ]
     return {
-        "lots": await clinic.list_lots(record),
-        "presets": _presets(await clinic.list_presets(record)),
-        "zones": [(z["id"], z["label"]) for z in await clinic.list_zones()],
+        "lots": lots,
+        "presets": _presets(language, await clinic.list_presets(record)),
+        "zones": [(z["id"], gettext(language, z["label"])) for z in await clinic.list_zones()],
         "items": checklist_items(request),
     }
 

@@ -14,7 +14,7 @@ from mesogun.errors import MesogunError
 from mesogun_service.api.clinic_bodies import CourseBody, LotBody, PatientBody, TreatmentBody
 from mesogun_service.tablet.forms import FieldErrors, read_number
 from mesogun_service.tablet.i18n import N_, gettext
-from mesogun_service.tablet.refusals import at_field, labelled, say
+from mesogun_service.tablet.refusals import at_field, invalid, labelled, say
 
 LABELS: Final = {
     "pseudonym": N_("Pseudonym"),
@@ -79,10 +79,11 @@ def say_invalid(errors: FieldErrors, exc: pydantic.ValidationError, fields: Iter
     for problem in exc.errors():
         where = ".".join(str(part) for part in problem["loc"][:2])
         name = where if where in known else str(problem["loc"][0]) if problem["loc"] else ""
+        said = invalid(errors.language, problem)
         if name in known:
-            errors.add(name, labelled(errors.language, label(errors.language, name), problem["msg"]))
+            errors.add(name, labelled(errors.language, label(errors.language, name), said))
         else:
-            errors.form = errors.form or f"{where}: {problem['msg']}"
+            errors.form = errors.form or labelled(errors.language, where, said)
 
 
 def _text(form: Mapping[str, str], name: str) -> str:

@@ -15,8 +15,9 @@ from mesogun_service.accounts.errors import AccountsUnavailable, AuthError, Forb
 from mesogun_service.accounts.routes import clear_session_cookies, set_session_cookies
 from mesogun_service.accounts.store import MAX_NAME, MAX_PIN
 from mesogun_service.tablet.forms import FieldErrors, FormGuard
-from mesogun_service.tablet.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, language_of
+from mesogun_service.tablet.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, gettext, language_of
 from mesogun_service.tablet.page import HOME_PATH, SIGN_IN_PATH, go_to, layout
+from mesogun_service.tablet.refusals import at_field
 from mesogun_service.tablet.templating import render
 
 router = APIRouter(prefix="/tablet", include_in_schema=False)
@@ -32,11 +33,19 @@ def _safe_next(target: str) -> str:
     return target
 
 
+SESSION_ENDED = N_("Your session has ended (unused for too long, or signed out): sign in again.")
+"""What the sign-in page says when a page sent the tablet to it because its session was no longer valid."""
+
+
 @router.get("/sign-in")
-def sign_in_page(request: Request, next: str = "") -> Response:
-    """The sign-in page (user name and PIN)."""
+def sign_in_page(request: Request, next: str = "", ended: str = "") -> Response:
+    """The sign-in page (user name and PIN); ``ended``: saying why the tablet is asked to sign in again."""
     guard: FormGuard = request.app.state.tablet_forms
-    context: dict[str, Any] = {"errors": None, "form_id": guard.new_id(), "next": _safe_next(next), "user": ""}
+    errors = None
+    if ended:
+        errors = FieldErrors(language_of(request))
+        errors.say_form(SESSION_ENDED)
+    context: dict[str, Any] = {"errors": errors, "form_id": guard.new_id(), "next": _safe_next(next), "user": ""}
     return render(request, "sign_in.html", layout(request, None, **context))
 
 
@@ -71,8 +80,8 @@ def sign_in(
             errors.say("pin", N_("Wrong user name or PIN. After 5 wrong PINs in a row the user is locked out."))
         except AccountsUnavailable:
             errors.say_form(N_("Nobody can sign in now: the accounts store cannot be opened. Call the technician."))
-        except Forbidden as exc:
-            errors.add("user", exc.message)
+        except Forbidden as exc:  # a disabled user, a cross-site request
+            errors.add("user", at_field(errors.language, gettext(errors.language, N_("User")), exc))
         else:
             reply = go_to(request, _safe_next(next))
             set_session_cookies(request, reply, new)

@@ -23,7 +23,7 @@ from mesogun_service.hosted import HostedGun
 from mesogun_service.tablet.forms import FieldErrors, FormGuard
 from mesogun_service.tablet.i18n import N_, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user, safe_command_user, sign_in_url
-from mesogun_service.tablet.refusals import say
+from mesogun_service.tablet.refusals import invalid, say
 from mesogun_service.tablet.templating import render
 from mesogun_service.tablet.treat_forms import fresh, page_path, posted
 from mesogun_service.tablet.treat_gun import (
@@ -113,7 +113,7 @@ async def arm(request: Request, serial: str) -> Response:
             body = ArmBody(override_reason=form.get("override_reason", "")) if asked else None
             await guns.arm(request, hosted, request.app.state.soft_limits[hosted.url], body)
         except pydantic.ValidationError as exc:
-            errors.form = "; ".join(problem["msg"] for problem in exc.errors())
+            errors.form = "; ".join(invalid(errors.language, problem) for problem in exc.errors())
             status = 422
         except SoftLimitExceeded as exc:
             changes["soft_limit"] = say(exc, errors.language)

@@ -27,7 +27,7 @@ from mesogun_service.tablet.feed import feed_for
 from mesogun_service.tablet.forms import FieldErrors, FormGuard, read_number
 from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import go_to, layout, page_user
-from mesogun_service.tablet.refusals import at_field, labelled, say
+from mesogun_service.tablet.refusals import at_field, invalid, labelled, notice, say
 from mesogun_service.tablet.templating import number, render
 from mesogun_service.tablet.treat_gun import hosted_of, is_stale, open_session, say_stale, state_of
 
@@ -100,9 +100,9 @@ def say_invalid(errors: FieldErrors, exc: pydantic.ValidationError, labels: dict
     for problem in exc.errors():
         field = str(problem["loc"][0]) if problem["loc"] else ""
         if field in labels:
-            errors.add(field, labelled(errors.language, labels[field], problem["msg"]))
+            errors.add(field, labelled(errors.language, labels[field], invalid(errors.language, problem)))
         else:
-            errors.form = problem["msg"]
+            errors.form = invalid(errors.language, problem)
 
 
 def _fragment(request: Request, template: str, key: str, values: dict[str, Any], serial: str, status: int) -> Response:
@@ -166,7 +166,7 @@ async def load_syringe(request: Request, serial: str) -> Response:
                 values["done"] = gettext(language, N_("Syringe loaded: {capacity} mL, {fill} mL in it.")).format(
                     capacity=number(language, loaded["capacity_ml"], 1), fill=number(language, loaded["fill_ml"], 2)
                 )
-                values["warnings"] = loaded.get("warnings", [])
+                values["warnings"] = [notice(warning, language) for warning in loaded.get("warnings", [])]
                 values["fill"] = ""
                 status = 200
     values.update(errors=errors or None, seen_state=state_of(hosted))
