@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mesogun.errors import Number, ParameterError, Wording, shown
+from mesogun.errors import ParameterError
 from mesogun.i18n import N_
+from mesogun.wording import Number, Wording, shown
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mesogun.errors import ConnectionLost, MesogunError, Worded, Wording
+from mesogun.errors import ConnectionLost, MesogunError, worded_text
 from mesogun.i18n import N_
 from mesogun.json_forms import event_fields
 from mesogun.models import GunInfo
@@ -20,6 +20,7 @@ from mesogun.session.controller import HostState
 from mesogun.session.fanout import FanOut, Subscription
 from mesogun.session.gun import CONNECT_RETRYABLE, Gun
 from mesogun.transports import Transport, transport_for_url
+from mesogun.wording import Worded, Wording
 from mesogun_service.attendance import Attendance
 from mesogun_service.errors import NotConnected
 
@@ -60,7 +61,7 @@ class HostedGun:
         self._closing = False
         self.last_error: str | None = None
         """Why the gun is not connected (the last failure), for ``GET /guns``: its English text, keeping its wording
-        (:class:`~mesogun.errors.Worded`) for a page in another language."""
+        (:class:`~mesogun.wording.Worded`) for a page in another language."""
         self.connected = asyncio.Event()
 
     # -------------------------------------------------------------------------------------------- identity
@@ -121,7 +122,7 @@ class HostedGun:
             except asyncio.CancelledError:
                 raise
             except MesogunError as exc:
-                self.last_error = Worded.of(exc)
+                self.last_error = worded_text(exc)
                 if not isinstance(exc, CONNECT_RETRYABLE):
                     log.error("gun %s: %s", self.url, exc)
                 await asyncio.sleep(RETRY_INTERVAL_S)
@@ -153,7 +154,7 @@ class HostedGun:
             async for event in stream:
                 self.events.publish(event_fields(event))
         except ConnectionLost as exc:
-            return Worded.of(exc)
+            return worded_text(exc)
         finally:
             stream.close()
         return Worded(Wording(N_("the gun was closed")))

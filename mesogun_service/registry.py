@@ -7,8 +7,9 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from mesogun.errors import MesogunError, Wording
+from mesogun.errors import MesogunError
 from mesogun.i18n import N_
+from mesogun.wording import Wording
 from mesogun_service.errors import NotFound
 from mesogun_service.failsafe import watch_attendance
 from mesogun_service.hosted import HostedGun

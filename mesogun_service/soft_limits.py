@@ -21,13 +21,13 @@ from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded, UnknownPreset, VisitNotTreatment
 from mesogun.clinic.limits import Breach, joined
 from mesogun.clinic.presets import Preset, find
-from mesogun.errors import Wording
 from mesogun.i18n import N_
 from mesogun.record import TreatmentRecord
 from mesogun.record.presets import PresetBook, clinic_presets
 from mesogun.record.summaries import OVERRIDE_NOTE
 from mesogun.record.treatment import TreatmentBook, zone_volume_ml
 from mesogun.record.visits import NoSuchVisit
+from mesogun.wording import Wording
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mesogun.clinic.errors import ClinicError, RoleRequired
-from mesogun.errors import Word, Wording
 from mesogun.i18n import N_
+from mesogun.wording import Word, Wording
 
 PRACTITIONER = "practitioner"
 """The role that treats and signs a session off (the service's ``Role.PRACTITIONER``, implied by technician and

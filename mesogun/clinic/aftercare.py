@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mesogun.clinic.errors import ClinicError
-from mesogun.errors import ParameterError, Wording
+from mesogun.errors import ParameterError
 from mesogun.i18n import N_
+from mesogun.wording import Wording
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesogun.clinic.errors import ChecklistIncomplete, ContraindicationPresent, ReasonRequired
-from mesogun.errors import Word, Wording, shown
 from mesogun.i18n import N_
+from mesogun.wording import Word, Wording, shown
 
 ITEM_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 """What an item id is made of (it names a field: ``checklist.<id>``)."""

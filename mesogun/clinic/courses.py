@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from mesogun.clinic.errors import ClinicError
-from mesogun.errors import Word, Wording, shown
 from mesogun.i18n import N_
+from mesogun.wording import Word, Wording, shown
 
 PLANNED_SESSIONS = range(1, 51)
 """How many sessions a course may plan."""

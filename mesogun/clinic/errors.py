@@ -7,7 +7,8 @@ without the practitioner role, an :class:`~mesogun.errors.AccessDenied` (exit 3)
 
 from __future__ import annotations
 
-from mesogun.errors import AccessDenied, ParameterError, Wording
+from mesogun.errors import AccessDenied, ParameterError
+from mesogun.wording import Wording
 
 
 class ClinicError(ParameterError):

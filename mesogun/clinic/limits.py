@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from firmware_protocol import Mode
 from mesogun.clinic.errors import ReasonRequired, SoftLimitExceeded
 from mesogun.clinic.presets import NAPPAGE_SOFT_MAX_DEPTH_MM, Preset
-from mesogun.errors import Hint, Number, Wording
+from mesogun.errors import Hint
 from mesogun.i18n import N_
+from mesogun.wording import Number, Wording
 
 MODE_MAX_DEPTH_MM: dict[Mode, float] = {Mode.NAPPAGE: NAPPAGE_SOFT_MAX_DEPTH_MM}
 """Soft depth limits of a firing mode, whatever the preset."""

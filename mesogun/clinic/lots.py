@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from mesogun.clinic.errors import ClinicError, LotExpired
-from mesogun.errors import Worded, Wording
 from mesogun.i18n import N_
+from mesogun.wording import Worded, Wording
 
 NEAR_EXPIRY_DAYS = 30
 """A lot expiring within this many days (inclusive) warns."""

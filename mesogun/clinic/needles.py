@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mesogun.clinic.errors import ClinicError
-from mesogun.errors import Number, Worded, Wording, shown
 from mesogun.i18n import N_
+from mesogun.wording import Number, Worded, Wording, shown
 
 DEFAULT_CHANGE_AFTER_SHOTS = 500
 """Shots after which a needle change is reminded, unless the clinic configures another count."""

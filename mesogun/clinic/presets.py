@@ -16,8 +16,8 @@ from types import MappingProxyType
 
 from firmware_protocol import Mode
 from mesogun.clinic.errors import ClinicError, UnknownPreset
-from mesogun.errors import Wording
 from mesogun.i18n import N_
+from mesogun.wording import Wording
 
 NAPPAGE_SOFT_MAX_DEPTH_MM = 2.0
 """The soft limit of nappage depth, mm: nappage is a superficial technique (a fast series of shallow drops;

@@ -14,8 +14,9 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from mesogun.clinic.errors import UnknownZone
-from mesogun.errors import Hint, Wording
+from mesogun.errors import Hint
 from mesogun.i18n import N_
+from mesogun.wording import Wording
 
 
 class Region(StrEnum):

@@ -1,5 +1,5 @@
 """A refusal of the core said in a language (:func:`refusal`): the message its raise site worded for the catalog
-(:class:`~mesogun.errors.Wording`) translated with its values said that language's way (a decimal comma in
+(:class:`~mesogun.wording.Wording`) translated with its values said that language's way (a decimal comma in
 French, a state's name translated), a device's refusal (:class:`~mesogun.errors.DeviceRefused`) worded per nak code,
 and the hint with each action in the audience's words (the tablet names its buttons). An error worded in English only
 reads in English, its hint translated.
@@ -14,23 +14,9 @@ from collections.abc import Mapping
 from typing import Final
 
 from firmware_protocol import NakCode
-from mesogun.errors import (
-    ActionRenderer,
-    AllOf,
-    AnyOf,
-    Clauses,
-    DeviceRefused,
-    Hint,
-    IncompatibleDevice,
-    MesogunError,
-    Number,
-    Quoted,
-    Word,
-    Worded,
-    Wording,
-    as_call,
-)
+from mesogun.errors import ActionRenderer, DeviceRefused, Hint, IncompatibleDevice, MesogunError, as_call
 from mesogun.i18n import CORE, DEFAULT_LANGUAGE, N_, Catalogue, checked_language, formats
+from mesogun.wording import AllOf, AnyOf, Clauses, Number, Quoted, Word, Worded, Wording
 
 __all__ = ["NAK_REASONS", "hint_in", "refusal", "said", "text_in"]
 
@@ -59,10 +45,10 @@ REFUSED: Final = N_("The gun refused: {reason}")
 """A device's refusal without its own detail."""
 
 QUOTED: Final = N_("“{text}”")
-"""Another party's words (:class:`~mesogun.errors.Quoted`) in a language other than English: its quotation marks."""
+"""Another party's words (:class:`~mesogun.wording.Quoted`) in a language other than English: its quotation marks."""
 
 CLAUSE_SEPARATOR: Final = N_("; ")
-"""Between the parts of a message (:class:`~mesogun.errors.Clauses`): French puts a space before the semicolon."""
+"""Between the parts of a message (:class:`~mesogun.wording.Clauses`): French puts a space before the semicolon."""
 
 
 def refusal(error: MesogunError, language: str, action: ActionRenderer = as_call, catalogue: Catalogue = CORE) -> str:
@@ -88,7 +74,7 @@ def said(message: Wording, language: str, catalogue: Catalogue = CORE) -> str:
 
 
 def text_in(language: str, text: str, catalogue: Catalogue = CORE) -> str:
-    """``text`` in ``language``: a :class:`~mesogun.errors.Worded` text (a warning, a gun's last failure) said from its
+    """``text`` in ``language``: a :class:`~mesogun.wording.Worded` text (a warning, a gun's last failure) said from its
     wording (:func:`said`), any other text as it is (English only, or a person's own words)."""
     if isinstance(text, Worded):
         return said(text.wording, checked_language(language), catalogue)

@@ -36,20 +36,11 @@ from firmware_protocol import (
     views,
 )
 from firmware_protocol.views import view_as
-from mesogun.errors import (
-    ConnectionLost,
-    DeviceRefused,
-    LinkError,
-    LinkTimeout,
-    Number,
-    ProtocolViolation,
-    Quoted,
-    Wording,
-    as_message,
-)
+from mesogun.errors import ConnectionLost, DeviceRefused, LinkError, LinkTimeout, ProtocolViolation, as_message
 from mesogun.i18n import N_
 from mesogun.session.fanout import FanOut, Subscription
 from mesogun.transports.base import Transport
+from mesogun.wording import Number, Quoted, Wording
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,13 @@ from sqlalchemy import Select, insert, select
 
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import DuplicateEntry
-from mesogun.errors import AllOf, Clauses, ParameterError, RecordError, Word, Worded, Wording
+from mesogun.errors import ParameterError, RecordError
 from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
 from mesogun.record.store import TreatmentRecord
+from mesogun.wording import AllOf, Clauses, Word, Worded, Wording
 
 KINDS = ("volume", "depth", "rate")
 """What a run calibrates (``CalibrationKind``'s values)."""

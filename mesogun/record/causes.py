@@ -3,7 +3,7 @@ database, another program holding the lock, a database server out of reach) reco
 and said in the catalog's words; any other cause is the driver's or the operating system's own text, kept as given.
 
 In English every cause reads as the driver's own text, as the record's messages always said it
-(:class:`~mesogun.errors.Word`: shown as given, its word in another language). No SQLAlchemy here: the errors are
+(:class:`~mesogun.wording.Word`: shown as given, its word in another language). No SQLAlchemy here: the errors are
 read by their attributes (SQLite's ``sqlite_errorcode``, PostgreSQL's ``sqlstate``, an ``OSError``'s ``errno``), so
 the accounts store uses it too.
 """
@@ -14,8 +14,8 @@ import errno
 from collections.abc import Iterator
 from typing import Final
 
-from mesogun.errors import Quoted, Word
 from mesogun.i18n import N_
+from mesogun.wording import Quoted, Word
 
 __all__ = ["CAUSES", "known_cause", "worded_cause"]
 

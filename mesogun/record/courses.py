@@ -11,7 +11,6 @@ from mesogun.clinic.actors import Actor
 from mesogun.clinic.courses import check_course
 from mesogun.clinic.errors import NoSuchCourse
 from mesogun.clinic.presets import find
-from mesogun.errors import Wording
 from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
@@ -20,6 +19,7 @@ from mesogun.record.patients import patient_of
 from mesogun.record.presets import clinic_presets
 from mesogun.record.store import TreatmentRecord
 from mesogun.record.writes import inserted_id
+from mesogun.wording import Wording
 
 
 @dataclass(frozen=True)

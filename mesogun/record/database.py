@@ -17,11 +17,12 @@ from sqlalchemy import URL, Connection, create_engine, inspect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from mesogun.errors import Quoted, RecordError, Wording
+from mesogun.errors import RecordError
 from mesogun.i18n import N_
 from mesogun.record import dialects, migrations
 from mesogun.record.basics import BUSY_TIMEOUT_S, one_line
 from mesogun.record.causes import worded_cause
+from mesogun.wording import Quoted, Wording
 
 CONNECT_TIMEOUT_S = 5
 """How long opening a PostgreSQL record waits for the server (a server that does not answer is an error)."""

@@ -13,13 +13,13 @@ from sqlalchemy import Connection, Select, insert, select
 from mesogun.clinic import lots as rules
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import DuplicateEntry, NoSuchLot
-from mesogun.errors import Wording
 from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
 from mesogun.record.basics import now
 from mesogun.record.store import TreatmentRecord
 from mesogun.record.writes import inserted_id
+from mesogun.wording import Wording
 
 
 @dataclass(frozen=True)

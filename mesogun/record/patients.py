@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mesogun.clinic.actors import Actor
 from mesogun.clinic.errors import ClinicError, DuplicateEntry, NoSuchPatient, ReasonRequired
-from mesogun.errors import RecordError, Wording
+from mesogun.errors import RecordError
 from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
@@ -29,6 +29,7 @@ from mesogun.record.basics import now
 from mesogun.record.database import cause
 from mesogun.record.store import TreatmentRecord
 from mesogun.record.writes import inserted_id
+from mesogun.wording import Wording
 
 IDENTITY_FIELDS = ("name", "birth_date", "contact")
 """The identifying details of a patient (``patient_identities`` only)."""

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from firmware_protocol import AlarmCode, Message
-from mesogun.errors import NoSuchSession, RecordError, Wording
+from mesogun.errors import NoSuchSession, RecordError
 from mesogun.i18n import N_
 from mesogun.record.basics import (
     BETWEEN_SESSIONS,
@@ -65,6 +65,7 @@ from mesogun.record.basics import (
 )
 from mesogun.record.basics import now as _now
 from mesogun.record.causes import worded_cause
+from mesogun.wording import Wording
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads when a record is opened, not with ``import mesogun``
     from sqlalchemy import Connection, Executable

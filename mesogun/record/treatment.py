@@ -26,7 +26,6 @@ from mesogun.clinic.checklist import DEFAULT_ITEMS, AnswerGiven, ChecklistItem
 from mesogun.clinic.errors import ClinicError, ReasonRequired, VisitNotTreatment
 from mesogun.clinic.presets import find
 from mesogun.clinic.summary import SessionSummary, SignOff, Voided
-from mesogun.errors import Word, Wording, shown
 from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
@@ -39,6 +38,7 @@ from mesogun.record.queries import as_int
 from mesogun.record.store import TreatmentRecord
 from mesogun.record.visits import NoSuchVisit, check_note, open_visit
 from mesogun.record.voids import VOID, voids
+from mesogun.wording import Word, Wording, shown
 
 SIGN_OFF_MEANING = "performed and reviewed the treatment"
 """What a practitioner's sign-off means (21 CFR 11.50: a signature shows its meaning)."""

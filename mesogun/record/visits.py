@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, insert, select, update
 
-from mesogun.errors import ParameterError, RecordError, Wording
+from mesogun.errors import ParameterError, RecordError
 from mesogun.i18n import N_
 from mesogun.record import schema as t
 from mesogun.record.audit import append_audit
@@ -18,6 +18,7 @@ from mesogun.record.basics import now
 from mesogun.record.queries import as_int
 from mesogun.record.store import TreatmentRecord
 from mesogun.record.writes import inserted_id
+from mesogun.wording import Wording
 
 NOTE_MAX = 2000
 """The longest visit note, characters."""

@@ -25,11 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mesogun.errors import Number, RecordError, Wording
+from mesogun.errors import RecordError
 from mesogun.i18n import N_
 from mesogun.record.causes import worded_cause
 from mesogun.record.recorder import FailureHandler
 from mesogun.record.store import BUSY_TIMEOUT_S, TreatmentRecord, one_line
+from mesogun.wording import Number, Wording
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,8 @@ from mesogun.errors import (
     ConnectionLost,
     LinkTimeout,
     MesogunError,
-    Number,
     PortNotFound,
     RecordError,
-    Wording,
     as_message,
 )
 from mesogun.i18n import N_
@@ -46,6 +44,7 @@ from mesogun.session.shot_log import ShotLogRecovery, log_failure
 from mesogun.session.timeouts import Timeouts
 from mesogun.session.tracker import Burst, NeedleStop, StatusWait, Tracker
 from mesogun.transports import Transport
+from mesogun.wording import Number, Wording
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,8 +16,9 @@ from typing import Any
 from transitions.extensions.asyncio import AsyncMachine
 
 from firmware_protocol import DeviceState, rules
-from mesogun.errors import AnyOf, ConnectionLost, Hint, StateError, Word, Wording
+from mesogun.errors import ConnectionLost, Hint, StateError
 from mesogun.i18n import N_
+from mesogun.wording import AnyOf, Word, Wording
 
 
 class HostState(enum.Enum):

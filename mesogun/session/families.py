@@ -13,9 +13,10 @@ import logging
 
 from firmware_protocol import CATALOG, FINGERPRINT, PROTOCOL_VERSION
 from firmware_protocol.families import ALWAYS_OBEYED, BY_NAME, usable_families
-from mesogun.errors import IncompatibleDevice, Wording, as_message
+from mesogun.errors import IncompatibleDevice, as_message
 from mesogun.i18n import N_
 from mesogun.models import GunInfo
+from mesogun.wording import Wording
 
 log = logging.getLogger(__name__)
 

@@ -29,15 +29,11 @@ from mesogun.errors import (
     IncompatibleDevice,
     LinkError,
     LinkTimeout,
-    Number,
     ParameterError,
     PortNotFound,
     RecordError,
     StateError,
-    Word,
-    Wording,
     as_message,
-    shown,
 )
 from mesogun.i18n import N_
 from mesogun.link import Link, Received
@@ -71,6 +67,7 @@ from mesogun.units import (
     to_wire_int,
     volume,
 )
+from mesogun.wording import Number, Word, Wording, shown
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

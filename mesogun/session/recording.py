@@ -15,8 +15,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mesogun.errors import MesogunError, Number, Quoted, RecordError, Wording, as_message
+from mesogun.errors import MesogunError, RecordError, as_message
 from mesogun.i18n import N_
+from mesogun.wording import Number, Quoted, Wording
 
 log = logging.getLogger(__name__)
 

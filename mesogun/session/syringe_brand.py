@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from firmware_protocol.rules import CALIBRATION_LIMITS
-from mesogun.errors import ParameterError, Worded, Wording
+from mesogun.errors import ParameterError
 from mesogun.i18n import N_
+from mesogun.wording import Worded, Wording
 
 __all__ = ["check_brand", "check_spelling", "uncorrected_warning"]
 

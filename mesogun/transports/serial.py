@@ -20,9 +20,10 @@ from typing import Any
 
 import serial
 
-from mesogun.errors import ConnectionLost, ParameterError, PortNotFound, Quoted, Word, Wording
+from mesogun.errors import ConnectionLost, ParameterError, PortNotFound
 from mesogun.i18n import N_
 from mesogun.transports.base import Receiver, Transport
+from mesogun.wording import Quoted, Word, Wording
 
 #: Poll period for pyserial handlers without a file descriptor, in seconds.
 POLL_INTERVAL = 0.005

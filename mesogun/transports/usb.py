@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from mesogun.errors import ConnectionLost, ParameterError, PortNotFound, Quoted, Word, Wording
+from mesogun.errors import ConnectionLost, ParameterError, PortNotFound
 from mesogun.i18n import N_
 from mesogun.transports.base import Receiver, Transport
+from mesogun.wording import Quoted, Word, Wording
 
 GUN_VID = 0x1209
 """pid.codes' vendor id (open-source hardware; product ids allocated on request)."""

@@ -21,8 +21,8 @@ from fastapi import Depends, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from mesogun.errors import Wording
 from mesogun.i18n import N_
+from mesogun.wording import Wording
 from mesogun_service.accounts.errors import AccountsUnavailable, AuthError, Forbidden, Unauthenticated, error_body
 from mesogun_service.accounts.identity import Principal, Role, Via, local_principal
 from mesogun_service.accounts.store import Accounts, span_text

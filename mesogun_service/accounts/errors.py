@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from mesogun.errors import MesogunError, Wording
+from mesogun.errors import MesogunError
+from mesogun.wording import Wording
 
 
 class AuthError(MesogunError):

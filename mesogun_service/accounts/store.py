@@ -56,12 +56,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
-from mesogun.errors import Wording
 from mesogun.i18n import N_
 from mesogun.record import schema as record_schema
 from mesogun.record.audit import SQLITE_APPEND_ONLY, append_audit
 from mesogun.record.audit_verify import AuditLog, ChainReport, Head, verify_log
 from mesogun.record.causes import worded_cause
+from mesogun.wording import Wording
 from mesogun_service.accounts.errors import AccountsUnavailable, Forbidden, LockedOut, Unauthenticated, UserError
 from mesogun_service.accounts.identity import Principal, Role, Via
 

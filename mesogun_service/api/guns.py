@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 
 from firmware_protocol import Mode
 from mesogun.clinic.errors import VisitNotTreatment
-from mesogun.errors import Wording
 from mesogun.i18n import N_
 from mesogun.json_forms import fired_fields, info_fields, plain, status_fields
 from mesogun.record import TreatmentRecord
 from mesogun.record.treatment import TreatmentBook
 from mesogun.record.visits import NoSuchVisit
 from mesogun.units import DEPTH, to_wire
+from mesogun.wording import Wording
 from mesogun_service.api.bodies import ArmBody, ConfigureBody, CountBody, FireBody, NoteBody, PrimeBody, SyringeBody
 from mesogun_service.api.deps import Guns, Hosted, Limits, Record, actor_of, assistant, operator
 from mesogun_service.errors import NoAttendedClient

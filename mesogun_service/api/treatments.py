@@ -16,7 +16,6 @@ from mesogun.clinic.checklist import AnswerGiven
 from mesogun.clinic.errors import ClinicError
 from mesogun.clinic.needles import Needle
 from mesogun.clinic.summary import SessionSummary, Voided
-from mesogun.errors import Wording
 from mesogun.i18n import N_
 from mesogun.json_forms import plain
 from mesogun.record import TreatmentRecord
@@ -24,6 +23,7 @@ from mesogun.record.lots import LotBook
 from mesogun.record.patients import PatientBook
 from mesogun.record.treatment import Started, Treatment, TreatmentBook
 from mesogun.record.visits import NoSuchVisit, VisitBook
+from mesogun.wording import Wording
 from mesogun_service.api.calibration import calibration_warning
 from mesogun_service.api.clinic import checklist_items
 from mesogun_service.api.clinic_bodies import (

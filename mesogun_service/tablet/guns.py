@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from mesogun.errors import Wording
 from mesogun.record import TreatmentRecord
 from mesogun.record.calibrations import CalibrationBook, CalibrationDue, DueState
+from mesogun.wording import Wording
 from mesogun_service.api.guns import summary
 from mesogun_service.hosted import HostedGun
 from mesogun_service.record_access import SharedRecord

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from mesogun.errors import ActionRenderer, MesogunError, Wording
+from mesogun.errors import ActionRenderer, MesogunError
 from mesogun.i18n.errors import refusal, said, text_in
+from mesogun.wording import Wording
 from mesogun_service.tablet.i18n import CATALOGUE, N_, gettext
 
 BUTTONS: Final = {
@@ -65,12 +66,12 @@ def at_field(language: str, label: str, error: MesogunError) -> str:
 def notice(text: str, language: str) -> str:
     """A warning or a cause the core or the service gives as text (a lot near its expiry, a syringe brand without its
     calibration, a gun's last connection failure) in ``language``: from its wording when it keeps one
-    (:class:`~mesogun.errors.Worded`), else as it is."""
+    (:class:`~mesogun.wording.Worded`), else as it is."""
     return text_in(language, text, CATALOGUE)
 
 
 def worded(message: Wording, language: str) -> str:
-    """A message of the tablet's own worded with the core's values (:class:`~mesogun.errors.AllOf`...) in
+    """A message of the tablet's own worded with the core's values (:class:`~mesogun.wording.AllOf`...) in
     ``language``."""
     return said(message, language, CATALOGUE)
 

@@ -16,11 +16,12 @@ from babel.messages.pofile import read_po
 from firmware_protocol import Mode, NakCode
 from mesogun.clinic import checklist, limits, lots
 from mesogun.clinic.errors import ChecklistIncomplete, LotExpired, SoftLimitExceeded
-from mesogun.errors import DeviceRefused, Hint, MesogunError, Number, ParameterError, StateError, Wording, as_call
+from mesogun.errors import DeviceRefused, Hint, MesogunError, ParameterError, StateError, as_call
 from mesogun.i18n import CORE, N_, Catalogue
 from mesogun.i18n.errors import refusal
 from mesogun.session.controller import Controller, HostState
 from mesogun.units import DEPTH, WireRange, to_wire
+from mesogun.wording import Number, Wording
 
 RANGE = WireRange(1000, 4000, 100)
 """A depth range of 1.0–4.0 mm in steps of 0.1 mm."""

@@ -11,11 +11,12 @@ import pickle
 from datetime import date
 
 from mesogun.clinic import lots, needles
-from mesogun.errors import AllOf, Clauses, ConnectionLost, Number, Quoted, Word, Worded, Wording, as_message
+from mesogun.errors import ConnectionLost, as_message, worded_text
 from mesogun.i18n import N_
 from mesogun.i18n.errors import said, text_in
 from mesogun.record.calibrations import CalibrationDue, DueState, KindDue
 from mesogun.session.syringe_brand import uncorrected_warning
+from mesogun.wording import AllOf, Clauses, Number, Quoted, Word, Worded, Wording
 
 TODAY = date(2026, 3, 10)
 
@@ -91,7 +92,7 @@ def test_a_worded_text_keeps_its_wording_through_copies_pickling_and_json() -> N
     assert json.loads(json.dumps({"warnings": [warning]})) == {"warnings": [str(warning)]}  # JSON: the English
     assert text_in("fr", "a clinic's own words") == "a clinic's own words"  # plain text stays as it is
     lost = ConnectionLost(Wording(N_("not connected")))
-    assert Worded.of(lost) == "not connected" and text_in("fr", Worded.of(lost)) == "le pistolet n'est pas connecté"
+    assert worded_text(lost) == "not connected" and text_in("fr", worded_text(lost)) == "le pistolet n'est pas connecté"
     assert as_message(lost) == lost.wording and as_message(ValueError("boom")) == "boom"
 
 
