@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,10 @@ def start_service(workdir: Path, *extra: str) -> TabletService:
     api = httpx.Client(base_url=url, timeout=15)
     login = api.post("/auth/login", json={"user": PRACTITIONER, "pin": PRACTITIONER_PIN})
     api.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    for _ in range(200):  # the service connects to its gun after it listens: up to 20 s on a loaded machine
+        if all(gun["connected"] for gun in api.get("/guns").json()):
+            break
+        time.sleep(0.1)
     return TabletService(url, proc, sim, accounts, record, api)
 
 
