@@ -106,39 +106,34 @@ def _export(
     click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
 
 
-@click.command("report")
-@click.pass_context
-def report_command(
-    ctx: click.Context,
-    visit: int,
-    output: Path,
-    fmt: str | None,
-    identified: bool,
-    reason: str,
-    clinic: str,
-    language: str,
-) -> None:
-    """Write treatment session VISIT's report: summary, zones with volumes, parameters, lots, checklist,
-    overrides, alarms, adverse events, aftercare and the practitioner's signature (NOT SIGNED until signed off)."""
-    _export(ctx, "report", visit, output, fmt, identified, reason, clinic, language)
+def _export_command(name: str, document: Document, help_text: str) -> click.Command:
+    """``mesogun record NAME``: write ``document`` (both exports take the same options, :func:`_options`)."""
+
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        visit: int,
+        output: Path,
+        fmt: str | None,
+        identified: bool,
+        reason: str,
+        clinic: str,
+        language: str,
+    ) -> None:
+        _export(ctx, document, visit, output, fmt, identified, reason, clinic, language)
+
+    return _options(click.command(name, help=help_text)(command))
 
 
-@click.command("aftercare")
-@click.pass_context
-def aftercare_command(
-    ctx: click.Context,
-    visit: int,
-    output: Path,
-    fmt: str | None,
-    identified: bool,
-    reason: str,
-    clinic: str,
-    language: str,
-) -> None:
-    """Write the patient's aftercare sheet for treatment session VISIT: the advice given (the default advice if
-    none was entered) and the next session suggested from the course's interval."""
-    _export(ctx, "aftercare", visit, output, fmt, identified, reason, clinic, language)
-
-
-report_command = _options(report_command)
-aftercare_command = _options(aftercare_command)
+report_command = _export_command(
+    "report",
+    "report",
+    "Write treatment session VISIT's report: summary, zones with volumes, parameters, lots, checklist, overrides, "
+    "alarms, adverse events, aftercare and the practitioner's signature (NOT SIGNED until signed off).",
+)
+aftercare_command = _export_command(
+    "aftercare",
+    "aftercare",
+    "Write the patient's aftercare sheet for treatment session VISIT: the advice given (the default advice if none "
+    "was entered) and the next session suggested from the course's interval.",
+)
