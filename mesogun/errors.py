@@ -82,19 +82,24 @@ class MesogunError(Exception):
     """Base of every host error.
 
     ``hint`` (if any) says what to do next; ``str(error)`` renders it in the API's language and
-    :meth:`describe` in another audience's (the CLI's). The message (``args[0]``) is a string, or a
-    :class:`Wording` its raise site worded for the catalog (:attr:`wording`), which reads the same in English.
+    :meth:`describe` in another audience's (the CLI's). The message (``args[0]``) is a string: English only, or
+    :class:`~mesogun.wording.Worded` text keeping the :class:`Wording` its raise site worded for the catalog
+    (:attr:`wording`).
     """
 
     code = "MG000"
     exit_code = 1
     hint: Hint | None = None
 
+    def __init__(self, *args: object) -> None:
+        # A worded message is kept as Worded text: ``args[0]`` and ``repr(error)`` stay the English string they were.
+        super().__init__(*(Worded(arg) if isinstance(arg, Wording) else arg for arg in args))
+
     @property
     def wording(self) -> Wording | None:
         """The message as its raise site worded it for the catalog (``None``: a message in English only)."""
         message = self.args[0] if self.args else None
-        return message if isinstance(message, Wording) else None
+        return message.wording if isinstance(message, Worded) else None
 
     @property
     def template(self) -> str | None:

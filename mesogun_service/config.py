@@ -162,6 +162,8 @@ def check(config: ServiceConfig) -> ServiceConfig:
             raise ParameterError(
                 f"{key}: {len(value)} characters, at most {MAX_CLINIC_TEXT} fit on a page", field=key, value=value
             )
+        if not value.isprintable():
+            raise ParameterError(f"{key}={value!r}: one line of printable text, no control characters", field=key)
     if len(set(config.devices)) != len(config.devices):
         raise ParameterError(f"devices={list(config.devices)}: a gun is listed twice", field="devices")
     return config

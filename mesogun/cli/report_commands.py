@@ -39,7 +39,12 @@ def _options(command: click.Command) -> click.Command:
             help="Name the patient (who read the name is entered in the audit log); pseudonymous otherwise.",
         ),
         REASON_OPTION,
-        click.option("--clinic", default="Clinic", show_default=True, metavar="NAME", help="The clinic's name."),
+        click.option(
+            "--clinic",
+            default="",
+            metavar="NAME",
+            help="The clinic's name on every page (default: none, a blank line on the aftercare sheet).",
+        ),
         click.option(
             "--language",
             default=DEFAULT_LANGUAGE,

@@ -306,7 +306,7 @@ class ControlActor:
             refused = Wording(
                 N_("{command} refused: {failed} (the gun was stopped)"),
                 command=command_word(work.name),
-                failed=str(failed),
+                failed=as_message(failed),
             )
             work.future.set_exception(RecordError(refused))
             return

@@ -190,14 +190,14 @@ class SerialTransport(Transport):
                 await self._poller
             self._poller = None
         port, self._port = self._port, None
+        if self._chunks is not None:  # first: a close cancelled while the port closes still ends a pending read
+            self._chunks.put_nowait(b"")
+            self._chunks = None
         if port is not None:
             # In a thread: pyserial's socket:// close sleeps 0.3 s, which on the loop would freeze every other
             # gun's link (heartbeats, stops) in a service; shielded, so a cancelled close still closes the port.
             with contextlib.suppress(Exception):
                 await asyncio.shield(asyncio.to_thread(port.close))
-        if self._chunks is not None:
-            self._chunks.put_nowait(b"")
-            self._chunks = None
 
     async def reopen(self, serial_number: str) -> None:
         """Open the same URL again; if it is a device path that vanished, find the gun by serial number."""

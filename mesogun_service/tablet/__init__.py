@@ -16,6 +16,7 @@ from markupsafe import escape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mesogun.errors import MesogunError
+from mesogun.i18n import formats
 from mesogun_service.accounts import Role
 from mesogun_service.accounts.auth import CSRF_HEADER, auth_error_handler
 from mesogun_service.accounts.errors import AuthError, Forbidden
@@ -34,7 +35,7 @@ from mesogun_service.tablet import (
     treat_forms,
 )
 from mesogun_service.tablet.forms import FormGuard
-from mesogun_service.tablet.i18n import N_, gettext, language_of
+from mesogun_service.tablet.i18n import LANGUAGES, N_, gettext, language_of, translations
 from mesogun_service.tablet.page import HOME_PATH, RoleRequired, SignInRequired, go_to, is_htmx, layout, sign_in_url
 from mesogun_service.tablet.templating import NO_STORE, STATIC_PREFIX, render
 
@@ -78,6 +79,9 @@ def install(app: FastAPI) -> None:
     ``/tablet``."""
     app.state.tablet_forms = FormGuard()
     app.state.tablet_feeds = {}
+    for language in LANGUAGES:  # the catalogs and Babel's locale data read now, not by a page on the event loop
+        translations(language)
+        formats.decimal(language, 0.5, 1)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="tablet-static")
     for router in ROUTERS:
         app.include_router(router)

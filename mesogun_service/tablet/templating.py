@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from mesogun.i18n import formats
 from mesogun_service.tablet.i18n import LANGUAGE_NAMES, LANGUAGES, language_of, translations
 
 TEMPLATES: Final = Path(__file__).with_name("templates")
@@ -59,11 +60,9 @@ def static_url(name: str) -> str:
 
 
 def number(language: str, value: float | int | None, places: int = 0) -> str:
-    """``value`` with ``places`` decimals in ``language``'s way (French: a decimal comma); ``—`` for none."""
-    if value is None:
-        return "—"
-    text = f"{value:.{places}f}"
-    return text.replace(".", ",") if language == "fr" else text
+    """``value`` with ``places`` decimals in ``language``'s way (:func:`mesogun.i18n.formats.decimal`: French
+    writes a decimal comma); ``—`` for none."""
+    return "—" if value is None else formats.decimal(language, value, places)
 
 
 def render_text(request: Request, template: str, context: Mapping[str, Any]) -> str:

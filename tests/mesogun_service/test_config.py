@@ -83,3 +83,8 @@ def test_the_clinic_named_in_the_config_is_whom_the_aftercare_sheet_says_to_call
 def test_a_clinic_name_too_long_for_a_page_is_refused_by_key() -> None:
     with pytest.raises(ParameterError, match=r"clinic_name: 121 characters, at most 120"):
         config_from({"clinic_name": "x" * 121})
+
+
+def test_a_clinic_phone_with_a_line_break_is_refused_by_key() -> None:
+    with pytest.raises(ParameterError, match=r"clinic_phone='\+33\\n4': one line of printable text"):
+        config_from({"clinic_phone": "+33\n4"})

@@ -11,7 +11,7 @@ from tests.firmware_protocol.test_layering import ROOT
 
 HEAVY = (
     "{'jinja2', 'markupsafe', 'fpdf', 'fontTools', 'PIL', 'pypdf', 'matplotlib', 'numpy', 'uncertainties', 'smpclient',"
-    " 'smp', 'pydantic', 'imgtool'}"
+    " 'smp', 'pydantic', 'imgtool', 'babel'}"
 )
 """What the exports, the calibration's math and certificate and the firmware update load only when they run: every
 CLI start would pay for them (smpclient alone, with pydantic, took 0.4 s)."""

@@ -148,3 +148,25 @@ def test_closing_a_socket_port_leaves_the_event_loop_free_for_other_guns(real: A
         await server.wait_closed()
 
     real(scenario)
+
+
+@pytest.mark.realio
+def test_a_close_cancelled_while_the_port_closes_still_ends_a_pending_read(real: Any) -> None:
+    """Fault: the task closing the port is cancelled (a shutdown's deadline) during pyserial's slow close; the
+    reader waiting on the port still gets its end (``b""``) instead of waiting forever."""
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        transport = transport_for_url(f"socket://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await transport.open()
+        reading = asyncio.create_task(transport.read())
+        closing = asyncio.create_task(transport.close())
+        await asyncio.sleep(0.01)
+        closing.cancel()
+        assert await asyncio.wait_for(reading, 5) == b""
+        for rest in asyncio.all_tasks() - {asyncio.current_task()}:  # the shielded close goes on to its end
+            await asyncio.wait_for(rest, 5)
+        server.close()
+        await server.wait_closed()
+
+    real(scenario)
