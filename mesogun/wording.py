@@ -35,6 +35,11 @@ class Word:
     def __str__(self) -> str:
         return self.shown
 
+    @classmethod
+    def own(cls, words: str) -> Word:
+        """Words of the raise site's own (marked with ``N_``): the English message's and the catalog's alike."""
+        return cls(words, words)
+
 
 @dataclass(frozen=True)
 class AnyOf:

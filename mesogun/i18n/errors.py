@@ -97,7 +97,7 @@ def _worded(error: MesogunError, language: str, catalogue: Catalogue) -> tuple[s
         if known is not None:
             reason, hint = known
             template = N_("The gun refused: {reason} — the device says “{detail}”") if error.detail else REFUSED
-            worded = Wording(template, reason=Word(reason, reason), detail=error.detail)
+            worded = Wording(template, reason=Word.own(reason), detail=error.detail)
             return said(worded, language, catalogue), hint
     wording = error.wording
     if wording is not None:

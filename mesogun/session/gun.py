@@ -292,7 +292,7 @@ class Gun:
         except TimeoutError:
             wording = Wording(
                 N_("the device did not report {what} within {timeout} s"),
-                what=Word(what, what),
+                what=Word.own(what),
                 timeout=Number(timeout, "g") if timeout is not None else None,
             )
             raise LinkTimeout(wording, command=what) from None

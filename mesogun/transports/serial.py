@@ -224,14 +224,9 @@ def _why_not_opened(exc: BaseException) -> Word | Quoted:
     errno_value = getattr(exc, "errno", None)
     text = str(exc)
     if errno_value == errno.ENOENT or "No such file or directory" in text:
-        return _said(N_("no such port (unplugged, or a mistyped path; see 'mesogun devices')"))
+        return Word.own(N_("no such port (unplugged, or a mistyped path; see 'mesogun devices')"))
     if errno_value in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
-        return _said(N_("permission denied (add the user to the 'dialout' group, or check the port's owner)"))
+        return Word.own(N_("permission denied (add the user to the 'dialout' group, or check the port's owner)"))
     if errno_value == errno.EBUSY or "Device or resource busy" in text or "exclusively lock" in text:
-        return _said(N_("busy: another program has the port open"))
+        return Word.own(N_("busy: another program has the port open"))
     return Quoted(text)
-
-
-def _said(words: str) -> Word:
-    """Words of this module's own for a message (the catalog translates them)."""
-    return Word(words, words)

@@ -405,8 +405,8 @@ def _why_not_opened(exc: BaseException) -> Word | Quoted:
     value = getattr(exc, "errno", None)
     if value in (errno.EACCES, errno.EPERM):
         words = N_("permission denied (on Linux, a udev rule giving the user access to the gun's VID:PID)")
-        return Word(words, words)
+        return Word.own(words)
     if value == errno.EBUSY:
         words = N_("busy: another program has the gun open")
-        return Word(words, words)
+        return Word.own(words)
     return Quoted(str(exc))
