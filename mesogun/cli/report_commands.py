@@ -92,25 +92,6 @@ def _privacy(summary: SessionSummary, identified: bool) -> str:
     return "pseudonymised: the patient's identity was erased" if identified else "pseudonymised"
 
 
-def _export(
-    ctx: click.Context,
-    document: Document,
-    visit: int,
-    output: Path,
-    fmt: str | None,
-    identified: bool,
-    reason: str,
-    clinic: str,
-    language: str,
-) -> None:
-    chosen = format_of(output, fmt)
-    language = checked_language(language, field="--language")  # before the read: an identified one is audited
-    summary = read_summary(ctx, visit, identified=identified, reason=reason, via=f"mesogun record {document} {visit}")
-    data = render(document, chosen, summary, clinic_name=clinic, language=language)
-    write_export(output, data)
-    click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
-
-
 def _export_command(name: str, document: Document, help_text: str) -> click.Command:
     """``mesogun record NAME``: write ``document`` (both exports take the same options, :func:`_options`)."""
 
@@ -125,7 +106,13 @@ def _export_command(name: str, document: Document, help_text: str) -> click.Comm
         clinic: str,
         language: str,
     ) -> None:
-        _export(ctx, document, visit, output, fmt, identified, reason, clinic, language)
+        chosen = format_of(output, fmt)
+        language = checked_language(language, field="--language")  # before the read: an identified one is audited
+        via = f"mesogun record {document} {visit}"
+        summary = read_summary(ctx, visit, identified=identified, reason=reason, via=via)
+        data = render(document, chosen, summary, clinic_name=clinic, language=language)
+        write_export(output, data)
+        click.echo(f"wrote {output} ({chosen}, {len(data):,} bytes, {_privacy(summary, identified)})")
 
     return _options(click.command(name, help=help_text)(command))
 
