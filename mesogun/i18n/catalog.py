@@ -7,6 +7,7 @@ extracted with Babel and merged into each language's ``.po`` file, and the check
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,17 +90,38 @@ def untranslated(sources: Sources, language: str) -> list[str]:
     return missing
 
 
+FIELD: Final = re.compile(r"\{(\w*)[^{}]*\}")
+"""A ``str.format`` field of a message (its name, maybe empty), whatever its spec."""
+
+
+def misfilled(sources: Sources, language: str) -> list[str]:
+    """The messages whose ``language`` translation names a field its English lacks (filling it would fail, and a
+    page would fall back to the English)."""
+    return [
+        message.id
+        for message in _read(sources.catalogue, language)
+        if message.id
+        and isinstance(message.id, str)
+        and message.string
+        and not set(FIELD.findall(str(message.string))) <= set(FIELD.findall(message.id))
+    ]
+
+
 def main(sources: Sources, argv: Sequence[str], *, program: str) -> int:
-    """``update``, or ``check`` (exit 1 listing each language's missing translations)."""
+    """``update``, or ``check`` (exit 1 listing each language's missing translations and those that name a field
+    their English lacks)."""
     if list(argv[:1]) == ["update"]:
         update(sources)
         return 0
     if list(argv[:1]) == ["check"]:
-        problems = {language: untranslated(sources, language) for language in LANGUAGES}
-        for language, missing in problems.items():
-            for message in missing:
+        missing = {language: untranslated(sources, language) for language in LANGUAGES}
+        wrong = {language: misfilled(sources, language) for language in LANGUAGES}
+        for language in LANGUAGES:
+            for message in missing[language]:
                 print(f"{language}: untranslated: {message!r}")
-        return 1 if any(problems.values()) else 0
+            for message in wrong[language]:
+                print(f"{language}: names a field its English lacks: {message!r}")
+        return 1 if any(missing.values()) or any(wrong.values()) else 0
     print(f"usage: python -m {program} update|check", file=sys.stderr)
     return 2
 

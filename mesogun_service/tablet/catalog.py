@@ -39,5 +39,10 @@ def untranslated(language: str) -> list[str]:
     return upkeep.untranslated(SOURCES, language)
 
 
+def misfilled(language: str) -> list[str]:
+    """The tablet's messages whose ``language`` translation names a field its English lacks."""
+    return upkeep.misfilled(SOURCES, language)
+
+
 if __name__ == "__main__":
     sys.exit(upkeep.main(SOURCES, sys.argv[1:], program="mesogun_service.tablet.catalog"))
