@@ -23,21 +23,9 @@ from mesogun_service.tablet.i18n import N_, gettext, language_of
 from mesogun_service.tablet.page import GUN_COOKIE, go_to, layout, page_user, remember_gun
 from mesogun_service.tablet.refusals import notice, worded
 from mesogun_service.tablet.templating import render
+from mesogun_service.tablet.treat_gun import state_text
 
 router = APIRouter(prefix="/tablet", include_in_schema=False)
-
-STATE_NAMES = {
-    "disconnected": N_("disconnected"),
-    "idle": N_("idle"),
-    "ready": N_("ready"),
-    "armed": N_("armed"),
-    "firing": N_("firing"),
-    "connecting": N_("connecting"),
-    "priming": N_("priming"),
-    "alarm": N_("alarm"),
-    "emergency_stop": N_("emergency stop"),
-}
-"""The gun states as the tablet names them (another state shows as the device names it)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +85,7 @@ def card(language: str, hosted: HostedGun, due: CalibrationDue | None, picked: s
         firmware=fields["firmware_version"],
         connected=connected,
         state=state,
-        state_text=gettext(language, STATE_NAMES[state]) if state in STATE_NAMES else state,
+        state_text=state_text(language, state),
         calibration=calibration,
         calibration_ok=ok,
         picked=picked is not None and picked == hosted.serial,
